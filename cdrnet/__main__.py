@@ -1,0 +1,6 @@
+"""Allow ``python -m cdrnet`` as well as the ``cdrnet`` console script."""
+
+from cdrnet.cli import main
+
+if __name__ == "__main__":
+    main()

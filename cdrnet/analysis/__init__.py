@@ -1,0 +1,1 @@
+"""Analysis on the canonical session table: co-usage, scoring, profiles, trends."""

@@ -1,0 +1,139 @@
+"""``ingest``, ``dumps`` and ``signatures``: getting dumps in and seeing what is there."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from cdrnet.cli.common import AppContext, input_options
+from cdrnet.errors import UsageError
+from cdrnet.loader.layouts import Layout, builtin_layouts, load_layout_file
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures, table_frame
+
+
+def build_options(tz: str, country_code: str, signatures: str, extra: tuple[str, ...]) -> Options:
+    """Validate the shared input options once."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
+    if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
+        raise UsageError(f"country code '{country_code}' must be 1-3 digits")
+    return Options(tz=tz, country_code=country_code, rules=load_signatures(signatures, list(extra)))
+
+
+def build_layouts(layout_file: str | None) -> list[Layout]:
+    return [load_layout_file(layout_file)] if layout_file else builtin_layouts()
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@input_options
+@click.pass_obj
+def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz: str, country_code: str,
+               signatures: str, extra_signatures: tuple[str, ...]) -> None:
+    """Parse dumps (files, folders, .zip, .gz, .xlsx) into the workspace.
+
+    Each dump is stored once, keyed by its SHA-256: ingesting it again changes
+    nothing. Every line is loaded, rejected (see rejects.csv) or skipped as
+    non-data, and the counts are printed.
+
+    \b
+    Examples:
+      cdrnet ingest case42/exports/
+      cdrnet -w case42 ingest airtel_9876543210.csv jio.zip
+      cdrnet ingest --layout myoperator.toml odd_export.csv
+      cdrnet ingest --signatures paper dump.csv     # the paper's port table
+    """
+    from cdrnet.loader.ingest import ingest_paths
+
+    opts = build_options(tz, country_code, signatures, extra_signatures)
+    layouts = build_layouts(layout_file)
+    ws = app.open_workspace(create=True)
+
+    def show(report) -> None:
+        for line in report.summary_lines():
+            click.echo(line)
+
+    def unchanged(name: str, sha: str) -> None:
+        click.echo(f"{name}\n  already loaded (sha256 {sha}): nothing changed")
+
+    result = ingest_paths(list(paths), ws, layouts, opts, signatures, show_progress=not app.quiet,
+                          on_report=show, on_unchanged=unchanged)
+    for r in result.refused:
+        click.echo(f"{r.name}\n  refused: {r.reason}", err=True)
+    loaded = sum(r.loaded for r in result.loaded)
+    rejected = sum(r.rejected_total for r in result.loaded)
+    click.echo(
+        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "
+        f"{len(result.unchanged)} unchanged, {len(result.refused)} refused, {len(result.failed)} failed; "
+        f"workspace {ws.root}"
+    )
+    if rejected:
+        click.echo(f"rejected rows with file, line and reason: {ws.root / 'rejects.csv'}")
+    for _name, exc in result.failed:
+        click.echo(f"error: {exc}", err=True)
+    if result.failed:
+        click.echo(f"hint: {result.failed[0][1].hint}", err=True)
+        raise SystemExit(1)
+    if result.refused and not (result.loaded or result.unchanged):
+        raise SystemExit(1)
+
+
+@click.command("dumps")
+@click.option("--verbose", "-v", is_flag=True, help="Show the full data-quality summary of each dump.")
+@click.pass_obj
+def dumps_cmd(app: AppContext, verbose: bool) -> None:
+    """List the dumps loaded in the workspace (name, hash, size, layout, counts, ingest time).
+
+    \b
+    Examples:
+      cdrnet dumps
+      cdrnet -w case42 dumps -v
+    """
+    reports = app.open_workspace().reports()
+    if not reports:
+        click.echo(f"workspace {app.workspace} holds no dumps (run 'cdrnet ingest PATH')")
+        return
+    for r in reports:
+        if verbose:
+            for line in r.summary_lines():
+                click.echo(line)
+            click.echo(f"  ingested {r.ingested_at} by cdrnet {r.cdrnet_version}, tz {r.tz}, signatures {r.signatures}")
+        else:
+            size = f"{r.size}" if r.size is not None else "?"
+            click.echo(
+                f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>9} loaded {r.rejected_total:>7} rejected "
+                f"{size:>11} B  {r.ingested_at}  v{r.cdrnet_version}  {r.name}"
+            )
+    click.echo(f"{len(reports)} dump(s), {sum(r.loaded for r in reports)} sessions")
+
+
+@click.command("signatures")
+@click.option("--signatures", "signatures", default="modern", show_default=True,
+              help="'modern', 'paper' or a CSV file.")
+@click.option("--extra-signatures", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV rows that extend/override the table (repeatable).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print as CSV.")
+def signatures_cmd(signatures: str, extra_signatures: tuple[str, ...], as_csv: bool) -> None:
+    """Print the application signature table in use, in precedence order, with sources and dates.
+
+    \b
+    Examples:
+      cdrnet signatures
+      cdrnet signatures --signatures paper
+      cdrnet signatures --extra-signatures our_ranges.csv --csv
+    """
+    frame = table_frame(load_signatures(signatures, list(extra_signatures)))
+    if as_csv:
+        click.echo(frame.to_csv(index=False), nl=False)
+        return
+    for tier, rows in frame.groupby("tier", sort=False):
+        click.echo(f"[{tier}]")
+        for _, r in rows.iterrows():
+            dates = f"{r.valid_from or '…'}..{r.valid_to or '…'}"
+            click.echo(f"  {r.app:<36} {r.proto:<4} ports {r.ports:<18} {dates:<23} {r.confidence}")
+            click.echo(f"      prefixes: {r.prefixes}")
+            click.echo(f"      source: {r.source} ({r.origin})")

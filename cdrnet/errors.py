@@ -1,0 +1,60 @@
+"""Typed errors raised by the library.
+
+The CLI turns each into one line plus a hint, so every error carries the hint
+an analyst needs to fix the problem without reading a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CdrnetError(Exception):
+    """Base class: a problem the user can act on."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class InputError(CdrnetError):
+    """A path or archive cannot be read."""
+
+    hint = "check the path exists and is a CSV/TSV/XLSX file, a folder, a .zip or a .gz"
+
+
+class UnknownLayoutError(CdrnetError):
+    """No recognisable header was found in a dump."""
+
+    hint = "pass a mapping file with --layout FILE (see docs/layouts.md) or check the file is an IPDR export"
+
+
+class LayoutFileError(CdrnetError):
+    """A user layout mapping file is invalid."""
+
+    hint = "see docs/layouts.md for the mapping file format"
+
+
+class SignatureError(CdrnetError):
+    """A signature table is invalid."""
+
+    hint = "see docs/signatures.md for the signature table columns"
+
+
+class WorkspaceError(CdrnetError):
+    """The workspace is missing, unreadable or inconsistent."""
+
+    hint = "run 'cdrnet ingest PATH' first, or point --workspace / CDRNET_WORKSPACE at the right folder"
+
+
+class UsageError(CdrnetError):
+    """Options that do not make sense together or values out of range."""
+
+    hint = "run the command with --help for its options and examples"
+
+
+class GraphError(CdrnetError):
+    """Neo4j is unreachable, refuses the credentials, or a query failed."""
+
+    hint = "start Neo4j (scripts/neo4j-local start) and check NEO4J_URI / NEO4J_USERNAME / NEO4J_PASSWORD"

@@ -1,0 +1,80 @@
+"""The canonical session record every layout is normalised into.
+
+One declaration of the columns (name and Arrow type) is shared by the loader,
+the workspace and the graph store, so a column added here reaches all of them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Canonical session columns, in storage order.
+SESSION_SCHEMA = pa.schema(
+    [
+        ("session_key", pa.string()),
+        ("msisdn", pa.string()),
+        ("imsi", pa.string()),
+        ("imei", pa.string()),
+        ("imei14", pa.string()),
+        ("start_utc", pa.timestamp("s", tz="UTC")),
+        ("end_utc", pa.timestamp("s", tz="UTC")),
+        ("start_local", pa.string()),
+        ("tz", pa.string()),
+        ("alloc_start_utc", pa.timestamp("s", tz="UTC")),
+        ("alloc_end_utc", pa.timestamp("s", tz="UTC")),
+        ("src_ip", pa.string()),
+        ("src_port", pa.int32()),
+        ("public_ip", pa.string()),
+        ("public_port", pa.int32()),
+        ("dest_ip", pa.string()),
+        ("dest_port", pa.int32()),
+        ("proto", pa.string()),
+        ("cell_id", pa.string()),
+        ("uplink", pa.int64()),
+        ("downlink", pa.int64()),
+        ("rat", pa.string()),
+        ("apn", pa.string()),
+        ("app", pa.string()),
+        ("app_vendor", pa.string()),
+        ("app_category", pa.string()),
+        ("app_confidence", pa.string()),
+        ("dump_sha256", pa.string()),
+        ("source_part", pa.string()),
+        ("source_line", pa.int64()),
+        ("layout", pa.string()),
+    ]
+)
+
+SESSION_COLUMNS: list[str] = SESSION_SCHEMA.names
+
+#: Columns that identify a session independently of which dump delivered it, so
+#: an operator's resend of the same rows yields the same keys.
+SESSION_KEY_COLUMNS: list[str] = [
+    "msisdn",
+    "start_utc",
+    "end_utc",
+    "alloc_start_utc",
+    "src_ip",
+    "src_port",
+    "public_ip",
+    "public_port",
+    "dest_ip",
+    "dest_port",
+    "uplink",
+    "downlink",
+    "cell_id",
+]
+
+#: Reject reasons written to rejects.csv; kept in one place so docs and tests agree.
+REJECT_REASONS: dict[str, str] = {
+    "wrong_field_count": "the row has more or fewer fields than the header",
+    "nul_byte": "the row contains NUL bytes (binary or corrupted data)",
+    "missing_msisdn": "the subscriber number is empty",
+    "invalid_msisdn": "the subscriber number is not a phone number",
+    "msisdn_precision_lost": "the subscriber number was turned into scientific notation by Excel (digits lost)",
+    "invalid_time": "the start time is missing or not a real date/time",
+    "end_before_start": "the end time is before the start time and not a midnight roll-over",
+    "invalid_port": "the destination port is not an integer in 0-65535",
+    "invalid_ip": "the destination IP address is not a valid IPv4/IPv6 address",
+    "duplicate_row": "the same session appears earlier in this dump",
+}

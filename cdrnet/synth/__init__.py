@@ -1,0 +1,1 @@
+"""Synthetic IPDR cases: operator-layout writers and the case simulator."""

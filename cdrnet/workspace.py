@@ -1,0 +1,134 @@
+"""The embedded store: a folder of Parquet files keyed by each dump's SHA-256.
+
+Writes are atomic (temporary name, then rename) and a dump counts as loaded
+only once its JSON report exists, so an interrupted ingest leaves nothing that
+a re-run would trust or duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdrnet.errors import WorkspaceError
+from cdrnet.loader.quality import DumpReport
+from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
+
+REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old or the new content, never half."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class DumpWriter:
+    """Streams one dump's sessions and rejects to temporary files."""
+
+    def __init__(self, ws: Workspace, sha: str, name: str) -> None:
+        self.ws, self.sha, self.name = ws, sha, name
+        self.tmp_parquet = ws.dumps_dir / f".{sha}.parquet.tmp-{os.getpid()}"
+        self.tmp_rejects = ws.rejects_dir / f".{sha}.csv.tmp-{os.getpid()}"
+        self.writer = pq.ParquetWriter(self.tmp_parquet, SESSION_SCHEMA, compression="zstd")
+        self.rejects_fh = open(self.tmp_rejects, "w", encoding="utf-8", newline="")
+        pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self.rejects_fh, index=False)
+
+    def write_sessions(self, sessions: pd.DataFrame) -> None:
+        if len(sessions):
+            self.writer.write_table(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA, preserve_index=False))
+
+    def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
+        frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines, "reason": reasons, "raw": texts})
+        frame.to_csv(self.rejects_fh, index=False, header=False)
+
+    def commit(self, report: DumpReport) -> None:
+        self.writer.close()
+        self.rejects_fh.close()
+        os.replace(self.tmp_parquet, self.ws.dumps_dir / f"{self.sha}.parquet")
+        os.replace(self.tmp_rejects, self.ws.rejects_dir / f"{self.sha}.csv")
+        atomic_write_bytes(self.ws.dumps_dir / f"{self.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
+        self.ws.rebuild_rejects()
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.rejects_fh.close()
+            for p in (self.tmp_parquet, self.tmp_rejects):
+                p.unlink(missing_ok=True)
+
+
+class Workspace:
+    """A case folder: dumps/, rejects/, rejects.csv and derived outputs."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def dumps_dir(self) -> Path:
+        return self.root / "dumps"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.root / "rejects"
+
+    def create(self) -> Workspace:
+        try:
+            self.dumps_dir.mkdir(parents=True, exist_ok=True)
+            self.rejects_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from exc
+        for stale in list(self.dumps_dir.glob(".*.tmp-*")) + list(self.rejects_dir.glob(".*.tmp-*")):
+            stale.unlink(missing_ok=True)  # left by an interrupted run; never trusted
+        return self
+
+    def has_dump(self, sha: str) -> bool:
+        return (self.dumps_dir / f"{sha}.json").exists()
+
+    def begin_dump(self, sha: str, name: str) -> DumpWriter:
+        return DumpWriter(self, sha, name)
+
+    def reports(self) -> list[DumpReport]:
+        """Reports of all committed dumps, oldest ingest first."""
+        if not self.dumps_dir.exists():
+            return []
+        out = [DumpReport.from_dict(json.loads(p.read_text())) for p in self.dumps_dir.glob("*.json")]
+        return sorted(out, key=lambda r: (r.ingested_at, r.name))
+
+    def dump_files(self) -> Iterator[tuple[str, Path]]:
+        for rep in self.reports():
+            yield rep.sha256, self.dumps_dir / f"{rep.sha256}.parquet"
+
+    def session_keys(self, exclude: str | None = None) -> pd.Index:
+        keys = [pq.read_table(p, columns=["session_key"]).column(0).to_numpy() for sha, p in self.dump_files() if sha != exclude]
+        return pd.Index(pd.unique(pd.concat([pd.Series(k) for k in keys])) if keys else [])
+
+    def sessions(self, columns: list[str] | None = None, dedupe: bool = True) -> pd.DataFrame:
+        """All loaded sessions; a session delivered by several dumps appears once."""
+        files = [p for _, p in self.dump_files()]
+        if not files:
+            raise WorkspaceError(f"workspace {self.root} holds no dumps")
+        cols = None if columns is None else list(dict.fromkeys(["session_key", *columns]))
+        frames = [pq.read_table(p, columns=cols).to_pandas() for p in files]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if dedupe:
+            frame = frame.drop_duplicates("session_key", keep="first").reset_index(drop=True)
+        return frame
+
+    def rebuild_rejects(self) -> None:
+        """Concatenate per-dump reject files into rejects.csv (atomically)."""
+        parts = [self.rejects_dir / f"{sha}.csv" for sha, _ in self.dump_files()]
+        chunks = [p.read_bytes().split(b"\n", 1)[1] if p.exists() else b"" for p in parts]
+        header = (",".join(REJECT_COLUMNS) + "\n").encode()
+        atomic_write_bytes(self.root / "rejects.csv", header + b"".join(chunks))

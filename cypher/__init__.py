@@ -1,0 +1,1 @@
+"""Cypher files (package data) and the helper that loads and checks them."""

@@ -1,0 +1,1 @@
+"""Neo4j graph store: declared model, schema, loader and Cypher-backed analysis."""

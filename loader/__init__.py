@@ -1,0 +1,1 @@
+"""Data loading: layout detection, parsing, normalisation, application identification."""

@@ -1,0 +1,155 @@
+"""Layout declarations: how an operator's columns map onto the canonical record.
+
+Built-in layouts ship as TOML files in ``layouts/``; a user mapping file has the
+same shape, so supporting a new operator never needs code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from cdrnet.errors import LayoutFileError
+
+#: Input fields a layout may map (canonical name -> meaning), checked when loading a mapping.
+INPUT_FIELDS: dict[str, str] = {
+    "msisdn": "subscriber number",
+    "imsi": "SIM identity",
+    "imei": "device identity (IMEI or IMEISV)",
+    "start": "start date and time in one column",
+    "end": "end date and time in one column",
+    "start_date": "start date (combined with start_time)",
+    "start_time": "start time of day",
+    "end_date": "end date (combined with end_time)",
+    "end_time": "end time of day",
+    "event_time": "precise event time that wins over start (Jio TIME1)",
+    "alloc_start_date": "start date of the public IP allocation window",
+    "alloc_start_time": "start time of the public IP allocation window",
+    "alloc_end_date": "end date of the public IP allocation window",
+    "alloc_end_time": "end time of the public IP allocation window",
+    "duration": "session duration in seconds",
+    "src_ip": "subscriber (private) IP",
+    "src_port": "subscriber (private) port",
+    "public_ip": "translated public IP (CGNAT)",
+    "public_port": "translated public port",
+    "dest_ip": "destination IP",
+    "dest_port": "destination port",
+    "proto": "transport protocol (TCP/UDP)",
+    "cell_id": "cell global identity",
+    "cell_name": "cell name or location text",
+    "uplink": "uplink bytes",
+    "downlink": "downlink bytes",
+    "rat": "radio access technology",
+    "apn": "access point name",
+    "charging_id": "charging id",
+    "serial": "row serial number",
+    "connection_type": "connection type (prepaid/postpaid)",
+}
+
+TIME_LEVELS = ("flow", "session", "allocation")
+
+
+def normalise_header(name: str) -> str:
+    """Compare headers loosely: operators vary case, spacing and Excel wrapping."""
+    text = name.replace("\ufeff", "").strip()
+    if text.startswith('="') and text.endswith('"'):
+        text = text[2:-1]
+    text = text.strip().strip('"').strip("'").strip()
+    return re.sub(r"\s+", " ", text).lower()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One dump layout: header names per canonical field plus parsing rules."""
+
+    name: str
+    fields: dict[str, str]
+    required: tuple[str, ...]
+    datetime_formats: tuple[str, ...] = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601")
+    timezone: str | None = None
+    has_destination: bool = True
+    time_level: str = "flow"
+    fallback_time_level: str | None = None
+    description: str = ""
+    source: str = "built-in"
+    normalised: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "normalised", {k: normalise_header(v) for k, v in self.fields.items()}
+        )
+
+
+def _from_mapping(data: dict, source: str) -> Layout:
+    try:
+        fields = {str(k): str(v) for k, v in dict(data["fields"]).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LayoutFileError(f"{source}: a layout needs a [fields] table (canonical field = header)") from exc
+    unknown = sorted(set(fields) - set(INPUT_FIELDS))
+    if unknown:
+        raise LayoutFileError(
+            f"{source}: unknown canonical field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(INPUT_FIELDS))}"
+        )
+    if "msisdn" not in fields:
+        raise LayoutFileError(f"{source}: the mapping must name the msisdn column")
+    if not ({"start", "event_time"} & set(fields) or {"start_date", "start_time"} <= set(fields)):
+        raise LayoutFileError(
+            f"{source}: the mapping must name a start time (start, or start_date and start_time)"
+        )
+    required = tuple(data.get("required") or [f for f in ("msisdn", "start", "start_date", "start_time", "dest_port") if f in fields])
+    missing = [r for r in required if r not in fields]
+    if missing:
+        raise LayoutFileError(f"{source}: required field(s) {', '.join(missing)} are not mapped")
+    level = str(data.get("time_level", "flow"))
+    if level not in TIME_LEVELS:
+        raise LayoutFileError(f"{source}: time_level must be one of {', '.join(TIME_LEVELS)}")
+    formats = data.get("datetime_formats") or data.get("date_format") or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"]
+    if isinstance(formats, str):
+        formats = [formats]
+    return Layout(
+        name=str(data.get("name") or Path(source).stem),
+        fields=fields,
+        required=required,
+        datetime_formats=tuple(str(f) for f in formats),
+        timezone=data.get("timezone") or data.get("time_zone"),
+        has_destination=bool(data.get("has_destination", "dest_port" in fields)),
+        time_level=level,
+        fallback_time_level=data.get("fallback_time_level"),
+        description=str(data.get("description", "")),
+        source=source,
+    )
+
+
+def load_layout_file(path: str | Path) -> Layout:
+    """Read a user mapping file (TOML or YAML)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LayoutFileError(f"cannot read layout file {p}: {exc.strerror}") from exc
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise LayoutFileError(f"layout file {p} is not valid TOML/YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LayoutFileError(f"layout file {p} must hold a table/mapping")
+    return _from_mapping(data, str(p))
+
+
+def builtin_layouts() -> list[Layout]:
+    """The layouts recognised without any flag, most specific first."""
+    folder = resources.files("cdrnet.loader") / "layouts"
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            out.append(_from_mapping(tomllib.loads(entry.read_text(encoding="utf-8")), f"built-in:{entry.name}"))
+    return out

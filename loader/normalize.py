@@ -1,0 +1,189 @@
+"""Turn one block of raw string columns into canonical sessions, rejects and non-data.
+
+Every step works on whole columns; the only per-value Python work is on
+distinct IP addresses (see ipaddr.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from cdrnet.loader.detect import Detection
+from cdrnet.loader.identifiers import (
+    clean_text,
+    imei14,
+    normalise_equipment,
+    normalise_msisdn,
+    to_int,
+)
+from cdrnet.loader.ipaddr import normalise_ips
+from cdrnet.loader.layouts import normalise_header
+from cdrnet.loader.signatures import Rule, classify
+from cdrnet.loader.timeparse import combine, parse_local, to_utc
+
+from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
+
+FOOTER = re.compile(
+    r"^\W*(this is (a )?system generated|note\s*:|no records? found|end of (the )?report|"
+    r"page \d+|report generated|generated (on|by)|printed (on|by)|total records?|-{3,}|={3,}|\*{3,})",
+    re.IGNORECASE,
+)
+DATE_ONLY = re.compile(r"^\W*(date\W*)?\d{1,4}[-/.]\w{1,3}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?\W*$", re.IGNORECASE)
+PROTO_NUMBERS = {"6": "tcp", "17": "udp", "tcp": "tcp", "udp": "udp"}
+ONE_DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class Options:
+    """Per-ingest settings shared by every block of every dump."""
+
+    tz: str = "Asia/Kolkata"
+    country_code: str = "91"
+    rules: list[Rule] = field(default_factory=list)
+
+
+@dataclass
+class BlockResult:
+    """Canonical sessions plus what happened to every other line of the block."""
+
+    sessions: pd.DataFrame
+    rejects: pd.DataFrame  # columns: line, reason
+    nondata: int
+    stats: dict[str, int]
+    key_hash: np.ndarray  # first 64 bits of each session key, for duplicate checks
+
+
+def is_nondata_text(text: str) -> bool:
+    """Blank, padding, footer or stamp lines that carry no session."""
+    core = text.strip().strip(",;|\t").strip()
+    if not core:
+        return True
+    if not re.sub(r'["\s,;|\t]', "", text):
+        return True
+    return bool(FOOTER.match(core) or DATE_ONLY.match(core))
+
+
+def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    both = np.stack([h1, h2], axis=1).astype(">u8")
+    text = both.tobytes().hex().encode("ascii")
+    return np.frombuffer(text, dtype="S32").astype(str)
+
+
+def session_hashes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of the identifying columns (a 128-bit key)."""
+    part = frame[SESSION_KEY_COLUMNS].astype("string").fillna("")
+    h1 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-1").to_numpy()
+    h2 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-2").to_numpy()
+    return h1, h2
+
+
+def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
+                    dump_sha: str, source_part: str) -> BlockResult:
+    """Normalise one block. ``lines`` holds each row's physical line number."""
+    layout = det.layout
+    assert layout is not None
+    stats: dict[str, int] = {}
+    empty = pd.Series("", index=raw.index, dtype="string")
+
+    def col(name: str) -> pd.Series:
+        pos = det.index.get(name)
+        return clean_text(raw.iloc[:, pos]) if pos is not None and pos < raw.shape[1] else empty
+
+    msisdn_raw = col("msisdn")
+    # Non-data rows: blank/padded lines, footers, a repeated header.
+    # Candidates: no subscriber, or none of the other required fields (padded footers).
+    cand = msisdn_raw == ""
+    others = [f for f in layout.required if f != "msisdn" and f in det.index]
+    if others:
+        cand |= np.logical_and.reduce([col(f) == "" for f in others])
+    nondata = pd.Series(False, index=raw.index)
+    if cand.any():
+        joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
+        nondata[cand] = joined.map(is_nondata_text).astype(bool)
+    header_name = normalise_header(det.columns[det.index["msisdn"]])
+    nondata |= msisdn_raw.str.lower().str.strip() == header_name
+    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
+
+    msisdn, r_msisdn = normalise_msisdn(msisdn_raw, opts.country_code)
+    reason = reason.fillna(r_msisdn)
+
+    tz = layout.timezone or opts.tz
+    fmts = layout.datetime_formats
+    event_text = col("event_time")
+    start_text = col("start") if "start" in det.index else combine(col("start_date"), col("start_time"))
+    end_text = col("end") if "end" in det.index else combine(col("end_date"), col("end_time"))
+    alloc_start_text = combine(col("alloc_start_date"), col("alloc_start_time"))
+    alloc_end_text = combine(col("alloc_end_date"), col("alloc_end_time"))
+    event = parse_local(event_text, fmts)
+    start = parse_local(start_text, fmts)
+    alloc_start = parse_local(alloc_start_text, fmts)
+    alloc_end = parse_local(alloc_end_text, fmts)
+    use_event = event.notna()
+    stats["event_time_rows"] = int(use_event.sum())
+    local_start = event.where(use_event, start).fillna(alloc_start)
+    local_text = event_text.where(use_event, start_text.where(start_text != "", alloc_start_text))
+    reason[local_start.isna() & reason.isna()] = "invalid_time"
+
+    duration = pd.to_numeric(col("duration").where(col("duration") != "", None), errors="coerce")
+    duration = duration.where((duration >= 0) & (duration < 7 * 86400))
+    local_end = parse_local(end_text, fmts)
+    by_duration = local_start + pd.to_timedelta(duration, unit="s")
+    local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
+    local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)
+    backwards = local_end < local_start
+    same_day = local_end.dt.normalize() == local_start.dt.normalize()
+    roll = backwards & same_day
+    local_end = local_end.where(~roll, local_end + ONE_DAY)
+    stats["end_rolled_over"] = int((roll & reason.isna()).sum())
+    reason[(backwards & ~roll) & reason.isna()] = "end_before_start"
+
+    dest_port, bad_port = to_int(col("dest_port"), 0, 65535)
+    reason[bad_port & reason.isna()] = "invalid_port"
+    dest_ip, bad_ip, ver, hi, lo = normalise_ips(col("dest_ip"))
+    reason[bad_ip & reason.isna()] = "invalid_ip"
+    src_port, _ = to_int(col("src_port"), 0, 65535)
+    public_port, _ = to_int(col("public_port"), 0, 65535)
+    uplink, _ = to_int(col("uplink"), 0, 2**62)
+    downlink, _ = to_int(col("downlink"), 0, 2**62)
+    proto = col("proto").str.lower().map(PROTO_NUMBERS).astype("string").fillna("")
+
+    imei, lost_imei = normalise_equipment(col("imei"))
+    imsi, lost_imsi = normalise_equipment(col("imsi"))
+    reason = reason.where(~nondata, pd.NA)
+    keep = reason.isna() & ~nondata
+    stats["imei_precision_lost"] = int((lost_imei & keep).sum())
+    stats["imsi_precision_lost"] = int((lost_imsi & keep).sum())
+
+    start_utc = to_utc(local_start, tz)
+    frame = pd.DataFrame(
+        {
+            "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
+            "start_utc": start_utc, "end_utc": to_utc(local_end, tz),
+            "start_local": local_text, "tz": tz,
+            "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
+            "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
+            "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
+            "cell_id": col("cell_id"), "uplink": uplink, "downlink": downlink, "rat": col("rat"),
+            "apn": col("apn"),
+        },
+        index=raw.index,
+    )
+    if layout.has_destination:
+        apps = classify(ver, hi, lo, dest_port, proto, start_utc, opts.rules)
+    else:
+        apps = pd.DataFrame({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
+    frame = pd.concat([frame, apps], axis=1)
+    frame["dump_sha256"] = dump_sha
+    frame["source_part"] = source_part
+    frame["source_line"] = lines.astype(np.int64)
+    frame["layout"] = layout.name
+
+    sessions = frame[keep.to_numpy()]
+    h1, h2 = session_hashes(sessions)
+    sessions = sessions.assign(session_key=_hex_keys(h1, h2))
+    rej_mask = (~keep & ~nondata).to_numpy()
+    rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
+    return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1)

@@ -1,0 +1,224 @@
+"""Parse one dump into canonical session frames, accounting for every line.
+
+Rows are split by Arrow's CSV reader (single-threaded, so rejected rows keep
+their physical row numbers); the line numbers of good rows are the block's
+lines minus those. If Arrow cannot parse a block at all (broken quoting), the
+block falls back to Python's csv module so no line is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from cdrnet.loader.detect import Detection, detect
+from cdrnet.loader.layouts import Layout
+from cdrnet.loader.normalize import Options, is_nondata_text, normalise_block
+from cdrnet.loader.quality import Accumulator, DumpReport
+from cdrnet.loader.sources import DumpSource
+from cdrnet.loader.textblocks import Block, iter_blocks, xlsx_to_csv_streams
+
+from cdrnet import __version__
+from cdrnet.errors import UnknownLayoutError
+
+
+@dataclass
+class Rejected:
+    """Rejected lines of one block, with their raw text for rejects.csv."""
+
+    lines: np.ndarray
+    reasons: list[str]
+    texts: list[str]
+
+
+#: Receives a block's sessions and their key hashes; returns the sessions kept
+#: and the line numbers dropped as duplicates.
+SessionSink = Callable[[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]]
+RejectSink = Callable[[Rejected, str], None]
+
+
+def _line_starts(data: bytes) -> np.ndarray:
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return np.concatenate([[0], nl + 1])
+
+
+def _line_text(data: bytes, starts: np.ndarray, k: int) -> str:
+    end = starts[k + 1] - 1 if k + 1 < len(starts) else len(data)
+    return data[starts[k] : end].decode("utf-8", errors="replace")
+
+
+def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    bad: list[tuple[int, str]] = []
+
+    def handler(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=det.columns, block_size=max(1 << 20, len(data) + 1)),
+        parse_options=pacsv.ParseOptions(
+            delimiter=det.delimiter, quote_char='"', double_quote=True, newlines_in_values=False,
+            ignore_empty_lines=False, invalid_row_handler=handler,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in det.columns}, strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.to_pandas(), bad
+
+
+def _split_python(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    rows, bad = [], []
+    for k, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), start=1):
+        if k == len(data.split(b"\n")) and not line:
+            break
+        try:
+            fields = next(csv.reader([line], delimiter=det.delimiter), [])
+        except csv.Error:
+            fields = []
+        if len(fields) == len(det.columns):
+            rows.append(fields)
+        else:
+            bad.append((k, line))
+    return pd.DataFrame(rows, columns=det.columns, dtype="string"), bad
+
+
+def split_rows(data: bytes, first_line: int, det: Detection) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
+    """Split a block into full rows (with line numbers) and invalid lines."""
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    try:
+        frame, bad = _split_arrow(data, det)
+    except (pa.ArrowInvalid, pa.ArrowException):
+        frame, bad = _split_python(data, det)
+    if any(num is None or num < 1 for num, _ in bad) or len(frame) + len(bad) != n_lines:
+        frame, bad = _split_python(data, det)
+    bad_rel = np.array(sorted(num for num, _ in bad), dtype=np.int64)
+    mask = np.ones(n_lines, dtype=bool)
+    mask[bad_rel - 1] = False
+    lines = np.arange(first_line, first_line + n_lines, dtype=np.int64)[mask]
+    return frame, lines, [(first_line + num - 1, text) for num, text in bad]
+
+
+def _blank_nul_lines(data: bytes) -> tuple[bytes, set[int]]:
+    """Overwrite lines containing NUL with spaces; return the 0-based lines hit."""
+    if b"\x00" not in data:
+        return data, set()
+    arr = np.frombuffer(data, dtype=np.uint8).copy()
+    starts = _line_starts(data)
+    hit = np.unique(np.searchsorted(starts, np.flatnonzero(arr == 0), side="right") - 1)
+    for k in hit:
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else len(arr)
+        arr[starts[k] : end] = 32
+    return arr.tobytes(), {int(k) for k in hit}
+
+
+class DumpParser:
+    """Parse one dump's text stream with a detected layout."""
+
+    def __init__(self, layouts: list[Layout], opts: Options, on_sessions: SessionSink, on_rejects: RejectSink) -> None:
+        self.layouts = layouts
+        self.opts = opts
+        self.on_sessions = on_sessions
+        self.on_rejects = on_rejects
+
+    def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
+        report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
+        acc = Accumulator(report)
+        layout_levels: tuple[str, str | None] = ("flow", None)
+        with source.opener() as fh:
+            if source.kind == "xlsx":
+                parts = list(xlsx_to_csv_streams(fh))
+                if progress and source.size:
+                    progress(source.size)
+                found = False
+                for sheet, data in parts:
+                    try:
+                        levels = self._parse_stream(iter_blocks(io.BytesIO(data)), report, acc, sheet, None)
+                        layout_levels, found = levels, True
+                        report.sheets.append(sheet)
+                    except UnknownLayoutError:
+                        lines = data.count(b"\n")
+                        report.lines_read += lines
+                        report.nondata += lines
+                        report.notes.append(f"sheet '{sheet}' has no recognisable header: its {lines} lines were skipped as non-data")
+                if not found:
+                    raise UnknownLayoutError(f"{source.name}: no sheet has a recognisable IPDR header")
+            else:
+                layout_levels = self._parse_stream(iter_blocks(fh), report, acc, "", progress)
+        return acc.finish(*layout_levels)
+
+    def _parse_stream(self, blocks: Iterator[Block], report: DumpReport, acc: Accumulator, part: str,
+                      progress: Callable[[int], None] | None) -> tuple[str, str | None]:
+        det: Detection | None = None
+        for block in blocks:
+            if progress:
+                progress(block.raw_bytes)
+            report.lines_read += block.n_lines
+            data, first = block.data, block.first_line
+            if det is None:
+                head = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
+                det = detect(head, self.layouts, report.name)
+                if det.layout is None:
+                    report.layout = "empty-export"
+                    report.notes.append("the operator reported 'No Records Found': an empty export")
+                    report.nondata += block.n_lines
+                    continue
+                if not report.layout:
+                    report.layout = det.layout.name
+                    report.has_destination = det.layout.has_destination
+                skip = det.header_line - first + 1
+                starts = _line_starts(data)
+                report.nondata += skip
+                data = data[starts[skip]:] if skip < len(starts) else b""
+                first += skip
+                if not data:
+                    continue
+            elif det.layout is None:
+                report.nondata += block.n_lines
+                continue
+            self._parse_block(data, first, det, acc, report, part)
+        if det is None:
+            raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
+        if det.layout is None:
+            return ("flow", None)
+        return det.layout.time_level, det.layout.fallback_time_level
+
+    def _parse_block(self, data: bytes, first: int, det: Detection, acc: Accumulator, report: DumpReport, part: str) -> None:
+        data, nul_lines = _blank_nul_lines(data)
+        frame, lines, bad = split_rows(data, first, det)
+        nondata = 0
+        rej_lines, rej_reasons, rej_texts = [], [], []
+        for line_no, text in bad:
+            if line_no - first in nul_lines:
+                rej_lines.append(line_no)
+                rej_reasons.append("nul_byte")
+                rej_texts.append("<line with NUL bytes>")
+            elif is_nondata_text(text):
+                nondata += 1
+            else:
+                rej_lines.append(line_no)
+                rej_reasons.append("wrong_field_count")
+                rej_texts.append(text)
+        result = normalise_block(frame, lines, det, self.opts, report.sha256, part)
+        starts = _line_starts(data)
+        if len(result.rejects):
+            for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
+                rej_lines.append(line_no)
+                rej_reasons.append(reason)
+                rej_texts.append(_line_text(data, starts, line_no - first))
+        sessions, dup_lines = self.on_sessions(result.sessions, result.key_hash)
+        for line_no in dup_lines:
+            rej_lines.append(int(line_no))
+            rej_reasons.append("duplicate_row")
+            rej_texts.append(_line_text(data, starts, int(line_no) - first))
+        if rej_lines:
+            self.on_rejects(Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts), part)
+        acc.add(sessions, pd.Series(rej_reasons, dtype="string"), nondata + result.nondata, result.stats)

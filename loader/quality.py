@@ -1,0 +1,161 @@
+"""The per-dump data-quality summary printed at ingest and stored beside the data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: Seconds of uncertainty implied by each kind of timestamp.
+LEVEL_RESOLUTION_S = {"flow": 1, "session": 60, "allocation": 1800}
+
+
+@dataclass
+class DumpReport:
+    """What one dump held and what happened to each of its lines."""
+
+    name: str
+    sha256: str
+    size: int | None
+    layout: str = ""
+    has_destination: bool = True
+    lines_read: int = 0
+    loaded: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    nondata: int = 0
+    duplicates_of_other_dumps: int = 0
+    start_min: str = ""
+    start_max: str = ""
+    seconds_present: bool = True
+    seconds_share: float = 0.0
+    shared_start_share: float = 0.0
+    time_level: str = "flow"
+    resolution_s: int = 1
+    end_rolled_over: int = 0
+    imei_precision_lost: int = 0
+    imsi_precision_lost: int = 0
+    with_destination: int = 0
+    app_identified: int = 0
+    sheets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ingested_at: str = ""
+    cdrnet_version: str = ""
+    tz: str = ""
+    signatures: str = ""
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def accounted(self) -> bool:
+        return self.loaded + self.rejected_total + self.nondata == self.lines_read
+
+    @property
+    def app_identified_share(self) -> float:
+        return self.app_identified / self.with_destination if self.with_destination else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rejected_total"] = self.rejected_total
+        d["app_identified_share"] = round(self.app_identified_share, 4)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DumpReport:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
+        out = [
+            f"{self.name}",
+            f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
+            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} + non-data {self.nondata}",
+            f"  rejected by reason: {rej}",
+        ]
+        if self.loaded:
+            out.append(f"  time span (UTC) {self.start_min} .. {self.start_max}")
+            sec = "yes" if self.seconds_present else "NO (minute resolution)"
+            out.append(
+                f"  timestamps: level {self.time_level} (~{self.resolution_s}s), seconds present {sec}, "
+                f"{self.shared_start_share:.0%} of rows share their start with another row of the subscriber"
+            )
+            if self.has_destination:
+                out.append(
+                    f"  application identified for {self.app_identified} of {self.with_destination} sessions "
+                    f"with a destination ({self.app_identified_share:.0%})"
+                )
+            else:
+                out.append("  no destination IP/port in this layout: not usable for application identification")
+        if self.imei_precision_lost or self.imsi_precision_lost:
+            out.append(
+                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, IMSI {self.imsi_precision_lost}"
+            )
+        if self.end_rolled_over:
+            out.append(f"  end times rolled over midnight: {self.end_rolled_over}")
+        if self.duplicates_of_other_dumps:
+            out.append(f"  sessions already present in other dumps (overlap): {self.duplicates_of_other_dumps}")
+        out.extend(f"  note: {n}" for n in self.notes)
+        return out
+
+
+class Accumulator:
+    """Collects block results into the final report without keeping whole blocks."""
+
+    def __init__(self, report: DumpReport) -> None:
+        self.report = report
+        self.rejects: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self.msisdn_codes: list[np.ndarray] = []
+        self.starts: list[np.ndarray] = []
+        self.with_seconds = 0
+        self.tmin: pd.Timestamp | None = None
+        self.tmax: pd.Timestamp | None = None
+
+    def add(self, sessions: pd.DataFrame, rejects: pd.Series, nondata: int, stats: dict[str, int]) -> None:
+        r = self.report
+        r.loaded += len(sessions)
+        r.nondata += nondata
+        self.rejects.update(rejects.value_counts().to_dict())
+        self.stats.update(stats)
+        if len(sessions):
+            st = sessions["start_utc"]
+            lo, hi = st.min(), st.max()
+            self.tmin = lo if self.tmin is None else min(self.tmin, lo)
+            self.tmax = hi if self.tmax is None else max(self.tmax, hi)
+            self.with_seconds += int((st.dt.second != 0).sum())
+            self.msisdn_codes.append(pd.util.hash_array(sessions["msisdn"].to_numpy(dtype=object)))
+            self.starts.append(st.astype("int64").to_numpy())
+            dest = sessions["dest_port"].notna()
+            r.with_destination += int(dest.sum())
+            r.app_identified += int((dest & (sessions["app"] != "")).sum())
+
+    def finish(self, base_level: str, fallback_level: str | None) -> DumpReport:
+        r = self.report
+        r.rejected = dict(self.rejects)
+        r.end_rolled_over = self.stats["end_rolled_over"]
+        r.imei_precision_lost = self.stats["imei_precision_lost"]
+        r.imsi_precision_lost = self.stats["imsi_precision_lost"]
+        if r.loaded:
+            r.start_min = self.tmin.isoformat() if self.tmin is not None else ""
+            r.start_max = self.tmax.isoformat() if self.tmax is not None else ""
+            r.seconds_share = round(self.with_seconds / r.loaded, 4)
+            r.seconds_present = r.seconds_share > 0.02 or r.loaded < 20 and self.with_seconds > 0
+            keys = pd.DataFrame({"m": np.concatenate(self.msisdn_codes), "t": np.concatenate(self.starts)})
+            r.shared_start_share = round(float(keys.duplicated(keep=False).mean()), 4)
+        level = base_level
+        if fallback_level and self.stats["event_time_rows"] < r.loaded / 2:
+            level = fallback_level
+            r.notes.append("event time (TIME1) missing: times are 30-minute allocation windows")
+        if level == "flow" and r.shared_start_share > 0.5:
+            level = "session"
+            r.notes.append("most rows share their start time: times are per PDP session, not per flow")
+        resolution = LEVEL_RESOLUTION_S[level]
+        if not r.seconds_present and r.loaded:
+            resolution = max(resolution, 60)
+        r.time_level, r.resolution_s = level, resolution
+        return r

@@ -1,0 +1,219 @@
+"""Application identification from destination prefix, port and protocol.
+
+The table is data (CSV) with a source and a validity period per row, because
+published ranges go stale; users extend or override it with their own file.
+Precedence: prefix + port, then prefix alone, then port alone; within a tier,
+the row order of the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from cdrnet.loader.ipaddr import network_bounds
+
+from cdrnet.errors import SignatureError
+
+COLUMNS = ["app", "vendor", "category", "proto", "ports", "prefixes", "valid_from", "valid_to", "confidence", "source"]
+BUILTIN = ("modern", "paper")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One signature row, pre-parsed for vectorised matching."""
+
+    app: str
+    vendor: str
+    category: str
+    proto: str
+    ports: tuple[tuple[int, int], ...]
+    prefixes: tuple[tuple[int, int, int, int, int], ...]
+    prefix_text: str
+    port_text: str
+    valid_from: pd.Timestamp | None
+    valid_to: pd.Timestamp | None
+    confidence: str
+    source: str
+    origin: str
+
+    @property
+    def tier(self) -> int:
+        if self.prefixes and self.ports:
+            return 0
+        return 1 if self.prefixes else 2
+
+
+def _ports(text: str, where: str) -> tuple[tuple[int, int], ...]:
+    out = []
+    for part in filter(None, (p.strip() for p in text.replace(",", ";").split(";"))):
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi or lo)
+        except ValueError as exc:
+            raise SignatureError(f"{where}: bad port '{part}'") from exc
+        if not (0 <= a <= b <= 65535):
+            raise SignatureError(f"{where}: port range '{part}' outside 0-65535")
+        out.append((a, b))
+    return tuple(out)
+
+
+def _date(text: str, where: str) -> pd.Timestamp | None:
+    if not text.strip():
+        return None
+    try:
+        return pd.Timestamp(text.strip(), tz="UTC")
+    except ValueError as exc:
+        raise SignatureError(f"{where}: bad date '{text}' (use YYYY-MM-DD)") from exc
+
+
+def parse_table(text: str, origin: str) -> list[Rule]:
+    """Parse a signature CSV; every row must name an app and a port or prefix."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("app", "ports", "prefixes") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise SignatureError(f"{origin}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+    rules = []
+    for n, row in enumerate(reader, start=2):
+        where = f"{origin} line {n}"
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        if not row.get("app"):
+            raise SignatureError(f"{where}: empty app")
+        try:
+            prefixes = tuple(network_bounds(p.strip()) for p in row.get("prefixes", "").split(";") if p.strip())
+        except ValueError as exc:
+            raise SignatureError(f"{where}: {exc}") from exc
+        ports = _ports(row.get("ports", ""), where)
+        if not prefixes and not ports:
+            raise SignatureError(f"{where}: a rule needs ports or prefixes")
+        rules.append(
+            Rule(
+                app=row["app"], vendor=row.get("vendor", ""), category=row.get("category", ""),
+                proto=row.get("proto", "").lower(), ports=ports, prefixes=prefixes,
+                prefix_text=row.get("prefixes", ""), port_text=row.get("ports", ""),
+                valid_from=_date(row.get("valid_from", ""), where), valid_to=_date(row.get("valid_to", ""), where),
+                confidence=row.get("confidence", ""), source=row.get("source", ""), origin=origin,
+            )
+        )
+    return rules
+
+
+def load_signatures(spec: str = "modern", extra: list[str | Path] | None = None) -> list[Rule]:
+    """Load a built-in table (``modern`` or ``paper``) or a file, then user files.
+
+    Rules from user files come first so they override the built-in rows of the
+    same tier.
+    """
+    rules: list[Rule] = []
+    for path in extra or []:
+        rules.extend(_read_file(Path(path)))
+    if spec in BUILTIN:
+        text = (resources.files("cdrnet.loader") / "signatures" / f"{spec}.csv").read_text(encoding="utf-8")
+        rules.extend(parse_table(text, f"built-in:{spec}"))
+    else:
+        rules.extend(_read_file(Path(spec)))
+    return rules
+
+
+def _read_file(path: Path) -> list[Rule]:
+    try:
+        return parse_table(path.read_text(encoding="utf-8-sig"), str(path))
+    except OSError as exc:
+        raise SignatureError(f"cannot read signature file {path}: {exc.strerror}") from exc
+
+
+def table_frame(rules: list[Rule]) -> pd.DataFrame:
+    """The table as shown by ``cdrnet signatures``, in precedence order."""
+    ordered = sorted(enumerate(rules), key=lambda ir: (ir[1].tier, ir[0]))
+    return pd.DataFrame(
+        [
+            {
+                "tier": ("prefix+port", "prefix", "port")[r.tier], "app": r.app, "vendor": r.vendor,
+                "category": r.category, "proto": r.proto or "any", "ports": r.port_text or "any",
+                "prefixes": r.prefix_text or "any",
+                "valid_from": r.valid_from.date().isoformat() if r.valid_from is not None else "",
+                "valid_to": r.valid_to.date().isoformat() if r.valid_to is not None else "",
+                "confidence": r.confidence, "source": r.source, "origin": r.origin,
+            }
+            for _, r in ordered
+        ]
+    )
+
+
+def classify(
+    ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: pd.Series, proto: pd.Series,
+    when: pd.Series, rules: list[Rule],
+) -> pd.DataFrame:
+    """Return app, app_vendor, app_category, app_confidence per row (empty when unknown).
+
+    Rules are evaluated over the distinct (address, port, protocol, day) tuples
+    rather than over rows, so the cost follows the variety of destinations.
+    """
+    n = len(port)
+    port_arr = port.fillna(-1).to_numpy(dtype=np.int64)
+    day_arr = _days(when)
+    proto_codes, proto_uni = pd.factorize(proto.fillna("").str.lower())
+    keys = pd.DataFrame({"v": ver, "h": hi, "l": lo, "p": port_arr, "t": proto_codes, "d": day_arr})
+    codes, ukeys = _factorize_rows(keys)
+    u_ver, u_hi, u_lo = ukeys["v"].to_numpy(), ukeys["h"].to_numpy(np.uint64), ukeys["l"].to_numpy(np.uint64)
+    u_port, u_day = ukeys["p"].to_numpy(), ukeys["d"].to_numpy()
+    u_proto = np.asarray(proto_uni, dtype=object)[ukeys["t"].to_numpy()] if len(proto_uni) else np.array([], dtype=object)
+    assigned = np.full(len(ukeys), -1, dtype=np.int64)
+    order = sorted(range(len(rules)), key=lambda i: (rules[i].tier, i))
+    has_ip = u_ver > 0
+    for i in order:
+        r = rules[i]
+        m = assigned < 0
+        if r.ports:
+            pm = np.zeros(len(ukeys), bool)
+            for a, b in r.ports:
+                pm |= (u_port >= a) & (u_port <= b)
+            m &= pm
+        if r.prefixes:
+            xm = np.zeros(len(ukeys), bool)
+            for v, fh, fl, lh, ll in r.prefixes:
+                ge = (u_hi > np.uint64(fh)) | ((u_hi == np.uint64(fh)) & (u_lo >= np.uint64(fl)))
+                le = (u_hi < np.uint64(lh)) | ((u_hi == np.uint64(lh)) & (u_lo <= np.uint64(ll)))
+                xm |= (u_ver == v) & ge & le
+            m &= xm & has_ip
+        if r.proto:
+            m &= (u_proto == r.proto) | (u_proto == "")
+        if r.valid_from is not None:
+            m &= u_day >= _day_number(r.valid_from)
+        if r.valid_to is not None:
+            m &= u_day <= _day_number(r.valid_to)
+        assigned[m] = i
+    table = np.array([(r.app, r.vendor, r.category, r.confidence) for r in rules] + [("", "", "", "")], dtype=object)
+    idx = np.where(assigned < 0, len(rules), assigned)[codes]
+    out = table[idx] if n else np.empty((0, 4), dtype=object)
+    return pd.DataFrame(
+        {"app": out[:, 0], "app_vendor": out[:, 1], "app_category": out[:, 2], "app_confidence": out[:, 3]},
+        index=port.index,
+    ).astype("string")
+
+
+def _days(when: pd.Series) -> np.ndarray:
+    """Days since the epoch (UTC); unknown times become day 0."""
+    arr = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    out = arr.astype(np.int64)
+    out[np.isnat(arr)] = 0
+    return out
+
+
+def _day_number(ts: pd.Timestamp) -> int:
+    return int(np.datetime64(ts.date(), "D").astype(np.int64))
+
+
+def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Factorize whole rows: codes per row plus the distinct rows."""
+    if frame.empty:
+        return np.zeros(0, np.int64), frame
+    grouped = frame.groupby(list(frame.columns), sort=False, dropna=False)
+    codes = grouped.ngroup().to_numpy()
+    uniq = grouped.size().reset_index()[list(frame.columns)]
+    return codes, uniq

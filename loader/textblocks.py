@@ -1,0 +1,123 @@
+"""Stream a dump as UTF-8 blocks of whole lines, whatever its encoding.
+
+Operators and Excel produce UTF-8 (with or without BOM), UTF-16 and cp1252;
+everything downstream sees UTF-8 bytes and physical line numbers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+BLOCK_SIZE = 16 << 20
+
+
+@dataclass
+class Block:
+    """Whole lines of UTF-8 text; ``first_line`` is the 1-based number of the first."""
+
+    data: bytes
+    first_line: int
+    n_lines: int
+    raw_bytes: int  # bytes of the original stream consumed (for progress)
+
+
+def sniff_encoding(head: bytes) -> str:
+    """Pick an encoding from a BOM, NUL patterns, or a strict UTF-8 trial."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 4:
+        odd_nuls = head[1::2].count(0)
+        even_nuls = head[0::2].count(0)
+        if odd_nuls > len(head) // 4 and even_nuls < len(head) // 50:
+            return "utf-16-le"
+        if even_nuls > len(head) // 4 and odd_nuls < len(head) // 50:
+            return "utf-16-be"
+    try:
+        head[: max(0, len(head) - 4)].decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def count_lines(data: bytes) -> int:
+    """Physical lines in a block (a last line without newline counts)."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
+    # Undecodable bytes become U+FFFD: the row is kept (and usually rejected
+    # later for its content) rather than silently dropped.
+    return decoder.decode(chunk, final=False).encode("utf-8")
+
+
+def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
+    """Yield UTF-8 blocks cut at line ends; carries partial lines between reads."""
+    raw = stream.read(block_size)
+    encoding = sniff_encoding(raw[:65536])
+    if encoding == "utf-8-sig":
+        raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    line, carry, consumed = 1, b"", 0
+    while raw:
+        text = carry + _to_utf8(raw, decoder)
+        consumed += len(raw)
+        raw = stream.read(block_size)
+        cut = text.rfind(b"\n")
+        if cut < 0:
+            carry = text
+            continue
+        body, carry = text[: cut + 1].replace(b"\r\n", b"\n"), text[cut + 1 :]
+        n = count_lines(body)
+        yield Block(body, line, n, consumed)
+        line, consumed = line + n, 0
+    tail = carry + decoder.decode(b"", final=True).encode("utf-8")
+    tail = tail.replace(b"\r\n", b"\n").rstrip(b"\r")
+    if tail:
+        yield Block(tail, line, count_lines(tail), consumed)
+
+
+def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """Render each worksheet as CSV text (one row per line) for the text pipeline.
+
+    Cells are written as text exactly as Excel stores them, so numbers that
+    Excel already turned into floats show their damage (``3.5E+15``).
+    """
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(stream.read()), read_only=True, data_only=True)
+    try:
+        for ws in wb.worksheets:
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            for row in ws.iter_rows(values_only=True):
+                writer.writerow(["" if v is None else _cell_text(v) for v in row])
+            data = buf.getvalue().encode("utf-8")
+            if data.strip(b",\n"):
+                yield ws.title, data
+    finally:
+        wb.close()
+
+
+def _cell_text(value: object) -> str:
+    import datetime as dt
+
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6G}" if abs(value) >= 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
