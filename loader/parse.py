@@ -140,13 +140,14 @@ class DumpParser:
                     progress(source.size)
                 found = False
                 for sheet, data in parts:
+                    before = report.lines_read
                     try:
                         levels = self._parse_stream(iter_blocks(io.BytesIO(data)), report, acc, sheet, None)
                         layout_levels, found = levels, True
                         report.sheets.append(sheet)
                     except UnknownLayoutError:
                         lines = data.count(b"\n")
-                        report.lines_read += lines
+                        report.lines_read = before + lines
                         report.nondata += lines
                         report.notes.append(f"sheet '{sheet}' has no recognisable header: its {lines} lines were skipped as non-data")
                 if not found:

@@ -35,12 +35,13 @@ def sniff_encoding(head: bytes) -> str:
     if len(head) >= 4:
         odd_nuls = head[1::2].count(0)
         even_nuls = head[0::2].count(0)
-        if odd_nuls > len(head) // 4 and even_nuls < len(head) // 50:
+        if odd_nuls > len(head) // 4 and even_nuls <= len(head) // 50:
             return "utf-16-le"
-        if even_nuls > len(head) // 4 and odd_nuls < len(head) // 50:
+        if even_nuls > len(head) // 4 and odd_nuls <= len(head) // 50:
             return "utf-16-be"
     try:
-        head[: max(0, len(head) - 4)].decode("utf-8")
+        # Not final: a multi-byte character cut by the sample end is fine.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8"
     except UnicodeDecodeError:
         return "cp1252"

@@ -33,10 +33,10 @@ def fail(message: str, hint: str = "") -> None:
     sys.exit(1)
 
 
-def run_guarded(group: click.Group) -> int:
-    """Run the CLI turning library errors into one line and a hint."""
+def run_guarded(group: click.Group, args: list[str] | None = None) -> int:
+    """Run the CLI turning library errors into one line and a hint; return the exit code."""
     try:
-        group.main(standalone_mode=False)
+        group.main(args=args, prog_name="cdrnet", standalone_mode=False)
     except CdrnetError as exc:
         click.echo(f"error: {exc}", err=True)
         if exc.hint:
@@ -50,6 +50,8 @@ def run_guarded(group: click.Group) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130

@@ -1,0 +1,56 @@
+"""Shared fixtures: generated sessions (never real subscriber data) and helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cdrnet.loader.ingest import ingest_paths
+from cdrnet.loader.layouts import builtin_layouts
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures
+
+from cdrnet.cli import cli
+from cdrnet.cli.common import run_guarded
+from cdrnet.workspace import Workspace
+
+DESTS = [
+    ("157.240.1.52", 443), ("157.240.1.52", 5222), ("91.108.4.10", 443), ("142.250.1.1", 5228),
+    ("2a03:2880:f00c::1", 443), ("17.1.2.3", 5223), ("2001:b28:f23d::a", 443), ("8.8.8.8", 53),
+]
+
+
+def make_sessions(n: int = 40, msisdn: str = "919876543210", seed: int = 1,
+                  start: str = "2023-04-07 09:00:00") -> pd.DataFrame:
+    """Sessions with the columns cdrnet.synth.writers expects."""
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 86400, n)), unit="s")
+    dest = [DESTS[i] for i in rng.integers(0, len(DESTS), n)]
+    return pd.DataFrame({
+        "msisdn": msisdn, "imsi": "404701234567890", "imei": "3534560123456701",
+        "start": t0, "end": t0 + pd.to_timedelta(rng.integers(1, 600, n), unit="s"),
+        "src_ip": "10.1.2.3", "src_port": rng.integers(1024, 65535, n),
+        "public_ip": "100.64.1.1", "public_port": rng.integers(1024, 65535, n),
+        "dest_ip": [d[0] for d in dest], "dest_port": [d[1] for d in dest],
+        "cell_id": "404-70-166-12345", "uplink": rng.integers(0, 10000, n), "downlink": rng.integers(0, 10000, n),
+    })
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws").create()
+
+
+def ingest(ws: Workspace, *paths: Path, tz: str = "Asia/Kolkata", signatures: str = "modern", layouts=None):
+    opts = Options(tz=tz, rules=load_signatures(signatures))
+    return ingest_paths([str(p) for p in paths], ws, layouts or builtin_layouts(), opts, signatures, show_progress=False)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI as the console script does; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = run_guarded(cli, ["-q", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err

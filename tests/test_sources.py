@@ -1,0 +1,86 @@
+"""Files, folders, archives and spreadsheets, and re-ingest idempotence."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+
+from openpyxl import Workbook
+
+from cdrnet.synth.writers import render
+from tests.conftest import ingest, make_sessions
+
+
+def test_folder_recursive_zip_gz(ws, tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.csv").write_text(render(make_sessions(5, msisdn="919800000001"), "paper"))
+    (src / "sub" / "b.csv.gz").write_bytes(gzip.compress(render(make_sessions(6, msisdn="919800000002"), "vi").encode()))
+    with zipfile.ZipFile(src / "c.zip", "w") as z:
+        z.writestr("x/c1.csv", render(make_sessions(7, msisdn="919800000003"), "airtel"))
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w") as z2:
+            z2.writestr("deep.csv", render(make_sessions(3, msisdn="919800000004"), "jio"))
+        z.writestr("inner.zip", inner.getvalue())
+        z.writestr("../../evil.csv", "MSISDN\n1\n")
+    (src / "notes.docx").write_bytes(b"x")
+    res = ingest(ws, src)
+    assert not res.failed
+    assert sorted(r.loaded for r in res.loaded) == [3, 5, 6, 7]
+    refused = {r.name.rsplit("in/", 1)[-1]: r.reason for r in res.refused}
+    assert "path traversal" in refused["c.zip!../../evil.csv"]
+    assert "unsupported file type" in refused["notes.docx"]
+    assert not (tmp_path / "evil.csv").exists()
+    assert any(r.name.endswith("c.zip!inner.zip!deep.csv") for r in res.loaded)
+
+
+def test_xlsx_with_several_sheets(ws, tmp_path):
+    wb = Workbook()
+    sheet = wb.active
+    sheet.title = "IPDR"
+    for line in render(make_sessions(4), "paper").splitlines():
+        sheet.append(line.split(","))
+    notes = wb.create_sheet("Notes")
+    notes.append(["Prepared for case 42"])
+    notes.append(["nothing else"])
+    second = wb.create_sheet("More")
+    for line in render(make_sessions(3, msisdn="919800000009", seed=5), "paper").splitlines():
+        second.append(line.split(","))
+    p = tmp_path / "book.xlsx"
+    wb.save(p)
+    rep = ingest(ws, p).loaded[0]
+    assert rep.loaded == 7 and rep.sheets == ["IPDR", "More"] and rep.accounted
+    assert rep.nondata == 2 + 2  # two headers + the notes sheet's two lines
+    got = ws.sessions()
+    assert set(got["source_part"]) == {"IPDR", "More"}
+
+
+def test_reingest_changes_nothing(ws, tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text(render(make_sessions(10), "paper"))
+    first = ingest(ws, p)
+    before = {f.name: f.read_bytes() for f in (ws.root / "dumps").iterdir()}
+    second = ingest(ws, p)
+    assert len(first.loaded) == 1 and not second.loaded and second.unchanged[0][1] == first.loaded[0].sha256
+    assert {f.name: f.read_bytes() for f in (ws.root / "dumps").iterdir()} == before
+
+
+def test_overlapping_resend_is_reported_and_not_duplicated(ws, tmp_path):
+    s = make_sessions(10)
+    (tmp_path / "a.csv").write_text(render(s.iloc[:6], "paper"))
+    (tmp_path / "b.csv").write_text(render(s.iloc[3:], "paper"))
+    res = ingest(ws, tmp_path / "a.csv", tmp_path / "b.csv")
+    assert [r.duplicates_of_other_dumps for r in res.loaded] == [0, 3]
+    assert len(ws.sessions()) == 10
+    assert len(ws.sessions(dedupe=False)) == 13
+
+
+def test_session_key_is_stable_across_layout_files(ws, tmp_path):
+    s = make_sessions(5)
+    (tmp_path / "a.csv").write_text(render(s, "paper"))
+    (tmp_path / "b.csv").write_text(render(s, "paper", delimiter=";"))
+    ingest(ws, tmp_path / "a.csv", tmp_path / "b.csv")
+    both = ws.sessions(dedupe=False)
+    keys = both.groupby("dump_sha256")["session_key"].apply(lambda k: sorted(k)).tolist()
+    assert keys[0] == keys[1] and len(set(keys[0])) == 5
