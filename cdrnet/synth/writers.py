@@ -60,17 +60,75 @@ def _duration(s: pd.DataFrame) -> pd.Series:
     return ((s["end"] - s["start"]).dt.total_seconds().fillna(0).astype(np.int64)).astype(str)
 
 
-def _csv(rows: pd.DataFrame, header: list[str], delimiter: str = ",") -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows[header].itertuples(index=False, name=None))
-    return buf.getvalue()
-
-
 def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: int = 0) -> str:
     """Return the dump text for one layout (the whole file)."""
     s = s.reset_index(drop=True)
+    msisdn = str(s["msisdn"].iloc[0]) if len(s) else "919000000000"
+    first = s["start"].min() if len(s) else pd.Timestamp("2023-01-01")
+    last = s["end"].max() if len(s) else first
+    return (preamble(layout, msisdn, first, last, delimiter)
+            + body(s, layout, delimiter=delimiter, pdp_minutes=pdp_minutes, with_header=True)
+            + footer(layout, delimiter))
+
+
+def header(layout: str) -> list[str]:
+    return {"paper": PAPER_HEADER, "jio": JIO_HEADER, "airtel": AIRTEL_HEADER,
+            "airtel_excel": AIRTEL_HEADER + ["CGI Latitude", "CGI Longitude", "CGI"], "vi": VI_HEADER,
+            "vi_gprs": VI_GPRS_HEADER}[layout]
+
+
+def _pad(layout: str, delimiter: str) -> str:
+    return delimiter * (len(header(layout)) - 1) if layout == "airtel_excel" else ""
+
+
+def preamble(layout: str, msisdn: str, first: pd.Timestamp, last: pd.Timestamp, delimiter: str = ",") -> str:
+    """Lines an operator puts before the header."""
+    pad = _pad(layout, delimiter)
+    if layout in ("airtel", "airtel_excel"):
+        lines = [f"BHARTI AIRTEL LTD{pad}", pad, f"Pan India{pad}", pad,
+                 f"CDR OF MSISDN : {msisdn[2:]} from {first:%d-%b-%Y} to {last:%d-%b-%Y}{pad}", pad]
+    elif layout == "vi":
+        lines = ["VIL Call Data Records", f"MSISDN:- {msisdn}", f"From Date:- {first:%Y-%m-%d}", f"To Date:- {last:%Y-%m-%d}", ""]
+    elif layout == "vi_gprs":
+        lines = ["-" * 120, f"{'GPRS Report':^120}", "-" * 120, ""]
+    else:
+        return ""
+    return "\n".join(lines) + "\n"
+
+
+def footer(layout: str, delimiter: str = ",") -> str:
+    """Lines an operator puts after the rows."""
+    pad = _pad(layout, delimiter)
+    if layout in ("airtel", "airtel_excel"):
+        return "\n".join([pad, f"This is System generated report and does not require signature{pad}",
+                          f"{pd.Timestamp('2026-01-05 10:00'):%d-%b-%Y %H:%M:%S}{pad}"]) + "\n"
+    if layout == "vi":
+        return "\nNote :- This is a System generated Report.\n"
+    return ""
+
+
+def body(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: int = 0, with_header: bool = False,
+         serial_start: int = 1) -> str:
+    """The rows (and optionally the header line) of one layout."""
+    frame, cols = _frame(s.reset_index(drop=True), layout, pdp_minutes, serial_start)
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    if with_header:
+        w.writerow(cols)
+    w.writerows(frame[cols].itertuples(index=False, name=None))
+    return buf.getvalue()
+
+
+def _sci(v: pd.Series) -> pd.Series:
+    """What Excel shows for a long number: 3.5E+15 (digits lost)."""
+    num = pd.to_numeric(v, errors="coerce")
+    mant = (num / 10 ** np.floor(np.log10(num.where(num > 0)))).round(1)
+    exp = np.floor(np.log10(num.where(num > 0)))
+    text = mant.map(lambda m: f"{m:.1f}") + "E+" + exp.astype("Int64").astype("string")
+    return text.where(num > 0, "").astype("string").fillna("")
+
+
+def _frame(s: pd.DataFrame, layout: str, pdp_minutes: int, serial_start: int) -> tuple[pd.DataFrame, list[str]]:
     if layout == "paper":
         out = pd.DataFrame({
             "PRIVATEIP": _s(s["src_ip"]), "PRIVATEPORT": _s(s["src_port"]), "PUBLICIP": _s(s["public_ip"]),
@@ -81,7 +139,7 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
             "CELL_ID": _s(s["cell_id"]), "UPLINK_VOLUME": _s(s["uplink"]), "DOWNLINK_VOLUME": _s(s["downlink"]),
             "TOTAL_VOLUME": _s(s["uplink"] + s["downlink"]), "I_RATTYPE": "4G",
         })
-        return _csv(out, PAPER_HEADER, delimiter)
+        return out, PAPER_HEADER
     if layout == "jio":
         alloc = s["start"].dt.floor("30min")
         out = pd.DataFrame({h: "" for h in JIO_HEADER}, index=s.index)
@@ -106,7 +164,7 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         out[JIO_HEADER[19]] = "H"
         out[JIO_HEADER[20]] = "Delhi"
         out[JIO_HEADER[21]] = _duration(s)
-        return _csv(out, JIO_HEADER, delimiter)
+        return out, JIO_HEADER
     if layout in ("airtel", "airtel_excel"):
         excel = layout == "airtel_excel"
         start = s["start"]
@@ -119,8 +177,7 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         out["MSISDN"] = _s(s["msisdn"]).str.slice(2)
         imei, imsi = _s(s["imei"]), _s(s["imsi"])
         if excel:
-            imei = imei.map(lambda v: f"{float(v):.1E}".replace("E+0", "E+") if v else "")
-            imsi = imsi.map(lambda v: f"{float(v):.1E}".replace("E+0", "E+") if v else "")
+            imei, imsi = _sci(imei), _sci(imsi)
         out["IMEI"], out["IMSI"] = imei, imsi
         out["Downlink_Vol"], out["Uplink_Vol"] = _s(s["downlink"]), _s(s["uplink"])
         out["Session_Start_Time"] = _fmt(start, fmt)
@@ -134,21 +191,12 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         out["Charging_ID"] = (start.astype("int64") // 10**9 % 10**8).astype(str)
         out["Access_Point_Name"], out["2g/3g/4g/5g"] = "airtelgprs.com", "4G"
         out["CELL ID"] = _s(s["cell_id"])
-        header = AIRTEL_HEADER + (["CGI Latitude", "CGI Longitude", "CGI"] if excel else [])
         if excel:
             out["CGI Latitude"], out["CGI Longitude"], out["CGI"] = "28.61", "77.20", _s(s["cell_id"])
-        first = s["start"].min()
-        last = s["end"].max()
-        pad = "," * (len(header) - 1) if excel else ""
-        msisdn = str(s["msisdn"].iloc[0])[2:] if len(s) else ""
-        pre = [f"BHARTI AIRTEL LTD{pad}", pad, f"Pan India{pad}", pad,
-               f"CDR OF MSISDN : {msisdn} from {first:%d-%b-%Y} to {last:%d-%b-%Y}{pad}", pad]
-        foot = [pad, f"This is System generated report and does not require signature{pad}",
-                f"{pd.Timestamp('2026-01-05 10:00'):%d-%b-%Y %H:%M:%S}{pad}"]
-        return "\n".join(pre) + "\n" + _csv(out, header, delimiter) + "\n".join(foot) + "\n"
+        return out, header(layout)
     if layout == "vi":
         out = pd.DataFrame({h: "" for h in VI_HEADER}, index=s.index)
-        out["SR.NO."] = (s.index + 1).astype(str)
+        out["SR.NO."] = (s.index + serial_start).astype(str)
         out["IMSI"], out["IMEI"], out["MSISDN"] = _s(s["imsi"]), _s(s["imei"]), _s(s["msisdn"])
         out["Source IP"], out["Source Port"] = _s(s["src_ip"]), _s(s["src_port"])
         out["Destination IP"], out["Destination Port"] = _s(s["dest_ip"]), _s(s["dest_port"])
@@ -159,11 +207,7 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         out["Duration in sec"] = _duration(s)
         out["Data Volume Uplink"], out["Data Volume Downlink"] = _s(s["uplink"]), _s(s["downlink"])
         out["Access Point Name"], out["CGI-ld"], out["RAT"], out["PDP-type"] = "www", _s(s["cell_id"]), "LTE", "IPv4v6"
-        first = s["start"].min()
-        msisdn = str(s["msisdn"].iloc[0]) if len(s) else ""
-        pre = ["VIL Call Data Records", f"MSISDN:- {msisdn}", f"From Date:- {first:%Y-%m-%d}",
-               f"To Date:- {s['end'].max():%Y-%m-%d}", ""]
-        return "\n".join(pre) + "\n" + _csv(out, VI_HEADER, delimiter) + "\nNote :- This is a System generated Report.\n"
+        return out, VI_HEADER
     if layout == "vi_gprs":
         out = pd.DataFrame({h: "" for h in VI_GPRS_HEADER}, index=s.index)
         out["Target /A PARTY NUMBER"], out["Type of Connection"] = _s(s["msisdn"]), "Prepaid"
@@ -175,9 +219,10 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         out["IMEI"], out["IMSI"], out["IP Address"] = _s(s["imei"]), _s(s["imsi"]), _s(s["src_ip"])
         out["APN"], out["RAT"] = "www", "4G"
         out["Data Uplink Volume"], out["Data Downlink Volume"] = _s(s["uplink"]), _s(s["downlink"])
-        banner = ["-" * 120, f"{'GPRS Report':^120}", "-" * 120, ""]
-        return "\n".join(banner) + "\n" + _csv(out, VI_GPRS_HEADER, delimiter)
+        return out, VI_GPRS_HEADER
     raise ValueError(f"unknown layout {layout}")
+
+
 
 
 def write_dump(s: pd.DataFrame, layout: str, path: str | Path, **kw: object) -> Path:
