@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,9 +111,16 @@ class Workspace:
         for rep in self.reports():
             yield rep.sha256, self.dumps_dir / f"{rep.sha256}.parquet"
 
-    def session_keys(self, exclude: str | None = None) -> pd.Index:
-        keys = [pq.read_table(p, columns=["session_key"]).column(0).to_numpy() for sha, p in self.dump_files() if sha != exclude]
-        return pd.Index(pd.unique(pd.concat([pd.Series(k) for k in keys])) if keys else [])
+    def session_keys(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
+        """Session keys of other dumps (only those sharing a subscriber, when given)."""
+        wanted = set(msisdns) if msisdns is not None else None
+        keys = []
+        for rep in self.reports():
+            if rep.sha256 == exclude or (wanted is not None and not wanted.intersection(rep.msisdns)):
+                continue
+            path = self.dumps_dir / f"{rep.sha256}.parquet"
+            keys.append(pq.read_table(path, columns=["session_key"]).column(0).to_numpy(zero_copy_only=False))
+        return np.concatenate(keys).astype(str) if keys else np.zeros(0, dtype=str)
 
     def sessions(self, columns: list[str] | None = None, dedupe: bool = True) -> pd.DataFrame:
         """All loaded sessions; a session delivered by several dumps appears once."""

@@ -59,9 +59,9 @@ def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: O
         report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report.signatures = signatures_name
         if kept:
-            mine = pd.concat(kept, ignore_index=True)
-            others = store.session_keys(exclude=sha)
-            report.duplicates_of_other_dumps = int(mine.isin(others).sum()) if len(others) else 0
+            mine = pd.concat(kept, ignore_index=True).to_numpy(dtype=str)
+            others = store.session_keys(exclude=sha, msisdns=report.msisdns)
+            report.duplicates_of_other_dumps = int(np.isin(mine, others).sum()) if len(others) else 0
         writer.commit(report)
         return report
     except BaseException:

@@ -39,6 +39,7 @@ class DumpReport:
     with_destination: int = 0
     app_identified: int = 0
     sheets: list[str] = field(default_factory=list)
+    msisdns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ingested_at: str = ""
     cdrnet_version: str = ""
@@ -111,6 +112,7 @@ class Accumulator:
         self.rejects: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.msisdn_codes: list[np.ndarray] = []
+        self.msisdn_set: set[str] = set()
         self.starts: list[np.ndarray] = []
         self.with_seconds = 0
         self.tmin: pd.Timestamp | None = None
@@ -129,6 +131,7 @@ class Accumulator:
             self.tmax = hi if self.tmax is None else max(self.tmax, hi)
             self.with_seconds += int((st.dt.second != 0).sum())
             self.msisdn_codes.append(pd.util.hash_array(sessions["msisdn"].to_numpy(dtype=object)))
+            self.msisdn_set.update(sessions["msisdn"].unique().tolist())
             self.starts.append(st.astype("int64").to_numpy())
             dest = sessions["dest_port"].notna()
             r.with_destination += int(dest.sum())
@@ -137,6 +140,7 @@ class Accumulator:
     def finish(self, base_level: str, fallback_level: str | None) -> DumpReport:
         r = self.report
         r.rejected = dict(self.rejects)
+        r.msisdns = sorted(self.msisdn_set)
         r.end_rolled_over = self.stats["end_rolled_over"]
         r.imei_precision_lost = self.stats["imei_precision_lost"]
         r.imsi_precision_lost = self.stats["imsi_precision_lost"]

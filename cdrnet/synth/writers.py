@@ -196,7 +196,7 @@ def _frame(s: pd.DataFrame, layout: str, pdp_minutes: int, serial_start: int) ->
         return out, header(layout)
     if layout == "vi":
         out = pd.DataFrame({h: "" for h in VI_HEADER}, index=s.index)
-        out["SR.NO."] = (s.index + serial_start).astype(str)
+        out["SR.NO."] = (s["serial"] if "serial" in s else pd.Series(s.index + serial_start)).astype(str)
         out["IMSI"], out["IMEI"], out["MSISDN"] = _s(s["imsi"]), _s(s["imei"]), _s(s["msisdn"])
         out["Source IP"], out["Source Port"] = _s(s["src_ip"]), _s(s["src_port"])
         out["Destination IP"], out["Destination Port"] = _s(s["dest_ip"]), _s(s["dest_port"])

@@ -1,0 +1,324 @@
+"""Who-talks-to-whom: co-usage evidence per pair, scored against chance.
+
+See docs/co-usage.md for the definitions. Three kinds of evidence are kept
+apart: messaging co-usage (per service), call signatures (UDP flows of both
+to one relay, starting within seconds, lasting alike, volumes mirrored) and
+co-location (same cell within the window). Each gets an observed count O, an
+expected count E under the null model (null.py) and a Poisson tail p-value;
+the pair's score is -log10 of Fisher's combination of those p-values.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cdrnet.analysis.null import expected_pairs
+from cdrnet.analysis.sweep import SweepStats, window_pairs
+from cdrnet.analysis.units import (
+    bursts,
+    call_sessions,
+    cell_sessions,
+    epoch_seconds,
+    messaging_sessions,
+)
+from cdrnet.errors import UsageError
+
+MAX_SCORE = 300.0
+CHANNELS = ("messaging", "call", "coloc")
+
+
+@dataclass
+class LinkParams:
+    """Everything that shapes the edges; recorded on every edge."""
+
+    window_s: int = 180
+    mode: str = "start"
+    burst_gap_s: int | None = None
+    call_window_s: int = 5
+    tight_window_s: int = 30
+    call_duration_tol: float = 0.25
+    calls: bool = True
+    colocation: bool = True
+    apps: list[str] | None = None
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    fdr: float = 0.05
+    min_score: float | None = None
+    min_events: int = 2
+
+    def __post_init__(self) -> None:
+        if self.window_s < 0 or self.window_s > 86400:
+            raise UsageError(f"window {self.window_s}s must be between 0 and 86400 seconds")
+        if self.mode not in ("start", "overlap"):
+            raise UsageError(f"mode must be 'start' or 'overlap', not '{self.mode}'")
+        if not 0 < self.fdr <= 1:
+            raise UsageError("--fdr must be in (0, 1]")
+
+    @property
+    def gap(self) -> int:
+        return self.window_s if self.burst_gap_s is None else self.burst_gap_s
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["since"] = self.since.isoformat() if self.since is not None else ""
+        d["until"] = self.until.isoformat() if self.until is not None else ""
+        d["apps"] = ",".join(self.apps or [])
+        d["burst_gap_s"] = self.gap
+        return d
+
+
+@dataclass
+class LinkResult:
+    """Edges plus what the engine did (for the CLI and the evidence trail)."""
+
+    edges: pd.DataFrame
+    params: LinkParams
+    subscribers: int
+    sessions: int
+    seconds: float
+    sweep: dict[str, SweepStats] = field(default_factory=dict)
+    coarse_subscribers: list[tuple[str, int]] = field(default_factory=list)
+    matches: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def filter_sessions(frame: pd.DataFrame, params: LinkParams, subscribers: list[str] | None = None) -> pd.DataFrame:
+    """Restrict to a time range and/or a subscriber list."""
+    if params.since is not None:
+        frame = frame[frame["start_utc"] >= params.since]
+    if params.until is not None:
+        frame = frame[frame["start_utc"] < params.until]
+    if subscribers:
+        frame = frame[frame["msisdn"].isin(set(subscribers))]
+    return frame
+
+
+def _match(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool, stats_out: SweepStats) -> pd.DataFrame:
+    """Matched unit pairs of different subscribers on the same key."""
+    if units.empty:
+        return pd.DataFrame(columns=["a", "b", "key", "ta", "tb", "ua", "ub"])
+    u = units.assign(sub=codes.get_indexer(units["msisdn"]))
+    kcode, kuni = pd.factorize(u["key"])
+    u = u.assign(kc=kcode).sort_values(["kc", "t", "sub"], kind="stable").reset_index()
+    key, t, sub = u["kc"].to_numpy(np.int64), u["t"].to_numpy(np.int64), u["sub"].to_numpy(np.int64)
+    t_end = u["t_end"].to_numpy(np.int64) if overlap else None
+    parts = []
+    for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
+        keep = sub[i] != sub[j]
+        i, j = i[keep], j[keep]
+        swap = sub[i] > sub[j]
+        a_idx, b_idx = np.where(swap, j, i), np.where(swap, i, j)
+        parts.append(pd.DataFrame({"a": sub[a_idx], "b": sub[b_idx], "key": key[i], "ta": t[a_idx], "tb": t[b_idx],
+                                   "ua": u["index"].to_numpy()[a_idx], "ub": u["index"].to_numpy()[b_idx]}))
+    if not parts:
+        return pd.DataFrame(columns=["a", "b", "key", "ta", "tb", "ua", "ub"])
+    out = pd.concat(parts, ignore_index=True)
+    out["key"] = np.asarray(kuni, dtype=object)[out["key"].to_numpy()]
+    return out
+
+
+def _expected(units: pd.DataFrame, codes: pd.Index, pairs: pd.DataFrame, factor: np.ndarray | float,
+              shift: bool) -> np.ndarray:
+    if pairs.empty:
+        return np.zeros(0)
+    sub = codes.get_indexer(units["msisdn"])
+    return expected_pairs(sub, units["key"].to_numpy(), units["t"].to_numpy(np.int64), len(codes),
+                          pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64), shift=shift) * factor
+
+
+def _call_units(frame: pd.DataFrame) -> pd.DataFrame:
+    calls = call_sessions(frame)
+    if calls.empty:
+        return pd.DataFrame(columns=["msisdn", "key", "t", "t_end", "up", "down", "first_key"])
+    t = epoch_seconds(calls["start_utc"])
+    return pd.DataFrame({"msisdn": calls["msisdn"].to_numpy(), "key": calls["key"].to_numpy(), "t": t,
+                         "t_end": np.maximum(epoch_seconds(calls["end_utc"].fillna(calls["start_utc"])), t),
+                         "up": calls["uplink"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
+                         "down": calls["downlink"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
+                         "first_key": calls["session_key"].to_numpy()})
+
+
+def _call_filter(m: pd.DataFrame, units: pd.DataFrame, tol: float) -> pd.DataFrame:
+    """Keep relay matches that look like one call: similar durations, mirrored volumes."""
+    if m.empty:
+        return m
+    ua, ub = units.loc[m["ua"]], units.loc[m["ub"]]
+    da = (ua["t_end"] - ua["t"]).to_numpy(float)
+    db = (ub["t_end"] - ub["t"]).to_numpy(float)
+    dur_ok = np.abs(da - db) <= np.maximum(10.0, tol * np.maximum(da, db))
+    up_a, down_b = ua["up"].to_numpy(float), ub["down"].to_numpy(float)
+    up_b, down_a = ub["up"].to_numpy(float), ua["down"].to_numpy(float)
+    known = ~np.isnan(up_a) & ~np.isnan(down_b) & ~np.isnan(up_b) & ~np.isnan(down_a)
+
+    def mirrored(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (np.minimum(x, y) + 1) / (np.maximum(x, y) + 1) >= 0.5
+
+    vol_ok = ~known | (mirrored(up_a, down_b) & mirrored(up_b, down_a))
+    return m[dur_ok & vol_ok]
+
+
+def fisher(pvals: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Fisher's combination over the channels each pair has data for."""
+    k = used.sum(1)
+    stat = -2.0 * np.where(used, np.log(np.clip(pvals, 1e-300, 1.0)), 0.0).sum(1)
+    out = np.ones(len(pvals))
+    ok = k > 0
+    out[ok] = stats.chi2.sf(stat[ok], 2 * k[ok])
+    return out
+
+
+def poisson_p(obs: np.ndarray, exp: np.ndarray) -> np.ndarray:
+    """P(X >= obs) for X ~ Poisson(exp); 1 where nothing was observed."""
+    exp = np.maximum(exp, 1e-12)
+    return np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0)
+
+
+def tight_p(tight: np.ndarray, obs: np.ndarray, tight_w: int, window: int) -> np.ndarray:
+    """P(at least ``tight`` of ``obs`` matches within +-tight_w) if offsets were uniform in +-window.
+
+    Conditional on the matches seen, so it does not depend on how active the two are.
+    """
+    pi = (2 * tight_w + 1) / (2 * window + 1) if window > 0 else 1.0
+    return np.where((obs > 0) & (tight > 0), stats.binom.sf(tight - 1, obs, min(pi, 1.0)), 1.0)
+
+
+def bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
+    """Benjamini-Hochberg q-values, counting every untested pair as p = 1."""
+    if not len(p):
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m_total / np.arange(1, len(p) + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty_like(p)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | None = None,
+         keep_matches: bool = False) -> LinkResult:
+    """Compute scored edges between all subscribers in ``frame`` (canonical sessions)."""
+    t0 = time.perf_counter()
+    codes = pd.Index(np.sort(frame["msisdn"].unique()))
+    n = len(codes)
+    sweeps: dict[str, SweepStats] = {c: SweepStats() for c in CHANNELS}
+    w, gap = params.window_s, params.gap
+    overlap = params.mode == "overlap"
+    per_channel: dict[str, pd.DataFrame] = {}
+    matches: dict[str, pd.DataFrame] = {}
+
+    msg = bursts(messaging_sessions(frame, params.apps), gap)
+    m = _match(msg, codes, w, overlap, sweeps["messaging"])
+    dur = (msg["t_end"] - msg["t"]).groupby(msg["msisdn"]).mean() if overlap else None
+    per_channel["messaging"] = _aggregate(m, msg, codes, w, overlap, dur, tight=None if overlap else params.tight_window_s)
+    matches["messaging"] = m
+    if params.calls:
+        cu = _call_units(frame)
+        cm = _call_filter(_match(cu, codes, params.call_window_s, False, sweeps["call"]), cu, params.call_duration_tol)
+        per_channel["call"] = _aggregate(cm, cu, codes, params.call_window_s, False, None, shift=False)
+        matches["call"] = cm
+    if params.colocation:
+        cells = bursts(cell_sessions(frame), gap)
+        lm = _match(cells, codes, w, False, sweeps["coloc"])
+        per_channel["coloc"] = _aggregate(lm, cells, codes, w, False, None, shift=False)
+        matches["coloc"] = lm
+    edges = _combine(per_channel, codes, params, msg)
+    coarse: list[tuple[str, int]] = []
+    if resolution:
+        res = edges["a"].map(resolution).fillna(1).astype(int).combine(edges["b"].map(resolution).fillna(1).astype(int), max) if len(edges) else pd.Series(dtype=int)
+        edges["time_resolution_s"] = res.to_numpy() if len(edges) else []
+        coarse = sorted((k, v) for k, v in resolution.items() if v > w and k in set(codes))
+    else:
+        edges["time_resolution_s"] = 1
+    edges["coarse_time"] = edges["time_resolution_s"] > w
+    return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
+                      seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
+                      matches=matches if keep_matches else {})
+
+
+def _aggregate(m: pd.DataFrame, units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
+               mean_dur: pd.Series | None, shift: bool = True, tight: int | None = None) -> pd.DataFrame:
+    """Per pair: observed matches, expected matches, per-key counts, first/last time."""
+    if m.empty:
+        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
+    g = m.groupby(["a", "b"], sort=True)
+    agg = g.agg(obs=("ta", "size"), first=("ta", "min"), last=("ta", "max")).reset_index()
+    tmin = np.minimum(m["ta"].to_numpy(), m["tb"].to_numpy())
+    tmax = np.maximum(m["ta"].to_numpy(), m["tb"].to_numpy())
+    agg["first"] = pd.Series(tmin).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).min().to_numpy()
+    agg["last"] = pd.Series(tmax).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).max().to_numpy()
+    per_key = m.groupby(["a", "b", "key"], sort=True).size().rename("c").reset_index()
+    per_key["txt"] = per_key["key"].astype(str) + "=" + per_key["c"].astype(str)
+    keys = per_key.sort_values(["a", "b", "c", "key"], ascending=[True, True, False, True]).groupby(["a", "b"], sort=True)["txt"].agg(";".join)
+    agg["keys"] = keys.to_numpy()
+    if overlap and mean_dur is not None:
+        d = mean_dur.reindex(codes).fillna(0).to_numpy()
+        factor = (d[agg["a"].to_numpy()] + d[agg["b"].to_numpy()] + 1) / 3600.0
+    else:
+        factor = (2 * window + 1) / 3600.0
+    agg["exp"] = _expected(units, codes, agg, factor, shift)
+    if tight is not None:
+        close = (np.abs(m["ta"].to_numpy() - m["tb"].to_numpy()) <= tight)
+        agg["tight"] = pd.Series(close.astype(np.int64)).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).sum().to_numpy()
+    return agg
+
+
+def _combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_units: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    for name, agg in per_channel.items():
+        if agg.empty:
+            continue
+        frames.append(agg.set_index(["a", "b"]).add_prefix(f"{name}_"))
+    cols = ["a", "b", "score", "p_value", "q_value", "link"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    e = pd.concat(frames, axis=1).sort_index()
+    for name in CHANNELS:
+        for c in ("obs", "exp"):
+            col = f"{name}_{c}"
+            e[col] = e[col].fillna(0) if col in e else 0
+        for c in ("keys",):
+            col = f"{name}_{c}"
+            e[col] = e[col].fillna("") if col in e else ""
+    obs = np.stack([e[f"{c}_obs"].to_numpy(float) for c in CHANNELS], 1)
+    exp = np.stack([e[f"{c}_exp"].to_numpy(float) for c in CHANNELS], 1)
+    enabled = np.array([True, params.calls, params.colocation])
+    used = ((obs > 0) | (exp > 0)) & enabled
+    pv = np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1)
+    tight = e["messaging_tight"].fillna(0).to_numpy(float) if "messaging_tight" in e else np.zeros(len(e))
+    pt = tight_p(tight, obs[:, 0], params.tight_window_s, params.window_s)
+    p = fisher(np.column_stack([pv, pt]), np.column_stack([used, used[:, 0] & (params.tight_window_s < params.window_s)]))
+    e = e.reset_index()
+    a_codes, b_codes = e["a"].to_numpy(np.int64), e["b"].to_numpy(np.int64)
+    out = pd.DataFrame({"a": codes[a_codes], "b": codes[b_codes]})
+    out["score"] = np.minimum(-np.log10(np.maximum(p, 1e-300)), MAX_SCORE).round(4)
+    out["p_value"] = p
+    m_total = len(codes) * (len(codes) - 1) // 2
+    out["q_value"] = bh_qvalues(p, max(m_total, 1))
+    events = obs[:, 0] + obs[:, 1]
+    ok = (out["q_value"] <= params.fdr) & ((events >= params.min_events) | (obs[:, 1] > 0))
+    if params.min_score is not None:
+        ok &= out["score"] >= params.min_score
+    out["link"] = ok.to_numpy()
+    for k, c in enumerate(CHANNELS):
+        out[f"{c}_obs"] = obs[:, k].astype(np.int64)
+        out[f"{c}_exp"] = exp[:, k].round(6)
+        out[f"{c}_p"] = pv[:, k]
+    out["messaging_tight"] = tight.astype(np.int64)
+    out["messaging_tight_p"] = pt
+    out["services"] = e["messaging_keys"].to_numpy()
+    out["cells"] = e["coloc_keys"].to_numpy()
+    firsts = np.stack([e[f"{c}_first"].to_numpy(float) if f"{c}_first" in e else np.full(len(e), np.nan) for c in CHANNELS], 1)
+    lasts = np.stack([e[f"{c}_last"].to_numpy(float) if f"{c}_last" in e else np.full(len(e), np.nan) for c in CHANNELS], 1)
+    out["first_utc"] = pd.to_datetime(np.nanmin(firsts, 1), unit="s", utc=True)
+    out["last_utc"] = pd.to_datetime(np.nanmax(lasts, 1), unit="s", utc=True)
+    counts = msg_units.groupby("msisdn")["n"].sum()
+    out["sessions_a"] = out["a"].map(counts).fillna(0).astype(np.int64).to_numpy()
+    out["sessions_b"] = out["b"].map(counts).fillna(0).astype(np.int64).to_numpy()
+    for k, v in params.to_dict().items():
+        if k in ("window_s", "mode", "burst_gap_s", "call_window_s", "apps", "since", "until", "fdr"):
+            out[k] = v
+    return out.sort_values(["score", "a", "b"], ascending=[False, True, True], kind="stable").reset_index(drop=True)

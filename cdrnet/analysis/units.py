@@ -1,0 +1,81 @@
+"""Evidence units: what a co-usage event is counted between.
+
+A subscriber who opens an app five times in two minutes is having one episode,
+not five. Sessions of one subscriber on one channel key (a messaging service,
+a call relay, a cell) whose starts follow each other within ``gap`` seconds
+are merged into one burst, and bursts are what co-usage counts. One long
+conversation therefore counts once, many separate conversations count many
+times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MESSAGING_CATEGORIES = ("messaging",)
+CALL_PORTS = (3478, 3481)
+
+
+def epoch_seconds(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 seconds (what both engines compare)."""
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
+
+
+def service_of(frame: pd.DataFrame) -> pd.Series:
+    """The messaging service a session belongs to: its vendor when known (WhatsApp and the
+    ambiguous Meta ranges are one service), else its application name."""
+    vendor = frame["app_vendor"].fillna("")
+    return vendor.where(vendor != "", frame["app"].fillna(""))
+
+
+def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None) -> pd.DataFrame:
+    """Sessions of messaging applications, keyed by service (optionally only some apps)."""
+    m = frame["app_category"].isin(MESSAGING_CATEGORIES)
+    out = frame[m]
+    key = service_of(out)
+    if apps:
+        wanted = {a.lower() for a in apps}
+        keep = key.str.lower().isin(wanted) | out["app"].str.lower().isin(wanted)
+        out, key = out[keep], key[keep]
+    return out.assign(key=key)
+
+
+def call_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+    """UDP call-relay flows (STUN/TURN ports or the call category), keyed by relay ip:port."""
+    port = frame["dest_port"]
+    udpish = frame["proto"].isin(["udp", ""]) | frame["proto"].isna()
+    m = ((port >= CALL_PORTS[0]) & (port <= CALL_PORTS[1]) & udpish) | (frame["app_category"] == "call")
+    out = frame[m.fillna(False).astype(bool) & frame["dest_ip"].fillna("").ne("")]
+    return out.assign(key=out["dest_ip"].astype(str) + ":" + out["dest_port"].astype("Int64").astype(str))
+
+
+def cell_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sessions with a known cell, keyed by cell id (co-location)."""
+    out = frame[frame["cell_id"].fillna("") != ""]
+    return out.assign(key=out["cell_id"])
+
+
+def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
+    """Merge each subscriber's sessions per key into bursts.
+
+    Returns one row per burst: msisdn, key, t (first start, epoch s), t_end
+    (latest end), n (sessions), first_key (session_key of the first session).
+    """
+    if frame.empty:
+        return pd.DataFrame({"msisdn": pd.Series(dtype=str), "key": pd.Series(dtype=str), "t": pd.Series(dtype=np.int64),
+                             "t_end": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
+                             "first_key": pd.Series(dtype=str)})
+    t = epoch_seconds(frame["start_utc"])
+    te = epoch_seconds(frame["end_utc"].fillna(frame["start_utc"]))
+    f = pd.DataFrame({"msisdn": frame["msisdn"].to_numpy(), "key": frame["key"].to_numpy(), "t": t,
+                      "t_end": np.maximum(te, t), "sk": frame["session_key"].to_numpy()})
+    f = f.sort_values(["msisdn", "key", "t", "sk"], kind="stable").reset_index(drop=True)
+    same = (f["msisdn"].to_numpy()[1:] == f["msisdn"].to_numpy()[:-1]) & (f["key"].to_numpy()[1:] == f["key"].to_numpy()[:-1])
+    close = np.diff(f["t"].to_numpy()) <= gap
+    new = np.r_[True, ~(same & close)]
+    bid = np.cumsum(new) - 1
+    g = f.groupby(bid, sort=False)
+    return pd.DataFrame({"msisdn": g["msisdn"].first().to_numpy(), "key": g["key"].first().to_numpy(),
+                         "t": g["t"].first().to_numpy(), "t_end": g["t_end"].max().to_numpy(),
+                         "n": g.size().to_numpy(), "first_key": g["sk"].first().to_numpy()})
