@@ -27,7 +27,10 @@ ROW_BLOCK = 2048
 
 def bin_matrix(sub: np.ndarray, key: np.ndarray, t: np.ndarray, n_subs: int, by_day: bool = True) -> sparse.csr_matrix:
     """Subscriber x (key, [day,] hour-of-day) unit counts."""
-    hour_bin = t // 3600 if by_day else (t // 3600) % 24
+    # Days are counted from the first unit, so D days of data make D day bins
+    # whatever the zone offset of the operator's clock.
+    rel = t - (t.min() if len(t) else 0)
+    hour_bin = rel // 3600 if by_day else (rel // 3600) % 24
     codes, _ = pd.factorize(pd.MultiIndex.from_arrays([key, hour_bin]))
     data = np.ones(len(sub), dtype=np.float64)
     m = sparse.coo_matrix((data, (sub, codes)), shape=(n_subs, int(codes.max()) + 1 if len(codes) else 1))
@@ -62,7 +65,7 @@ def expected_pairs(sub: np.ndarray, key: np.ndarray, t: np.ndarray, n_subs: int,
     """
     if not len(a):
         return np.zeros(0)
-    days = int((t.max() // 86400) - (t.min() // 86400) + 1) if len(t) else 1
+    days = int((t.max() - t.min()) // 86400 + 1) if len(t) else 1
     same_day = pair_products(bin_matrix(sub, key, t, n_subs, by_day=True), a, b)
     if days < 2 or not shift:
         return same_day

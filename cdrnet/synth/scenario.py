@@ -23,13 +23,13 @@ class Scenario:
     layout: str = "paper"
     # planted structure (counts as a share of subscribers)
     chat_pairs: float = 0.25
-    groups: float = 0.04
+    groups: float = 0.03
     group_size_min: int = 3
-    group_size_max: int = 6
+    group_size_max: int = 4
     call_pairs: float = 0.08
     # rates per day
     pair_rate: float = 5.0
-    group_rate: float = 3.0
+    group_rate: float = 6.0
     call_rate: float = 0.5
     external_rate: float = 4.0
     idle_app_rate: float = 6.0
@@ -63,10 +63,11 @@ class Scenario:
 PRESETS: dict[str, dict] = {
     "easy": {},
     "hard": {
-        "name": "hard", "subscribers": 100, "days": 21, "pair_rate": 1.5, "group_rate": 1.5, "call_rate": 0.2,
+        "name": "hard", "subscribers": 100, "days": 21, "pair_rate": 3.0, "group_rate": 6.0, "call_rate": 0.2,
         "external_rate": 10.0, "idle_app_rate": 12.0, "heavy_share": 0.15, "heavy_factor": 6.0,
-        "delay_seconds": 0.35, "delay_minutes": 0.35, "bursts_mean": 1.4, "signal_share": 0.25,
-        "telegram_share": 0.4, "chat_pairs": 0.2, "groups": 0.05, "call_pairs": 0.06, "meeting_rate": 0.02,
+        "delay_seconds": 0.4, "delay_minutes": 0.35, "bursts_mean": 1.4, "signal_share": 0.25,
+        "telegram_share": 0.4, "chat_pairs": 0.2, "groups": 0.04, "group_size_max": 5, "call_pairs": 0.06,
+        "meeting_rate": 0.02,
     },
 }
 
