@@ -134,6 +134,14 @@ class Workspace:
             frame = frame.drop_duplicates("session_key", keep="first").reset_index(drop=True)
         return frame
 
+    def resolution_by_subscriber(self) -> dict[str, int]:
+        """Coarsest timestamp resolution (seconds) among each subscriber's dumps."""
+        out: dict[str, int] = {}
+        for rep in self.reports():
+            for m in rep.msisdns:
+                out[m] = max(out.get(m, 0), rep.resolution_s)
+        return out
+
     def rebuild_rejects(self) -> None:
         """Concatenate per-dump reject files into rejects.csv (atomically)."""
         parts = [self.rejects_dir / f"{sha}.csv" for sha, _ in self.dump_files()]

@@ -5,17 +5,30 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 
-from cdrnet.errors import CdrnetError
+from cdrnet.errors import CdrnetError, UsageError, WorkspaceError
 from cdrnet.workspace import Workspace
+
+
+def parse_time(text: str | None) -> pd.Timestamp | None:
+    """ISO date/time from the command line; naive values are UTC."""
+    if not text:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the time '{text}'", "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 @dataclass
 class AppContext:
-    """Global options, resolved once by the group."""
+    """Global options, resolved once by the group; the one place that knows where sessions live."""
 
     workspace: str
     quiet: bool = False
@@ -23,6 +36,47 @@ class AppContext:
     def open_workspace(self, create: bool = False) -> Workspace:
         ws = Workspace(self.workspace)
         return ws.create() if create else ws
+
+    def output_path(self, name: str) -> Path:
+        return Path(self.workspace) / name
+
+    def load_sessions(self, since: pd.Timestamp | None, until: pd.Timestamp | None,
+                      subscribers: list[str] | None) -> tuple[pd.DataFrame, dict[str, int]]:
+        """Canonical sessions (deduplicated across dumps) and per-subscriber time resolution."""
+        ws = self.open_workspace()
+        frame = ws.sessions()
+        if since is not None:
+            frame = frame[frame["start_utc"] >= since]
+        if until is not None:
+            frame = frame[frame["start_utc"] < until]
+        if subscribers:
+            frame = frame[frame["msisdn"].isin(set(subscribers))]
+        if frame.empty:
+            raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
+        return frame.reset_index(drop=True), ws.resolution_by_subscriber()
+
+    def pair_sessions(self, a: str, b: str, layout_file: str | None, tz: str, country_code: str, signatures: str,
+                      extra: tuple[str, ...]) -> tuple[pd.DataFrame, str, str]:
+        """Sessions for two subscribers given as MSISDNs (workspace) or as two dump files."""
+        from cdrnet.loader.identifiers import clean_text, normalise_msisdn
+
+        if Path(a).is_file() and Path(b).is_file():
+            from cdrnet.cli.ingest import build_layouts, build_options
+            from cdrnet.loader.memory import parse_files
+
+            frame = parse_files([a, b], build_layouts(layout_file), build_options(tz, country_code, signatures, extra))
+            ids = [frame.loc[frame["source_file"] == p, "msisdn"].mode() for p in (a, b)]
+            if any(i.empty for i in ids):
+                raise UsageError("one of the two files holds no sessions")
+            return frame, str(ids[0].iloc[0]), str(ids[1].iloc[0])
+        norm, reason = normalise_msisdn(clean_text(pd.Series([a, b], dtype="string")), country_code)
+        if reason.notna().any():
+            raise UsageError(f"'{a}' and '{b}' must be two phone numbers or two dump files")
+        frame, _ = self.load_sessions(None, None, norm.tolist())
+        missing = [m for m in norm if m not in set(frame["msisdn"])]
+        if missing:
+            raise UsageError(f"no sessions for {', '.join(missing)} in workspace {self.workspace}", "run 'cdrnet dumps' to see what is loaded")
+        return frame, norm.iloc[0], norm.iloc[1]
 
 
 def fail(message: str, hint: str = "") -> None:

@@ -379,6 +379,13 @@ def _corrupt(text: str, rng: np.random.Generator, share: float) -> str:
     return "\n".join(lines)
 
 
+def days_for_rows(sc: Scenario, rows: int) -> int:
+    """How many days give about ``rows`` sessions (measured on a generated first day)."""
+    pop = build_population(sc, np.random.default_rng(sc.seed))
+    per_day = max(1, len(DayGenerator(sc, pop).generate(0)))
+    return max(1, int(np.ceil(rows / per_day)))
+
+
 def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict:
     """Write the case to ``out_dir``; returns a summary (files, sessions, pairs)."""
     out = Path(out_dir)

@@ -1,0 +1,118 @@
+"""Subscriber persona (the paper's Table III and Figure 4), done properly.
+
+Per application: sessions, usage percent, data volume, active days; plus first
+and last seen, devices and SIMs with their date ranges, top cells and top
+destinations (optionally with reverse DNS names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+UNKNOWN_APP = "(unidentified)"
+
+
+@dataclass
+class Profile:
+    """Everything the persona report shows for one subscriber."""
+
+    msisdn: str
+    tz: str
+    sessions: int
+    first_seen: pd.Timestamp | None
+    last_seen: pd.Timestamp | None
+    apps: pd.DataFrame
+    devices: pd.DataFrame
+    sims: pd.DataFrame
+    cells: pd.DataFrame
+    destinations: pd.DataFrame
+
+
+def _ranges(f: pd.DataFrame, col: str, tz: str) -> pd.DataFrame:
+    g = f[f[col].fillna("") != ""].groupby(col)["start_utc"]
+    out = pd.DataFrame({"sessions": g.size(), "first": g.min(), "last": g.max()}).reset_index()
+    for c in ("first", "last"):
+        out[c] = out[c].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M")
+    return out.sort_values("first").reset_index(drop=True)
+
+
+def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", top: int = 10,
+                  rdns: dict[str, str] | None = None) -> Profile:
+    """Compute the persona of one subscriber from canonical sessions."""
+    f = frame[frame["msisdn"] == msisdn]
+    n = len(f)
+    app = f["app"].fillna("").replace("", UNKNOWN_APP)
+    local_day = f["start_utc"].dt.tz_convert(tz).dt.date
+    vol = f["uplink"].fillna(0).astype("int64") + f["downlink"].fillna(0).astype("int64")
+    g = pd.DataFrame({"application": app, "vendor": f["app_vendor"].fillna(""), "day": local_day, "volume": vol})
+    apps = g.groupby("application").agg(frequency=("day", "size"), vendor=("vendor", "first"),
+                                        volume_bytes=("volume", "sum"), active_days=("day", "nunique")).reset_index()
+    apps["usage_percent"] = (100.0 * apps["frequency"] / max(n, 1)).round(2)
+    apps = apps.sort_values(["frequency", "application"], ascending=[False, True]).reset_index(drop=True)
+    apps = apps[["application", "vendor", "frequency", "usage_percent", "volume_bytes", "active_days"]]
+    cells = f[f["cell_id"].fillna("") != ""].groupby("cell_id").size().rename("sessions").reset_index()
+    cells = cells.sort_values(["sessions", "cell_id"], ascending=[False, True]).head(top).reset_index(drop=True)
+    dest = f[f["dest_ip"].fillna("") != ""].groupby(["dest_ip", "dest_port", "app"], dropna=False).size()
+    dest = dest.rename("sessions").reset_index().sort_values(["sessions", "dest_ip"], ascending=[False, True]).head(top)
+    dest = dest.reset_index(drop=True)
+    if rdns is not None:
+        dest["reverse_dns"] = dest["dest_ip"].map(rdns).fillna("")
+    return Profile(
+        msisdn=msisdn, tz=tz, sessions=n,
+        first_seen=f["start_utc"].min() if n else None, last_seen=f["start_utc"].max() if n else None,
+        apps=apps, devices=_ranges(f, "imei", tz), sims=_ranges(f, "imsi", tz), cells=cells, destinations=dest,
+    )
+
+
+def profile_text(p: Profile) -> str:
+    """The readable report (the paper's Step 5 text file)."""
+    def when(ts: pd.Timestamp | None) -> str:
+        return ts.tz_convert(p.tz).strftime("%Y-%m-%d %H:%M") if ts is not None else "-"
+
+    out = [f"Profile of {p.msisdn}", f"sessions: {p.sessions}; first seen {when(p.first_seen)}, last seen {when(p.last_seen)} ({p.tz})", "",
+           "Application usage (Table III)", p.apps.to_string(index=False) if len(p.apps) else "(none)", "",
+           "Devices (IMEI)", p.devices.to_string(index=False) if len(p.devices) else "(none)", "",
+           "SIMs (IMSI)", p.sims.to_string(index=False) if len(p.sims) else "(none)", "",
+           "Top cells", p.cells.to_string(index=False) if len(p.cells) else "(none)", "",
+           "Top destinations", p.destinations.to_string(index=False) if len(p.destinations) else "(none)"]
+    return "\n".join(out) + "\n"
+
+
+def usage_chart(p: Profile, path: Path) -> Path:
+    """Bar chart of usage by application (the paper's Figure 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    apps = p.apps.head(12).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    ax.barh(apps["application"], apps["usage_percent"], color="#4e79a7")
+    for y, (v, f) in enumerate(zip(apps["usage_percent"], apps["frequency"], strict=True)):
+        ax.text(v, y, f" {v:.1f}% ({f})", va="center", fontsize=8)
+    ax.set_xlabel("usage percent of sessions")
+    ax.set_title(f"Application usage of {p.msisdn}")
+    ax.set_xlim(0, max(100.0, float(apps["usage_percent"].max() if len(apps) else 0) * 1.15))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_profile(frame: pd.DataFrame, msisdn: str, out_dir: str | Path, tz: str = "Asia/Kolkata",
+                  rdns: dict[str, str] | None = None) -> list[Path]:
+    """Write profile_<msisdn>.txt, _apps.csv, _destinations.csv and _apps.png."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    p = build_profile(frame, msisdn, tz, rdns=rdns)
+    txt = d / f"profile_{msisdn}.txt"
+    txt.write_text(profile_text(p), encoding="utf-8")
+    csv_apps = d / f"profile_{msisdn}_apps.csv"
+    p.apps.to_csv(csv_apps, index=False)
+    csv_dest = d / f"profile_{msisdn}_destinations.csv"
+    p.destinations.to_csv(csv_dest, index=False)
+    png = usage_chart(p, d / f"profile_{msisdn}_apps.png")
+    return [txt, csv_apps, csv_dest, png]

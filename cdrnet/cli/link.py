@@ -1,0 +1,195 @@
+"""``link``, ``pair`` and ``evaluate``: who talks to whom, and how well we know it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from cdrnet.analysis.cousage import LinkParams, LinkResult, link
+from cdrnet.cli.common import AppContext, input_options, parse_time
+from cdrnet.errors import UsageError
+
+EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def link_options(f):
+    """Options that define a co-usage event and the score (shared by link and pair)."""
+    opts = [
+        click.option("--window", "window_s", type=click.IntRange(0, 86400), default=180, show_default=True,
+                     help="Start times within this many seconds count as co-usage."),
+        click.option("--mode", type=click.Choice(["start", "overlap"]), default="start", show_default=True,
+                     help="'start': starts within the window; 'overlap': the two sessions overlap in time."),
+        click.option("--burst-gap", "burst_gap_s", type=click.IntRange(0, 86400), default=None,
+                     help="Merge a subscriber's sessions starting within this gap into one episode [default: the window]."),
+        click.option("--tight-window", "tight_window_s", type=click.IntRange(0, 86400), default=30, show_default=True,
+                     help="Second, tighter scale for replies read at once."),
+        click.option("--call-window", "call_window_s", type=click.IntRange(0, 600), default=5, show_default=True,
+                     help="Call signature: both UDP flows to one relay start within this many seconds."),
+        click.option("--no-calls", is_flag=True, help="Ignore call signatures."),
+        click.option("--no-colocation", is_flag=True, help="Ignore co-location (same cell)."),
+        click.option("--apps", default=None, help="Only these services/apps, comma separated (e.g. Meta,Telegram)."),
+        click.option("--since", default=None, help="Only sessions from this time (ISO, UTC unless a zone is given)."),
+        click.option("--until", default=None, help="Only sessions before this time."),
+        click.option("--fdr", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
+                     help="False discovery rate for marking a pair as a link."),
+        click.option("--min-score", type=float, default=None, help="Also require at least this score for a link."),
+        click.option("--min-events", type=click.IntRange(0), default=2, show_default=True,
+                     help="A link needs at least this many co-usage episodes (or a call signature)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window_s: int, call_window_s: int,
+                 no_calls: bool, no_colocation: bool, apps: str | None, since: str | None, until: str | None,
+                 fdr: float, min_score: float | None, min_events: int) -> LinkParams:
+    return LinkParams(window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
+                      call_window_s=call_window_s, calls=not no_calls, colocation=not no_colocation,
+                      apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
+                      since=parse_time(since), until=parse_time(until), fdr=fdr, min_score=min_score,
+                      min_events=min_events)
+
+
+def format_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    out = edges.copy()
+    for c in ("first_utc", "last_utc"):
+        out[c] = out[c].dt.strftime(EDGE_TIME_FORMAT)
+    return out
+
+
+def print_link_summary(res: LinkResult, out: Path) -> None:
+    e = res.edges
+    p = res.params
+    links = int(e["link"].sum()) if len(e) else 0
+    click.echo(f"{res.subscribers} subscribers, {res.sessions} sessions; window {p.window_s}s ({p.mode}), "
+               f"episode gap {p.gap}s, tight window {p.tight_window_s}s, call window {p.call_window_s}s")
+    click.echo(f"{len(e)} pairs with any co-usage; {links} links at FDR {p.fdr:g}"
+               + (f" and score >= {p.min_score:g}" if p.min_score is not None else ""))
+    for name, st in res.sweep.items():
+        if st.units:
+            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} candidate pairs in {st.chunks} chunk(s), "
+                       f"busiest window {st.hottest_window} episodes")
+    if res.coarse_subscribers:
+        worst = max(r for _, r in res.coarse_subscribers)
+        click.echo(f"warning: {len(res.coarse_subscribers)} subscriber(s) have timestamps coarser than the "
+                   f"{p.window_s}s window (up to {worst}s: PDP-session or allocation times); their edges say "
+                   "coarse_time=True and their counts are less reliable", err=True)
+    top = e[e["link"]].head(10) if len(e) else e
+    for r in top.itertuples(index=False):
+        click.echo(f"  {r.a} -- {r.b}  score {r.score:.1f}  messaging {r.messaging_obs} (exp {r.messaging_exp:.1f}) "
+                   f"calls {r.call_obs} coloc {r.coloc_obs}  {r.services}")
+    click.echo(f"edges written to {out} ({res.seconds:.2f}s)")
+
+
+@click.command("link")
+@link_options
+@click.option("--subscribers", "subscribers_file", type=click.Path(exists=True, dir_okay=False),
+              help="Only these subscribers (one MSISDN per line).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write edges.csv [default: WORKSPACE/edges.csv].")
+@click.pass_obj
+def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, **kw) -> None:
+    """Score every pair of loaded subscribers for co-usage beyond chance; write edges.csv.
+
+    One row per pair with any evidence: a, b, score (-log10 p), p and q values,
+    whether it is a link, then messaging / call-signature / co-location counts
+    with their expected counts, services, first/last time and the parameters.
+
+    \b
+    Examples:
+      cdrnet link
+      cdrnet link --window 120 --apps Meta,Telegram --out case42_edges.csv
+      cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01
+    """
+    params = build_params(**kw)
+    subs = None
+    if subscribers_file:
+        from cdrnet.loader.identifiers import clean_text, normalise_msisdn
+
+        raw = pd.Series(Path(subscribers_file).read_text(encoding="utf-8").split(), dtype="string")
+        subs = normalise_msisdn(clean_text(raw))[0].tolist()
+    frame, resolution = app.load_sessions(params.since, params.until, subs)
+    res = link(frame, params, resolution)
+    target = Path(out) if out else app.output_path("edges.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    format_edges(res.edges).to_csv(target, index=False)
+    target.with_suffix(".json").write_text(json.dumps({"params": params.to_dict(), "subscribers": res.subscribers,
+                                                      "sessions": res.sessions}, indent=2))
+    print_link_summary(res, target)
+
+
+@click.command("pair")
+@click.argument("a")
+@click.argument("b")
+@link_options
+@input_options
+@click.option("--all-apps", is_flag=True, help="List every identified application, as the paper did (HTTPS too).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Also write pair_A_B.txt and .csv here.")
+@click.pass_obj
+def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | None, layout_file: str | None,
+             tz: str, country_code: str, signatures: str, extra_signatures: tuple[str, ...], **kw) -> None:
+    """The paper's correlation report for two subscribers (MSISDNs or two dump files).
+
+    \b
+    Examples:
+      cdrnet pair 919812345678 919887654321
+      cdrnet pair suspect1.csv suspect2.csv --window 120 --out-dir reports/
+    """
+    from cdrnet.analysis.pair_report import pair_report
+
+    params = build_params(**kw)
+    frame, a_id, b_id = app.pair_sessions(a, b, layout_file, tz, country_code, signatures, extra_signatures)
+    rep = pair_report(frame, a_id, b_id, params, tz=tz, all_apps=all_apps)
+    text = rep.text()
+    click.echo(text, nl=False)
+    if out_dir:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"pair_{a_id}_{b_id}.txt").write_text(text, encoding="utf-8")
+        rep.instances.to_csv(d / f"pair_{a_id}_{b_id}.csv", index=False)
+        click.echo(f"written to {d / f'pair_{a_id}_{b_id}.txt'} and .csv")
+
+
+@click.command("evaluate")
+@click.argument("edges_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--truth", "truth_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="truth.csv with columns a,b[,kind].")
+@click.option("--baseline", type=click.Choice(["paper", "none"]), default="paper", show_default=True,
+              help="Also run the paper's method on the same sessions.")
+@click.option("--window", "window_s", type=int, default=180, show_default=True, help="Window for the baseline.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the metrics as CSV here.")
+@click.pass_obj
+def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: str, window_s: int, out: str | None) -> None:
+    """Measure how well EDGES_FILE ranks the true pairs: AP, ROC-AUC, precision@k, recall at FDR.
+
+    Every pair of loaded subscribers is ranked; pairs missing from the file rank last.
+
+    \b
+    Examples:
+      cdrnet evaluate --truth case/truth.csv cdrnet-workspace/edges.csv
+    """
+    from cdrnet.analysis.baseline import paper_edges
+    from cdrnet.analysis.metrics import evaluate, rank_all_pairs
+
+    truth = pd.read_csv(truth_file, dtype=str)
+    if not {"a", "b"} <= set(truth.columns):
+        raise UsageError(f"{truth_file} must have columns a,b")
+    edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
+    if not {"a", "b", "score"} <= set(edges.columns):
+        raise UsageError(f"{edges_file} must have columns a,b,score")
+    frame, _ = app.load_sessions(None, None, None)
+    subs = sorted(frame["msisdn"].unique())
+    rows = [{"method": "cdrnet", **evaluate(*rank_all_pairs(edges, subs, truth))}]
+    if baseline == "paper":
+        rows.append({"method": f"paper (same port, {window_s}s, raw count)",
+                     **evaluate(*rank_all_pairs(paper_edges(frame, window_s), subs, truth))})
+    table = pd.DataFrame(rows)
+    click.echo(f"{len(subs)} subscribers, {rows[0]['pairs']} pairs, {rows[0]['true_pairs']} true pairs")
+    click.echo(table.drop(columns=["pairs", "true_pairs"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if out:
+        table.to_csv(out, index=False)
+        click.echo(f"written to {out}")

@@ -1,0 +1,237 @@
+"""Interactive people-network maps (vis-network, as shipped by pyvis) that work offline.
+
+Small graphs get live physics; large ones (thousands of nodes) get a layout
+computed here and physics off, so a 5,000-node map opens in seconds. Every
+label and tooltip is data, so it is set as text (vis-network renders string
+tooltips with innerText) and every JSON blob is escaped for <script>.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from cdrnet.viz.assets import script_json, vis_css, vis_js
+
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
+           "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8"]
+EVIDENCE_COLOURS = {"messaging": "#1f77b4", "call": "#d62728", "coloc": "#2ca02c"}
+EVIDENCE_NAMES = {"messaging": "messaging co-usage", "call": "call signature", "coloc": "co-location"}
+
+
+@dataclass
+class MapOptions:
+    """What to draw and how it is labelled."""
+
+    title: str = "cdrnet people network"
+    suspects: list[str] = field(default_factory=list)
+    hops: int = 1
+    min_score: float | None = None
+    physics_limit: int = 800
+    params_text: str = ""
+    label: Callable[[str], str] = str
+
+
+def select_edges(edges: pd.DataFrame, opts: MapOptions) -> pd.DataFrame:
+    """Links (or pairs above --min-score), restricted to the suspects' ego network."""
+    if opts.min_score is not None:
+        sel = edges[edges["score"] >= opts.min_score]
+    else:
+        sel = edges[edges["link"].astype(bool)]
+    if opts.suspects:
+        g = nx.from_pandas_edgelist(sel, "a", "b")
+        keep: set[str] = set()
+        for s in opts.suspects:
+            if s in g:
+                keep |= set(nx.ego_graph(g, s, radius=opts.hops).nodes)
+            else:
+                keep.add(s)
+        sel = sel[sel["a"].isin(keep) & sel["b"].isin(keep)]
+    return sel
+
+
+def _strongest(e: pd.DataFrame) -> np.ndarray:
+    ps = np.stack([e.get(f"{c}_p", pd.Series(1.0, index=e.index)).fillna(1.0).to_numpy(float) for c in EVIDENCE_COLOURS], 1)
+    return np.array(list(EVIDENCE_COLOURS))[ps.argmin(1)]
+
+
+def node_facts(frame: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
+    """Session count, top applications and devices per subscriber (for tooltips)."""
+    f = frame[frame["msisdn"].isin(nodes)]
+    sessions = f.groupby("msisdn").size()
+    apps = f[f["app"].fillna("") != ""].groupby(["msisdn", "app"]).size().rename("n").reset_index()
+    apps = apps.sort_values(["msisdn", "n"], ascending=[True, False]).groupby("msisdn").head(3)
+    top = apps.assign(t=apps["app"] + " (" + apps["n"].astype(str) + ")").groupby("msisdn")["t"].agg(", ".join)
+    dev = f[f["imei"].fillna("") != ""].groupby("msisdn")["imei"].agg(lambda s: ", ".join(sorted(s.unique())[:3]))
+    return pd.DataFrame({"sessions": sessions, "apps": top, "devices": dev}).reindex(nodes)
+
+
+def _layout(g: nx.Graph, communities: list[set[str]]) -> dict[str, tuple[float, float]]:
+    """Fast layout for big graphs: communities placed by a small spring layout, members on circles."""
+    order = sorted(range(len(communities)), key=lambda i: -len(communities[i]))
+    cg = nx.Graph()
+    member = {n: i for i, c in enumerate(communities) for n in c}
+    cg.add_nodes_from(range(len(communities)))
+    for a, b in g.edges():
+        ca, cb = member[a], member[b]
+        if ca != cb:
+            cg.add_edge(ca, cb, weight=cg.get_edge_data(ca, cb, {"weight": 0})["weight"] + 1)
+    centres = nx.spring_layout(cg, seed=1, k=2.0 / math.sqrt(max(len(communities), 1))) if len(communities) > 1 else {0: np.zeros(2)}
+    pos: dict[str, tuple[float, float]] = {}
+    scale = 60.0 * math.sqrt(g.number_of_nodes())
+    for i in order:
+        members = sorted(communities[i])
+        r = 18.0 * math.sqrt(len(members))
+        cx, cy = centres[i] * scale
+        ang = np.linspace(0, 2 * math.pi, len(members), endpoint=False)
+        rad = r * np.sqrt((np.arange(len(members)) + 1) / len(members))
+        for n, a, rr in zip(members, ang * 7.0, rad, strict=True):
+            pos[n] = (float(cx + rr * math.cos(a)), float(cy + rr * math.sin(a)))
+    return pos
+
+
+def build_graph(edges: pd.DataFrame, frame: pd.DataFrame, opts: MapOptions) -> nx.Graph:
+    """The drawn graph with every attribute the map and the exports need."""
+    sel = select_edges(edges, opts)
+    g = nx.Graph()
+    nodes = sorted(set(sel["a"]).union(sel["b"]).union(opts.suspects))
+    facts = node_facts(frame, nodes)
+    for n in nodes:
+        r = facts.loc[n]
+        g.add_node(n, label=opts.label(n), sessions=int(r["sessions"]) if pd.notna(r["sessions"]) else 0,
+                   apps=str(r["apps"]) if pd.notna(r["apps"]) else "", devices=str(r["devices"]) if pd.notna(r["devices"]) else "",
+                   suspect=n in opts.suspects)
+    strongest = _strongest(sel) if len(sel) else np.array([])
+    for row, kind in zip(sel.itertuples(index=False), strongest, strict=True):
+        g.add_edge(row.a, row.b, weight=float(row.score), score=float(row.score), evidence=str(kind),
+                   messaging_obs=int(row.messaging_obs), messaging_exp=float(row.messaging_exp),
+                   call_obs=int(row.call_obs), coloc_obs=int(row.coloc_obs), services=str(row.services),
+                   first=str(row.first_utc), last=str(row.last_utc))
+    communities = list(nx.community.louvain_communities(g, weight="weight", seed=1)) if g.number_of_edges() else [{n} for n in g]
+    for i, c in enumerate(sorted(communities, key=lambda c: (-len(c), min(c)))):
+        for n in c:
+            g.nodes[n]["community"] = i
+    g.graph["communities"] = communities
+    return g
+
+
+def _vis_data(g: nx.Graph, opts: MapOptions) -> tuple[list[dict], list[dict], bool]:
+    wdeg = dict(g.degree(weight="weight"))
+    top = max(wdeg.values(), default=1.0) or 1.0
+    big = g.number_of_nodes() > opts.physics_limit
+    pos = _layout(g, g.graph["communities"]) if big else {}
+    nodes = []
+    for n, d in g.nodes(data=True):
+        tip = (f"{opts.label(n)}\nsessions: {d['sessions']}\ntop applications: {d['apps'] or '-'}\n"
+               f"devices: {d['devices'] or '-'}\ncommunity: {d['community'] + 1}"
+               + ("\nSUSPECT" if d["suspect"] else ""))
+        node = {"id": n, "label": d["label"], "title": tip, "value": 1 + 20 * wdeg.get(n, 0) / top,
+                "color": PALETTE[d["community"] % len(PALETTE)], "shape": "star" if d["suspect"] else "dot",
+                "borderWidth": 3 if d["suspect"] else 1}
+        if big:
+            node["x"], node["y"] = pos[n]
+        nodes.append(node)
+    smax = max((d["score"] for _, _, d in g.edges(data=True)), default=1.0) or 1.0
+    edges = []
+    for a, b, d in g.edges(data=True):
+        tip = (f"{opts.label(a)} -- {opts.label(b)}\nscore {d['score']:.2f} (strongest: {EVIDENCE_NAMES[d['evidence']]})\n"
+               f"messaging episodes {d['messaging_obs']} (expected by chance {d['messaging_exp']:.1f})\n"
+               f"call signatures {d['call_obs']}, co-location {d['coloc_obs']}\nservices {d['services'] or '-'}\n"
+               f"first {d['first']}\nlast {d['last']}")
+        edges.append({"from": a, "to": b, "title": tip, "width": 1 + 7 * d["score"] / smax,
+                      "color": EVIDENCE_COLOURS[d["evidence"]]})
+    return nodes, edges, big
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:">
+<title>{title}</title>
+<style>{vis_css}
+body {{ font-family: sans-serif; margin: 0; }}
+header {{ padding: 8px 14px; background: #f4f4f4; border-bottom: 1px solid #ccc; }}
+header h1 {{ font-size: 18px; margin: 0 0 4px 0; }}
+header p {{ margin: 2px 0; font-size: 12px; color: #333; }}
+#map {{ width: 100%; height: calc(100vh - 120px); }}
+.legend span {{ display: inline-block; margin-right: 14px; font-size: 12px; }}
+.legend i {{ display: inline-block; width: 22px; height: 4px; margin-right: 4px; vertical-align: middle; }}
+div.vis-tooltip {{ white-space: pre-line; font-size: 12px; }}
+#search {{ float: right; }}
+</style></head><body>
+<header>
+<form id="search" onsubmit="return cdrnetFind();"><input id="q" type="text" placeholder="find a number" aria-label="find a number"> <button type="submit">Find</button> <span id="found"></span></form>
+<h1>{title}</h1>
+<p>{summary}</p>
+<p>{params}</p>
+<p class="legend"><span><i style="background:{c_msg}"></i>messaging co-usage</span><span><i style="background:{c_call}"></i>call signature</span><span><i style="background:{c_coloc}"></i>co-location</span><span>node size: weighted degree; colour: community; star: suspect; edge width: score</span></p>
+</header>
+<div id="map"></div>
+<script>{vis_js}</script>
+<script>
+var cdrnetNodes = new vis.DataSet({nodes});
+var cdrnetEdges = new vis.DataSet({edges});
+var cdrnetOptions = {options};
+var network = new vis.Network(document.getElementById("map"), {{nodes: cdrnetNodes, edges: cdrnetEdges}}, cdrnetOptions);
+window.cdrnetStats = {{nodes: cdrnetNodes.length, edges: cdrnetEdges.length, ready: false}};
+network.once("afterDrawing", function () {{ window.cdrnetStats.ready = true; }});
+function cdrnetFind() {{
+  var q = document.getElementById("q").value.trim();
+  var hits = cdrnetNodes.get({{filter: function (n) {{ return q && String(n.label).indexOf(q) >= 0; }}}});
+  document.getElementById("found").textContent = hits.length ? hits.length + " found" : "not found";
+  if (hits.length) {{ network.selectNodes([hits[0].id]); network.focus(hits[0].id, {{scale: 1.2}}); }}
+  return false;
+}}
+</script>
+</body></html>
+"""
+
+
+def write_map(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, opts: MapOptions | None = None) -> Path:
+    """Write the offline HTML map; returns its path."""
+    opts = opts or MapOptions()
+    g = build_graph(edges, frame, opts)
+    nodes, vedges, big = _vis_data(g, opts)
+    options = {
+        "nodes": {"scaling": {"min": 6, "max": 40}, "font": {"size": 12}},
+        "edges": {"smooth": False, "color": {"inherit": False}},
+        "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": big},
+        "physics": {"enabled": not big, "solver": "forceAtlas2Based", "stabilization": {"iterations": 150}},
+        "layout": {"improvedLayout": not big},
+    }
+    span = ""
+    if len(frame):
+        span = (f"data from {frame['start_utc'].min():%Y-%m-%d %H:%M} to {frame['start_utc'].max():%Y-%m-%d %H:%M} UTC; ")
+    summary = (f"{span}{g.number_of_nodes()} subscribers, {g.number_of_edges()} links, "
+               f"{len(g.graph['communities'])} communities" + ("; layout precomputed (large graph)" if big else ""))
+    page = PAGE.format(title=html.escape(opts.title), vis_css=vis_css(), vis_js=vis_js(), nodes=script_json(nodes),
+                       edges=script_json(vedges), options=script_json(options), summary=html.escape(summary),
+                       params=html.escape(opts.params_text), c_msg=EVIDENCE_COLOURS["messaging"],
+                       c_call=EVIDENCE_COLOURS["call"], c_coloc=EVIDENCE_COLOURS["coloc"])
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(page, encoding="utf-8")
+    return p
+
+
+def export_graph(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, fmt: str, opts: MapOptions | None = None) -> Path:
+    """GraphML / GEXF / node-link JSON for Gephi and other tools."""
+    import json
+
+    g = build_graph(edges, frame, opts or MapOptions())
+    del g.graph["communities"]
+    p = Path(path)
+    if fmt == "graphml":
+        nx.write_graphml(g, p)
+    elif fmt == "gexf":
+        nx.write_gexf(g, p)
+    elif fmt == "json":
+        p.write_text(json.dumps(nx.node_link_data(g, edges="links"), indent=1), encoding="utf-8")
+    else:
+        raise ValueError(fmt)
+    return p
