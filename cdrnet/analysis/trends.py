@@ -70,10 +70,10 @@ def _plt():
 
 def _counts(f: pd.DataFrame, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = local_times(f, tz)
-    dow = np.bincount(t.dt.dayofweek.to_numpy(), minlength=7)
+    dow = np.bincount(t.dt.day_of_week.to_numpy(), minlength=7)
     hour = np.bincount(t.dt.hour.to_numpy(), minlength=24)
     heat = np.zeros((7, 24), dtype=np.int64)
-    np.add.at(heat, (t.dt.dayofweek.to_numpy(), t.dt.hour.to_numpy()), 1)
+    np.add.at(heat, (t.dt.day_of_week.to_numpy(), t.dt.hour.to_numpy()), 1)
     return dow, hour, heat
 
 

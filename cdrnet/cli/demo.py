@@ -70,7 +70,9 @@ def _extras(out: Path, frame: pd.DataFrame, result) -> list[Path]:
     from cdrnet.viz.netmap import MapOptions, write_map
 
     written: list[Path] = []
-    written.append(write_map(result.edges, frame, out / "map.html", MapOptions(title="cdrnet demo case")))
+    p = result.params
+    written.append(write_map(result.edges, frame, out / "map.html", MapOptions(
+        title="cdrnet demo case", params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}; synthetic data")))
     linked = result.edges[result.edges["link"]]
     if len(linked):
         from cdrnet.analysis.profile import write_profile

@@ -338,7 +338,7 @@ class DayGenerator:
         start = day0 + pd.to_timedelta(np.round(f["t"].to_numpy()), unit="s")
         end = start + pd.to_timedelta(np.maximum(1, np.round(f["dur"].to_numpy())), unit="s")
         hour = f["t"].to_numpy() // 3600
-        weekday = day0.dayofweek < 5
+        weekday = day0.day_of_week < 5
         at_work = weekday & (hour >= 9) & (hour < 18) if sc.moving_cells else np.zeros(len(f), bool)
         cell = np.where(at_work, pop.work_cell[who], pop.home_cell[who])
         if sc.moving_cells:

@@ -1,0 +1,27 @@
+"""Screenshot an HTML map with headless Chromium (used for the README image)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser import browser  # noqa: E402
+
+
+def main(html: str, png: str) -> None:
+    with browser() as d:
+        d.get(Path(html).resolve().as_uri())
+        for _ in range(100):
+            if d.execute_script("return window.cdrnetStats && window.cdrnetStats.ready"):
+                break
+            time.sleep(0.2)
+        time.sleep(4)  # let the physics settle
+        d.save_screenshot(png)
+    print(png)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
