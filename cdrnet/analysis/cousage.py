@@ -44,6 +44,7 @@ class LinkParams:
     call_duration_tol: float = 0.25
     calls: bool = True
     colocation: bool = True
+    score_colocation: bool = False
     apps: list[str] | None = None
     since: pd.Timestamp | None = None
     until: pd.Timestamp | None = None
@@ -285,7 +286,10 @@ def _combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: Link
             e[col] = e[col].fillna("") if col in e else ""
     obs = np.stack([e[f"{c}_obs"].to_numpy(float) for c in CHANNELS], 1)
     exp = np.stack([e[f"{c}_exp"].to_numpy(float) for c in CHANNELS], 1)
-    enabled = np.array([True, params.calls, params.colocation])
+    # Co-location is counted and tested on every edge, but enters the combined score only
+    # on request: shared schedules (offices, shifts, neighbourhoods) put unrelated people
+    # in one cell at one time far more often than an hourly null can absorb.
+    enabled = np.array([True, params.calls, params.colocation and params.score_colocation])
     used = ((obs > 0) | (exp > 0)) & enabled
     pv = np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1)
     tight = e["messaging_tight"].fillna(0).to_numpy(float) if "messaging_tight" in e else np.zeros(len(e))

@@ -30,6 +30,8 @@ def link_options(f):
                      help="Call signature: both UDP flows to one relay start within this many seconds."),
         click.option("--no-calls", is_flag=True, help="Ignore call signatures."),
         click.option("--no-colocation", is_flag=True, help="Ignore co-location (same cell)."),
+        click.option("--score-colocation", is_flag=True,
+                     help="Let co-location raise the score too (it is always counted; see docs/co-usage.md)."),
         click.option("--apps", default=None, help="Only these services/apps, comma separated (e.g. Meta,Telegram)."),
         click.option("--since", default=None, help="Only sessions from this time (ISO, UTC unless a zone is given)."),
         click.option("--until", default=None, help="Only sessions before this time."),
@@ -45,10 +47,11 @@ def link_options(f):
 
 
 def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window_s: int, call_window_s: int,
-                 no_calls: bool, no_colocation: bool, apps: str | None, since: str | None, until: str | None,
+                 no_calls: bool, no_colocation: bool, score_colocation: bool, apps: str | None, since: str | None, until: str | None,
                  fdr: float, min_score: float | None, min_events: int) -> LinkParams:
     return LinkParams(window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
                       call_window_s=call_window_s, calls=not no_calls, colocation=not no_colocation,
+                      score_colocation=score_colocation,
                       apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
                       since=parse_time(since), until=parse_time(until), fdr=fdr, min_score=min_score,
                       min_events=min_events)

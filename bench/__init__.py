@@ -1,0 +1,1 @@
+"""Benchmarks and the accuracy evaluation (run with python -m bench)."""

@@ -1,0 +1,98 @@
+"""Accuracy table for docs/evaluation.md: our engine vs the paper's method on easy and hard.
+
+    python -m bench.evaluation            # default sizes, seeds 7 and 11, rewrites the table in docs/evaluation.md
+    python -m bench.evaluation --quick    # small cases (CI smoke test), prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from cdrnet.analysis.baseline import paper_edges
+from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.metrics import evaluate, rank_all_pairs
+from cdrnet.loader.ingest import ingest_paths
+from cdrnet.loader.layouts import builtin_layouts
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures
+from cdrnet.synth.scenario import build_scenario
+from cdrnet.synth.simulate import simulate
+from cdrnet.workspace import Workspace
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
+BEGIN, END = "<!-- evaluation-table:begin -->", "<!-- evaluation-table:end -->"
+
+
+def run_case(scenario: str, seed: int, work: Path, **overrides: object) -> list[dict]:
+    sc = build_scenario(scenario, seed=seed, **overrides)
+    case = work / f"{scenario}-{seed}"
+    summary = simulate(sc, case)
+    ws = Workspace(case / "ws").create()
+    ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern",
+                 show_progress=False)
+    frame = ws.sessions()
+    truth = pd.read_csv(case / "truth.csv", dtype=str)
+    subs = sorted(frame["msisdn"].unique())
+    t0 = time.perf_counter()
+    ours = link(frame, LinkParams(), ws.resolution_by_subscriber()).edges
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    paper = paper_edges(frame)
+    t_paper = time.perf_counter() - t0
+    base = {"scenario": scenario, "seed": seed, "subscribers": sc.subscribers, "days": sc.days,
+            "sessions": summary["sessions"], "true_pairs": len(truth)}
+    rows = []
+    for method, edges, secs in (("cdrnet", ours, t_ours), ("paper", paper, t_paper)):
+        m = evaluate(*rank_all_pairs(edges, subs, truth))
+        rows.append({**base, "method": method, "ap": m["ap"], "roc_auc": m["roc_auc"], "p_at_k": m["precision_at_k"],
+                     "recall_fdr05": m["recall_at_fdr05"], "recall_fdr10": m["recall_at_fdr10"], "seconds": secs})
+    return rows
+
+
+def markdown(table: pd.DataFrame) -> str:
+    cols = ["scenario", "seed", "subscribers", "days", "sessions", "true_pairs", "method", "ap", "roc_auc", "p_at_k",
+            "recall_fdr05", "recall_fdr10"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in table[cols].itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
+    summ = table.pivot_table(index="scenario", columns="method", values="ap", aggfunc="mean")
+    lines.append("")
+    for sc, r in summ.iterrows():
+        lines.append(f"- {sc}: mean AP cdrnet {r['cdrnet']:.3f}, paper {r['paper']:.3f} "
+                     f"(ratio {r['cdrnet'] / max(r['paper'], 1e-9):.1f}x)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small cases, print only")
+    ap.add_argument("--seeds", default="7,11")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cdrnet-eval-"))
+    try:
+        rows = []
+        for scenario in ("easy", "hard"):
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                over = {"subscribers": 20, "days": 5} if args.quick else {}
+                rows += run_case(scenario, seed, work, **over)
+        table = pd.DataFrame(rows)
+        text = markdown(table)
+        print(text)
+        if not args.quick:
+            doc = DOC.read_text(encoding="utf-8")
+            head, _, rest = doc.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+            print(f"updated {DOC}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
