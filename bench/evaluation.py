@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from cdrnet.analysis.baseline import paper_edges
-from cdrnet.analysis.cousage import LinkParams, link
-from cdrnet.analysis.metrics import evaluate, rank_all_pairs
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
+
+from cdrnet.analysis.baseline import paper_edges
+from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.metrics import evaluate, rank_all_pairs
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace
