@@ -226,18 +226,39 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
         lm = _match(cells, codes, w, False, sweeps["coloc"])
         per_channel["coloc"] = _aggregate(lm, cells, codes, w, False, None, shift=False)
         matches["coloc"] = lm
-    edges = _combine(per_channel, codes, params, msg)
-    coarse: list[tuple[str, int]] = []
-    if resolution:
-        res = edges["a"].map(resolution).fillna(1).astype(int).combine(edges["b"].map(resolution).fillna(1).astype(int), max) if len(edges) else pd.Series(dtype=int)
-        edges["time_resolution_s"] = res.to_numpy() if len(edges) else []
-        coarse = sorted((k, v) for k, v in resolution.items() if v > w and k in set(codes))
-    else:
-        edges["time_resolution_s"] = 1
-    edges["coarse_time"] = edges["time_resolution_s"] > w
+    edges = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum())
+    coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
                       seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
                       matches=matches if keep_matches else {})
+
+
+def keys_text(per_key: pd.DataFrame) -> pd.Series:
+    """'key=count;...' per pair, most frequent first (ties by key), indexed by (a, b)."""
+    per_key = per_key.assign(txt=per_key["key"].astype(str) + "=" + per_key["c"].astype(str))
+    ordered = per_key.sort_values(["a", "b", "c", "key"], ascending=[True, True, False, True])
+    return ordered.groupby(["a", "b"], sort=True)["txt"].agg(";".join)
+
+
+def window_factor(agg: pd.DataFrame, codes: pd.Index, window: int, mean_dur: pd.Series | None) -> np.ndarray | float:
+    """Chance that two units in one hour bin match: (2w+1)/3600, or (dA+dB+1)/3600 for overlap."""
+    if mean_dur is not None:
+        d = mean_dur.reindex(codes).fillna(0).to_numpy()
+        return (d[agg["a"].to_numpy()] + d[agg["b"].to_numpy()] + 1) / 3600.0
+    return (2 * window + 1) / 3600.0
+
+
+def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, int] | None, window: int) -> list[tuple[str, int]]:
+    """Record each edge's timestamp resolution; return subscribers coarser than the window."""
+    if resolution and len(edges):
+        ra = edges["a"].map(resolution).fillna(1).astype(int).to_numpy()
+        rb = edges["b"].map(resolution).fillna(1).astype(int).to_numpy()
+        edges["time_resolution_s"] = np.maximum(ra, rb)
+    else:
+        edges["time_resolution_s"] = 1
+    edges["coarse_time"] = edges["time_resolution_s"] > window
+    present = set(codes)
+    return sorted((k, v) for k, v in (resolution or {}).items() if v > window and k in present)
 
 
 def _aggregate(m: pd.DataFrame, units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
@@ -245,29 +266,23 @@ def _aggregate(m: pd.DataFrame, units: pd.DataFrame, codes: pd.Index, window: in
     """Per pair: observed matches, expected matches, per-key counts, first/last time."""
     if m.empty:
         return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
-    g = m.groupby(["a", "b"], sort=True)
-    agg = g.agg(obs=("ta", "size"), first=("ta", "min"), last=("ta", "max")).reset_index()
+    ab = [m["a"].to_numpy(), m["b"].to_numpy()]
     tmin = np.minimum(m["ta"].to_numpy(), m["tb"].to_numpy())
     tmax = np.maximum(m["ta"].to_numpy(), m["tb"].to_numpy())
-    agg["first"] = pd.Series(tmin).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).min().to_numpy()
-    agg["last"] = pd.Series(tmax).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).max().to_numpy()
+    agg = m.groupby(["a", "b"], sort=True).size().rename("obs").reset_index()
+    agg["first"] = pd.Series(tmin).groupby(ab).min().to_numpy()
+    agg["last"] = pd.Series(tmax).groupby(ab).max().to_numpy()
     per_key = m.groupby(["a", "b", "key"], sort=True).size().rename("c").reset_index()
-    per_key["txt"] = per_key["key"].astype(str) + "=" + per_key["c"].astype(str)
-    keys = per_key.sort_values(["a", "b", "c", "key"], ascending=[True, True, False, True]).groupby(["a", "b"], sort=True)["txt"].agg(";".join)
-    agg["keys"] = keys.to_numpy()
-    if overlap and mean_dur is not None:
-        d = mean_dur.reindex(codes).fillna(0).to_numpy()
-        factor = (d[agg["a"].to_numpy()] + d[agg["b"].to_numpy()] + 1) / 3600.0
-    else:
-        factor = (2 * window + 1) / 3600.0
-    agg["exp"] = _expected(units, codes, agg, factor, shift)
+    agg["keys"] = keys_text(per_key).to_numpy()
+    agg["exp"] = _expected(units, codes, agg, window_factor(agg, codes, window, mean_dur if overlap else None), shift)
     if tight is not None:
-        close = (np.abs(m["ta"].to_numpy() - m["tb"].to_numpy()) <= tight)
-        agg["tight"] = pd.Series(close.astype(np.int64)).groupby([m["a"].to_numpy(), m["b"].to_numpy()]).sum().to_numpy()
+        close = np.abs(m["ta"].to_numpy() - m["tb"].to_numpy()) <= tight
+        agg["tight"] = pd.Series(close.astype(np.int64)).groupby(ab).sum().to_numpy()
     return agg
 
 
-def _combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_units: pd.DataFrame) -> pd.DataFrame:
+def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series) -> pd.DataFrame:
+    """Scores, q-values and the edge table from per-channel aggregates (shared by both engines)."""
     frames = []
     for name, agg in per_channel.items():
         if agg.empty:
@@ -319,7 +334,7 @@ def _combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: Link
     lasts = np.stack([e[f"{c}_last"].to_numpy(float) if f"{c}_last" in e else np.full(len(e), np.nan) for c in CHANNELS], 1)
     out["first_utc"] = pd.to_datetime(np.nanmin(firsts, 1), unit="s", utc=True)
     out["last_utc"] = pd.to_datetime(np.nanmax(lasts, 1), unit="s", utc=True)
-    counts = msg_units.groupby("msisdn")["n"].sum()
+    counts = msg_counts
     out["sessions_a"] = out["a"].map(counts).fillna(0).astype(np.int64).to_numpy()
     out["sessions_b"] = out["b"].map(counts).fillna(0).astype(np.int64).to_numpy()
     for k, v in params.to_dict().items():

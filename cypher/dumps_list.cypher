@@ -1,0 +1,5 @@
+// Every dump with its stored report properties.
+MATCH (d:Dump)
+WHERE d.complete = true
+RETURN properties(d) AS props
+ORDER BY d.loaded_at, d.file_name

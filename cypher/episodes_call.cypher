@@ -1,0 +1,14 @@
+// Build the call units of one link run: every UDP flow to a STUN/TURN relay (3478-3481)
+// or in the call category is its own unit, keyed by relay ip:port.
+MATCH (x:Session)
+WHERE ((x.dest_port >= 3478 AND x.dest_port <= 3481 AND coalesce(x.proto, '') IN ['udp', ''])
+       OR x.app_category = 'call')
+  AND coalesce(x.dest_ip, '') <> ''
+  AND ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
+  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)
+CALL (x) {
+  CREATE (:Episode {episode_id: $run + '|call|' + x.session_key, run: $run, channel: 'call', msisdn: x.msisdn,
+                    key: x.dest_ip + ':' + toString(x.dest_port), t: x.start_s, n: 1,
+                    t_end: CASE WHEN coalesce(x.end_s, x.start_s) > x.start_s THEN coalesce(x.end_s, x.start_s) ELSE x.start_s END,
+                    up: x.uplink, down: x.downlink})
+} IN TRANSACTIONS OF 5000 ROWS

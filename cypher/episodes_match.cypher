@@ -1,0 +1,24 @@
+// Co-usage events of one channel: episode pairs of different subscribers on the same key whose
+// starts differ by at most $window seconds (inclusive) -- or, with $overlap, whose episodes
+// overlap. An index range seek on Episode(run, channel, key, t) finds each window: no
+// cartesian product. Aggregated per pair and key.
+MATCH (x:Episode {run: $run, channel: $channel})
+CALL (x) {
+  MATCH (y:Episode)
+  WHERE y.run = $run AND y.channel = $channel AND y.key = x.key
+    AND y.t >= x.t AND y.t <= CASE WHEN $overlap THEN x.t_end ELSE x.t + $window END
+    AND y.msisdn <> x.msisdn AND (y.t > x.t OR y.msisdn > x.msisdn)
+  RETURN y
+}
+WITH x, y, CASE WHEN x.msisdn < y.msisdn THEN x ELSE y END AS ea, CASE WHEN x.msisdn < y.msisdn THEN y ELSE x END AS eb
+WHERE NOT $call_filter OR (
+  abs((ea.t_end - ea.t) - (eb.t_end - eb.t)) <=
+    CASE WHEN 10.0 > $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END
+         THEN 10.0 ELSE $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END END
+  AND (ea.up IS NULL OR ea.down IS NULL OR eb.up IS NULL OR eb.down IS NULL OR (
+       (CASE WHEN ea.up < eb.down THEN ea.up ELSE eb.down END + 1.0) / (CASE WHEN ea.up > eb.down THEN ea.up ELSE eb.down END + 1.0) >= 0.5
+   AND (CASE WHEN eb.up < ea.down THEN eb.up ELSE ea.down END + 1.0) / (CASE WHEN eb.up > ea.down THEN eb.up ELSE ea.down END + 1.0) >= 0.5)))
+RETURN ea.msisdn AS a, eb.msisdn AS b, x.key AS key, count(*) AS obs,
+       sum(CASE WHEN abs(ea.t - eb.t) <= $tight THEN 1 ELSE 0 END) AS tight,
+       min(CASE WHEN ea.t < eb.t THEN ea.t ELSE eb.t END) AS first,
+       max(CASE WHEN ea.t > eb.t THEN ea.t ELSE eb.t END) AS last

@@ -1,0 +1,18 @@
+// Build the messaging episodes of one link run: each subscriber's sessions per service,
+// merged while consecutive starts are at most $gap seconds apart (see docs/co-usage.md).
+MATCH (x:Session)
+WHERE x.app_category = 'messaging'
+  AND ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
+  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)
+  AND ($apps IS NULL OR toLower(x.service) IN $apps OR toLower(x.app) IN $apps)
+WITH x.msisdn AS m, x.service AS key, x.start_s AS t, coalesce(x.end_s, x.start_s) AS te, x.session_key AS sk
+ORDER BY m, key, t, sk
+WITH m, key, collect([t, CASE WHEN te > t THEN te ELSE t END]) AS ts
+WITH m, key, ts, [i IN range(0, size(ts) - 1) WHERE i = 0 OR ts[i][0] - ts[i - 1][0] > $gap] AS starts
+UNWIND range(0, size(starts) - 1) AS j
+WITH m, key, ts, starts[j] AS s0, CASE WHEN j + 1 < size(starts) THEN starts[j + 1] ELSE size(ts) END AS s1
+CALL (m, key, ts, s0, s1) {
+  CREATE (:Episode {episode_id: $run + '|messaging|' + m + '|' + key + '|' + toString(ts[s0][0]), run: $run,
+                    channel: 'messaging', msisdn: m, key: key, t: ts[s0][0], n: s1 - s0,
+                    t_end: reduce(mx = ts[s0][1], p IN ts[s0..s1] | CASE WHEN p[1] > mx THEN p[1] ELSE mx END)})
+} IN TRANSACTIONS OF 5000 ROWS

@@ -1,0 +1,108 @@
+"""Connecting to Neo4j: credentials from the environment, errors turned into one clear line."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from cdrnet.cypher import query
+from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from cdrnet.errors import GraphError
+
+T = TypeVar("T")
+RETRIES = 5
+
+
+def connect(uri: str, user: str | None = None, password: str | None = None, database: str | None = None) -> Driver:
+    """Open a driver and check it answers; the password comes from NEO4J_PASSWORD, never argv."""
+    user = user or os.environ.get("NEO4J_USERNAME", "neo4j")
+    password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
+    if password is None:
+        raise GraphError("no Neo4j password: set NEO4J_PASSWORD (cdrnet never takes it on the command line)")
+    try:
+        driver = GraphDatabase.driver(uri, auth=(user, password), connection_timeout=10, max_transaction_retry_time=30,
+                                      notifications_min_severity="OFF")
+    except ValueError as exc:
+        raise GraphError(f"bad Neo4j URI '{uri}': {exc}", "use bolt://HOST:7687 or neo4j://HOST:7687") from exc
+    try:
+        driver.verify_connectivity()
+    except AuthError as exc:
+        driver.close()
+        raise GraphError(f"Neo4j at {uri} refused the credentials for user '{user}'",
+                         "check NEO4J_USERNAME and NEO4J_PASSWORD") from exc
+    except (ServiceUnavailable, OSError) as exc:
+        driver.close()
+        raise GraphError(f"cannot reach Neo4j at {uri}") from exc
+    except Neo4jError as exc:
+        driver.close()
+        raise GraphError(f"Neo4j at {uri} failed: {exc.message}") from exc
+    return driver
+
+
+def run_write(driver: Driver, work: Callable[[ManagedTransaction], T], database: str | None = None) -> T:
+    """A write transaction, retried with backoff on transient errors and lost connections."""
+    delay = 0.5
+    for attempt in range(RETRIES):
+        try:
+            with driver.session(database=database) as s:
+                return s.execute_write(work)
+        except (TransientError, ServiceUnavailable, SessionExpired) as exc:
+            if attempt == RETRIES - 1:
+                raise GraphError(f"Neo4j write failed after {RETRIES} attempts: {exc}",
+                                 "run the same command again: loads are idempotent") from exc
+            time.sleep(delay)
+            delay *= 2
+        except ClientError as exc:
+            raise GraphError(f"Neo4j rejected a query: {exc.message}") from exc
+    raise AssertionError("unreachable")
+
+
+def read(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
+    """Run a checked read query from cypher/ and return its records as dicts."""
+    text, p = query(name, params)
+    try:
+        records, _, _ = driver.execute_query(text, p, database_=database, routing_="r")
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
+    except ClientError as exc:
+        raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
+    return [r.data() for r in records]
+
+
+def write(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
+    """Run a checked write query from cypher/ in a retried transaction."""
+    text, p = query(name, params)
+
+    def work(tx: ManagedTransaction) -> list[dict]:
+        return [r.data() for r in tx.run(text, p)]
+
+    return run_write(driver, work, database)
+
+
+def run_auto(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
+    """Queries with CALL { } IN TRANSACTIONS need an auto-commit transaction."""
+    text, p = query(name, params)
+    delay = 0.5
+    for attempt in range(RETRIES):
+        try:
+            with driver.session(database=database) as s:
+                return [r.data() for r in s.run(text, p)]
+        except (TransientError, ServiceUnavailable, SessionExpired) as exc:
+            if attempt == RETRIES - 1:
+                raise GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc}") from exc
+            time.sleep(delay)
+            delay *= 2
+        except ClientError as exc:
+            raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
+    raise AssertionError("unreachable")

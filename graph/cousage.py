@@ -1,0 +1,125 @@
+"""Co-usage computed inside Neo4j, with the same definitions as the embedded engine.
+
+Episodes are built by Cypher (cypher/episodes_*.cypher) as temporary :Episode
+nodes scoped to one run id, matched with an index range seek on
+Episode(run, channel, key, t) in batches (CALL { } IN TRANSACTIONS), and
+aggregated per pair in Cypher. The null model's bin counts are aggregated in
+Cypher too; the expected counts, p-values and q-values are then computed by
+the same Python code as the embedded engine (cdrnet.analysis.cousage.combine),
+so both engines give identical edges. Edges are written as CO_USED relationships.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+from cdrnet.graph.connection import read, run_auto, run_write
+from cdrnet.graph.writes import merge_rels
+from neo4j import Driver
+
+from cdrnet.analysis.cousage import (
+    CHANNELS,
+    LinkParams,
+    LinkResult,
+    add_resolution,
+    combine,
+    keys_text,
+    window_factor,
+)
+from cdrnet.analysis.null import expected_pairs
+from cdrnet.analysis.sweep import SweepStats
+
+
+def _scope(params: LinkParams, msisdns: list[str] | None) -> dict:
+    return {"since": int(params.since.timestamp()) if params.since is not None else None,
+            "until": int(params.until.timestamp()) if params.until is not None else None, "msisdns": msisdns}
+
+
+def _apps(params: LinkParams) -> list[str] | None:
+    return [a.lower() for a in params.apps] if params.apps else None
+
+
+def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: pd.Index, window: int, overlap: bool,
+                 shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats) -> pd.DataFrame:
+    rows = run_auto(driver, "episodes_match", {"run": run, "channel": channel, "window": window, "overlap": overlap,
+                                               "tight": tight, "call_filter": call_filter, "tol": tol}, db)
+    bins = pd.DataFrame(read(driver, "episodes_bins", {"run": run, "channel": channel}, db))
+    stats.units = int(bins["n"].sum()) if len(bins) else 0
+    if not rows:
+        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
+    m = pd.DataFrame(rows)
+    m["a"], m["b"] = codes.get_indexer(m["a"]), codes.get_indexer(m["b"])
+    stats.candidate_pairs = int(m["obs"].sum())
+    g = m.groupby(["a", "b"], sort=True)
+    agg = g.agg(obs=("obs", "sum"), tight=("tight", "sum"), first=("first", "min"), last=("last", "max")).reset_index()
+    agg["keys"] = keys_text(m.rename(columns={"obs": "c"})[["a", "b", "key", "c"]]).to_numpy()
+    # Units at the start of their hour bin reproduce the bin counts exactly.
+    n = bins["n"].to_numpy(np.int64)
+    sub = np.repeat(codes.get_indexer(bins["msisdn"]), n)
+    key = np.repeat(bins["key"].to_numpy(dtype=object), n)
+    t = np.repeat((bins["t0"] + bins["day"] * 86400 + bins["hour"] * 3600).to_numpy(np.int64), n)
+    mean_dur = None
+    if overlap:
+        per = bins.groupby("msisdn")[["dur", "n"]].sum()
+        mean_dur = per["dur"] / per["n"]
+    factor = window_factor(agg, codes, window, mean_dur)
+    agg["exp"] = expected_pairs(sub, key, t, len(codes), agg["a"].to_numpy(np.int64), agg["b"].to_numpy(np.int64),
+                                shift=shift) * factor
+    if channel != "messaging":
+        agg = agg.drop(columns="tight")
+    return agg
+
+
+def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = None,
+               resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True) -> LinkResult:
+    """Compute scored edges in Neo4j and (by default) write them as CO_USED relationships."""
+    t0 = time.perf_counter()
+    run = uuid.uuid4().hex[:12]
+    scope = _scope(params, msisdns)
+    subs = pd.DataFrame(read(driver, "subscribers_in_scope", {**scope, "apps": _apps(params)}, database))
+    codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
+    sweeps = {c: SweepStats() for c in CHANNELS}
+    overlap = params.mode == "overlap"
+    per_channel: dict[str, pd.DataFrame] = {}
+    try:
+        run_auto(driver, "episodes_messaging", {**scope, "apps": _apps(params), "gap": params.gap, "run": run}, database)
+        per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
+                                                True, params.tight_window_s, False, params.call_duration_tol, sweeps["messaging"])
+        if params.calls:
+            run_auto(driver, "episodes_call", {**scope, "run": run}, database)
+            per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,
+                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"])
+        if params.colocation:
+            run_auto(driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run}, database)
+            per_channel["coloc"] = _channel_agg(driver, database, run, "coloc", codes, params.window_s, False, False,
+                                                params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"])
+    finally:
+        run_auto(driver, "episodes_clear", {"run": run}, database)
+    msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
+    edges = combine(per_channel, codes, params, msg_counts[msg_counts > 0])
+    coarse = add_resolution(edges, codes, resolution, params.window_s)
+    if write_edges:
+        write_co_used(driver, edges, run, database)
+    return LinkResult(edges=edges, params=params, subscribers=len(codes), sessions=-1,
+                      seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse)
+
+
+CO_USED_PROPS = ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp", "messaging_tight",
+                 "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "window_s", "mode", "burst_gap_s",
+                 "call_window_s", "fdr", "time_resolution_s", "coarse_time")
+
+
+def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str | None = None) -> None:
+    """Replace CO_USED relationships with this run's edges (old runs removed only after success)."""
+    text = merge_rels("CO_USED")
+    props = edges[list(CO_USED_PROPS)].astype(object).where(edges[list(CO_USED_PROPS)].notna(), None)
+    records = props.to_dict("records")
+    rows = [{"start": a, "end": b, "props": {**p, "run": run, "first": f.isoformat(), "last": la.isoformat()}}
+            for a, b, p, f, la in zip(edges["a"], edges["b"], records, edges["first_utc"], edges["last_utc"], strict=True)]
+    for lo in range(0, len(rows), 5000):
+        batch = rows[lo : lo + 5000]
+        run_write(driver, lambda tx, b=batch: tx.run(text, {"rows": b}).consume(), database)
+    run_auto(driver, "co_used_clear", {"run": run}, database)
