@@ -8,7 +8,7 @@ use), so a typo fails loudly instead of silently matching nothing.
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 from cdrnet.errors import GraphError
