@@ -86,8 +86,10 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     per_channel: dict[str, pd.DataFrame] = {}
     try:
         run_auto(driver, "episodes_messaging", {**scope, "apps": _apps(params), "gap": params.gap, "run": run}, database)
+        # As in the embedded engine, the tight-window scale applies to start mode only.
+        tight = -1 if overlap else params.tight_window_s
         per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
-                                                True, params.tight_window_s, False, params.call_duration_tol, sweeps["messaging"])
+                                                True, tight, False, params.call_duration_tol, sweeps["messaging"])
         if params.calls:
             run_auto(driver, "episodes_call", {**scope, "run": run}, database)
             per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,

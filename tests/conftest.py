@@ -38,6 +38,12 @@ def make_sessions(n: int = 40, msisdn: str = "919876543210", seed: int = 1,
     })
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_neo4j(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI tests use the workspace unless a test passes --neo4j itself."""
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "ws").create()

@@ -11,6 +11,7 @@ from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.demo import demo_cmd
 from cdrnet.cli.ingest import dumps_cmd, ingest_cmd, signatures_cmd
 from cdrnet.cli.link import evaluate_cmd, link_cmd, pair_cmd
+from cdrnet.cli.query import query_cmd
 from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
 from cdrnet.cli.simulate import simulate_cmd
 
@@ -20,8 +21,13 @@ from cdrnet.cli.simulate import simulate_cmd
 @click.option("--workspace", "-w", envvar="CDRNET_WORKSPACE", default="cdrnet-workspace", show_default=True,
               type=click.Path(file_okay=False), help="Case folder for the embedded store (env CDRNET_WORKSPACE).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--neo4j", "neo4j_uri", envvar="NEO4J_URI", default=None, metavar="URI",
+              help="Use Neo4j (e.g. bolt://127.0.0.1:7687) instead of the workspace (env NEO4J_URI). "
+                   "Password from NEO4J_PASSWORD or a prompt, never the command line.")
+@click.option("--neo4j-user", envvar="NEO4J_USERNAME", default="neo4j", show_default=True, help="Neo4j user (env NEO4J_USERNAME).")
+@click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Neo4j database [default: the server's default].")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str, quiet: bool) -> None:
+def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, neo4j_user: str, database: str | None) -> None:
     """Find hidden people networks in telecom data-session dumps (GPRS CDR / IPDR).
 
     \b
@@ -35,7 +41,8 @@ def cli(ctx: click.Context, workspace: str, quiet: bool) -> None:
       cdrnet pair 919812345678 919887654321   # the paper's pair report
     Try it all on a synthetic case: cdrnet demo
     """
-    ctx.obj = AppContext(workspace=workspace, quiet=quiet)
+    ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user, database=database)
+    ctx.call_on_close(ctx.obj.close)
 
 
 cli.add_command(ingest_cmd)
@@ -49,6 +56,7 @@ cli.add_command(profile_cmd)
 cli.add_command(trends_cmd)
 cli.add_command(map_cmd)
 cli.add_command(demo_cmd)
+cli.add_command(query_cmd)
 
 
 def main() -> None:

@@ -32,10 +32,41 @@ class AppContext:
 
     workspace: str
     quiet: bool = False
+    neo4j_uri: str | None = None
+    neo4j_user: str | None = None
+    database: str | None = None
+    _graph: object = None
 
     def open_workspace(self, create: bool = False) -> Workspace:
         ws = Workspace(self.workspace)
         return ws.create() if create else ws
+
+    def graph(self):
+        """The Neo4j store (connected once, schema ensured), or None on the embedded workspace."""
+        if not self.neo4j_uri:
+            return None
+        if self._graph is None:
+            import os
+
+            from cdrnet.graph.connection import connect
+            from cdrnet.graph.store import GraphStore
+
+            password = os.environ.get("NEO4J_PASSWORD")
+            if password is None and sys.stdin.isatty():
+                password = click.prompt("Neo4j password", hide_input=True, err=True)
+            driver = connect(self.neo4j_uri, self.neo4j_user, password, self.database)
+            store = GraphStore(driver, Path(self.workspace) / "neo4j-rejects", self.database)
+            store.create_schema()
+            self._graph = store
+        return self._graph
+
+    def store(self, create: bool = False):
+        """Where ingest writes: Neo4j with --neo4j, else the workspace."""
+        return self.graph() or self.open_workspace(create=create)
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.driver.close()
 
     def output_path(self, name: str) -> Path:
         return Path(self.workspace) / name
@@ -43,17 +74,23 @@ class AppContext:
     def load_sessions(self, since: pd.Timestamp | None, until: pd.Timestamp | None,
                       subscribers: list[str] | None) -> tuple[pd.DataFrame, dict[str, int]]:
         """Canonical sessions (deduplicated across dumps) and per-subscriber time resolution."""
-        ws = self.open_workspace()
-        frame = ws.sessions()
-        if since is not None:
-            frame = frame[frame["start_utc"] >= since]
-        if until is not None:
-            frame = frame[frame["start_utc"] < until]
-        if subscribers:
-            frame = frame[frame["msisdn"].isin(set(subscribers))]
+        graph = self.graph()
+        if graph is not None:
+            frame = graph.sessions(since, until, subscribers)
+            resolution = graph.resolution_by_subscriber()
+        else:
+            ws = self.open_workspace()
+            frame = ws.sessions()
+            if since is not None:
+                frame = frame[frame["start_utc"] >= since]
+            if until is not None:
+                frame = frame[frame["start_utc"] < until]
+            if subscribers:
+                frame = frame[frame["msisdn"].isin(set(subscribers))]
+            resolution = ws.resolution_by_subscriber()
         if frame.empty:
-            raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
-        return frame.reset_index(drop=True), ws.resolution_by_subscriber()
+            raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers, or ingest first")
+        return frame.reset_index(drop=True), resolution
 
     def pair_sessions(self, a: str, b: str, layout_file: str | None, tz: str, country_code: str, signatures: str,
                       extra: tuple[str, ...]) -> tuple[pd.DataFrame, str, str]:

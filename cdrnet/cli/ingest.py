@@ -51,7 +51,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 
     opts = build_options(tz, country_code, signatures, extra_signatures)
     layouts = build_layouts(layout_file)
-    ws = app.open_workspace(create=True)
+    app.open_workspace(create=True)
+    ws = app.store(create=True)
+    where = app.neo4j_uri or app.workspace
 
     def show(report) -> None:
         for line in report.summary_lines():
@@ -69,10 +71,11 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     click.echo(
         f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "
         f"{len(result.unchanged)} unchanged, {len(result.refused)} refused, {len(result.failed)} failed; "
-        f"workspace {ws.root}"
+        f"{'Neo4j' if app.neo4j_uri else 'workspace'} {where}"
     )
     if rejected:
-        click.echo(f"rejected rows with file, line and reason: {ws.root / 'rejects.csv'}")
+        target = ws.rejects_dir if app.neo4j_uri else ws.root / "rejects.csv"
+        click.echo(f"rejected rows with file, line and reason: {target}")
     for _name, exc in result.failed:
         click.echo(f"error: {exc}", err=True)
     if result.failed:
@@ -93,9 +96,9 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
       cdrnet dumps
       cdrnet -w case42 dumps -v
     """
-    reports = app.open_workspace().reports()
+    reports = app.store().reports()
     if not reports:
-        click.echo(f"workspace {app.workspace} holds no dumps (run 'cdrnet ingest PATH')")
+        click.echo(f"{'Neo4j ' + app.neo4j_uri if app.neo4j_uri else 'workspace ' + app.workspace} holds no dumps (run 'cdrnet ingest PATH')")
         return
     for r in reports:
         if verbose:

@@ -68,14 +68,17 @@ def print_link_summary(res: LinkResult, out: Path) -> None:
     e = res.edges
     p = res.params
     links = int(e["link"].sum()) if len(e) else 0
-    click.echo(f"{res.subscribers} subscribers, {res.sessions} sessions; window {p.window_s}s ({p.mode}), "
+    sessions = f"{res.sessions} sessions" if res.sessions >= 0 else "sessions in Neo4j"
+    click.echo(f"{res.subscribers} subscribers, {sessions}; window {p.window_s}s ({p.mode}), "
                f"episode gap {p.gap}s, tight window {p.tight_window_s}s, call window {p.call_window_s}s")
     click.echo(f"{len(e)} pairs with any co-usage; {links} links at FDR {p.fdr:g}"
                + (f" and score >= {p.min_score:g}" if p.min_score is not None else ""))
     for name, st in res.sweep.items():
-        if st.units:
+        if st.units and st.chunks:
             click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} candidate pairs in {st.chunks} chunk(s), "
                        f"busiest window {st.hottest_window} episodes")
+        elif st.units:
+            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} co-usage events")
     if res.coarse_subscribers:
         worst = max(r for _, r in res.coarse_subscribers)
         click.echo(f"warning: {len(res.coarse_subscribers)} subscriber(s) have timestamps coarser than the "
@@ -115,8 +118,15 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, **k
 
         raw = pd.Series(Path(subscribers_file).read_text(encoding="utf-8").split(), dtype="string")
         subs = normalise_msisdn(clean_text(raw))[0].tolist()
-    frame, resolution = app.load_sessions(params.since, params.until, subs)
-    res = link(frame, params, resolution)
+    graph = app.graph()
+    if graph is not None:
+        from cdrnet.graph.cousage import link_neo4j
+
+        res = link_neo4j(graph.driver, params, subs, graph.resolution_by_subscriber(), app.database)
+        click.echo(f"CO_USED relationships written to Neo4j {app.neo4j_uri}")
+    else:
+        frame, resolution = app.load_sessions(params.since, params.until, subs)
+        res = link(frame, params, resolution)
     target = Path(out) if out else app.output_path("edges.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     format_edges(res.edges).to_csv(target, index=False)

@@ -1,0 +1,218 @@
+"""Integration tests against a real local Neo4j (scripts/neo4j-local start)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from cdrnet.graph import store as store_mod
+from cdrnet.graph.cousage import link_neo4j
+from cdrnet.graph.store import GraphStore
+
+from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.errors import GraphError
+from cdrnet.synth.scenario import build_scenario
+from cdrnet.synth.simulate import simulate
+from cdrnet.synth.writers import render
+from cdrnet.workspace import Workspace
+from tests.conftest import ingest, make_sessions, run_cli
+from tests.neo4j_fixtures import PASSWORD, URI, connect_or_skip, counts, wipe
+
+pytestmark = pytest.mark.neo4j
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = connect_or_skip()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def graph(driver, tmp_path):
+    wipe(driver)
+    g = GraphStore(driver, tmp_path / "rejects")
+    g.create_schema()
+    return g
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    root = tmp_path_factory.mktemp("neo-case")
+    simulate(build_scenario("easy", subscribers=16, days=4, seed=5), root)
+    return root
+
+
+def test_schema_is_derived_and_created(graph, driver):
+    names = {r["name"] for r in driver.execute_query("SHOW CONSTRAINTS YIELD name").records}
+    assert {"subscriber_msisdn", "session_session_key", "dump_sha256", "episode_episode_id"} <= names
+    idx = {r["name"] for r in driver.execute_query("SHOW INDEXES YIELD name").records}
+    assert {"session_service_start_s", "episode_run_channel_key_t"} <= idx
+
+
+def test_load_matches_workspace_and_is_idempotent(graph, driver, case, tmp_path):
+    res = ingest(graph, case / "dumps")
+    assert not res.failed and len(res.loaded) == 16
+    first = counts(driver)
+    ws = Workspace(tmp_path / "ws").create()
+    ingest(ws, case / "dumps")
+    expected = ws.sessions()
+    assert first["Session"] == len(expected) and first["HAD"] == len(expected) and first["CONTAINS"] == len(expected)
+    assert first["Subscriber"] == 16 and first["Dump"] == 16
+    assert first["OF_APP"] == int((expected["app"] != "").sum())
+    again = ingest(graph, case / "dumps")
+    assert not again.loaded and len(again.unchanged) == 16
+    assert counts(driver) == first
+    got = graph.sessions()
+    cols = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "dest_ip",
+            "dest_port", "cell_id", "uplink", "downlink", "dump_sha256", "source_line"]
+    want = expected.sort_values(["msisdn", "start_utc", "session_key"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[cols], want[cols], check_dtype=False)
+
+
+def test_interrupted_load_recovers_exactly(graph, driver, case, monkeypatch):
+    files = sorted((case / "dumps").glob("*.csv"))[:3]
+    ingest(graph, *files)
+    clean = counts(driver)
+    wipe(driver)
+    graph.create_schema()
+    original = store_mod.GraphDumpWriter._batch
+    calls = {"n": 0}
+
+    def dying(self, f):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise GraphError("simulated crash in the middle of a dump")
+        return original(self, f)
+
+    monkeypatch.setattr(store_mod, "BATCH", 500)
+    monkeypatch.setattr(store_mod.GraphDumpWriter, "_batch", dying)
+    broken = ingest(graph, *files)
+    assert broken.failed
+    partial = driver.execute_query("MATCH (d:Dump) WHERE d.complete = false RETURN count(d) AS c").records[0]["c"]
+    assert partial == 1
+    monkeypatch.setattr(store_mod.GraphDumpWriter, "_batch", original)
+    ingest(graph, *files)
+    assert counts(driver) == clean
+
+
+def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
+    ingest(graph, case / "dumps")
+    # Hand-made ties at the window edge, same-second starts and a call signature on top.
+    rows = make_sessions(0)
+    extra = pd.DataFrame([
+        {**_row("919900000001", "2024-03-05 10:00:00", "157.240.1.1", 5222)},
+        {**_row("919900000002", "2024-03-05 10:03:00", "157.240.1.1", 443)},
+        {**_row("919900000003", "2024-03-05 10:03:01", "157.240.1.1", 443)},
+        {**_row("919900000003", "2024-03-05 10:00:00", "157.240.1.1", 443)},
+        {**_row("919900000001", "2024-03-05 12:00:00", "157.240.9.9", 3478, dur=300)},
+        {**_row("919900000002", "2024-03-05 12:00:03", "157.240.9.9", 3478, dur=298)},
+    ])
+    for m, part in extra.groupby("msisdn"):
+        (tmp_path / f"x{m}.csv").write_text(render(pd.concat([rows, part]), "paper"))
+    ingest(graph, *sorted(tmp_path.glob("x*.csv")))
+    frame = graph.sessions()
+    for params in (LinkParams(), LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False),
+                   LinkParams(apps=["Meta"], calls=False)):
+        emb = link(frame, params).edges.sort_values(["a", "b"]).reset_index(drop=True)
+        neo = link_neo4j(driver, params).edges.sort_values(["a", "b"]).reset_index(drop=True)
+        assert len(emb) > 20
+        pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
+    e = emb.set_index(["a", "b"])
+    assert ("919900000001", "919900000002") in e.index
+    co = counts(driver)["CO_USED"]
+    assert co == len(neo)
+    assert counts(driver)["Episode"] == 0
+
+
+def _row(msisdn: str, start: str, ip: str, port: int, dur: int = 20) -> dict:
+    t = pd.Timestamp(start)
+    return {"msisdn": msisdn, "imsi": "404700000000009", "imei": "353456012345670", "start": t,
+            "end": t + pd.Timedelta(seconds=dur), "src_ip": "10.0.0.1", "src_port": 40000, "public_ip": "100.64.0.1",
+            "public_port": 50000, "dest_ip": ip, "dest_port": port, "cell_id": "404-70-1-9", "uplink": 1000,
+            "downlink": 1000}
+
+
+def test_analyst_queries(graph, driver, case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    ingest(graph, case / "dumps")
+    shared = make_sessions(3, msisdn="919911111111", seed=9)
+    shared["imei"] = graph.sessions()["imei"].iloc[0]  # one phone, two numbers
+    (tmp_path / "shared.csv").write_text(render(shared, "paper"))
+    ingest(graph, tmp_path / "shared.csv")
+    edges = link_neo4j(driver, LinkParams()).edges
+    top = edges[edges["link"]].iloc[0]
+    env = ["--neo4j", URI]
+    for name, params in [
+        ("strongest_links", ["limit=5"]),
+        ("suspect_network", [f"msisdn={top['a']}", "hops=2", "min_score=1"]),
+        ("common_contacts", [f"a={top['a']}", f"b={top['b']}", "min_score=0"]),
+        ("shared_equipment", []),
+        ("timeline", [f"msisdn={top['a']}", "app=whatsapp"]),
+        ("link_sessions", [f"a={top['a']}", f"b={top['b']}", "window_s=180"]),
+    ]:
+        code, out, err = run_cli(capsys, *env, "query", name, *[x for p in params for x in ("-p", p)],
+                                 "--csv", str(tmp_path / f"{name}.csv"))
+        assert code == 0, err
+        rows = pd.read_csv(tmp_path / f"{name}.csv", dtype=str) if (tmp_path / f"{name}.csv").stat().st_size > 1 else pd.DataFrame()
+        if name in ("strongest_links", "suspect_network", "timeline", "link_sessions"):
+            assert len(rows) > 0, name
+        if name == "strongest_links":
+            assert (rows.iloc[0]["a"], rows.iloc[0]["b"]) == (top["a"], top["b"])
+        if name == "shared_equipment":
+            assert "device" in set(rows["shared"]) and "919911111111" in set(rows["a"]) | set(rows["b"])
+
+
+def test_cli_errors_when_neo4j_down_or_password_wrong(capsys, monkeypatch, driver):
+    monkeypatch.setenv("NEO4J_PASSWORD", "definitely-wrong")
+    code, _, err = run_cli(capsys, "--neo4j", URI, "dumps")
+    assert code == 1 and err.splitlines()[0] == f"error: Neo4j at {URI} refused the credentials for user 'neo4j'"
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    code, _, err = run_cli(capsys, "--neo4j", "bolt://127.0.0.1:1", "dumps")
+    assert code == 1 and err.splitlines()[0] == "error: cannot reach Neo4j at bolt://127.0.0.1:1"
+    assert err.splitlines()[1].startswith("hint: start Neo4j (scripts/neo4j-local start)")
+
+
+def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    env = ["-w", str(tmp_path / "ws"), "--neo4j", URI]
+    code, out, err = run_cli(capsys, *env, "ingest", str(case / "dumps"))
+    assert code == 0, err and "Neo4j" in out
+    code, out, err = run_cli(capsys, *env, "link", "--out", str(tmp_path / "neo_edges.csv"))
+    assert code == 0, err
+    assert "CO_USED relationships written" in out
+    ws_env = ["-w", str(tmp_path / "ws2")]
+    run_cli(capsys, *ws_env, "ingest", str(case / "dumps"))
+    run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))
+    a = pd.read_csv(tmp_path / "neo_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "ws_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    m = a.iloc[0]["a"]
+    for cmd in (["profile", m, "--out", str(tmp_path / "p")], ["trends", m, "--out", str(tmp_path / "t")],
+                ["map", "--out", str(tmp_path / "m.html")], ["pair", a.iloc[0]["a"], a.iloc[0]["b"]]):
+        code, out_neo, err = run_cli(capsys, *env, *cmd)
+        assert code == 0, err
+        code, out_ws, err = run_cli(capsys, *ws_env, *cmd)
+        assert code == 0, err
+        if cmd[0] in ("profile", "pair"):
+            strip = [line for line in out_neo.splitlines() if "Execution time" not in line and "written" not in line]
+            assert strip == [line for line in out_ws.splitlines() if "Execution time" not in line and "written" not in line]
+
+
+def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
+    from cdrnet.cypher import load
+
+    with driver.session() as s:
+        plan = s.run("EXPLAIN " + load("episodes_match"), {"run": "x", "channel": "messaging", "window": 180,
+                                                            "overlap": False, "tight": 30, "call_filter": False,
+                                                            "tol": 0.25}).consume().plan
+    ops = []
+
+    def walk(p):
+        ops.append((p["operatorType"].split("@")[0], p.get("args", {}).get("Details", "")))
+        for c in p.get("children", []):
+            walk(c)
+
+    walk(plan)
+    names = [o for o, _ in ops]
+    assert "CartesianProduct" not in names
+    assert any(o == "NodeIndexSeek" and "RANGE INDEX y:Episode(run, channel, key, t)" in d for o, d in ops)
