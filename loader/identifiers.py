@@ -15,9 +15,12 @@ SCI_NOTATION = r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$"
 def clean_text(s: pd.Series) -> pd.Series:
     """Strip Excel's ``="…"`` wrapping, a leading apostrophe and surrounding space."""
     s = s.astype("string").fillna("").str.strip()
-    s = s.str.replace(r'^=?"(.*)"$', r"\1", regex=True)
-    s = s.str.replace(r"^'", "", regex=True)
-    return s.str.strip()
+    # The regexes only run when some value needs them (rare in operator exports).
+    if s.str.startswith(('"', "=")).any():
+        s = s.str.replace(r'^=?"(.*)"$', r"\1", regex=True)
+    if s.str.startswith("'").any():
+        s = s.str.replace(r"^'", "", regex=True).str.strip()
+    return s
 
 
 def precision_lost(s: pd.Series) -> pd.Series:
@@ -31,7 +34,9 @@ def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Serie
     ``+91…``, ``0091…`` and a national ``0…`` prefix all become ``91…``; a bare
     national number gets the default country code.
     """
-    s = raw.str.replace(r"[\s\-().]", "", regex=True)
+    s = raw
+    if s.str.contains(r"[ \t\-().]", regex=True).any():
+        s = s.str.replace(r"[ \t\-().]", "", regex=True)
     reason = pd.Series(pd.NA, index=s.index, dtype="string")
     reason[s == ""] = "missing_msisdn"
     lost = precision_lost(s)
@@ -63,7 +68,17 @@ def imei14(imei: pd.Series) -> pd.Series:
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    num = pd.to_numeric(s.where(s != "", None), errors="coerce")
-    ok = num.notna() & (num == np.floor(num)) & (num >= low) & (num <= high)
+    digits = s.str.fullmatch(r"[0-9]{1,18}").fillna(False).astype(bool)
+    num = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    if digits.any():
+        num[digits] = s[digits].astype("int64")
+    ok = digits & (num >= low).fillna(False) & (num <= high).fillna(False)
+    # "443.0" (Excel) is an integer too.
+    odd = ~digits & (s != "")
+    if odd.any():
+        f = pd.to_numeric(s[odd], errors="coerce")
+        whole = f.notna() & (f == np.floor(f)) & (f >= low) & (f <= high)
+        num[whole[whole].index] = f[whole].astype("int64")
+        ok[whole[whole].index] = True
     bad = (s != "") & ~ok
     return num.where(ok).astype("Int64"), bad

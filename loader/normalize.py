@@ -73,8 +73,24 @@ def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
 
 
 def session_hashes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent 64-bit hashes of the identifying columns (a 128-bit key)."""
-    part = frame[SESSION_KEY_COLUMNS].astype("string").fillna("")
+    """Two independent 64-bit hashes of the identifying columns (a 128-bit key).
+
+    Times and numbers are hashed as integers (missing = -1), text as text, so the
+    same row always gives the same key without formatting anything.
+    """
+    cols = {}
+    for c in SESSION_KEY_COLUMNS:
+        col = frame[c]
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+            arr = col.to_numpy(dtype="datetime64[s]")
+            v = arr.astype(np.int64)
+            v[np.isnat(arr)] = -1
+            cols[c] = v
+        elif pd.api.types.is_integer_dtype(col.dtype):
+            cols[c] = col.fillna(-1).to_numpy(dtype=np.int64)
+        else:
+            cols[c] = col.astype(object).fillna("").to_numpy(dtype=object)
+    part = pd.DataFrame(cols, index=frame.index)
     h1 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-1").to_numpy()
     h2 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-2").to_numpy()
     return h1, h2
