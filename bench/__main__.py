@@ -1,0 +1,385 @@
+"""Benchmarks: every stage against its floor, measured side by side in one run.
+
+    python -m bench            # full sizes (by hand; minutes), rewrites docs/benchmarks.md
+    python -m bench --quick    # small sizes (CI smoke test), prints and writes bench/out/ only
+
+Ratios are what matter: this machine is noisy, so no benchmark asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "bench" / "results.csv"
+BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def child(code: str) -> tuple[float, float]:
+    """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return data["seconds"], data["rss_mb"]
+
+
+def make_dump(path: Path, rows: int, subscribers: int = 50) -> int:
+    """One large paper-layout dump (the simulator's subscribers concatenated)."""
+    from dataclasses import replace
+
+    from cdrnet.synth.scenario import build_scenario
+    from cdrnet.synth.simulate import days_for_rows, simulate
+
+    sc = build_scenario("easy", subscribers=subscribers, seed=3)
+    sc = replace(sc, days=days_for_rows(sc, rows))
+    tmp = path.parent / "sim"
+    summary = simulate(sc, tmp)
+    with open(path, "w", encoding="utf-8") as fo:
+        for i, f in enumerate(sorted((tmp / "dumps").glob("*.csv"))):
+            with open(f, encoding="utf-8") as fi:
+                head = fi.readline()
+                if i == 0:
+                    fo.write(head)
+                shutil.copyfileobj(fi, fo)
+    shutil.rmtree(tmp)
+    return summary["sessions"]
+
+
+PARSE_OURS = """
+import json, time, resource, sys
+from cdrnet.workspace import Workspace
+from cdrnet.loader.ingest import ingest_paths
+from cdrnet.loader.layouts import builtin_layouts
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures
+ws = Workspace({ws!r}).create()
+t0 = time.perf_counter()
+r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern", show_progress=False)
+assert r.loaded and r.loaded[0].accounted
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+PARSE_FLOOR = """
+import json, time, resource
+import pyarrow.csv as pc
+t0 = time.perf_counter()
+pc.read_csv({path!r})
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def bench_parse(work: Path, sizes: list[int], repeats: int) -> list[dict]:
+    rows = []
+    for n in sizes:
+        path = work / f"dump_{n}.csv"
+        sessions = make_dump(path, n)
+        ours, floor, rss, floor_rss = [], [], 0.0, 0.0
+        for _ in range(repeats):
+            shutil.rmtree(work / "ws", ignore_errors=True)
+            s, r = child(PARSE_OURS.format(ws=str(work / "ws"), path=str(path)))
+            ours.append(s)
+            rss = max(rss, r)
+            s, r = child(PARSE_FLOOR.format(path=str(path)))
+            floor.append(s)
+            floor_rss = max(floor_rss, r)
+        o, f = statistics.median(ours), statistics.median(floor)
+        rows.append({"stage": "parse+normalise+classify", "size": sessions, "ours_s": o, "reference": "pyarrow.csv.read_csv",
+                     "reference_s": f, "ratio": o / f, "rows_per_s": sessions / o, "peak_rss_mb": rss,
+                     "reference_rss_mb": floor_rss, "bytes": path.stat().st_size})
+        path.unlink()
+    return rows
+
+
+def two_subscribers(n: int, seed: int = 1) -> pd.DataFrame:
+    """Worst case for the paper's loop: two subscribers, n sessions each, all on one port."""
+    from tests.helpers import frame, sess
+
+    rng = np.random.default_rng(seed)
+    base = pd.Timestamp("2024-01-01")
+    rows = []
+    for m in ("919800000001", "919800000002"):
+        for t in np.sort(rng.integers(0, 14 * 86400, n)):
+            rows.append(sess(m, str(base + pd.Timedelta(seconds=int(t)))))
+    return frame(rows)
+
+
+def bench_cousage(sizes_naive: list[int], sizes_ours: list[int], repeats: int) -> tuple[list[dict], pd.DataFrame]:
+    from cdrnet.analysis.baseline import naive_pairs
+    from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.analysis.units import epoch_seconds
+
+    rows, curve = [], []
+    for n in sorted(set(sizes_naive) | set(sizes_ours)):
+        f = two_subscribers(n)
+        ours = median_time(lambda f=f: link(f, LinkParams(colocation=False)), repeats)
+        curve.append({"method": "cdrnet", "sessions": 2 * n, "seconds": ours})
+        rec = {"stage": "co-usage, two subscribers", "size": 2 * n, "ours_s": ours}
+        if n in sizes_naive:
+            a = f[f["msisdn"] == "919800000001"]
+            b = f[f["msisdn"] == "919800000002"]
+            args = (a["dest_port"].tolist(), epoch_seconds(a["start_utc"]).tolist(), b["dest_port"].tolist(),
+                    epoch_seconds(b["start_utc"]).tolist(), 180)
+            naive = median_time(lambda args=args: naive_pairs(*args), 1 if n > 3000 else repeats)
+            curve.append({"method": "paper (naive loop)", "sessions": 2 * n, "seconds": naive})
+            rec.update({"reference": "paper's O(n^2) loop", "reference_s": naive, "ratio": ours / naive})
+        rows.append(rec)
+    c = pd.DataFrame(curve)
+    for method, g in c.groupby("method"):
+        g = g[g["sessions"] >= 1000]
+        if len(g) >= 2:
+            slope = np.polyfit(np.log(g["sessions"]), np.log(np.maximum(g["seconds"], 1e-6)), 1)[0]
+            rows.append({"stage": f"growth exponent ({method})", "size": int(g["sessions"].max()), "ours_s": float("nan"),
+                         "reference": "log-log slope, sizes >= 1000", "ratio": slope})
+    return rows, c
+
+
+def bench_link_scale(work: Path, sessions: int, subscribers: int) -> list[dict]:
+    from dataclasses import replace
+
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.synth.scenario import build_scenario
+    from cdrnet.synth.simulate import days_for_rows, simulate
+    from cdrnet.workspace import Workspace
+
+    sc = build_scenario("hard", subscribers=subscribers, seed=5)
+    sc = replace(sc, days=days_for_rows(sc, sessions))
+    simulate(sc, work / "scale")
+    ws = Workspace(work / "scale-ws").create()
+    ingest_paths([str(work / "scale" / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
+                 "modern", show_progress=False)
+    frame = ws.sessions()
+    t0 = time.perf_counter()
+    res = link(frame, LinkParams())
+    secs = time.perf_counter() - t0
+    shutil.rmtree(work / "scale", ignore_errors=True)
+    return [{"stage": f"co-usage embedded, {subscribers} subscribers", "size": len(frame), "ours_s": secs,
+             "rows_per_s": len(frame) / secs, "reference": f"{len(res.edges)} scored pairs"}], ws
+
+
+def bench_neo4j(ws, work: Path, limit: int) -> list[dict]:
+    """Neo4j load (our batched writer vs LOAD CSV of the same rows) and Cypher vs embedded co-usage."""
+    from cdrnet.graph.connection import connect
+    from cdrnet.graph.cousage import link_neo4j
+    from cdrnet.graph.store import GraphStore, session_rows
+    from cdrnet.graph.writes import load_sessions
+
+    from cdrnet.analysis.cousage import LinkParams, link
+
+    uri = os.environ.get("CDRNET_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
+    try:
+        driver = connect(uri, "neo4j", os.environ.get("NEO4J_PASSWORD", "cdrnet-dev-password"))
+    except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
+        return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
+    home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"], capture_output=True, text=True).stdout.strip())
+    frame = ws.sessions().head(limit)
+
+    def wipe() -> None:
+        with driver.session() as s:
+            s.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+    wipe()
+    store = GraphStore(driver, work / "rej")
+    store.create_schema()
+    from cdrnet.graph.connection import write
+
+    write(driver, "dump_begin", {"sha256": "bench", "file_name": "bench"})
+    w = store.begin_dump("bench", "bench")
+    t0 = time.perf_counter()
+    w.write_sessions(frame)
+    ours = time.perf_counter() - t0
+    w.abort()
+    # The same rows through LOAD CSV from the import folder, same statement body.
+    wipe()
+    store.create_schema()
+    write(driver, "dump_begin", {"sha256": "bench", "file_name": "bench"})
+    rows = session_rows(frame)
+    flat = pd.DataFrame([{"key": r["key"], **r["props"]} for r in rows])
+    (home / "import").mkdir(parents=True, exist_ok=True)
+    flat.to_csv(home / "import" / "bench_sessions.csv", index=False)
+    subs = [{"key": m, "props": {}} for m in frame["msisdn"].unique()]
+    apps = [{"key": a, "props": {}} for a in frame["app"].unique() if a]
+    cells = [{"key": c, "props": {}} for c in frame["cell_id"].unique() if c]
+    with driver.session() as s:
+        s.run("UNWIND $rows AS r MERGE (:Subscriber {msisdn: r.key})", rows=subs).consume()
+        s.run("UNWIND $rows AS r MERGE (:Application {name: r.key})", rows=apps).consume()
+        s.run("UNWIND $rows AS r MERGE (:Cell {cell_id: r.key})", rows=cells).consume()
+    body = load_sessions().split("\n", 1)[1].replace("UNWIND $rows AS r\n", "")
+    ints = ("start_s", "end_s", "dest_port", "uplink", "downlink", "source_line")
+    conv = ", ".join(f"{k}: CASE WHEN row.{k} IS NULL THEN NULL ELSE toInteger(row.{k}) END" if k in ints else f"{k}: row.{k}"
+                     for k in flat.columns if k != "key")
+    text = ("LOAD CSV WITH HEADERS FROM 'file:///bench_sessions.csv' AS row "
+            "CALL (row) { MATCH (d:Dump {sha256: 'bench'}) WITH d, {key: row.key, props: {" + conv + "}} AS r "
+            + body.replace("RETURN count(*) AS rows", "") + " } IN TRANSACTIONS OF 10000 ROWS")
+    t0 = time.perf_counter()
+    with driver.session() as s:
+        s.run(text).consume()
+    loadcsv = time.perf_counter() - t0
+    out = [{"stage": "Neo4j load (sessions + HAD, CONTAINS, OF_APP, AT_CELL)", "size": len(frame), "ours_s": ours,
+            "reference": "LOAD CSV of the same rows", "reference_s": loadcsv, "ratio": ours / loadcsv,
+            "rows_per_s": len(frame) / ours}]
+    # Cypher co-usage against the embedded engine on the same sessions.
+    wipe()
+    store.create_schema()
+    from cdrnet.loader.quality import DumpReport
+
+    w = store.begin_dump("bench2", "bench2")
+    w.write_sessions(frame)
+    w.commit(DumpReport(name="bench2", sha256="bench2", size=None, loaded=len(frame),
+                        msisdns=sorted(frame["msisdn"].unique())))
+    t0 = time.perf_counter()
+    link_neo4j(driver, LinkParams(), write_edges=False)
+    cy = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    link(frame, LinkParams())
+    emb = time.perf_counter() - t0
+    out.append({"stage": "co-usage in Cypher", "size": len(frame), "ours_s": cy, "reference": "embedded engine",
+                "reference_s": emb, "ratio": cy / emb})
+    wipe()
+    driver.close()
+    return out
+
+
+def bench_map(work: Path, nodes: int) -> list[dict]:
+    import networkx as nx
+    from cdrnet.viz.netmap import MapOptions, write_map
+
+    from tests.browser import browser
+    from tests.helpers import frame, sess
+
+    g = nx.powerlaw_cluster_graph(nodes, 4, 0.1, seed=1)
+    pairs = [(f"91980{u:07d}", f"91980{v:07d}") for u, v in g.edges()]
+    edges = pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "score": 5.0, "link": True,
+                          "messaging_obs": 5, "messaging_exp": 1.0, "call_obs": 0, "coloc_obs": 0, "messaging_p": 1e-5,
+                          "call_p": 1.0, "coloc_p": 1.0, "services": "Meta=5", "first_utc": "", "last_utc": ""})
+    names = sorted({p[0] for p in pairs} | {p[1] for p in pairs})
+    sessions = frame([sess(n, "2024-01-01 10:00:00") for n in names])
+    t0 = time.perf_counter()
+    path = write_map(edges, sessions, work / "map.html", MapOptions())
+    write_s = time.perf_counter() - t0
+    try:
+        with browser() as d:
+            t0 = time.perf_counter()
+            d.get(path.as_uri())
+            while not d.execute_script("return window.cdrnetStats && window.cdrnetStats.ready"):
+                time.sleep(0.1)
+            open_s = time.perf_counter() - t0
+    except BaseException as exc:  # noqa: BLE001 - the browser may be missing outside CI
+        return [{"stage": "map", "size": nodes, "reference": f"browser skipped: {exc}"}]
+    return [{"stage": f"map: write HTML ({len(edges)} edges)", "size": nodes, "ours_s": write_s},
+            {"stage": "map: open and draw in headless Chromium", "size": nodes, "ours_s": open_s}]
+
+
+def plot(curve: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for method, g in curve.groupby("method"):
+        ax.loglog(g["sessions"], g["seconds"], marker="o", label=method)
+    ax.set_xlabel("sessions (two subscribers, one port)")
+    ax.set_ylabel("seconds")
+    ax.set_title("Co-usage: cdrnet vs the paper's pairwise loop")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    cols = ["stage", "size", "ours_s", "reference", "reference_s", "ratio", "rows_per_s", "peak_rss_mb"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in table.reindex(columns=cols).itertuples(index=False):
+        cells = []
+        for v in r:
+            if isinstance(v, float):
+                cells.append("" if np.isnan(v) else (f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"))
+            else:
+                cells.append("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--parse-sizes", default=None, help="comma separated session counts")
+    ap.add_argument("--scale-sessions", type=int, default=None)
+    ap.add_argument("--scale-subscribers", type=int, default=None)
+    ap.add_argument("--no-neo4j", action="store_true")
+    args = ap.parse_args()
+    q = args.quick
+    parse_sizes = [int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes else ([20_000] if q else [1_000_000])
+    repeats = 1 if q else 3
+    work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
+    out_dir = ROOT / "bench" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = bench_parse(work, parse_sizes, repeats)
+        crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000, 10000],
+                                    [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000, 300000],
+                                    repeats)
+        rows += crow
+        scale_rows, ws = bench_link_scale(work, args.scale_sessions or (30_000 if q else 1_000_000),
+                                          args.scale_subscribers or (30 if q else 200))
+        rows += scale_rows
+        if not args.no_neo4j:
+            rows += bench_neo4j(ws, work, 20_000 if q else 1_000_000)
+        rows += bench_map(work, 500 if q else 5000)
+        table = pd.DataFrame(rows)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        table.insert(0, "machine", machine())
+        table.insert(0, "date", stamp)
+        table.insert(2, "mode", "quick" if q else "full")
+        print(markdown(table))
+        table.to_csv(out_dir / "last.csv", index=False)
+        plot(curve, out_dir / "cousage_scaling.png")
+        if not q:
+            table.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+            shutil.copy(out_dir / "cousage_scaling.png", ROOT / "docs" / "img" / "cousage_scaling.png")
+            doc = DOC.read_text(encoding="utf-8")
+            head, _, rest = doc.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            text = f"Run {stamp} on {machine()} (`python -m bench`):\n\n{markdown(table)}"
+            DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+            print(f"updated {DOC} and {RESULTS}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
