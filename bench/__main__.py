@@ -358,7 +358,7 @@ def main() -> None:
                                           args.scale_subscribers or (30 if q else 200))
         rows += scale_rows
         if not args.no_neo4j:
-            rows += bench_neo4j(ws, work, 20_000 if q else 1_000_000)
+            rows += bench_neo4j(ws, work, 20_000 if q else 200_000)
         rows += bench_map(work, 500 if q else 5000)
         table = pd.DataFrame(rows)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
