@@ -60,8 +60,9 @@ def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
     return decoder.decode(chunk, final=False).encode("utf-8")
 
 
-def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Block]:
+def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> Iterator[Block]:
     """Yield UTF-8 blocks cut at line ends; carries partial lines between reads."""
+    block_size = block_size or BLOCK_SIZE
     raw = stream.read(block_size)
     encoding = sniff_encoding(raw[:65536])
     if encoding == "utf-8-sig":

@@ -9,6 +9,7 @@ import click
 from cdrnet import __version__
 from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.demo import demo_cmd
+from cdrnet.cli.evidence import evidence_cmd
 from cdrnet.cli.ingest import dumps_cmd, ingest_cmd, signatures_cmd
 from cdrnet.cli.link import evaluate_cmd, link_cmd, pair_cmd
 from cdrnet.cli.query import query_cmd
@@ -57,6 +58,7 @@ cli.add_command(trends_cmd)
 cli.add_command(map_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(query_cmd)
+cli.add_command(evidence_cmd)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 from cdrnet.analysis.cousage import LinkParams, LinkResult, link
 from cdrnet.cli.common import AppContext, input_options, parse_time
 from cdrnet.errors import UsageError
+from cdrnet.workspace import atomic_write_bytes
 
 EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -97,8 +98,9 @@ def print_link_summary(res: LinkResult, out: Path) -> None:
               help="Only these subscribers (one MSISDN per line).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Where to write edges.csv [default: WORKSPACE/edges.csv].")
+@click.option("--pseudonymize", is_flag=True, help="Write keyed tokens instead of numbers (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
-def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, **kw) -> None:
+def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pseudonymize: bool, **kw) -> None:
     """Score every pair of loaded subscribers for co-usage beyond chance; write edges.csv.
 
     One row per pair with any evidence: a, b, score (-log10 p), p and q values,
@@ -129,9 +131,14 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, **k
         res = link(frame, params, resolution)
     target = Path(out) if out else app.output_path("edges.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
-    format_edges(res.edges).to_csv(target, index=False)
-    target.with_suffix(".json").write_text(json.dumps({"params": params.to_dict(), "subscribers": res.subscribers,
-                                                      "sessions": res.sessions}, indent=2))
+    table = format_edges(res.edges)
+    if pseudonymize:
+        from cdrnet.pseudonym import pseudonymize_frame
+
+        table = pseudonymize_frame(table, {"a": "msisdn", "b": "msisdn"})
+    atomic_write_bytes(target, table.to_csv(index=False).encode("utf-8"))
+    atomic_write_bytes(target.with_suffix(".json"), json.dumps({"params": params.to_dict(), "subscribers": res.subscribers,
+                                                                "sessions": res.sessions}, indent=2).encode())
     print_link_summary(res, target)
 
 

@@ -100,9 +100,10 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--edges", "edges_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Use this edges.csv instead of linking again.")
 @click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html", show_default=True)
+@click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
 def map_cmd(app: AppContext, out: str, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
-            fmt: str, **kw) -> None:
+            fmt: str, pseudonymize: bool, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
     \b
@@ -122,7 +123,20 @@ def map_cmd(app: AppContext, out: str, suspects: tuple[str, ...], hops: int, tit
         edges = link(frame, params, resolution).edges
         for c in ("first_utc", "last_utc"):
             edges[c] = edges[c].dt.strftime("%Y-%m-%d %H:%M UTC")
-    opts = MapOptions(title=title, suspects=_numbers(suspects), hops=hops, min_score=params.min_score,
+    if pseudonymize:
+        from cdrnet.pseudonym import pseudonymize_frame
+
+        # Tokens replace numbers everywhere the page shows them: ids, labels, devices.
+        ids = {"a": "msisdn", "b": "msisdn"}
+        edges = pseudonymize_frame(edges, ids)
+        frame = pseudonymize_frame(frame, {"msisdn": "msisdn", "imei": "imei", "imsi": "imsi"})
+        from cdrnet.pseudonym import pseudonymizer
+
+        tok = pseudonymizer("msisdn")
+        suspects = tuple(tok(s) for s in _numbers(suspects))
+    else:
+        suspects = tuple(_numbers(suspects))
+    opts = MapOptions(title=title, suspects=list(suspects), hops=hops, min_score=params.min_score,
                       params_text=f"window {params.window_s}s ({params.mode}), FDR {params.fdr:g}"
                       + (f", min score {params.min_score:g}" if params.min_score is not None else "")
                       + (f", apps {','.join(params.apps)}" if params.apps else ""))

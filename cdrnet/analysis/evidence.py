@@ -1,0 +1,102 @@
+"""The evidence behind one link: parameters, scores and every supporting session.
+
+Each co-usage event is listed with both sessions' keys, times, destinations and
+their source (file name, SHA-256 and line), so an analyst can check the link by
+hand against the original exports.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
+
+EVENT_COLUMNS = ["evidence", "key", "a", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line", "b",
+                 "b_start_utc", "b_session_key", "b_file", "b_sha256", "b_line", "delta_s"]
+
+
+@dataclass
+class Evidence:
+    a: str
+    b: str
+    params: LinkParams
+    edge: pd.Series | None
+    events: pd.DataFrame
+
+
+def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFrame:
+    if channel == "messaging":
+        return bursts(messaging_sessions(frame, params.apps), params.gap)
+    if channel == "coloc":
+        return bursts(cell_sessions(frame), params.gap)
+    calls = call_sessions(frame)
+    return calls.assign(first_key=calls["session_key"]).reset_index(drop=True)
+
+
+def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, files: dict[str, str]) -> Evidence:
+    """Recompute the pair's edge with its matches and resolve every session to its source line."""
+    a, b = sorted((a, b))
+    pair = frame[frame["msisdn"].isin([a, b])]
+    res = link(pair, params, keep_matches=True)
+    edge = res.edges.iloc[0] if len(res.edges) else None
+    lookup = pair.set_index("session_key")[["start_utc", "dump_sha256", "source_line"]]
+    rows = []
+    for channel, m in res.matches.items():
+        if m is None or m.empty:
+            continue
+        units = _units(pair, params, channel)
+        ka = units.loc[m["ua"], "first_key"].to_numpy()
+        kb = units.loc[m["ub"], "first_key"].to_numpy()
+        for key, sa, sb in zip(m["key"], ka, kb, strict=True):
+            ra, rb = lookup.loc[sa], lookup.loc[sb]
+            rows.append({"evidence": channel, "key": key, "a": a, "a_start_utc": ra["start_utc"], "a_session_key": sa,
+                         "a_file": files.get(ra["dump_sha256"], ""), "a_sha256": ra["dump_sha256"],
+                         "a_line": int(ra["source_line"]), "b": b, "b_start_utc": rb["start_utc"], "b_session_key": sb,
+                         "b_file": files.get(rb["dump_sha256"], ""), "b_sha256": rb["dump_sha256"],
+                         "b_line": int(rb["source_line"]),
+                         "delta_s": int((rb["start_utc"] - ra["start_utc"]).total_seconds())})
+    events = pd.DataFrame(rows, columns=EVENT_COLUMNS).sort_values(["a_start_utc", "evidence"], kind="stable").reset_index(drop=True)
+    return Evidence(a=a, b=b, params=params, edge=edge, events=events)
+
+
+def evidence_html(ev: Evidence, title: str) -> str:
+    """A printable page; every value is escaped."""
+    e = html.escape
+
+    def table(frame: pd.DataFrame) -> str:
+        head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
+        body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in r) + "</tr>" for r in frame.itertuples(index=False))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    params = pd.DataFrame(sorted(ev.params.to_dict().items()), columns=["parameter", "value"])
+    score = (pd.DataFrame([(k, ev.edge[k]) for k in ("score", "p_value", "messaging_obs", "messaging_exp",
+                                                     "messaging_tight", "call_obs", "call_exp", "coloc_obs", "coloc_exp",
+                                                     "services", "first_utc", "last_utc")], columns=["measure", "value"])
+             if ev.edge is not None else pd.DataFrame({"measure": ["score"], "value": [0]}))
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{e(title)}</title><style>
+body {{ font-family: sans-serif; font-size: 11px; margin: 16px; }} table {{ border-collapse: collapse; margin-bottom: 16px; }}
+td, th {{ border: 1px solid #999; padding: 2px 5px; }} th {{ background: #eee; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head><body>
+<h1>{e(title)}</h1>
+<p>Link between {e(ev.a)} and {e(ev.b)}: {len(ev.events)} supporting co-usage events. Each row names both
+sessions' source file, SHA-256 and line so it can be checked against the original export.</p>
+<h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}<h2>Supporting sessions</h2>{table(ev.events)}
+</body></html>"""
+
+
+def write_evidence(ev: Evidence, out_dir: Path, title: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"evidence_{ev.a}_{ev.b}"
+    csv = out_dir / f"{stem}.csv"
+    ev.events.to_csv(csv, index=False)
+    page = out_dir / f"{stem}.html"
+    page.write_text(evidence_html(ev, title), encoding="utf-8")
+    return [csv, page]
