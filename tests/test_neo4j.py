@@ -216,3 +216,25 @@ def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
     names = [o for o, _ in ops]
     assert "CartesianProduct" not in names
     assert any(o == "NodeIndexSeek" and "RANGE INDEX y:Episode(run, channel, key, t)" in d for o, d in ops)
+
+
+def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "NEO4J_PASSWORD": PASSWORD}
+    env.pop("NEO4J_URI", None)
+    args = [sys.executable, "-m", "cdrnet", "-q", "-w", str(tmp_path / "ws"), "--neo4j", URI, "ingest", str(case / "dumps")]
+    assert subprocess.run(args, env=env, capture_output=True).returncode == 0
+    clean = counts(driver)
+    wipe(driver)
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(6)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert counts(driver) == clean
