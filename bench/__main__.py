@@ -168,7 +168,7 @@ def bench_link_scale(work: Path, sessions: int, subscribers: int) -> list[dict]:
     from cdrnet.loader.normalize import Options
     from cdrnet.loader.signatures import load_signatures
 
-    from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.analysis.cousage import LINK_COLUMNS, LinkParams, link
     from cdrnet.synth.scenario import build_scenario
     from cdrnet.synth.simulate import days_for_rows, simulate
     from cdrnet.workspace import Workspace
@@ -179,7 +179,7 @@ def bench_link_scale(work: Path, sessions: int, subscribers: int) -> list[dict]:
     ws = Workspace(work / "scale-ws").create()
     ingest_paths([str(work / "scale" / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
                  "modern", show_progress=False)
-    frame = ws.sessions()
+    frame = ws.sessions(columns=LINK_COLUMNS)
     t0 = time.perf_counter()
     res = link(frame, LinkParams())
     secs = time.perf_counter() - t0
@@ -203,7 +203,7 @@ def bench_neo4j(ws, work: Path, limit: int) -> list[dict]:
     except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
     home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"], capture_output=True, text=True).stdout.strip())
-    frame = ws.sessions().head(limit)
+    frame = ws.sessions().head(limit)  # all columns: the graph load sends them
 
     def wipe() -> None:
         with driver.session() as s:
@@ -341,6 +341,7 @@ def main() -> None:
     ap.add_argument("--scale-sessions", type=int, default=None)
     ap.add_argument("--scale-subscribers", type=int, default=None)
     ap.add_argument("--no-neo4j", action="store_true")
+    ap.add_argument("--only", default=None, help="comma separated stages: parse,cousage,scale,neo4j,map")
     args = ap.parse_args()
     q = args.quick
     parse_sizes = [int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes else ([20_000] if q else [1_000_000])
@@ -348,18 +349,27 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
+    stages = set(args.only.split(",")) if args.only else {"parse", "cousage", "scale", "neo4j", "map"}
+    if args.no_neo4j:
+        stages.discard("neo4j")
+    curve = pd.DataFrame(columns=["method", "sessions", "seconds"])
     try:
-        rows = bench_parse(work, parse_sizes, repeats)
-        crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000, 10000],
-                                    [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000, 300000],
-                                    repeats)
-        rows += crow
-        scale_rows, ws = bench_link_scale(work, args.scale_sessions or (30_000 if q else 1_000_000),
-                                          args.scale_subscribers or (30 if q else 200))
-        rows += scale_rows
-        if not args.no_neo4j:
-            rows += bench_neo4j(ws, work, 20_000 if q else 200_000)
-        rows += bench_map(work, 500 if q else 5000)
+        rows: list[dict] = []
+        if "parse" in stages:
+            rows += bench_parse(work, parse_sizes, repeats)
+        if "cousage" in stages:
+            crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000, 10000],
+                                        [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000, 300000],
+                                        repeats)
+            rows += crow
+        if stages & {"scale", "neo4j"}:
+            scale_rows, ws = bench_link_scale(work, args.scale_sessions or (30_000 if q else 1_000_000),
+                                              args.scale_subscribers or (30 if q else 200))
+            rows += scale_rows
+            if "neo4j" in stages:
+                rows += bench_neo4j(ws, work, 20_000 if q else 200_000)
+        if "map" in stages:
+            rows += bench_map(work, 500 if q else 5000)
         table = pd.DataFrame(rows)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         table.insert(0, "machine", machine())
@@ -367,8 +377,9 @@ def main() -> None:
         table.insert(2, "mode", "quick" if q else "full")
         print(markdown(table))
         table.to_csv(out_dir / "last.csv", index=False)
-        plot(curve, out_dir / "cousage_scaling.png")
-        if not q:
+        if len(curve):
+            plot(curve, out_dir / "cousage_scaling.png")
+        if not q and not args.only:
             table.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
             shutil.copy(out_dir / "cousage_scaling.png", ROOT / "docs" / "img" / "cousage_scaling.png")
             doc = DOC.read_text(encoding="utf-8")
@@ -377,6 +388,9 @@ def main() -> None:
             text = f"Run {stamp} on {machine()} (`python -m bench`):\n\n{markdown(table)}"
             DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
             print(f"updated {DOC} and {RESULTS}")
+        elif not q:
+            table.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
+            print(f"appended to {RESULTS}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

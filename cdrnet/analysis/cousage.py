@@ -29,6 +29,9 @@ from cdrnet.analysis.units import (
 from cdrnet.errors import UsageError
 
 MAX_SCORE = 300.0
+#: The session columns the engine reads (load only these for very large cases).
+LINK_COLUMNS = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "dest_ip",
+                "dest_port", "proto", "cell_id", "uplink", "downlink"]
 CHANNELS = ("messaging", "call", "coloc")
 
 
