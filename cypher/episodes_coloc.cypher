@@ -8,10 +8,14 @@ WITH x.msisdn AS m, x.cell_id AS key, x.start_s AS t, coalesce(x.end_s, x.start_
 ORDER BY m, key, t, sk
 WITH m, key, collect([t, CASE WHEN te > t THEN te ELSE t END]) AS ts
 WITH m, key, ts, [i IN range(0, size(ts) - 1) WHERE i = 0 OR ts[i][0] - ts[i - 1][0] > $gap] AS starts
-UNWIND range(0, size(starts) - 1) AS j
-WITH m, key, ts, starts[j] AS s0, CASE WHEN j + 1 < size(starts) THEN starts[j + 1] ELSE size(ts) END AS s1
-CALL (m, key, ts, s0, s1) {
-  CREATE (:Episode {episode_id: $run + '|coloc|' + m + '|' + key + '|' + toString(ts[s0][0]), run: $run,
-                    channel: 'coloc', msisdn: m, key: key, t: ts[s0][0], n: s1 - s0,
-                    t_end: reduce(mx = ts[s0][1], p IN ts[s0..s1] | CASE WHEN p[1] > mx THEN p[1] ELSE mx END)})
+// One row per episode carrying only its own [start, latest end, sessions] (not the whole list).
+WITH m, key, [j IN range(0, size(starts) - 1) |
+       [ts[starts[j]][0],
+        reduce(mx = ts[starts[j]][1], p IN ts[starts[j]..(CASE WHEN j + 1 < size(starts) THEN starts[j + 1] ELSE size(ts) END)] |
+               CASE WHEN p[1] > mx THEN p[1] ELSE mx END),
+        (CASE WHEN j + 1 < size(starts) THEN starts[j + 1] ELSE size(ts) END) - starts[j]]] AS eps
+UNWIND eps AS e
+CALL (m, key, e) {
+  CREATE (:Episode {episode_id: $run + '|coloc|' + m + '|' + key + '|' + toString(e[0]), run: $run,
+                    channel: 'coloc', msisdn: m, key: key, t: e[0], t_end: e[1], n: e[2]})
 } IN TRANSACTIONS OF 5000 ROWS
