@@ -358,8 +358,8 @@ def main() -> None:
         if "parse" in stages:
             rows += bench_parse(work, parse_sizes, repeats)
         if "cousage" in stages:
-            crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000, 10000],
-                                        [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000, 300000],
+            crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000],
+                                        [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000],
                                         repeats)
             rows += crow
         if stages & {"scale", "neo4j"}:
@@ -367,7 +367,7 @@ def main() -> None:
                                               args.scale_subscribers or (30 if q else 200))
             rows += scale_rows
             if "neo4j" in stages:
-                rows += bench_neo4j(ws, work, 20_000 if q else 200_000)
+                rows += bench_neo4j(ws, work, 20_000 if q else 50_000)
         if "map" in stages:
             rows += bench_map(work, 500 if q else 5000)
         table = pd.DataFrame(rows)
