@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdrnet.errors import WorkspaceError
-from cdrnet.loader.quality import DumpReport
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
 
 REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
@@ -135,12 +135,7 @@ class Workspace:
         return frame
 
     def resolution_by_subscriber(self) -> dict[str, int]:
-        """Coarsest timestamp resolution (seconds) among each subscriber's dumps."""
-        out: dict[str, int] = {}
-        for rep in self.reports():
-            for m in rep.msisdns:
-                out[m] = max(out.get(m, 0), rep.resolution_s)
-        return out
+        return resolution_by_subscriber(self.reports())
 
     def rebuild_rejects(self) -> None:
         """Concatenate per-dump reject files into rejects.csv (atomically)."""

@@ -17,7 +17,7 @@ import pandas as pd
 from cdrnet.graph.connection import read, run_write, write
 from cdrnet.graph.model import SESSION, schema_statements
 from cdrnet.graph.writes import load_sessions, merge_nodes
-from cdrnet.loader.quality import DumpReport
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from neo4j import Driver, ManagedTransaction
 
 from cdrnet.errors import GraphError
@@ -158,11 +158,7 @@ class GraphStore:
         return out
 
     def resolution_by_subscriber(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for rep in self.reports():
-            for m in rep.msisdns:
-                out[m] = max(out.get(m, 0), rep.resolution_s)
-        return out
+        return resolution_by_subscriber(self.reports())
 
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                  msisdns: list[str] | None = None) -> pd.DataFrame:

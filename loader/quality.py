@@ -104,6 +104,15 @@ class DumpReport:
         return out
 
 
+def resolution_by_subscriber(reports: list[DumpReport]) -> dict[str, int]:
+    """Coarsest timestamp resolution (seconds) among each subscriber's dumps."""
+    out: dict[str, int] = {}
+    for rep in reports:
+        for m in rep.msisdns:
+            out[m] = max(out.get(m, 0), rep.resolution_s)
+    return out
+
+
 class Accumulator:
     """Collects block results into the final report without keeping whole blocks."""
 
