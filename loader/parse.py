@@ -77,8 +77,9 @@ def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[
 
 def _split_python(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     rows, bad = [], []
-    for k, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), start=1):
-        if k == len(data.split(b"\n")) and not line:
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    for k, line in enumerate(lines, start=1):
+        if k == len(lines) and not line:  # the empty string after a final newline is not a line
             break
         try:
             fields = next(csv.reader([line], delimiter=det.delimiter), [])
