@@ -30,6 +30,12 @@ class UnknownLayoutError(CdrnetError):
     hint = "pass a mapping file with --layout FILE (see docs/layouts.md) or check the file is an IPDR export"
 
 
+class IngestWorkerError(CdrnetError):
+    """A parsing worker process died (usually the machine ran out of memory)."""
+
+    hint = "re-run with --workers 1 (one process, less memory); nothing of this dump was stored"
+
+
 class LayoutFileError(CdrnetError):
     """A user layout mapping file is invalid."""
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +37,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 class DumpWriter:
-    """Streams one dump's sessions and rejects to temporary files."""
+    """Streams one dump's sessions and rejects to temporary files.
+
+    Parquet encoding runs on a background thread (Arrow releases the GIL while
+    encoding), so the ingest loop reads and de-duplicates the next block
+    meanwhile; at most two blocks wait in the queue.
+    """
 
     def __init__(self, ws: Workspace, sha: str, name: str) -> None:
         self.ws, self.sha, self.name = ws, sha, name
@@ -44,17 +51,41 @@ class DumpWriter:
         self.writer = pq.ParquetWriter(self.tmp_parquet, SESSION_SCHEMA, compression="zstd")
         self.rejects_fh = open(self.tmp_rejects, "w", encoding="utf-8", newline="")
         pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self.rejects_fh, index=False)
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="cdrnet-parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.writer.write_table(table)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the ingest thread
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise WorkspaceError(f"writing {self.tmp_parquet.name} failed: {self._error}") from self._error
+
+    def _close_parquet(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self.writer.close()
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
+        self._check()
         if len(sessions):
-            self.writer.write_table(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA, preserve_index=False))
+            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA, preserve_index=False))
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines, "reason": reasons, "raw": texts})
         frame.to_csv(self.rejects_fh, index=False, header=False)
 
     def commit(self, report: DumpReport) -> None:
-        self.writer.close()
+        self._close_parquet()
+        self._check()
         self.rejects_fh.close()
         os.replace(self.tmp_parquet, self.ws.dumps_dir / f"{self.sha}.parquet")
         os.replace(self.tmp_rejects, self.ws.rejects_dir / f"{self.sha}.csv")
@@ -63,7 +94,7 @@ class DumpWriter:
 
     def abort(self) -> None:
         try:
-            self.writer.close()
+            self._close_parquet()
         finally:
             self.rejects_fh.close()
             for p in (self.tmp_parquet, self.tmp_rejects):

@@ -6,8 +6,12 @@ gone, so such values are never "repaired": two subscribers would merge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SCI_NOTATION = r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$"
 
@@ -28,12 +32,29 @@ def precision_lost(s: pd.Series) -> pd.Series:
     return s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool)
 
 
+def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]]) -> tuple[pd.Series, pd.Series]:
+    """Apply a two-result column function to the distinct values only, then spread back.
+
+    Identifier columns repeat heavily within a dump (one subscriber, one handset
+    per thousands of rows), so this turns regex work per row into work per value.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    if len(uniques) * 4 > len(s):
+        return fn(s)
+    a, b = fn(pd.Series(uniques, dtype=s.dtype))
+    return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
+
+
 def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Series, pd.Series]:
     """Return (E.164 digits without '+', reject reason or <NA>) for each value.
 
     ``+91…``, ``0091…`` and a national ``0…`` prefix all become ``91…``; a bare
     national number gets the default country code.
     """
+    return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code))
+
+
+def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.Series]:
     s = raw
     if s.str.contains(r"[ \t\-().]", regex=True).any():
         s = s.str.replace(r"[ \t\-().]", "", regex=True)
@@ -56,8 +77,11 @@ def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Serie
 
 def normalise_equipment(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Blank IMEI/IMSI values that lost digits; return (values, mask of blanked ones)."""
-    lost = precision_lost(raw)
-    return raw.where(~lost, ""), lost
+    def one(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+        lost = precision_lost(s)
+        return s.where(~lost, ""), lost
+
+    return per_distinct(raw, one)
 
 
 def imei14(imei: pd.Series) -> pd.Series:
@@ -68,17 +92,19 @@ def imei14(imei: pd.Series) -> pd.Series:
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    digits = s.str.fullmatch(r"[0-9]{1,18}").fillna(False).astype(bool)
-    num = pd.Series(pd.NA, index=s.index, dtype="Int64")
-    if digits.any():
-        num[digits] = s[digits].astype("int64")
-    ok = digits & (num >= low).fillna(False) & (num <= high).fillna(False)
+    arr = pa.array(s, type=pa.string())
+    digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
+    values = pc.cast(pc.if_else(digits, arr, None), pa.int64())
+    in_range = pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
+    ok = pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
+    out = np.where(ok, pc.fill_null(values, 0).to_numpy(zero_copy_only=False), 0).astype(np.int64)
     # "443.0" (Excel) is an integer too.
-    odd = ~digits & (s != "")
+    odd = ~digits.to_numpy(zero_copy_only=False) & (s != "").to_numpy()
     if odd.any():
-        f = pd.to_numeric(s[odd], errors="coerce")
-        whole = f.notna() & (f == np.floor(f)) & (f >= low) & (f <= high)
-        num[whole[whole].index] = f[whole].astype("int64")
-        ok[whole[whole].index] = True
-    bad = (s != "") & ~ok
-    return num.where(ok).astype("Int64"), bad
+        f = pd.to_numeric(s[odd], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        whole = ~np.isnan(f) & (f == np.floor(f)) & (f >= low) & (f <= high)
+        where = np.flatnonzero(odd)[whole]
+        out[where] = f[whole].astype(np.int64)
+        ok[where] = True
+    bad = (s != "").to_numpy() & ~ok
+    return pd.Series(pd.arrays.IntegerArray(out, ~ok), index=s.index), pd.Series(bad, index=s.index)

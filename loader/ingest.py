@@ -8,12 +8,17 @@ A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
@@ -33,10 +38,37 @@ class IngestResult:
     unchanged: list[tuple[str, str]] = field(default_factory=list)  # (name, sha)
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
+    workers: int = 1  # parsing processes used (1: this process alone)
+
+
+def default_workers() -> int:
+    """Worker processes for parsing: one per core, at most 4 (the writer needs a core too)."""
+    env = os.environ.get("CDRNET_WORKERS", "")
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@contextmanager
+def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
+    """A process pool when it pays: several workers and at least two blocks of input.
+
+    Workers are spawned, not forked: forking a process that already runs Arrow's
+    thread pools can deadlock the child.
+    """
+    if workers <= 1 or total_bytes < 2 * textblocks.BLOCK_SIZE:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: Options, signatures_name: str,
-                  progress: Callable[[int], None] | None = None) -> DumpReport | None:
+                  progress: Callable[[int], None] | None = None, pool: Executor | None = None,
+                  workers: int = 1) -> DumpReport | None:
     """Parse one dump into the store; None when the store already holds it."""
     sha = source.sha256()
     if store.has_dump(sha):
@@ -55,7 +87,7 @@ def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: O
         writer.write_rejects(rej.lines.tolist(), rej.reasons, rej.texts, part)
 
     try:
-        report = DumpParser(layouts, opts, on_sessions, on_rejects).parse(source, sha, progress)
+        report = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers).parse(source, sha, progress)
         report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report.signatures = signatures_name
         if kept:
@@ -71,19 +103,26 @@ def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: O
 
 def ingest_paths(paths: list[str], store: Any, layouts: list[Layout], opts: Options, signatures_name: str,
                  show_progress: bool = True, on_report: Callable[[DumpReport], None] | None = None,
-                 on_unchanged: Callable[[str, str], None] | None = None) -> IngestResult:
-    """Ingest every dump under ``paths``; one failing file does not stop the others."""
+                 on_unchanged: Callable[[str, str], None] | None = None, workers: int = 1) -> IngestResult:
+    """Ingest every dump under ``paths``; one failing file does not stop the others.
+
+    ``workers`` > 1 normalises blocks in spawned processes (the CLI's default, see
+    ``default_workers``); a script calling this must then guard its top level with
+    ``if __name__ == "__main__":`` as spawned workers import it.
+    """
     result = IngestResult()
     sources = list(iter_sources(paths))
     total = sum(s.size or 0 for s in sources if isinstance(s, DumpSource))
-    with tqdm(total=total, unit="B", unit_scale=True, disable=not show_progress, desc="ingest", leave=False) as bar:
+    with (tqdm(total=total, unit="B", unit_scale=True, disable=not show_progress, desc="ingest", leave=False) as bar,
+          parse_pool(workers, total) as pool):
+        result.workers = workers if pool is not None else 1
         for src in sources:
             if isinstance(src, Refused):
                 result.refused.append(src)
                 continue
             bar.set_postfix_str(src.name[-40:], refresh=False)
             try:
-                report = ingest_source(src, store, layouts, opts, signatures_name, bar.update)
+                report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers)
             except CdrnetError as exc:
                 result.failed.append((src.name, exc))
                 continue

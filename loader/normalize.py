@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.identifiers import (
     clean_text,
@@ -66,34 +67,58 @@ def is_nondata_text(text: str) -> bool:
     return bool(FOOTER.match(core) or DATE_ONLY.match(core))
 
 
-def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> pd.Series:
+    """32 hex digits per row, built as one Arrow buffer (no per-row Python strings)."""
     both = np.stack([h1, h2], axis=1).astype(">u8")
     text = both.tobytes().hex().encode("ascii")
-    return np.frombuffer(text, dtype="S32").astype(str)
+    offsets = np.arange(0, 32 * (len(h1) + 1), 32, dtype=np.int64)
+    arr = pa.Array.from_buffers(pa.large_string(), len(h1), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit reaches every output bit."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _column_words(col: pd.Series, hash_key: str) -> np.ndarray:
+    """One 64-bit word per value: integers as themselves, text through its distinct values.
+
+    Text columns repeat heavily (a subscriber, a server, a cell), so hashing the
+    distinct values and gathering is far cheaper than hashing every row.
+    """
+    if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+        arr = col.to_numpy(dtype="datetime64[s]")
+        v = arr.astype(np.int64)
+        v[np.isnat(arr)] = -1
+        return v.view(np.uint64)
+    if pd.api.types.is_integer_dtype(col.dtype):
+        return col.fillna(-1).to_numpy(dtype=np.int64).view(np.uint64)
+    codes, uniques = pd.factorize(col.astype("string").fillna(""), use_na_sentinel=False)
+    words = pd.util.hash_array(np.asarray(uniques, dtype=object), hash_key=hash_key)
+    return words[codes]
 
 
 def session_hashes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit hashes of the identifying columns (a 128-bit key).
 
     Times and numbers are hashed as integers (missing = -1), text as text, so the
-    same row always gives the same key without formatting anything.
+    same row always gives the same key without formatting anything; the column
+    position is mixed in, so swapping two values changes the key.
     """
-    cols = {}
-    for c in SESSION_KEY_COLUMNS:
-        col = frame[c]
-        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
-            arr = col.to_numpy(dtype="datetime64[s]")
-            v = arr.astype(np.int64)
-            v[np.isnat(arr)] = -1
-            cols[c] = v
-        elif pd.api.types.is_integer_dtype(col.dtype):
-            cols[c] = col.fillna(-1).to_numpy(dtype=np.int64)
-        else:
-            cols[c] = col.astype(object).fillna("").to_numpy(dtype=object)
-    part = pd.DataFrame(cols, index=frame.index)
-    h1 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-1").to_numpy()
-    h2 = pd.util.hash_pandas_object(part, index=False, hash_key="cdrnet-session-2").to_numpy()
-    return h1, h2
+    out = []
+    for seed, hash_key in ((0x9E3779B97F4A7C15, "cdrnet-session-1"), (0xD1B54A32D192ED03, "cdrnet-session-2")):
+        h = np.full(len(frame), seed, dtype=np.uint64)
+        for i, c in enumerate(SESSION_KEY_COLUMNS):
+            words = _column_words(frame[c], hash_key)
+            salt = np.uint64(((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF)
+            h = _mix(h ^ _mix(words + salt))
+        out.append(h)
+    return out[0], out[1]
 
 
 def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
@@ -104,9 +129,13 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     stats: dict[str, int] = {}
     empty = pd.Series("", index=raw.index, dtype="string")
 
+    cleaned: dict[str, pd.Series] = {}
+
     def col(name: str) -> pd.Series:
-        pos = det.index.get(name)
-        return clean_text(raw.iloc[:, pos]) if pos is not None and pos < raw.shape[1] else empty
+        if name not in cleaned:
+            pos = det.index.get(name)
+            cleaned[name] = clean_text(raw.iloc[:, pos]) if pos is not None and pos < raw.shape[1] else empty
+        return cleaned[name]
 
     msisdn_raw = col("msisdn")
     # Non-data rows: blank/padded lines, footers, a repeated header.
@@ -199,7 +228,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
 
     sessions = frame[keep.to_numpy()]
     h1, h2 = session_hashes(sessions)
-    sessions = sessions.assign(session_key=_hex_keys(h1, h2))
+    sessions = sessions.assign(session_key=_hex_keys(h1, h2).set_axis(sessions.index))
     rej_mask = (~keep & ~nondata).to_numpy()
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
     return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1)

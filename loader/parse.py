@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +28,7 @@ from cdrnet.loader.sources import DumpSource
 from cdrnet.loader.textblocks import Block, iter_blocks, xlsx_to_csv_streams
 
 from cdrnet import __version__
-from cdrnet.errors import UnknownLayoutError
+from cdrnet.errors import IngestWorkerError, UnknownLayoutError
 
 
 @dataclass
@@ -121,14 +124,61 @@ def _blank_nul_lines(data: bytes) -> tuple[bytes, set[int]]:
     return arr.tobytes(), {int(k) for k in hit}
 
 
-class DumpParser:
-    """Parse one dump's text stream with a detected layout."""
+@dataclass
+class BlockOutput:
+    """What one block turned into, before cross-block duplicate checks."""
 
-    def __init__(self, layouts: list[Layout], opts: Options, on_sessions: SessionSink, on_rejects: RejectSink) -> None:
+    sessions: pd.DataFrame
+    key_hash: np.ndarray
+    rejected: Rejected  # everything but duplicates (only the parent sees all blocks)
+    nondata: int
+    stats: dict[str, int]
+
+
+def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str) -> BlockOutput:
+    """Split, normalise and classify one block; a pure function, so it runs in a worker process."""
+    data, nul_lines = _blank_nul_lines(data)
+    frame, lines, bad = split_rows(data, first, det)
+    nondata = 0
+    rej_lines, rej_reasons, rej_texts = [], [], []
+    for line_no, text in bad:
+        if line_no - first in nul_lines:
+            rej_lines.append(line_no)
+            rej_reasons.append("nul_byte")
+            rej_texts.append("<line with NUL bytes>")
+        elif is_nondata_text(text):
+            nondata += 1
+        else:
+            rej_lines.append(line_no)
+            rej_reasons.append("wrong_field_count")
+            rej_texts.append(text)
+    result = normalise_block(frame, lines, det, opts, sha, part)
+    if len(result.rejects):
+        starts = _line_starts(data)
+        for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
+            rej_lines.append(line_no)
+            rej_reasons.append(reason)
+            rej_texts.append(_line_text(data, starts, line_no - first))
+    rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
+    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats)
+
+
+class DumpParser:
+    """Parse one dump's text stream with a detected layout.
+
+    With a process pool, blocks are normalised in worker processes while this
+    process reads the next blocks and writes finished ones, in input order
+    (duplicate checks and line accounting need that order).
+    """
+
+    def __init__(self, layouts: list[Layout], opts: Options, on_sessions: SessionSink, on_rejects: RejectSink,
+                 pool: Executor | None = None, workers: int = 1) -> None:
         self.layouts = layouts
         self.opts = opts
         self.on_sessions = on_sessions
         self.on_rejects = on_rejects
+        self.pool = pool
+        self.in_flight = max(2, 2 * workers)
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
@@ -159,10 +209,39 @@ class DumpParser:
 
     def _parse_stream(self, blocks: Iterator[Block], report: DumpReport, acc: Accumulator, part: str,
                       progress: Callable[[int], None] | None) -> tuple[str, str | None]:
+        pending: deque[tuple[Future | BlockOutput, bytes, int, int]] = deque()
+
+        def finish_oldest() -> None:
+            out, data, first, raw_bytes = pending.popleft()
+            if isinstance(out, Future):
+                try:
+                    out = out.result()
+                except BrokenProcessPool as exc:
+                    raise IngestWorkerError(f"{report.name}: a worker process died while parsing "
+                                            f"(out of memory?): {exc}") from exc
+            self._finish_block(out, data, first, acc, part)
+            if progress:
+                progress(raw_bytes)
+
+        try:
+            det = self._read_blocks(blocks, report, part, pending, finish_oldest, progress)
+            while pending:
+                finish_oldest()
+        finally:
+            for out, *_ in pending:
+                if isinstance(out, Future):
+                    out.cancel()
+        if det is None:
+            raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
+        if det.layout is None:
+            return ("flow", None)
+        return det.layout.time_level, det.layout.fallback_time_level
+
+    def _read_blocks(self, blocks: Iterator[Block], report: DumpReport, part: str, pending: deque,
+                     finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
+        """Detect the layout on the first block, then queue every block for normalisation."""
         det: Detection | None = None
         for block in blocks:
-            if progress:
-                progress(block.raw_bytes)
             report.lines_read += block.n_lines
             data, first = block.data, block.first_line
             if det is None:
@@ -171,8 +250,12 @@ class DumpParser:
                 if det.layout is None:
                     report.layout = "empty-export"
                     report.notes.append("the operator reported 'No Records Found': an empty export")
-                    report.nondata += block.n_lines
-                    continue
+            if det.layout is None:
+                report.nondata += block.n_lines
+                if progress:
+                    progress(block.raw_bytes)
+                continue
+            if first <= det.header_line:
                 if not report.layout:
                     report.layout = det.layout.name
                     report.has_destination = det.layout.has_destination
@@ -182,45 +265,26 @@ class DumpParser:
                 data = data[starts[skip]:] if skip < len(starts) else b""
                 first += skip
                 if not data:
+                    if progress:
+                        progress(block.raw_bytes)
                     continue
-            elif det.layout is None:
-                report.nondata += block.n_lines
-                continue
-            self._parse_block(data, first, det, acc, report, part)
-        if det is None:
-            raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
-        if det.layout is None:
-            return ("flow", None)
-        return det.layout.time_level, det.layout.fallback_time_level
-
-    def _parse_block(self, data: bytes, first: int, det: Detection, acc: Accumulator, report: DumpReport, part: str) -> None:
-        data, nul_lines = _blank_nul_lines(data)
-        frame, lines, bad = split_rows(data, first, det)
-        nondata = 0
-        rej_lines, rej_reasons, rej_texts = [], [], []
-        for line_no, text in bad:
-            if line_no - first in nul_lines:
-                rej_lines.append(line_no)
-                rej_reasons.append("nul_byte")
-                rej_texts.append("<line with NUL bytes>")
-            elif is_nondata_text(text):
-                nondata += 1
+            if self.pool is None:
+                out: Future | BlockOutput = process_block(data, first, det, self.opts, report.sha256, part)
             else:
-                rej_lines.append(line_no)
-                rej_reasons.append("wrong_field_count")
-                rej_texts.append(text)
-        result = normalise_block(frame, lines, det, self.opts, report.sha256, part)
-        starts = _line_starts(data)
-        if len(result.rejects):
-            for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
-                rej_lines.append(line_no)
-                rej_reasons.append(reason)
-                rej_texts.append(_line_text(data, starts, line_no - first))
-        sessions, dup_lines = self.on_sessions(result.sessions, result.key_hash)
-        for line_no in dup_lines:
-            rej_lines.append(int(line_no))
-            rej_reasons.append("duplicate_row")
-            rej_texts.append(_line_text(data, starts, int(line_no) - first))
-        if rej_lines:
-            self.on_rejects(Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts), part)
-        acc.add(sessions, pd.Series(rej_reasons, dtype="string"), nondata + result.nondata, result.stats)
+                out = self.pool.submit(process_block, data, first, det, self.opts, report.sha256, part)
+            pending.append((out, data, first, block.raw_bytes))
+            while len(pending) > (self.in_flight if self.pool is not None else 0):
+                finish_oldest()
+        return det
+
+    def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
+        sessions, dup_lines = self.on_sessions(out.sessions, out.key_hash)
+        rej = out.rejected
+        if len(dup_lines):
+            starts = _line_starts(data)
+            texts = [_line_text(data, starts, int(n) - first) for n in dup_lines]
+            rej = Rejected(np.concatenate([rej.lines, np.asarray(dup_lines, dtype=np.int64)]),
+                           rej.reasons + ["duplicate_row"] * len(dup_lines), rej.texts + texts)
+        if len(rej.lines):
+            self.on_rejects(rej, part)
+        acc.add(sessions, pd.Series(rej.reasons, dtype="string"), out.nondata, out.stats)

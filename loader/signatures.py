@@ -188,13 +188,13 @@ def classify(
         if r.valid_to is not None:
             m &= u_day <= _day_number(r.valid_to)
         assigned[m] = i
-    table = np.array([(r.app, r.vendor, r.category, r.confidence) for r in rules] + [("", "", "", "")], dtype=object)
-    idx = np.where(assigned < 0, len(rules), assigned)[codes]
-    out = table[idx] if n else np.empty((0, 4), dtype=object)
-    return pd.DataFrame(
-        {"app": out[:, 0], "app_vendor": out[:, 1], "app_category": out[:, 2], "app_confidence": out[:, 3]},
-        index=port.index,
-    ).astype("string")
+    idx = np.where(assigned < 0, len(rules), assigned)[codes] if n else np.zeros(0, np.int64)
+    fields = list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules else [(), (), (), ()]
+    out = {}
+    for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
+        labels = pd.array([*values, ""], dtype="string")
+        out[name] = pd.Series(labels.take(idx), index=port.index)
+    return pd.DataFrame(out)
 
 
 def _days(when: pd.Series) -> np.ndarray:

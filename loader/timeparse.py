@@ -8,19 +8,29 @@ import pyarrow.compute as pc
 
 
 def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
-    """Arrow's C++ strptime for speed; rows whose text does not round-trip exactly
-    (impossible dates that Arrow would roll over, unpadded numbers) go through
-    pandas' strict parser, so 31/02 is rejected and 7/4/2023 still parses."""
+    """Arrow's C++ strptime for speed, made strict where Arrow is lenient.
+
+    Arrow rolls impossible values over instead of failing (31/02 becomes 2 March,
+    second 60 the next minute) and accepts a short ``%Y`` as year 24. Every such
+    result lands on day 1-3, second 0 or a year before 1000, so only those rows
+    (about a tenth), and those Arrow refused, are re-checked by formatting them back; a mismatch goes to
+    pandas' strict parser, so 31/02 is rejected and 7/4/2023 still parses.
+    """
     arr = pa.array(sub.to_numpy(dtype=object), type=pa.string())
     parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
-    back = pc.strftime(parsed, format=fmt)
-    same = pc.fill_null(pc.equal(back, arr), False).to_numpy(zero_copy_only=False)
+    suspect = pc.or_(pc.or_(pc.less_equal(pc.day(parsed), 3), pc.equal(pc.second(parsed), 0)),
+                     pc.less(pc.year(parsed), 1000))
+    # Rows Arrow refused are retried too: pandas accepts a few spellings it does not.
+    suspect = pc.fill_null(suspect, pc.not_equal(arr, ""))
+    idx = pc.indices_nonzero(suspect)
     out = pd.Series(parsed.to_numpy(zero_copy_only=False), index=sub.index).astype("datetime64[s]")
-    out[~same] = pd.NaT
-    redo = ~same & (sub.to_numpy(dtype=object) != "")
-    if redo.any():
-        strict = pd.to_datetime(sub[redo], format=fmt, errors="coerce").astype("datetime64[s]")
-        out[redo] = strict
+    if len(idx):
+        texts = pc.take(arr, idx)
+        same = pc.fill_null(pc.equal(pc.strftime(pc.take(parsed, idx), format=fmt), texts), False)
+        differs = idx.to_numpy()[~same.to_numpy(zero_copy_only=False)]
+        if len(differs):
+            rows = sub.index[differs]
+            out[rows] = pd.to_datetime(sub[rows], format=fmt, errors="coerce").astype("datetime64[s]")
     return out
 
 

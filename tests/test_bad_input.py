@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 from cdrnet.loader import textblocks
 
 from cdrnet.synth.writers import PAPER_HEADER, render
+from cdrnet.workspace import Workspace
 from tests.conftest import ingest, make_sessions, run_cli
 
 GOOD = render(make_sessions(5), "paper")
@@ -126,3 +128,30 @@ def test_source_lines_point_at_the_right_rows(ws, tmp_path):
     raw = p.read_text().splitlines()
     for r in ws.sessions().itertuples():
         assert r.session_key and raw[r.source_line - 1].split(",")[6] == "919876543210"
+
+
+def test_worker_processes_give_the_same_workspace(tmp_path, monkeypatch):
+    """Blocks normalised in spawned workers: same sessions, rejects and report as one process."""
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    monkeypatch.setattr(textblocks, "BLOCK_SIZE", 8192)
+    s = make_sessions(2000, seed=9)
+    body = render(s, "paper").splitlines()
+    body.insert(700, "garbage,line")
+    body.insert(900, body[899])  # a duplicate row in a later block
+    p = write(tmp_path, "multi.csv", "\n".join(body) + "\n")
+    got = {}
+    for workers in (1, 2):
+        ws = Workspace(tmp_path / f"ws{workers}").create()
+        res = ingest_paths([str(p)], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern",
+                           show_progress=False, workers=workers)
+        rep = res.loaded[0]
+        assert res.workers == workers
+        got[workers] = (ws.sessions().sort_values("source_line").reset_index(drop=True),
+                        (ws.root / "rejects.csv").read_text(), rep.loaded, rep.rejected, rep.nondata, rep.lines_read)
+    assert got[1][2:] == got[2][2:] and got[1][2] == 2000 and got[1][3] == {"wrong_field_count": 1, "duplicate_row": 1}
+    assert got[1][1] == got[2][1]
+    pd.testing.assert_frame_equal(got[1][0], got[2][0])

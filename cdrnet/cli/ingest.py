@@ -31,9 +31,12 @@ def build_layouts(layout_file: str | None) -> list[Layout]:
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @input_options
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that parse blocks in parallel (default: one per core, at most 4; "
+                   "env CDRNET_WORKERS). Use 1 on a machine short of memory.")
 @click.pass_obj
 def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz: str, country_code: str,
-               signatures: str, extra_signatures: tuple[str, ...]) -> None:
+               signatures: str, extra_signatures: tuple[str, ...], workers: int | None) -> None:
     """Parse dumps (files, folders, .zip, .gz, .xlsx) into the workspace.
 
     Each dump is stored once, keyed by its SHA-256: ingesting it again changes
@@ -46,8 +49,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet -w case42 ingest airtel_9876543210.csv jio.zip
       cdrnet ingest --layout myoperator.toml odd_export.csv
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
+      cdrnet ingest --workers 1 huge_tower_dump.csv  # one process, least memory
     """
-    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.ingest import default_workers, ingest_paths
 
     opts = build_options(tz, country_code, signatures, extra_signatures)
     layouts = build_layouts(layout_file)
@@ -63,7 +67,8 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
         click.echo(f"{name}\n  already loaded (sha256 {sha}): nothing changed")
 
     result = ingest_paths(list(paths), ws, layouts, opts, signatures, show_progress=not app.quiet,
-                          on_report=show, on_unchanged=unchanged)
+                          on_report=show, on_unchanged=unchanged,
+                          workers=workers or default_workers())
     for r in result.refused:
         click.echo(f"{r.name}\n  refused: {r.reason}", err=True)
     loaded = sum(r.loaded for r in result.loaded)
