@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,10 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
         if c not in cols:
             col = f[c]
             cols[c] = col.astype(object).where(col.notna(), None).to_numpy()
-    props = pd.DataFrame(cols).to_dict("records")
-    return [{"key": k, "props": p} for k, p in zip(f["session_key"].tolist(), props, strict=True)]
+    names = list(cols)
+    values = [c.tolist() for c in cols.values()]
+    return [{"key": k, "props": dict(zip(names, v, strict=True))}
+            for k, v in zip(f["session_key"].tolist(), zip(*values, strict=True), strict=True)]
 
 
 class GraphDumpWriter:
@@ -67,10 +70,22 @@ class GraphDumpWriter:
         pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self.rejects_fh, index=False)
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
-        for lo in range(0, len(sessions), BATCH):
-            self._batch(sessions.iloc[lo : lo + BATCH])
+        """Send batches in order while a helper thread prepares the next one's parameters.
 
-    def _batch(self, f: pd.DataFrame) -> None:
+        The driver releases the GIL while it waits for Neo4j, so turning the next
+        batch into Bolt parameters costs no wall time.
+        """
+        starts = range(0, len(sessions), BATCH)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdrnet-batch") as prep:
+            upcoming = None
+            for lo in starts:
+                plan = upcoming.result() if upcoming is not None else self._plan(sessions.iloc[lo : lo + BATCH])
+                nxt = lo + BATCH
+                upcoming = prep.submit(self._plan, sessions.iloc[nxt : nxt + BATCH]) if nxt < len(sessions) else None
+                self._send(plan)
+
+    @staticmethod
+    def _plan(f: pd.DataFrame) -> list[tuple[str, list[dict]]]:
         rows = session_rows(f)
         subs = [{"key": m, "props": {}} for m in f["msisdn"].unique()]
         apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app")
@@ -78,8 +93,11 @@ class GraphDumpWriter:
                 for a, v, c in zip(apps_f["app"], apps_f["app_vendor"], apps_f["app_category"], strict=True)]
         cells = [{"key": c, "props": {}} for c in f["cell_id"].fillna("").unique() if c]
         load_text = load_sessions()
-        plan = [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cells),
+        return [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cells),
                 (load_text, rows)]
+
+    def _send(self, plan: list[tuple[str, list[dict]]]) -> None:
+        load_text = load_sessions()
 
         def work(tx: ManagedTransaction) -> list[int]:
             done = []
@@ -93,7 +111,7 @@ class GraphDumpWriter:
         if done != sent:
             raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} (subscribers, applications, cells, sessions)",
                              "run the same command again: loads are idempotent")
-        self.sent += len(rows)
+        self.sent += sent[-1]
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines, "reason": reasons,

@@ -75,7 +75,7 @@ def test_interrupted_load_recovers_exactly(graph, driver, case, monkeypatch):
     clean = counts(driver)
     wipe(driver)
     graph.create_schema()
-    original = store_mod.GraphDumpWriter._batch
+    original = store_mod.GraphDumpWriter._send
     calls = {"n": 0}
 
     def dying(self, f):
@@ -85,12 +85,12 @@ def test_interrupted_load_recovers_exactly(graph, driver, case, monkeypatch):
         return original(self, f)
 
     monkeypatch.setattr(store_mod, "BATCH", 500)
-    monkeypatch.setattr(store_mod.GraphDumpWriter, "_batch", dying)
+    monkeypatch.setattr(store_mod.GraphDumpWriter, "_send", dying)
     broken = ingest(graph, *files)
     assert broken.failed
     partial = driver.execute_query("MATCH (d:Dump) WHERE d.complete = false RETURN count(d) AS c").records[0]["c"]
     assert partial == 1
-    monkeypatch.setattr(store_mod.GraphDumpWriter, "_batch", original)
+    monkeypatch.setattr(store_mod.GraphDumpWriter, "_send", original)
     ingest(graph, *files)
     assert counts(driver) == clean
 
