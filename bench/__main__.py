@@ -50,8 +50,13 @@ def child(code: str) -> tuple[float, float]:
     return data["seconds"], data["rss_mb"]
 
 
-def make_dump(path: Path, rows: int, subscribers: int = 50) -> int:
-    """One large paper-layout dump (the simulator's subscribers concatenated)."""
+def make_dump(path: Path, rows: int, subscribers: int | None = None) -> int:
+    """One large paper-layout dump (the simulator's subscribers concatenated).
+
+    About 10,000 sessions per subscriber (at least 50 subscribers): 10M rows are
+    1,000 subscribers, the case-scale target of the co-usage benchmark.
+    """
+    subscribers = subscribers or max(50, rows // 10_000)
     from dataclasses import replace
 
     from cdrnet.synth.scenario import build_scenario
@@ -81,7 +86,8 @@ from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
 ws = Workspace({ws!r}).create()
 t0 = time.perf_counter()
-r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern", show_progress=False)
+r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern", show_progress=False,
+                 workers={workers})
 assert r.loaded and r.loaded[0].accounted
 print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -95,26 +101,40 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getru
 """
 
 
-def bench_parse(work: Path, sizes: list[int], repeats: int) -> list[dict]:
+def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict], Path]:
+    """Ingest with one process and with the CLI's default workers, against the floor, side by side.
+
+    Returns the rows and the workspace of the largest size (reused by the later stages).
+    """
+    from cdrnet.loader.ingest import default_workers
+
     rows = []
+    auto = default_workers()
+    ws_path = work / "ws"
     for n in sizes:
         path = work / f"dump_{n}.csv"
         sessions = make_dump(path, n)
-        ours, floor, rss, floor_rss = [], [], 0.0, 0.0
-        for _ in range(repeats):
-            shutil.rmtree(work / "ws", ignore_errors=True)
-            s, r = child(PARSE_OURS.format(ws=str(work / "ws"), path=str(path)))
-            ours.append(s)
-            rss = max(rss, r)
-            s, r = child(PARSE_FLOOR.format(path=str(path)))
-            floor.append(s)
-            floor_rss = max(floor_rss, r)
-        o, f = statistics.median(ours), statistics.median(floor)
-        rows.append({"stage": "parse+normalise+classify", "size": sessions, "ours_s": o, "reference": "pyarrow.csv.read_csv",
-                     "reference_s": f, "ratio": o / f, "rows_per_s": sessions / o, "peak_rss_mb": rss,
-                     "reference_rss_mb": floor_rss, "bytes": path.stat().st_size})
+        reps = repeats if n <= 2_000_000 else 1
+        times: dict[str, list[float]] = {"1": [], "auto": [], "floor": []}
+        rss: dict[str, float] = {"1": 0.0, "auto": 0.0, "floor": 0.0}
+        for _ in range(reps):
+            for label, workers in (("1", 1), ("auto", auto)):
+                shutil.rmtree(ws_path, ignore_errors=True)
+                t, r = child(PARSE_OURS.format(ws=str(ws_path), path=str(path), workers=workers))
+                times[label].append(t)
+                rss[label] = max(rss[label], r)
+            t, r = child(PARSE_FLOOR.format(path=str(path)))
+            times["floor"].append(t)
+            rss["floor"] = max(rss["floor"], r)
+        f = statistics.median(times["floor"])
+        for label, name in (("1", "1 process"), ("auto", f"{auto} worker processes")):
+            o = statistics.median(times[label])
+            rows.append({"stage": f"parse+normalise+classify, {name}", "size": sessions, "ours_s": o,
+                         "reference": "pyarrow.csv.read_csv", "reference_s": f, "ratio": o / f,
+                         "rows_per_s": sessions / o, "peak_rss_mb": rss[label], "reference_rss_mb": rss["floor"],
+                         "bytes": path.stat().st_size})
         path.unlink()
-    return rows
+    return rows, ws_path
 
 
 def two_subscribers(n: int, seed: int = 1) -> pd.DataFrame:
@@ -160,42 +180,30 @@ def bench_cousage(sizes_naive: list[int], sizes_ours: list[int], repeats: int) -
     return rows, c
 
 
-def bench_link_scale(work: Path, sessions: int, subscribers: int) -> list[dict]:
-    from dataclasses import replace
-
-    from cdrnet.loader.ingest import ingest_paths
-    from cdrnet.loader.layouts import builtin_layouts
-    from cdrnet.loader.normalize import Options
-    from cdrnet.loader.signatures import load_signatures
-
+def bench_link_scale(ws_path: Path) -> list[dict]:
+    """The embedded engine alone on the largest parsed workspace (10M sessions / 1,000 subscribers in full mode)."""
     from cdrnet.analysis.cousage import LINK_COLUMNS, LinkParams, link
-    from cdrnet.synth.scenario import build_scenario
-    from cdrnet.synth.simulate import days_for_rows, simulate
     from cdrnet.workspace import Workspace
 
-    sc = build_scenario("hard", subscribers=subscribers, seed=5)
-    sc = replace(sc, days=days_for_rows(sc, sessions))
-    simulate(sc, work / "scale")
-    ws = Workspace(work / "scale-ws").create()
-    ingest_paths([str(work / "scale" / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
-                 "modern", show_progress=False)
-    frame = ws.sessions(columns=LINK_COLUMNS)
+    frame = Workspace(ws_path).sessions(columns=LINK_COLUMNS)
+    subscribers = frame["msisdn"].nunique()
     t0 = time.perf_counter()
     res = link(frame, LinkParams())
     secs = time.perf_counter() - t0
-    shutil.rmtree(work / "scale", ignore_errors=True)
     return [{"stage": f"co-usage embedded, {subscribers} subscribers", "size": len(frame), "ours_s": secs,
-             "rows_per_s": len(frame) / secs, "reference": f"{len(res.edges)} scored pairs"}], ws
+             "rows_per_s": len(frame) / secs, "reference": f"{len(res.edges)} scored pairs"}]
 
 
-def bench_neo4j(ws, work: Path, limit: int) -> list[dict]:
-    """Neo4j load (our batched writer vs LOAD CSV of the same rows) and Cypher vs embedded co-usage."""
+def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> list[dict]:
+    """Neo4j load (our batched writer vs LOAD CSV of the same ``limit`` rows), then Cypher vs
+    embedded co-usage on the first ``cypher_limit`` sessions (loaded by our writer, timed too)."""
     from cdrnet.graph.connection import connect
     from cdrnet.graph.cousage import link_neo4j
     from cdrnet.graph.store import GraphStore, session_rows
     from cdrnet.graph.writes import load_sessions
 
     from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.workspace import Workspace
 
     uri = os.environ.get("CDRNET_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
     try:
@@ -203,7 +211,8 @@ def bench_neo4j(ws, work: Path, limit: int) -> list[dict]:
     except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
     home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"], capture_output=True, text=True).stdout.strip())
-    frame = ws.sessions().head(limit)  # all columns: the graph load sends them
+    everything = Workspace(ws_path).sessions()  # all columns: the graph load sends them
+    frame = everything.head(limit)
 
     def wipe() -> None:
         with driver.session() as s:
@@ -254,10 +263,16 @@ def bench_neo4j(ws, work: Path, limit: int) -> list[dict]:
     store.create_schema()
     from cdrnet.loader.quality import DumpReport
 
+    frame = everything.head(cypher_limit)
+    del everything
     w = store.begin_dump("bench2", "bench2")
+    t0 = time.perf_counter()
     w.write_sessions(frame)
+    load_s = time.perf_counter() - t0
     w.commit(DumpReport(name="bench2", sha256="bench2", size=None, loaded=len(frame),
                         msisdns=sorted(frame["msisdn"].unique())))
+    out.append({"stage": "Neo4j load, batched writer alone", "size": len(frame), "ours_s": load_s,
+                "rows_per_s": len(frame) / load_s})
     t0 = time.perf_counter()
     link_neo4j(driver, LinkParams(), write_edges=False)
     cy = time.perf_counter() - t0
@@ -338,13 +353,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parse-sizes", default=None, help="comma separated session counts")
-    ap.add_argument("--scale-sessions", type=int, default=None)
-    ap.add_argument("--scale-subscribers", type=int, default=None)
     ap.add_argument("--no-neo4j", action="store_true")
     ap.add_argument("--only", default=None, help="comma separated stages: parse,cousage,scale,neo4j,map")
     args = ap.parse_args()
     q = args.quick
-    parse_sizes = [int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes else ([20_000] if q else [1_000_000])
+    parse_sizes = [int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes else ([20_000] if q else [1_000_000, 10_000_000])
     repeats = 1 if q else 3
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"
@@ -355,19 +368,20 @@ def main() -> None:
     curve = pd.DataFrame(columns=["method", "sessions", "seconds"])
     try:
         rows: list[dict] = []
-        if "parse" in stages:
-            rows += bench_parse(work, parse_sizes, repeats)
+        ws_path = None
+        if stages & {"parse", "scale", "neo4j"}:
+            prow, ws_path = bench_parse(work, parse_sizes, repeats)
+            if "parse" in stages:
+                rows += prow
         if "cousage" in stages:
             crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000],
                                         [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000],
                                         repeats)
             rows += crow
-        if stages & {"scale", "neo4j"}:
-            scale_rows, ws = bench_link_scale(work, args.scale_sessions or (30_000 if q else 1_000_000),
-                                              args.scale_subscribers or (30 if q else 200))
-            rows += scale_rows
-            if "neo4j" in stages:
-                rows += bench_neo4j(ws, work, 20_000 if q else 50_000)
+        if "scale" in stages:
+            rows += bench_link_scale(ws_path)
+        if "neo4j" in stages:
+            rows += bench_neo4j(ws_path, work, 20_000 if q else 100_000, 20_000 if q else 1_000_000)
         if "map" in stages:
             rows += bench_map(work, 500 if q else 5000)
         table = pd.DataFrame(rows)

@@ -5,9 +5,9 @@
 MATCH (x:Episode {run: $run, channel: $channel})
 CALL (x) {
   MATCH (y:Episode)
-  // The hint pins the range seek: planned while the run's episodes were still being
-  // created, the statistics would otherwise pick a label scan (quadratic).
-  USING INDEX y:Episode(run, channel, key, t)
+  // The hint pins a range *seek*: planned on fresh statistics (a new run's episodes),
+  // Neo4j otherwise picks a full index scan per episode (quadratic; seen: 15 s vs 0.1 s).
+  USING INDEX SEEK y:Episode(run, channel, key, t)
   WHERE y.run = $run AND y.channel = $channel AND y.key = x.key
     AND y.t >= x.t AND y.t <= CASE WHEN $overlap THEN x.t_end ELSE x.t + $window END
     AND y.msisdn <> x.msisdn AND (y.t > x.t OR y.msisdn > x.msisdn)
