@@ -106,10 +106,8 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
 
     Returns the rows and the workspace of the largest size (reused by the later stages).
     """
-    from cdrnet.loader.ingest import default_workers
-
     rows = []
-    auto = default_workers()
+    auto = max(2, os.cpu_count() or 1)
     ws_path = work / "ws"
     for n in sizes:
         path = work / f"dump_{n}.csv"

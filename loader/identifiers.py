@@ -93,18 +93,25 @@ def imei14(imei: pd.Series) -> pd.Series:
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
     arr = pa.array(s, type=pa.string())
-    digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
-    values = pc.cast(pc.if_else(digits, arr, None), pa.int64())
+    empty = pc.equal(arr, "")
+    try:
+        # Fast path: every non-empty value is a plain integer (the usual export).
+        values = pc.cast(pc.if_else(empty, None, arr), pa.int64())
+        digits = pc.invert(empty)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
+        values = pc.cast(pc.if_else(digits, arr, None), pa.int64())
     in_range = pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))
     ok = pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
     out = np.where(ok, pc.fill_null(values, 0).to_numpy(zero_copy_only=False), 0).astype(np.int64)
+    nonempty = pc.invert(empty).to_numpy(zero_copy_only=False)
     # "443.0" (Excel) is an integer too.
-    odd = ~digits.to_numpy(zero_copy_only=False) & (s != "").to_numpy()
+    odd = ~digits.to_numpy(zero_copy_only=False) & nonempty
     if odd.any():
         f = pd.to_numeric(s[odd], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         whole = ~np.isnan(f) & (f == np.floor(f)) & (f >= low) & (f <= high)
         where = np.flatnonzero(odd)[whole]
         out[where] = f[whole].astype(np.int64)
         ok[where] = True
-    bad = (s != "").to_numpy() & ~ok
+    bad = nonempty & ~ok
     return pd.Series(pd.arrays.IntegerArray(out, ~ok), index=s.index), pd.Series(bad, index=s.index)

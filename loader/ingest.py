@@ -42,11 +42,14 @@ class IngestResult:
 
 
 def default_workers() -> int:
-    """Worker processes for parsing: one per core, at most 4 (the writer needs a core too)."""
+    """Parsing processes when the user names none: CDRNET_WORKERS, else 1 (this process).
+
+    A worker ships each normalised block back to this process, and on a 2-core
+    machine that transfer costs about what the parallel parsing saves (see
+    docs/benchmarks.md), so parallel parsing is opt-in (``--workers``).
+    """
     env = os.environ.get("CDRNET_WORKERS", "")
-    if env.isdigit() and int(env) >= 1:
-        return int(env)
-    return max(1, min(4, os.cpu_count() or 1))
+    return int(env) if env.isdigit() and int(env) >= 1 else 1
 
 
 @contextmanager
@@ -106,8 +109,8 @@ def ingest_paths(paths: list[str], store: Any, layouts: list[Layout], opts: Opti
                  on_unchanged: Callable[[str, str], None] | None = None, workers: int = 1) -> IngestResult:
     """Ingest every dump under ``paths``; one failing file does not stop the others.
 
-    ``workers`` > 1 normalises blocks in spawned processes (the CLI's default, see
-    ``default_workers``); a script calling this must then guard its top level with
+    ``workers`` > 1 normalises blocks in spawned processes (``cdrnet ingest --workers``);
+    a script calling this must then guard its top level with
     ``if __name__ == "__main__":`` as spawned workers import it.
     """
     result = IngestResult()

@@ -68,20 +68,26 @@ def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> Iterator[Blo
     if encoding == "utf-8-sig":
         raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    # UTF-8 passes through untouched (blocks are cut at newlines, so no character is
+    # split): Arrow validates it, and a block with a bad byte falls back to the
+    # Python splitter, which decodes with replacement characters like this decoder.
+    passthrough = encoding == "utf-8"
     line, carry, consumed = 1, b"", 0
     while raw:
-        text = carry + _to_utf8(raw, decoder)
+        text = carry + (raw if passthrough else _to_utf8(raw, decoder))
         consumed += len(raw)
         raw = stream.read(block_size)
         cut = text.rfind(b"\n")
         if cut < 0:
             carry = text
             continue
-        body, carry = text[: cut + 1].replace(b"\r\n", b"\n"), text[cut + 1 :]
+        body, carry = text[: cut + 1], text[cut + 1 :]
+        if b"\r" in body:
+            body = body.replace(b"\r\n", b"\n")
         n = count_lines(body)
         yield Block(body, line, n, consumed)
         line, consumed = line + n, 0
-    tail = carry + decoder.decode(b"", final=True).encode("utf-8")
+    tail = carry if passthrough else carry + decoder.decode(b"", final=True).encode("utf-8")
     tail = tail.replace(b"\r\n", b"\n").rstrip(b"\r")
     if tail:
         yield Block(tail, line, count_lines(tail), consumed)

@@ -155,3 +155,18 @@ def test_worker_processes_give_the_same_workspace(tmp_path, monkeypatch):
     assert got[1][2:] == got[2][2:] and got[1][2] == 2000 and got[1][3] == {"wrong_field_count": 1, "duplicate_row": 1}
     assert got[1][1] == got[2][1]
     pd.testing.assert_frame_equal(got[1][0], got[2][0])
+
+
+def test_invalid_utf8_byte_after_the_sniffed_head(ws, tmp_path, monkeypatch):
+    """UTF-8 blocks pass through undecoded: a stray byte deep in the file must still be
+    accounted for (the row is kept with U+FFFD, the counts stay exact)."""
+    monkeypatch.setattr(textblocks, "BLOCK_SIZE", 4096)
+    s = make_sessions(600, seed=5)
+    lines = render(s, "paper").encode().splitlines()
+    lines[450] = lines[450].replace(b"10.1.2.3", b"10.1.2.3\xff")
+    p = write(tmp_path, "stray.csv", b"\n".join(lines) + b"\n")
+    rep = one(ws, p)
+    assert rep.loaded + rep.rejected_total + rep.nondata == rep.lines_read == 601
+    assert rep.loaded == 600
+    got = ws.sessions()
+    assert (got["src_ip"] == "10.1.2.3\ufffd").sum() == 1

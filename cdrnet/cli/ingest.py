@@ -32,8 +32,8 @@ def build_layouts(layout_file: str | None) -> list[Layout]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @input_options
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that parse blocks in parallel (default: one per core, at most 4; "
-                   "env CDRNET_WORKERS). Use 1 on a machine short of memory.")
+              help="Processes that parse blocks in parallel (default 1, or env CDRNET_WORKERS). "
+                   "Pays off with more than 2 cores; each extra process needs ~300 MB.")
 @click.pass_obj
 def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz: str, country_code: str,
                signatures: str, extra_signatures: tuple[str, ...], workers: int | None) -> None:
@@ -49,7 +49,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet -w case42 ingest airtel_9876543210.csv jio.zip
       cdrnet ingest --layout myoperator.toml odd_export.csv
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
-      cdrnet ingest --workers 1 huge_tower_dump.csv  # one process, least memory
+      cdrnet ingest --workers 4 tower_dump.csv     # parse on 4 cores
     """
     from cdrnet.loader.ingest import default_workers, ingest_paths
 
