@@ -43,10 +43,15 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def child(code: str) -> tuple[float, float]:
-    """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB)."""
+def child(code: str, extra: dict | None = None) -> tuple[float, float]:
+    """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB).
+
+    Other keys it reports are copied into ``extra``.
+    """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     data = json.loads(out.stdout.strip().splitlines()[-1])
+    if extra is not None:
+        extra.update(data)
     return data["seconds"], data["rss_mb"]
 
 
@@ -89,7 +94,8 @@ t0 = time.perf_counter()
 r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern", show_progress=False,
                  workers={workers})
 assert r.loaded and r.loaded[0].accounted
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "workers": r.workers}}))
 """
 
 PARSE_FLOOR = """
@@ -97,6 +103,15 @@ import json, time, resource
 import pyarrow.csv as pc
 t0 = time.perf_counter()
 pc.read_csv({path!r})
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+PARSE_WRITE = """
+import glob, json, resource, time
+import pyarrow.parquet as pq
+table = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0])
+t0 = time.perf_counter()
+pq.write_table(table, {out!r}, compression="zstd")
 print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -115,22 +130,32 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
         reps = repeats if n <= 2_000_000 else 1
         times: dict[str, list[float]] = {"1": [], "auto": [], "floor": []}
         rss: dict[str, float] = {"1": 0.0, "auto": 0.0, "floor": 0.0}
+        used: dict[str, int] = {}
         for _ in range(reps):
-            for label, workers in (("1", 1), ("auto", auto)):
+            for label, workers in (("auto", auto), ("1", 1)):
                 shutil.rmtree(ws_path, ignore_errors=True)
-                t, r = child(PARSE_OURS.format(ws=str(ws_path), path=str(path), workers=workers))
+                info: dict = {}
+                t, r = child(PARSE_OURS.format(ws=str(ws_path), path=str(path), workers=workers), info)
+                used[label] = info["workers"]
                 times[label].append(t)
                 rss[label] = max(rss[label], r)
             t, r = child(PARSE_FLOOR.format(path=str(path)))
             times["floor"].append(t)
             rss["floor"] = max(rss["floor"], r)
+        # How much of our time is only writing the result (the same rows, already in memory).
+        write_s, _ = child(PARSE_WRITE.format(ws=str(ws_path), out=str(work / "rewrite.parquet")))
+        (work / "rewrite.parquet").unlink(missing_ok=True)
         f = statistics.median(times["floor"])
-        for label, name in (("1", "1 process"), ("auto", f"{auto} worker processes")):
+        names = {"1": "1 process", "auto": f"{used['auto']} worker processes" if used["auto"] > 1
+                 else "1 process (file too small for workers)"}
+        for label, name in (("1", names["1"]), ("auto", names["auto"])):
             o = statistics.median(times[label])
             rows.append({"stage": f"parse+normalise+classify, {name}", "size": sessions, "ours_s": o,
                          "reference": "pyarrow.csv.read_csv", "reference_s": f, "ratio": o / f,
                          "rows_per_s": sessions / o, "peak_rss_mb": rss[label], "reference_rss_mb": rss["floor"],
                          "bytes": path.stat().st_size})
+        rows.append({"stage": "  of which: writing the sessions as Parquet (zstd), alone", "size": sessions,
+                     "ours_s": write_s, "reference": "pyarrow.csv.read_csv", "reference_s": f, "ratio": write_s / f})
         path.unlink()
     return rows, ws_path
 
