@@ -238,8 +238,11 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
     frame = everything.head(limit)
 
     def wipe() -> None:
+        # Relationships first: DETACH DELETE of a dense node (a Dump with a million
+        # CONTAINS) in one transaction exceeds Neo4j's transaction memory limit.
         with driver.session() as s:
-            s.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+            s.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
+            s.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
 
     wipe()
     store = GraphStore(driver, work / "rej")
@@ -395,6 +398,23 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+class Progress(list):
+    """The result rows, also appended to a CSV as each stage ends (a late failure keeps the rest)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        path.unlink(missing_ok=True)
+
+    def __iadd__(self, new: list[dict]) -> Progress:  # type: ignore[override]
+        self.extend(new)
+        cols = ["stage", "size", "ours_s", "reference", "reference_s", "ratio", "rows_per_s", "peak_rss_mb",
+                "reference_rss_mb", "bytes"]
+        pd.DataFrame(new).reindex(columns=cols).to_csv(self.path, mode="a", header=not self.path.exists(), index=False)
+        print(markdown(pd.DataFrame(new)), file=sys.stderr, flush=True)
+        return self
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -413,7 +433,7 @@ def main() -> None:
         stages.discard("neo4j")
     curve = pd.DataFrame(columns=["method", "sessions", "seconds"])
     try:
-        rows: list[dict] = []
+        rows = Progress(out_dir / "partial.csv")
         ws_path = None
         if stages & {"parse", "scale", "neo4j"}:
             prow, ws_path = bench_parse(work, parse_sizes, repeats)
