@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdrnet.errors import WorkspaceError
+from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
 
@@ -142,16 +143,21 @@ class Workspace:
         for rep in self.reports():
             yield rep.sha256, self.dumps_dir / f"{rep.sha256}.parquet"
 
-    def session_keys(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
-        """Session keys of other dumps (only those sharing a subscriber, when given)."""
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
+        """Key hashes (first 64 bits) of other dumps' sessions (only dumps sharing a subscriber, when given).
+
+        Hashes, not the 32-character keys: 8 bytes a session however large the case.
+        """
         wanted = set(msisdns) if msisdns is not None else None
-        keys = []
+        out = [np.zeros(0, dtype=np.uint64)]
         for rep in self.reports():
             if rep.sha256 == exclude or (wanted is not None and not wanted.intersection(rep.msisdns)):
                 continue
             path = self.dumps_dir / f"{rep.sha256}.parquet"
-            keys.append(pq.read_table(path, columns=["session_key"]).column(0).to_numpy(zero_copy_only=False))
-        return np.concatenate(keys).astype(str) if keys else np.zeros(0, dtype=str)
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"]):
+                keys = batch.column(0).to_numpy(zero_copy_only=False).astype("S32")
+                out.append(key_hash_of(keys))
+        return np.concatenate(out)
 
     def sessions(self, columns: list[str] | None = None, dedupe: bool = True) -> pd.DataFrame:
         """All loaded sessions; a session delivered by several dumps appears once."""

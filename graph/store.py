@@ -18,6 +18,7 @@ import pandas as pd
 from cdrnet.graph.connection import read, run_write, write
 from cdrnet.graph.model import SESSION, schema_statements
 from cdrnet.graph.writes import load_sessions, merge_nodes
+from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from neo4j import Driver, ManagedTransaction
 
@@ -157,9 +158,10 @@ class GraphStore:
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)
 
-    def session_keys(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
+        """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's)."""
         rows = read(self.driver, "other_dump_keys", {"sha256": exclude or "", "msisdns": msisdns or []}, self.database)
-        return np.array([r["key"] for r in rows], dtype=str)
+        return key_hash_of(np.array([r["key"] for r in rows], dtype="S32"))
 
     def reports(self) -> list[DumpReport]:
         out = []

@@ -76,6 +76,18 @@ def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
+def key_hash_of(keys: np.ndarray) -> np.ndarray:
+    """The first 64 bits of session keys (the duplicate-check hash), read back from their hex text."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    digits = np.asarray(keys, dtype="S32").view(np.uint8).reshape(-1, 32)[:, :16]
+    lut = np.zeros(256, dtype=np.uint64)
+    lut[ord("0") : ord("9") + 1] = np.arange(10, dtype=np.uint64)
+    lut[ord("a") : ord("f") + 1] = np.arange(10, 16, dtype=np.uint64)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    return np.bitwise_or.reduce(lut[digits] << shifts, axis=1)
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser: every input bit reaches every output bit."""
     x = x ^ (x >> np.uint64(30))

@@ -120,9 +120,10 @@ class Accumulator:
         self.report = report
         self.rejects: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
-        self.msisdn_codes: list[np.ndarray] = []
         self.msisdn_set: set[str] = set()
-        self.starts: list[np.ndarray] = []
+        # One 64-bit hash of (subscriber, start) per session: 8 bytes a row for the
+        # shared-start share, the only per-row state the report needs.
+        self.start_keys: list[np.ndarray] = []
         self.with_seconds = 0
         self.tmin: pd.Timestamp | None = None
         self.tmax: pd.Timestamp | None = None
@@ -139,9 +140,11 @@ class Accumulator:
             self.tmin = lo if self.tmin is None else min(self.tmin, lo)
             self.tmax = hi if self.tmax is None else max(self.tmax, hi)
             self.with_seconds += int((st.dt.second != 0).sum())
-            self.msisdn_codes.append(pd.util.hash_array(sessions["msisdn"].to_numpy(dtype=object)))
-            self.msisdn_set.update(sessions["msisdn"].unique().tolist())
-            self.starts.append(st.astype("int64").to_numpy())
+            codes, uniques = pd.factorize(sessions["msisdn"])
+            self.msisdn_set.update(uniques.tolist())
+            m = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+            t = st.astype("int64").to_numpy().view(np.uint64)
+            self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
             dest = sessions["dest_port"].notna()
             r.with_destination += int(dest.sum())
             r.app_identified += int((dest & (sessions["app"] != "")).sum())
@@ -158,7 +161,7 @@ class Accumulator:
             r.start_max = self.tmax.isoformat() if self.tmax is not None else ""
             r.seconds_share = round(self.with_seconds / r.loaded, 4)
             r.seconds_present = r.seconds_share > 0.02 or r.loaded < 20 and self.with_seconds > 0
-            keys = pd.DataFrame({"m": np.concatenate(self.msisdn_codes), "t": np.concatenate(self.starts)})
+            keys = pd.Series(np.concatenate(self.start_keys))
             r.shared_start_share = round(float(keys.duplicated(keep=False).mean()), 4)
         level = base_level
         if fallback_level and self.stats["event_time_rows"] < r.loaded / 2:
