@@ -31,7 +31,8 @@ def bin_matrix(sub: np.ndarray, key: np.ndarray, t: np.ndarray, n_subs: int, by_
     # whatever the zone offset of the operator's clock.
     rel = t - (t.min() if len(t) else 0)
     hour_bin = rel // 3600 if by_day else (rel // 3600) % 24
-    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([key, hour_bin]))
+    key_code, _ = pd.factorize(key)
+    codes, _ = pd.factorize(key_code.astype(np.int64) * (int(hour_bin.max()) + 1 if len(t) else 1) + hour_bin)
     data = np.ones(len(sub), dtype=np.float64)
     m = sparse.coo_matrix((data, (sub, codes)), shape=(n_subs, int(codes.max()) + 1 if len(codes) else 1))
     return m.tocsr()

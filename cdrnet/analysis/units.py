@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdrnet.loader.normalize import key_hash_of
+
 MESSAGING_CATEGORIES = ("messaging",)
 CALL_PORTS = (3478, 3481)
 
@@ -67,15 +69,18 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
                              "t_end": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
                              "first_key": pd.Series(dtype=str)})
     t = epoch_seconds(frame["start_utc"])
-    te = epoch_seconds(frame["end_utc"].fillna(frame["start_utc"]))
-    f = pd.DataFrame({"msisdn": frame["msisdn"].to_numpy(), "key": frame["key"].to_numpy(), "t": t,
-                      "t_end": np.maximum(te, t), "sk": frame["session_key"].to_numpy()})
-    f = f.sort_values(["msisdn", "key", "t", "sk"], kind="stable").reset_index(drop=True)
-    same = (f["msisdn"].to_numpy()[1:] == f["msisdn"].to_numpy()[:-1]) & (f["key"].to_numpy()[1:] == f["key"].to_numpy()[:-1])
-    close = np.diff(f["t"].to_numpy()) <= gap
-    new = np.r_[True, ~(same & close)]
-    bid = np.cumsum(new) - 1
-    g = f.groupby(bid, sort=False)
-    return pd.DataFrame({"msisdn": g["msisdn"].first().to_numpy(), "key": g["key"].first().to_numpy(),
-                         "t": g["t"].first().to_numpy(), "t_end": g["t_end"].max().to_numpy(),
-                         "n": g.size().to_numpy(), "first_key": g["sk"].first().to_numpy()})
+    te = np.maximum(epoch_seconds(frame["end_utc"].fillna(frame["start_utc"])), t)
+    # Sort on integer codes (codes of sorted uniques keep the text order); the
+    # session key breaks ties, through its first 64 bits (same order as the hex text).
+    m_code, m_uni = pd.factorize(frame["msisdn"], sort=True)
+    k_code, k_uni = pd.factorize(frame["key"], sort=True)
+    order = np.lexsort((key_hash_of(frame["session_key"]), t, k_code, m_code))
+    m_code, k_code, t, te = m_code[order], k_code[order], t[order], te[order]
+    same = (m_code[1:] == m_code[:-1]) & (k_code[1:] == k_code[:-1])
+    new = np.r_[True, ~(same & (np.diff(t) <= gap))]
+    first = np.flatnonzero(new)
+    return pd.DataFrame({"msisdn": np.asarray(m_uni, dtype=object)[m_code[first]],
+                         "key": np.asarray(k_uni, dtype=object)[k_code[first]],
+                         "t": t[first], "t_end": np.maximum.reduceat(te, first),
+                         "n": np.diff(np.r_[first, len(t)]),
+                         "first_key": frame["session_key"].array.take(order[first]).to_numpy(dtype=object)})
