@@ -11,6 +11,7 @@ the pair's score is -log10 of Fisher's combination of those p-values.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -101,27 +102,45 @@ def filter_sessions(frame: pd.DataFrame, params: LinkParams, subscribers: list[s
     return frame
 
 
-def _match(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool, stats_out: SweepStats) -> pd.DataFrame:
-    """Matched unit pairs of different subscribers on the same key."""
+MATCH_COLUMNS = ["a", "b", "key", "ta", "tb", "ua", "ub"]
+
+
+def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
+                  stats_out: SweepStats) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
+    """Matched unit pairs of different subscribers on the same key, chunk by chunk.
+
+    Chunks carry integer key codes (the second result maps them to keys), so a
+    case with a hundred million matches is aggregated without ever holding them.
+    """
     if units.empty:
-        return pd.DataFrame(columns=["a", "b", "key", "ta", "tb", "ua", "ub"])
+        return iter(()), np.zeros(0, dtype=object)
     u = units.assign(sub=codes.get_indexer(units["msisdn"]))
     kcode, kuni = pd.factorize(u["key"])
     u = u.assign(kc=kcode).sort_values(["kc", "t", "sub"], kind="stable").reset_index()
     key, t, sub = u["kc"].to_numpy(np.int64), u["t"].to_numpy(np.int64), u["sub"].to_numpy(np.int64)
+    orig = u["index"].to_numpy()
     t_end = u["t_end"].to_numpy(np.int64) if overlap else None
-    parts = []
-    for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
-        keep = sub[i] != sub[j]
-        i, j = i[keep], j[keep]
-        swap = sub[i] > sub[j]
-        a_idx, b_idx = np.where(swap, j, i), np.where(swap, i, j)
-        parts.append(pd.DataFrame({"a": sub[a_idx], "b": sub[b_idx], "key": key[i], "ta": t[a_idx], "tb": t[b_idx],
-                                   "ua": u["index"].to_numpy()[a_idx], "ub": u["index"].to_numpy()[b_idx]}))
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
+            keep = sub[i] != sub[j]
+            i, j = i[keep], j[keep]
+            swap = sub[i] > sub[j]
+            a_idx, b_idx = np.where(swap, j, i), np.where(swap, i, j)
+            yield pd.DataFrame({"a": sub[a_idx], "b": sub[b_idx], "key": key[i], "ta": t[a_idx], "tb": t[b_idx],
+                                "ua": orig[a_idx], "ub": orig[b_idx]})
+
+    return chunks(), np.asarray(kuni, dtype=object)
+
+
+def _match(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool, stats_out: SweepStats) -> pd.DataFrame:
+    """All matched unit pairs at once, keys as text (for evidence on one pair)."""
+    chunks, kuni = _match_chunks(units, codes, window, overlap, stats_out)
+    parts = list(chunks)
     if not parts:
-        return pd.DataFrame(columns=["a", "b", "key", "ta", "tb", "ua", "ub"])
+        return pd.DataFrame(columns=MATCH_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
-    out["key"] = np.asarray(kuni, dtype=object)[out["key"].to_numpy()]
+    out["key"] = kuni[out["key"].to_numpy()]
     return out
 
 
@@ -214,21 +233,30 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
     per_channel: dict[str, pd.DataFrame] = {}
     matches: dict[str, pd.DataFrame] = {}
 
+    def run(channel: str, units: pd.DataFrame, window: int, ovl: bool,
+            keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
+        chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel])
+        if keep is not None:
+            chunks = (keep(c) for c in chunks)
+        if keep_matches:
+            parts = list(chunks)
+            whole = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MATCH_COLUMNS)
+            matches[channel] = whole.assign(key=kuni[whole["key"].to_numpy(np.int64)]) if parts else whole
+            chunks = iter(parts)
+        return chunks, kuni
+
     msg = bursts(messaging_sessions(frame, params.apps), gap)
-    m = _match(msg, codes, w, overlap, sweeps["messaging"])
     dur = (msg["t_end"] - msg["t"]).groupby(msg["msisdn"]).mean() if overlap else None
-    per_channel["messaging"] = _aggregate(m, msg, codes, w, overlap, dur, tight=None if overlap else params.tight_window_s)
-    matches["messaging"] = m
+    per_channel["messaging"] = _aggregate(*run("messaging", msg, w, overlap), msg, codes, w, overlap, dur,
+                                          tight=None if overlap else params.tight_window_s)
     if params.calls:
         cu = _call_units(frame)
-        cm = _call_filter(_match(cu, codes, params.call_window_s, False, sweeps["call"]), cu, params.call_duration_tol)
-        per_channel["call"] = _aggregate(cm, cu, codes, params.call_window_s, False, None, shift=False)
-        matches["call"] = cm
+        per_channel["call"] = _aggregate(*run("call", cu, params.call_window_s, False,
+                                              lambda c: _call_filter(c, cu, params.call_duration_tol)),
+                                         cu, codes, params.call_window_s, False, None, shift=False)
     if params.colocation:
         cells = bursts(cell_sessions(frame), gap)
-        lm = _match(cells, codes, w, False, sweeps["coloc"])
-        per_channel["coloc"] = _aggregate(lm, cells, codes, w, False, None, shift=False)
-        matches["coloc"] = lm
+        per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False), cells, codes, w, False, None, shift=False)
     edges = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum())
     coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
@@ -238,9 +266,14 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
 
 def keys_text(per_key: pd.DataFrame) -> pd.Series:
     """'key=count;...' per pair, most frequent first (ties by key), indexed by (a, b)."""
-    per_key = per_key.assign(txt=per_key["key"].astype(str) + "=" + per_key["c"].astype(str))
     ordered = per_key.sort_values(["a", "b", "c", "key"], ascending=[True, True, False, True])
-    return ordered.groupby(["a", "b"], sort=True)["txt"].agg(";".join)
+    a, b = ordered["a"].to_numpy(np.int64), ordered["b"].to_numpy(np.int64)
+    starts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])])
+    # One string concatenation per pair in C (reduceat), not a Python join per group.
+    parts = (ordered["key"].astype(str) + "=" + ordered["c"].astype(str) + ";").to_numpy(dtype=object)
+    text = np.add.reduceat(parts, starts) if len(parts) else parts
+    index = pd.MultiIndex.from_arrays([a[starts], b[starts]], names=["a", "b"])
+    return pd.Series([x[:-1] for x in text], index=index, dtype=object)
 
 
 def window_factor(agg: pd.DataFrame, codes: pd.Index, window: int, mean_dur: pd.Series | None) -> np.ndarray | float:
@@ -264,24 +297,44 @@ def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, i
     return sorted((k, v) for k, v in (resolution or {}).items() if v > window and k in present)
 
 
-def _aggregate(m: pd.DataFrame, units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
-               mean_dur: pd.Series | None, shift: bool = True, tight: int | None = None) -> pd.DataFrame:
-    """Per pair: observed matches, expected matches, per-key counts, first/last time."""
-    if m.empty:
+def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataFrame, codes: pd.Index, window: int,
+               overlap: bool, mean_dur: pd.Series | None, shift: bool = True, tight: int | None = None) -> pd.DataFrame:
+    """Per pair: observed matches, expected matches, per-key counts, first/last time.
+
+    Each chunk of matches is reduced to one row per (pair, key) at once, so
+    memory follows the number of distinct (pair, key)s, not of matches.
+    """
+    n_keys = max(len(kuni), 1)
+    partial = []
+    for m in chunks:
+        if m.empty:
+            continue
+        ta, tb = m["ta"].to_numpy(np.int64), m["tb"].to_numpy(np.int64)
+        code = (m["a"].to_numpy(np.int64) * len(codes) + m["b"].to_numpy(np.int64)) * n_keys + m["key"].to_numpy(np.int64)
+        close = (np.abs(ta - tb) <= tight) if tight is not None else np.zeros(len(m), dtype=bool)
+        g = pd.DataFrame({"code": code, "lo": np.minimum(ta, tb), "hi": np.maximum(ta, tb),
+                          "tight": close.astype(np.int64)}).groupby("code", sort=False)
+        partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()}))
+    if not partial:
         return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
-    ab = [m["a"].to_numpy(), m["b"].to_numpy()]
-    tmin = np.minimum(m["ta"].to_numpy(), m["tb"].to_numpy())
-    tmax = np.maximum(m["ta"].to_numpy(), m["tb"].to_numpy())
-    agg = m.groupby(["a", "b"], sort=True).size().rename("obs").reset_index()
-    agg["first"] = pd.Series(tmin).groupby(ab).min().to_numpy()
-    agg["last"] = pd.Series(tmax).groupby(ab).max().to_numpy()
-    per_key = m.groupby(["a", "b", "key"], sort=True).size().rename("c").reset_index()
+    per = pd.concat(partial)
+    if len(partial) > 1:
+        g = per.groupby(level=0, sort=False)
+        per = pd.DataFrame({"c": g["c"].sum(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()})
+    code = per.index.to_numpy(np.int64)
+    pair, key = np.divmod(code, n_keys)
+    a, b = np.divmod(pair, len(codes))
+    per_key = pd.DataFrame({"a": a, "b": b, "key": kuni[key], "c": per["c"].to_numpy()})
+    by_pair = per.groupby([a, b], sort=True)
+    agg = pd.DataFrame({"obs": by_pair["c"].sum(), "first": by_pair["lo"].min(), "last": by_pair["hi"].max(),
+                        "tight": by_pair["tight"].sum()})
+    agg.index = agg.index.set_names(["a", "b"])
+    agg = agg.reset_index()
     agg["keys"] = keys_text(per_key).to_numpy()
     agg["exp"] = _expected(units, codes, agg, window_factor(agg, codes, window, mean_dur if overlap else None), shift)
-    if tight is not None:
-        close = np.abs(m["ta"].to_numpy() - m["tb"].to_numpy()) <= tight
-        agg["tight"] = pd.Series(close.astype(np.int64)).groupby(ab).sum().to_numpy()
-    return agg
+    if tight is None:
+        agg = agg.drop(columns="tight")
+    return agg[["a", "b", "obs", "first", "last", "keys", "exp", *(["tight"] if tight is not None else [])]]
 
 
 def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series) -> pd.DataFrame:
