@@ -106,11 +106,13 @@ MATCH_COLUMNS = ["a", "b", "key", "ta", "tb", "ua", "ub"]
 
 
 def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
-                  stats_out: SweepStats) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
+                  stats_out: SweepStats, full: bool = True) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
     """Matched unit pairs of different subscribers on the same key, chunk by chunk.
 
     Chunks carry integer key codes (the second result maps them to keys), so a
     case with a hundred million matches is aggregated without ever holding them.
+    ``full=False`` gives only what counting needs: a, b, key and the earlier and
+    later start (lo, hi), skipping four gathers per match.
     """
     if units.empty:
         return iter(()), np.zeros(0, dtype=object)
@@ -123,7 +125,13 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
 
     def chunks() -> Iterator[pd.DataFrame]:
         for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
-            keep = sub[i] != sub[j]
+            si, sj = sub[i], sub[j]
+            keep = si != sj
+            if not full:  # i precedes j in (key, t) order, so t[i] <= t[j]
+                i, j, si, sj = i[keep], j[keep], si[keep], sj[keep]
+                yield pd.DataFrame({"a": np.minimum(si, sj), "b": np.maximum(si, sj), "key": key[i], "lo": t[i],
+                                    "hi": t[j]})
+                continue
             i, j = i[keep], j[keep]
             swap = sub[i] > sub[j]
             a_idx, b_idx = np.where(swap, j, i), np.where(swap, i, j)
@@ -235,7 +243,7 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
 
     def run(channel: str, units: pd.DataFrame, window: int, ovl: bool,
             keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
-        chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel])
+        chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel], full=keep_matches or keep is not None)
         if keep is not None:
             chunks = (keep(c) for c in chunks)
         if keep_matches:
@@ -309,11 +317,14 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
     for m in chunks:
         if m.empty:
             continue
-        ta, tb = m["ta"].to_numpy(np.int64), m["tb"].to_numpy(np.int64)
+        if "lo" in m:
+            lo, hi = m["lo"].to_numpy(np.int64), m["hi"].to_numpy(np.int64)
+        else:
+            ta, tb = m["ta"].to_numpy(np.int64), m["tb"].to_numpy(np.int64)
+            lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
         code = (m["a"].to_numpy(np.int64) * len(codes) + m["b"].to_numpy(np.int64)) * n_keys + m["key"].to_numpy(np.int64)
-        close = (np.abs(ta - tb) <= tight) if tight is not None else np.zeros(len(m), dtype=bool)
-        g = pd.DataFrame({"code": code, "lo": np.minimum(ta, tb), "hi": np.maximum(ta, tb),
-                          "tight": close.astype(np.int64)}).groupby("code", sort=False)
+        close = (hi - lo <= tight) if tight is not None else np.zeros(len(m), dtype=bool)
+        g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64)}).groupby("code", sort=False)
         partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()}))
     if not partial:
         return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
