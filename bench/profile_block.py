@@ -1,0 +1,51 @@
+"""Line profile of normalising one block (where parse time goes), on a simulated dump.
+
+    pip install line_profiler
+    python -m bench.profile_block            # 100k-row block, warm (third run profiled)
+
+Prints line_profiler's report for ``process_block`` and ``normalise_block``; the
+numbers quoted in docs/benchmarks.md come from this command.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    try:
+        from line_profiler import LineProfiler
+    except ImportError:
+        sys.exit("this profile needs line_profiler: pip install line_profiler")
+    from cdrnet.loader import normalize, parse
+    from cdrnet.loader.detect import detect
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.signatures import load_signatures
+    from cdrnet.loader.textblocks import iter_blocks
+
+    from bench.__main__ import make_dump
+
+    with tempfile.TemporaryDirectory(prefix="cdrnet-profile-") as tmp:
+        path = Path(tmp) / "dump.csv"
+        make_dump(path, 120_000)
+        with open(path, "rb") as fh:
+            block = next(iter_blocks(fh))
+    det = detect(block.data[: 1 << 20].decode().split("\n"), builtin_layouts(), "profile")
+    body = block.data[block.data.index(b"\n") + 1 :]
+    opts = normalize.Options(rules=load_signatures("modern"))
+    for _ in range(2):  # warm: allocator, Arrow kernels, imports
+        parse.process_block(body, 2, det, opts, "profile", "")
+    lp = LineProfiler()
+    lp.add_function(normalize.normalise_block)
+    profiled = lp(parse.process_block)
+    t0 = time.perf_counter()
+    out = profiled(body, 2, det, opts, "profile", "")
+    print(f"{len(out.sessions)} sessions in {time.perf_counter() - t0:.3f} s (with profiling overhead)")
+    lp.print_stats(output_unit=1e-3)
+
+
+if __name__ == "__main__":
+    main()
