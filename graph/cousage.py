@@ -42,11 +42,27 @@ def _apps(params: LinkParams) -> list[str] | None:
     return [a.lower() for a in params.apps] if params.apps else None
 
 
+class _Timed:
+    """Runs named Cypher statements and adds up the seconds each step took."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    def __call__(self, step: str, fn, *args):  # noqa: ANN001, ANN204 - thin wrapper over run_auto/read
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - t0
+
+
 def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: pd.Index, window: int, overlap: bool,
-                 shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats) -> pd.DataFrame:
-    rows = run_auto(driver, "episodes_match", {"run": run, "channel": channel, "window": window, "overlap": overlap,
-                                               "tight": tight, "call_filter": call_filter, "tol": tol}, db)
-    bins = pd.DataFrame(read(driver, "episodes_bins", {"run": run, "channel": channel}, db))
+                 shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats, timed: _Timed) -> pd.DataFrame:
+    rows = timed(f"{channel}: match", run_auto, driver, "episodes_match",
+                 {"run": run, "channel": channel, "window": window, "overlap": overlap, "tight": tight,
+                  "call_filter": call_filter, "tol": tol}, db)
+    bins = pd.DataFrame(timed(f"{channel}: null-model bins", read, driver, "episodes_bins",
+                              {"run": run, "channel": channel}, db))
     stats.units = int(bins["n"].sum()) if len(bins) else 0
     if not rows:
         return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
@@ -77,36 +93,42 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
                resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True) -> LinkResult:
     """Compute scored edges in Neo4j and (by default) write them as CO_USED relationships."""
     t0 = time.perf_counter()
+    timed = _Timed()
     run = uuid.uuid4().hex[:12]
     scope = _scope(params, msisdns)
-    subs = pd.DataFrame(read(driver, "subscribers_in_scope", {**scope, "apps": _apps(params)}, database))
+    subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
+                              {**scope, "apps": _apps(params)}, database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
     sweeps = {c: SweepStats() for c in CHANNELS}
     overlap = params.mode == "overlap"
     per_channel: dict[str, pd.DataFrame] = {}
     try:
-        run_auto(driver, "episodes_messaging", {**scope, "apps": _apps(params), "gap": params.gap, "run": run}, database)
+        timed("messaging: episodes", run_auto, driver, "episodes_messaging",
+              {**scope, "apps": _apps(params), "gap": params.gap, "run": run}, database)
         # As in the embedded engine, the tight-window scale applies to start mode only.
         tight = -1 if overlap else params.tight_window_s
         per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
-                                                True, tight, False, params.call_duration_tol, sweeps["messaging"])
+                                                True, tight, False, params.call_duration_tol, sweeps["messaging"], timed)
         if params.calls:
-            run_auto(driver, "episodes_call", {**scope, "run": run}, database)
+            timed("call: episodes", run_auto, driver, "episodes_call", {**scope, "run": run}, database)
             per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,
-                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"])
+                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"], timed)
         if params.colocation:
-            run_auto(driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run}, database)
+            timed("coloc: episodes", run_auto, driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run}, database)
             per_channel["coloc"] = _channel_agg(driver, database, run, "coloc", codes, params.window_s, False, False,
-                                                params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"])
+                                                params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"],
+                                                timed)
     finally:
-        run_auto(driver, "episodes_clear", {"run": run}, database)
+        timed("clearing the run's episodes", run_auto, driver, "episodes_clear", {"run": run}, database)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
     edges = combine(per_channel, codes, params, msg_counts[msg_counts > 0])
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
-        write_co_used(driver, edges, run, database)
+        timed("writing CO_USED", write_co_used, driver, edges, run, database)
+    seconds = time.perf_counter() - t0
+    timed.steps["the rest (scoring in Python, transfers)"] = max(0.0, seconds - sum(timed.steps.values()))
     return LinkResult(edges=edges, params=params, subscribers=len(codes), sessions=-1,
-                      seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse)
+                      seconds=seconds, sweep=sweeps, coarse_subscribers=coarse, steps=timed.steps)
 
 
 CO_USED_PROPS = ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp", "messaging_tight",

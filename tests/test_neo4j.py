@@ -180,6 +180,8 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     code, out, err = run_cli(capsys, *env, "link", "--out", str(tmp_path / "neo_edges.csv"))
     assert code == 0, err
     assert "CO_USED relationships written" in out
+    steps = next(line for line in out.splitlines() if "Neo4j time by step:" in line)
+    assert "messaging: episodes" in steps and "messaging: match" in steps and "writing CO_USED" in steps
     ws_env = ["-w", str(tmp_path / "ws2")]
     run_cli(capsys, *ws_env, "ingest", str(case / "dumps"))
     run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))

@@ -89,6 +89,8 @@ class LinkResult:
     sweep: dict[str, SweepStats] = field(default_factory=dict)
     coarse_subscribers: list[tuple[str, int]] = field(default_factory=list)
     matches: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Seconds per step when the work ran as Cypher statements (where the time went).
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def filter_sessions(frame: pd.DataFrame, params: LinkParams, subscribers: list[str] | None = None) -> pd.DataFrame:

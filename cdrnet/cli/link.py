@@ -89,6 +89,8 @@ def print_link_summary(res: LinkResult, out: Path) -> None:
     for r in top.itertuples(index=False):
         click.echo(f"  {r.a} -- {r.b}  score {r.score:.1f}  messaging {r.messaging_obs} (exp {r.messaging_exp:.1f}) "
                    f"calls {r.call_obs} coloc {r.coloc_obs}  {r.services}")
+    if res.steps:
+        click.echo("  Neo4j time by step: " + ", ".join(f"{k} {v:.1f}s" for k, v in res.steps.items()))
     click.echo(f"edges written to {out} ({res.seconds:.2f}s)")
 
 
