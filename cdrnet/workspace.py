@@ -155,8 +155,7 @@ class Workspace:
                 continue
             path = self.dumps_dir / f"{rep.sha256}.parquet"
             for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"]):
-                keys = batch.column(0).to_numpy(zero_copy_only=False).astype("S32")
-                out.append(key_hash_of(keys))
+                out.append(key_hash_of(batch.column(0)))
         return np.concatenate(out)
 
     def sessions(self, columns: list[str] | None = None, dedupe: bool = True) -> pd.DataFrame:

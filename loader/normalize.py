@@ -76,7 +76,7 @@ def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 
-def key_hash_of(keys: np.ndarray | pd.Series) -> np.ndarray:
+def key_hash_of(keys: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The first 64 bits of session keys (the duplicate-check hash), read back from their hex text."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -89,20 +89,21 @@ def key_hash_of(keys: np.ndarray | pd.Series) -> np.ndarray:
     return packed.view(">u8").ravel().astype(np.uint64)
 
 
-def _key_bytes(keys: np.ndarray | pd.Series) -> np.ndarray:
+def _key_bytes(keys: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Session keys as an (n, 32) byte matrix; straight from Arrow's buffer when possible."""
-    if isinstance(keys, pd.Series):
-        arr = pa.array(keys.array) if isinstance(keys.array, pd.arrays.ArrowStringArray) else None
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if arr is not None and arr.null_count == 0:
+    arr = keys
+    if isinstance(arr, pd.Series):
+        arr = pa.array(arr.array) if isinstance(arr.array, pd.arrays.ArrowStringArray) else arr.to_numpy(dtype=object)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if isinstance(arr, pa.Array):
+        if arr.null_count == 0:
             arr = arr.cast(pa.large_string())
             offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
             if np.all(np.diff(offsets) == 32):
-                data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-                return data[offsets[0] : offsets[-1]].reshape(-1, 32)
-        keys = keys.to_numpy(dtype=object)
-    return np.asarray(keys, dtype="S32").view(np.uint8).reshape(-1, 32)
+                return np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 32)
+        arr = arr.to_numpy(zero_copy_only=False)
+    return np.asarray(arr, dtype="S32").view(np.uint8).reshape(-1, 32)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
