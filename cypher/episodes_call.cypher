@@ -1,5 +1,8 @@
 // Build the call units of one link run: every UDP flow to a STUN/TURN relay (3478-3481)
-// or in the call category is its own unit, keyed by relay ip:port.
+// or in the call category is its own unit, keyed by relay ip:port. Dumps listed in
+// $record_end_dumps have no per-flow end (Airtel: the PDP record's close) and those in
+// $record_volume_dumps no per-flow volume (the record's totals): those are left out of the
+// duration and volume comparison.
 MATCH (x:Session)
 WHERE ((x.dest_port >= 3478 AND x.dest_port <= 3481 AND coalesce(x.proto, '') IN ['udp', ''])
        OR x.app_category = 'call')
@@ -9,6 +12,10 @@ WHERE ((x.dest_port >= 3478 AND x.dest_port <= 3481 AND coalesce(x.proto, '') IN
 CALL (x) {
   CREATE (:Episode {episode_id: $run + '|call|' + x.session_key, run: $run, channel: 'call', msisdn: x.msisdn,
                     key: x.dest_ip + ':' + toString(x.dest_port), t: x.start_s, n: 1,
-                    t_end: CASE WHEN coalesce(x.end_s, x.start_s) > x.start_s THEN coalesce(x.end_s, x.start_s) ELSE x.start_s END,
-                    up: x.uplink, down: x.downlink})
+                    t_end: CASE WHEN x.dump_sha256 IN $record_end_dumps THEN x.start_s
+                                WHEN coalesce(x.end_s, x.start_s) > x.start_s THEN coalesce(x.end_s, x.start_s)
+                                ELSE x.start_s END,
+                    dur_known: NOT x.dump_sha256 IN $record_end_dumps,
+                    up: CASE WHEN x.dump_sha256 IN $record_volume_dumps THEN null ELSE x.uplink END,
+                    down: CASE WHEN x.dump_sha256 IN $record_volume_dumps THEN null ELSE x.downlink END})
 } IN TRANSACTIONS OF 5000 ROWS

@@ -1,7 +1,9 @@
 // Co-usage events of one channel: episode pairs of different subscribers on the same key whose
 // starts differ by at most $window seconds (inclusive) -- or, with $overlap, whose episodes
 // overlap. An index range seek on Episode(run, channel, key, t) finds each window: no
-// cartesian product. Aggregated per pair and key.
+// cartesian product. Aggregated per pair, key and the case-calendar days of the two episodes
+// (days counted at the zone's standard offset $offset), so that the engine keeps only matches on
+// days both subscribers were observed.
 MATCH (x:Episode {run: $run, channel: $channel})
 CALL (x) {
   MATCH (y:Episode)
@@ -15,13 +17,15 @@ CALL (x) {
 }
 WITH x, y, CASE WHEN x.msisdn < y.msisdn THEN x ELSE y END AS ea, CASE WHEN x.msisdn < y.msisdn THEN y ELSE x END AS eb
 WHERE NOT $call_filter OR (
-  abs((ea.t_end - ea.t) - (eb.t_end - eb.t)) <=
+  // Durations are compared only where both ends are the flows' own (else start and relay alone).
+  NOT (coalesce(ea.dur_known, true) AND coalesce(eb.dur_known, true)) OR abs((ea.t_end - ea.t) - (eb.t_end - eb.t)) <=
     CASE WHEN 10.0 > $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END
          THEN 10.0 ELSE $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END END
   AND (ea.up IS NULL OR ea.down IS NULL OR eb.up IS NULL OR eb.down IS NULL OR (
        (CASE WHEN ea.up < eb.down THEN ea.up ELSE eb.down END + 1.0) / (CASE WHEN ea.up > eb.down THEN ea.up ELSE eb.down END + 1.0) >= 0.5
    AND (CASE WHEN eb.up < ea.down THEN eb.up ELSE ea.down END + 1.0) / (CASE WHEN eb.up > ea.down THEN eb.up ELSE ea.down END + 1.0) >= 0.5)))
-RETURN ea.msisdn AS a, eb.msisdn AS b, x.key AS key, count(*) AS obs,
+RETURN ea.msisdn AS a, eb.msisdn AS b, x.key AS key, (ea.t + $offset) / 86400 AS da, (eb.t + $offset) / 86400 AS db,
+       count(*) AS obs,
        sum(CASE WHEN abs(ea.t - eb.t) <= $tight THEN 1 ELSE 0 END) AS tight,
        min(CASE WHEN ea.t < eb.t THEN ea.t ELSE eb.t END) AS first,
        max(CASE WHEN ea.t > eb.t THEN ea.t ELSE eb.t END) AS last

@@ -22,6 +22,7 @@ from neo4j import Driver
 
 from cdrnet.analysis.cousage import (
     CHANNELS,
+    DayFrame,
     LinkParams,
     LinkResult,
     add_resolution,
@@ -30,6 +31,7 @@ from cdrnet.analysis.cousage import (
     window_factor,
 )
 from cdrnet.analysis.null import expected_pairs
+from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
 
 
@@ -57,41 +59,66 @@ class _Timed:
 
 
 def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: pd.Index, window: int, overlap: bool,
-                 shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats, timed: _Timed) -> pd.DataFrame:
+                 shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats, timed: _Timed,
+                 days: DayFrame) -> pd.DataFrame:
     rows = timed(f"{channel}: match", run_auto, driver, "episodes_match",
                  {"run": run, "channel": channel, "window": window, "overlap": overlap, "tight": tight,
-                  "call_filter": call_filter, "tol": tol}, db)
+                  "call_filter": call_filter, "tol": tol, "offset": days.offset}, db)
     bins = pd.DataFrame(timed(f"{channel}: null-model bins", read, driver, "episodes_bins",
-                              {"run": run, "channel": channel}, db))
+                              {"run": run, "channel": channel, "offset": days.offset}, db))
     stats.units = int(bins["n"].sum()) if len(bins) else 0
+    empty = pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last", "common_days"])
     if not rows:
-        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
+        return empty
     m = pd.DataFrame(rows)
     m["a"], m["b"] = codes.get_indexer(m["a"]), codes.get_indexer(m["b"])
+    # Only matches on days both were observed count (as in the embedded engine).
+    a, b = m["a"].to_numpy(np.int64), m["b"].to_numpy(np.int64)
+    da, db_ = m["da"].to_numpy(np.int64), m["db"].to_numpy(np.int64)
+    ok = (days.cov.observed(days.table, a, da) & days.cov.observed(days.table, b, da)
+          & days.cov.observed(days.table, a, db_) & days.cov.observed(days.table, b, db_))
+    m = m[ok]
+    if m.empty:
+        return empty
+    m = m.groupby(["a", "b", "key"], sort=False).agg(obs=("obs", "sum"), tight=("tight", "sum"), first=("first", "min"),
+                                                      last=("last", "max")).reset_index()
     stats.candidate_pairs = int(m["obs"].sum())
     g = m.groupby(["a", "b"], sort=True)
     agg = g.agg(obs=("obs", "sum"), tight=("tight", "sum"), first=("first", "min"), last=("last", "max")).reset_index()
     agg["keys"] = keys_text(m.rename(columns={"obs": "c"})[["a", "b", "key", "c"]]).to_numpy()
-    # Units at the start of their hour bin reproduce the bin counts exactly.
+    # Units at the start of their local hour reproduce the null model's bin counts exactly.
     n = bins["n"].to_numpy(np.int64)
     sub = np.repeat(codes.get_indexer(bins["msisdn"]), n)
     key = np.repeat(bins["key"].to_numpy(dtype=object), n)
-    t = np.repeat((bins["t0"] + bins["day"] * 86400 + bins["hour"] * 3600).to_numpy(np.int64), n)
+    tl = np.repeat(bins["h"].to_numpy(np.int64) * 3600, n)
     mean_dur = None
     if overlap:
         per = bins.groupby("msisdn")[["dur", "n"]].sum()
         mean_dur = per["dur"] / per["n"]
     factor = window_factor(agg, codes, window, mean_dur)
-    agg["exp"] = expected_pairs(sub, key, t, len(codes), agg["a"].to_numpy(np.int64), agg["b"].to_numpy(np.int64),
-                                shift=shift) * factor
+    exp, common = expected_pairs(sub, key, tl, len(codes), agg["a"].to_numpy(np.int64), agg["b"].to_numpy(np.int64),
+                                 days.sig, days.sets, shift=shift)
+    agg["exp"], agg["common_days"] = exp * factor, common
     if channel != "messaging":
         agg = agg.drop(columns="tight")
     return agg
 
 
+def _not_per_flow(cov: Coverage) -> tuple[list[str], list[str]]:
+    """Dumps whose end time, and whose volumes, are not the flow's own (declared per layout)."""
+    ends = sorted(sha for sha, (end, _) in cov.scopes.items() if end != PER_FLOW)
+    vols = sorted(sha for sha, (_, vol) in cov.scopes.items() if vol != PER_FLOW)
+    return ends, vols
+
+
 def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = None,
-               resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True) -> LinkResult:
-    """Compute scored edges in Neo4j and (by default) write them as CO_USED relationships."""
+               resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True,
+               coverage: Coverage | None = None) -> LinkResult:
+    """Compute scored edges in Neo4j and (by default) write them as CO_USED relationships.
+
+    ``coverage`` (periods, zone, evidence scopes) should come from the same
+    store's dump reports; the edges then equal the embedded engine's.
+    """
     t0 = time.perf_counter()
     timed = _Timed()
     run = uuid.uuid4().hex[:12]
@@ -99,39 +126,54 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
                               {**scope, "apps": _apps(params)}, database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
+    if coverage is None:
+        from cdrnet.graph.store import dump_reports
+
+        coverage = Coverage.from_reports(dump_reports(driver, database))
+    cov = coverage
+    if resolution is None:
+        resolution = cov.resolution
+    days = DayFrame(cov, codes)
+    record_end, record_volume = _not_per_flow(cov)
     sweeps = {c: SweepStats() for c in CHANNELS}
     overlap = params.mode == "overlap"
     per_channel: dict[str, pd.DataFrame] = {}
     try:
         timed("messaging: episodes", run_auto, driver, "episodes_messaging",
-              {**scope, "apps": _apps(params), "gap": params.gap, "run": run}, database)
+              {**scope, "apps": _apps(params), "gap": params.gap, "run": run, "record_end_dumps": record_end,
+               "end_stand_in": params.window_s if overlap else 0}, database)
         # As in the embedded engine, the tight-window scale applies to start mode only.
         tight = -1 if overlap else params.tight_window_s
         per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
-                                                True, tight, False, params.call_duration_tol, sweeps["messaging"], timed)
+                                                True, tight, False, params.call_duration_tol, sweeps["messaging"], timed,
+                                                days)
         if params.calls:
-            timed("call: episodes", run_auto, driver, "episodes_call", {**scope, "run": run}, database)
+            timed("call: episodes", run_auto, driver, "episodes_call",
+                  {**scope, "run": run, "record_end_dumps": record_end, "record_volume_dumps": record_volume}, database)
             per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,
-                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"], timed)
+                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"], timed,
+                                               days)
         if params.colocation:
             timed("coloc: episodes", run_auto, driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run}, database)
             per_channel["coloc"] = _channel_agg(driver, database, run, "coloc", codes, params.window_s, False, False,
                                                 params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"],
-                                                timed)
+                                                timed, days)
     finally:
         timed("clearing the run's episodes", run_auto, driver, "episodes_clear", {"run": run}, database)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
-    edges = combine(per_channel, codes, params, msg_counts[msg_counts > 0])
+    testable = cov.pairs_with_common_days(codes)
+    edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable)
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
         timed("writing CO_USED", write_co_used, driver, edges, run, database)
     seconds = time.perf_counter() - t0
     timed.steps["the rest (scoring in Python, transfers)"] = max(0.0, seconds - sum(timed.steps.values()))
     return LinkResult(edges=edges, params=params, subscribers=len(codes), sessions=-1,
-                      seconds=seconds, sweep=sweeps, coarse_subscribers=coarse, steps=timed.steps)
+                      seconds=seconds, sweep=sweeps, coarse_subscribers=coarse, steps=timed.steps,
+                      unscored_pairs=unscored, testable_pairs=testable, coverage=cov)
 
 
-CO_USED_PROPS = ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp", "messaging_tight",
+CO_USED_PROPS = ("score", "p_value", "q_value", "link", "common_days", "messaging_obs", "messaging_exp", "messaging_tight",
                  "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "window_s", "mode", "burst_gap_s",
                  "call_window_s", "fdr", "time_resolution_s", "coarse_time")
 

@@ -47,7 +47,7 @@ SIM = NodeType("Sim", "imsi")
 CELL = NodeType("Cell", "cell_id")
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",
                                    "complete", "resolution_s", "time_level", "cdrnet_version"))
-EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down"),
+EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down", "dur_known"),
                    indexes=(("run", "channel", "key", "t"),))
 
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, EPISODE)

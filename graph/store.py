@@ -139,6 +139,19 @@ class GraphDumpWriter:
         self.tmp_rejects.unlink(missing_ok=True)
 
 
+def dump_reports(driver: Driver, database: str | None = None) -> list[DumpReport]:
+    """The reports of every completely loaded dump, as stored on its Dump node."""
+    out = []
+    for r in read(driver, "dumps_list", {}, database):
+        p = dict(r["props"])
+        for k in ("rejected", "notes", "sheets"):
+            if isinstance(p.get(k), str):
+                p[k] = json.loads(p[k])
+        p["name"] = p.get("file_name", "")
+        out.append(DumpReport.from_dict(p))
+    return out
+
+
 class GraphStore:
     """Store interface (as the workspace) over a Neo4j database."""
 
@@ -164,18 +177,7 @@ class GraphStore:
         return key_hash_of(np.array([r["key"] for r in rows], dtype="S32"))
 
     def reports(self) -> list[DumpReport]:
-        out = []
-        for r in read(self.driver, "dumps_list", {}, self.database):
-            p = dict(r["props"])
-            for k in ("rejected",):
-                if isinstance(p.get(k), str):
-                    p[k] = json.loads(p[k])
-            for k in ("notes", "sheets"):
-                if isinstance(p.get(k), str):
-                    p[k] = json.loads(p[k])
-            p["name"] = p.get("file_name", "")
-            out.append(DumpReport.from_dict(p))
-        return out
+        return dump_reports(self.driver, self.database)
 
     def resolution_by_subscriber(self) -> dict[str, int]:
         return resolution_by_subscriber(self.reports())

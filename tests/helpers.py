@@ -6,6 +6,8 @@ import itertools
 
 import pandas as pd
 
+from cdrnet.analysis.observed import Coverage
+
 _ids = itertools.count()
 
 APPS = {
@@ -34,3 +36,14 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     f["uplink"] = f["uplink"].astype("Int64")
     f["downlink"] = f["downlink"].astype("Int64")
     return f
+
+
+def fortnight(f: pd.DataFrame, start: str = "2023-12-30", end: str = "2024-01-12 23:59:59") -> Coverage:
+    """Every subscriber of ``f`` observed over the same two weeks (hand-built cases need a period:
+    pairs observed together on fewer than two days are not scored)."""
+    periods = pd.DataFrame({"msisdn": sorted(f["msisdn"].unique())})
+    periods["sha256"] = "x"
+    periods["start_utc"] = pd.Timestamp(start, tz="UTC")
+    periods["end_utc"] = pd.Timestamp(end, tz="UTC")
+    periods["source"] = "preamble"
+    return Coverage(periods, "UTC")

@@ -9,13 +9,13 @@ import pytest
 from cdrnet.analysis.cousage import LinkParams, bh_qvalues, link
 from cdrnet.analysis.pair_report import pair_report
 from cdrnet.analysis.sweep import window_pairs
-from tests.helpers import frame, sess
+from tests.helpers import fortnight, frame, sess
 
 A, B, C = "919800000001", "919800000002", "919800000003"
 
 
 def edge(f: pd.DataFrame, **kw) -> pd.Series:
-    e = link(f, LinkParams(**kw)).edges.set_index(["a", "b"])
+    e = link(f, LinkParams(**kw), coverage=fortnight(f)).edges.set_index(["a", "b"])
     return e
 
 
@@ -54,7 +54,7 @@ def test_one_burst_counts_once_and_services_match_across_apps():
 def test_different_services_and_non_messaging_do_not_match():
     f = frame([sess(A, "2024-01-01 10:00:00", "wa"), sess(B, "2024-01-01 10:00:00", "tg"),
                sess(C, "2024-01-01 10:00:00", "web")])
-    assert link(f, LinkParams(colocation=False)).edges.empty
+    assert link(f, LinkParams(colocation=False), coverage=fortnight(f)).edges.empty
 
 
 def test_apps_filter():
@@ -70,11 +70,11 @@ def test_call_signature():
     e = edge(frame(ok), colocation=False)
     assert e.loc[(A, B), "call_obs"] == 1 and e.loc[(A, B), "messaging_obs"] == 0
     other_relay = [ok[0], sess(B, "2024-01-01 10:00:02", "call", dur=296, dest_ip="157.240.7.7")]
-    assert link(frame(other_relay), LinkParams(colocation=False)).edges.empty
+    assert link(frame(other_relay), LinkParams(colocation=False), coverage=fortnight(frame(other_relay))).edges.empty
     unlike = [ok[0], sess(B, "2024-01-01 10:00:02", "call", dur=30)]
-    assert link(frame(unlike), LinkParams(colocation=False)).edges.empty
+    assert link(frame(unlike), LinkParams(colocation=False), coverage=fortnight(frame(unlike))).edges.empty
     late = [ok[0], sess(B, "2024-01-01 10:00:06", "call", dur=300, up=4000, down=5000)]
-    assert link(frame(late), LinkParams(colocation=False)).edges.empty
+    assert link(frame(late), LinkParams(colocation=False), coverage=fortnight(frame(late))).edges.empty
 
 
 def test_colocation_counts_same_cell_within_window():
@@ -98,7 +98,7 @@ def test_repeated_coincidences_score_high_and_links():
     for d in range(1, 11):
         rows += [sess(A, f"2024-01-{d:02d} 10:00:00"), sess(B, f"2024-01-{d:02d} 10:00:07")]
         rows += [sess(C, f"2024-01-{d:02d} {8 + d % 5:02d}:30:00")]
-    e = link(frame(rows), LinkParams(colocation=False)).edges
+    e = link(frame(rows), LinkParams(colocation=False), coverage=fortnight(frame(rows))).edges
     assert (e.iloc[0]["a"], e.iloc[0]["b"]) == (A, B)
     assert e.iloc[0]["messaging_obs"] == 10 and e.iloc[0]["messaging_tight"] == 10
     assert e.iloc[0]["link"] and e.iloc[0]["score"] > 5
@@ -125,7 +125,7 @@ def test_bh_qvalues():
 def test_pair_report_numbers():
     rows = [sess(A, "2024-01-01 04:30:00"), sess(B, "2024-01-01 04:31:00"), sess(B, "2024-01-01 04:32:00"),
             sess(A, "2024-01-01 05:00:00", "tg"), sess(B, "2024-01-01 05:00:30", "tg"), sess(B, "2024-01-01 09:00:00")]
-    rep = pair_report(frame(rows), A, B, LinkParams(), tz="Asia/Kolkata")
+    rep = pair_report(frame(rows), A, B, LinkParams(), tz="Asia/Kolkata", coverage=fortnight(frame(rows)))
     assert len(rep.instances) == 3
     assert rep.per_app.set_index("application")["instances"].to_dict() == {"WhatsApp": 2, "Telegram": 1}
     first = rep.instances.iloc[0]

@@ -9,6 +9,7 @@ from cdrnet.graph.cousage import link_neo4j
 from cdrnet.graph.store import GraphStore
 
 from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.observed import Coverage
 from cdrnet.errors import GraphError
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
@@ -106,6 +107,8 @@ def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
         {**_row("919900000003", "2024-03-05 10:00:00", "157.240.1.1", 443)},
         {**_row("919900000001", "2024-03-05 12:00:00", "157.240.9.9", 3478, dur=300)},
         {**_row("919900000002", "2024-03-05 12:00:03", "157.240.9.9", 3478, dur=298)},
+        # A second day each: pairs observed together on fewer than two days are not scored.
+        *[_row(m, "2024-03-06 08:00:00", "8.8.8.8", 80) for m in ("919900000001", "919900000002", "919900000003")],
     ])
     for m, part in extra.groupby("msisdn"):
         (tmp_path / f"x{m}.csv").write_text(render(pd.concat([rows, part]), "paper"))
@@ -113,7 +116,7 @@ def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
     frame = graph.sessions()
     for params in (LinkParams(), LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False),
                    LinkParams(apps=["Meta"], calls=False)):
-        emb = link(frame, params).edges.sort_values(["a", "b"]).reset_index(drop=True)
+        emb = link(frame, params, coverage=Coverage.from_reports(graph.reports())).edges.sort_values(["a", "b"]).reset_index(drop=True)
         neo = link_neo4j(driver, params).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 20
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from cdrnet.analysis.null import expected_pairs
+from cdrnet.analysis.observed import MIN_COMMON_DAYS, PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats, window_pairs
 from cdrnet.analysis.units import (
     bursts,
@@ -32,7 +33,7 @@ from cdrnet.errors import UsageError
 MAX_SCORE = 300.0
 #: The session columns the engine reads (load only these for very large cases).
 LINK_COLUMNS = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "dest_ip",
-                "dest_port", "proto", "cell_id", "uplink", "downlink"]
+                "dest_port", "proto", "cell_id", "uplink", "downlink", "dump_sha256"]
 CHANNELS = ("messaging", "call", "coloc")
 
 
@@ -91,6 +92,12 @@ class LinkResult:
     matches: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: Seconds per step when the work ran as Cypher statements (where the time went).
     steps: dict[str, float] = field(default_factory=dict)
+    #: Pairs with evidence but fewer than MIN_COMMON_DAYS days observed together (not scored).
+    unscored_pairs: int = 0
+    #: Pairs that could be scored (observed together on enough days): the FDR's denominator.
+    testable_pairs: int = 0
+    #: What the engine knew about the case (periods, zone, evidence scopes).
+    coverage: Coverage | None = None
 
 
 def filter_sessions(frame: pd.DataFrame, params: LinkParams, subscribers: list[str] | None = None) -> pd.DataFrame:
@@ -154,24 +161,66 @@ def _match(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool, sta
     return out
 
 
+@dataclass
+class DayFrame:
+    """The case's observed days, indexed by the engine's subscriber codes."""
+
+    cov: Coverage
+    codes: pd.Index
+
+    def __post_init__(self) -> None:
+        self.table = self.cov.day_table(self.codes)
+        self.sig, self.sets = self.cov.signatures(self.codes)
+        self.offset = self.cov.offset_s
+
+    def on_common_days(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Whether time ``t`` (epoch s) falls on a day both ``a`` and ``b`` were observed."""
+        day = (t + self.offset) // 86400
+        return self.cov.observed(self.table, a, day) & self.cov.observed(self.table, b, day)
+
+
 def _expected(units: pd.DataFrame, codes: pd.Index, pairs: pd.DataFrame, factor: np.ndarray | float,
-              shift: bool) -> np.ndarray:
+              shift: bool, days: DayFrame) -> tuple[np.ndarray, np.ndarray]:
     if pairs.empty:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     sub = codes.get_indexer(units["msisdn"])
-    return expected_pairs(sub, units["key"].to_numpy(), units["t"].to_numpy(np.int64), len(codes),
-                          pairs["a"].to_numpy(np.int64), pairs["b"].to_numpy(np.int64), shift=shift) * factor
+    tl = units["t"].to_numpy(np.int64) + days.offset
+    exp, common = expected_pairs(sub, units["key"].to_numpy(), tl, len(codes), pairs["a"].to_numpy(np.int64),
+                                 pairs["b"].to_numpy(np.int64), days.sig, days.sets, shift=shift)
+    return exp * factor, common
 
 
-def _call_units(frame: pd.DataFrame) -> pd.DataFrame:
+def flow_scopes(frame: pd.DataFrame, cov: Coverage) -> tuple[np.ndarray, np.ndarray]:
+    """Per session: is its end time its own flow's, are its volumes its own flow's?
+
+    Airtel's end time is when the partial PDP record closed and its volumes are
+    the record's totals repeated on every flow row; Jio's start/end columns are
+    a 30-minute allocation. Evidence that needs a flow's own duration or volume
+    uses it only where the layout declares it per flow (docs/co-usage.md).
+    """
+    if not cov.scopes or "dump_sha256" not in frame:
+        ones = np.ones(len(frame), dtype=bool)
+        return ones, ones
+    sha = frame["dump_sha256"].astype(object).to_numpy()
+    end_scope = pd.Series({k: v[0] for k, v in cov.scopes.items()}, dtype=object)
+    vol_scope = pd.Series({k: v[1] for k, v in cov.scopes.items()}, dtype=object)
+    end_ok = pd.Series(sha).map(end_scope).fillna(PER_FLOW).to_numpy() == PER_FLOW
+    vol_ok = pd.Series(sha).map(vol_scope).fillna(PER_FLOW).to_numpy() == PER_FLOW
+    return end_ok, vol_ok
+
+
+def _call_units(frame: pd.DataFrame, cov: Coverage) -> pd.DataFrame:
     calls = call_sessions(frame)
     if calls.empty:
-        return pd.DataFrame(columns=["msisdn", "key", "t", "t_end", "up", "down", "first_key"])
+        return pd.DataFrame(columns=["msisdn", "key", "t", "t_end", "up", "down", "first_key", "dur_known"])
+    end_ok, vol_ok = flow_scopes(calls, cov)
     t = epoch_seconds(calls["start_utc"])
+    te = np.maximum(epoch_seconds(calls["end_utc"].fillna(calls["start_utc"])), t)
+    up = calls["uplink"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+    down = calls["downlink"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
     return pd.DataFrame({"msisdn": calls["msisdn"].to_numpy(), "key": calls["key"].to_numpy(), "t": t,
-                         "t_end": np.maximum(epoch_seconds(calls["end_utc"].fillna(calls["start_utc"])), t),
-                         "up": calls["uplink"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
-                         "down": calls["downlink"].astype("Float64").to_numpy(np.float64, na_value=np.nan),
+                         "t_end": np.where(end_ok, te, t), "dur_known": end_ok,
+                         "up": np.where(vol_ok, up, np.nan), "down": np.where(vol_ok, down, np.nan),
                          "first_key": calls["session_key"].to_numpy()})
 
 
@@ -182,7 +231,9 @@ def _call_filter(m: pd.DataFrame, units: pd.DataFrame, tol: float) -> pd.DataFra
     ua, ub = units.loc[m["ua"]], units.loc[m["ub"]]
     da = (ua["t_end"] - ua["t"]).to_numpy(float)
     db = (ub["t_end"] - ub["t"]).to_numpy(float)
-    dur_ok = np.abs(da - db) <= np.maximum(10.0, tol * np.maximum(da, db))
+    # Durations are compared only when both ends are the flows' own (else: start and relay alone).
+    both_known = ua["dur_known"].to_numpy(bool) & ub["dur_known"].to_numpy(bool)
+    dur_ok = ~both_known | (np.abs(da - db) <= np.maximum(10.0, tol * np.maximum(da, db)))
     up_a, down_b = ua["up"].to_numpy(float), ub["down"].to_numpy(float)
     up_b, down_a = ub["up"].to_numpy(float), ua["down"].to_numpy(float)
     known = ~np.isnan(up_a) & ~np.isnan(down_b) & ~np.isnan(up_b) & ~np.isnan(down_a)
@@ -232,10 +283,21 @@ def bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
 
 
 def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | None = None,
-         keep_matches: bool = False) -> LinkResult:
-    """Compute scored edges between all subscribers in ``frame`` (canonical sessions)."""
+         keep_matches: bool = False, coverage: Coverage | None = None) -> LinkResult:
+    """Compute scored edges between all subscribers in ``frame`` (canonical sessions).
+
+    ``coverage`` says when each subscriber was observed (their dumps' requested
+    periods), in which zone days are counted and which dumps carry per-flow end
+    times and volumes; without it, each dump's row span stands in. Each pair is
+    scored on its own common days only, so its score does not depend on who
+    else is in the case.
+    """
     t0 = time.perf_counter()
+    cov = (coverage or Coverage.from_sessions(frame, resolution=resolution)).with_sessions(frame)
+    if resolution is None:
+        resolution = cov.resolution
     codes = pd.Index(np.sort(frame["msisdn"].unique()))
+    days = DayFrame(cov, codes)
     n = len(codes)
     sweeps: dict[str, SweepStats] = {c: SweepStats() for c in CHANNELS}
     w, gap = params.window_s, params.gap
@@ -248,6 +310,7 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
         chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel], full=keep_matches or keep is not None)
         if keep is not None:
             chunks = (keep(c) for c in chunks)
+        chunks = (_on_common_days(c, days) for c in chunks)
         if keep_matches:
             parts = list(chunks)
             whole = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MATCH_COLUMNS)
@@ -255,23 +318,52 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
             chunks = iter(parts)
         return chunks, kuni
 
-    msg = bursts(messaging_sessions(frame, params.apps), gap)
+    msg_frame = messaging_sessions(frame, params.apps)
+    if overlap:
+        msg_frame = _overlap_ends(msg_frame, cov, w)
+    msg = bursts(msg_frame, gap)
     dur = (msg["t_end"] - msg["t"]).groupby(msg["msisdn"]).mean() if overlap else None
-    per_channel["messaging"] = _aggregate(*run("messaging", msg, w, overlap), msg, codes, w, overlap, dur,
+    per_channel["messaging"] = _aggregate(*run("messaging", msg, w, overlap), msg, codes, w, overlap, dur, days,
                                           tight=None if overlap else params.tight_window_s)
     if params.calls:
-        cu = _call_units(frame)
+        cu = _call_units(frame, cov)
         per_channel["call"] = _aggregate(*run("call", cu, params.call_window_s, False,
                                               lambda c: _call_filter(c, cu, params.call_duration_tol)),
-                                         cu, codes, params.call_window_s, False, None, shift=False)
+                                         cu, codes, params.call_window_s, False, None, days, shift=False)
     if params.colocation:
         cells = bursts(cell_sessions(frame), gap)
-        per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False), cells, codes, w, False, None, shift=False)
-    edges = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum())
+        per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False), cells, codes, w, False, None, days,
+                                          shift=False)
+    testable = cov.pairs_with_common_days(codes)
+    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable)
     coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
                       seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
-                      matches=matches if keep_matches else {})
+                      matches=matches if keep_matches else {}, unscored_pairs=unscored, testable_pairs=testable,
+                      coverage=cov)
+
+
+def _overlap_ends(sessions: pd.DataFrame, cov: Coverage, window: int) -> pd.DataFrame:
+    """Overlap mode needs each flow's own end; where the layout has none (a record close,
+    an allocation window), the session is given start + window (start mode's reach)."""
+    end_ok, _ = flow_scopes(sessions, cov)
+    if end_ok.all():
+        return sessions
+    stand_in = sessions["start_utc"] + pd.Timedelta(seconds=window)
+    return sessions.assign(end_utc=sessions["end_utc"].where(end_ok, stand_in))
+
+
+def _on_common_days(m: pd.DataFrame, days: DayFrame) -> pd.DataFrame:
+    """Keep matches whose two units both fall on days the pair was observed together."""
+    if m.empty:
+        return m
+    a, b = m["a"].to_numpy(np.int64), m["b"].to_numpy(np.int64)
+    if "lo" in m:
+        t1, t2 = m["lo"].to_numpy(np.int64), m["hi"].to_numpy(np.int64)
+    else:
+        t1, t2 = m["ta"].to_numpy(np.int64), m["tb"].to_numpy(np.int64)
+    ok = days.on_common_days(a, b, t1) & days.on_common_days(a, b, t2)
+    return m if ok.all() else m[ok]
 
 
 def keys_text(per_key: pd.DataFrame) -> pd.Series:
@@ -308,7 +400,8 @@ def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, i
 
 
 def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataFrame, codes: pd.Index, window: int,
-               overlap: bool, mean_dur: pd.Series | None, shift: bool = True, tight: int | None = None) -> pd.DataFrame:
+               overlap: bool, mean_dur: pd.Series | None, days: DayFrame, shift: bool = True,
+               tight: int | None = None) -> pd.DataFrame:
     """Per pair: observed matches, expected matches, per-key counts, first/last time.
 
     Each chunk of matches is reduced to one row per (pair, key) at once, so
@@ -329,7 +422,7 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
         g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64)}).groupby("code", sort=False)
         partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()}))
     if not partial:
-        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last"])
+        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last", "common_days"])
     per = pd.concat(partial)
     if len(partial) > 1:
         g = per.groupby(level=0, sort=False)
@@ -344,23 +437,36 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
     agg.index = agg.index.set_names(["a", "b"])
     agg = agg.reset_index()
     agg["keys"] = keys_text(per_key).to_numpy()
-    agg["exp"] = _expected(units, codes, agg, window_factor(agg, codes, window, mean_dur if overlap else None), shift)
+    agg["exp"], agg["common_days"] = _expected(units, codes, agg, window_factor(agg, codes, window,
+                                                                               mean_dur if overlap else None), shift, days)
     if tight is None:
         agg = agg.drop(columns="tight")
-    return agg[["a", "b", "obs", "first", "last", "keys", "exp", *(["tight"] if tight is not None else [])]]
+    return agg[["a", "b", "obs", "first", "last", "keys", "exp", "common_days",
+                *(["tight"] if tight is not None else [])]]
 
 
-def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series) -> pd.DataFrame:
-    """Scores, q-values and the edge table from per-channel aggregates (shared by both engines)."""
+def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series,
+            testable: int | None = None) -> tuple[pd.DataFrame, int]:
+    """Scores, q-values and the edge table from per-channel aggregates (shared by both engines).
+
+    Pairs observed together on fewer than MIN_COMMON_DAYS days are left out
+    (their number is the second result). ``testable`` is how many pairs could
+    be scored at all, the denominator of the Benjamini-Hochberg q-values.
+    """
     frames = []
     for name, agg in per_channel.items():
         if agg.empty:
             continue
         frames.append(agg.set_index(["a", "b"]).add_prefix(f"{name}_"))
-    cols = ["a", "b", "score", "p_value", "q_value", "link"]
+    cols = ["a", "b", "score", "p_value", "q_value", "link", "common_days"]
     if not frames:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=cols), 0
     e = pd.concat(frames, axis=1).sort_index()
+    common = np.nanmax(np.stack([e[f"{c}_common_days"].to_numpy(float) if f"{c}_common_days" in e
+                                 else np.full(len(e), np.nan) for c in CHANNELS], 1), 1)
+    scored = common >= MIN_COMMON_DAYS
+    unscored = int((~scored).sum())
+    e, common = e[scored], common[scored]
     for name in CHANNELS:
         for c in ("obs", "exp"):
             col = f"{name}_{c}"
@@ -384,8 +490,8 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     out = pd.DataFrame({"a": codes[a_codes], "b": codes[b_codes]})
     out["score"] = np.minimum(-np.log10(np.maximum(p, 1e-300)), MAX_SCORE).round(4)
     out["p_value"] = p
-    m_total = len(codes) * (len(codes) - 1) // 2
-    out["q_value"] = bh_qvalues(p, max(m_total, 1))
+    m_total = len(codes) * (len(codes) - 1) // 2 if testable is None else testable
+    out["q_value"] = bh_qvalues(p, max(m_total, len(out), 1))
     events = obs[:, 0] + obs[:, 1]
     ok = (out["q_value"] <= params.fdr) & ((events >= params.min_events) | (obs[:, 1] > 0))
     if params.min_score is not None:
@@ -395,6 +501,7 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
         out[f"{c}_obs"] = obs[:, k].astype(np.int64)
         out[f"{c}_exp"] = exp[:, k].round(6)
         out[f"{c}_p"] = pv[:, k]
+    out["common_days"] = common.astype(np.int64)
     out["messaging_tight"] = tight.astype(np.int64)
     out["messaging_tight_p"] = pt
     out["services"] = e["messaging_keys"].to_numpy()
@@ -409,4 +516,5 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     for k, v in params.to_dict().items():
         if k in ("window_s", "mode", "burst_gap_s", "call_window_s", "apps", "since", "until", "fdr"):
             out[k] = v
-    return out.sort_values(["score", "a", "b"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["score", "a", "b"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    return out, unscored

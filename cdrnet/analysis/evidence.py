@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
 
 EVENT_COLUMNS = ["evidence", "key", "a", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line", "b",
@@ -38,11 +39,15 @@ def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFram
     return calls.assign(first_key=calls["session_key"]).reset_index(drop=True)
 
 
-def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, files: dict[str, str]) -> Evidence:
-    """Recompute the pair's edge with its matches and resolve every session to its source line."""
+def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, files: dict[str, str],
+                   coverage: Coverage | None = None) -> Evidence:
+    """Recompute the pair's edge with its matches and resolve every session to its source line.
+
+    With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null).
+    """
     a, b = sorted((a, b))
     pair = frame[frame["msisdn"].isin([a, b])]
-    res = link(pair, params, keep_matches=True)
+    res = link(pair, params, keep_matches=True, coverage=coverage)
     edge = res.edges.iloc[0] if len(res.edges) else None
     lookup = pair.set_index("session_key")[["start_utc", "dump_sha256", "source_line"]]
     rows = []

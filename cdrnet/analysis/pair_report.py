@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.sweep import window_pairs
 from cdrnet.analysis.units import epoch_seconds, messaging_sessions, service_of
 
@@ -67,8 +68,11 @@ class PairReport:
 
 
 def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str = "Asia/Kolkata",
-                all_apps: bool = False) -> PairReport:
-    """Build the report for subscribers ``a`` and ``b`` from canonical sessions."""
+                all_apps: bool = False, coverage: Coverage | None = None) -> PairReport:
+    """Build the report for subscribers ``a`` and ``b`` from canonical sessions.
+
+    With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null).
+    """
     t0 = time.perf_counter()
     both = frame[frame["msisdn"].isin([a, b])]
     if all_apps:
@@ -111,7 +115,7 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
     per_app = inst.groupby("application").size().rename("instances").reset_index() if len(inst) else pd.DataFrame(columns=["application", "instances"])
     per_app["fraction"] = per_app["instances"] / max(len(inst), 1)
     per_app = per_app.sort_values(["instances", "application"], ascending=[False, True]).reset_index(drop=True)
-    res = link(both, params) if both["msisdn"].nunique() == 2 else None
+    res = link(both, params, coverage=coverage) if both["msisdn"].nunique() == 2 else None
     edge = res.edges.iloc[0] if res is not None and len(res.edges) else None
     n_a, n_b = int((both["msisdn"] == a).sum()), int((both["msisdn"] == b).sum())
     return PairReport(a=a, b=b, instances=inst, per_app=per_app, total_sessions=n_a + n_b, sessions_a=n_a,

@@ -92,6 +92,12 @@ class AppContext:
             raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers, or ingest first")
         return frame.reset_index(drop=True), resolution
 
+    def coverage(self):  # noqa: ANN201 - cdrnet.analysis.observed.Coverage, imported lazily
+        """When each subscriber was observed and what each dump's times mean, from the store's dump reports."""
+        from cdrnet.analysis.observed import Coverage
+
+        return Coverage.from_reports(self.store().reports())
+
     def pair_sessions(self, a: str, b: str, layout_file: str | None, tz: str, country_code: str, signatures: str,
                       extra: tuple[str, ...]) -> tuple[pd.DataFrame, str, str]:
         """Sessions for two subscribers given as MSISDNs (workspace) or as two dump files."""

@@ -26,6 +26,7 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
     from cdrnet.analysis.baseline import paper_edges
     from cdrnet.analysis.cousage import LinkParams, link
     from cdrnet.analysis.metrics import evaluate, rank_all_pairs
+    from cdrnet.analysis.observed import Coverage
     from cdrnet.cli.link import format_edges
     from cdrnet.loader.ingest import ingest_paths
     from cdrnet.loader.layouts import builtin_layouts
@@ -48,7 +49,7 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
     loaded = sum(r.loaded for r in res.loaded)
     click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded} new sessions) -> {ws.root}")
     frame = ws.sessions()
-    result = link(frame, LinkParams(), ws.resolution_by_subscriber())
+    result = link(frame, LinkParams(), coverage=Coverage.from_reports(ws.reports()))
     edges_path = out / "edges.csv"
     format_edges(result.edges).to_csv(edges_path, index=False)
     n_links = int(result.edges["link"].sum())

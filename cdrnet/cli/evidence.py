@@ -37,7 +37,7 @@ def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonym
     if missing:
         raise UsageError(f"no sessions for {', '.join(missing)}", "run 'cdrnet dumps' to see what is loaded")
     files = {r.sha256: r.name for r in app.store().reports()}
-    ev = build_evidence(frame, na, nb, params, files)
+    ev = build_evidence(frame, na, nb, params, files, coverage=app.coverage())
     if pseudonymize:
         from cdrnet.pseudonym import pseudonymize_frame, pseudonymizer
 

@@ -126,11 +126,11 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     if graph is not None:
         from cdrnet.graph.cousage import link_neo4j
 
-        res = link_neo4j(graph.driver, params, subs, graph.resolution_by_subscriber(), app.database)
+        res = link_neo4j(graph.driver, params, subs, database=app.database, coverage=app.coverage())
         click.echo(f"CO_USED relationships written to Neo4j {app.neo4j_uri}")
     else:
-        frame, resolution = app.load_sessions(params.since, params.until, subs)
-        res = link(frame, params, resolution)
+        frame, _ = app.load_sessions(params.since, params.until, subs)
+        res = link(frame, params, coverage=app.coverage())
     target = Path(out) if out else app.output_path("edges.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
     table = format_edges(res.edges)
@@ -165,7 +165,10 @@ def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | Non
 
     params = build_params(**kw)
     frame, a_id, b_id = app.pair_sessions(a, b, layout_file, tz, country_code, signatures, extra_signatures)
-    rep = pair_report(frame, a_id, b_id, params, tz=tz, all_apps=all_apps)
+    from_files = Path(a).is_file() and Path(b).is_file()
+    # Two files: the span of each file's rows is what was observed; else the dumps' periods.
+    coverage = None if from_files else app.coverage()
+    rep = pair_report(frame, a_id, b_id, params, tz=tz, all_apps=all_apps, coverage=coverage)
     text = rep.text()
     click.echo(text, nl=False)
     if out_dir:

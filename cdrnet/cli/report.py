@@ -120,7 +120,7 @@ def map_cmd(app: AppContext, out: str, suspects: tuple[str, ...], hops: int, tit
     if edges_file:
         edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
     else:
-        edges = link(frame, params, resolution).edges
+        edges = link(frame, params, resolution, coverage=app.coverage()).edges
         for c in ("first_utc", "last_utc"):
             edges[c] = edges[c].dt.strftime("%Y-%m-%d %H:%M UTC")
     if pseudonymize:
