@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, link
-from cdrnet.analysis.observed import Coverage
+from cdrnet.analysis.observed import MIN_COMMON_DAYS, Coverage
 from cdrnet.analysis.sweep import window_pairs
 from cdrnet.analysis.units import epoch_seconds, messaging_sessions, service_of
 
@@ -37,6 +37,8 @@ class PairReport:
     edge: pd.Series | None
     params: LinkParams
     tz: str
+    #: Local calendar days both numbers were observed (their dumps' periods); scores need two.
+    common_days: int = 0
 
     def text(self) -> str:
         p = self.params
@@ -60,7 +62,11 @@ class PairReport:
                 f"Score {e['score']:.2f} (p = {e['p_value']:.3g}): messaging episodes observed {int(e['messaging_obs'])}, "
                 f"expected by chance {e['messaging_exp']:.2f}; within {p.tight_window_s}s {int(e['messaging_tight'])}; "
                 f"call signatures {int(e['call_obs'])} (expected {e['call_exp']:.3f}); "
-                f"co-location {int(e['coloc_obs'])} (expected {e['coloc_exp']:.2f})")
+                f"co-location {int(e['coloc_obs'])} (expected {e['coloc_exp']:.2f}); "
+                f"scored on the {self.common_days} days both were observed")
+        elif self.common_days < MIN_COMMON_DAYS:
+            lines.append(f"No score: the two numbers were observed together on {self.common_days} day(s) (their dumps' "
+                         f"periods); at least {MIN_COMMON_DAYS} are needed to compare with chance.")
         else:
             lines.append("Score 0: no co-usage episode between the two numbers.")
         lines.append(f"Times are shown in {self.tz}.")
@@ -117,6 +123,8 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
     per_app = per_app.sort_values(["instances", "application"], ascending=[False, True]).reset_index(drop=True)
     res = link(both, params, coverage=coverage) if both["msisdn"].nunique() == 2 else None
     edge = res.edges.iloc[0] if res is not None and len(res.edges) else None
+    common = int(res.coverage.common_days([a], [b])[0]) if res is not None and res.coverage is not None else 0
     n_a, n_b = int((both["msisdn"] == a).sum()), int((both["msisdn"] == b).sum())
     return PairReport(a=a, b=b, instances=inst, per_app=per_app, total_sessions=n_a + n_b, sessions_a=n_a,
-                      sessions_b=n_b, seconds=time.perf_counter() - t0, edge=edge, params=params, tz=tz)
+                      sessions_b=n_b, seconds=time.perf_counter() - t0, edge=edge, params=params, tz=tz,
+                      common_days=common)

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, LinkResult, link
+from cdrnet.analysis.observed import MIN_COMMON_DAYS
 from cdrnet.cli.common import AppContext, input_options, parse_time
 from cdrnet.errors import UsageError
 from cdrnet.workspace import atomic_write_bytes
@@ -65,8 +66,9 @@ def format_edges(edges: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def print_link_summary(res: LinkResult, out: Path) -> None:
-    e = res.edges
+def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = None) -> None:
+    """What the run did, then the top links; ``shown`` is the edge table as written (pseudonymised or not)."""
+    e = res.edges if shown is None else shown
     p = res.params
     links = int(e["link"].sum()) if len(e) else 0
     sessions = f"{res.sessions} sessions" if res.sessions >= 0 else "sessions in Neo4j"
@@ -74,6 +76,16 @@ def print_link_summary(res: LinkResult, out: Path) -> None:
                f"episode gap {p.gap}s, tight window {p.tight_window_s}s, call window {p.call_window_s}s")
     click.echo(f"{len(e)} pairs with any co-usage; {links} links at FDR {p.fdr:g}"
                + (f" and score >= {p.min_score:g}" if p.min_score is not None else ""))
+    total = res.subscribers * (res.subscribers - 1) // 2
+    click.echo(f"each pair is scored on the days both were observed (their dumps' periods): {res.testable_pairs} of "
+               f"{total} pairs share at least {MIN_COMMON_DAYS} days")
+    if res.unscored_pairs:
+        click.echo(f"note: {res.unscored_pairs} pair(s) with co-usage were observed together on fewer than "
+                   f"{MIN_COMMON_DAYS} days and are not scored (nothing to compare them with)")
+    if res.coverage is not None and len(res.coverage.periods):
+        from_rows = res.coverage.periods.loc[res.coverage.periods["source"] == "rows", "sha256"].nunique()
+        if from_rows:
+            click.echo(f"note: {from_rows} dump(s) state no requested period; the span of their rows stands in")
     for name, st in res.sweep.items():
         if st.units and st.chunks:
             click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} candidate pairs in {st.chunks} chunk(s), "
@@ -141,7 +153,7 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     atomic_write_bytes(target, table.to_csv(index=False).encode("utf-8"))
     atomic_write_bytes(target.with_suffix(".json"), json.dumps({"params": params.to_dict(), "subscribers": res.subscribers,
                                                                 "sessions": res.sessions}, indent=2).encode())
-    print_link_summary(res, target)
+    print_link_summary(res, target, table)
 
 
 @click.command("pair")
