@@ -24,11 +24,15 @@ def connect_or_skip():
 
 
 def wipe(driver) -> None:
-    # Relationships first: DETACH DELETE of a dense node (a big Dump left by a
-    # benchmark) in one transaction runs out of heap.
-    with driver.session() as s:
-        s.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
-        s.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
+    """Empty the scratch database; refuses (test fails) if it holds data the tests did not create."""
+    from cdrnet.graph.scratch import wipe as scratch_wipe
+
+    from cdrnet.errors import GraphError
+
+    try:
+        scratch_wipe(driver)
+    except GraphError as exc:
+        pytest.fail(f"{exc} ({exc.hint})" if getattr(exc, "hint", "") else str(exc))
 
 
 def counts(driver) -> dict[str, int]:

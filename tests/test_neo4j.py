@@ -250,3 +250,23 @@ def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, t
     r = subprocess.run(args, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert counts(driver) == clean
+
+
+def test_tests_refuse_a_database_holding_data_they_did_not_create(driver):
+    """The scratch marker is made only in an empty database; foreign data is never wiped."""
+    from cdrnet.graph.scratch import MARKER, claim
+
+    from cdrnet.errors import GraphError
+
+    wipe(driver)
+    with driver.session() as s:  # pose as an analyst's database: no marker, one case node
+        s.run(f"MATCH (m:{MARKER}) DELETE m").consume()
+        s.run("CREATE (:Subscriber {msisdn: 'analyst-data'})").consume()
+    try:
+        with pytest.raises(GraphError, match="did not create"):
+            claim(driver)
+        left = driver.execute_query("MATCH (s:Subscriber {msisdn: 'analyst-data'}) RETURN count(s) AS c").records
+        assert left[0]["c"] == 1
+    finally:  # remove only what this test created, then take the empty database back
+        driver.execute_query("MATCH (s:Subscriber {msisdn: 'analyst-data'}) DELETE s")
+        claim(driver)
