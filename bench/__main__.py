@@ -227,6 +227,7 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
     from cdrnet.graph.writes import load_sessions
 
     from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.analysis.observed import Coverage
     from cdrnet.errors import GraphError
     from cdrnet.workspace import Workspace
 
@@ -246,11 +247,11 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
         wipe()
     except GraphError as exc:
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
-    store = GraphStore(driver, work / "rej")
+    store = GraphStore(driver, work / "rej", case="bench")
     store.create_schema()
     from cdrnet.graph.connection import write
 
-    write(driver, "dump_begin", {"sha256": "bench", "file_name": "bench"})
+    write(driver, "dump_begin", {"case": "bench", "sha256": "bench", "file_name": "bench"})
     w = store.begin_dump("bench", "bench")
     t0 = time.perf_counter()
     w.write_sessions(frame)
@@ -259,7 +260,7 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
     # The same rows through LOAD CSV from the import folder, same statement body.
     wipe()
     store.create_schema()
-    write(driver, "dump_begin", {"sha256": "bench", "file_name": "bench"})
+    write(driver, "dump_begin", {"case": "bench", "sha256": "bench", "file_name": "bench"})
     rows = session_rows(frame)
     flat = pd.DataFrame([{"key": r["key"], **r["props"]} for r in rows])
     (home / "import").mkdir(parents=True, exist_ok=True)
@@ -268,15 +269,15 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
     apps = [{"key": a, "props": {}} for a in frame["app"].unique() if a]
     cells = [{"key": c, "props": {}} for c in frame["cell_id"].unique() if c]
     with driver.session() as s:
-        s.run("UNWIND $rows AS r MERGE (:Subscriber {msisdn: r.key})", rows=subs).consume()
-        s.run("UNWIND $rows AS r MERGE (:Application {name: r.key})", rows=apps).consume()
-        s.run("UNWIND $rows AS r MERGE (:Cell {cell_id: r.key})", rows=cells).consume()
-    body = load_sessions().split("\n", 1)[1].replace("UNWIND $rows AS r\n", "")
+        s.run("UNWIND $rows AS r MERGE (:Subscriber {case: 'bench', msisdn: r.key})", rows=subs).consume()
+        s.run("UNWIND $rows AS r MERGE (:Application {case: 'bench', name: r.key})", rows=apps).consume()
+        s.run("UNWIND $rows AS r MERGE (:Cell {case: 'bench', cell_id: r.key})", rows=cells).consume()
+    body = load_sessions().split("\n", 1)[1].replace("UNWIND $rows AS r\n", "").replace("$case", "'bench'")
     ints = ("start_s", "end_s", "dest_port", "uplink", "downlink", "source_line")
     conv = ", ".join(f"{k}: CASE WHEN row.{k} IS NULL THEN NULL ELSE toInteger(row.{k}) END" if k in ints else f"{k}: row.{k}"
                      for k in flat.columns if k != "key")
     text = ("LOAD CSV WITH HEADERS FROM 'file:///bench_sessions.csv' AS row "
-            "CALL (row) { MATCH (d:Dump {sha256: 'bench'}) WITH d, {key: row.key, props: {" + conv + "}} AS r "
+            "CALL (row) { MATCH (d:Dump {case: 'bench', sha256: 'bench'}) WITH d, {key: row.key, props: {" + conv + "}} AS r "
             + body.replace("RETURN count(*) AS rows", "") + " } IN TRANSACTIONS OF 10000 ROWS")
     t0 = time.perf_counter()
     with driver.session() as s:
@@ -302,10 +303,11 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
     out.append({"stage": "Neo4j load, batched writer alone", "size": len(frame), "ours_s": load_s,
                 "rows_per_s": len(frame) / load_s})
     t0 = time.perf_counter()
-    cy_res = link_neo4j(driver, LinkParams(), write_edges=False)
+    observed = Coverage.from_sessions(frame)  # the same periods for both engines
+    cy_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
     cy = time.perf_counter() - t0
     t0 = time.perf_counter()
-    link(frame, LinkParams())
+    link(frame, LinkParams(), coverage=observed)
     emb = time.perf_counter() - t0
     out.append({"stage": "co-usage in Cypher", "size": len(frame), "ours_s": cy, "reference": "embedded engine",
                 "reference_s": emb, "ratio": cy / emb})

@@ -1,3 +1,3 @@
 // Is this dump already fully loaded?
-OPTIONAL MATCH (d:Dump {sha256: $sha256})
+OPTIONAL MATCH (d:Dump {case: $case, sha256: $sha256})
 RETURN d.complete AS complete

@@ -3,7 +3,7 @@
 // $record_end_dumps have no per-flow end (Airtel: the PDP record's close) and those in
 // $record_volume_dumps no per-flow volume (the record's totals): those are left out of the
 // duration and volume comparison.
-MATCH (x:Session)
+MATCH (x:Session {case: $case})
 WHERE ((x.dest_port >= 3478 AND x.dest_port <= 3481 AND coalesce(x.proto, '') IN ['udp', ''])
        OR x.app_category = 'call')
   AND coalesce(x.dest_ip, '') <> ''

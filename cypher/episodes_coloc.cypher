@@ -1,7 +1,7 @@
 // Build the co-location episodes of one link run: each subscriber's sessions per cell,
 // merged while consecutive starts are at most $gap seconds apart.
 // One subscriber per transaction keeps memory bounded whatever the size of the case.
-MATCH (sub:Subscriber)
+MATCH (sub:Subscriber {case: $case})
 WHERE $msisdns IS NULL OR sub.msisdn IN $msisdns
 CALL (sub) {
   MATCH (sub)-[:HAD]->(x:Session)

@@ -3,7 +3,7 @@
 // Sessions of dumps in $record_end_dumps have no per-flow end: they end at start + $end_stand_in
 // (the window in overlap mode; 0 in start mode, where ends are not used).
 // One subscriber per transaction keeps memory bounded whatever the size of the case.
-MATCH (sub:Subscriber)
+MATCH (sub:Subscriber {case: $case})
 WHERE $msisdns IS NULL OR sub.msisdn IN $msisdns
 CALL (sub) {
   MATCH (sub)-[:HAD]->(x:Session)

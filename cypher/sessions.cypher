@@ -1,5 +1,5 @@
 // Canonical sessions for the analysis commands (the columns the graph keeps; see graph/model.py).
-MATCH (x:Session)
+MATCH (x:Session {case: $case})
 WHERE ($since IS NULL OR x.start_s >= $since)
   AND ($until IS NULL OR x.start_s < $until)
   AND ($msisdns IS NULL OR x.msisdn IN $msisdns)

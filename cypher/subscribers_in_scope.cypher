@@ -1,5 +1,5 @@
 // Subscribers with sessions in scope, and their messaging session counts.
-MATCH (x:Session)
+MATCH (x:Session {case: $case})
 WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
   AND ($msisdns IS NULL OR x.msisdn IN $msisdns)
 WITH x.msisdn AS msisdn,

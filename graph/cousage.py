@@ -17,6 +17,7 @@ import uuid
 import numpy as np
 import pandas as pd
 from cdrnet.graph.connection import read, run_auto, run_write
+from cdrnet.graph.store import DEFAULT_CASE
 from cdrnet.graph.writes import merge_rels
 from neo4j import Driver
 
@@ -35,9 +36,10 @@ from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
 
 
-def _scope(params: LinkParams, msisdns: list[str] | None) -> dict:
+def _scope(params: LinkParams, msisdns: list[str] | None, case: str) -> dict:
     return {"since": int(params.since.timestamp()) if params.since is not None else None,
-            "until": int(params.until.timestamp()) if params.until is not None else None, "msisdns": msisdns}
+            "until": int(params.until.timestamp()) if params.until is not None else None, "msisdns": msisdns,
+            "case": case}
 
 
 def _apps(params: LinkParams) -> list[str] | None:
@@ -113,23 +115,24 @@ def _not_per_flow(cov: Coverage) -> tuple[list[str], list[str]]:
 
 def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = None,
                resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True,
-               coverage: Coverage | None = None) -> LinkResult:
-    """Compute scored edges in Neo4j and (by default) write them as CO_USED relationships.
+               coverage: Coverage | None = None, case: str = DEFAULT_CASE) -> LinkResult:
+    """Compute scored edges of one case in Neo4j and (by default) write its links as CO_USED relationships.
 
     ``coverage`` (periods, zone, evidence scopes) should come from the same
-    store's dump reports; the edges then equal the embedded engine's.
+    case's dump reports (read from Neo4j when not given); the edges then equal
+    the embedded engine's.
     """
     t0 = time.perf_counter()
     timed = _Timed()
     run = uuid.uuid4().hex[:12]
-    scope = _scope(params, msisdns)
+    scope = _scope(params, msisdns, case)
     subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
                               {**scope, "apps": _apps(params)}, database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
     if coverage is None:
         from cdrnet.graph.store import dump_reports
 
-        coverage = Coverage.from_reports(dump_reports(driver, database))
+        coverage = Coverage.from_reports(dump_reports(driver, case, database))
     cov = coverage
     if resolution is None:
         resolution = cov.resolution
@@ -165,7 +168,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable)
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
-        timed("writing CO_USED", write_co_used, driver, edges, run, database)
+        timed("writing CO_USED", write_co_used, driver, edges, run, database, case, list(codes), cov.tz)
     seconds = time.perf_counter() - t0
     timed.steps["the rest (scoring in Python, transfers)"] = max(0.0, seconds - sum(timed.steps.values()))
     return LinkResult(edges=edges, params=params, subscribers=len(codes), sessions=-1,
@@ -178,14 +181,27 @@ CO_USED_PROPS = ("score", "p_value", "q_value", "link", "common_days", "messagin
                  "call_window_s", "fdr", "time_resolution_s", "coarse_time")
 
 
-def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str | None = None) -> None:
-    """Replace CO_USED relationships with this run's edges (old runs removed only after success)."""
+def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str | None = None,
+                  case: str = DEFAULT_CASE, scope: list[str] | None = None, tz: str = "UTC") -> None:
+    """Write this run's links as CO_USED relationships, then drop the earlier runs' ones it replaces.
+
+    Only links become relationships (Browser draws every relationship between the
+    nodes it shows; every pair's score stays in edges.csv and the API). Earlier
+    CO_USED are removed only between subscribers this run scored (``scope``),
+    only in this case, and only after the new ones are written.
+    """
     text = merge_rels("CO_USED")
-    props = edges[list(CO_USED_PROPS)].astype(object).where(edges[list(CO_USED_PROPS)].notna(), None)
+    links = edges[edges["link"].astype(bool)] if len(edges) else edges
+    props = links[list(CO_USED_PROPS)].astype(object).where(links[list(CO_USED_PROPS)].notna(), None)
     records = props.to_dict("records")
-    rows = [{"start": a, "end": b, "props": {**p, "run": run, "first": f.isoformat(), "last": la.isoformat()}}
-            for a, b, p, f, la in zip(edges["a"], edges["b"], records, edges["first_utc"], edges["last_utc"], strict=True)]
+    # Times travel as epoch seconds; Cypher makes DATETIMEs in the case's zone (what Browser shows).
+    first = links["first_utc"].astype("int64") // 10**9 if len(links) else []
+    last = links["last_utc"].astype("int64") // 10**9 if len(links) else []
+    rows = [{"start": a, "end": b, "tz": tz, "props": {**p, "run": run, "first_s": int(f), "last_s": int(la)}}
+            for a, b, p, f, la in zip(links["a"], links["b"], records, first, last, strict=True)]
     for lo in range(0, len(rows), 5000):
         batch = rows[lo : lo + 5000]
-        run_write(driver, lambda tx, b=batch: tx.run(text, {"rows": b}).consume(), database)
-    run_auto(driver, "co_used_clear", {"run": run}, database)
+        run_write(driver, lambda tx, b=batch: tx.run(text, {"rows": b, "case": case}).consume(), database)
+    run_auto(driver, "co_used_clear", {"run": run, "case": case,
+                                       "msisdns": scope if scope is not None else sorted(set(edges["a"]) | set(edges["b"]))},
+             database)

@@ -19,6 +19,9 @@ class NodeType:
     indexes: tuple[tuple[str, ...], ...] = ()
     #: Neo4j DATETIME properties computed from epoch-second properties (for Browser users).
     datetimes: tuple[tuple[str, str], ...] = ()
+    #: Whether nodes belong to one case (key and indexes lead with ``case``); a link run's
+    #: temporary episodes are scoped by their run id instead.
+    per_case: bool = True
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class RelType:
     start: str
     end: str
     properties: tuple[str, ...] = field(default=())
+    #: DATETIME properties computed from epoch-second properties, shown in the zone each row names.
+    datetimes: tuple[tuple[str, str], ...] = ()
 
 
 SUBSCRIBER = NodeType("Subscriber", "msisdn")
@@ -42,13 +47,13 @@ SESSION = NodeType(
     datetimes=(("start", "start_s"), ("end", "end_s")),
 )
 APPLICATION = NodeType("Application", "name", ("vendor", "category"))
-DEVICE = NodeType("Device", "imei", ("imei14",))
+DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),))
 SIM = NodeType("Sim", "imsi")
 CELL = NodeType("Cell", "cell_id")
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",
                                    "complete", "resolution_s", "time_level", "cdrnet_version"))
 EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down", "dur_known"),
-                   indexes=(("run", "channel", "key", "t"),))
+                   indexes=(("run", "channel", "key", "t"),), per_case=False)
 
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, EPISODE)
 
@@ -61,20 +66,43 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("CONTAINS", "Dump", "Session"),
     RelType("CO_USED", "Subscriber", "Subscriber",
             ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp", "messaging_tight",
-             "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "first", "last", "window_s", "mode",
-             "burst_gap_s", "tight_window_s", "call_window_s", "fdr", "run")),
+             "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "first_s", "last_s", "window_s", "mode",
+             "burst_gap_s", "tight_window_s", "call_window_s", "fdr", "run", "common_days"),
+            datetimes=(("first", "first_s"), ("last", "last_s"))),
 )
 
 
+#: The property every node and relationship of a case carries: Neo4j Community has one
+#: database, so several cases live side by side in it, kept apart by this property.
+CASE = "case"
+
+
+def node_key(n: NodeType) -> tuple[str, ...]:
+    """The properties that identify a node: (case, key) for case data."""
+    return (CASE, n.key) if n.per_case else (n.key,)
+
+
 def schema_statements() -> list[str]:
-    """Uniqueness constraints and range indexes, derived from the declarations."""
+    """Uniqueness constraints and range indexes, derived from the declarations.
+
+    Constraints and indexes of case data lead with ``case``; the single-property
+    ones of databases loaded before cases existed are dropped first (they would
+    forbid the same number in two cases).
+    """
     out = []
     for n in NODES:
-        out.append(f"CREATE CONSTRAINT {n.label.lower()}_{n.key} IF NOT EXISTS "
-                   f"FOR (n:{n.label}) REQUIRE n.{n.key} IS UNIQUE")
+        if n.per_case:
+            out.append(f"DROP CONSTRAINT {n.label.lower()}_{n.key} IF EXISTS")
+            out.extend(f"DROP INDEX {n.label.lower()}_{'_'.join(props)} IF EXISTS" for props in n.indexes)
+        key = node_key(n)
+        name = f"{n.label.lower()}_{'_'.join(key)}"
+        cols = ", ".join(f"n.{p}" for p in key)
+        out.append(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{n.label}) REQUIRE ({cols}) IS UNIQUE")
         for props in n.indexes:
-            name = f"{n.label.lower()}_{'_'.join(props)}"
-            cols = ", ".join(f"n.{p}" for p in props)
+            full = (CASE, *props) if n.per_case else props
+            name = f"{n.label.lower()}_{'_'.join(full)}"
+            cols = ", ".join(f"n.{p}" for p in full)
             out.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{n.label}) ON ({cols})")
-    out.append("CREATE INDEX co_used_score IF NOT EXISTS FOR ()-[r:CO_USED]-() ON (r.score)")
+    out.append("CREATE INDEX co_used_case_score IF NOT EXISTS FOR ()-[r:CO_USED]-() ON (r.case, r.score)")
+    out.append("DROP INDEX co_used_score IF EXISTS")
     return out

@@ -27,6 +27,7 @@ from cdrnet.model import SESSION_COLUMNS
 from cdrnet.workspace import REJECT_COLUMNS
 
 BATCH = 10_000
+DEFAULT_CASE = "default"
 
 
 def _seconds(ts: pd.Series) -> np.ndarray:
@@ -63,7 +64,7 @@ class GraphDumpWriter:
     def __init__(self, store: GraphStore, sha: str, name: str) -> None:
         self.store, self.sha, self.name = store, sha, name
         self.sent = 0
-        write(store.driver, "dump_begin", {"sha256": sha, "file_name": name}, store.database)
+        write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
         store.rejects_dir.mkdir(parents=True, exist_ok=True)
         self.rejects_path = store.rejects_dir / f"{sha}.csv"
         self.tmp_rejects = store.rejects_dir / f".{sha}.csv.tmp-{os.getpid()}"
@@ -103,8 +104,10 @@ class GraphDumpWriter:
         def work(tx: ManagedTransaction) -> list[int]:
             done = []
             for text, batch in plan:
-                done.append(tx.run(text, {"rows": batch, "sha256": self.sha} if text is load_text else {"rows": batch}).single()["rows"]
-                            if batch else 0)
+                params = {"rows": batch, "case": self.store.case}
+                if text is load_text:
+                    params["sha256"] = self.sha
+                done.append(tx.run(text, params).single()["rows"] if batch else 0)
             return done
 
         done = run_write(self.store.driver, work, self.store.database)
@@ -121,17 +124,20 @@ class GraphDumpWriter:
     def commit(self, report: DumpReport) -> None:
         self.rejects_fh.close()
         os.replace(self.tmp_rejects, self.rejects_path)
-        stored = read(self.store.driver, "dump_session_count", {"sha256": self.sha}, self.store.database)[0]["sessions"]
+        case = self.store.case
+        stored = read(self.store.driver, "dump_session_count", {"case": case, "sha256": self.sha},
+                      self.store.database)[0]["sessions"]
         if stored != report.loaded:
             raise GraphError(f"dump {self.sha[:12]}: Neo4j holds {stored} sessions, the parser loaded {report.loaded}",
                              "run the same command again: loads are idempotent")
-        write(self.store.driver, "equipment", {"msisdns": report.msisdns}, self.store.database)
+        write(self.store.driver, "equipment", {"case": case, "msisdns": report.msisdns}, self.store.database)
         props = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in report.to_dict().items()}
         props["msisdns"] = report.msisdns
         props["file_name"] = report.name
         props["rows"] = report.lines_read
         props["loaded_at"] = report.ingested_at
-        write(self.store.driver, "dump_commit", {"sha256": self.sha, "props": props}, self.store.database)
+        props["case"] = case
+        write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": props}, self.store.database)
 
     def abort(self) -> None:
         # Never delete after a failed load: the Dump stays incomplete and a re-run completes it.
@@ -139,10 +145,10 @@ class GraphDumpWriter:
         self.tmp_rejects.unlink(missing_ok=True)
 
 
-def dump_reports(driver: Driver, database: str | None = None) -> list[DumpReport]:
-    """The reports of every completely loaded dump, as stored on its Dump node."""
+def dump_reports(driver: Driver, case: str, database: str | None = None) -> list[DumpReport]:
+    """The reports of every completely loaded dump of one case, as stored on its Dump node."""
     out = []
-    for r in read(driver, "dumps_list", {}, database):
+    for r in read(driver, "dumps_list", {"case": case}, database):
         p = dict(r["props"])
         for k in ("rejected", "notes", "sheets"):
             if isinstance(p.get(k), str):
@@ -155,9 +161,13 @@ def dump_reports(driver: Driver, database: str | None = None) -> list[DumpReport
 class GraphStore:
     """Store interface (as the workspace) over a Neo4j database."""
 
-    def __init__(self, driver: Driver, rejects_dir: str | Path, database: str | None = None) -> None:
+    def __init__(self, driver: Driver, rejects_dir: str | Path, database: str | None = None,
+                 case: str = DEFAULT_CASE) -> None:
         self.driver = driver
         self.database = database
+        #: Every node this store writes or reads belongs to this case (Neo4j Community has one
+        #: database; cases live side by side in it).
+        self.case = case
         self.rejects_dir = Path(rejects_dir)
 
     def create_schema(self) -> None:
@@ -166,18 +176,18 @@ class GraphStore:
         self.driver.execute_query("CALL db.awaitIndexes(300)", database_=self.database)
 
     def has_dump(self, sha: str) -> bool:
-        return read(self.driver, "dump_status", {"sha256": sha}, self.database)[0]["complete"] is True
+        return read(self.driver, "dump_status", {"case": self.case, "sha256": sha}, self.database)[0]["complete"] is True
 
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)
 
     def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
         """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's)."""
-        rows = read(self.driver, "other_dump_keys", {"sha256": exclude or "", "msisdns": msisdns or []}, self.database)
+        rows = read(self.driver, "other_dump_keys", {"case": self.case, "sha256": exclude or "", "msisdns": msisdns or []}, self.database)
         return key_hash_of(np.array([r["key"] for r in rows], dtype="S32"))
 
     def reports(self) -> list[DumpReport]:
-        return dump_reports(self.driver, self.database)
+        return dump_reports(self.driver, self.case, self.database)
 
     def resolution_by_subscriber(self) -> dict[str, int]:
         return resolution_by_subscriber(self.reports())
@@ -186,7 +196,8 @@ class GraphStore:
                  msisdns: list[str] | None = None) -> pd.DataFrame:
         """Canonical sessions with the workspace's columns and types."""
         params = {"since": int(since.timestamp()) if since is not None else None,
-                  "until": int(until.timestamp()) if until is not None else None, "msisdns": msisdns}
+                  "until": int(until.timestamp()) if until is not None else None, "msisdns": msisdns,
+                  "case": self.case}
         rows = read(self.driver, "sessions", params, self.database)
         f = pd.DataFrame(rows)
         if f.empty:

@@ -4,28 +4,35 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
-from cdrnet.graph.model import NODES, RELATIONSHIPS, NodeType, RelType
+from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, NodeType, RelType
 
 NODE_BY_LABEL = {n.label: n for n in NODES}
 REL_BY_TYPE = {r.type: r for r in RELATIONSHIPS}
 
 
+def _pattern(n: NodeType, var: str, key_expr: str) -> str:
+    """``(var:Label {case: $case, key: expr})``: case data is always matched inside one case."""
+    scope = f"{CASE}: ${CASE}, " if n.per_case else ""
+    return f"({var}:{n.label} {{{scope}{n.key}: {key_expr}}})"
+
+
 @cache
 def merge_nodes(label: str) -> str:
-    """MERGE nodes by their declared key and set the given properties."""
+    """MERGE nodes of one case by their declared key and set the given properties ($case, $rows)."""
     n: NodeType = NODE_BY_LABEL[label]
     times = "".join(f", n.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in n.datetimes)
-    return (f"UNWIND $rows AS r MERGE (n:{n.label} {{{n.key}: r.key}}) "
+    return (f"UNWIND $rows AS r MERGE {_pattern(n, 'n', 'r.key')} "
             f"SET n += r.props{times} RETURN count(*) AS rows")
 
 
 @cache
 def merge_rels(rel_type: str) -> str:
-    """MERGE relationships between nodes found by their declared keys."""
+    """MERGE relationships between nodes of one case found by their declared keys ($case, $rows)."""
     r: RelType = REL_BY_TYPE[rel_type]
     s, e = NODE_BY_LABEL[r.start], NODE_BY_LABEL[r.end]
-    return (f"UNWIND $rows AS r MATCH (a:{s.label} {{{s.key}: r.start}}) MATCH (b:{e.label} {{{e.key}: r.end}}) "
-            f"MERGE (a)-[x:{r.type}]->(b) SET x += r.props RETURN count(*) AS rows")
+    times = "".join(f", x.{t} = datetime({{epochSeconds: r.props.{src}, timezone: r.tz}})" for t, src in r.datetimes)
+    return (f"UNWIND $rows AS r MATCH {_pattern(s, 'a', 'r.start')} MATCH {_pattern(e, 'b', 'r.end')} "
+            f"MERGE (a)-[x:{r.type}]->(b) SET x += r.props, x.{CASE} = ${CASE}{times} RETURN count(*) AS rows")
 
 
 @lru_cache(maxsize=1)
@@ -39,16 +46,16 @@ def load_sessions() -> str:
     sets = ", ".join([f"s.{p} = r.props.{p}" for p in s.properties]
                      + [f"s.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in s.datetimes])
     return "\n".join([
-        f"MATCH (d:{dump.label} {{{dump.key}: $sha256}})",
+        f"MATCH {_pattern(dump, 'd', '$sha256')}",
         "UNWIND $rows AS r",
-        f"MATCH (sub:{sub.label} {{{sub.key}: r.props.msisdn}})",
-        f"MERGE (s:{s.label} {{{s.key}: r.key}})",
+        f"MATCH {_pattern(sub, 'sub', 'r.props.msisdn')}",
+        f"MERGE {_pattern(s, 's', 'r.key')}",
         f"SET {sets}",
         f"MERGE (sub)-[:{REL_BY_TYPE['HAD'].type}]->(s)",
         f"MERGE (d)-[:{REL_BY_TYPE['CONTAINS'].type}]->(s)",
         "WITH s, r",
-        f"OPTIONAL MATCH (a:{app.label} {{{app.key}: r.props.app}})",
-        f"OPTIONAL MATCH (c:{cell.label} {{{cell.key}: r.props.cell_id}})",
+        f"OPTIONAL MATCH {_pattern(app, 'a', 'r.props.app')}",
+        f"OPTIONAL MATCH {_pattern(cell, 'c', 'r.props.cell_id')}",
         f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | MERGE (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
         f"FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | MERGE (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
         "RETURN count(*) AS rows",

@@ -19,6 +19,7 @@ from tests.conftest import ingest, make_sessions, run_cli
 from tests.neo4j_fixtures import PASSWORD, URI, connect_or_skip, counts, wipe
 
 pytestmark = pytest.mark.neo4j
+CASE = "test-neo4j"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def driver():
 @pytest.fixture
 def graph(driver, tmp_path):
     wipe(driver)
-    g = GraphStore(driver, tmp_path / "rejects")
+    g = GraphStore(driver, tmp_path / "rejects", case=CASE)
     g.create_schema()
     return g
 
@@ -45,9 +46,10 @@ def case(tmp_path_factory):
 
 def test_schema_is_derived_and_created(graph, driver):
     names = {r["name"] for r in driver.execute_query("SHOW CONSTRAINTS YIELD name").records}
-    assert {"subscriber_msisdn", "session_session_key", "dump_sha256", "episode_episode_id"} <= names
+    assert {"subscriber_case_msisdn", "session_case_session_key", "dump_case_sha256", "episode_episode_id"} <= names
+    assert "subscriber_msisdn" not in names  # one number may be in several cases
     idx = {r["name"] for r in driver.execute_query("SHOW INDEXES YIELD name").records}
-    assert {"session_service_start_s", "episode_run_channel_key_t"} <= idx
+    assert {"session_case_service_start_s", "episode_run_channel_key_t", "device_case_imei14"} <= idx
 
 
 def test_load_matches_workspace_and_is_idempotent(graph, driver, case, tmp_path):
@@ -117,13 +119,13 @@ def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
     for params in (LinkParams(), LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False),
                    LinkParams(apps=["Meta"], calls=False)):
         emb = link(frame, params, coverage=Coverage.from_reports(graph.reports())).edges.sort_values(["a", "b"]).reset_index(drop=True)
-        neo = link_neo4j(driver, params).edges.sort_values(["a", "b"]).reset_index(drop=True)
+        neo = link_neo4j(driver, params, case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 20
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
     e = emb.set_index(["a", "b"])
     assert ("919900000001", "919900000002") in e.index
     co = counts(driver)["CO_USED"]
-    assert co == len(neo)
+    assert co == int(neo["link"].sum()) > 0  # only links become relationships
     assert counts(driver)["Episode"] == 0
 
 
@@ -142,9 +144,9 @@ def test_analyst_queries(graph, driver, case, tmp_path, capsys, monkeypatch):
     shared["imei"] = graph.sessions()["imei"].iloc[0]  # one phone, two numbers
     (tmp_path / "shared.csv").write_text(render(shared, "paper"))
     ingest(graph, tmp_path / "shared.csv")
-    edges = link_neo4j(driver, LinkParams()).edges
+    edges = link_neo4j(driver, LinkParams(), case=CASE).edges
     top = edges[edges["link"]].iloc[0]
-    env = ["--neo4j", URI]
+    env = ["--neo4j", URI, "--case", CASE]
     for name, params in [
         ("strongest_links", ["limit=5"]),
         ("suspect_network", [f"msisdn={top['a']}", "hops=2", "min_score=1"]),
@@ -182,7 +184,7 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     assert code == 0, err and "Neo4j" in out
     code, out, err = run_cli(capsys, *env, "link", "--out", str(tmp_path / "neo_edges.csv"))
     assert code == 0, err
-    assert "CO_USED relationships written" in out
+    assert "links written as CO_USED relationships to Neo4j" in out and "(case 'ws')" in out
     steps = next(line for line in out.splitlines() if "Neo4j time by step:" in line)
     assert "messaging: episodes" in steps and "messaging: match" in steps and "writing CO_USED" in steps
     ws_env = ["-w", str(tmp_path / "ws2")]
@@ -215,7 +217,7 @@ def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
     with driver.session() as s:
         plan = s.run("EXPLAIN " + load("episodes_match"), {"run": "plan", "channel": "messaging", "window": 180,
                                                             "overlap": False, "tight": 30, "call_filter": False,
-                                                            "tol": 0.25}).consume().plan
+                                                            "tol": 0.25, "offset": 19800}).consume().plan
     ops = []
 
     def walk(p):
@@ -270,3 +272,50 @@ def test_tests_refuse_a_database_holding_data_they_did_not_create(driver):
     finally:  # remove only what this test created, then take the empty database back
         driver.execute_query("MATCH (s:Subscriber {msisdn: 'analyst-data'}) DELETE s")
         claim(driver)
+
+
+def test_cases_in_one_database_never_mix(graph, driver, case, tmp_path):
+    """Case A alone and case A beside case B (other people, one shared number) give identical
+    edges; each case's links, dumps and queries stay its own."""
+    ingest(graph, case / "dumps")
+    alone = link_neo4j(driver, LinkParams(), case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
+    co_alone = counts(driver)["CO_USED"]
+    other = tmp_path / "other"
+    simulate(build_scenario("easy", subscribers=12, days=4, seed=9), other)
+    files = sorted((other / "dumps").glob("*.csv"))
+    shared = graph.sessions()["msisdn"].iloc[0]
+    (tmp_path / "shared.csv").write_text(render(make_sessions(30, msisdn=shared, seed=4, start="2024-03-05 09:00:00"),
+                                                "paper"))
+    b = GraphStore(driver, tmp_path / "rejects-b", case="test-neo4j-b")
+    ingest(b, *files, tmp_path / "shared.csv")
+    link_neo4j(driver, LinkParams(), case="test-neo4j-b")
+    beside = link_neo4j(driver, LinkParams(), case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(beside, alone)
+    assert len(graph.reports()) == 16 and len(b.reports()) == len(files) + 1
+    assert set(graph.sessions()["msisdn"]).isdisjoint(set(b.sessions()["msisdn"]) - {shared})
+    per_case = {r["case"]: r["c"] for r in driver.execute_query(
+        "MATCH ()-[r:CO_USED]->() RETURN r.case AS case, count(r) AS c").records}
+    assert per_case[CASE] == co_alone == int(alone["link"].sum())
+    assert per_case["test-neo4j-b"] > 0
+    assert driver.execute_query("MATCH (s:Subscriber {msisdn: $m}) RETURN count(s) AS c", m=shared).records[0]["c"] == 2
+
+
+def test_a_partial_link_run_replaces_only_what_it_recomputes(graph, driver, case):
+    ingest(graph, case / "dumps")
+    full = link_neo4j(driver, LinkParams(), case=CASE).edges
+    links = full[full["link"]]
+    some = sorted(set(links.iloc[0][["a", "b"]]))
+    link_neo4j(driver, LinkParams(), msisdns=some, case=CASE)
+    assert counts(driver)["CO_USED"] == len(links)  # links between other subscribers survive
+
+
+def test_device_imei14_joins_check_digit_and_software_version(graph, driver, tmp_path):
+    a = make_sessions(5, msisdn="919922222221", seed=1)
+    a["imei"] = "353456012345671"  # 15 digits: TAC + serial + check digit
+    b = make_sessions(5, msisdn="919922222222", seed=2)
+    b["imei"] = "3534560123456702"  # 16 digits: TAC + serial + software version
+    for name, f in (("a.csv", a), ("b.csv", b)):
+        (tmp_path / name).write_text(render(f, "paper"))
+    ingest(graph, tmp_path / "a.csv", tmp_path / "b.csv")
+    rows = driver.execute_query("MATCH (d:Device {case: $case}) RETURN d.imei14 AS i ORDER BY i", case=CASE).records
+    assert [r["i"] for r in rows] == ["35345601234567", "35345601234567"]

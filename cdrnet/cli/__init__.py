@@ -27,8 +27,11 @@ from cdrnet.cli.simulate import simulate_cmd
                    "Password from NEO4J_PASSWORD or a prompt, never the command line.")
 @click.option("--neo4j-user", envvar="NEO4J_USERNAME", default="neo4j", show_default=True, help="Neo4j user (env NEO4J_USERNAME).")
 @click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Neo4j database [default: the server's default].")
+@click.option("--case", "case_name", envvar="CDRNET_CASE", default=None, metavar="NAME",
+              help="Case name in Neo4j: cases share one database and never mix [default: the workspace folder's name].")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, neo4j_user: str, database: str | None) -> None:
+def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, neo4j_user: str, database: str | None,
+        case_name: str | None) -> None:
     """Find hidden people networks in telecom data-session dumps (GPRS CDR / IPDR).
 
     \b
@@ -42,7 +45,8 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
       cdrnet pair 919812345678 919887654321   # the paper's pair report
     Try it all on a synthetic case: cdrnet demo
     """
-    ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user, database=database)
+    ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user, database=database,
+                         case_name=case_name)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -35,7 +35,13 @@ class AppContext:
     neo4j_uri: str | None = None
     neo4j_user: str | None = None
     database: str | None = None
+    case_name: str | None = None
     _graph: object = None
+
+    @property
+    def case(self) -> str:
+        """The case in Neo4j: --case, else the workspace folder's name (cases share one database)."""
+        return self.case_name or Path(self.workspace).resolve().name
 
     def open_workspace(self, create: bool = False) -> Workspace:
         ws = Workspace(self.workspace)
@@ -55,7 +61,7 @@ class AppContext:
             if password is None and sys.stdin.isatty():
                 password = click.prompt("Neo4j password", hide_input=True, err=True)
             driver = connect(self.neo4j_uri, self.neo4j_user, password, self.database)
-            store = GraphStore(driver, Path(self.workspace) / "neo4j-rejects", self.database)
+            store = GraphStore(driver, Path(self.workspace) / "neo4j-rejects", self.database, case=self.case)
             store.create_schema()
             self._graph = store
         return self._graph

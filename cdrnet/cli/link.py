@@ -138,8 +138,8 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     if graph is not None:
         from cdrnet.graph.cousage import link_neo4j
 
-        res = link_neo4j(graph.driver, params, subs, database=app.database, coverage=app.coverage())
-        click.echo(f"CO_USED relationships written to Neo4j {app.neo4j_uri}")
+        res = link_neo4j(graph.driver, params, subs, database=app.database, coverage=app.coverage(), case=app.case)
+        click.echo(f"links written as CO_USED relationships to Neo4j {app.neo4j_uri} (case '{app.case}')")
     else:
         frame, _ = app.load_sessions(params.since, params.until, subs)
         res = link(frame, params, coverage=app.coverage())

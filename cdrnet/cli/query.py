@@ -51,13 +51,14 @@ def query_cmd(app: AppContext, name: str | None, params: tuple[str, ...], as_csv
         return
     if name not in query_names():
         raise UsageError(f"no analyst query '{name}'", f"choose one of: {', '.join(query_names())}")
-    values = {}
+    values: dict[str, object] = {"case": app.case}  # queries are scoped to the case (--case)
     for item in params:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--param {item}: expected NAME=VALUE")
         values[key.strip()] = _value(value)
     wanted = parameters(load(f"queries/{name}"))
+    values = {k: v for k, v in values.items() if k in wanted or k != "case"}
     missing = sorted(wanted - set(values))
     if missing:
         raise UsageError(f"query {name} needs parameter(s): {', '.join(missing)}", "pass them with -p NAME=VALUE")
