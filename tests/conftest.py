@@ -23,7 +23,7 @@ DESTS = [
 
 
 def make_sessions(n: int = 40, msisdn: str = "919876543210", seed: int = 1,
-                  start: str = "2023-04-07 09:00:00") -> pd.DataFrame:
+                  start: str = "2023-04-17 09:00:00") -> pd.DataFrame:
     """Sessions with the columns cdrnet.synth.writers expects."""
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.integers(0, 86400, n)), unit="s")
