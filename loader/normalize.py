@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from cdrnet.loader.dateorder import ORDERS, DateDecision, decide, formats_for_order, sensitive_formats
+from cdrnet.loader.dateorder import (
+    ORDERS,
+    DateDecision,
+    decide,
+    formats_for_order,
+    sensitive_formats,
+)
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.identifiers import (
     clean_text,
