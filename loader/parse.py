@@ -294,6 +294,7 @@ class DumpParser:
                     report.layout = det.layout.name
                     report.has_destination = det.layout.has_destination
                     report.end_scope = det.layout.end_scope
+                    report.tz = det.layout.timezone or report.tz  # the zone the dump's times are read in
                     report.volume_scope = det.layout.volume_scope
                 skip = det.header_line - first + 1
                 starts = _line_starts(data)
