@@ -30,6 +30,13 @@ class UnknownLayoutError(CdrnetError):
     hint = "pass a mapping file with --layout FILE (see docs/layouts.md) or check the file is an IPDR export"
 
 
+class DateOrderError(CdrnetError):
+    """A dump's numeric dates cannot be read day-first or month-first with certainty."""
+
+    hint = ("check a few dates of the dump against its period, then re-run with --date-order dmy "
+            "(day first, 03/04 = 3 April) or --date-order mdy (month first, 03/04 = 4 March)")
+
+
 class IngestWorkerError(CdrnetError):
     """A parsing worker process died (usually the machine ran out of memory)."""
 

@@ -73,6 +73,10 @@ REJECT_REASONS: dict[str, str] = {
     "invalid_msisdn": "the subscriber number is not a phone number",
     "msisdn_precision_lost": "the subscriber number was turned into scientific notation by Excel (digits lost)",
     "invalid_time": "the start time is missing or not a real date/time",
+    "date_order_conflict": "a date reads only in the other day/month order than the one decided for this dump "
+                           "(e.g. 07/14/2023 in a day-first dump); see --date-order",
+    "date_order_undecided": "a numeric date (03/04/2023) in a dump whose first block held none to decide "
+                            "day-first from month-first; re-run with --date-order dmy|mdy",
     "end_before_start": "the end time is before the start time and not a midnight roll-over",
     "invalid_port": "the destination port is not an integer in 0-65535",
     "invalid_ip": "the destination IP address is not a valid IPv4/IPv6 address",

@@ -50,8 +50,13 @@ APPLICATION = NodeType("Application", "name", ("vendor", "category"))
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),))
 SIM = NodeType("Sim", "imsi")
 CELL = NodeType("Cell", "cell_id")
+# The requested period (ISO UTC text, end inclusive) bounds the time the dump's subscribers were
+# observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md).
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",
-                                   "complete", "resolution_s", "time_level", "cdrnet_version"))
+                                   "complete", "resolution_s", "time_level", "cdrnet_version",
+                                   "period_start_utc", "period_end_utc", "period_source", "rows_outside_period",
+                                   "period_start", "period_end", "date_order", "date_order_source", "end_scope",
+                                   "volume_scope"))
 EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down", "dur_known"),
                    indexes=(("run", "channel", "key", "t"),), per_case=False)
 

@@ -12,7 +12,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.layouts import Layout, normalise_header
+from cdrnet.loader.period import StatedPeriod, stated_period
 
 from cdrnet.errors import UnknownLayoutError
 
@@ -32,6 +34,8 @@ class Detection:
     columns: list[str]
     index: dict[str, int]  # canonical field -> column position
     empty_export: bool = False
+    stated: StatedPeriod | None = None  # the requested period as the preamble states it
+    decision: DateDecision | None = None  # date order and period; None until the first block decides
 
 
 def split_line(line: str, delimiter: str) -> list[str]:
@@ -82,7 +86,7 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
             break
     if best is None:
         if any(EMPTY_EXPORT.match(line.strip().strip(",;|\t").strip()) for line in lines[:SCAN_LINES]):
-            return Detection(None, 0, ",", [], {}, empty_export=True)
+            return Detection(None, 0, ",", [], {}, empty_export=True, stated=stated_period(lines[:SCAN_LINES]))
         names = ", ".join(sorted(layout.name for layout in layouts))
         raise UnknownLayoutError(
             f"{file_name}: no recognisable header in the first {SCAN_LINES} lines "
@@ -91,7 +95,7 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
     _, i, delim, layout, cells, pos = best
     columns = _dedupe([c.strip() or f"_col{k}" for k, c in enumerate(cells)])
     columns = _pad_to_data(columns, lines[i + 1 : i + 1 + 50], delim)
-    return Detection(layout, i + 1, delim, columns, pos)
+    return Detection(layout, i + 1, delim, columns, pos, stated=stated_period(lines[:i]))
 
 
 def _dedupe(names: list[str]) -> list[str]:

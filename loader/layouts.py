@@ -52,6 +52,12 @@ INPUT_FIELDS: dict[str, str] = {
 }
 
 TIME_LEVELS = ("flow", "session", "allocation")
+#: What a row's end time describes: its own flow, the (partial) record shared by several flow
+#: rows, the public-IP allocation window, or nothing (no end column).
+END_SCOPES = ("flow", "record", "allocation", "none")
+#: What a row's volumes describe: its own flow, the record's totals repeated on each of its flow
+#: rows (summing them per row overstates volume), or nothing (no volume columns).
+VOLUME_SCOPES = ("flow", "record", "none")
 
 
 def normalise_header(name: str) -> str:
@@ -75,6 +81,8 @@ class Layout:
     has_destination: bool = True
     time_level: str = "flow"
     fallback_time_level: str | None = None
+    end_scope: str = "flow"
+    volume_scope: str = "flow"
     description: str = ""
     source: str = "built-in"
     normalised: dict[str, str] = field(default_factory=dict, compare=False)
@@ -109,6 +117,13 @@ def _from_mapping(data: dict, source: str) -> Layout:
     level = str(data.get("time_level", "flow"))
     if level not in TIME_LEVELS:
         raise LayoutFileError(f"{source}: time_level must be one of {', '.join(TIME_LEVELS)}")
+    end_scope = str(data.get("end_scope") or (
+        "flow" if {"end", "end_date", "duration"} & set(fields) else "none"))
+    if end_scope not in END_SCOPES:
+        raise LayoutFileError(f"{source}: end_scope must be one of {', '.join(END_SCOPES)}")
+    volume_scope = str(data.get("volume_scope") or ("flow" if {"uplink", "downlink"} & set(fields) else "none"))
+    if volume_scope not in VOLUME_SCOPES:
+        raise LayoutFileError(f"{source}: volume_scope must be one of {', '.join(VOLUME_SCOPES)}")
     formats = data.get("datetime_formats") or data.get("date_format") or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"]
     if isinstance(formats, str):
         formats = [formats]
@@ -121,6 +136,8 @@ def _from_mapping(data: dict, source: str) -> Layout:
         has_destination=bool(data.get("has_destination", "dest_port" in fields)),
         time_level=level,
         fallback_time_level=data.get("fallback_time_level"),
+        end_scope=end_scope,
+        volume_scope=volume_scope,
         description=str(data.get("description", "")),
         source=source,
     )

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from cdrnet.loader.dateorder import (
+    ORDERS,
+    DateDecision,
+    decide,
+    formats_for_order,
+    sensitive_formats,
+)
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.identifiers import (
     clean_text,
@@ -44,6 +51,43 @@ class Options:
     tz: str = "Asia/Kolkata"
     country_code: str = "91"
     rules: list[Rule] = field(default_factory=list)
+    #: "auto" decides day-first/month-first per dump (see dateorder.py); "dmy"/"mdy" force it.
+    date_order: str = "auto"
+
+
+#: Canonical fields holding a date (alone or with a time); the first group are starts.
+START_DATE_FIELDS = ("event_time", "start", "start_date", "alloc_start_date")
+END_DATE_FIELDS = ("end", "end_date", "alloc_end_date")
+
+
+def decide_dates(raw: pd.DataFrame, det: Detection, opts: Options, name: str) -> DateDecision:
+    """Date order and requested period from the first block's date cells (every one of them)."""
+    layout = det.layout
+    assert layout is not None
+    present = [f for f in (*START_DATE_FIELDS, *END_DATE_FIELDS) if f in det.index and det.index[f] < raw.shape[1]]
+    cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
+    starts = [cells[f] for f in present if f in START_DATE_FIELDS]
+    return decide(name, list(cells.values()), starts, det.stated, layout.datetime_formats, opts.date_order,
+                  layout.timezone or opts.tz)
+
+
+def _order_rejects(texts: list[pd.Series], parsed: list[pd.Series], formats: tuple[str, ...],
+                   order: str) -> tuple[pd.Series, str]:
+    """Rows with a date that does not read in the dump's order but reads in the other one.
+
+    Only rows that failed to parse are re-tried, so the common case costs nothing.
+    """
+    hit = pd.Series(False, index=texts[0].index)
+    others = [o for o in ORDERS if o != order]
+    alt_formats = tuple(f for o in others for f in sensitive_formats(formats, o))
+    if not alt_formats:
+        return hit, ""
+    for text, value in zip(texts, parsed, strict=True):
+        failed = (text != "") & value.isna()
+        if failed.any():
+            alt = parse_local(text[failed], alt_formats)
+            hit[alt[alt.notna()].index] = True
+    return hit, "date_order_conflict" if order in ORDERS else "date_order_undecided"
 
 
 @dataclass
@@ -186,7 +230,8 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason = reason.fillna(r_msisdn)
 
     tz = layout.timezone or opts.tz
-    fmts = layout.datetime_formats
+    decision = det.decision or DateDecision()
+    fmts = formats_for_order(layout.datetime_formats, decision.order)
     event_text = col("event_time")
     start_text = col("start") if "start" in det.index else combine(col("start_date"), col("start_time"))
     end_text = col("end") if "end" in det.index else combine(col("end_date"), col("end_time"))
@@ -200,11 +245,15 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     stats["event_time_rows"] = int(use_event.sum())
     local_start = event.where(use_event, start).fillna(alloc_start)
     local_text = event_text.where(use_event, start_text.where(start_text != "", alloc_start_text))
+    local_end = parse_local(end_text, fmts)
+    wrong_order, why = _order_rejects([event_text, start_text, end_text, alloc_start_text, alloc_end_text],
+                                      [event, start, local_end, alloc_start, alloc_end],
+                                      layout.datetime_formats, decision.order)
+    reason[wrong_order & reason.isna()] = why
     reason[local_start.isna() & reason.isna()] = "invalid_time"
 
     duration = pd.to_numeric(col("duration").where(col("duration") != "", None), errors="coerce")
     duration = duration.where((duration >= 0) & (duration < 7 * 86400))
-    local_end = parse_local(end_text, fmts)
     by_duration = local_start + pd.to_timedelta(duration, unit="s")
     local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
     local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)

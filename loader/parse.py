@@ -14,15 +14,17 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.layouts import Layout
-from cdrnet.loader.normalize import Options, is_nondata_text, normalise_block
+from cdrnet.loader.normalize import Options, decide_dates, is_nondata_text, normalise_block
+from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
 from cdrnet.loader.textblocks import Block, iter_blocks, xlsx_to_csv_streams
@@ -133,12 +135,22 @@ class BlockOutput:
     rejected: Rejected  # everything but duplicates (only the parent sees all blocks)
     nondata: int
     stats: dict[str, int]
+    decision: DateDecision | None = None  # set on the block that decided the dump's date order
 
 
-def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str) -> BlockOutput:
-    """Split, normalise and classify one block; a pure function, so it runs in a worker process."""
+def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
+                  name: str = "") -> BlockOutput:
+    """Split, normalise and classify one block; a pure function, so it runs in a worker process.
+
+    A dump's first block (``det.decision`` is None) also decides its date order
+    and period, from every date cell of the block, before normalising.
+    """
     data, nul_lines = _blank_nul_lines(data)
     frame, lines, bad = split_rows(data, first, det)
+    decision = None
+    if det.decision is None:
+        decision = decide_dates(frame, det, opts, name or sha[:12])
+        det = replace(det, decision=decision)
     nondata = 0
     rej_lines, rej_reasons, rej_texts = [], [], []
     for line_no, text in bad:
@@ -160,7 +172,22 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
             rej_reasons.append(reason)
             rej_texts.append(_line_text(data, starts, line_no - first))
     rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
-    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats)
+    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision)
+
+
+def _record_decision(report: DumpReport, d: DateDecision) -> None:
+    """Put a dump's date order and stated period on its report (the first sheet's, for workbooks)."""
+    if d.period_start_utc is not None and d.period_end_utc is not None and not report.period_source:
+        report.period_start_utc = d.period_start_utc.isoformat()
+        report.period_end_utc = d.period_end_utc.isoformat()
+        report.period_source = "preamble"
+    if not report.date_order_source:
+        report.date_order, report.date_order_source = d.order, d.source
+    elif d.source and (d.order, d.source) != (report.date_order, report.date_order_source):
+        report.notes.append(f"another sheet's dates read {d.order} ({d.source}); the first sheet's "
+                            f"{report.date_order} is recorded")
+    if d.note and d.note not in report.notes:
+        report.notes.append(d.note)
 
 
 class DumpParser:
@@ -183,7 +210,7 @@ class DumpParser:
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
         acc = Accumulator(report)
-        layout_levels: tuple[str, str | None] = ("flow", None)
+        layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
         with source.opener() as fh:
             if source.kind == "xlsx":
                 parts = list(xlsx_to_csv_streams(fh))
@@ -208,7 +235,8 @@ class DumpParser:
         return acc.finish(*layout_levels)
 
     def _parse_stream(self, blocks: Iterator[Block], report: DumpReport, acc: Accumulator, part: str,
-                      progress: Callable[[int], None] | None) -> tuple[str, str | None]:
+                      progress: Callable[[int], None] | None) -> tuple[str, str | None, bool]:
+        """Parse one stream; return the layout's time level, its fallback and whether it maps an event time."""
         pending: deque[tuple[Future | BlockOutput, bytes, int, int]] = deque()
 
         def finish_oldest() -> None:
@@ -234,8 +262,8 @@ class DumpParser:
         if det is None:
             raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
         if det.layout is None:
-            return ("flow", None)
-        return det.layout.time_level, det.layout.fallback_time_level
+            return ("flow", None, False)
+        return det.layout.time_level, det.layout.fallback_time_level, "event_time" in det.index
 
     def _read_blocks(self, blocks: Iterator[Block], report: DumpReport, part: str, pending: deque,
                      finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
@@ -251,6 +279,12 @@ class DumpParser:
                     report.layout = "empty-export"
                     report.notes.append("the operator reported 'No Records Found': an empty export")
             if det.layout is None:
+                if det.stated is not None and not report.period_source:
+                    # An empty export still tells for which period the subscriber was observed.
+                    readings = set(det.stated.readings().values())
+                    if len(readings) == 1:
+                        lo, hi = readings.pop()
+                        _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz), to_utc(hi, self.opts.tz)))
                 report.nondata += block.n_lines
                 if progress:
                     progress(block.raw_bytes)
@@ -259,6 +293,9 @@ class DumpParser:
                 if not report.layout:
                     report.layout = det.layout.name
                     report.has_destination = det.layout.has_destination
+                    report.end_scope = det.layout.end_scope
+                    report.tz = det.layout.timezone or report.tz  # the zone the dump's times are read in
+                    report.volume_scope = det.layout.volume_scope
                 skip = det.header_line - first + 1
                 starts = _line_starts(data)
                 report.nondata += skip
@@ -268,10 +305,16 @@ class DumpParser:
                     if progress:
                         progress(block.raw_bytes)
                     continue
-            if self.pool is None:
-                out: Future | BlockOutput = process_block(data, first, det, self.opts, report.sha256, part)
+            if self.pool is None or det.decision is None:
+                # The first block decides the date order the others are read in: parse it here.
+                out: Future | BlockOutput = process_block(data, first, det, self.opts, report.sha256, part,
+                                                          report.name)
+                if det.decision is None:
+                    assert isinstance(out, BlockOutput) and out.decision is not None
+                    det = replace(det, decision=out.decision)
+                    _record_decision(report, out.decision)
             else:
-                out = self.pool.submit(process_block, data, first, det, self.opts, report.sha256, part)
+                out = self.pool.submit(process_block, data, first, det, self.opts, report.sha256, part, report.name)
             pending.append((out, data, first, block.raw_bytes))
             while len(pending) > (self.in_flight if self.pool is not None else 0):
                 finish_oldest()

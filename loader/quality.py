@@ -45,6 +45,38 @@ class DumpReport:
     cdrnet_version: str = ""
     tz: str = ""
     signatures: str = ""
+    #: The requested period (ISO 8601 UTC, end inclusive to the second): what the preamble
+    #: states ("preamble"), else the span of the rows' starts ("rows").
+    period_start_utc: str = ""
+    period_end_utc: str = ""
+    period_source: str = ""
+    #: Loaded rows whose start lies outside a stated period (kept, but warned about).
+    rows_outside_period: int = 0
+    #: Numeric dates' order: "dmy" | "mdy" | "" (none to decide: text months or ISO); and how it
+    #: was decided: "data" | "preamble" | "option" | "".
+    date_order: str = ""
+    date_order_source: str = ""
+    #: What a row's end and volumes describe, as the layout declares: end "flow" | "record" |
+    #: "allocation" | "none"; volume "flow" | "record" | "none" (see docs/layouts.md).
+    end_scope: str = "flow"
+    volume_scope: str = "flow"
+
+    def period_text(self) -> str:
+        """The period in the dump's own zone, e.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``."""
+        if not self.period_source:
+            return "unknown"
+        zone = self.tz or "UTC"
+
+        def local(iso: str) -> str:
+            try:
+                ts = pd.Timestamp(iso).tz_convert(zone)
+            except (ValueError, TypeError):
+                return iso
+            return ts.strftime("%Y-%m-%d %H:%M" if ts.second == 0 else "%Y-%m-%d %H:%M:%S")
+
+        source = {"preamble": "stated in preamble", "rows": "span of the rows: no period stated"}.get(
+            self.period_source, self.period_source)
+        return f"{local(self.period_start_utc)} .. {local(self.period_end_utc)} {zone} ({source})"
 
     @property
     def rejected_total(self) -> int:
@@ -78,6 +110,15 @@ class DumpReport:
             f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} + non-data {self.nondata}",
             f"  rejected by reason: {rej}",
         ]
+        if self.period_source:
+            out.append(f"  period {self.period_text()}")
+        if self.rows_outside_period:
+            out.append(f"  WARNING: {self.rows_outside_period} loaded row(s) start outside the stated period "
+                       f"(kept; check the dump is the one requested)")
+        if self.date_order_source:
+            how = {"data": "decided from the dates", "preamble": "decided by the stated period",
+                   "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
+            out.append(f"  date order {self.date_order} ({how})")
         if self.loaded:
             out.append(f"  time span (UTC) {self.start_min} .. {self.start_max}")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
@@ -127,6 +168,7 @@ class Accumulator:
         self.with_seconds = 0
         self.tmin: pd.Timestamp | None = None
         self.tmax: pd.Timestamp | None = None
+        self.period: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
     def add(self, sessions: pd.DataFrame, rejects: pd.Series, nondata: int, stats: dict[str, int]) -> None:
         r = self.report
@@ -145,11 +187,20 @@ class Accumulator:
             m = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
             t = st.astype("int64").to_numpy().view(np.uint64)
             self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
+            if r.period_source == "preamble":
+                if self.period is None:
+                    self.period = (pd.Timestamp(r.period_start_utc), pd.Timestamp(r.period_end_utc))
+                r.rows_outside_period += int(((st < self.period[0]) | (st > self.period[1])).sum())
             dest = sessions["dest_port"].notna()
             r.with_destination += int(dest.sum())
             r.app_identified += int((dest & (sessions["app"] != "")).sum())
 
-    def finish(self, base_level: str, fallback_level: str | None) -> DumpReport:
+    def finish(self, base_level: str, fallback_level: str | None, event_time: bool = False) -> DumpReport:
+        """Final counts, the period (the rows' span when none is stated) and the timestamp level.
+
+        ``event_time``: the layout maps a per-flow event time (Jio TIME1); when most
+        rows carry it, bursts of flows sharing a second do not demote the level.
+        """
         r = self.report
         r.rejected = dict(self.rejects)
         r.msisdns = sorted(self.msisdn_set)
@@ -163,11 +214,16 @@ class Accumulator:
             r.seconds_present = r.seconds_share > 0.02 or r.loaded < 20 and self.with_seconds > 0
             keys = pd.Series(np.concatenate(self.start_keys))
             r.shared_start_share = round(float(keys.duplicated(keep=False).mean()), 4)
+        if not r.period_source and r.loaded:
+            r.period_start_utc, r.period_end_utc, r.period_source = r.start_min, r.start_max, "rows"
         level = base_level
+        event_used = event_time and r.loaded > 0 and self.stats["event_time_rows"] >= r.loaded / 2
         if fallback_level and self.stats["event_time_rows"] < r.loaded / 2:
             level = fallback_level
             r.notes.append("event time (TIME1) missing: times are 30-minute allocation windows")
-        if level == "flow" and r.shared_start_share > 0.5:
+            if r.end_scope == "flow":
+                r.end_scope = "allocation"
+        if level == "flow" and r.shared_start_share > 0.5 and not event_used:
             level = "session"
             r.notes.append("most rows share their start time: times are per PDP session, not per flow")
         resolution = LEVEL_RESOLUTION_S[level]

@@ -122,10 +122,12 @@ def _cell_text(value: object) -> str:
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.6G}" if abs(value) >= 1e15 else repr(value)
+    # Real date cells are written year-first: unambiguous, so they never sway the
+    # day-first/month-first decision that text cells of the same dump need.
     if isinstance(value, dt.datetime):
-        return value.strftime("%d/%m/%Y %H:%M:%S")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return value.strftime("%Y-%m-%d")
     if isinstance(value, dt.time):
         return value.strftime("%H:%M:%S")
     return str(value)

@@ -37,8 +37,8 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
 def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     """Parse naive local times trying each format in turn on what is still unparsed.
 
-    Day-first formats come first in every built-in layout, so ``03/04/2023`` is
-    3 April, as Indian operators write it.
+    The formats arrive already rendered in the dump's decided day/month order
+    (``dateorder.formats_for_order``), so ``03/04/2023`` is never guessed.
     """
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     todo = text != ""

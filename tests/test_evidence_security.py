@@ -25,7 +25,7 @@ def linked(tmp_path_factory):
     from cdrnet.cli.common import run_guarded
 
     ws = str(root / "ws")
-    assert run_guarded(cli, ["-q", "-w", ws, "ingest", str(root / "case" / "dumps")]) == 0
+    assert run_guarded(cli, ["-q", "-w", ws, "ingest", "--date-order", "dmy", str(root / "case" / "dumps")]) == 0
     assert run_guarded(cli, ["-q", "-w", ws, "link"]) == 0
     edges = pd.read_csv(root / "ws" / "edges.csv", dtype={"a": str, "b": str})
     return root, ws, edges[edges["link"]].iloc[0]

@@ -59,20 +59,20 @@ def same(a: dict, b: dict) -> None:
 
 def test_killed_ingest_then_rerun_equals_clean_run(case, tmp_path):
     clean = tmp_path / "clean"
-    assert cdrnet("-w", str(clean), "ingest", str(case / "dumps")).returncode == 0
+    assert cdrnet("-w", str(clean), "ingest", "--date-order", "dmy", str(case / "dumps")).returncode == 0
     want = snapshot(clean)
     rng = random.Random(3)
     for attempt in range(3):
         ws = tmp_path / f"killed{attempt}"
-        kill_after(rng.uniform(1.0, 4.0), "-w", str(ws), "ingest", str(case / "dumps"))
-        r = cdrnet("-w", str(ws), "ingest", str(case / "dumps"))
+        kill_after(rng.uniform(1.0, 4.0), "-w", str(ws), "ingest", "--date-order", "dmy", str(case / "dumps"))
+        r = cdrnet("-w", str(ws), "ingest", "--date-order", "dmy", str(case / "dumps"))
         assert r.returncode == 0, r.stderr
         same(want, snapshot(ws))
 
 
 def test_killed_link_then_rerun_equals_clean_run(case, tmp_path):
     ws = tmp_path / "ws"
-    assert cdrnet("-w", str(ws), "ingest", str(case / "dumps")).returncode == 0
+    assert cdrnet("-w", str(ws), "ingest", "--date-order", "dmy", str(case / "dumps")).returncode == 0
     assert cdrnet("-w", str(ws), "link", "--out", str(tmp_path / "clean.csv")).returncode == 0
     for delay in (1.0, 2.0, 3.0):
         kill_after(delay, "-w", str(ws), "link", "--out", str(tmp_path / "edges.csv"))

@@ -18,7 +18,7 @@ def paper_file(tmp_path, rows: list[list[str]], name: str = "p.csv", delimiter: 
     return p
 
 
-def row(msisdn="919876543210", date="07/04/2023", start="10:00:00", end="10:05:00", end_date=None,
+def row(msisdn="919876543210", date="17/04/2023", start="10:00:00", end="10:05:00", end_date=None,
         dest_ip="157.240.1.52", dest_port="443", imei="353456012345670", imsi="404701234567890"):
     return ["10.0.0.1", "40000", "100.64.0.1", "50000", dest_ip, dest_port, msisdn, imsi, date, start,
             end_date or date, end, imei, "404-70-1-1", "100", "200", "300", "4G"]
@@ -58,7 +58,7 @@ def test_rejects_with_reasons_and_lines(ws, tmp_path):
         row(dest_port="70000"),                 # 6
         row(dest_ip="300.1.2.3"),               # 7
         row(start="23:50:00", end="00:10:00"),  # 8 rolls over midnight
-        row(end_date="06/04/2023"),             # 9 end a day before start
+        row(end_date="16/04/2023"),             # 9 end a day before start
         row()[:-3],                             # 10 too few fields
         row(),                                  # 11 duplicate of line 2
         row(msisdn='="+919876543211"'),         # 12 ok after unwrapping

@@ -15,7 +15,7 @@ from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.synth.writers import render
 from cdrnet.workspace import Workspace
-from tests.conftest import ingest, make_sessions, run_cli
+from tests.conftest import SIM_ORDER, ingest, make_sessions, run_cli
 from tests.neo4j_fixtures import PASSWORD, URI, connect_or_skip, counts, wipe
 
 pytestmark = pytest.mark.neo4j
@@ -53,16 +53,16 @@ def test_schema_is_derived_and_created(graph, driver):
 
 
 def test_load_matches_workspace_and_is_idempotent(graph, driver, case, tmp_path):
-    res = ingest(graph, case / "dumps")
+    res = ingest(graph, case / "dumps", date_order=SIM_ORDER)
     assert not res.failed and len(res.loaded) == 16
     first = counts(driver)
     ws = Workspace(tmp_path / "ws").create()
-    ingest(ws, case / "dumps")
+    ingest(ws, case / "dumps", date_order=SIM_ORDER)
     expected = ws.sessions()
     assert first["Session"] == len(expected) and first["HAD"] == len(expected) and first["CONTAINS"] == len(expected)
     assert first["Subscriber"] == 16 and first["Dump"] == 16
     assert first["OF_APP"] == int((expected["app"] != "").sum())
-    again = ingest(graph, case / "dumps")
+    again = ingest(graph, case / "dumps", date_order=SIM_ORDER)
     assert not again.loaded and len(again.unchanged) == 16
     assert counts(driver) == first
     got = graph.sessions()
@@ -74,7 +74,7 @@ def test_load_matches_workspace_and_is_idempotent(graph, driver, case, tmp_path)
 
 def test_interrupted_load_recovers_exactly(graph, driver, case, monkeypatch):
     files = sorted((case / "dumps").glob("*.csv"))[:3]
-    ingest(graph, *files)
+    ingest(graph, *files, date_order=SIM_ORDER)
     clean = counts(driver)
     wipe(driver)
     graph.create_schema()
@@ -89,17 +89,17 @@ def test_interrupted_load_recovers_exactly(graph, driver, case, monkeypatch):
 
     monkeypatch.setattr(store_mod, "BATCH", 500)
     monkeypatch.setattr(store_mod.GraphDumpWriter, "_send", dying)
-    broken = ingest(graph, *files)
+    broken = ingest(graph, *files, date_order=SIM_ORDER)
     assert broken.failed
     partial = driver.execute_query("MATCH (d:Dump) WHERE d.complete = false RETURN count(d) AS c").records[0]["c"]
     assert partial == 1
     monkeypatch.setattr(store_mod.GraphDumpWriter, "_send", original)
-    ingest(graph, *files)
+    ingest(graph, *files, date_order=SIM_ORDER)
     assert counts(driver) == clean
 
 
 def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
-    ingest(graph, case / "dumps")
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
     # Hand-made ties at the window edge, same-second starts and a call signature on top.
     rows = make_sessions(0)
     extra = pd.DataFrame([
@@ -114,7 +114,7 @@ def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
     ])
     for m, part in extra.groupby("msisdn"):
         (tmp_path / f"x{m}.csv").write_text(render(pd.concat([rows, part]), "paper"))
-    ingest(graph, *sorted(tmp_path.glob("x*.csv")))
+    ingest(graph, *sorted(tmp_path.glob("x*.csv")), date_order=SIM_ORDER)
     frame = graph.sessions()
     for params in (LinkParams(), LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False),
                    LinkParams(apps=["Meta"], calls=False)):
@@ -139,7 +139,7 @@ def _row(msisdn: str, start: str, ip: str, port: int, dur: int = 20) -> dict:
 
 def test_analyst_queries(graph, driver, case, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
-    ingest(graph, case / "dumps")
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
     shared = make_sessions(3, msisdn="919911111111", seed=9)
     shared["imei"] = graph.sessions()["imei"].iloc[0]  # one phone, two numbers
     (tmp_path / "shared.csv").write_text(render(shared, "paper"))
@@ -180,7 +180,7 @@ def test_cli_errors_when_neo4j_down_or_password_wrong(capsys, monkeypatch, drive
 def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
     env = ["-w", str(tmp_path / "ws"), "--neo4j", URI]
-    code, out, err = run_cli(capsys, *env, "ingest", str(case / "dumps"))
+    code, out, err = run_cli(capsys, *env, "ingest", "--date-order", SIM_ORDER, str(case / "dumps"))
     assert code == 0, err and "Neo4j" in out
     code, out, err = run_cli(capsys, *env, "link", "--out", str(tmp_path / "neo_edges.csv"))
     assert code == 0, err
@@ -188,7 +188,7 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     steps = next(line for line in out.splitlines() if "Neo4j time by step:" in line)
     assert "messaging: episodes" in steps and "messaging: match" in steps and "writing CO_USED" in steps
     ws_env = ["-w", str(tmp_path / "ws2")]
-    run_cli(capsys, *ws_env, "ingest", str(case / "dumps"))
+    run_cli(capsys, *ws_env, "ingest", "--date-order", SIM_ORDER, str(case / "dumps"))
     run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))
     a = pd.read_csv(tmp_path / "neo_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
     b = pd.read_csv(tmp_path / "ws_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
@@ -241,7 +241,7 @@ def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, t
 
     env = {**os.environ, "NEO4J_PASSWORD": PASSWORD}
     env.pop("NEO4J_URI", None)
-    args = [sys.executable, "-m", "cdrnet", "-q", "-w", str(tmp_path / "ws"), "--neo4j", URI, "ingest", str(case / "dumps")]
+    args = [sys.executable, "-m", "cdrnet", "-q", "-w", str(tmp_path / "ws"), "--neo4j", URI, "ingest", "--date-order", SIM_ORDER, str(case / "dumps")]
     assert subprocess.run(args, env=env, capture_output=True).returncode == 0
     clean = counts(driver)
     wipe(driver)

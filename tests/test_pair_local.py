@@ -19,7 +19,7 @@ from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage, standard_offset_s
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
-from tests.conftest import ingest, run_cli
+from tests.conftest import SIM_ORDER, ingest, run_cli
 from tests.helpers import frame, sess
 
 A, B, C = "919800000001", "919800000002", "919800000003"
@@ -155,11 +155,11 @@ def test_adding_an_older_case_in_another_layout_leaves_every_score(tmp_path, ws,
     """End to end on a workspace: ingest a case, link; ingest a case of another year in the Jio
     layout; link again: every pair of the first case keeps its counts and score."""
     first = _sim(tmp_path / "now", 7, "2024-03-04", "paper")
-    ingest(ws, first / "dumps")
+    ingest(ws, first / "dumps", date_order=SIM_ORDER)
     assert run_cli(capsys, "-w", str(ws.root), "link")[0] == 0
     before = by_pair(pd.read_csv(ws.root / "edges.csv", dtype={"a": str, "b": str}))
     older = _sim(tmp_path / "old", 11, "2022-10-10", "jio")
-    ingest(ws, older / "dumps")
+    ingest(ws, older / "dumps", date_order=SIM_ORDER)
     assert run_cli(capsys, "-w", str(ws.root), "link")[0] == 0
     after = by_pair(pd.read_csv(ws.root / "edges.csv", dtype={"a": str, "b": str}))
     assert len(after) > len(before) > 10
@@ -173,7 +173,7 @@ def test_one_score_in_link_pair_evidence_and_map(tmp_path, ws, capsys):
     files = sorted((paper / "dumps").glob("*.csv"))
     vi_files = sorted((vi / "dumps").glob("*.csv"))
     mixed = files[::2] + vi_files[1::2]  # the same people, half written by each operator
-    ingest(ws, *mixed)
+    ingest(ws, *mixed, date_order=SIM_ORDER)
     assert {r.layout for r in ws.reports()} == {"paper", "vi"}
     assert run_cli(capsys, "-w", str(ws.root), "link")[0] == 0
     edges = pd.read_csv(ws.root / "edges.csv", dtype={"a": str, "b": str})

@@ -21,7 +21,7 @@ from cdrnet.analysis.metrics import (
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import days_for_rows, simulate
 from cdrnet.workspace import Workspace
-from tests.conftest import ingest, run_cli
+from tests.conftest import SIM_ORDER, ingest, run_cli
 
 
 def digest(folder) -> dict[str, str]:
@@ -43,7 +43,7 @@ def test_layouts_parse_back_with_zero_rejects(tmp_path, layout):
     sc = build_scenario("easy", subscribers=6, days=2, layout=layout)
     summary = simulate(sc, tmp_path / "case")
     ws = Workspace(tmp_path / "ws").create()
-    res = ingest(ws, tmp_path / "case" / "dumps")
+    res = ingest(ws, tmp_path / "case" / "dumps", date_order=SIM_ORDER)
     assert not res.failed and len(res.loaded) == 6
     assert sum(r.loaded for r in res.loaded) == summary["sessions"]
     assert all(r.rejected_total == 0 and r.accounted and r.layout == layout for r in res.loaded)
@@ -68,7 +68,7 @@ def test_switches_remove_behaviour(tmp_path):
     sc = build_scenario("easy", subscribers=6, days=1, push=False, background=False)
     simulate(sc, tmp_path / "c")
     ws = Workspace(tmp_path / "ws").create()
-    ingest(ws, tmp_path / "c" / "dumps")
+    ingest(ws, tmp_path / "c" / "dumps", date_order=SIM_ORDER)
     apps = set(ws.sessions()["app_category"])
     # Web remains only as Signal-like traffic on shared cloud hosting (and meetings).
     assert "push" not in apps and "mail" not in apps and "infrastructure" not in apps and "messaging" in apps
@@ -104,7 +104,7 @@ def test_no_systematic_false_links_without_planted_links(tmp_path):
     sc = build_scenario("hard", subscribers=30, days=7, chat_pairs=0.0, groups=0.0, call_pairs=0.0, meeting_rate=0.0)
     simulate(sc, tmp_path / "c")
     ws = Workspace(tmp_path / "ws").create()
-    ingest(ws, tmp_path / "c" / "dumps")
+    ingest(ws, tmp_path / "c" / "dumps", date_order=SIM_ORDER)
     e = link(ws.sessions(), LinkParams()).edges
     assert len(e) > 300
     assert e["link"].sum() == 0
@@ -116,7 +116,7 @@ def test_simulate_evaluate_cli(capsys, tmp_path):
     code, out, err = run_cli(capsys, "simulate", str(tmp_path / "case"), "--subscribers", "20", "--days", "7")
     assert code == 0, err
     ws = str(tmp_path / "ws")
-    assert run_cli(capsys, "-w", ws, "ingest", str(tmp_path / "case" / "dumps"))[0] == 0
+    assert run_cli(capsys, "-w", ws, "ingest", "--date-order", SIM_ORDER, str(tmp_path / "case" / "dumps"))[0] == 0
     code, out, err = run_cli(capsys, "-w", ws, "link")
     assert code == 0, err and "links at FDR 0.05" in out
     code, out, err = run_cli(capsys, "-w", ws, "evaluate", "--truth", str(tmp_path / "case" / "truth.csv"),

@@ -161,8 +161,31 @@ def run_guarded(group: click.Group, args: list[str] | None = None) -> int:
     return 0
 
 
+DATE_ORDER_KEY = "cdrnet.date_order"
+
+
+def _keep_date_order(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[DATE_ORDER_KEY] = value
+    return value
+
+
+def date_order_option() -> str:
+    """The ``--date-order`` value of the running command ("auto" outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get(DATE_ORDER_KEY, "auto")) if ctx is not None else "auto"
+
+
 def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options for reading dumps, shared by every command that parses files."""
+    """Options for reading dumps, shared by every command that parses files.
+
+    ``--date-order`` is kept in the click context rather than passed to the
+    command, so commands read it through ``build_options`` without a new argument.
+    """
+    f = click.option("--date-order", type=click.Choice(["auto", "dmy", "mdy"]), default="auto", show_default=True,
+                     expose_value=False, callback=_keep_date_order, is_eager=False,
+                     help="Order of numeric dates (03/04/2023): 'auto' decides per dump from the dates, else from "
+                          "the period the preamble states, and refuses the dump when neither tells; 'dmy' = day "
+                          "first, 'mdy' = month first (Excel re-saved on a US-locale machine).")(f)
     f = click.option("--layout", "layout_file", type=click.Path(exists=True, dir_okay=False),
                      help="Mapping file (TOML/YAML) for a layout cdrnet does not know.")(f)
     f = click.option("--tz", default="Asia/Kolkata", show_default=True,

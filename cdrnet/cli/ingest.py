@@ -6,22 +6,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from cdrnet.cli.common import AppContext, input_options
+from cdrnet.cli.common import AppContext, date_order_option, input_options
 from cdrnet.errors import UsageError
 from cdrnet.loader.layouts import Layout, builtin_layouts, load_layout_file
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures, table_frame
 
 
-def build_options(tz: str, country_code: str, signatures: str, extra: tuple[str, ...]) -> Options:
-    """Validate the shared input options once."""
+def build_options(tz: str, country_code: str, signatures: str, extra: tuple[str, ...],
+                  date_order: str | None = None) -> Options:
+    """Validate the shared input options once (``date_order`` None: the command's ``--date-order``)."""
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
     if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
         raise UsageError(f"country code '{country_code}' must be 1-3 digits")
-    return Options(tz=tz, country_code=country_code, rules=load_signatures(signatures, list(extra)))
+    order = date_order or date_order_option()
+    if order not in ("auto", "dmy", "mdy"):
+        raise UsageError(f"date order '{order}' must be auto, dmy or mdy")
+    return Options(tz=tz, country_code=country_code, rules=load_signatures(signatures, list(extra)), date_order=order)
 
 
 def build_layouts(layout_file: str | None) -> list[Layout]:
@@ -50,6 +54,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet ingest --layout myoperator.toml odd_export.csv
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
       cdrnet ingest --workers 4 tower_dump.csv     # parse on 4 cores
+      cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
     """
     from cdrnet.loader.ingest import default_workers, ingest_paths
 
@@ -94,7 +99,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 @click.option("--verbose", "-v", is_flag=True, help="Show the full data-quality summary of each dump.")
 @click.pass_obj
 def dumps_cmd(app: AppContext, verbose: bool) -> None:
-    """List the dumps loaded in the workspace (name, hash, size, layout, counts, ingest time).
+    """List the dumps loaded in the workspace (name, hash, size, layout, counts, ingest time, period).
 
     \b
     Examples:
@@ -116,6 +121,8 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
                 f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>9} loaded {r.rejected_total:>7} rejected "
                 f"{size:>11} B  {r.ingested_at}  v{r.cdrnet_version}  {r.name}"
             )
+            click.echo(f"{'':16}  period {r.period_text()}"
+                       + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
     click.echo(f"{len(reports)} dump(s), {sum(r.loaded for r in reports)} sessions")
 
 

@@ -1,0 +1,200 @@
+"""Day-first or month-first: decided per dump, never assumed.
+
+Indian operators write day-first (``14/07/2023``), but a dump re-saved through
+Excel on a US-locale machine comes back month-first (``07/14/2023 11:34``)
+while its preamble still says ``from 01-Jul-2023``. Reading such a dump in the
+wrong order puts rows months away from where they happened, and every date up
+to the 12th reads "validly" both ways, so a wrong guess is silent.
+
+The decision is taken once per dump, on its first block (every date cell of
+it, vectorised with Arrow's regex kernel):
+
+1. ``--date-order dmy|mdy`` wins (source ``option``);
+2. a first field above 12 means day-first, a second field above 12 month-first
+   (source ``data``); both seen means the dump contradicts itself: refused;
+3. every date ambiguous (both fields <= 12): the order under which the dates
+   fall inside the period the preamble states wins (source ``preamble``); if
+   both orders fit, or neither, it is still ambiguous;
+4. still ambiguous: refused with ``DateOrderError`` naming ``--date-order``.
+
+Layouts write numeric dates with ``%d`` and ``%m``; the loader renders such a
+format in the decided order (``formats_for_order``). Text months (``%b``) and
+year-first dates are unambiguous and never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from cdrnet.loader.period import StatedPeriod, to_utc
+from cdrnet.loader.timeparse import parse_local
+
+from cdrnet.errors import DateOrderError
+
+ORDERS = ("dmy", "mdy")
+#: Day and month as the first two numeric fields of a date (``07/14/2023``, ``14-07-23``).
+NUMERIC_DATE = r"^\s*(?P<f1>\d{1,2})[-/.](?P<f2>\d{1,2})[-/.](?P<y>\d{4}|\d{2})(?:\D|$)"
+#: Share of a dump's ambiguous dates that must fall inside the stated period for an order to fit.
+FIT_SHARE = 0.9
+
+
+def is_order_sensitive(fmt: str) -> bool:
+    """A format whose day and month are both numeric and come before the year (``%d/%m/%Y``)."""
+    if "%d" not in fmt or "%m" not in fmt:
+        return False
+    year = min((fmt.find(y) for y in ("%Y", "%y") if y in fmt), default=len(fmt))
+    return fmt.find("%d") < year and fmt.find("%m") < year
+
+
+def _swap(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def render_format(fmt: str, order: str) -> str:
+    """An order-sensitive format in ``order``; whichever of %d/%m a layout wrote first is the first field."""
+    first_is_day = fmt.find("%d") < fmt.find("%m")
+    want_day_first = order == "dmy"
+    return fmt if first_is_day == want_day_first else _swap(fmt)
+
+
+def formats_for_order(formats: tuple[str, ...], order: str) -> tuple[str, ...]:
+    """The layout's formats for a dump read in ``order`` ("" = undecided: numeric day/month dropped)."""
+    out = []
+    for fmt in formats:
+        if not is_order_sensitive(fmt):
+            out.append(fmt)
+        elif order in ORDERS:
+            out.append(render_format(fmt, order))
+    if "ISO8601" not in out:
+        out.append("ISO8601")  # unambiguous; XLSX date cells are rendered this way
+    return tuple(dict.fromkeys(out))
+
+
+def sensitive_formats(formats: tuple[str, ...], order: str) -> tuple[str, ...]:
+    """Only the numeric day/month formats, rendered in ``order`` (to test a row against one order)."""
+    return tuple(dict.fromkeys(render_format(f, order) for f in formats if is_order_sensitive(f)))
+
+
+@dataclass(frozen=True)
+class DateDecision:
+    """The dump's date order and requested period, as recorded on its report."""
+
+    order: str = ""  # "dmy" | "mdy" | "" (no numeric day/month dates to decide)
+    source: str = ""  # "data" | "preamble" | "option" | ""
+    period_start_utc: pd.Timestamp | None = None
+    period_end_utc: pd.Timestamp | None = None
+    note: str = ""
+
+
+def numeric_fields(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First field, second field and year of every numeric date (other cells are dropped)."""
+    arr = pa.array(texts.to_numpy(dtype=object), type=pa.string())
+    parts = pc.extract_regex(arr, NUMERIC_DATE)
+    valid = pc.is_valid(parts)
+    if not pc.any(valid).as_py():
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    parts = pc.filter(parts, valid)
+    f1, f2, y = (pc.cast(pc.struct_field(parts, k), pa.int64()).to_numpy() for k in ("f1", "f2", "y"))
+    return f1, f2, np.where(y < 100, y + 2000, y)
+
+
+def _dates(day: np.ndarray, month: np.ndarray, year: np.ndarray) -> pd.Series:
+    """Calendar dates from fields, NaT where no such date (31/02)."""
+    return pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+
+
+def _fit(f1: np.ndarray, f2: np.ndarray, year: np.ndarray, order: str,
+         period: tuple[pd.Timestamp, pd.Timestamp]) -> float:
+    """Share of the dates that fall on a day of the (local) period when read in ``order``."""
+    day, month = (f1, f2) if order == "dmy" else (f2, f1)
+    dates = _dates(day, month, year)
+    lo, hi = period[0].normalize(), period[1].normalize()
+    return float(((dates >= lo) & (dates <= hi)).mean()) if len(dates) else 0.0
+
+
+def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series], stated: StatedPeriod | None,
+           formats: tuple[str, ...], option: str, tz: str) -> DateDecision:
+    """Decide the dump's date order and period from its first block (see the module doc)."""
+    sensitive = any(is_order_sensitive(f) for f in formats)
+    cells = pd.concat(date_cells, ignore_index=True) if date_cells else pd.Series([], dtype="string")
+    f1, f2, _ = numeric_fields(cells) if sensitive else (np.zeros(0, np.int64),) * 3
+    readings = stated.readings() if stated is not None else {}
+    distinct = {v for v in readings.values()}
+    period = next(iter(distinct)) if len(distinct) == 1 else None
+    note = ""
+    if stated is not None and not readings:
+        note = f"the stated period '{stated.start_text} .. {stated.end_text}' could not be read"
+
+    if option in ORDERS:
+        order, source = option, "option"
+    elif not len(f1):
+        order, source = "", ""
+    else:
+        valid = (f1 >= 1) & (f2 >= 1) & (f1 <= 31) & (f2 <= 31)
+        day_first = valid & (f1 > 12) & (f2 <= 12)
+        month_first = valid & (f2 > 12) & (f1 <= 12)
+        if day_first.any() and month_first.any():
+            a = int(np.flatnonzero(day_first)[0])
+            b = int(np.flatnonzero(month_first)[0])
+            raise DateOrderError(
+                f"{name}: dates contradict each other ({f1[a]:02d}/{f2[a]:02d} reads only day-first, "
+                f"{f1[b]:02d}/{f2[b]:02d} only month-first): the dump mixes date orders; fix the file, "
+                f"or force one with --date-order dmy|mdy (rows that do not read are then rejected)"
+            )
+        if day_first.any():
+            order, source = "dmy", "data"
+        elif month_first.any():
+            order, source = "mdy", "data"
+        else:
+            order, source = _by_period(name, start_cells, stated, period, sensitive)
+    if period is None and len(distinct) == 2:
+        period, note = _pick_reading(stated, readings, start_cells, formats, order)
+    if period is None:
+        return DateDecision(order, source, note=note)
+    return DateDecision(order, source, to_utc(period[0], tz), to_utc(period[1], tz), note)
+
+
+def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | None,
+               period: tuple[pd.Timestamp, pd.Timestamp] | None, sensitive: bool) -> tuple[str, str]:
+    """Every date reads both ways: the order whose dates fall inside the stated period wins."""
+    starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
+    f1, f2, year = numeric_fields(starts) if sensitive else (np.zeros(0, np.int64),) * 3
+    differ = f1 != f2  # 03/03 reads the same both ways and says nothing
+    f1, f2, year = f1[differ], f2[differ], year[differ]
+    example = f"{f1[0]:02d}/{f2[0]:02d}/{year[0]}" if len(f1) else "every date"
+    if period is not None and len(f1):
+        fits = [o for o in ORDERS if _fit(f1, f2, year, o, period) >= FIT_SHARE]
+        if len(fits) == 1:
+            return fits[0], "preamble"
+        why = ("both day-first and month-first readings fall inside the stated period" if fits
+               else "neither reading falls inside the stated period")
+    elif stated is not None and period is None:
+        why = "the stated period itself reads both ways"
+    else:
+        why = "no period is stated in the preamble to decide"
+    raise DateOrderError(
+        f"{name}: cannot tell day-first from month-first: every date reads both ways (e.g. {example}) and {why}; "
+        f"re-run with --date-order dmy or --date-order mdy"
+    )
+
+
+def _pick_reading(stated: StatedPeriod | None, readings: dict[str, tuple[pd.Timestamp, pd.Timestamp]],
+                  start_cells: list[pd.Series], formats: tuple[str, ...],
+                  order: str) -> tuple[tuple[pd.Timestamp, pd.Timestamp] | None, str]:
+    """A period stated as ``02-03-2026 … 03-03-2026`` reads two ways: keep the one the rows fall in."""
+    starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
+    local = parse_local(starts.astype("string").fillna(""), formats_for_order(formats, order)).dropna()
+    fits = []
+    for reading in readings.values():
+        lo, hi = reading[0].normalize(), reading[1].normalize() + pd.Timedelta(days=1)
+        if len(local) and float(((local >= lo) & (local < hi)).mean()) >= FIT_SHARE:
+            fits.append(reading)
+    if len(fits) == 1:
+        return fits[0], ""
+    text = f"{stated.start_text} .. {stated.end_text}" if stated else ""
+    return None, f"the stated period '{text}' reads both day-first and month-first; the rows' span is used instead"
