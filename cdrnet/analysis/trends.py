@@ -92,7 +92,7 @@ class Period:
 
     def weekday_days(self) -> np.ndarray:
         """How many times each weekday (Mon..Sun) occurs in the period."""
-        return np.bincount(pd.date_range(self.first, self.last, freq="D").dayofweek.to_numpy(), minlength=7)
+        return np.bincount(pd.date_range(self.first, self.last, freq="D").day_of_week.to_numpy(), minlength=7)
 
     def text(self) -> str:
         return f"{self.first:%d %b %Y} to {self.last:%d %b %Y} ({self.days} days, times in {self.tz})"
