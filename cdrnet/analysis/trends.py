@@ -109,7 +109,7 @@ def weekday_table(f: pd.DataFrame, period: Period) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(days > 0, dow / np.maximum(days, 1), np.nan)
     return pd.DataFrame({"weekday": WEEKDAYS, "connections": dow, "observed_days": days,
-                         "connections_per_day": np.round(rate, 3)})
+                         "connections_per_day": rate})
 
 
 def _plt():
@@ -207,7 +207,7 @@ def _write_one(chosen: pd.DataFrame, case: pd.DataFrame, who: str, shown: str, a
     three_hour_table(chosen, tz).to_csv(p, index=False)
     written.append(p)
     p = d / f"{stem}_weekday.csv"
-    weekday_table(chosen, period).to_csv(p, index=False)
+    weekday_table(chosen, period).round({"connections_per_day": 3}).to_csv(p, index=False)
     written.append(p)
     p = d / f"{stem}_connections.txt"
     from cdrnet.analysis.display import count, ports
