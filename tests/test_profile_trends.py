@@ -62,12 +62,13 @@ def test_three_hour_intervals_and_midnight():
 def test_trends_files_and_charts(tmp_path):
     paths = write_trends(case(), [A], tmp_path, app="WhatsApp", tz="Asia/Kolkata")
     names = {p.name for p in paths}
-    assert {"trends_WhatsApp_connections.csv", "trends_WhatsApp_3h.csv", "trends_WhatsApp_per_day.csv"} <= names
-    conn = pd.read_csv(tmp_path / "trends_WhatsApp_connections.csv", dtype=str)
+    assert {f"trends_{A}_WhatsApp_connections.csv", f"trends_{A}_WhatsApp_3h.csv", f"trends_{A}_WhatsApp_per_day.csv",
+            f"trends_{A}_WhatsApp_weekday.csv"} <= names
+    conn = pd.read_csv(tmp_path / f"trends_{A}_WhatsApp_connections.csv", dtype=str)
     assert len(conn) == 4 and conn.iloc[0]["time"] == "23:59:59" and conn.iloc[0]["application"].startswith("Meta")
-    per_day = pd.read_csv(tmp_path / "trends_WhatsApp_per_day.csv", dtype=str)
+    per_day = pd.read_csv(tmp_path / f"trends_{A}_WhatsApp_per_day.csv", dtype=str)
     assert per_day["connections"].astype(int).tolist() == [1, 3]
-    txt = (tmp_path / "trends_WhatsApp_connections.txt").read_text()
+    txt = (tmp_path / f"trends_{A}_WhatsApp_connections.txt").read_text()
     assert f"This number {A} connected to WhatsApp at 00:00:00 on date 02/01/2024 on port 5222" in txt
     for kind in ("weekday", "hour", "heatmap", "vs_case"):
         png = tmp_path / f"trends_{A}_WhatsApp_{kind}.png"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, link
+from cdrnet.analysis.display import ports
 from cdrnet.analysis.observed import MIN_COMMON_DAYS, Coverage
 from cdrnet.analysis.sweep import window_pairs
 from cdrnet.analysis.units import epoch_seconds, messaging_sessions, service_of
@@ -41,6 +42,9 @@ class PairReport:
     common_days: int = 0
 
     def text(self) -> str:
+        """The paper's report for people: integer ports (``n/a`` when the layout has none), counts 1,234."""
+        from cdrnet.analysis.display import count
+
         p = self.params
         lines = [f"Found the following numbers that were using the same application within {p.window_s} seconds of each other",
                  "\t".join(["Application", "Port", "Number1", "Date", "Start Time", "End Time", "Number2", "Date",
@@ -50,20 +54,21 @@ class PairReport:
                                                     r.number2, r.date2, r.start2, r.end2)))
         n = len(self.instances)
         lines.append("")
-        lines.append(f"There were {n} instances of overlap in activity between the two numbers.")
+        lines.append(f"There were {count(n)} instances of overlap in activity between the two numbers.")
         for r in self.per_app.itertuples(index=False):
-            lines.append(f"The two suspects were on {r.application} together {r.instances} times. "
+            lines.append(f"The two suspects were on {r.application} together {count(r.instances)} times. "
                          f"This is {r.fraction:.1%} of the instances.")
-        lines.append(f"Total number of sessions were: {self.total_sessions} ({self.a}: {self.sessions_a}, {self.b}: {self.sessions_b})")
+        lines.append(f"Total number of sessions were: {count(self.total_sessions)} ({self.a}: {count(self.sessions_a)}, "
+                     f"{self.b}: {count(self.sessions_b)})")
         lines.append(f"Execution time was: {self.seconds:.3f} seconds")
         if self.edge is not None:
             e = self.edge
             lines.append(
-                f"Score {e['score']:.2f} (p = {e['p_value']:.3g}): messaging episodes observed {int(e['messaging_obs'])}, "
-                f"expected by chance {e['messaging_exp']:.2f}; within {p.tight_window_s}s {int(e['messaging_tight'])}; "
-                f"call signatures {int(e['call_obs'])} (expected {e['call_exp']:.3f}); "
-                f"co-location {int(e['coloc_obs'])} (expected {e['coloc_exp']:.2f}); "
-                f"scored on the {self.common_days} days both were observed")
+                f"Score {e['score']:.2f} (p = {e['p_value']:.3g}): messaging episodes observed {count(e['messaging_obs'])}, "
+                f"expected by chance {e['messaging_exp']:,.2f}; within {p.tight_window_s}s {count(e['messaging_tight'])}; "
+                f"call signatures {count(e['call_obs'])} (expected {e['call_exp']:.3f}); "
+                f"co-location {count(e['coloc_obs'])} (expected {e['coloc_exp']:,.2f}); "
+                f"scored on the {count(self.common_days)} days both were observed")
         elif self.common_days < MIN_COMMON_DAYS:
             lines.append(f"No score: the two numbers were observed together on {self.common_days} day(s) (their dumps' "
                          f"periods); at least {MIN_COMMON_DAYS} are needed to compare with chance.")
@@ -110,7 +115,7 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
     la, lb = local(sa["start_utc"]), local(sb["start_utc"])
     ea, eb = local(sa["end_utc"].fillna(sa["start_utc"])), local(sb["end_utc"].fillna(sb["start_utc"]))
     inst = pd.DataFrame({
-        "application": sa["app"].to_numpy(), "port": sa["dest_port"].astype("Int64").astype(str).to_numpy(),
+        "application": sa["app"].to_numpy(), "port": ports(sa["dest_port"]).to_numpy(),
         "number1": a, "date1": la.dt.strftime("%d/%m/%Y").to_numpy(), "start1": la.dt.strftime("%H:%M:%S").to_numpy(),
         "end1": ea.dt.strftime("%H:%M:%S").to_numpy(), "number2": b, "date2": lb.dt.strftime("%d/%m/%Y").to_numpy(),
         "start2": lb.dt.strftime("%H:%M:%S").to_numpy(), "end2": eb.dt.strftime("%H:%M:%S").to_numpy(),

@@ -46,10 +46,14 @@ def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", to
     n = len(f)
     app = f["app"].fillna("").replace("", UNKNOWN_APP)
     local_day = f["start_utc"].dt.tz_convert(tz).dt.date
-    vol = f["uplink"].fillna(0).astype("int64") + f["downlink"].fillna(0).astype("int64")
+    # A session with neither uplink nor downlink (Jio layouts carry no volumes) has no volume, not 0 B:
+    # add() fills one missing side only, and sum(min_count=1) keeps an app with no volumes at all missing.
+    vol = pd.to_numeric(f["uplink"], errors="coerce").add(pd.to_numeric(f["downlink"], errors="coerce"), fill_value=0)
     g = pd.DataFrame({"application": app, "vendor": f["app_vendor"].fillna(""), "day": local_day, "volume": vol})
-    apps = g.groupby("application").agg(frequency=("day", "size"), vendor=("vendor", "first"),
-                                        volume_bytes=("volume", "sum"), active_days=("day", "nunique")).reset_index()
+    grouped = g.groupby("application")
+    apps = grouped.agg(frequency=("day", "size"), vendor=("vendor", "first"), active_days=("day", "nunique"))
+    apps["volume_bytes"] = grouped["volume"].sum(min_count=1).round().astype("Int64")
+    apps = apps.reset_index()
     apps["usage_percent"] = (100.0 * apps["frequency"] / max(n, 1)).round(2)
     apps = apps.sort_values(["frequency", "application"], ascending=[False, True]).reset_index(drop=True)
     apps = apps[["application", "vendor", "frequency", "usage_percent", "volume_bytes", "active_days"]]
@@ -58,6 +62,7 @@ def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", to
     dest = f[f["dest_ip"].fillna("") != ""].groupby(["dest_ip", "dest_port", "app"], dropna=False).size()
     dest = dest.rename("sessions").reset_index().sort_values(["sessions", "dest_ip"], ascending=[False, True]).head(top)
     dest = dest.reset_index(drop=True)
+    dest["dest_port"] = pd.to_numeric(dest["dest_port"], errors="coerce").astype("Int64")  # 443, never 443.0
     if rdns is not None:
         dest["reverse_dns"] = dest["dest_ip"].map(rdns).fillna("")
     return Profile(
@@ -67,17 +72,43 @@ def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", to
     )
 
 
+def people_tables(p: Profile) -> dict[str, pd.DataFrame]:
+    """The profile's tables as an analyst reads them: counts 1,234, volumes in kB/MB/GB, ports as
+    integers, ``n/a`` where the layout has no value (the CSVs keep the raw numbers)."""
+    from cdrnet.analysis import display
+
+    apps = p.apps.assign(frequency=display.counts(p.apps["frequency"]),
+                         usage_percent=p.apps["usage_percent"].map("{:.2f}".format),
+                         volume_bytes=display.volumes(p.apps["volume_bytes"]),
+                         active_days=display.counts(p.apps["active_days"])).rename(columns={"volume_bytes": "volume"})
+    dest = p.destinations.assign(dest_port=display.ports(p.destinations["dest_port"]),
+                                 sessions=display.counts(p.destinations["sessions"]))
+    return {"apps": apps,
+            "devices": p.devices.assign(sessions=display.counts(p.devices["sessions"])),
+            "sims": p.sims.assign(sessions=display.counts(p.sims["sessions"])),
+            "cells": p.cells.assign(sessions=display.counts(p.cells["sessions"])),
+            "destinations": dest}
+
+
 def profile_text(p: Profile) -> str:
     """The readable report (the paper's Step 5 text file)."""
+    from cdrnet.analysis.display import count
+
     def when(ts: pd.Timestamp | None) -> str:
         return ts.tz_convert(p.tz).strftime("%Y-%m-%d %H:%M") if ts is not None else "-"
 
-    out = [f"Profile of {p.msisdn}", f"sessions: {p.sessions}; first seen {when(p.first_seen)}, last seen {when(p.last_seen)} ({p.tz})", "",
-           "Application usage (Table III)", p.apps.to_string(index=False) if len(p.apps) else "(none)", "",
-           "Devices (IMEI)", p.devices.to_string(index=False) if len(p.devices) else "(none)", "",
-           "SIMs (IMSI)", p.sims.to_string(index=False) if len(p.sims) else "(none)", "",
-           "Top cells", p.cells.to_string(index=False) if len(p.cells) else "(none)", "",
-           "Top destinations", p.destinations.to_string(index=False) if len(p.destinations) else "(none)"]
+    t = people_tables(p)
+
+    def table(name: str) -> str:
+        return t[name].to_string(index=False) if len(t[name]) else "(none)"
+
+    out = [f"Profile of {p.msisdn}",
+           f"sessions: {count(p.sessions)}; first seen {when(p.first_seen)}, last seen {when(p.last_seen)} ({p.tz})", "",
+           "Application usage (Table III)", table("apps"), "",
+           "Devices (IMEI)", table("devices"), "",
+           "SIMs (IMSI)", table("sims"), "",
+           "Top cells", table("cells"), "",
+           "Top destinations", table("destinations")]
     return "\n".join(out) + "\n"
 
 

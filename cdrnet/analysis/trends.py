@@ -3,11 +3,21 @@
 Connections list (Figure 7), connections per day, counts in 3-hour intervals
 per day (CSV), charts by day of week (Figure 8) and time of day (Figure 9),
 plus a day-of-week x hour heat map and the subscriber's active hours against
-the whole case. Times are in the analyst's zone and every chart says which.
+the whole case. Times are in the analyst's zone and every chart says which,
+and over which dates.
+
+Every file is per subscriber (``trends_<number>_<app>_*``, or ``trends_all_<app>_*``
+for the whole case), so a second subscriber never overwrites the first.
+Day-of-week figures are connections *per observed day of that weekday*: a
+period with three Thursdays and two of every other day would otherwise make
+Thursday the peak by the calendar alone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +47,14 @@ def connections(f: pd.DataFrame, tz: str) -> pd.DataFrame:
     """One row per connection: number, date, time, port, IP, application (Figure 7)."""
     t = local_times(f, tz)
     out = pd.DataFrame({"number": f["msisdn"].to_numpy(), "date": t.dt.strftime("%d/%m/%Y").to_numpy(),
-                        "time": t.dt.strftime("%H:%M:%S").to_numpy(), "port": f["dest_port"].astype("Int64").to_numpy(),
+                        "time": t.dt.strftime("%H:%M:%S").to_numpy(),
+                        "port": pd.to_numeric(f["dest_port"], errors="coerce").astype("Int64").to_numpy(),
                         "ip": f["dest_ip"].to_numpy(), "application": f["app"].to_numpy(), "_t": t.to_numpy()})
     return out.sort_values(["number", "_t"], kind="stable").drop(columns="_t").reset_index(drop=True)
 
 
 def per_day(f: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Connections per subscriber and local date."""
     t = local_times(f, tz)
     return f.groupby([f["msisdn"].to_numpy(), t.dt.date.to_numpy()]).size().rename("connections").rename_axis(["number", "date"]).reset_index()
 
@@ -59,6 +71,47 @@ def three_hour_table(f: pd.DataFrame, tz: str) -> pd.DataFrame:
     return table.reset_index()
 
 
+@dataclass(frozen=True)
+class Period:
+    """The local dates a chart covers (first to last observed day, inclusive) and their zone."""
+
+    first: dt.date
+    last: dt.date
+    tz: str
+
+    @classmethod
+    def of(cls, f: pd.DataFrame, tz: str) -> Period:
+        """The period observed in ``f`` (all of a subscriber's sessions, not only one app's: a quiet
+        Sunday on WhatsApp is still an observed Sunday)."""
+        t = local_times(f, tz)
+        return cls(t.min().date(), t.max().date(), tz)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def weekday_days(self) -> np.ndarray:
+        """How many times each weekday (Mon..Sun) occurs in the period."""
+        return np.bincount(pd.date_range(self.first, self.last, freq="D").day_of_week.to_numpy(), minlength=7)
+
+    def text(self) -> str:
+        return f"{self.first:%d %b %Y} to {self.last:%d %b %Y} ({self.days} days, times in {self.tz})"
+
+
+def weekday_table(f: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Connections per weekday, the observed days of each, and their ratio (what the chart draws).
+
+    A weekday the period never contains has no rate (NaN), not zero.
+    """
+    t = local_times(f, period.tz)
+    dow = np.bincount(t.dt.day_of_week.to_numpy(), minlength=7)
+    days = period.weekday_days()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(days > 0, dow / np.maximum(days, 1), np.nan)
+    return pd.DataFrame({"weekday": WEEKDAYS, "connections": dow, "observed_days": days,
+                         "connections_per_day": rate})
+
+
 def _plt():
     import matplotlib
 
@@ -68,95 +121,146 @@ def _plt():
     return plt
 
 
-def _counts(f: pd.DataFrame, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _counts(f: pd.DataFrame, tz: str) -> tuple[np.ndarray, np.ndarray]:
     t = local_times(f, tz)
-    dow = np.bincount(t.dt.day_of_week.to_numpy(), minlength=7)
     hour = np.bincount(t.dt.hour.to_numpy(), minlength=24)
     heat = np.zeros((7, 24), dtype=np.int64)
     np.add.at(heat, (t.dt.day_of_week.to_numpy(), t.dt.hour.to_numpy()), 1)
-    return dow, hour, heat
+    return hour, heat
 
 
-def charts(f: pd.DataFrame, case: pd.DataFrame, who: str, app: str, tz: str, out_dir: Path) -> list[Path]:
-    """Day-of-week, time-of-day, heat map and active-hours-vs-case PNGs."""
-    plt = _plt()
-    dow, hour, heat = _counts(f, tz)
-    written = []
-    stem = f"trends_{who}_{app}".replace(" ", "_").replace("/", "_")
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    ax.bar(WEEKDAYS, dow, color="#59a14f")
-    ax.set_ylabel("connections")
-    ax.set_title(f"{app} connections by day of week - {who}\n(times in {tz})")
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
-    written.append(out_dir / f"{stem}_weekday.png")
-    fig.savefig(written[-1])
+    fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+def charts(f: pd.DataFrame, case: pd.DataFrame, who: str, app: str, period: Period, case_period: Period,
+           stem: str, out_dir: Path) -> list[Path]:
+    """Day-of-week (per observed day), time-of-day, heat map and active-hours-vs-case PNGs.
+
+    ``f`` must hold at least one session: a chart with nothing to draw is not written (the caller says why).
+    """
+    plt = _plt()
+    tz = period.tz
+    week = weekday_table(f, period)
+    hour, heat = _counts(f, tz)
+    days = week["observed_days"].to_numpy()
+    written = []
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    bars = ax.bar(WEEKDAYS, week["connections_per_day"].fillna(0), color="#59a14f")
+    for bar, n in zip(bars, days, strict=True):
+        ax.annotate(f"{n} day{'s' if n != 1 else ''}" if n else "not observed", (bar.get_x() + bar.get_width() / 2, 0),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7, color="white" if n else "grey")
+    ax.set_ylabel("connections per observed day")
+    ax.set_title(f"{app} connections per day, by day of week - {who}\n{period.text()}", fontsize=10)
+    written.append(_save(plt, fig, out_dir / f"{stem}_weekday.png"))
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     ax.bar(range(24), hour, color="#4e79a7")
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
     ax.set_ylabel("connections")
-    ax.set_title(f"{app} connections by time of day - {who}\n(times in {tz})")
-    fig.tight_layout()
-    written.append(out_dir / f"{stem}_hour.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    ax.set_title(f"{app} connections by time of day - {who}\n{period.text()}", fontsize=10)
+    written.append(_save(plt, fig, out_dir / f"{stem}_hour.png"))
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
-    im = ax.imshow(heat, aspect="auto", cmap="viridis")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = np.where(days[:, None] > 0, heat / np.maximum(days, 1)[:, None], np.nan)
+    im = ax.imshow(per_day, aspect="auto", cmap="viridis")
     ax.set_yticks(range(7), WEEKDAYS)
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)])
     ax.set_xlabel(f"hour of day ({tz})")
-    ax.set_title(f"{app} connections, day of week x hour - {who}")
-    fig.colorbar(im, ax=ax, label="connections")
-    fig.tight_layout()
-    written.append(out_dir / f"{stem}_heatmap.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
-    _, case_hour, _ = _counts(case, tz)
+    ax.set_title(f"{app} connections, day of week x hour - {who}\n{period.text()}", fontsize=10)
+    fig.colorbar(im, ax=ax, label="per observed day")
+    written.append(_save(plt, fig, out_dir / f"{stem}_heatmap.png"))
+    case_hour, _ = _counts(case, tz)
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    ax.plot(range(24), 100 * hour / max(hour.sum(), 1), marker="o", label=who)
-    ax.plot(range(24), 100 * case_hour / max(case_hour.sum(), 1), linestyle="--", color="grey", label="whole case")
+    ax.plot(range(24), 100 * hour / max(hour.sum(), 1), marker="o", label=f"{who}, {period.first:%d %b} to {period.last:%d %b %Y}")
+    ax.plot(range(24), 100 * case_hour / max(case_hour.sum(), 1), linestyle="--", color="grey",
+            label=f"whole case, {case_period.first:%d %b} to {case_period.last:%d %b %Y}")
     ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
     ax.set_ylabel("% of connections")
-    ax.set_title(f"Active hours on {app}: {who} vs the whole case\n(times in {tz})")
-    ax.legend()
-    fig.tight_layout()
-    written.append(out_dir / f"{stem}_vs_case.png")
-    fig.savefig(written[-1])
-    plt.close(fig)
+    ax.set_title(f"Active hours on {app}: {who} vs the whole case\n(times in {tz})", fontsize=10)
+    ax.legend(fontsize=8)
+    written.append(_save(plt, fig, out_dir / f"{stem}_vs_case.png"))
     return written
 
 
-def write_trends(frame: pd.DataFrame, msisdns: list[str] | None, out_dir: str | Path, app: str = "WhatsApp",
-                 tz: str = "Asia/Kolkata") -> list[Path]:
-    """Write the listing, per-day counts, the 3-hour CSV and the charts; returns the paths."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    case = app_sessions(frame, app)
-    chosen = case[case["msisdn"].isin(msisdns)] if msisdns else case
-    tag = app.replace(" ", "_").replace("/", "_")
-    written = []
+def file_tag(text: str) -> str:
+    """A name part safe in file names on every OS."""
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
+
+
+def _write_one(chosen: pd.DataFrame, case: pd.DataFrame, who: str, shown: str, app: str, period: Period,
+               case_period: Period, d: Path) -> list[Path]:
+    """All files for one subscriber (or the whole case): listing, per day, 3-hour table, weekday table, charts."""
+    tz = period.tz
+    stem = f"trends_{file_tag(shown)}_{file_tag(app)}"
     listing = connections(chosen, tz)
-    p = d / f"trends_{tag}_connections.csv"
+    written = []
+    p = d / f"{stem}_connections.csv"
     listing.to_csv(p, index=False)
     written.append(p)
-    p = d / f"trends_{tag}_per_day.csv"
+    p = d / f"{stem}_per_day.csv"
     per_day(chosen, tz).to_csv(p, index=False)
     written.append(p)
-    p = d / f"trends_{tag}_3h.csv"
+    p = d / f"{stem}_3h.csv"
     three_hour_table(chosen, tz).to_csv(p, index=False)
     written.append(p)
-    p = d / f"trends_{tag}_connections.txt"
+    p = d / f"{stem}_weekday.csv"
+    weekday_table(chosen, period).round({"connections_per_day": 3}).to_csv(p, index=False)
+    written.append(p)
+    p = d / f"{stem}_connections.txt"
+    from cdrnet.analysis.display import count, ports
+
+    port = ports(listing["port"])
     lines = []
-    for number, rows in listing.groupby("number", sort=True):
+    for number, rows in listing.assign(port=port).groupby("number", sort=True):
         for r in rows.itertuples(index=False):
             lines.append(f"This number {number} connected to {r.application} at {r.time} on date {r.date} on port {r.port}")
             lines.append(f"The IP address was: {r.ip}")
         days = rows["date"].nunique()
-        lines.append(f"This number was on {app} {len(rows)} times over {days} day(s) (times in {tz}).")
+        lines.append(f"This number was on {app} {count(len(rows))} times over {count(days)} day(s) "
+                     f"between {period.first:%d/%m/%Y} and {period.last:%d/%m/%Y} (times in {tz}).")
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written.append(p)
-    for who in (msisdns or []):
-        written.extend(charts(chosen[chosen["msisdn"] == who], case, who, app, tz, d))
+    written.extend(charts(chosen, case, "all subscribers" if who == "all" else shown, app, period, case_period, stem, d))
+    return written
+
+
+def write_trends(frame: pd.DataFrame, msisdns: list[str] | None, out_dir: str | Path, app: str = "WhatsApp",
+                 tz: str = "Asia/Kolkata", show: Callable[[str], str] | None = None,
+                 notify: Callable[[str], None] | None = None) -> list[Path]:
+    """Write each subscriber's listing, per-day counts, 3-hour and weekday CSVs and charts; returns the paths.
+
+    ``frame`` holds every application's sessions (the observed period of a subscriber is all of
+    theirs); no ``msisdns`` means one set of files for the whole case. ``show`` maps a number to what
+    outputs show (a pseudonym); ``notify`` receives one line for each subscriber with nothing to
+    draw, whose files are not written.
+    """
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    case = app_sessions(frame, app)
+    if show is None:
+        show, shown_case = str, case
+    else:  # one call per distinct number, not per row
+        mapping = {u: show(u) for u in pd.unique(case["msisdn"])}
+        shown_case = case.assign(msisdn=case["msisdn"].map(mapping))
+    case_period = Period.of(frame, tz)
+    written: list[Path] = []
     if not msisdns:
-        written.extend(charts(chosen, case, "all subscribers", app, tz, d))
+        if case.empty:
+            if notify:
+                notify(f"no {app} sessions in the case between {case_period.first:%d/%m/%Y} and {case_period.last:%d/%m/%Y}: nothing written")
+            return written
+        return _write_one(shown_case, shown_case, "all", "all", app, case_period, case_period, d)
+    for m in msisdns:
+        mine = frame[frame["msisdn"] == m]
+        chosen = shown_case[(case["msisdn"] == m).to_numpy()]
+        if mine.empty or chosen.empty:
+            if notify:
+                where = (f"between {Period.of(mine, tz).first:%d/%m/%Y} and {Period.of(mine, tz).last:%d/%m/%Y}"
+                         if len(mine) else "in the loaded dumps")
+                notify(f"{show(m)}: no {app} sessions {where}; no CSV or chart written for this number")
+            continue
+        written.extend(_write_one(chosen, shown_case, m, show(m), app, Period.of(mine, tz), case_period, d))
     return written

@@ -17,14 +17,30 @@ from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
 from cdrnet.cli.simulate import simulate_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--quiet`` given after the subcommand: the same switch as before it."""
+    if value and isinstance(ctx.obj, AppContext):
+        ctx.obj.quiet = True
+
+
+class CdrnetGroup(click.Group):
+    """Adds ``--quiet`` to every subcommand, so it works wherever an analyst types it."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any("--quiet" in p.opts for p in cmd.params):
+            cmd.params.append(click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, callback=_set_quiet,
+                                           help="No progress bars (also accepted before the command)."))
+        super().add_command(cmd, name)
+
+
+@click.group(cls=CdrnetGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cdrnet")
 @click.option("--workspace", "-w", envvar="CDRNET_WORKSPACE", default="cdrnet-workspace", show_default=True,
               type=click.Path(file_okay=False), help="Case folder for the embedded store (env CDRNET_WORKSPACE).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--neo4j", "neo4j_uri", envvar="NEO4J_URI", default=None, metavar="URI",
-              help="Use Neo4j (e.g. bolt://127.0.0.1:7687) instead of the workspace (env NEO4J_URI). "
-                   "Password from NEO4J_PASSWORD or a prompt, never the command line.")
+              help="Use Neo4j (e.g. bolt://127.0.0.1:7687) instead of the workspace (env NEO4J_URI; an "
+                   "explicit --workspace wins over the environment). Password from NEO4J_PASSWORD or a prompt, never the command line.")
 @click.option("--neo4j-user", envvar="NEO4J_USERNAME", default="neo4j", show_default=True, help="Neo4j user (env NEO4J_USERNAME).")
 @click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Neo4j database [default: the server's default].")
 @click.option("--case", "case_name", envvar="CDRNET_CASE", default=None, metavar="NAME",
@@ -45,6 +61,11 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
       cdrnet pair 919812345678 919887654321   # the paper's pair report
     Try it all on a synthetic case: cdrnet demo
     """
+    sources = click.core.ParameterSource
+    if (ctx.get_parameter_source("workspace") == sources.COMMANDLINE
+            and ctx.get_parameter_source("neo4j_uri") == sources.ENVIRONMENT):
+        # Typing --workspace is a choice made now; NEO4J_URI may be left over from another case.
+        neo4j_uri = None
     ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user, database=database,
                          case_name=case_name)
     ctx.call_on_close(ctx.obj.close)

@@ -37,6 +37,26 @@ class AppContext:
     database: str | None = None
     case_name: str | None = None
     _graph: object = None
+    _announced: bool = False
+
+    def store_line(self) -> str:
+        """Which store this run reads and writes, as the first line of every command shows it."""
+        where = Path(self.workspace).resolve()
+        if self.neo4j_uri:
+            from urllib.parse import urlsplit
+
+            u = urlsplit(self.neo4j_uri)
+            uri = u._replace(netloc=u.hostname + (f":{u.port}" if u.port else "")).geturl() if u.hostname else self.neo4j_uri
+            db = f", database {self.database}" if self.database else ""
+            return f"store: Neo4j {uri}{db} (outputs in {where})"
+        return f"store: workspace {where}"
+
+    def announce(self, line: str | None = None) -> None:
+        """Print the store line once, before the command's own output (an analyst must never wonder
+        which case a figure came from, e.g. when NEO4J_URI is set in the shell)."""
+        if not self._announced:
+            self._announced = True
+            click.echo(line or self.store_line())
 
     @property
     def case(self) -> str:
@@ -44,6 +64,7 @@ class AppContext:
         return self.case_name or Path(self.workspace).resolve().name
 
     def open_workspace(self, create: bool = False) -> Workspace:
+        self.announce()
         ws = Workspace(self.workspace)
         return ws.create() if create else ws
 
@@ -51,6 +72,7 @@ class AppContext:
         """The Neo4j store (connected once, schema ensured), or None on the embedded workspace."""
         if not self.neo4j_uri:
             return None
+        self.announce()
         if self._graph is None:
             import os
 
@@ -110,6 +132,7 @@ class AppContext:
         from cdrnet.loader.identifiers import clean_text, normalise_msisdn
 
         if Path(a).is_file() and Path(b).is_file():
+            self.announce(f"store: none (reading {a} and {b} directly)")
             from cdrnet.cli.ingest import build_layouts, build_options
             from cdrnet.loader.memory import parse_files
 

@@ -39,6 +39,7 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
     t0 = time.perf_counter()
     out = Path(out_dir)
     case = out / "case"
+    app.announce(f"store: workspace {(out / 'workspace').resolve()} (the demo's own case, not --workspace)")
     sc = build_scenario(scenario, seed=seed, subscribers=40 if scenario == "easy" else None)
     summary = simulate(sc, case)
     click.echo(f"1. simulated {summary['sessions']} sessions of {sc.subscribers} subscribers over {sc.days} days "

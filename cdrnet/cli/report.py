@@ -68,11 +68,17 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the CSVs and charts [default: WORKSPACE/trends].")
 @click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for times and charts.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Keyed tokens instead of numbers in files, file names and charts (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
-def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str) -> None:
+def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str,
+               pseudonymize: bool) -> None:
     """Usage trends on one application: connection list, per day, 3-hour intervals, charts.
 
-    With no MSISDN, every loaded subscriber goes into one CSV (the paper's folder mode).
+    Files are per subscriber: trends_<MSISDN>_<APP>_*.csv/.png (the pseudonym with
+    --pseudonymize). With no MSISDN, every loaded subscriber goes into one set of
+    trends_all_<APP>_* files (the paper's folder mode). Day-of-week charts show
+    connections per observed day of each weekday; every chart states its dates and zone.
 
     \b
     Examples:
@@ -81,14 +87,30 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
       cdrnet trends                      # all subscribers, WhatsApp
     """
     from cdrnet.analysis.trends import app_sessions, write_trends
+    from cdrnet.cli.ingest import build_options
 
+    build_options(tz, "91", "modern", ())  # validates --tz before any work
     numbers = _numbers(msisdns)
+    show = None
+    if pseudonymize:
+        from cdrnet.pseudonym import pseudonymizer
+
+        show = pseudonymizer("msisdn")
     frame, _ = app.load_sessions(None, None, None)
     if app_sessions(frame, app_name).empty:
-        raise UsageError(f"no sessions of an application matching '{app_name}'", "see 'cdrnet profile' for the applications present")
-    paths = write_trends(frame, numbers or None, Path(out_dir) if out_dir else app.output_path("trends"), app_name, tz)
+        known = sorted(set(frame["app"].dropna()) - {""})
+        raise UsageError(f"no sessions of an application matching '{app_name}'; applications in this case: "
+                         f"{', '.join(known) if known else 'none identified'}", "")
+    missing = sorted(set(numbers) - set(frame["msisdn"]))
+    if missing:
+        raise UsageError(f"no sessions for {', '.join(show(m) if show else m for m in missing)}",
+                         "run 'cdrnet dumps' to see what is loaded")
+    paths = write_trends(frame, numbers or None, Path(out_dir) if out_dir else app.output_path("trends"), app_name, tz,
+                         show=show, notify=click.echo)
+    if not paths:
+        raise UsageError(f"nothing to write: no {app_name} sessions for the selected number(s)", "")
     for p in paths:
-        click.echo(str(p))
+        click.echo(f"written {p}")
 
 
 @click.command("map")
