@@ -191,12 +191,15 @@ def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str |
     only in this case, and only after the new ones are written.
     """
     text = merge_rels("CO_USED")
-    links = edges[edges["link"].astype(bool)] if len(edges) else edges
+    links = edges[edges["link"].astype(bool)] if len(edges) else edges.iloc[0:0]
+    if links.empty:
+        links = pd.DataFrame(columns=[*CO_USED_PROPS, "a", "b", "first_utc", "last_utc"])
     props = links[list(CO_USED_PROPS)].astype(object).where(links[list(CO_USED_PROPS)].notna(), None)
     records = props.to_dict("records")
     # Times travel as epoch seconds; Cypher makes DATETIMEs in the case's zone (what Browser shows).
-    first = links["first_utc"].astype("int64") // 10**9 if len(links) else []
-    last = links["last_utc"].astype("int64") // 10**9 if len(links) else []
+    epoch, second = pd.Timestamp(0, tz="UTC"), pd.Timedelta(seconds=1)
+    first = (pd.to_datetime(links["first_utc"], utc=True) - epoch) // second if len(links) else []
+    last = (pd.to_datetime(links["last_utc"], utc=True) - epoch) // second if len(links) else []
     rows = [{"start": a, "end": b, "tz": tz, "props": {**p, "run": run, "first_s": int(f), "last_s": int(la)}}
             for a, b, p, f, la in zip(links["a"], links["b"], records, first, last, strict=True)]
     for lo in range(0, len(rows), 5000):

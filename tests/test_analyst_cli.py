@@ -41,7 +41,7 @@ def case(tmp_path: Path) -> Path:
     from cdrnet.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws").create()
-    ingest(ws, tmp_path / "a.csv", tmp_path / "b.csv")
+    ingest(ws, tmp_path / "a.csv", tmp_path / "b.csv", date_order="dmy")  # 07/04: ambiguous, stated day-first
     return ws.root
 
 
