@@ -1,4 +1,9 @@
-"""Ranking metrics against a planted truth: AP (PR-AUC), ROC-AUC, precision@k, recall at FDR."""
+"""Ranking metrics against a planted truth: AP (PR-AUC), ROC-AUC, precision@k, recall at FDR.
+
+A pair can only show co-usage while both subscribers were recorded, so evaluation ranks
+only the pairs observed together for at least ``MIN_COMMON_DAYS`` days (``eligible``):
+a pair with no common time is unobservable, not a miss of the engine.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,25 @@ def pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(lo, dtype=object) + "|" + pd.Series(hi, dtype=object)
 
 
-def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFrame, score_col: str = "score") -> tuple[np.ndarray, np.ndarray]:
-    """Scores and labels for every subscriber pair; pairs absent from ``edges`` get -inf (rank last)."""
+MIN_COMMON_DAYS = 2
+
+
+def all_pairs(subscribers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair (a < b) of the subscribers, in the order ``rank_all_pairs`` uses."""
     subs = np.array(sorted(set(subscribers)), dtype=object)
-    n = len(subs)
-    iu = np.triu_indices(n, 1)
-    keys = pd.Series(subs[iu[0]], dtype=object) + "|" + pd.Series(subs[iu[1]], dtype=object)
+    iu = np.triu_indices(len(subs), 1)
+    return subs[iu[0]], subs[iu[1]]
+
+
+def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFrame, score_col: str = "score",
+                   eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels for every subscriber pair; pairs absent from ``edges`` get -inf (rank last).
+
+    ``eligible`` (a boolean per pair of ``all_pairs(subscribers)``) keeps only those pairs,
+    e.g. the pairs observed together for at least two days.
+    """
+    a, b = all_pairs(subscribers)
+    keys = pd.Series(a, dtype=object) + "|" + pd.Series(b, dtype=object)
     scores = pd.Series(-np.inf, index=keys.to_numpy())
     if len(edges):
         ek = pair_key(edges["a"], edges["b"])
@@ -28,7 +46,60 @@ def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFr
         scores.loc[s.index] = s.to_numpy()
     tk = set(pair_key(truth["a"], truth["b"]))
     labels = scores.index.isin(list(tk))
+    if eligible is not None:
+        keep = np.asarray(eligible, dtype=bool)
+        return scores.to_numpy(float)[keep], labels[keep]
     return scores.to_numpy(float), labels
+
+
+def pairs_common_days(a: np.ndarray, b: np.ndarray, reports: list | None = None, frame: pd.DataFrame | None = None,
+                      tz: str | None = None) -> np.ndarray:
+    """Common local calendar days of each pair's observed periods (the engine's definition).
+
+    Periods come from the dumps' reports (the stated period, else the span of rows); a
+    subscriber no report covers is observed over the span of its rows in ``frame``.
+    """
+    try:
+        from cdrnet.analysis import observed
+    except ImportError:  # an engine without observed periods: the span of each dump's rows
+        return _row_span_common_days(a, b, reports or [], frame, tz or "Asia/Kolkata")
+    if hasattr(observed, "common_days"):  # function interface: common_days(periods, tz, a, b)
+        periods = observed.periods_from_reports(reports or [])
+        if frame is not None and len(frame):
+            seen = set(periods["msisdn"])
+            extra = observed.periods_from_sessions(frame[~frame["msisdn"].isin(seen)])
+            periods = pd.concat([periods, extra], ignore_index=True)
+        return np.asarray(observed.common_days(periods, tz or observed.DEFAULT_TZ, a, b), dtype=np.int64)
+    cov = observed.Coverage.from_reports(reports or [], tz) if reports else observed.Coverage.from_sessions(
+        frame if frame is not None else pd.DataFrame(columns=["msisdn", "start_utc"]), tz or observed.DEFAULT_TZ)
+    if frame is not None and len(frame):
+        cov = cov.with_sessions(frame)
+    return np.asarray(cov.common_days(list(a), list(b)), dtype=np.int64)
+
+
+def _row_span_common_days(a: np.ndarray, b: np.ndarray, reports: list, frame: pd.DataFrame | None,
+                          tz: str) -> np.ndarray:
+    spans = [(m, r.start_min, r.start_max) for r in reports if r.start_min and r.start_max for m in r.msisdns]
+    if frame is not None and len(frame):
+        g = frame.groupby("msisdn")["start_utc"].agg(["min", "max"])
+        covered = {m for m, _, _ in spans}
+        spans += [(m, lo, hi) for m, lo, hi in g.itertuples() if m not in covered]
+    days: dict[str, set[int]] = {}
+    for m, lo, hi in spans:
+        first, last = (pd.Timestamp(x).tz_convert(tz).tz_localize(None).floor("D") for x in (lo, hi))
+        days.setdefault(str(m), set()).update(range(first.toordinal(), last.toordinal() + 1))
+    return np.array([len(days.get(x, set()) & days.get(y, set())) for x, y in zip(a, b, strict=True)], dtype=np.int64)
+
+
+def observed_together(subscribers: list[str], truth: pd.DataFrame, common: np.ndarray,
+                      minimum: int = MIN_COMMON_DAYS) -> dict[str, int]:
+    """How many pairs (and true pairs) are kept by the common-days rule, for the report."""
+    a, b = all_pairs(subscribers)
+    keys = pd.Series(a, dtype=object) + "|" + pd.Series(b, dtype=object)
+    true = keys.isin(set(pair_key(truth["a"], truth["b"]))).to_numpy()
+    keep = np.asarray(common) >= minimum
+    return {"pairs_all": int(len(keys)), "pairs_kept": int(keep.sum()), "true_all": int(true.sum()),
+            "true_kept": int((true & keep).sum()), "min_common_days": int(minimum)}
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
