@@ -34,6 +34,7 @@ from cdrnet.analysis.metrics import (
     pairs_common_days,
     rank_all_pairs,
 )
+from cdrnet.analysis.observed import Coverage
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace
@@ -55,11 +56,12 @@ def run_case(scenario: str, seed: int, work: Path, **overrides: object) -> list[
     frame = ws.sessions()
     truth = pd.read_csv(case / "truth.csv", dtype=str)
     subs = sorted(frame["msisdn"].unique())
-    common = pairs_common_days(*all_pairs(subs), ws.reports(), frame)
+    coverage = Coverage.from_reports(ws.reports())
+    common = pairs_common_days(*all_pairs(subs), coverage, frame)
     keep = common >= MIN_COMMON_DAYS
     kept = observed_together(subs, truth, common)
     t0 = time.perf_counter()
-    ours = link(frame, LinkParams(), ws.resolution_by_subscriber()).edges
+    ours = link(frame, LinkParams(), coverage=coverage).edges
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     paper = paper_edges(frame)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdrnet.analysis.observed import MIN_COMMON_DAYS, Coverage
+
 
 def pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
     """Order-free pair identifier 'a|b' with a < b."""
@@ -18,7 +20,6 @@ def pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(lo, dtype=object) + "|" + pd.Series(hi, dtype=object)
 
 
-MIN_COMMON_DAYS = 2
 
 
 def all_pairs(subscribers: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -52,43 +53,15 @@ def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFr
     return scores.to_numpy(float), labels
 
 
-def pairs_common_days(a: np.ndarray, b: np.ndarray, reports: list | None = None, frame: pd.DataFrame | None = None,
-                      tz: str | None = None) -> np.ndarray:
-    """Common local calendar days of each pair's observed periods (the engine's definition).
+def pairs_common_days(a: np.ndarray, b: np.ndarray, coverage: Coverage, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Common local calendar days of each pair's observed periods, as the link engine counts them.
 
-    Periods come from the dumps' reports (the stated period, else the span of rows); a
-    subscriber no report covers is observed over the span of its rows in ``frame``.
+    ``coverage`` holds the dumps' periods (the stated period, else the span of the dump's rows);
+    a subscriber it does not cover is observed over the span of its rows in ``frame``.
     """
-    try:
-        from cdrnet.analysis import observed
-    except ImportError:  # an engine without observed periods: the span of each dump's rows
-        return _row_span_common_days(a, b, reports or [], frame, tz or "Asia/Kolkata")
-    if hasattr(observed, "common_days"):  # function interface: common_days(periods, tz, a, b)
-        periods = observed.periods_from_reports(reports or [])
-        if frame is not None and len(frame):
-            seen = set(periods["msisdn"])
-            extra = observed.periods_from_sessions(frame[~frame["msisdn"].isin(seen)])
-            periods = pd.concat([periods, extra], ignore_index=True)
-        return np.asarray(observed.common_days(periods, tz or observed.DEFAULT_TZ, a, b), dtype=np.int64)
-    cov = observed.Coverage.from_reports(reports or [], tz) if reports else observed.Coverage.from_sessions(
-        frame if frame is not None else pd.DataFrame(columns=["msisdn", "start_utc"]), tz or observed.DEFAULT_TZ)
     if frame is not None and len(frame):
-        cov = cov.with_sessions(frame)
-    return np.asarray(cov.common_days(list(a), list(b)), dtype=np.int64)
-
-
-def _row_span_common_days(a: np.ndarray, b: np.ndarray, reports: list, frame: pd.DataFrame | None,
-                          tz: str) -> np.ndarray:
-    spans = [(m, r.start_min, r.start_max) for r in reports if r.start_min and r.start_max for m in r.msisdns]
-    if frame is not None and len(frame):
-        g = frame.groupby("msisdn")["start_utc"].agg(["min", "max"])
-        covered = {m for m, _, _ in spans}
-        spans += [(m, lo, hi) for m, lo, hi in g.itertuples() if m not in covered]
-    days: dict[str, set[int]] = {}
-    for m, lo, hi in spans:
-        first, last = (pd.Timestamp(x).tz_convert(tz).tz_localize(None).floor("D") for x in (lo, hi))
-        days.setdefault(str(m), set()).update(range(first.toordinal(), last.toordinal() + 1))
-    return np.array([len(days.get(x, set()) & days.get(y, set())) for x, y in zip(a, b, strict=True)], dtype=np.int64)
+        coverage = coverage.with_sessions(frame)
+    return np.asarray(coverage.common_days(list(a), list(b)), dtype=np.int64)
 
 
 def observed_together(subscribers: list[str], truth: pd.DataFrame, common: np.ndarray,

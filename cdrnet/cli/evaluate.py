@@ -51,6 +51,7 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
         pairs_common_days,
         rank_all_pairs,
     )
+    from cdrnet.analysis.observed import Coverage
 
     truth = pd.read_csv(truth_file, dtype=str)
     if not {"a", "b"} <= set(truth.columns):
@@ -60,9 +61,11 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
         raise UsageError(f"{edges_file} must have columns a,b,score")
     frame, _ = app.load_sessions(None, None, None)
     subs = sorted(frame["msisdn"].unique())
-    reports = app.open_workspace().reports() if app.graph() is None else []
+    coverage = app.coverage()
+    if tz:
+        coverage = Coverage(coverage.periods, tz, coverage.scopes, coverage.resolution)
     a, b = all_pairs(subs)
-    common = pairs_common_days(a, b, reports, frame, tz)
+    common = pairs_common_days(a, b, coverage, frame)
     keep = common >= min_common_days
     kept = observed_together(subs, truth, common, min_common_days)
     rows = [{"method": "cdrnet", **evaluate(*rank_all_pairs(edges, subs, truth, eligible=keep))}]
