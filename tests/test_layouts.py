@@ -11,7 +11,7 @@ from tests.conftest import ingest, make_sessions
 
 @pytest.mark.parametrize(
     "layout,expected_nondata",
-    [("paper", 1), ("jio", 1), ("airtel", 10), ("airtel_excel", 10), ("vi", 8), ("vi_gprs", 5)],
+    [("paper", 1), ("jio", 1), ("airtel", 11), ("airtel_excel", 7), ("vi", 15), ("vi_gprs", 5)],
 )
 def test_layout_round_trip(ws, tmp_path, layout, expected_nondata):
     s = make_sessions(40)

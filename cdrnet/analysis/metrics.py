@@ -1,9 +1,16 @@
-"""Ranking metrics against a planted truth: AP (PR-AUC), ROC-AUC, precision@k, recall at FDR."""
+"""Ranking metrics against a planted truth: AP (PR-AUC), ROC-AUC, precision@k, recall at FDR.
+
+A pair can only show co-usage while both subscribers were recorded, so evaluation ranks
+only the pairs observed together for at least ``MIN_COMMON_DAYS`` days (``eligible``):
+a pair with no common time is unobservable, not a miss of the engine.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from cdrnet.analysis.observed import MIN_COMMON_DAYS, Coverage
 
 
 def pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -13,12 +20,24 @@ def pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(lo, dtype=object) + "|" + pd.Series(hi, dtype=object)
 
 
-def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFrame, score_col: str = "score") -> tuple[np.ndarray, np.ndarray]:
-    """Scores and labels for every subscriber pair; pairs absent from ``edges`` get -inf (rank last)."""
+
+
+def all_pairs(subscribers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair (a < b) of the subscribers, in the order ``rank_all_pairs`` uses."""
     subs = np.array(sorted(set(subscribers)), dtype=object)
-    n = len(subs)
-    iu = np.triu_indices(n, 1)
-    keys = pd.Series(subs[iu[0]], dtype=object) + "|" + pd.Series(subs[iu[1]], dtype=object)
+    iu = np.triu_indices(len(subs), 1)
+    return subs[iu[0]], subs[iu[1]]
+
+
+def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFrame, score_col: str = "score",
+                   eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels for every subscriber pair; pairs absent from ``edges`` get -inf (rank last).
+
+    ``eligible`` (a boolean per pair of ``all_pairs(subscribers)``) keeps only those pairs,
+    e.g. the pairs observed together for at least two days.
+    """
+    a, b = all_pairs(subscribers)
+    keys = pd.Series(a, dtype=object) + "|" + pd.Series(b, dtype=object)
     scores = pd.Series(-np.inf, index=keys.to_numpy())
     if len(edges):
         ek = pair_key(edges["a"], edges["b"])
@@ -28,7 +47,32 @@ def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFr
         scores.loc[s.index] = s.to_numpy()
     tk = set(pair_key(truth["a"], truth["b"]))
     labels = scores.index.isin(list(tk))
+    if eligible is not None:
+        keep = np.asarray(eligible, dtype=bool)
+        return scores.to_numpy(float)[keep], labels[keep]
     return scores.to_numpy(float), labels
+
+
+def pairs_common_days(a: np.ndarray, b: np.ndarray, coverage: Coverage, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """Common local calendar days of each pair's observed periods, as the link engine counts them.
+
+    ``coverage`` holds the dumps' periods (the stated period, else the span of the dump's rows);
+    a subscriber it does not cover is observed over the span of its rows in ``frame``.
+    """
+    if frame is not None and len(frame):
+        coverage = coverage.with_sessions(frame)
+    return np.asarray(coverage.common_days(list(a), list(b)), dtype=np.int64)
+
+
+def observed_together(subscribers: list[str], truth: pd.DataFrame, common: np.ndarray,
+                      minimum: int = MIN_COMMON_DAYS) -> dict[str, int]:
+    """How many pairs (and true pairs) are kept by the common-days rule, for the report."""
+    a, b = all_pairs(subscribers)
+    keys = pd.Series(a, dtype=object) + "|" + pd.Series(b, dtype=object)
+    true = keys.isin(set(pair_key(truth["a"], truth["b"]))).to_numpy()
+    keep = np.asarray(common) >= minimum
+    return {"pairs_all": int(len(keys)), "pairs_kept": int(keep.sum()), "true_all": int(true.sum()),
+            "true_kept": int((true & keep).sum()), "min_common_days": int(minimum)}
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:

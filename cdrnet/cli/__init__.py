@@ -9,9 +9,10 @@ import click
 from cdrnet import __version__
 from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.demo import demo_cmd
+from cdrnet.cli.evaluate import evaluate_cmd
 from cdrnet.cli.evidence import evidence_cmd
 from cdrnet.cli.ingest import dumps_cmd, ingest_cmd, signatures_cmd
-from cdrnet.cli.link import evaluate_cmd, link_cmd, pair_cmd
+from cdrnet.cli.link import link_cmd, pair_cmd
 from cdrnet.cli.query import query_cmd
 from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
 from cdrnet.cli.simulate import simulate_cmd

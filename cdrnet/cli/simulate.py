@@ -10,7 +10,7 @@ import click
 
 from cdrnet.cli.common import AppContext
 from cdrnet.errors import UsageError
-from cdrnet.synth.scenario import PRESETS, Scenario, build_scenario
+from cdrnet.synth.scenario import LAYOUTS, PRESETS, Scenario, build_scenario
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
@@ -43,7 +43,8 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
 @click.option("--days", type=click.IntRange(1), default=None, help="Days of data.")
 @click.option("--rows", type=click.IntRange(1), default=None, help="Aim for about this many sessions (sets --days).")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same bytes).")
-@click.option("--layout", type=click.Choice(["paper", "jio", "airtel", "vi"]), default=None, help="Operator layout of the dumps.")
+@click.option("--layout", type=click.Choice(list(LAYOUTS)), default=None,
+              help="Operator layout of the dumps (one layout; realistic mixes them, see --set layout_mix=...).")
 @click.option("--malformed-share", type=click.FloatRange(0, 1), default=None, help="Share of data lines to damage.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Any scenario parameter, e.g. --set push=false --set heavy_share=0.2 (see scenario.json).")
@@ -51,22 +52,32 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
 def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int | None, days: int | None,
                  rows: int | None, seed: int | None, layout: str | None, malformed_share: float | None,
                  sets: tuple[str, ...]) -> None:
-    """Write a synthetic case: one IPDR dump per subscriber plus truth.csv and scenario.json.
+    """Write a synthetic case: IPDR dumps per subscriber plus truth.csv and scenario.json.
 
-    Dumps go to OUT_DIR/dumps/ in the chosen operator layout (preamble, footer,
-    time format and timestamp granularity included); truth.csv lists the
-    planted pairs (a,b,kind with kind chat, group or call).
+    Dumps go to OUT_DIR/dumps/ in the operators' real layouts (preamble stating the
+    requested period, footer, time format and timestamp granularity included);
+    truth.csv lists the planted pairs (a,b,kind with kind chat, group or call);
+    scenario.json records every parameter and each dump's layout and period.
+
+    Scenario realistic is a real case's shape: every dump has its own requested
+    period (some subscribers two, some from another year, one of a few hours),
+    layouts are mixed (Jio in part files, Airtel with record-level end times and
+    volumes, Excel re-saved Airtel with month-first dates without seconds, Vi, the
+    paper's). realistic_flat writes the same people and events in one layout over
+    one shared period (same as --scenario realistic --set mixed=false).
 
     \b
     Examples:
       cdrnet simulate case/ --scenario hard
+      cdrnet simulate real/ --scenario realistic --seed 11
       cdrnet simulate big/ --subscribers 1000 --rows 10000000 --layout jio
       cdrnet simulate quiet/ --set push=false --set background=false
     """
     from cdrnet.synth.simulate import days_for_rows, simulate
 
-    sc = build_scenario(scenario, subscribers=subscribers, days=days, seed=seed, layout=layout,
-                        malformed_share=malformed_share, **_parse_sets(sets))
+    options = {"subscribers": subscribers, "days": days, "seed": seed, "layout": layout, "malformed_share": malformed_share}
+    # Named options win over the same parameter given with --set.
+    sc = build_scenario(scenario, **{**_parse_sets(sets), **{k: v for k, v in options.items() if v is not None}})
     if rows:
         sc = replace(sc, days=days_for_rows(sc, rows))
     t0 = time.perf_counter()
@@ -78,7 +89,12 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
     summary = simulate(sc, out_dir, progress)
     if not app.quiet:
         click.echo("", err=True)
+    layouts = ", ".join(f"{k} {v}" for k, v in summary["layouts"].items()) if sc.mixed else f"{sc.layout} layout"
     click.echo(f"{summary['sessions']} sessions for {sc.subscribers} subscribers over {sc.days} days "
-               f"({sc.layout} layout, scenario {sc.name}, seed {sc.seed}) in {time.perf_counter() - t0:.1f}s")
-    click.echo(f"{summary['true_pairs']} planted pairs {summary['truth_kinds']}: {Path(out_dir) / 'truth.csv'}")
+               f"(scenario {sc.name}, seed {sc.seed}) in {time.perf_counter() - t0:.1f}s")
+    click.echo(f"{len(summary['dumps'])} dumps in {len(summary['files'])} files ({layouts})"
+               + (", each with its own requested period" if sc.mixed else ""))
+    click.echo(f"{summary['true_pairs']} planted pairs {summary['truth_kinds']}, "
+               f"{summary['true_pairs_common_days_2plus']} of them requested together for 2+ days: "
+               f"{Path(out_dir) / 'truth.csv'}")
     click.echo(f"dumps in {Path(out_dir) / 'dumps'}; parameters in {Path(out_dir) / 'scenario.json'}")

@@ -51,6 +51,21 @@ class Scenario:
     meeting_rate: float = 0.05
     malformed_share: float = 0.0
     pdp_minutes: int = 0
+    # Real-case shapes (issue 13). With mixed=False every subscriber has one dump in
+    # ``layout`` covering the whole span; with mixed=True each dump has its own requested
+    # period (stated in its preamble) and its own operator layout.
+    mixed: bool = False
+    layout_mix: str = "jio:0.35,airtel:0.3,vi:0.2,paper:0.15"  # operator per subscriber
+    excel_share: float = 0.35  # Airtel dumps re-saved through Excel (month-first, no seconds)
+    full_period_share: float = 0.45  # dumps requested for the whole case span
+    period_min_days: int = 3  # shortest requested period otherwise
+    second_dump_share: float = 0.12  # subscribers with a second dump for another period
+    other_period_share: float = 0.05  # subscribers requested for another month/year only
+    other_period_offset_days: int = -365  # where that other period lies, from start_date
+    short_dumps: int = 1  # dumps of a few hours (like a real 1 h 40 min Vi dump)
+    jio_part_days: int = 7  # Jio splits an export into part files of this many days (0: one file)
+    record_minutes_min: float = 15.0  # Airtel partial PDP records close 15-60 min after opening
+    record_minutes_max: float = 60.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,9 +84,20 @@ PRESETS: dict[str, dict] = {
         "telegram_share": 0.4, "chat_pairs": 0.2, "groups": 0.04, "group_size_max": 5, "call_pairs": 0.06,
         "meeting_rate": 0.02,
     },
+    # Real-case shapes: mixed operators (Jio part files, Airtel with record-level ends and
+    # volumes, Excel re-saved Airtel, Vi, the paper's layout), each dump its own period.
+    # Behaviour sits between easy and hard.
+    "realistic": {
+        "name": "realistic", "subscribers": 80, "days": 17, "start_date": "2023-07-01", "mixed": True,
+        "pair_rate": 4.0, "external_rate": 6.0, "idle_app_rate": 8.0, "heavy_share": 0.08, "heavy_factor": 5.0,
+        "delay_seconds": 0.5, "delay_minutes": 0.32, "telegram_share": 0.35, "signal_share": 0.2,
+        "chat_pairs": 0.22, "meeting_rate": 0.03,
+    },
 }
+# The same people and events, written in one layout with one shared period.
+PRESETS["realistic_flat"] = {**PRESETS["realistic"], "name": "realistic_flat", "mixed": False}
 
-LAYOUT_DEFAULTS = {"airtel": {"pdp_minutes": 60}}
+LAYOUTS = ("paper", "jio", "airtel", "airtel_excel", "vi")
 
 
 def build_scenario(preset: str, **overrides: object) -> Scenario:
@@ -79,12 +105,33 @@ def build_scenario(preset: str, **overrides: object) -> Scenario:
     if preset not in PRESETS:
         raise UsageError(f"unknown scenario '{preset}'", f"choose one of: {', '.join(PRESETS)}")
     base = replace(Scenario(), **{"name": preset, **PRESETS[preset]})
-    layout = overrides.get("layout") or base.layout
     known = {f.name for f in fields(Scenario)}
-    chosen = {**LAYOUT_DEFAULTS.get(str(layout), {}), **{k: v for k, v in overrides.items() if v is not None and k in known}}
-    sc = replace(base, **chosen)
+    sc = replace(base, **{k: v for k, v in overrides.items() if v is not None and k in known})
     if sc.subscribers < 2 or sc.days < 1:
         raise UsageError("a scenario needs at least 2 subscribers and 1 day")
-    if sc.layout not in ("paper", "jio", "airtel", "vi"):
-        raise UsageError(f"unknown layout '{sc.layout}'", "choose paper, jio, airtel or vi")
+    if sc.layout not in LAYOUTS:
+        raise UsageError(f"unknown layout '{sc.layout}'", f"choose {', '.join(LAYOUTS)}")
+    layout_weights(sc)  # validates layout_mix
+    if not 0 < sc.record_minutes_min <= sc.record_minutes_max:
+        raise UsageError("record_minutes_min must be positive and at most record_minutes_max")
     return sc
+
+
+def layout_weights(sc: Scenario) -> dict[str, float]:
+    """Operator layouts and their shares from ``layout_mix`` ('jio:0.35,airtel:0.3,...').
+
+    ``airtel`` covers both Airtel forms; ``excel_share`` of its dumps are Excel re-saved.
+    """
+    out: dict[str, float] = {}
+    for item in filter(None, (x.strip() for x in sc.layout_mix.split(","))):
+        name, _, w = item.partition(":")
+        try:
+            weight = float(w) if w else 1.0
+        except ValueError as exc:
+            raise UsageError(f"layout_mix: '{item}' is not NAME:WEIGHT") from exc
+        if name.strip() not in LAYOUTS or weight < 0:
+            raise UsageError(f"layout_mix: unknown layout or negative weight in '{item}'", f"layouts: {', '.join(LAYOUTS)}")
+        out[name.strip()] = weight
+    if not out or sum(out.values()) <= 0:
+        raise UsageError("layout_mix names no layout with a positive weight")
+    return out

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from cdrnet import __version__
-from cdrnet.synth.scenario import Scenario
-from cdrnet.synth.writers import body, footer, preamble
+from cdrnet.synth.scenario import Scenario, layout_weights
+from cdrnet.synth.writers import add_record_totals, body, footer, header, partial_records, preamble
 
 META_EDGES = ["157.240.16.52", "157.240.198.60", "31.13.79.53", "157.240.239.60", "2a03:2880:f00c:181:face:b00c:0:2"]
 TELEGRAM_DCS = ["149.154.167.50", "149.154.167.51", "91.108.56.130", "2001:b28:f23d:f001::a"]
@@ -203,7 +203,8 @@ class DayGenerator:
 
     def generate(self, day: int) -> pd.DataFrame:
         sc, pop, n = self.sc, self.pop, self.n
-        rng = np.random.default_rng([sc.seed, day, 17])
+        # Days before the case start (another requested period) draw from their own streams.
+        rng = np.random.default_rng([sc.seed, day, 17] if day >= 0 else [sc.seed, 17, -day, 1])
         parts: list[dict] = []
         everyone = np.arange(n)
         act = pop.activity
@@ -386,53 +387,239 @@ def days_for_rows(sc: Scenario, rows: int) -> int:
     return max(1, int(np.ceil(rows / per_day)))
 
 
+@dataclass
+class DumpPlan:
+    """The dumps police asked for: one row per dump (subscriber, layout, requested period).
+
+    Sorted by subscriber then period start; periods of one subscriber never overlap.
+    ``start``/``end`` are naive local times; ``end`` is the last second included.
+    """
+
+    who: np.ndarray
+    layout: np.ndarray
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    kind: np.ndarray  # whole | main | second | other | short
+
+    def __len__(self) -> int:
+        return len(self.who)
+
+    def day_range(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """First and last day index (relative to ``origin``) each dump touches."""
+        first = ((self.start.floor("D") - origin) // pd.Timedelta(days=1)).to_numpy(np.int64)
+        last = ((self.end.floor("D") - origin) // pd.Timedelta(days=1)).to_numpy(np.int64)
+        return first, last
+
+
+def plan_dumps(sc: Scenario, n: int) -> DumpPlan:
+    """Which dumps exist, in which layout, for which period (drawn from the seed's own stream).
+
+    Not mixed: one dump per subscriber in ``sc.layout`` over the whole span. Mixed (the real
+    shape): each subscriber has an operator drawn from ``layout_mix`` (Airtel dumps re-saved
+    through Excel with ``excel_share``); a dump covers the whole span or a random stretch of
+    it; some subscribers have a second dump for another period, some only a dump from another
+    month/year, and ``short_dumps`` subscribers a dump of a few hours (Vi, like a real
+    1 h 40 min one). The draws use a stream of their own, so the people and their events are
+    the same with mixed on or off.
+    """
+    origin = pd.Timestamp(sc.start_date)
+    day = pd.Timedelta(days=1)
+    last_second = pd.Timedelta(seconds=86399)
+    if not sc.mixed:
+        who = np.arange(n)
+        return DumpPlan(who, np.full(n, sc.layout, dtype=object), pd.DatetimeIndex([origin] * n),
+                        pd.DatetimeIndex([origin + (sc.days - 1) * day + last_second] * n), np.full(n, "whole", dtype=object))
+    rng = np.random.default_rng([sc.seed, 31])
+    weights = layout_weights(sc)
+    names = np.array(list(weights), dtype=object)
+    p = np.array(list(weights.values()), dtype=float)
+    operator = names[rng.choice(len(names), n, p=p / p.sum())]
+    role = np.where(rng.random(n) < sc.other_period_share, "other", "main").astype(object)
+    short = rng.choice(n, min(n, max(0, sc.short_dumps)), replace=False)
+    role[short] = "short"
+    operator[short] = "vi"
+    whole = rng.random(n) < sc.full_period_share
+    lo = min(max(1, sc.period_min_days), sc.days)
+    length = rng.integers(lo, sc.days + 1, n)
+    offset = rng.integers(0, sc.days - length + 1)
+    second = (rng.random(n) < sc.second_dump_share) & (role == "main")
+    length2 = rng.integers(lo, sc.days + 1, n)
+    offset2 = rng.integers(0, sc.days - length2 + 1)
+    short_day = rng.integers(0, sc.days, n)
+    short_from = rng.integers(9 * 6, 17 * 6, n) * 600  # on a ten-minute mark, in the day
+    short_len = rng.integers(6, 25, n) * 600  # one to four hours
+    excel = rng.random(2 * n) < sc.excel_share
+    rows: list[tuple[int, str, pd.Timestamp, pd.Timestamp, str]] = []
+    other0 = origin + sc.other_period_offset_days * day
+    for i in range(n):  # a plan per subscriber (n rows, not a per-session loop)
+        if role[i] == "short":
+            t0 = origin + int(short_day[i]) * day + pd.Timedelta(seconds=int(short_from[i]))
+            rows.append((i, "vi", t0, t0 + pd.Timedelta(seconds=int(short_len[i])), "short"))
+            continue
+        if role[i] == "other":
+            t0 = other0 + int(offset[i]) * day
+            rows.append((i, str(operator[i]), t0, t0 + (int(length[i]) - 1) * day + last_second, "other"))
+            continue
+        first, size = (0, sc.days) if whole[i] else (int(offset[i]), int(length[i]))
+        t0 = origin + first * day
+        rows.append((i, str(operator[i]), t0, t0 + (size - 1) * day + last_second, "main"))
+        if second[i]:
+            t1 = other0 + int(offset2[i]) * day
+            rows.append((i, str(operator[i]), t1, t1 + (int(length2[i]) - 1) * day + last_second, "second"))
+    rows.sort(key=lambda r: (r[0], r[2]))
+    layout = np.array([r[1] for r in rows], dtype=object)
+    for k, r in enumerate(rows):
+        if r[1] == "airtel" and excel[k]:
+            layout[k] = "airtel_excel"
+    return DumpPlan(np.array([r[0] for r in rows], dtype=np.int64), layout, pd.DatetimeIndex([r[2] for r in rows]),
+                    pd.DatetimeIndex([r[3] for r in rows]), np.array([r[4] for r in rows], dtype=object))
+
+
+@dataclass
+class DumpFiles:
+    """The files each dump is written to: Jio splits a long export into part files."""
+
+    dump: np.ndarray  # file -> dump index
+    first_day: np.ndarray  # file -> first day index it holds
+    paths: list[Path]
+    base: np.ndarray  # dump -> its first file index
+    part_days: np.ndarray  # dump -> days per part (0: one file)
+
+
+def _file_names(sc: Scenario, plan: DumpPlan, msisdn: np.ndarray, folder: Path) -> DumpFiles:
+    origin = pd.Timestamp(sc.start_date)
+    first, last = plan.day_range(origin)
+    part_days = np.where((plan.layout == "jio") & sc.mixed & (sc.jio_part_days > 0), sc.jio_part_days, 0)
+    parts = np.where(part_days > 0, (last - first) // np.maximum(part_days, 1) + 1, 1)
+    base = np.concatenate([[0], np.cumsum(parts)[:-1]]).astype(np.int64)
+    dump = np.repeat(np.arange(len(plan)), parts)
+    k = np.arange(len(dump)) - base[dump]
+    paths = []
+    for f, d in enumerate(dump):  # one name per file
+        number, layout = str(msisdn[plan.who[d]]), str(plan.layout[d])
+        if not sc.mixed:
+            paths.append(folder / f"{layout}_{number}.csv")
+            continue
+        span = f"{plan.start[d]:%Y%m%d}-{plan.end[d]:%Y%m%d}"
+        part = f"_part{k[f] + 1}of{parts[d]}" if parts[d] > 1 else ""
+        paths.append(folder / f"{layout}_{number}_{span}{part}.csv")
+    return DumpFiles(dump, first[dump] + k * part_days[dump], paths, base, part_days)
+
+
+def _assign(frame: pd.DataFrame, plan: DumpPlan, plan_keys: np.ndarray, end_s: np.ndarray) -> np.ndarray:
+    """Dump index of each session (-1: outside every requested period of its subscriber)."""
+    t = frame["start"].to_numpy("datetime64[s]").astype(np.int64)
+    who = frame["who"].to_numpy(np.int64)
+    idx = np.searchsorted(plan_keys, (who << 34) + (t - _EPOCH_BASE), side="right") - 1
+    safe = np.maximum(idx, 0)
+    ok = (idx >= 0) & (plan.who[safe] == who) & (t <= end_s[safe])
+    return np.where(ok, idx, -1)
+
+
+_EPOCH_BASE = 946684800  # 2000-01-01: keeps (who << 34) + seconds positive and distinct
+
+
+def common_stated_days(plan: DumpPlan, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Calendar days both subscribers' requested periods cover, per pair (what a pair can show)."""
+    days: dict[int, set[int]] = {}
+    origin = pd.Timestamp("2000-01-01")
+    first, last = plan.day_range(origin)
+    for w, f, z in zip(plan.who, first, last, strict=True):
+        days.setdefault(int(w), set()).update(range(int(f), int(z) + 1))
+    return np.array([len(days.get(int(x), set()) & days.get(int(y), set())) for x, y in zip(a, b, strict=True)],
+                    dtype=np.int64)
+
+
 def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict:
-    """Write the case to ``out_dir``; returns a summary (files, sessions, pairs)."""
+    """Write the case to ``out_dir``; returns a summary (files, dumps, sessions, pairs).
+
+    Each dump holds only the sessions inside its requested period, and its preamble
+    states that period in the operator's form. Days are generated once for everybody
+    and cut into dumps with one searchsorted, so size is bounded by one day.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(sc.seed)
     pop = build_population(sc, rng)
+    n = len(pop.msisdn)
     gen = DayGenerator(sc, pop)
-    layout = sc.layout
-    first = pd.Timestamp(sc.start_date)
-    last = first + pd.Timedelta(days=sc.days) - pd.Timedelta(seconds=1)
+    origin = pd.Timestamp(sc.start_date)
+    plan = plan_dumps(sc, n)
     dumps = out / "dumps"
     dumps.mkdir(exist_ok=True)
-    paths = {i: dumps / f"{layout}_{m}.csv" for i, m in enumerate(pop.msisdn)}
-    for i, p in paths.items():
-        p.write_text(preamble(layout, pop.msisdn[i], first, last) + ",".join(_header_for(layout)) + "\n", encoding="utf-8")
-    serial = np.ones(len(pop.msisdn), dtype=np.int64)
+    files = _file_names(sc, plan, pop.msisdn, dumps)
+    for f, p in enumerate(files.paths):
+        d = files.dump[f]
+        text = preamble(str(plan.layout[d]), str(pop.msisdn[plan.who[d]]), plan.start[d], plan.end[d])
+        p.write_text(text + ",".join(header(str(plan.layout[d]))) + "\n", encoding="utf-8")
+    start_s = plan.start.to_numpy("datetime64[s]").astype(np.int64)
+    end_s = plan.end.to_numpy("datetime64[s]").astype(np.int64)
+    plan_keys = (plan.who << 34) + (start_s - _EPOCH_BASE)
+    first, last = plan.day_range(origin)
+    days = np.unique(np.concatenate([np.arange(f, z + 1) for f, z in zip(first, last, strict=True)]))
+    file_layout = plan.layout[files.dump]
+    any_airtel = bool(np.isin(plan.layout, ["airtel", "airtel_excel"]).any())
+    serial = np.ones(len(files.paths), dtype=np.int64)
+    rows_per_dump = np.zeros(len(plan), dtype=np.int64)
     total = 0
     corrupt_rng = np.random.default_rng([sc.seed, 99])
-    for day in range(sc.days):
+    for step, day in enumerate(days.tolist()):
         frame = gen.generate(day)
-        total += len(frame)
-        # Render the whole day at once, then cut its lines per subscriber (rows are sorted by who).
-        who = frame["who"].to_numpy()
-        counts = np.bincount(who, minlength=len(pop.msisdn))
-        frame["serial"] = serial[who] + frame.groupby("who").cumcount().to_numpy()
+        d = _assign(frame, plan, plan_keys, end_s)
+        if any_airtel:
+            rec_rng = np.random.default_rng([sc.seed, day + 100000, 23])
+            close, number = partial_records(frame["who"].to_numpy(), frame["start"], rec_rng,
+                                            sc.record_minutes_min, sc.record_minutes_max)
+            frame["record_end"] = close.to_numpy()
+            frame["charging_id"] = ((day + 5000) * np.int64(n) + frame["who"].to_numpy(np.int64)) * 128 + number
+        keep = d >= 0
+        frame, d = frame[keep].reset_index(drop=True), d[keep]
+        if not len(frame):
+            continue
+        part = np.where(files.part_days[d] > 0, (day - first[d]) // np.maximum(files.part_days[d], 1), 0)
+        f = files.base[d] + part
+        if any_airtel:
+            # A record never outlives the requested period; its totals count only rows inside it.
+            frame["record_end"] = np.minimum(frame["record_end"].to_numpy(), plan.end.to_numpy()[d])
+            frame = add_record_totals(frame)
+        order = np.argsort(f, kind="stable")
+        frame, f = frame.iloc[order].reset_index(drop=True), f[order]
+        counts = np.bincount(f, minlength=len(files.paths))
+        rows_per_dump += np.bincount(files.dump[f], minlength=len(plan))
+        frame["serial"] = serial[f] + frame.groupby(f).cumcount().to_numpy()
         serial += counts
-        lines = body(frame, layout, pdp_minutes=sc.pdp_minutes).split("\n")
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        for i in np.flatnonzero(counts):
-            text = "\n".join(lines[bounds[i] : bounds[i + 1]]) + "\n"
-            with open(paths[int(i)], "a", encoding="utf-8", newline="") as fh:
-                fh.write(_corrupt(text, corrupt_rng, sc.malformed_share))
+        total += len(frame)
+        for layout in pd.unique(file_layout[f]):
+            mask = file_layout[f] == layout
+            sub_f = f[mask]
+            lines = body(frame[mask], str(layout), pdp_minutes=sc.pdp_minutes).split("\n")
+            ids = np.flatnonzero(np.bincount(sub_f, minlength=len(files.paths)))
+            bounds = np.concatenate([[0], np.cumsum(counts[ids])])
+            for k, i in enumerate(ids):
+                text = "\n".join(lines[bounds[k] : bounds[k + 1]]) + "\n"
+                with open(files.paths[int(i)], "a", encoding="utf-8", newline="") as fh:
+                    fh.write(_corrupt(text, corrupt_rng, sc.malformed_share))
         if callable(progress):
-            progress(day + 1, sc.days, total)
-    for p in paths.values():
+            progress(step + 1, len(days), total)
+    for f, p in enumerate(files.paths):
+        d = files.dump[f]
         with open(p, "a", encoding="utf-8", newline="") as fh:
-            fh.write(footer(layout))
+            fh.write(footer(str(plan.layout[d]), ",", plan.end[d]))
     truth = truth_frame(pop)
     truth.to_csv(out / "truth.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+    index = pd.Series(np.arange(n), index=pop.msisdn)
+    together = common_stated_days(plan, index[truth["a"]].to_numpy(), index[truth["b"]].to_numpy())
+    dump_list = []
+    for k in range(len(plan)):
+        names = [f"dumps/{files.paths[i].name}" for i in np.flatnonzero(files.dump == k)]
+        dump_list.append({"msisdn": str(pop.msisdn[plan.who[k]]), "layout": str(plan.layout[k]), "kind": str(plan.kind[k]),
+                          "period_start": f"{plan.start[k]:%Y-%m-%d %H:%M:%S}", "period_end": f"{plan.end[k]:%Y-%m-%d %H:%M:%S}",
+                          "files": names, "sessions": int(rows_per_dump[k])})
     summary = {"cdrnet_version": __version__, "scenario": sc.to_dict(), "sessions": int(total),
-               "files": sorted(f"dumps/{p.name}" for p in paths.values()), "true_pairs": len(truth),
-               "truth_kinds": truth["kind"].value_counts().sort_index().to_dict()}
+               "files": sorted(f"dumps/{p.name}" for p in files.paths), "true_pairs": len(truth),
+               "truth_kinds": truth["kind"].value_counts().sort_index().to_dict(),
+               "dumps": dump_list, "layouts": pd.Series(plan.layout).value_counts().sort_index().to_dict(),
+               "true_pairs_common_days_2plus": int((together >= 2).sum()),
+               "true_pairs_not_observed_together": int((together == 0).sum())}
     (out / "scenario.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
-
-
-def _header_for(layout: str) -> list[str]:
-    from cdrnet.synth.writers import header
-
-    return header(layout)
