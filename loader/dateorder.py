@@ -15,7 +15,11 @@ it, vectorised with Arrow's regex kernel):
 3. every date ambiguous (both fields <= 12): the order under which the dates
    fall inside the period the preamble states wins (source ``preamble``); if
    both orders fit, or neither, it is still ambiguous;
-4. still ambiguous: refused with ``DateOrderError`` naming ``--date-order``.
+4. still ambiguous, but the export's own header states the format (Jio and the
+   DoT uniform layout write ``(dd/mm/yyyy)`` into their column names): that
+   order (source ``header``) -- after the data and the period, because an
+   Excel re-save changes the dates but not the header text;
+5. still ambiguous: refused with ``DateOrderError`` naming ``--date-order``.
 
 Layouts write numeric dates with ``%d`` and ``%m``; the loader renders such a
 format in the decided order (``formats_for_order``). Text months (``%b``) and
@@ -24,6 +28,7 @@ year-first dates are unambiguous and never change.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +122,18 @@ def _fit(f1: np.ndarray, f2: np.ndarray, year: np.ndarray, order: str,
     return float(((dates >= lo) & (dates <= hi)).mean()) if len(dates) else 0.0
 
 
+HEADER_ORDER = {"dmy": re.compile(r"\bdd[-/.]mm[-/.]yy", re.IGNORECASE),
+                "mdy": re.compile(r"\bmm[-/.]dd[-/.]yy", re.IGNORECASE)}
+
+
+def header_order(headers: list[str]) -> str:
+    """The date order an export's column names state (``Start Date (dd/mm/yyyy)``), or ""."""
+    found = {o for o, rx in HEADER_ORDER.items() for h in headers if rx.search(h)}
+    return found.pop() if len(found) == 1 else ""
+
+
 def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series], stated: StatedPeriod | None,
-           formats: tuple[str, ...], option: str, tz: str) -> DateDecision:
+           formats: tuple[str, ...], option: str, tz: str, stated_by_header: str = "") -> DateDecision:
     """Decide the dump's date order and period from its first block (see the module doc)."""
     sensitive = any(is_order_sensitive(f) for f in formats)
     cells = pd.concat(date_cells, ignore_index=True) if date_cells else pd.Series([], dtype="string")
@@ -151,7 +166,12 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
         elif month_first.any():
             order, source = "mdy", "data"
         else:
-            order, source = _by_period(name, start_cells, stated, period, sensitive)
+            try:
+                order, source = _by_period(name, start_cells, stated, period, sensitive)
+            except DateOrderError:
+                if not stated_by_header:
+                    raise
+                order, source = stated_by_header, "header"
     if period is None and len(distinct) == 2:
         period, note = _pick_reading(stated, readings, start_cells, formats, order)
     if period is None:

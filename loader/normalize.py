@@ -17,6 +17,7 @@ from cdrnet.loader.dateorder import (
     DateDecision,
     decide,
     formats_for_order,
+    header_order,
     sensitive_formats,
 )
 from cdrnet.loader.detect import Detection
@@ -68,7 +69,7 @@ def decide_dates(raw: pd.DataFrame, det: Detection, opts: Options, name: str) ->
     cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
     starts = [cells[f] for f in present if f in START_DATE_FIELDS]
     return decide(name, list(cells.values()), starts, det.stated, layout.datetime_formats, opts.date_order,
-                  layout.timezone or opts.tz)
+                  layout.timezone or opts.tz, header_order(list(layout.fields.values())))
 
 
 def _order_rejects(texts: list[pd.Series], parsed: list[pd.Series], formats: tuple[str, ...],

@@ -317,3 +317,24 @@ def test_undeclared_per_flow_layout_is_still_demoted(ws, tmp_path):
     p.write_text(render(jio_rows(12, same_second=True), "paper"))
     rep = ingest(ws, p).loaded[0]
     assert rep.time_level == "session" and rep.resolution_s == 60
+
+
+def test_order_stated_by_the_header_decides_only_when_data_and_period_cannot(tmp_path):
+    """Jio writes '(dd/mm/yyyy)' into its column names: a Jio dump of 4-6 March (every date
+    ambiguous, no preamble) is read day-first, and says why."""
+    from cdrnet.loader.dateorder import header_order
+    from cdrnet.synth.scenario import build_scenario
+    from cdrnet.synth.simulate import simulate
+    from cdrnet.workspace import Workspace
+
+    assert header_order(["Start Date of Public IP Address allocation (dd/mm/yyyy)", "TIME1 (dd/MM/yyyy HH:mm:ss)"]) == "dmy"
+    assert header_order(["Date (mm/dd/yyyy)"]) == "mdy"
+    assert header_order(["Session_Start_Time", "Date (dd/mm/yyyy)", "Other (mm/dd/yyyy)"]) == ""
+    simulate(build_scenario("easy", subscribers=4, days=3, layout="jio", start_date="2024-03-04"), tmp_path / "c")
+    ws = Workspace(tmp_path / "ws").create()
+    res = ingest(ws, tmp_path / "c" / "dumps")
+    assert not res.failed and res.loaded
+    assert {(r.date_order, r.date_order_source) for r in res.loaded} == {("dmy", "header")}
+    starts = ws.sessions()["start_utc"].dt.tz_convert("Asia/Kolkata")
+    assert starts.min() >= pd.Timestamp("2024-03-04", tz="Asia/Kolkata")
+    assert starts.max() < pd.Timestamp("2024-03-07", tz="Asia/Kolkata")

@@ -11,7 +11,6 @@ import pandas as pd
 from cdrnet.analysis.cousage import LinkParams, LinkResult, link
 from cdrnet.analysis.observed import MIN_COMMON_DAYS
 from cdrnet.cli.common import AppContext, input_options, parse_time
-from cdrnet.errors import UsageError
 from cdrnet.workspace import atomic_write_bytes
 
 EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -189,44 +188,3 @@ def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | Non
         (d / f"pair_{a_id}_{b_id}.txt").write_text(text, encoding="utf-8")
         rep.instances.to_csv(d / f"pair_{a_id}_{b_id}.csv", index=False)
         click.echo(f"written to {d / f'pair_{a_id}_{b_id}.txt'} and .csv")
-
-
-@click.command("evaluate")
-@click.argument("edges_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--truth", "truth_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="truth.csv with columns a,b[,kind].")
-@click.option("--baseline", type=click.Choice(["paper", "none"]), default="paper", show_default=True,
-              help="Also run the paper's method on the same sessions.")
-@click.option("--window", "window_s", type=int, default=180, show_default=True, help="Window for the baseline.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the metrics as CSV here.")
-@click.pass_obj
-def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: str, window_s: int, out: str | None) -> None:
-    """Measure how well EDGES_FILE ranks the true pairs: AP, ROC-AUC, precision@k, recall at FDR.
-
-    Every pair of loaded subscribers is ranked; pairs missing from the file rank last.
-
-    \b
-    Examples:
-      cdrnet evaluate --truth case/truth.csv cdrnet-workspace/edges.csv
-    """
-    from cdrnet.analysis.baseline import paper_edges
-    from cdrnet.analysis.metrics import evaluate, rank_all_pairs
-
-    truth = pd.read_csv(truth_file, dtype=str)
-    if not {"a", "b"} <= set(truth.columns):
-        raise UsageError(f"{truth_file} must have columns a,b")
-    edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
-    if not {"a", "b", "score"} <= set(edges.columns):
-        raise UsageError(f"{edges_file} must have columns a,b,score")
-    frame, _ = app.load_sessions(None, None, None)
-    subs = sorted(frame["msisdn"].unique())
-    rows = [{"method": "cdrnet", **evaluate(*rank_all_pairs(edges, subs, truth))}]
-    if baseline == "paper":
-        rows.append({"method": f"paper (same port, {window_s}s, raw count)",
-                     **evaluate(*rank_all_pairs(paper_edges(frame, window_s), subs, truth))})
-    table = pd.DataFrame(rows)
-    click.echo(f"{len(subs)} subscribers, {rows[0]['pairs']} pairs, {rows[0]['true_pairs']} true pairs")
-    click.echo(table.drop(columns=["pairs", "true_pairs"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if out:
-        table.to_csv(out, index=False)
-        click.echo(f"written to {out}")
