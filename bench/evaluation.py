@@ -35,6 +35,7 @@ from cdrnet.analysis.metrics import (
     rank_all_pairs,
 )
 from cdrnet.analysis.observed import Coverage
+from cdrnet.errors import DateOrderError
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace
@@ -51,8 +52,14 @@ def run_case(scenario: str, seed: int, work: Path, **overrides: object) -> list[
     case = work / f"{scenario}-{seed}"
     summary = simulate(sc, case)
     ws = Workspace(case / "ws").create()
-    ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern",
-                 show_progress=False)
+    rules = load_signatures("modern")
+    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules), "modern", show_progress=False)
+    # What an analyst does with a dump refused for ambiguous dates (every date in the 1st-12th,
+    # no stated period, as the paper's layout has none): re-run it stating the order it uses.
+    undecided = [name for name, exc in res.failed if isinstance(exc, DateOrderError)]
+    if undecided:
+        ingest_paths(undecided, ws, builtin_layouts(), Options(rules=rules, date_order="dmy"), "modern",
+                     show_progress=False)
     frame = ws.sessions()
     truth = pd.read_csv(case / "truth.csv", dtype=str)
     subs = sorted(frame["msisdn"].unique())

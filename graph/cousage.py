@@ -165,7 +165,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
         timed("clearing the run's episodes", run_auto, driver, "episodes_clear", {"run": run}, database)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
     testable = cov.pairs_with_common_days(codes)
-    edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable)
+    edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution)
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
         timed("writing CO_USED", write_co_used, driver, edges, run, database, case, list(codes), cov.tz)

@@ -323,6 +323,7 @@ def test_order_stated_by_the_header_decides_only_when_data_and_period_cannot(tmp
     """Jio writes '(dd/mm/yyyy)' into its column names: a Jio dump of 4-6 March (every date
     ambiguous, no preamble) is read day-first, and says why."""
     from cdrnet.loader.dateorder import header_order
+
     from cdrnet.synth.scenario import build_scenario
     from cdrnet.synth.simulate import simulate
     from cdrnet.workspace import Workspace

@@ -335,7 +335,7 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
         per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False), cells, codes, w, False, None, days,
                                           shift=False)
     testable = cov.pairs_with_common_days(codes)
-    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable)
+    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable, resolution)
     coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
                       seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
@@ -445,8 +445,18 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
                 *(["tight"] if tight is not None else [])]]
 
 
+def _pair_resolution(index: pd.MultiIndex, codes: pd.Index, resolution: dict[str, int] | None) -> np.ndarray:
+    """The coarser timestamp resolution (seconds) of the two subscribers of each pair."""
+    if not resolution or not len(index):
+        return np.ones(len(index), dtype=np.int64)
+    per_code = pd.Series(codes).map(resolution).fillna(1).astype(np.int64).to_numpy()
+    a = index.get_level_values(0).to_numpy(np.int64)
+    b = index.get_level_values(1).to_numpy(np.int64)
+    return np.maximum(per_code[a], per_code[b])
+
+
 def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series,
-            testable: int | None = None) -> tuple[pd.DataFrame, int]:
+            testable: int | None = None, resolution: dict[str, int] | None = None) -> tuple[pd.DataFrame, int]:
     """Scores, q-values and the edge table from per-channel aggregates (shared by both engines).
 
     Pairs observed together on fewer than MIN_COMMON_DAYS days are left out
@@ -484,7 +494,11 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     pv = np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1)
     tight = e["messaging_tight"].fillna(0).to_numpy(float) if "messaging_tight" in e else np.zeros(len(e))
     pt = tight_p(tight, obs[:, 0], params.tight_window_s, params.window_s)
-    p = fisher(np.column_stack([pv, pt]), np.column_stack([used, used[:, 0] & (params.tight_window_s < params.window_s)]))
+    # The tight-window scale needs times finer than the tight window: minute-resolution times
+    # (Excel re-saved exports) put both sides on :00 and make every match look "tight".
+    fine = _pair_resolution(e.index, codes, resolution) <= params.tight_window_s
+    p = fisher(np.column_stack([pv, pt]),
+               np.column_stack([used, used[:, 0] & (params.tight_window_s < params.window_s) & fine]))
     e = e.reset_index()
     a_codes, b_codes = e["a"].to_numpy(np.int64), e["b"].to_numpy(np.int64)
     out = pd.DataFrame({"a": codes[a_codes], "b": codes[b_codes]})
