@@ -41,9 +41,10 @@ from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
-SCENARIOS = ("easy", "hard", "realistic", "realistic_flat")
+SCENARIOS = ("easy", "hard", "realistic", "realistic_flat", "realistic_sparse")
 QUICK = {"easy": {"subscribers": 20, "days": 5}, "hard": {"subscribers": 20, "days": 5},
-         "realistic": {"subscribers": 24, "days": 6}, "realistic_flat": {"subscribers": 24, "days": 6}}
+         "realistic": {"subscribers": 24, "days": 6}, "realistic_flat": {"subscribers": 24, "days": 6},
+         "realistic_sparse": {"subscribers": 24, "days": 6}}
 BEGIN, END = "<!-- evaluation-table:begin -->", "<!-- evaluation-table:end -->"
 
 

@@ -27,5 +27,6 @@ WHERE NOT $call_filter OR (
 RETURN ea.msisdn AS a, eb.msisdn AS b, x.key AS key, (ea.t + $offset) / 86400 AS da, (eb.t + $offset) / 86400 AS db,
        count(*) AS obs,
        sum(CASE WHEN abs(ea.t - eb.t) <= $tight THEN 1 ELSE 0 END) AS tight,
+       sum(CASE WHEN abs(ea.t - eb.t) <= $tight_coarse THEN 1 ELSE 0 END) AS tight2,
        min(CASE WHEN ea.t < eb.t THEN ea.t ELSE eb.t END) AS first,
        max(CASE WHEN ea.t > eb.t THEN ea.t ELSE eb.t END) AS last

@@ -23,6 +23,7 @@ from neo4j import Driver
 
 from cdrnet.analysis.cousage import (
     CHANNELS,
+    COARSE_TIGHT_EXTRA_S,
     DayFrame,
     LinkParams,
     LinkResult,
@@ -65,6 +66,7 @@ def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: 
                  days: DayFrame) -> pd.DataFrame:
     rows = timed(f"{channel}: match", run_auto, driver, "episodes_match",
                  {"run": run, "channel": channel, "window": window, "overlap": overlap, "tight": tight,
+                  "tight_coarse": tight + COARSE_TIGHT_EXTRA_S if tight >= 0 else -1,
                   "call_filter": call_filter, "tol": tol, "offset": days.offset}, db)
     bins = pd.DataFrame(timed(f"{channel}: null-model bins", read, driver, "episodes_bins",
                               {"run": run, "channel": channel, "offset": days.offset}, db))
@@ -82,11 +84,13 @@ def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: 
     m = m[ok]
     if m.empty:
         return empty
-    m = m.groupby(["a", "b", "key"], sort=False).agg(obs=("obs", "sum"), tight=("tight", "sum"), first=("first", "min"),
+    m = m.groupby(["a", "b", "key"], sort=False).agg(obs=("obs", "sum"), tight=("tight", "sum"),
+                                                      tight2=("tight2", "sum"), first=("first", "min"),
                                                       last=("last", "max")).reset_index()
     stats.candidate_pairs = int(m["obs"].sum())
     g = m.groupby(["a", "b"], sort=True)
-    agg = g.agg(obs=("obs", "sum"), tight=("tight", "sum"), first=("first", "min"), last=("last", "max")).reset_index()
+    agg = g.agg(obs=("obs", "sum"), tight=("tight", "sum"), tight2=("tight2", "sum"), first=("first", "min"),
+                last=("last", "max")).reset_index()
     agg["keys"] = keys_text(m.rename(columns={"obs": "c"})[["a", "b", "key", "c"]]).to_numpy()
     # Units at the start of their local hour reproduce the null model's bin counts exactly.
     n = bins["n"].to_numpy(np.int64)
@@ -102,7 +106,7 @@ def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: 
                                  days.sig, days.sets, shift=shift)
     agg["exp"], agg["common_days"] = exp * factor, common
     if channel != "messaging":
-        agg = agg.drop(columns="tight")
+        agg = agg.drop(columns=["tight", "tight2"])
     return agg
 
 

@@ -219,7 +219,7 @@ def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
     driver.execute_query("CALL db.clearQueryCaches()")
     with driver.session() as s:
         plan = s.run("EXPLAIN " + load("episodes_match"), {"run": "plan", "channel": "messaging", "window": 180,
-                                                            "overlap": False, "tight": 30, "call_filter": False,
+                                                            "overlap": False, "tight": 30, "tight_coarse": 90, "call_filter": False,
                                                             "tol": 0.25, "offset": 19800}).consume().plan
     ops = []
 

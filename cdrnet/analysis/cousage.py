@@ -31,6 +31,9 @@ from cdrnet.analysis.units import (
 from cdrnet.errors import UsageError
 
 MAX_SCORE = 300.0
+#: Minute-resolution times (Excel re-saved exports drop the seconds) widen the tight window by
+#: this much: two replies 30 s apart can read up to 89 s apart once each side lost its seconds.
+COARSE_TIGHT_EXTRA_S = 60
 #: The session columns the engine reads (load only these for very large cases).
 LINK_COLUMNS = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "dest_ip",
                 "dest_port", "proto", "cell_id", "uplink", "downlink", "dump_sha256"]
@@ -261,13 +264,13 @@ def poisson_p(obs: np.ndarray, exp: np.ndarray) -> np.ndarray:
     return np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0)
 
 
-def tight_p(tight: np.ndarray, obs: np.ndarray, tight_w: int, window: int) -> np.ndarray:
+def tight_p(tight: np.ndarray, obs: np.ndarray, tight_w: int | np.ndarray, window: int) -> np.ndarray:
     """P(at least ``tight`` of ``obs`` matches within +-tight_w) if offsets were uniform in +-window.
 
     Conditional on the matches seen, so it does not depend on how active the two are.
     """
-    pi = (2 * tight_w + 1) / (2 * window + 1) if window > 0 else 1.0
-    return np.where((obs > 0) & (tight > 0), stats.binom.sf(tight - 1, obs, min(pi, 1.0)), 1.0)
+    pi = (2 * np.asarray(tight_w, dtype=float) + 1) / (2 * window + 1) if window > 0 else np.ones(1)
+    return np.where((obs > 0) & (tight > 0), stats.binom.sf(tight - 1, obs, np.minimum(pi, 1.0)), 1.0)
 
 
 def bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
@@ -419,30 +422,34 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
             lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
         code = (m["a"].to_numpy(np.int64) * len(codes) + m["b"].to_numpy(np.int64)) * n_keys + m["key"].to_numpy(np.int64)
         close = (hi - lo <= tight) if tight is not None else np.zeros(len(m), dtype=bool)
-        g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64)}).groupby("code", sort=False)
-        partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()}))
+        near = (hi - lo <= tight + COARSE_TIGHT_EXTRA_S) if tight is not None else close
+        g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64),
+                          "tight2": near.astype(np.int64)}).groupby("code", sort=False)
+        partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum(),
+                                     "tight2": g["tight2"].sum()}))
     if not partial:
         return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last", "common_days"])
     per = pd.concat(partial)
     if len(partial) > 1:
         g = per.groupby(level=0, sort=False)
-        per = pd.DataFrame({"c": g["c"].sum(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum()})
+        per = pd.DataFrame({"c": g["c"].sum(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum(),
+                            "tight2": g["tight2"].sum()})
     code = per.index.to_numpy(np.int64)
     pair, key = np.divmod(code, n_keys)
     a, b = np.divmod(pair, len(codes))
     per_key = pd.DataFrame({"a": a, "b": b, "key": kuni[key], "c": per["c"].to_numpy()})
     by_pair = per.groupby([a, b], sort=True)
     agg = pd.DataFrame({"obs": by_pair["c"].sum(), "first": by_pair["lo"].min(), "last": by_pair["hi"].max(),
-                        "tight": by_pair["tight"].sum()})
+                        "tight": by_pair["tight"].sum(), "tight2": by_pair["tight2"].sum()})
     agg.index = agg.index.set_names(["a", "b"])
     agg = agg.reset_index()
     agg["keys"] = keys_text(per_key).to_numpy()
     agg["exp"], agg["common_days"] = _expected(units, codes, agg, window_factor(agg, codes, window,
                                                                                mean_dur if overlap else None), shift, days)
     if tight is None:
-        agg = agg.drop(columns="tight")
+        agg = agg.drop(columns=["tight", "tight2"])
     return agg[["a", "b", "obs", "first", "last", "keys", "exp", "common_days",
-                *(["tight"] if tight is not None else [])]]
+                *(["tight", "tight2"] if tight is not None else [])]]
 
 
 def _pair_resolution(index: pd.MultiIndex, codes: pd.Index, resolution: dict[str, int] | None) -> np.ndarray:
@@ -492,13 +499,19 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     enabled = np.array([True, params.calls, params.colocation and params.score_colocation])
     used = ((obs > 0) | (exp > 0)) & enabled
     pv = np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1)
-    tight = e["messaging_tight"].fillna(0).to_numpy(float) if "messaging_tight" in e else np.zeros(len(e))
-    pt = tight_p(tight, obs[:, 0], params.tight_window_s, params.window_s)
-    # The tight-window scale needs times finer than the tight window: minute-resolution times
-    # (Excel re-saved exports) put both sides on :00 and make every match look "tight".
-    fine = _pair_resolution(e.index, codes, resolution) <= params.tight_window_s
-    p = fisher(np.column_stack([pv, pt]),
-               np.column_stack([used, used[:, 0] & (params.tight_window_s < params.window_s) & fine]))
+    # The tight-window scale needs times finer than the tight window. Minute-resolution times
+    # (Excel re-saved exports) put a side on :00, so for those pairs the window is widened by a
+    # minute (and tested against that wider window); coarser times get no tight-window test.
+    tau, w = params.tight_window_s, params.window_s
+    res = _pair_resolution(e.index, codes, resolution)
+    fine = res <= tau
+    minute = ~fine & (res <= COARSE_TIGHT_EXTRA_S) & (tau + COARSE_TIGHT_EXTRA_S < w)
+    t1 = e["messaging_tight"].fillna(0).to_numpy(float) if "messaging_tight" in e else np.zeros(len(e))
+    t2 = e["messaging_tight2"].fillna(0).to_numpy(float) if "messaging_tight2" in e else np.zeros(len(e))
+    tight = np.where(fine, t1, np.where(minute, t2, 0.0))
+    tight_w = np.where(minute, tau + COARSE_TIGHT_EXTRA_S, tau)
+    pt = tight_p(tight, obs[:, 0], tight_w, w)
+    p = fisher(np.column_stack([pv, pt]), np.column_stack([used, used[:, 0] & (tau < w) & (fine | minute)]))
     e = e.reset_index()
     a_codes, b_codes = e["a"].to_numpy(np.int64), e["b"].to_numpy(np.int64)
     out = pd.DataFrame({"a": codes[a_codes], "b": codes[b_codes]})
@@ -517,6 +530,7 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
         out[f"{c}_p"] = pv[:, k]
     out["common_days"] = common.astype(np.int64)
     out["messaging_tight"] = tight.astype(np.int64)
+    out["messaging_tight_window_s"] = np.where(fine | minute, tight_w, 0).astype(np.int64)
     out["messaging_tight_p"] = pt
     out["services"] = e["messaging_keys"].to_numpy()
     out["cells"] = e["coloc_keys"].to_numpy()

@@ -57,8 +57,8 @@ class Scenario:
     mixed: bool = False
     layout_mix: str = "jio:0.35,airtel:0.3,vi:0.2,paper:0.15"  # operator per subscriber
     excel_share: float = 0.35  # Airtel dumps re-saved through Excel (month-first, no seconds)
-    full_period_share: float = 0.45  # dumps requested for the whole case span
-    period_min_days: int = 3  # shortest requested period otherwise
+    full_period_share: float = 0.7  # dumps requested for the whole case span (the investigation window)
+    period_min_days: int = 5  # shortest requested period otherwise
     second_dump_share: float = 0.12  # subscribers with a second dump for another period
     other_period_share: float = 0.05  # subscribers requested for another month/year only
     other_period_offset_days: int = -365  # where that other period lies, from start_date
@@ -96,6 +96,10 @@ PRESETS: dict[str, dict] = {
 }
 # The same people and events, written in one layout with one shared period.
 PRESETS["realistic_flat"] = {**PRESETS["realistic"], "name": "realistic_flat", "mixed": False}
+# Harsher requests: fewer than half the dumps cover the window and pairs may share only 3 days.
+# It measures how much ranking the missing observation time costs (no layout effect to blame).
+PRESETS["realistic_sparse"] = {**PRESETS["realistic"], "name": "realistic_sparse", "full_period_share": 0.45,
+                               "period_min_days": 3}
 
 LAYOUTS = ("paper", "jio", "airtel", "airtel_excel", "vi")
 
