@@ -47,8 +47,8 @@ def test_layouts_parse_back_with_zero_rejects(tmp_path, layout):
     assert not res.failed and len(res.loaded) == 6
     assert sum(r.loaded for r in res.loaded) == summary["sessions"]
     assert all(r.rejected_total == 0 and r.accounted and r.layout == layout for r in res.loaded)
-    if layout == "airtel":
-        assert all(r.time_level == "session" for r in res.loaded)
+    if layout == "airtel":  # starts per flow to the second; ends and volumes per PDP record
+        assert all((r.time_level, r.end_scope, r.volume_scope) == ("flow", "record", "record") for r in res.loaded)
 
 
 def test_planted_structure(tmp_path):
