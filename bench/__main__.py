@@ -220,15 +220,14 @@ def bench_link_scale(ws_path: Path) -> list[dict]:
 def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> list[dict]:
     """Neo4j load (our batched writer vs LOAD CSV of the same ``limit`` rows), then Cypher vs
     embedded co-usage on the first ``cypher_limit`` sessions (loaded by our writer, timed too)."""
+    from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.analysis.observed import Coverage
+    from cdrnet.errors import GraphError
     from cdrnet.graph.connection import connect
     from cdrnet.graph.cousage import link_neo4j
     from cdrnet.graph.scratch import wipe as scratch_wipe
     from cdrnet.graph.store import GraphStore, session_rows
     from cdrnet.graph.writes import load_sessions
-
-    from cdrnet.analysis.cousage import LinkParams, link
-    from cdrnet.analysis.observed import Coverage
-    from cdrnet.errors import GraphError
     from cdrnet.workspace import Workspace
 
     uri = os.environ.get("CDRNET_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
@@ -342,8 +341,8 @@ def neo4j_ceilings(driver, rows: list[dict], wipe, store, ours: float) -> list[d
 
 def bench_map(work: Path, nodes: int) -> list[dict]:
     import networkx as nx
-    from cdrnet.viz.netmap import MapOptions, write_map
 
+    from cdrnet.viz.netmap import MapOptions, write_map
     from tests.browser import browser
     from tests.helpers import frame, sess
 

@@ -19,10 +19,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from cdrnet.loader.ingest import ingest_paths
-from cdrnet.loader.layouts import builtin_layouts
-from cdrnet.loader.normalize import Options
-from cdrnet.loader.signatures import load_signatures
 
 from cdrnet.analysis.baseline import paper_edges
 from cdrnet.analysis.cousage import LinkParams, link
@@ -36,6 +32,10 @@ from cdrnet.analysis.metrics import (
 )
 from cdrnet.analysis.observed import Coverage
 from cdrnet.errors import DateOrderError
+from cdrnet.loader.ingest import ingest_paths
+from cdrnet.loader.layouts import builtin_layouts
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace

@@ -20,13 +20,12 @@ def main() -> None:
         from line_profiler import LineProfiler
     except ImportError:
         sys.exit("this profile needs line_profiler: pip install line_profiler")
+    from bench.__main__ import make_dump
     from cdrnet.loader import normalize, parse
     from cdrnet.loader.detect import detect
     from cdrnet.loader.layouts import builtin_layouts
     from cdrnet.loader.signatures import load_signatures
     from cdrnet.loader.textblocks import iter_blocks
-
-    from bench.__main__ import make_dump
 
     with tempfile.TemporaryDirectory(prefix="cdrnet-profile-") as tmp:
         path = Path(tmp) / "dump.csv"

@@ -13,28 +13,25 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdrnet.errors import WorkspaceError
+from cdrnet.errors import UsageError, WorkspaceError
+from cdrnet.files import atomic_write_bytes
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
+from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
 
-REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
+if TYPE_CHECKING:
+    from cdrnet.analysis.cousage import LinkParams, LinkResult
+    from cdrnet.analysis.observed import Coverage
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so readers see the old or the new content, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+__all__ = ["REJECT_COLUMNS", "DumpWriter", "Workspace", "atomic_write_bytes"]
 
 
 class DumpWriter:
@@ -48,10 +45,8 @@ class DumpWriter:
     def __init__(self, ws: Workspace, sha: str, name: str) -> None:
         self.ws, self.sha, self.name = ws, sha, name
         self.tmp_parquet = ws.dumps_dir / f".{sha}.parquet.tmp-{os.getpid()}"
-        self.tmp_rejects = ws.rejects_dir / f".{sha}.csv.tmp-{os.getpid()}"
         self.writer = pq.ParquetWriter(self.tmp_parquet, SESSION_SCHEMA, compression="zstd")
-        self.rejects_fh = open(self.tmp_rejects, "w", encoding="utf-8", newline="")
-        pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self.rejects_fh, index=False)
+        self.rejects = ws.rejects.begin(sha, name)
         self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="cdrnet-parquet-writer", daemon=True)
@@ -81,15 +76,13 @@ class DumpWriter:
             self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA, preserve_index=False))
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
-        frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines, "reason": reasons, "raw": texts})
-        frame.to_csv(self.rejects_fh, index=False, header=False)
+        self.rejects.write(lines, reasons, texts, part)
 
     def commit(self, report: DumpReport) -> None:
         self._close_parquet()
         self._check()
-        self.rejects_fh.close()
+        self.rejects.commit()
         os.replace(self.tmp_parquet, self.ws.dumps_dir / f"{self.sha}.parquet")
-        os.replace(self.tmp_rejects, self.ws.rejects_dir / f"{self.sha}.csv")
         atomic_write_bytes(self.ws.dumps_dir / f"{self.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
         self.ws.rebuild_rejects()
 
@@ -97,16 +90,20 @@ class DumpWriter:
         try:
             self._close_parquet()
         finally:
-            self.rejects_fh.close()
-            for p in (self.tmp_parquet, self.tmp_rejects):
-                p.unlink(missing_ok=True)
+            self.rejects.abort()
+            self.tmp_parquet.unlink(missing_ok=True)
 
 
 class Workspace:
-    """A case folder: dumps/, rejects/, rejects.csv and derived outputs."""
+    """A case folder: dumps/, rejects/, rejects.csv and derived outputs (a :class:`~cdrnet.store.SessionStore`)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.outputs = self.root
+        self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
+
+    def describe(self) -> str:
+        return f"workspace {self.root.resolve()}"
 
     @property
     def dumps_dir(self) -> Path:
@@ -122,14 +119,17 @@ class Workspace:
             self.rejects_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc.strerror}") from exc
-        for stale in list(self.dumps_dir.glob(".*.tmp-*")) + list(self.rejects_dir.glob(".*.tmp-*")):
+        for stale in self.dumps_dir.glob(".*.tmp-*"):
             stale.unlink(missing_ok=True)  # left by an interrupted run; never trusted
+        self.rejects.clear_stale()
         return self
 
     def has_dump(self, sha: str) -> bool:
         return (self.dumps_dir / f"{sha}.json").exists()
 
     def begin_dump(self, sha: str, name: str) -> DumpWriter:
+        if not self.dumps_dir.exists():
+            self.create()
         return DumpWriter(self, sha, name)
 
     def reports(self) -> list[DumpReport]:
@@ -158,24 +158,65 @@ class Workspace:
                 out.append(key_hash_of(batch.column(0)))
         return np.concatenate(out)
 
-    def sessions(self, columns: list[str] | None = None, dedupe: bool = True) -> pd.DataFrame:
-        """All loaded sessions; a session delivered by several dumps appears once."""
+    def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+                 msisdns: list[str] | None = None, *, columns: list[str] | None = None,
+                 dedupe: bool = True) -> pd.DataFrame:
+        """Loaded sessions starting in [since, until) of the given subscribers; a session delivered
+        by several dumps appears once (unless ``dedupe`` is False)."""
         files = [p for _, p in self.dump_files()]
         if not files:
-            raise WorkspaceError(f"workspace {self.root} holds no dumps")
+            raise WorkspaceError(f"workspace {self.root} holds no dumps", "run 'cdrnet ingest PATH' first")
         cols = None if columns is None else list(dict.fromkeys(["session_key", *columns]))
+        if cols is not None and (since is not None or until is not None):
+            cols = list(dict.fromkeys([*cols, "start_utc"]))
+        if cols is not None and msisdns is not None:
+            cols = list(dict.fromkeys([*cols, "msisdn"]))
         frames = [pq.read_table(p, columns=cols).to_pandas() for p in files]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if dedupe:
-            frame = frame.drop_duplicates("session_key", keep="first").reset_index(drop=True)
-        return frame
+            frame = frame.drop_duplicates("session_key", keep="first")
+        keep = pd.Series(True, index=frame.index)
+        if since is not None:
+            keep &= frame["start_utc"] >= since
+        if until is not None:
+            keep &= frame["start_utc"] < until
+        if msisdns is not None:
+            keep &= frame["msisdn"].isin(set(msisdns))
+        return frame[keep].reset_index(drop=True)
 
     def resolution_by_subscriber(self) -> dict[str, int]:
         return resolution_by_subscriber(self.reports())
 
+    def coverage(self) -> Coverage:
+        from cdrnet.analysis.observed import Coverage
+
+        return Coverage.from_reports(self.reports())
+
+    def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
+        """Score pairs in pandas over the loaded sessions."""
+        from cdrnet.analysis.cousage import link
+
+        frame = self.sessions(params.since, params.until, msisdns)
+        if frame.empty:
+            raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
+        return link(frame, params, coverage=self.coverage())
+
+    def write_links(self, _result: LinkResult) -> str | None:
+        """The workspace keeps links as edges.csv only (written by the caller)."""
+        return None
+
+    def stored_links(self) -> pd.DataFrame | None:
+        """None: a workspace map links with the options it is given."""
+        return None
+
+    def query(self, name: str, _params: dict) -> list[dict]:
+        """Analyst queries are Cypher: the workspace explains where to run them."""
+        raise UsageError(f"the analyst query {name.rsplit('/', 1)[-1]} runs on Neo4j",
+                         "pass --neo4j URI (or set NEO4J_URI)")
+
+    def close(self) -> None:
+        """Nothing to release (files are opened per call)."""
+
     def rebuild_rejects(self) -> None:
         """Concatenate per-dump reject files into rejects.csv (atomically)."""
-        parts = [self.rejects_dir / f"{sha}.csv" for sha, _ in self.dump_files()]
-        chunks = [p.read_bytes().split(b"\n", 1)[1] if p.exists() else b"" for p in parts]
-        header = (",".join(REJECT_COLUMNS) + "\n").encode()
-        atomic_write_bytes(self.root / "rejects.csv", header + b"".join(chunks))
+        self.rejects.rebuild([sha for sha, _ in self.dump_files()])

@@ -1,11 +1,12 @@
-// Build the call units of one link run: every UDP flow to a STUN/TURN relay (3478-3481)
+// Build the call units of one link run: every UDP flow to a STUN/TURN relay ($call_ports)
 // or in the call category is its own unit, keyed by relay ip:port. Dumps listed in
 // $record_end_dumps have no per-flow end (Airtel: the PDP record's close) and those in
 // $record_volume_dumps no per-flow volume (the record's totals): those are left out of the
 // duration and volume comparison.
 MATCH (x:Session {case: $case})
-WHERE ((x.dest_port >= 3478 AND x.dest_port <= 3481 AND coalesce(x.proto, '') IN ['udp', ''])
-       OR x.app_category = 'call')
+// The definitions ($call_ports, $call_protos, $call_categories) come from cdrnet/analysis/units.py.
+WHERE ((x.dest_port >= $call_ports[0] AND x.dest_port <= $call_ports[1] AND coalesce(x.proto, '') IN $call_protos)
+       OR x.app_category IN $call_categories)
   AND coalesce(x.dest_ip, '') <> ''
   AND ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
   AND ($msisdns IS NULL OR x.msisdn IN $msisdns)

@@ -19,11 +19,12 @@ WITH x, y, CASE WHEN x.msisdn < y.msisdn THEN x ELSE y END AS ea, CASE WHEN x.ms
 WHERE NOT $call_filter OR (
   // Durations are compared only where both ends are the flows' own (else start and relay alone).
   NOT (coalesce(ea.dur_known, true) AND coalesce(eb.dur_known, true)) OR abs((ea.t_end - ea.t) - (eb.t_end - eb.t)) <=
-    CASE WHEN 10.0 > $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END
-         THEN 10.0 ELSE $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END END
+    // $min_tol_s and $mirror: the call definitions of cdrnet/analysis/units.py.
+    CASE WHEN $min_tol_s > $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END
+         THEN $min_tol_s ELSE $tol * CASE WHEN ea.t_end - ea.t > eb.t_end - eb.t THEN ea.t_end - ea.t ELSE eb.t_end - eb.t END END
   AND (ea.up IS NULL OR ea.down IS NULL OR eb.up IS NULL OR eb.down IS NULL OR (
-       (CASE WHEN ea.up < eb.down THEN ea.up ELSE eb.down END + 1.0) / (CASE WHEN ea.up > eb.down THEN ea.up ELSE eb.down END + 1.0) >= 0.5
-   AND (CASE WHEN eb.up < ea.down THEN eb.up ELSE ea.down END + 1.0) / (CASE WHEN eb.up > ea.down THEN eb.up ELSE ea.down END + 1.0) >= 0.5)))
+       (CASE WHEN ea.up < eb.down THEN ea.up ELSE eb.down END + 1.0) / (CASE WHEN ea.up > eb.down THEN ea.up ELSE eb.down END + 1.0) >= $mirror
+   AND (CASE WHEN eb.up < ea.down THEN eb.up ELSE ea.down END + 1.0) / (CASE WHEN eb.up > ea.down THEN eb.up ELSE ea.down END + 1.0) >= $mirror)))
 RETURN ea.msisdn AS a, eb.msisdn AS b, x.key AS key, (ea.t + $offset) / 86400 AS da, (eb.t + $offset) / 86400 AS db,
        count(*) AS obs,
        sum(CASE WHEN abs(ea.t - eb.t) <= $tight THEN 1 ELSE 0 END) AS tight,

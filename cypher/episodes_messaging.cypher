@@ -7,7 +7,7 @@ MATCH (sub:Subscriber {case: $case})
 WHERE $msisdns IS NULL OR sub.msisdn IN $msisdns
 CALL (sub) {
   MATCH (sub)-[:HAD]->(x:Session)
-  WHERE x.app_category = 'messaging'
+  WHERE x.app_category IN $messaging_categories
       AND ($apps IS NULL OR toLower(x.service) IN $apps OR toLower(x.app) IN $apps)
     AND ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
   WITH x.msisdn AS m, x.service AS key, x.start_s AS t, x.session_key AS sk,

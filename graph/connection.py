@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from cdrnet.cypher import query
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
@@ -18,13 +17,14 @@ from neo4j.exceptions import (
     TransientError,
 )
 
+from cdrnet.cypher import query
 from cdrnet.errors import GraphError
 
 T = TypeVar("T")
 RETRIES = 5
 
 
-def connect(uri: str, user: str | None = None, password: str | None = None, database: str | None = None) -> Driver:
+def connect(uri: str, user: str | None = None, password: str | None = None) -> Driver:
     """Open a driver and check it answers; the password comes from NEO4J_PASSWORD, never argv."""
     user = user or os.environ.get("NEO4J_USERNAME", "neo4j")
     password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
@@ -71,6 +71,12 @@ def run_write(driver: Driver, work: Callable[[ManagedTransaction], T], database:
 def read(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
     """Run a checked read query from cypher/ and return its records as dicts."""
     text, p = query(name, params)
+    return read_text(driver, text, p, database, name)
+
+
+def read_text(driver: Driver, text: str, p: dict[str, Any], database: str | None = None,
+              name: str = "generated query") -> list[dict]:
+    """Run a read statement generated from the model (graph/model.py) and return its records as dicts."""
     try:
         records, _, _ = driver.execute_query(text, p, database_=database, routing_="r")
     except (ServiceUnavailable, SessionExpired) as exc:

@@ -16,9 +16,6 @@ import uuid
 
 import numpy as np
 import pandas as pd
-from cdrnet.graph.connection import read, run_auto, run_write
-from cdrnet.graph.store import DEFAULT_CASE
-from cdrnet.graph.writes import merge_rels
 from neo4j import Driver
 
 from cdrnet.analysis.cousage import (
@@ -35,6 +32,11 @@ from cdrnet.analysis.cousage import (
 from cdrnet.analysis.null import expected_pairs
 from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
+from cdrnet.analysis.units import cypher_definitions
+from cdrnet.graph.connection import read, run_auto, run_write
+from cdrnet.graph.model import CO_USED_EDGE_COLUMNS
+from cdrnet.graph.store import DEFAULT_CASE
+from cdrnet.graph.writes import merge_rels
 
 
 def _scope(params: LinkParams, msisdns: list[str] | None, case: str) -> dict:
@@ -67,7 +69,8 @@ def _channel_agg(driver: Driver, db: str | None, run: str, channel: str, codes: 
     rows = timed(f"{channel}: match", run_auto, driver, "episodes_match",
                  {"run": run, "channel": channel, "window": window, "overlap": overlap, "tight": tight,
                   "tight_coarse": tight + COARSE_TIGHT_EXTRA_S if tight >= 0 else -1,
-                  "call_filter": call_filter, "tol": tol, "offset": days.offset}, db)
+                  "call_filter": call_filter, "tol": tol, "offset": days.offset,
+                  **cypher_definitions("min_tol_s", "mirror")}, db)
     bins = pd.DataFrame(timed(f"{channel}: null-model bins", read, driver, "episodes_bins",
                               {"run": run, "channel": channel, "offset": days.offset}, db))
     stats.units = int(bins["n"].sum()) if len(bins) else 0
@@ -131,7 +134,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     run = uuid.uuid4().hex[:12]
     scope = _scope(params, msisdns, case)
     subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
-                              {**scope, "apps": _apps(params)}, database))
+                              {**scope, "apps": _apps(params), **cypher_definitions("messaging_categories")},
+                              database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
     if coverage is None:
         from cdrnet.graph.store import dump_reports
@@ -148,7 +152,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     try:
         timed("messaging: episodes", run_auto, driver, "episodes_messaging",
               {**scope, "apps": _apps(params), "gap": params.gap, "run": run, "record_end_dumps": record_end,
-               "end_stand_in": params.window_s if overlap else 0}, database)
+               "end_stand_in": params.window_s if overlap else 0, **cypher_definitions("messaging_categories")},
+              database)
         # As in the embedded engine, the tight-window scale applies to start mode only.
         tight = -1 if overlap else params.tight_window_s
         per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
@@ -156,7 +161,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
                                                 days)
         if params.calls:
             timed("call: episodes", run_auto, driver, "episodes_call",
-                  {**scope, "run": run, "record_end_dumps": record_end, "record_volume_dumps": record_volume}, database)
+                  {**scope, "run": run, "record_end_dumps": record_end, "record_volume_dumps": record_volume,
+                   **cypher_definitions("call_ports", "call_protos", "call_categories")}, database)
             per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,
                                                params.tight_window_s, True, params.call_duration_tol, sweeps["call"], timed,
                                                days)
@@ -180,9 +186,12 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
                       unscored_pairs=unscored, testable_pairs=testable, coverage=cov)
 
 
-CO_USED_PROPS = ("score", "p_value", "q_value", "link", "common_days", "messaging_obs", "messaging_exp", "messaging_tight",
-                 "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "window_s", "mode", "burst_gap_s",
-                 "call_window_s", "fdr", "time_resolution_s", "coarse_time")
+def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | None, database: str | None,
+                      case: str) -> list[str]:
+    """The subscribers a link run scores (the CO_USED it replaces are only between these)."""
+    rows = read(driver, "subscribers_in_scope", {**_scope(params, msisdns, case), "apps": _apps(params),
+                                                 **cypher_definitions("messaging_categories")}, database)
+    return sorted(r["msisdn"] for r in rows)
 
 
 def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str | None = None,
@@ -195,10 +204,11 @@ def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str |
     only in this case, and only after the new ones are written.
     """
     text = merge_rels("CO_USED")
+    props_of_edge = list(CO_USED_EDGE_COLUMNS)
     links = edges[edges["link"].astype(bool)] if len(edges) else edges.iloc[0:0]
     if links.empty:
-        links = pd.DataFrame(columns=[*CO_USED_PROPS, "a", "b", "first_utc", "last_utc"])
-    props = links[list(CO_USED_PROPS)].astype(object).where(links[list(CO_USED_PROPS)].notna(), None)
+        links = pd.DataFrame(columns=[*props_of_edge, "a", "b", "first_utc", "last_utc"])
+    props = links[props_of_edge].astype(object).where(links[props_of_edge].notna(), None)
     records = props.to_dict("records")
     # Times travel as epoch seconds; Cypher makes DATETIMEs in the case's zone (what Browser shows).
     epoch, second = pd.Timestamp(0, tz="UTC"), pd.Timedelta(seconds=1)

@@ -39,6 +39,9 @@ class RelType:
 SUBSCRIBER = NodeType("Subscriber", "msisdn")
 # The graph keeps what analysis and evidence need; transport details (private/public
 # IPs and ports, APN, RAT) stay in the dump and the workspace.
+#: Session properties computed by the writer from canonical columns (name -> what it is made of):
+#: epoch seconds from the UTC timestamps, and the messaging service (vendor, else application).
+SESSION_COMPUTED: dict[str, str] = {"start_s": "start_utc", "end_s": "end_utc", "service": "app_vendor|app"}
 SESSION = NodeType(
     "Session", "session_key",
     ("msisdn", "start_s", "end_s", "app", "app_vendor", "app_category", "service", "dest_ip", "dest_port",
@@ -62,6 +65,14 @@ EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", 
 
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, EPISODE)
 
+#: The edges.csv columns a CO_USED relationship keeps (what Browser and ``map`` on Neo4j show).
+CO_USED_EDGE_COLUMNS: tuple[str, ...] = (
+    "score", "p_value", "q_value", "link", "common_days", "messaging_obs", "messaging_exp", "messaging_tight",
+    "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "window_s", "mode", "burst_gap_s",
+    "call_window_s", "fdr", "time_resolution_s", "coarse_time")
+#: Set by the writer, not copied from the edge: first/last co-usage as epoch seconds and the run id.
+CO_USED_RUN: tuple[str, ...] = ("first_s", "last_s", "run")
+
 RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("HAD", "Subscriber", "Session"),
     RelType("OF_APP", "Session", "Application"),
@@ -70,9 +81,7 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("USED_SIM", "Subscriber", "Sim", ("first", "last", "sessions")),
     RelType("CONTAINS", "Dump", "Session"),
     RelType("CO_USED", "Subscriber", "Subscriber",
-            ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp", "messaging_tight",
-             "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "first_s", "last_s", "window_s", "mode",
-             "burst_gap_s", "tight_window_s", "call_window_s", "fdr", "run", "common_days"),
+            (*CO_USED_EDGE_COLUMNS, *CO_USED_RUN),
             datetimes=(("first", "first_s"), ("last", "last_s"))),
 )
 
@@ -111,3 +120,20 @@ def schema_statements() -> list[str]:
     out.append("CREATE INDEX co_used_case_score IF NOT EXISTS FOR ()-[r:CO_USED]-() ON (r.case, r.score)")
     out.append("DROP INDEX co_used_score IF EXISTS")
     return out
+
+
+def session_return(var: str = "x") -> str:
+    """The RETURN list that reads sessions back: key plus every declared property but the derived service."""
+    props = [SESSION.key, *(p for p in SESSION.properties if p != "service")]
+    return "RETURN " + ", ".join(f"{var}.{p} AS {p}" for p in props)
+
+
+def session_read() -> str:
+    """Sessions of one case in [$since, $until) of $msisdns (each None for no bound)."""
+    return "\n".join([
+        "MATCH (x:Session {case: $case})",
+        "WHERE ($since IS NULL OR x.start_s >= $since)",
+        "  AND ($until IS NULL OR x.start_s < $until)",
+        "  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)",
+        session_return("x"),
+    ])

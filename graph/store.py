@@ -9,22 +9,27 @@ an interrupted load end with exactly the right graph. Nothing is ever deleted.
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from cdrnet.graph.connection import read, run_write, write
-from cdrnet.graph.model import SESSION, schema_statements
-from cdrnet.graph.writes import load_sessions, merge_nodes
-from cdrnet.loader.normalize import key_hash_of
-from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
+import pyarrow as pa
 from neo4j import Driver, ManagedTransaction
 
 from cdrnet.errors import GraphError
-from cdrnet.model import SESSION_COLUMNS
-from cdrnet.workspace import REJECT_COLUMNS
+from cdrnet.graph.connection import read, read_text, run_write, write
+from cdrnet.graph.model import CO_USED_EDGE_COLUMNS, SESSION, SESSION_COMPUTED, schema_statements, session_read
+from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels
+from cdrnet.loader.normalize import key_hash_of
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
+from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
+from cdrnet.rejects import RejectsFile
+
+if TYPE_CHECKING:
+    from cdrnet.analysis.cousage import LinkParams, LinkResult
+    from cdrnet.analysis.observed import Coverage
 
 BATCH = 10_000
 DEFAULT_CASE = "default"
@@ -44,10 +49,11 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
     the DATETIME properties are computed by Cypher.
     """
     f = sessions
-    cols: dict[str, np.ndarray] = {"msisdn": f["msisdn"].to_numpy(dtype=object),
-                                   "start_s": _seconds(f["start_utc"]), "end_s": _seconds(f["end_utc"])}
-    vendor = f["app_vendor"].fillna("")
-    cols["service"] = vendor.where(vendor != "", f["app"].fillna("")).to_numpy(dtype=object)
+    from cdrnet.analysis.units import service_of
+
+    cols: dict[str, np.ndarray] = {"msisdn": f["msisdn"].to_numpy(dtype=object)}
+    for prop, source in SESSION_COMPUTED.items():
+        cols[prop] = service_of(f).to_numpy(dtype=object) if prop == "service" else _seconds(f[source])
     for c in SESSION.properties:
         if c not in cols:
             col = f[c]
@@ -65,11 +71,7 @@ class GraphDumpWriter:
         self.store, self.sha, self.name = store, sha, name
         self.sent = 0
         write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
-        store.rejects_dir.mkdir(parents=True, exist_ok=True)
-        self.rejects_path = store.rejects_dir / f"{sha}.csv"
-        self.tmp_rejects = store.rejects_dir / f".{sha}.csv.tmp-{os.getpid()}"
-        self.rejects_fh = open(self.tmp_rejects, "w", encoding="utf-8", newline="")
-        pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self.rejects_fh, index=False)
+        self.rejects = store.rejects.begin(sha, name)
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
         """Send batches in order while a helper thread prepares the next one's parameters.
@@ -118,12 +120,10 @@ class GraphDumpWriter:
         self.sent += sent[-1]
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
-        pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines, "reason": reasons,
-                      "raw": texts}).to_csv(self.rejects_fh, index=False, header=False)
+        self.rejects.write(lines, reasons, texts, part)
 
     def commit(self, report: DumpReport) -> None:
-        self.rejects_fh.close()
-        os.replace(self.tmp_rejects, self.rejects_path)
+        self.rejects.commit()
         case = self.store.case
         stored = read(self.store.driver, "dump_session_count", {"case": case, "sha256": self.sha},
                       self.store.database)[0]["sessions"]
@@ -138,11 +138,11 @@ class GraphDumpWriter:
         props["loaded_at"] = report.ingested_at
         props["case"] = case
         write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": props}, self.store.database)
+        self.store.rejects.rebuild([r.sha256 for r in self.store.reports()])
 
     def abort(self) -> None:
         # Never delete after a failed load: the Dump stays incomplete and a re-run completes it.
-        self.rejects_fh.close()
-        self.tmp_rejects.unlink(missing_ok=True)
+        self.rejects.abort()
 
 
 def dump_reports(driver: Driver, case: str, database: str | None = None) -> list[DumpReport]:
@@ -158,17 +158,58 @@ def dump_reports(driver: Driver, case: str, database: str | None = None) -> list
     return out
 
 
+def restore_sessions(rows: list[dict]) -> pd.DataFrame:
+    """Sessions read back from Neo4j with the workspace's columns and dtypes (from cdrnet.model.SESSION_SCHEMA).
+
+    Timestamps come back from their epoch-second properties (graph/model.py:
+    SESSION_COMPUTED); columns the graph does not keep are empty.
+    """
+    f = pd.DataFrame(rows)
+    if f.empty:
+        return pd.DataFrame(columns=SESSION_COLUMNS)
+    seconds = {src: prop for prop, src in SESSION_COMPUTED.items() if prop.endswith("_s")}
+    for field in SESSION_SCHEMA:
+        col, typ = field.name, field.type
+        if pa.types.is_timestamp(typ):
+            raw = f.pop(seconds[col]).astype("Float64") if col in seconds else pd.Series(np.nan, index=f.index)
+            f[col] = pd.to_datetime(raw, unit="s", utc=True).astype("datetime64[s, UTC]")
+        elif pa.types.is_integer(typ):
+            raw = f[col] if col in f else pd.Series(pd.NA, index=f.index)
+            f[col] = raw.astype("Int32" if typ.bit_width == 32 else "Int64")
+        else:
+            f[col] = (f[col] if col in f else pd.Series("", index=f.index)).astype("string").fillna("")
+    return f[SESSION_COLUMNS].sort_values(["msisdn", "start_utc", "session_key"], kind="stable").reset_index(drop=True)
+
+
 class GraphStore:
-    """Store interface (as the workspace) over a Neo4j database."""
+    """One case in a Neo4j database (a :class:`~cdrnet.store.SessionStore`, as the workspace)."""
 
     def __init__(self, driver: Driver, rejects_dir: str | Path, database: str | None = None,
-                 case: str = DEFAULT_CASE) -> None:
+                 case: str = DEFAULT_CASE, uri: str | None = None, outputs: str | Path | None = None) -> None:
         self.driver = driver
         self.database = database
         #: Every node this store writes or reads belongs to this case (Neo4j Community has one
         #: database; cases live side by side in it).
         self.case = case
+        self.uri = uri
         self.rejects_dir = Path(rejects_dir)
+        self.rejects = RejectsFile(self.rejects_dir, self.rejects_dir / "rejects.csv")
+        self.outputs = Path(outputs) if outputs is not None else self.rejects_dir.parent
+        self._scopes: dict[int, list[str] | None] = {}
+
+    def describe(self) -> str:
+        from urllib.parse import urlsplit
+
+        uri = self.uri or "(driver)"
+        u = urlsplit(uri)
+        if u.hostname:  # never print credentials written into the URI
+            uri = u._replace(netloc=u.hostname + (f":{u.port}" if u.port else "")).geturl()
+        db = f", database {self.database}" if self.database else ""
+        return f"Neo4j {uri}{db}, case '{self.case}' (outputs in {self.outputs.resolve()})"
+
+    def create(self) -> GraphStore:
+        self.create_schema()
+        return self
 
     def create_schema(self) -> None:
         for stmt in schema_statements():
@@ -192,27 +233,55 @@ class GraphStore:
     def resolution_by_subscriber(self) -> dict[str, int]:
         return resolution_by_subscriber(self.reports())
 
+    def coverage(self) -> Coverage:
+        from cdrnet.analysis.observed import Coverage
+
+        return Coverage.from_reports(self.reports())
+
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
-                 msisdns: list[str] | None = None) -> pd.DataFrame:
+                 msisdns: list[str] | None = None, *, columns: list[str] | None = None) -> pd.DataFrame:
         """Canonical sessions with the workspace's columns and types."""
         params = {"since": int(since.timestamp()) if since is not None else None,
                   "until": int(until.timestamp()) if until is not None else None, "msisdns": msisdns,
                   "case": self.case}
-        rows = read(self.driver, "sessions", params, self.database)
+        f = restore_sessions(read_text(self.driver, session_read(), params, self.database, "sessions"))
+        return f if columns is None else f[list(dict.fromkeys(["session_key", *columns]))]
+
+    def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
+        """Score pairs inside Neo4j (episodes and matches in Cypher); nothing is written yet."""
+        from cdrnet.graph.cousage import link_neo4j
+
+        res = link_neo4j(self.driver, params, msisdns, database=self.database, write_edges=False,
+                         coverage=self.coverage(), case=self.case)
+        self._scopes[id(res)] = msisdns
+        return res
+
+    def write_links(self, result: LinkResult) -> str | None:
+        """Write the run's links as CO_USED relationships (earlier ones between the scored subscribers go)."""
+        import uuid
+
+        from cdrnet.graph.cousage import scope_subscribers, write_co_used
+
+        scope = scope_subscribers(self.driver, result.params, self._scopes.pop(id(result), None), self.database,
+                                  self.case)
+        tz = result.coverage.tz if result.coverage is not None else "UTC"
+        write_co_used(self.driver, result.edges, uuid.uuid4().hex[:12], self.database, self.case, scope, tz)
+        return f"links written as CO_USED relationships to {self.describe()}"
+
+    def stored_links(self) -> pd.DataFrame | None:
+        """The CO_USED links of this case (edges.csv columns; first/last in UTC), or None before any link run."""
+        rows = read_text(self.driver, read_rels("CO_USED"), {"case": self.case}, self.database, "CO_USED links")
+        if not rows:
+            return None
         f = pd.DataFrame(rows)
-        if f.empty:
-            return pd.DataFrame(columns=SESSION_COLUMNS)
-        for col in ("start", "end"):
-            f[f"{col}_utc"] = pd.to_datetime(f.pop(f"{col}_s").astype("Float64"), unit="s", utc=True).astype("datetime64[s, UTC]")
-        for col in ("alloc_start_utc", "alloc_end_utc"):
-            f[col] = pd.Series(pd.NaT, index=f.index, dtype="datetime64[s, UTC]")
-        for col in ("src_port", "public_port", "dest_port"):
-            f[col] = (f[col] if col in f else pd.Series(pd.NA, index=f.index)).astype("Int32")
-        for col in ("uplink", "downlink", "source_line"):
-            f[col] = f[col].astype("Int64")
-        for col in SESSION_COLUMNS:
-            if col not in f:
-                f[col] = ""
-            if f[col].dtype == object:
-                f[col] = f[col].astype("string").fillna("")
-        return f[SESSION_COLUMNS].sort_values(["msisdn", "start_utc", "session_key"], kind="stable").reset_index(drop=True)
+        for name in ("first", "last"):
+            f[f"{name}_utc"] = pd.to_datetime(f.pop(f"{name}_s").astype("Float64"), unit="s", utc=True)
+        cols = ["a", "b", *CO_USED_EDGE_COLUMNS, "first_utc", "last_utc"]
+        return f[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+    def query(self, name: str, params: dict) -> list[dict]:
+        """Run a checked query file of cypher/ in this case ($case is always this store's)."""
+        return read(self.driver, name, {**params, "case": self.case} if "case" in params else params, self.database)
+
+    def close(self) -> None:
+        self.driver.close()

@@ -60,3 +60,16 @@ def load_sessions() -> str:
         f"FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | MERGE (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
         "RETURN count(*) AS rows",
     ])
+
+
+@cache
+def read_rels(rel_type: str) -> str:
+    """Read one case's relationships of a type with their declared properties ($case).
+
+    Returns ``a`` and ``b`` (the start and end nodes' keys) and each property by name.
+    """
+    r: RelType = REL_BY_TYPE[rel_type]
+    s, e = NODE_BY_LABEL[r.start], NODE_BY_LABEL[r.end]
+    props = ", ".join(f"x.{p} AS {p}" for p in r.properties)
+    return (f"MATCH (a:{s.label} {{{CASE}: ${CASE}}})-[x:{r.type} {{{CASE}: ${CASE}}}]->"
+            f"(b:{e.label} {{{CASE}: ${CASE}}}) RETURN a.{s.key} AS a, b.{e.key} AS b, {props}")

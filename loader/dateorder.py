@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from cdrnet.loader.period import StatedPeriod, to_utc
-from cdrnet.loader.timeparse import parse_local
 
 from cdrnet.errors import DateOrderError
+from cdrnet.loader.period import StatedPeriod, to_utc
+from cdrnet.loader.timeparse import parse_local
 
 ORDERS = ("dmy", "mdy")
 #: Day and month as the first two numeric fields of a date (``07/14/2023``, ``14-07-23``).

@@ -21,7 +21,8 @@ class DuplicateFilter:
             return sessions, np.zeros(0, dtype=np.int64)
         first_in_block = ~pd.Series(key_hash).duplicated().to_numpy()
         pos = np.searchsorted(self.seen, key_hash)
-        known = (pos < len(self.seen)) & (self.seen[np.minimum(pos, max(len(self.seen) - 1, 0))] == key_hash) if len(self.seen) else np.zeros(len(key_hash), bool)
+        known = ((pos < len(self.seen)) & (self.seen[np.minimum(pos, max(len(self.seen) - 1, 0))] == key_hash)
+                 if len(self.seen) else np.zeros(len(key_hash), bool))
         keep = first_in_block & ~known
         new = np.sort(key_hash[keep])
         self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)

@@ -12,11 +12,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from cdrnet.errors import UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.layouts import Layout, normalise_header
 from cdrnet.loader.period import StatedPeriod, stated_period
-
-from cdrnet.errors import UnknownLayoutError
 
 DELIMITERS = (",", ";", "|", "\t")
 SCAN_LINES = 200

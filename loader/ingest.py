@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
+
+from cdrnet.errors import CdrnetError
 from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
@@ -25,9 +28,6 @@ from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
 from cdrnet.loader.sources import DumpSource, Refused, iter_sources
-from tqdm import tqdm
-
-from cdrnet.errors import CdrnetError
 
 
 @dataclass

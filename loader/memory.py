@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.sources import DumpSource, iter_sources
-
 from cdrnet.model import SESSION_COLUMNS
 
 

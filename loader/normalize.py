@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
 from cdrnet.loader.dateorder import (
     ORDERS,
     DateDecision,
@@ -32,7 +33,6 @@ from cdrnet.loader.ipaddr import normalise_ips
 from cdrnet.loader.layouts import normalise_header
 from cdrnet.loader.signatures import Rule, classify
 from cdrnet.loader.timeparse import combine, parse_local, to_utc
-
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
 FOOTER = re.compile(

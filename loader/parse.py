@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+from cdrnet import __version__
+from cdrnet.errors import IngestWorkerError, UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.layouts import Layout
@@ -28,9 +31,6 @@ from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
 from cdrnet.loader.textblocks import Block, iter_blocks, xlsx_to_csv_streams
-
-from cdrnet import __version__
-from cdrnet.errors import IngestWorkerError, UnknownLayoutError
 
 
 @dataclass

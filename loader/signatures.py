@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cdrnet.loader.ipaddr import network_bounds
 
 from cdrnet.errors import SignatureError
+from cdrnet.loader.ipaddr import network_bounds
 
 COLUMNS = ["app", "vendor", "category", "proto", "ports", "prefixes", "valid_from", "valid_to", "confidence", "source"]
 BUILTIN = ("modern", "paper")

@@ -96,7 +96,8 @@ def _member_opener(_zip_name: str | None, opener: Callable[[], BinaryIO], member
     return open_member
 
 
-def _expand(label: str, name: str, opener: Callable[[], BinaryIO], size: int | None, depth: int, explicit: bool = False) -> Iterator[DumpSource | Refused]:
+def _expand(label: str, name: str, opener: Callable[[], BinaryIO], size: int | None, depth: int,
+            explicit: bool = False) -> Iterator[DumpSource | Refused]:
     lower = name.lower()
     if depth > MAX_NESTING:
         yield Refused(label, f"archives nested deeper than {MAX_NESTING} levels")

@@ -69,10 +69,3 @@ def combine(date: pd.Series, time: pd.Series) -> pd.Series:
     both = (date != "") & (time != "")
     return (date + " " + time).where(both, "")
 
-
-def has_seconds(local: pd.Series) -> float:
-    """Share of parsed times with a non-zero seconds field (0 means minute resolution)."""
-    valid = local.dropna()
-    if valid.empty:
-        return 0.0
-    return float((valid.dt.second != 0).mean())

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from cdrnet.cli import cli
+from cdrnet.cli.common import run_guarded
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
-
-from cdrnet.cli import cli
-from cdrnet.cli.common import run_guarded
 from cdrnet.workspace import Workspace
 
 DESTS = [

@@ -11,9 +11,8 @@ PASSWORD = os.environ.get("NEO4J_PASSWORD", "cdrnet-dev-password")
 
 
 def connect_or_skip():
-    from cdrnet.graph.connection import connect
-
     from cdrnet.errors import GraphError
+    from cdrnet.graph.connection import connect
 
     try:
         return connect(URI, "neo4j", PASSWORD)
@@ -25,9 +24,8 @@ def connect_or_skip():
 
 def wipe(driver) -> None:
     """Empty the scratch database; refuses (test fails) if it holds data the tests did not create."""
-    from cdrnet.graph.scratch import wipe as scratch_wipe
-
     from cdrnet.errors import GraphError
+    from cdrnet.graph.scratch import wipe as scratch_wipe
 
     try:
         scratch_wipe(driver)

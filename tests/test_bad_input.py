@@ -7,8 +7,8 @@ import zipfile
 
 import pandas as pd
 import pytest
-from cdrnet.loader import textblocks
 
+from cdrnet.loader import textblocks
 from cdrnet.synth.writers import PAPER_HEADER, render
 from cdrnet.workspace import Workspace
 from tests.conftest import ingest, make_sessions, run_cli

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from cdrnet.loader.identifiers import clean_text, imei14, normalise_msisdn
 from cdrnet.loader.textblocks import sniff_encoding
-
 from cdrnet.synth.writers import PAPER_HEADER
 from tests.conftest import ingest
 

@@ -7,9 +7,9 @@ import time
 import networkx as nx
 import numpy as np
 import pandas as pd
-from cdrnet.viz.netmap import MapOptions, build_graph, export_graph, write_map
 from PIL import Image
 
+from cdrnet.viz.netmap import MapOptions, build_graph, export_graph, write_map
 from tests.browser import browser, console_errors, network_requests
 from tests.helpers import frame, sess
 

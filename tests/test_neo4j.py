@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from cdrnet.graph import store as store_mod
-from cdrnet.graph.cousage import link_neo4j
-from cdrnet.graph.store import GraphStore
 
 from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage
 from cdrnet.errors import GraphError
+from cdrnet.graph import store as store_mod
+from cdrnet.graph.cousage import link_neo4j
+from cdrnet.graph.store import GraphStore
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.synth.writers import render
@@ -244,7 +244,8 @@ def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, t
 
     env = {**os.environ, "NEO4J_PASSWORD": PASSWORD}
     env.pop("NEO4J_URI", None)
-    args = [sys.executable, "-m", "cdrnet", "-q", "-w", str(tmp_path / "ws"), "--neo4j", URI, "ingest", "--date-order", SIM_ORDER, str(case / "dumps")]
+    args = [sys.executable, "-m", "cdrnet", "-q", "-w", str(tmp_path / "ws"), "--neo4j", URI, "ingest",
+            "--date-order", SIM_ORDER, str(case / "dumps")]
     assert subprocess.run(args, env=env, capture_output=True).returncode == 0
     clean = counts(driver)
     wipe(driver)
@@ -259,9 +260,8 @@ def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, t
 
 def test_tests_refuse_a_database_holding_data_they_did_not_create(driver):
     """The scratch marker is made only in an empty database; foreign data is never wiped."""
-    from cdrnet.graph.scratch import MARKER, claim
-
     from cdrnet.errors import GraphError
+    from cdrnet.graph.scratch import MARKER, claim
 
     wipe(driver)
     with driver.session() as s:  # pose as an analyst's database: no marker, one case node

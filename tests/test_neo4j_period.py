@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cdrnet.graph.store import GraphStore
 
+from cdrnet.graph.store import GraphStore
 from tests.conftest import ingest
 from tests.neo4j_fixtures import connect_or_skip, wipe
 from tests.test_period_dateorder import airtel_file

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdrnet.errors import DateOrderError, LayoutFileError
 from cdrnet.loader import textblocks
 from cdrnet.loader.dateorder import decide, formats_for_order
 from cdrnet.loader.layouts import builtin_layouts, load_layout_file
 from cdrnet.loader.period import stated_period, to_utc
 from cdrnet.loader.quality import DumpReport
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from cdrnet.errors import DateOrderError, LayoutFileError
 from cdrnet.synth.writers import AIRTEL_HEADER, PAPER_HEADER, render
 from tests.conftest import ingest, make_sessions, run_cli
 
@@ -323,7 +323,6 @@ def test_order_stated_by_the_header_decides_only_when_data_and_period_cannot(tmp
     """Jio writes '(dd/mm/yyyy)' into its column names: a Jio dump of 4-6 March (every date
     ambiguous, no preamble) is read day-first, and says why."""
     from cdrnet.loader.dateorder import header_order
-
     from cdrnet.synth.scenario import build_scenario
     from cdrnet.synth.simulate import simulate
     from cdrnet.workspace import Workspace

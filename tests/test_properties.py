@@ -5,12 +5,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from cdrnet.loader.detect import detect
-from cdrnet.loader.layouts import builtin_layouts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdrnet.errors import UnknownLayoutError
+from cdrnet.loader.detect import detect
+from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.synth.writers import render
 from cdrnet.workspace import Workspace
 from tests.conftest import ingest, make_sessions

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
+from cdrnet.errors import LayoutFileError, SignatureError
 from cdrnet.loader.ipaddr import normalise_ips
 from cdrnet.loader.layouts import load_layout_file
 from cdrnet.loader.signatures import classify, load_signatures, table_frame
-
-from cdrnet.errors import LayoutFileError, SignatureError
 from tests.conftest import ingest
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pandas as pd
+
 from cdrnet.viz.assets import script_json, vis_css, vis_js
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",

@@ -22,6 +22,8 @@ from cdrnet.analysis.null import expected_pairs
 from cdrnet.analysis.observed import MIN_COMMON_DAYS, PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats, window_pairs
 from cdrnet.analysis.units import (
+    CALL_MIN_DURATION_TOL_S,
+    CALL_MIRROR_RATIO,
     bursts,
     call_sessions,
     cell_sessions,
@@ -103,17 +105,6 @@ class LinkResult:
     coverage: Coverage | None = None
 
 
-def filter_sessions(frame: pd.DataFrame, params: LinkParams, subscribers: list[str] | None = None) -> pd.DataFrame:
-    """Restrict to a time range and/or a subscriber list."""
-    if params.since is not None:
-        frame = frame[frame["start_utc"] >= params.since]
-    if params.until is not None:
-        frame = frame[frame["start_utc"] < params.until]
-    if subscribers:
-        frame = frame[frame["msisdn"].isin(set(subscribers))]
-    return frame
-
-
 MATCH_COLUMNS = ["a", "b", "key", "ta", "tb", "ua", "ub"]
 
 
@@ -153,18 +144,6 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
     return chunks(), np.asarray(kuni, dtype=object)
 
 
-def _match(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool, stats_out: SweepStats) -> pd.DataFrame:
-    """All matched unit pairs at once, keys as text (for evidence on one pair)."""
-    chunks, kuni = _match_chunks(units, codes, window, overlap, stats_out)
-    parts = list(chunks)
-    if not parts:
-        return pd.DataFrame(columns=MATCH_COLUMNS)
-    out = pd.concat(parts, ignore_index=True)
-    out["key"] = kuni[out["key"].to_numpy()]
-    return out
-
-
-@dataclass
 class DayFrame:
     """The case's observed days, indexed by the engine's subscriber codes."""
 
@@ -236,13 +215,13 @@ def _call_filter(m: pd.DataFrame, units: pd.DataFrame, tol: float) -> pd.DataFra
     db = (ub["t_end"] - ub["t"]).to_numpy(float)
     # Durations are compared only when both ends are the flows' own (else: start and relay alone).
     both_known = ua["dur_known"].to_numpy(bool) & ub["dur_known"].to_numpy(bool)
-    dur_ok = ~both_known | (np.abs(da - db) <= np.maximum(10.0, tol * np.maximum(da, db)))
+    dur_ok = ~both_known | (np.abs(da - db) <= np.maximum(CALL_MIN_DURATION_TOL_S, tol * np.maximum(da, db)))
     up_a, down_b = ua["up"].to_numpy(float), ub["down"].to_numpy(float)
     up_b, down_a = ub["up"].to_numpy(float), ua["down"].to_numpy(float)
     known = ~np.isnan(up_a) & ~np.isnan(down_b) & ~np.isnan(up_b) & ~np.isnan(down_a)
 
     def mirrored(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (np.minimum(x, y) + 1) / (np.maximum(x, y) + 1) >= 0.5
+        return (np.minimum(x, y) + 1) / (np.maximum(x, y) + 1) >= CALL_MIRROR_RATIO
 
     vol_ok = ~known | (mirrored(up_a, down_b) & mirrored(up_b, down_a))
     return m[dur_ok & vol_ok]

@@ -123,7 +123,8 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
         "session_key2": sb["session_key"].to_numpy(),
     }, columns=INSTANCE_COLUMNS)
     inst = inst.iloc[np.lexsort((inst["start2"].to_numpy(), sa["t"].to_numpy()))].reset_index(drop=True) if len(inst) else inst
-    per_app = inst.groupby("application").size().rename("instances").reset_index() if len(inst) else pd.DataFrame(columns=["application", "instances"])
+    per_app = (inst.groupby("application").size().rename("instances").reset_index() if len(inst)
+               else pd.DataFrame(columns=["application", "instances"]))
     per_app["fraction"] = per_app["instances"] / max(len(inst), 1)
     per_app = per_app.sort_values(["instances", "application"], ascending=[False, True]).reset_index(drop=True)
     res = link(both, params, coverage=coverage) if both["msisdn"].nunique() == 2 else None

@@ -15,8 +15,31 @@ import pandas as pd
 
 from cdrnet.loader.normalize import key_hash_of
 
+# The co-usage definitions, declared once: the embedded engine uses them here and in
+# cdrnet/analysis/cousage.py, the Neo4j engine passes them to cypher/episodes_*.cypher and
+# subscribers_in_scope.cypher as parameters (cypher_definitions()).
+#: Application categories whose sessions are messaging evidence.
 MESSAGING_CATEGORIES = ("messaging",)
+#: STUN/TURN relay ports (inclusive range) whose UDP flows are call evidence.
 CALL_PORTS = (3478, 3481)
+#: Protocols a relay flow may have (empty: the layout does not say).
+CALL_PROTOS = ("udp", "")
+#: Categories whose sessions are call evidence whatever their port.
+CALL_CATEGORIES = ("call",)
+#: Two relay flows are one call when their durations differ by at most max(this, tol * longer).
+CALL_MIN_DURATION_TOL_S = 10.0
+#: ...and each side's upload is at least this fraction of the other's download (mirrored volumes).
+CALL_MIRROR_RATIO = 0.5
+
+
+def cypher_definitions(*names: str) -> dict[str, object]:
+    """The definitions as Cypher parameters (lists, not tuples), by parameter name."""
+    every: dict[str, object] = {
+        "messaging_categories": list(MESSAGING_CATEGORIES), "call_ports": list(CALL_PORTS),
+        "call_protos": list(CALL_PROTOS), "call_categories": list(CALL_CATEGORIES),
+        "min_tol_s": CALL_MIN_DURATION_TOL_S, "mirror": CALL_MIRROR_RATIO,
+    }
+    return {n: every[n] for n in names}
 
 
 def epoch_seconds(ts: pd.Series) -> np.ndarray:
@@ -46,8 +69,8 @@ def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None) -> pd
 def call_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     """UDP call-relay flows (STUN/TURN ports or the call category), keyed by relay ip:port."""
     port = frame["dest_port"]
-    udpish = frame["proto"].isin(["udp", ""]) | frame["proto"].isna()
-    m = ((port >= CALL_PORTS[0]) & (port <= CALL_PORTS[1]) & udpish) | (frame["app_category"] == "call")
+    udpish = frame["proto"].isin(list(CALL_PROTOS)) | frame["proto"].isna()
+    m = ((port >= CALL_PORTS[0]) & (port <= CALL_PORTS[1]) & udpish) | frame["app_category"].isin(CALL_CATEGORIES)
     out = frame[m.fillna(False).astype(bool) & frame["dest_ip"].fillna("").ne("")]
     return out.assign(key=out["dest_ip"].astype(str) + ":" + out["dest_port"].astype("Int64").astype(str))
 

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from cdrnet.errors import CdrnetError, UsageError, WorkspaceError
-from cdrnet.workspace import Workspace
+from cdrnet.errors import CdrnetError
+from cdrnet.store import default_case
 
-
-def parse_time(text: str | None) -> pd.Timestamp | None:
-    """ISO date/time from the command line; naive values are UTC."""
-    if not text:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the time '{text}'", "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+if TYPE_CHECKING:
+    from cdrnet.api import Case
 
 
 @dataclass
 class AppContext:
-    """Global options, resolved once by the group; the one place that knows where sessions live."""
+    """Global options, resolved once by the group; it opens the case (:class:`cdrnet.Case`) on first use."""
 
     workspace: str
     quiet: bool = False
@@ -36,11 +28,12 @@ class AppContext:
     neo4j_user: str | None = None
     database: str | None = None
     case_name: str | None = None
-    _graph: object = None
+    _case: Case | None = None
     _announced: bool = False
 
     def store_line(self) -> str:
-        """Which store this run reads and writes, as the first line of every command shows it."""
+        """Which store this run reads and writes, as the first line of every command shows it
+        (computed from the options, so it is printed even when the store cannot be opened)."""
         where = Path(self.workspace).resolve()
         if self.neo4j_uri:
             from urllib.parse import urlsplit
@@ -61,102 +54,24 @@ class AppContext:
     @property
     def case(self) -> str:
         """The case in Neo4j: --case, else the workspace folder's name (cases share one database)."""
-        return self.case_name or Path(self.workspace).resolve().name
+        return self.case_name or default_case(self.workspace)
 
-    def open_workspace(self, create: bool = False) -> Workspace:
+    def open(self) -> Case:
+        """The case on the chosen store (announced, connected once)."""
         self.announce()
-        ws = Workspace(self.workspace)
-        return ws.create() if create else ws
+        if self._case is None:
+            from cdrnet.api import Case
 
-    def graph(self):
-        """The Neo4j store (connected once, schema ensured), or None on the embedded workspace."""
-        if not self.neo4j_uri:
-            return None
-        self.announce()
-        if self._graph is None:
-            import os
-
-            from cdrnet.graph.connection import connect
-            from cdrnet.graph.store import GraphStore
-
-            password = os.environ.get("NEO4J_PASSWORD")
-            if password is None and sys.stdin.isatty():
+            password = None
+            if self.neo4j_uri and os.environ.get("NEO4J_PASSWORD") is None and sys.stdin.isatty():
                 password = click.prompt("Neo4j password", hide_input=True, err=True)
-            driver = connect(self.neo4j_uri, self.neo4j_user, password, self.database)
-            store = GraphStore(driver, Path(self.workspace) / "neo4j-rejects", self.database, case=self.case)
-            store.create_schema()
-            self._graph = store
-        return self._graph
-
-    def store(self, create: bool = False):
-        """Where ingest writes: Neo4j with --neo4j, else the workspace."""
-        return self.graph() or self.open_workspace(create=create)
+            self._case = Case(self.workspace, self.neo4j_uri, self.case, user=self.neo4j_user, password=password,
+                              database=self.database)
+        return self._case
 
     def close(self) -> None:
-        if self._graph is not None:
-            self._graph.driver.close()
-
-    def output_path(self, name: str) -> Path:
-        return Path(self.workspace) / name
-
-    def load_sessions(self, since: pd.Timestamp | None, until: pd.Timestamp | None,
-                      subscribers: list[str] | None) -> tuple[pd.DataFrame, dict[str, int]]:
-        """Canonical sessions (deduplicated across dumps) and per-subscriber time resolution."""
-        graph = self.graph()
-        if graph is not None:
-            frame = graph.sessions(since, until, subscribers)
-            resolution = graph.resolution_by_subscriber()
-        else:
-            ws = self.open_workspace()
-            frame = ws.sessions()
-            if since is not None:
-                frame = frame[frame["start_utc"] >= since]
-            if until is not None:
-                frame = frame[frame["start_utc"] < until]
-            if subscribers:
-                frame = frame[frame["msisdn"].isin(set(subscribers))]
-            resolution = ws.resolution_by_subscriber()
-        if frame.empty:
-            raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers, or ingest first")
-        return frame.reset_index(drop=True), resolution
-
-    def coverage(self):  # noqa: ANN201 - cdrnet.analysis.observed.Coverage, imported lazily
-        """When each subscriber was observed and what each dump's times mean, from the store's dump reports."""
-        from cdrnet.analysis.observed import Coverage
-
-        return Coverage.from_reports(self.store().reports())
-
-    def pair_sessions(self, a: str, b: str, layout_file: str | None, tz: str, country_code: str, signatures: str,
-                      extra: tuple[str, ...]) -> tuple[pd.DataFrame, str, str]:
-        """Sessions for two subscribers given as MSISDNs (workspace) or as two dump files."""
-        from cdrnet.loader.identifiers import clean_text, normalise_msisdn
-
-        if Path(a).is_file() and Path(b).is_file():
-            self.announce(f"store: none (reading {a} and {b} directly)")
-            from cdrnet.cli.ingest import build_layouts, build_options
-            from cdrnet.loader.memory import parse_files
-
-            frame = parse_files([a, b], build_layouts(layout_file), build_options(tz, country_code, signatures, extra))
-            ids = [frame.loc[frame["source_file"] == p, "msisdn"].mode() for p in (a, b)]
-            if any(i.empty for i in ids):
-                raise UsageError("one of the two files holds no sessions")
-            return frame, str(ids[0].iloc[0]), str(ids[1].iloc[0])
-        norm, reason = normalise_msisdn(clean_text(pd.Series([a, b], dtype="string")), country_code)
-        if reason.notna().any():
-            raise UsageError(f"'{a}' and '{b}' must be two phone numbers or two dump files")
-        frame, _ = self.load_sessions(None, None, norm.tolist())
-        missing = [m for m in norm if m not in set(frame["msisdn"])]
-        if missing:
-            raise UsageError(f"no sessions for {', '.join(missing)} in workspace {self.workspace}", "run 'cdrnet dumps' to see what is loaded")
-        return frame, norm.iloc[0], norm.iloc[1]
-
-
-def fail(message: str, hint: str = "") -> None:
-    """Print one clear line (plus hint) and exit non-zero."""
-    click.echo(f"error: {message}", err=True)
-    if hint:
-        click.echo(f"hint: {hint}", err=True)
-    sys.exit(1)
+        if self._case is not None:
+            self._case.close()
 
 
 def run_guarded(group: click.Group, args: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from cdrnet.api import Case, link_params
 from cdrnet.cli.common import AppContext
 
 
@@ -24,64 +25,46 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
       cdrnet demo            # writes ./cdrnet-demo/
     """
     from cdrnet.analysis.baseline import paper_edges
-    from cdrnet.analysis.cousage import LinkParams, link
     from cdrnet.analysis.metrics import evaluate, rank_all_pairs
-    from cdrnet.analysis.observed import Coverage
-    from cdrnet.cli.link import format_edges
-    from cdrnet.loader.ingest import ingest_paths
-    from cdrnet.loader.layouts import builtin_layouts
-    from cdrnet.loader.normalize import Options
-    from cdrnet.loader.signatures import load_signatures
     from cdrnet.synth.scenario import build_scenario
     from cdrnet.synth.simulate import simulate
-    from cdrnet.workspace import Workspace
 
     t0 = time.perf_counter()
     out = Path(out_dir)
-    case = out / "case"
+    sim = out / "case"
     app.announce(f"store: workspace {(out / 'workspace').resolve()} (the demo's own case, not --workspace)")
     sc = build_scenario(scenario, seed=seed, subscribers=40 if scenario == "easy" else None)
-    summary = simulate(sc, case)
+    summary = simulate(sc, sim)
     click.echo(f"1. simulated {summary['sessions']} sessions of {sc.subscribers} subscribers over {sc.days} days "
-               f"with {summary['true_pairs']} planted links -> {case}")
-    ws = Workspace(out / "workspace").create()
-    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
-                       "modern", show_progress=not app.quiet)
+               f"with {summary['true_pairs']} planted links -> {sim}")
+    case = Case(workspace=out / "workspace")
+    res = case.ingest([sim / "dumps"], progress=not app.quiet)
     loaded = sum(r.loaded for r in res.loaded)
-    click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded} new sessions) -> {ws.root}")
-    frame = ws.sessions()
-    result = link(frame, LinkParams(), coverage=Coverage.from_reports(ws.reports()))
-    edges_path = out / "edges.csv"
-    format_edges(result.edges).to_csv(edges_path, index=False)
+    click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded} new sessions) -> {case.workspace}")
+    frame = case.sessions()
+    run = case.run_link(link_params(), out=out / "edges.csv")
+    result = run.result
     n_links = int(result.edges["link"].sum())
-    click.echo(f"3. scored {len(result.edges)} pairs, {n_links} links at FDR 0.05 -> {edges_path}")
-    truth = pd.read_csv(case / "truth.csv", dtype=str)
+    click.echo(f"3. scored {len(result.edges)} pairs, {n_links} links at FDR 0.05 -> {run.path}")
+    truth = pd.read_csv(sim / "truth.csv", dtype=str)
     subs = sorted(frame["msisdn"].unique())
     ours = evaluate(*rank_all_pairs(result.edges, subs, truth))
     paper = evaluate(*rank_all_pairs(paper_edges(frame), subs, truth))
     click.echo(f"4. against the planted truth: AP {ours['ap']:.3f} (paper's method {paper['ap']:.3f}), "
                f"ROC-AUC {ours['roc_auc']:.3f} ({paper['roc_auc']:.3f})")
-    for path in _extras(out, frame, result):
+    for path in _extras(out, case, result.edges):
         click.echo(f"   {path}")
     click.echo(f"done in {time.perf_counter() - t0:.1f}s; open {out / 'map.html'} in a browser" if (out / "map.html").exists()
                else f"done in {time.perf_counter() - t0:.1f}s")
 
 
-def _extras(out: Path, frame: pd.DataFrame, result) -> list[Path]:
-    """Outputs from the reporting stages (map, profiles, trends)."""
-    from cdrnet.viz.netmap import MapOptions, write_map
-
-    written: list[Path] = []
-    p = result.params
-    written.append(write_map(result.edges, frame, out / "map.html", MapOptions(
-        title="cdrnet demo case", params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}; synthetic data")))
-    linked = result.edges[result.edges["link"]]
+def _extras(out: Path, case: Case, edges: pd.DataFrame) -> list[Path]:
+    """Outputs from the reporting stages (map, profiles, trends), through the same API as the commands."""
+    written = [case.write_map(out / "map.html", title="cdrnet demo case (synthetic data)")]
+    linked = edges[edges["link"]]
     if len(linked):
-        from cdrnet.analysis.profile import write_profile
-        from cdrnet.analysis.trends import write_trends
-
         top = [linked.iloc[0]["a"], linked.iloc[0]["b"]]
         for m in top:
-            written.extend(write_profile(frame, m, out / "profiles", tz="Asia/Kolkata"))
-        written.extend(write_trends(frame, top, out / "trends", app="WhatsApp", tz="Asia/Kolkata"))
+            written.extend(case.write_profile(m, out / "profiles"))
+        written.extend(case.trends(top, app="WhatsApp", out_dir=out / "trends"))
     return written

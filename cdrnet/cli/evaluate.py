@@ -59,9 +59,10 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
     edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
     if not {"a", "b", "score"} <= set(edges.columns):
         raise UsageError(f"{edges_file} must have columns a,b,score")
-    frame, _ = app.load_sessions(None, None, None)
+    case = app.open()
+    frame = case.sessions()
     subs = sorted(frame["msisdn"].unique())
-    coverage = app.coverage()
+    coverage = case.store.coverage()
     if tz:
         coverage = Coverage(coverage.periods, tz, coverage.scopes, coverage.resolution)
     a, b = all_pairs(subs)

@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import click
 
 from cdrnet.cli.common import AppContext, date_order_option, input_options
-from cdrnet.errors import UsageError
-from cdrnet.loader.layouts import Layout, builtin_layouts, load_layout_file
-from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures, table_frame
-
-
-def build_options(tz: str, country_code: str, signatures: str, extra: tuple[str, ...],
-                  date_order: str | None = None) -> Options:
-    """Validate the shared input options once (``date_order`` None: the command's ``--date-order``)."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
-    if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
-        raise UsageError(f"country code '{country_code}' must be 1-3 digits")
-    order = date_order or date_order_option()
-    if order not in ("auto", "dmy", "mdy"):
-        raise UsageError(f"date order '{order}' must be auto, dmy or mdy")
-    return Options(tz=tz, country_code=country_code, rules=load_signatures(signatures, list(extra)), date_order=order)
-
-
-def build_layouts(layout_file: str | None) -> list[Layout]:
-    return [load_layout_file(layout_file)] if layout_file else builtin_layouts()
 
 
 @click.command("ingest")
@@ -56,13 +32,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet ingest --workers 4 tower_dump.csv     # parse on 4 cores
       cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
     """
-    from cdrnet.loader.ingest import default_workers, ingest_paths
+    from cdrnet.loader.ingest import default_workers
 
-    opts = build_options(tz, country_code, signatures, extra_signatures)
-    layouts = build_layouts(layout_file)
-    app.open_workspace(create=True)
-    ws = app.store(create=True)
-    where = app.neo4j_uri or app.workspace
+    case = app.open()
 
     def show(report) -> None:
         for line in report.summary_lines():
@@ -71,9 +43,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     def unchanged(name: str, sha: str) -> None:
         click.echo(f"{name}\n  already loaded (sha256 {sha}): nothing changed")
 
-    result = ingest_paths(list(paths), ws, layouts, opts, signatures, show_progress=not app.quiet,
-                          on_report=show, on_unchanged=unchanged,
-                          workers=workers or default_workers())
+    result = case.ingest(list(paths), layout=layout_file, signatures=signatures, workers=workers or default_workers(),
+                         progress=not app.quiet, on_report=show, on_unchanged=unchanged, tz=tz,
+                         country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option())
     for r in result.refused:
         click.echo(f"{r.name}\n  refused: {r.reason}", err=True)
     loaded = sum(r.loaded for r in result.loaded)
@@ -81,11 +53,10 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     click.echo(
         f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "
         f"{len(result.unchanged)} unchanged, {len(result.refused)} refused, {len(result.failed)} failed; "
-        f"{'Neo4j' if app.neo4j_uri else 'workspace'} {where}"
+        f"{case.store.describe()}"
     )
     if rejected:
-        target = ws.rejects_dir if app.neo4j_uri else ws.root / "rejects.csv"
-        click.echo(f"rejected rows with file, line and reason: {target}")
+        click.echo(f"rejected rows with file, line and reason: {case.store.rejects.combined}")
     for _name, exc in result.failed:
         click.echo(f"error: {exc}", err=True)
     if result.failed:
@@ -106,9 +77,10 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
       cdrnet dumps
       cdrnet -w case42 dumps -v
     """
-    reports = app.store().reports()
+    case = app.open()
+    reports = case.dumps()
     if not reports:
-        click.echo(f"{'Neo4j ' + app.neo4j_uri if app.neo4j_uri else 'workspace ' + app.workspace} holds no dumps (run 'cdrnet ingest PATH')")
+        click.echo(f"{case.store.describe()} holds no dumps (run 'cdrnet ingest PATH')")
         return
     for r in reports:
         if verbose:

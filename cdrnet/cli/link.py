@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from cdrnet.analysis.cousage import LinkParams, LinkResult, link
+from cdrnet.analysis.cousage import LinkParams, LinkResult
 from cdrnet.analysis.observed import MIN_COMMON_DAYS
-from cdrnet.cli.common import AppContext, input_options, parse_time
-from cdrnet.workspace import atomic_write_bytes
-
-EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from cdrnet.api import link_params, pair_from_files
+from cdrnet.cli.common import AppContext, date_order_option, input_options
 
 
 def link_options(f):
@@ -48,21 +45,13 @@ def link_options(f):
 
 
 def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window_s: int, call_window_s: int,
-                 no_calls: bool, no_colocation: bool, score_colocation: bool, apps: str | None, since: str | None, until: str | None,
-                 fdr: float, min_score: float | None, min_events: int) -> LinkParams:
-    return LinkParams(window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
-                      call_window_s=call_window_s, calls=not no_calls, colocation=not no_colocation,
-                      score_colocation=score_colocation,
-                      apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
-                      since=parse_time(since), until=parse_time(until), fdr=fdr, min_score=min_score,
-                      min_events=min_events)
-
-
-def format_edges(edges: pd.DataFrame) -> pd.DataFrame:
-    out = edges.copy()
-    for c in ("first_utc", "last_utc"):
-        out[c] = out[c].dt.strftime(EDGE_TIME_FORMAT)
-    return out
+                 no_calls: bool, no_colocation: bool, score_colocation: bool, apps: str | None, since: str | None,
+                 until: str | None, fdr: float, min_score: float | None, min_events: int) -> LinkParams:
+    """LinkParams from the shared link options (the option names differ from the fields only for switches)."""
+    return link_params(window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
+                       call_window_s=call_window_s, calls=not no_calls, colocation=not no_colocation,
+                       score_colocation=score_colocation, apps=apps, since=since, until=until, fdr=fdr,
+                       min_score=min_score, min_events=min_events)
 
 
 def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = None) -> None:
@@ -126,33 +115,11 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
       cdrnet link --window 120 --apps Meta,Telegram --out case42_edges.csv
       cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01
     """
-    params = build_params(**kw)
-    subs = None
-    if subscribers_file:
-        from cdrnet.loader.identifiers import clean_text, normalise_msisdn
-
-        raw = pd.Series(Path(subscribers_file).read_text(encoding="utf-8").split(), dtype="string")
-        subs = normalise_msisdn(clean_text(raw))[0].tolist()
-    graph = app.graph()
-    if graph is not None:
-        from cdrnet.graph.cousage import link_neo4j
-
-        res = link_neo4j(graph.driver, params, subs, database=app.database, coverage=app.coverage(), case=app.case)
-        click.echo(f"links written as CO_USED relationships to Neo4j {app.neo4j_uri} (case '{app.case}')")
-    else:
-        frame, _ = app.load_sessions(params.since, params.until, subs)
-        res = link(frame, params, coverage=app.coverage())
-    target = Path(out) if out else app.output_path("edges.csv")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    table = format_edges(res.edges)
-    if pseudonymize:
-        from cdrnet.pseudonym import pseudonymize_frame
-
-        table = pseudonymize_frame(table, {"a": "msisdn", "b": "msisdn"})
-    atomic_write_bytes(target, table.to_csv(index=False).encode("utf-8"))
-    atomic_write_bytes(target.with_suffix(".json"), json.dumps({"params": params.to_dict(), "subscribers": res.subscribers,
-                                                                "sessions": res.sessions}, indent=2).encode())
-    print_link_summary(res, target, table)
+    subs = Path(subscribers_file).read_text(encoding="utf-8").split() if subscribers_file else None
+    run = app.open().run_link(build_params(**kw), subs, out, pseudonymize)
+    for note in run.notes:
+        click.echo(note)
+    print_link_summary(run.result, run.path, run.table)
 
 
 @click.command("pair")
@@ -172,14 +139,14 @@ def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | Non
       cdrnet pair 919812345678 919887654321
       cdrnet pair suspect1.csv suspect2.csv --window 120 --out-dir reports/
     """
-    from cdrnet.analysis.pair_report import pair_report
-
-    params = build_params(**kw)
-    frame, a_id, b_id = app.pair_sessions(a, b, layout_file, tz, country_code, signatures, extra_signatures)
-    from_files = Path(a).is_file() and Path(b).is_file()
-    # Two files: the span of each file's rows is what was observed; else the dumps' periods.
-    coverage = None if from_files else app.coverage()
-    rep = pair_report(frame, a_id, b_id, params, tz=tz, all_apps=all_apps, coverage=coverage)
+    if Path(a).is_file() and Path(b).is_file():
+        app.announce(f"store: none (reading {a} and {b} directly)")
+        rep = pair_from_files(a, b, layout_file, all_apps, tz, country_code=country_code, signatures=signatures,
+                              extra_signatures=extra_signatures, date_order=date_order_option(),
+                              params=build_params(**kw))
+    else:
+        rep = app.open().pair(a, b, all_apps, tz, params=build_params(**kw))
+    a_id, b_id = rep.a, rep.b
     text = rep.text()
     click.echo(text, nl=False)
     if out_dir:

@@ -62,12 +62,7 @@ def query_cmd(app: AppContext, name: str | None, params: tuple[str, ...], as_csv
     missing = sorted(wanted - set(values))
     if missing:
         raise UsageError(f"query {name} needs parameter(s): {', '.join(missing)}", "pass them with -p NAME=VALUE")
-    graph = app.graph()
-    if graph is None:
-        raise UsageError("analyst queries run on Neo4j", "pass --neo4j URI (or set NEO4J_URI)")
-    from cdrnet.graph.connection import read
-
-    rows = read(graph.driver, f"queries/{name}", values, app.database)
+    rows = app.open().store.query(f"queries/{name}", values)
     frame = pd.DataFrame([{k: (str(v) if not isinstance(v, int | float | str | bool) and v is not None else v)
                            for k, v in r.items()} for r in rows])
     click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-import pandas as pd
 
+from cdrnet.api import normalise_numbers
 from cdrnet.cli.common import AppContext
 from cdrnet.cli.link import build_params, link_options
-from cdrnet.errors import UsageError
-
-
-def _numbers(values: tuple[str, ...], country_code: str = "91") -> list[str]:
-    from cdrnet.loader.identifiers import clean_text, normalise_msisdn
-
-    if not values:
-        return []
-    norm, reason = normalise_msisdn(clean_text(pd.Series(list(values), dtype="string")), country_code)
-    bad = [v for v, r in zip(values, reason, strict=True) if pd.notna(r)]
-    if bad:
-        raise UsageError(f"not a phone number: {', '.join(bad)}")
-    return norm.tolist()
 
 
 @click.command("profile")
@@ -42,22 +27,16 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
       cdrnet profile 919812345678
       cdrnet profile 919812345678 919887654321 --out briefing/ --rdns
     """
-    from cdrnet.analysis.profile import build_profile, profile_text, write_profile
-    from cdrnet.analysis.rdns import resolve_all
+    from cdrnet.analysis.profile import profile_text
 
-    numbers = _numbers(msisdns)
-    frame, _ = app.load_sessions(None, None, numbers)
-    d = Path(out_dir) if out_dir else app.output_path("profiles")
-    for m in numbers:
-        if not (frame["msisdn"] == m).any():
-            raise UsageError(f"no sessions for {m}", "run 'cdrnet dumps' to see what is loaded")
+    case = app.open()
+    for m in normalise_numbers(msisdns):
         names = None
         if rdns:
-            ips = build_profile(frame, m, tz).destinations["dest_ip"].tolist()
-            names, stats = resolve_all(ips, resolver, rdns_timeout, cache_path=app.output_path("rdns_cache.json"))
+            names, stats = case.resolve_destinations(m, resolver, rdns_timeout)
             click.echo(f"reverse DNS: {', '.join(f'{k} {v}' for k, v in sorted(stats.items()))}")
-        paths = write_profile(frame, m, d, tz=tz, rdns=names)
-        click.echo(profile_text(build_profile(frame, m, tz, rdns=names)), nl=False)
+        paths = case.write_profile(m, out_dir, tz=tz, rdns=names)
+        click.echo(profile_text(case.profile(m, tz, rdns=names)), nl=False)
         click.echo(f"written: {', '.join(str(p) for p in paths)}\n")
 
 
@@ -86,29 +65,7 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
       cdrnet trends --app Telegram --tz UTC
       cdrnet trends                      # all subscribers, WhatsApp
     """
-    from cdrnet.analysis.trends import app_sessions, write_trends
-    from cdrnet.cli.ingest import build_options
-
-    build_options(tz, "91", "modern", ())  # validates --tz before any work
-    numbers = _numbers(msisdns)
-    show = None
-    if pseudonymize:
-        from cdrnet.pseudonym import pseudonymizer
-
-        show = pseudonymizer("msisdn")
-    frame, _ = app.load_sessions(None, None, None)
-    if app_sessions(frame, app_name).empty:
-        known = sorted(set(frame["app"].dropna()) - {""})
-        raise UsageError(f"no sessions of an application matching '{app_name}'; applications in this case: "
-                         f"{', '.join(known) if known else 'none identified'}", "")
-    missing = sorted(set(numbers) - set(frame["msisdn"]))
-    if missing:
-        raise UsageError(f"no sessions for {', '.join(show(m) if show else m for m in missing)}",
-                         "run 'cdrnet dumps' to see what is loaded")
-    paths = write_trends(frame, numbers or None, Path(out_dir) if out_dir else app.output_path("trends"), app_name, tz,
-                         show=show, notify=click.echo)
-    if not paths:
-        raise UsageError(f"nothing to write: no {app_name} sessions for the selected number(s)", "")
+    paths = app.open().trends(list(msisdns), app_name, out_dir, tz, pseudonymized=pseudonymize, notify=click.echo)
     for p in paths:
         click.echo(f"written {p}")
 
@@ -128,42 +85,15 @@ def map_cmd(app: AppContext, out: str, suspects: tuple[str, ...], hops: int, tit
             fmt: str, pseudonymize: bool, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
+    On Neo4j the map draws the CO_USED links the last 'cdrnet link' stored for the
+    case (link options then only select which to show); on the workspace it links
+    with the options given.
+
     \b
     Examples:
       cdrnet map --out case42.html
       cdrnet map --suspect 919812345678 --hops 2 --min-score 5 --out ego.html
       cdrnet map --format graphml --out case42.graphml
     """
-    from cdrnet.analysis.cousage import link
-    from cdrnet.viz.netmap import MapOptions, export_graph, write_map
-
-    params = build_params(**kw)
-    frame, resolution = app.load_sessions(params.since, params.until, None)
-    if edges_file:
-        edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
-    else:
-        edges = link(frame, params, resolution, coverage=app.coverage()).edges
-        for c in ("first_utc", "last_utc"):
-            edges[c] = edges[c].dt.strftime("%Y-%m-%d %H:%M UTC")
-    if pseudonymize:
-        from cdrnet.pseudonym import pseudonymize_frame
-
-        # Tokens replace numbers everywhere the page shows them: ids, labels, devices.
-        ids = {"a": "msisdn", "b": "msisdn"}
-        edges = pseudonymize_frame(edges, ids)
-        frame = pseudonymize_frame(frame, {"msisdn": "msisdn", "imei": "imei", "imsi": "imsi"})
-        from cdrnet.pseudonym import pseudonymizer
-
-        tok = pseudonymizer("msisdn")
-        suspects = tuple(tok(s) for s in _numbers(suspects))
-    else:
-        suspects = tuple(_numbers(suspects))
-    opts = MapOptions(title=title, suspects=list(suspects), hops=hops, min_score=params.min_score,
-                      params_text=f"window {params.window_s}s ({params.mode}), FDR {params.fdr:g}"
-                      + (f", min score {params.min_score:g}" if params.min_score is not None else "")
-                      + (f", apps {','.join(params.apps)}" if params.apps else ""))
-    if fmt == "html":
-        path = write_map(edges, frame, out, opts)
-    else:
-        path = export_graph(edges, frame, out, fmt, opts)
+    path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw))
     click.echo(f"written {path}")

@@ -604,7 +604,7 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
     for f, p in enumerate(files.paths):
         d = files.dump[f]
         with open(p, "a", encoding="utf-8", newline="") as fh:
-            fh.write(footer(str(plan.layout[d]), ",", plan.end[d]))
+            fh.write(footer(str(plan.layout[d]), plan.end[d]))
     truth = truth_frame(pop)
     truth.to_csv(out / "truth.csv", index=False, quoting=csv.QUOTE_MINIMAL)
     index = pd.Series(np.arange(n), index=pop.msisdn)

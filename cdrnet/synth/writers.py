@@ -18,8 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-LAYOUTS = ("paper", "jio", "airtel", "airtel_excel", "vi", "vi_gprs")
-
 PAPER_HEADER = ["PRIVATEIP", "PRIVATEPORT", "PUBLICIP", "PUBLICPORT", "DESTIP", "DESTPORT", "MSISDN", "IMSI",
                 "START_DATE", "START_TIME", "END_DATE", "END_TIME", "IMEI", "CELL_ID", "UPLINK_VOLUME",
                 "DOWNLINK_VOLUME", "TOTAL_VOLUME", "I_RATTYPE"]
@@ -78,7 +76,7 @@ def render(s: pd.DataFrame, layout: str, *, delimiter: str = ",", pdp_minutes: i
         first, last = pd.Timestamp(period[0]), pd.Timestamp(period[1])
     return (preamble(layout, msisdn, first, last, delimiter)
             + body(s, layout, delimiter=delimiter, pdp_minutes=pdp_minutes, with_header=True, period_end=last)
-            + footer(layout, delimiter, last))
+            + footer(layout, last))
 
 
 EXCEL_CGI = ["  CGI Latitude", " CGI Longitude", " CGI"]  # as Excel re-saved them: leading spaces kept
@@ -129,7 +127,7 @@ def preamble(layout: str, msisdn: str, first: pd.Timestamp, last: pd.Timestamp, 
     return "\n".join(lines) + "\n"
 
 
-def footer(layout: str, delimiter: str = ",", last: pd.Timestamp | None = None) -> str:
+def footer(layout: str, last: pd.Timestamp | None = None) -> str:
     """Lines an operator puts after the rows (Excel re-saved Airtel lost its footer, as in the real sample)."""
     when = report_time(last if last is not None else pd.Timestamp("2025-12-27"))
     if layout == "airtel":

@@ -1,0 +1,392 @@
+"""The Python API: one case, on either store, with every analysis the CLI offers.
+
+The commands in ``cdrnet/cli/`` parse options and print; everything they do is
+here, so a notebook gets exactly what an analyst gets on the command line::
+
+    import cdrnet
+    case = cdrnet.Case(workspace="case42")           # or Case(neo4j="bolt://...", case="case42")
+    case.ingest(["exports/"])
+    edges = case.link(window_s=120)                  # the edges.csv table
+    case.write_map("case42.html")
+
+MSISDN normalisation, edge writing and pseudonymisation live here once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from cdrnet.errors import UsageError, WorkspaceError
+from cdrnet.files import atomic_write_bytes
+from cdrnet.store import SessionStore, default_case, open_store
+
+if TYPE_CHECKING:
+    from cdrnet.analysis.cousage import LinkParams, LinkResult
+    from cdrnet.analysis.evidence import Evidence
+    from cdrnet.analysis.pair_report import PairReport
+    from cdrnet.analysis.profile import Profile
+    from cdrnet.loader.ingest import IngestResult
+    from cdrnet.loader.quality import DumpReport
+
+EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Identifier columns and their pseudonym kind, wherever a table shows them.
+PSEUDONYM_COLUMNS = {"a": "msisdn", "b": "msisdn", "msisdn": "msisdn", "imei": "imei", "imsi": "imsi"}
+
+
+def normalise_numbers(values: Iterable[str], country_code: str = "91") -> list[str]:
+    """Phone numbers as typed by an analyst, in the stored form (country code, digits only).
+
+    Raises UsageError naming every value that is not a phone number, so a typo
+    never silently selects nobody.
+    """
+    from cdrnet.loader.identifiers import clean_text, normalise_msisdn
+
+    values = list(values)
+    if not values:
+        return []
+    norm, reason = normalise_msisdn(clean_text(pd.Series(values, dtype="string")), country_code)
+    bad = [v for v, r in zip(values, reason, strict=True) if pd.notna(r)]
+    if bad:
+        raise UsageError(f"not a phone number: {', '.join(bad)}")
+    return norm.tolist()
+
+
+def pseudonymize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keyed tokens instead of numbers in every identifier column the frame has (key in CDRNET_PSEUDONYM_KEY)."""
+    from cdrnet.pseudonym import pseudonymize_frame
+
+    return pseudonymize_frame(frame, {c: k for c, k in PSEUDONYM_COLUMNS.items() if c in frame})
+
+
+def format_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    """The edges.csv table: first/last co-usage as ISO UTC text."""
+    out = edges.copy()
+    for c in ("first_utc", "last_utc"):
+        out[c] = pd.to_datetime(out[c], utc=True).dt.strftime(EDGE_TIME_FORMAT)
+    return out
+
+
+def write_edges(result: LinkResult, path: str | Path, pseudonymized: bool = False) -> pd.DataFrame:
+    """Write edges.csv and its parameters beside it (edges.json); returns the table as written."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table = format_edges(result.edges)
+    if pseudonymized:
+        table = pseudonymize(table)
+    atomic_write_bytes(target, table.to_csv(index=False).encode("utf-8"))
+    meta = {"params": result.params.to_dict(), "subscribers": result.subscribers, "sessions": result.sessions}
+    atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+    return table
+
+
+def link_params(params: LinkParams | None = None, **options: Any) -> LinkParams:
+    """LinkParams from keyword options (``since``/``until`` may be ISO text, naive = UTC), or ``params``
+    given whole (the CLI builds them from its options) with ``options`` replacing some fields."""
+    import dataclasses
+
+    from cdrnet.analysis.cousage import LinkParams
+
+    if params is not None:
+        return dataclasses.replace(params, **options) if options else params
+    params = options
+
+    for k in ("since", "until"):
+        if isinstance(params.get(k), str):
+            params[k] = parse_time(params[k])
+    if isinstance(params.get("apps"), str):
+        params["apps"] = [a.strip() for a in params["apps"].split(",") if a.strip()] or None
+    try:
+        return LinkParams(**params)
+    except TypeError as exc:
+        raise UsageError(f"unknown link option: {exc}") from exc
+
+
+def parse_time(text: str | None) -> pd.Timestamp | None:
+    """ISO date/time; naive values are UTC."""
+    if not text:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the time '{text}'",
+                         "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def read_options(tz: str = "Asia/Kolkata", country_code: str = "91", signatures: str = "modern",
+                 extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
+    """Validated options for reading dumps (zone, country code, signature table, date order)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
+    if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
+        raise UsageError(f"country code '{country_code}' must be 1-3 digits")
+    if date_order not in ("auto", "dmy", "mdy"):
+        raise UsageError(f"date order '{date_order}' must be auto, dmy or mdy")
+    return Options(tz=tz, country_code=country_code, rules=load_signatures(signatures, list(extra_signatures)),
+                   date_order=date_order)
+
+
+def read_layouts(layout: str | Path | None = None) -> list:
+    """The built-in layouts, or only the one a mapping file describes."""
+    from cdrnet.loader.layouts import builtin_layouts, load_layout_file
+
+    return [load_layout_file(str(layout))] if layout else builtin_layouts()
+
+
+def pair_from_files(a: str | Path, b: str | Path, layout: str | Path | None = None, all_apps: bool = False,
+                    tz: str = "Asia/Kolkata", **options: Any) -> PairReport:
+    """The paper's pair report straight from two dump files (no store: each file's rows are its period)."""
+    from cdrnet.analysis.pair_report import pair_report
+    from cdrnet.loader.memory import parse_files
+
+    read_keys = ("country_code", "signatures", "extra_signatures", "date_order")
+    opts = read_options(tz=tz, **{k: options.pop(k) for k in read_keys if k in options})
+    frame = parse_files([str(a), str(b)], read_layouts(layout), opts)
+    ids = [frame.loc[frame["source_file"] == str(p), "msisdn"].mode() for p in (a, b)]
+    if any(i.empty for i in ids):
+        raise UsageError("one of the two files holds no sessions")
+    return pair_report(frame, str(ids[0].iloc[0]), str(ids[1].iloc[0]), link_params(**options), tz=tz,
+                       all_apps=all_apps)
+
+
+@dataclass
+class LinkRun:
+    """A link run as the CLI reports it: the engine's result, the table as written and where."""
+
+    result: LinkResult
+    table: pd.DataFrame
+    path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Case:
+    """One case on the embedded workspace or in Neo4j.
+
+    ``Case(workspace=DIR)`` keeps everything in a folder; ``Case(neo4j=URI, case=NAME)``
+    keeps sessions in Neo4j (several cases share one database and never mix) and
+    writes outputs to ``workspace`` (default: a folder named after the case).
+    """
+
+    def __init__(self, workspace: str | Path | None = None, neo4j: str | None = None, case: str | None = None, *,
+                 user: str | None = None, password: str | None = None, database: str | None = None,
+                 store: SessionStore | None = None) -> None:
+        if workspace is None:
+            workspace = case if (neo4j and case) else "cdrnet-workspace"
+        self.workspace = Path(workspace)
+        self.name = case or default_case(self.workspace)
+        self.store: SessionStore = store or open_store(self.workspace, neo4j, self.name, user=user,
+                                                       password=password, database=database, create=False)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __repr__(self) -> str:
+        return f"cdrnet.Case({self.store.describe()})"
+
+    def output(self, name: str) -> Path:
+        """Where a derived output goes by default."""
+        return self.store.outputs / name
+
+    def sessions(self, since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
+                 msisdns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Loaded sessions in [since, until) of these subscribers; raises WorkspaceError when none match."""
+        numbers = normalise_numbers(msisdns) if msisdns is not None else None
+        since = parse_time(since) if isinstance(since, str) else since
+        until = parse_time(until) if isinstance(until, str) else until
+        frame = self.store.sessions(since, until, numbers)
+        if frame.empty:
+            raise WorkspaceError("no sessions match the selection",
+                                 "check --since/--until/--subscribers, or ingest first")
+        return frame
+
+    def _sessions_of(self, numbers: list[str], since: pd.Timestamp | None = None,
+                     until: pd.Timestamp | None = None) -> pd.DataFrame:
+        frame = self.sessions(since, until, numbers)
+        missing = [m for m in numbers if m not in set(frame["msisdn"])]
+        if missing:
+            raise UsageError(f"no sessions for {', '.join(missing)}", "run 'cdrnet dumps' to see what is loaded")
+        return frame
+
+    # -- loading ---------------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], *, layout: str | Path | None = None, signatures: str = "modern",
+               workers: int = 1, progress: bool = False, on_report: Callable[[DumpReport], None] | None = None,
+               on_unchanged: Callable[[str, str], None] | None = None, **options: Any) -> IngestResult:
+        """Parse dumps (files, folders, .zip, .gz, .xlsx) into the store; ``options`` as :func:`read_options`."""
+        from cdrnet.loader.ingest import ingest_paths
+
+        opts = read_options(signatures=signatures, **options)
+        layouts = read_layouts(layout)
+        self.store.create()
+        return ingest_paths([str(p) for p in paths], self.store, layouts, opts, signatures, show_progress=progress,
+                            on_report=on_report, on_unchanged=on_unchanged, workers=workers)
+
+    def dumps(self) -> list[DumpReport]:
+        """Every loaded dump's report, oldest first."""
+        return self.store.reports()
+
+    def summary(self) -> dict[str, Any]:
+        """What the case holds: store, dumps, sessions, subscribers, rejected rows."""
+        reports = self.store.reports()
+        subs = {m for r in reports for m in r.msisdns}
+        return {"store": self.store.describe(), "case": self.name, "dumps": len(reports),
+                "sessions": sum(r.loaded for r in reports), "subscribers": len(subs),
+                "rejected": sum(r.rejected_total for r in reports), "rejects_file": str(self.store.rejects.combined)}
+
+    # -- who talks to whom -----------------------------------------------------------------------
+    def run_link(self, params: LinkParams, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
+                 pseudonymized: bool = False) -> LinkRun:
+        """Score pairs where the sessions live, keep the links in the store, write edges.csv (``out``)."""
+        numbers = normalise_numbers(subscribers) if subscribers is not None else None
+        result = self.store.link(params, numbers)
+        notes = [n for n in [self.store.write_links(result)] if n]
+        target = Path(out) if out is not None else self.output("edges.csv")
+        table = write_edges(result, target, pseudonymized)
+        return LinkRun(result, table, target, notes)
+
+    def link(self, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
+             pseudonymized: bool = False, **params: Any) -> pd.DataFrame:
+        """The edges.csv table (also written to ``out``, default WORKSPACE/edges.csv); ``params`` as LinkParams."""
+        return self.run_link(link_params(**params), subscribers, out, pseudonymized).table
+
+    def pair(self, a: str, b: str, all_apps: bool = False, tz: str = "Asia/Kolkata", **params: Any) -> PairReport:
+        """The paper's correlation report for two subscribers, scored against the case's coverage."""
+        from cdrnet.analysis.pair_report import pair_report
+
+        na, nb = normalise_numbers([a, b])
+        frame = self._sessions_of([na, nb])
+        return pair_report(frame, na, nb, link_params(**params), tz=tz, all_apps=all_apps,
+                           coverage=self.store.coverage())
+
+    def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
+                 **params: Any) -> tuple[Evidence, list[Path]]:
+        """Everything behind the link a--b (parameters, scores, every supporting session), as CSV and HTML."""
+        from cdrnet.analysis.evidence import build_evidence, write_evidence
+
+        p = link_params(**params)
+        na, nb = normalise_numbers([a, b])
+        frame = self._sessions_of([na, nb], p.since, p.until)
+        files = {r.sha256: r.name for r in self.store.reports()}
+        ev = build_evidence(frame, na, nb, p, files, coverage=self.store.coverage())
+        if pseudonymized:
+            from cdrnet.pseudonym import pseudonymizer
+
+            tok = pseudonymizer("msisdn")
+            ev.events = pseudonymize(ev.events).drop(columns=["a_file", "b_file"])
+            ev.a, ev.b = tok(ev.a), tok(ev.b)
+        out = Path(out_dir) if out_dir is not None else self.output("evidence")
+        return ev, write_evidence(ev, out, f"Evidence for the link {ev.a} -- {ev.b}")
+
+    # -- briefings -------------------------------------------------------------------------------
+    def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None) -> Profile:
+        """The persona of one subscriber (the paper's Table III and more)."""
+        from cdrnet.analysis.profile import build_profile
+
+        (m,) = normalise_numbers([msisdn])
+        return build_profile(self._sessions_of([m]), m, tz, rdns=rdns)
+
+    def resolve_destinations(self, msisdn: str, resolver: str | None = None,
+                             timeout: float = 2.0) -> tuple[dict[str, str], dict[str, int]]:
+        """Reverse-DNS names of a subscriber's top destinations (cached in the outputs folder)."""
+        from cdrnet.analysis.rdns import resolve_all
+
+        ips = self.profile(msisdn).destinations["dest_ip"].tolist()
+        return resolve_all(ips, resolver, timeout, cache_path=self.output("rdns_cache.json"))
+
+    def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str = "Asia/Kolkata",
+                      rdns: dict[str, str] | None = None) -> list[Path]:
+        """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles)."""
+        from cdrnet.analysis.profile import write_profile
+
+        (m,) = normalise_numbers([msisdn])
+        out = Path(out_dir) if out_dir is not None else self.output("profiles")
+        return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns)
+
+    def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp", out_dir: str | Path | None = None,
+               tz: str = "Asia/Kolkata", pseudonymized: bool = False,
+               notify: Callable[[str], None] | None = None) -> list[Path]:
+        """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written."""
+        from cdrnet.analysis.trends import app_sessions, write_trends
+
+        read_options(tz=tz)  # validates the zone before any work
+        wanted = [msisdn] if isinstance(msisdn, str) else list(msisdn or [])
+        numbers = normalise_numbers(wanted)
+        show = None
+        if pseudonymized:
+            from cdrnet.pseudonym import pseudonymizer
+
+            show = pseudonymizer("msisdn")
+        frame = self.sessions()
+        if app_sessions(frame, app).empty:
+            known = sorted(set(frame["app"].dropna()) - {""})
+            raise UsageError(f"no sessions of an application matching '{app}'; applications in this case: "
+                             f"{', '.join(known) if known else 'none identified'}", "")
+        missing = sorted(set(numbers) - set(frame["msisdn"]))
+        if missing:
+            raise UsageError(f"no sessions for {', '.join(show(m) if show else m for m in missing)}",
+                             "run 'cdrnet dumps' to see what is loaded")
+        out = Path(out_dir) if out_dir is not None else self.output("trends")
+        paths = write_trends(frame, numbers or None, out, app, tz, show=show, notify=notify)
+        if not paths:
+            raise UsageError(f"nothing to write: no {app} sessions for the selected number(s)", "")
+        return paths
+
+    def map_edges(self, params: LinkParams, edges_file: str | Path | None = None) -> pd.DataFrame:
+        """The edges a map draws: a given edges.csv, else the store's stored links, else a fresh link run."""
+        if edges_file is not None:
+            return pd.read_csv(edges_file, dtype={"a": str, "b": str})
+        edges = self.store.stored_links()
+        if edges is None:
+            edges = self.store.link(params).edges
+        out = edges.copy()
+        for c in ("first_utc", "last_utc"):
+            out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
+        return out
+
+    def write_map(self, path: str | Path = "map.html", suspects: Iterable[str] = (), hops: int = 1,
+                  title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
+                  pseudonymized: bool = False, **params: Any) -> Path:
+        """Interactive offline people-network map (or graphml/gexf/json for Gephi).
+
+        On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
+        on the workspace it links with ``params``.
+        """
+        from cdrnet.viz.netmap import MapOptions, export_graph, write_map
+
+        p = link_params(**params)
+        frame = self.sessions(p.since, p.until)
+        edges = self.map_edges(p, edges_file)
+        centre = normalise_numbers(suspects)
+        if pseudonymized:
+            from cdrnet.pseudonym import pseudonymizer
+
+            # Tokens replace numbers everywhere the page shows them: ids, labels, devices.
+            edges, frame = pseudonymize(edges), pseudonymize(frame)
+            tok = pseudonymizer("msisdn")
+            centre = [tok(s) for s in centre]
+        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score,
+                          params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}"
+                          + (f", min score {p.min_score:g}" if p.min_score is not None else "")
+                          + (f", apps {','.join(p.apps)}" if p.apps else ""))
+        if fmt == "html":
+            return write_map(edges, frame, path, opts)
+        return export_graph(edges, frame, path, fmt, opts)

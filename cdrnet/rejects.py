@@ -1,0 +1,73 @@
+"""Rejected rows, kept beside every store the same way.
+
+Both stores write a dump's rejects to ``<folder>/<sha256>.csv`` through a
+temporary name (renamed only when the dump commits) and rebuild one combined
+``rejects.csv`` from the committed dumps, so an analyst finds every refused
+line with its file, line and reason in one file whichever store the case uses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from cdrnet.files import atomic_write_bytes
+
+REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
+
+
+class RejectsWriter:
+    """One dump's rejected rows, streamed to a temporary CSV until the dump commits."""
+
+    def __init__(self, folder: Path, sha: str, name: str) -> None:
+        self.folder, self.sha, self.name = folder, sha, name
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{sha}.csv"
+        self.tmp = folder / f".{sha}.csv.tmp-{os.getpid()}"
+        self._fh = open(self.tmp, "w", encoding="utf-8", newline="")
+        pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self._fh, index=False)
+
+    def write(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
+        frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines,
+                              "reason": reasons, "raw": texts})
+        frame.to_csv(self._fh, index=False, header=False)
+
+    def commit(self) -> None:
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class RejectsFile:
+    """Per-dump reject files in ``folder`` and their concatenation ``combined``."""
+
+    def __init__(self, folder: str | Path, combined: str | Path) -> None:
+        self.folder = Path(folder)
+        self.combined = Path(combined)
+
+    def begin(self, sha: str, name: str) -> RejectsWriter:
+        return RejectsWriter(self.folder, sha, name)
+
+    def clear_stale(self) -> None:
+        """Temporary files left by an interrupted run are never trusted."""
+        for stale in self.folder.glob(".*.tmp-*"):
+            stale.unlink(missing_ok=True)
+
+    def rebuild(self, shas: list[str]) -> None:
+        """Concatenate the committed dumps' reject files into ``combined`` (atomically)."""
+        parts = [self.folder / f"{sha}.csv" for sha in shas]
+        chunks = [p.read_bytes().split(b"\n", 1)[1] if p.exists() else b"" for p in parts]
+        header = (",".join(REJECT_COLUMNS) + "\n").encode()
+        self.combined.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.combined, header + b"".join(chunks))
+
+    def read(self) -> pd.DataFrame:
+        """The combined rejects (empty frame with the columns when there are none)."""
+        if not self.combined.exists():
+            return pd.DataFrame(columns=REJECT_COLUMNS)
+        return pd.read_csv(self.combined, dtype=str, keep_default_na=False)

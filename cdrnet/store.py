@@ -1,0 +1,121 @@
+"""The store interface: where a case's sessions live, declared once for every backend.
+
+The commands and the Python API (:class:`cdrnet.Case`) speak only to a
+:class:`SessionStore`; the Parquet workspace (:class:`cdrnet.workspace.Workspace`)
+and Neo4j (:class:`cdrnet.graph.store.GraphStore`) implement it. Adding a backend
+means implementing this protocol, not editing the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from cdrnet.analysis.cousage import LinkParams, LinkResult
+    from cdrnet.analysis.observed import Coverage
+    from cdrnet.loader.quality import DumpReport
+    from cdrnet.rejects import RejectsFile
+
+
+class DumpWriter(Protocol):
+    """One dump being loaded: sessions and rejects stream in; nothing counts before ``commit``."""
+
+    def write_sessions(self, sessions: pd.DataFrame) -> None: ...
+
+    def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None: ...
+
+    def commit(self, report: DumpReport) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """What every backend offers the loader, the analysis and the outputs."""
+
+    #: Per-dump rejected rows and the combined rejects.csv.
+    rejects: RejectsFile
+    #: Folder where derived outputs (edges.csv, maps, profiles) are written by default.
+    outputs: Path
+
+    def describe(self) -> str:
+        """One line naming the store, e.g. ``workspace /cases/case42``."""
+        ...
+
+    def create(self) -> SessionStore:
+        """Make the store ready to load into (folders, schema); returns itself."""
+        ...
+
+    def has_dump(self, sha: str) -> bool: ...
+
+    def begin_dump(self, sha: str, name: str) -> DumpWriter: ...
+
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray: ...
+
+    def reports(self) -> list[DumpReport]:
+        """Every completely loaded dump's report (periods, resolution, data quality)."""
+        ...
+
+    def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+                 msisdns: list[str] | None = None, *, columns: list[str] | None = None) -> pd.DataFrame:
+        """Canonical sessions (deduplicated across dumps) with the workspace's columns and dtypes."""
+        ...
+
+    def coverage(self) -> Coverage:
+        """When each subscriber was observed and what each dump's times mean."""
+        ...
+
+    def resolution_by_subscriber(self) -> dict[str, int]: ...
+
+    def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
+        """Score pairs with the case's own coverage (where the sessions are: pandas or Cypher)."""
+        ...
+
+    def write_links(self, result: LinkResult) -> str | None:
+        """Keep a link run where the store's users look for it; a line saying where, or None."""
+        ...
+
+    def stored_links(self) -> pd.DataFrame | None:
+        """The links of the last stored run (edges.csv columns), or None when the store keeps none."""
+        ...
+
+    def query(self, name: str, params: dict) -> list[dict]:
+        """Run a documented analyst query (cypher/queries/NAME.cypher); only a graph store can."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_case(workspace: str | Path) -> str:
+    """A case's name when none is given: the workspace folder's name."""
+    return Path(workspace).resolve().name
+
+
+def open_store(workspace: str | Path = "cdrnet-workspace", neo4j: str | None = None, case: str | None = None,
+               user: str | None = None, password: str | None = None, database: str | None = None,
+               create: bool = True) -> SessionStore:
+    """The workspace folder, or with ``neo4j`` a case in that Neo4j (outputs still go to ``workspace``).
+
+    The password comes from the argument or NEO4J_PASSWORD, never a command line.
+    """
+    if neo4j:
+        from cdrnet.graph.connection import connect
+        from cdrnet.graph.store import GraphStore
+
+        driver = connect(neo4j, user, password)
+        store = GraphStore(driver, Path(workspace) / "neo4j-rejects", database, case=case or default_case(workspace),
+                           uri=neo4j, outputs=Path(workspace))
+        try:
+            store.create_schema()
+        except BaseException:
+            driver.close()
+            raise
+        return store
+    from cdrnet.workspace import Workspace
+
+    ws = Workspace(workspace)
+    return ws.create() if create else ws
