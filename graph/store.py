@@ -205,7 +205,7 @@ class GraphStore:
         if u.hostname:  # never print credentials written into the URI
             uri = u._replace(netloc=u.hostname + (f":{u.port}" if u.port else "")).geturl()
         db = f", database {self.database}" if self.database else ""
-        return f"Neo4j {uri}{db}, case '{self.case}' (outputs in {self.outputs.resolve()})"
+        return f"Neo4j {uri}{db} (case '{self.case}')"
 
     def create(self) -> GraphStore:
         self.create_schema()
@@ -258,6 +258,7 @@ class GraphStore:
 
     def write_links(self, result: LinkResult) -> str | None:
         """Write the run's links as CO_USED relationships (earlier ones between the scored subscribers go)."""
+        import time
         import uuid
 
         from cdrnet.graph.cousage import scope_subscribers, write_co_used
@@ -265,7 +266,9 @@ class GraphStore:
         scope = scope_subscribers(self.driver, result.params, self._scopes.pop(id(result), None), self.database,
                                   self.case)
         tz = result.coverage.tz if result.coverage is not None else "UTC"
+        t0 = time.perf_counter()
         write_co_used(self.driver, result.edges, uuid.uuid4().hex[:12], self.database, self.case, scope, tz)
+        result.steps["writing CO_USED"] = time.perf_counter() - t0
         return f"links written as CO_USED relationships to {self.describe()}"
 
     def stored_links(self) -> pd.DataFrame | None:

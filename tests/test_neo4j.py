@@ -211,6 +211,7 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
 def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
     """Planned on fresh statistics (a new run's episodes just written, empty plan cache), as
     the first link after a load is: Neo4j chose a full index scan per episode before the hint."""
+    from cdrnet.analysis.units import cypher_definitions
     from cdrnet.cypher import load
 
     graph.create_schema()
@@ -219,8 +220,9 @@ def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
     driver.execute_query("CALL db.clearQueryCaches()")
     with driver.session() as s:
         plan = s.run("EXPLAIN " + load("episodes_match"), {"run": "plan", "channel": "messaging", "window": 180,
-                                                            "overlap": False, "tight": 30, "tight_coarse": 90, "call_filter": False,
-                                                            "tol": 0.25, "offset": 19800}).consume().plan
+                                                            "overlap": False, "tight": 30, "tight_coarse": 90,
+                                                            "call_filter": False, "tol": 0.25, "offset": 19800,
+                                                            **cypher_definitions("min_tol_s", "mirror")}).consume().plan
     ops = []
 
     def walk(p):

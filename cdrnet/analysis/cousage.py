@@ -144,6 +144,7 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
     return chunks(), np.asarray(kuni, dtype=object)
 
 
+@dataclass
 class DayFrame:
     """The case's observed days, indexed by the engine's subscriber codes."""
 
