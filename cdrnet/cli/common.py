@@ -117,7 +117,7 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options for reading dumps, shared by every command that parses files.
 
     ``--date-order`` is kept in the click context rather than passed to the
-    command, so commands read it through ``build_options`` without a new argument.
+    command, so commands read it through ``date_order_option()`` without a new argument.
     """
     f = click.option("--date-order", type=click.Choice(["auto", "dmy", "mdy"]), default="auto", show_default=True,
                      expose_value=False, callback=_keep_date_order, is_eager=False,
