@@ -34,7 +34,7 @@ from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
 from cdrnet.analysis.units import cypher_definitions
 from cdrnet.graph.connection import read, run_auto, run_write
-from cdrnet.graph.model import CO_USED_EDGE_COLUMNS
+from cdrnet.graph.model import CO_USED_EVIDENCE
 from cdrnet.graph.store import DEFAULT_CASE
 from cdrnet.graph.writes import merge_rels
 
@@ -149,6 +149,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     sweeps = {c: SweepStats() for c in CHANNELS}
     overlap = params.mode == "overlap"
     per_channel: dict[str, pd.DataFrame] = {}
+    timed("episode schema", episode_schema, driver, database, True)
     try:
         timed("messaging: episodes", run_auto, driver, "episodes_messaging",
               {**scope, "apps": _apps(params), "gap": params.gap, "run": run, "record_end_dumps": record_end,
@@ -173,12 +174,14 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
                                                 timed, days)
     finally:
         timed("clearing the run's episodes", run_auto, driver, "episodes_clear", {"run": run}, database)
+        timed("episode schema", episode_schema, driver, database, False)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
     testable = cov.pairs_with_common_days(codes)
     edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution)
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
-        timed("writing CO_USED", write_co_used, driver, edges, run, database, case, list(codes), cov.tz)
+        timed("writing CO_USED", write_co_used, driver, edges, run, database, case, list(codes), cov.tz,
+              {**params.to_dict(), "tight_window_s": params.tight_window_s, "subscribers": len(codes)})
     seconds = time.perf_counter() - t0
     timed.steps["the rest (scoring in Python, transfers)"] = max(0.0, seconds - sum(timed.steps.values()))
     return LinkResult(edges=edges, params=params, subscribers=len(codes), sessions=-1,
@@ -194,27 +197,79 @@ def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | N
     return sorted(r["msisdn"] for r in rows)
 
 
+def episode_schema(driver: Driver, database: str | None, create: bool) -> None:
+    """Create the episodes' constraint and index for a run, or drop them once no run has episodes.
+
+    Episodes are temporary; leaving their schema behind made Browser list an empty
+    ``Episode`` label and its index beside the case data. A concurrent run (another
+    case) still holding episodes keeps the schema until the last one finishes.
+    """
+    from cdrnet.graph.model import transient_schema
+
+    if not create and read(driver, "episodes_left", {}, database)[0]["left"]:
+        return
+    for stmt in transient_schema(create):
+        driver.execute_query(stmt, database_=database)
+    if create:
+        driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+
+
+#: What a CO_USED relationship carries: the evidence (the run's parameters go on its LinkRun node).
+CO_USED_PROPS = CO_USED_EVIDENCE
+#: Run parameters: stored once on the run's LinkRun node, not on every link.
+RUN_PARAMS = ("window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s", "fdr", "apps", "since", "until",
+              "subscribers")
+#: Score bands shown in Browser (score = -log10 p): the style sheet cannot scale a line by a property.
+STRENGTH_BANDS = ((20.0, "strong"), (8.0, "medium"), (0.0, "weak"))
+
+
+def strength(score: float) -> str:
+    """The band of a link's score: strong (p <= 1e-20), medium (p <= 1e-8), weak (any other link)."""
+    return next(name for floor, name in STRENGTH_BANDS if score >= floor)
+
+
+def evidence_text(row: dict) -> str:
+    """The caption of a link: observed/expected messaging episodes, call signatures, co-located episodes."""
+
+    def num(x: float) -> str:
+        return f"{x:.0f}" if x >= 10 or x == 0 else f"{x:.1f}"
+
+    parts = []
+    if row.get("messaging_obs"):
+        parts.append(f"msg {int(row['messaging_obs'])}/{num(float(row.get('messaging_exp') or 0))}")
+    if row.get("call_obs"):
+        parts.append(f"call {int(row['call_obs'])}")
+    if row.get("coloc_obs"):
+        parts.append(f"cell {int(row['coloc_obs'])}")
+    return " · ".join(parts) or "-"
+
+
 def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str | None = None,
-                  case: str = DEFAULT_CASE, scope: list[str] | None = None, tz: str = "UTC") -> None:
+                  case: str = DEFAULT_CASE, scope: list[str] | None = None, tz: str = "UTC",
+                  params: dict | None = None) -> None:
     """Write this run's links as CO_USED relationships, then drop the earlier runs' ones it replaces.
 
     Only links become relationships (Browser draws every relationship between the
     nodes it shows; every pair's score stays in edges.csv and the API). Earlier
     CO_USED are removed only between subscribers this run scored (``scope``),
-    only in this case, and only after the new ones are written.
+    only in this case, and only after the new ones are written. Each link carries
+    its evidence (and a caption of it, ``evidence``, and a score band, ``strength``);
+    the run's parameters go once onto a ``LinkRun`` node of the case.
     """
     text = merge_rels("CO_USED")
-    props_of_edge = list(CO_USED_EDGE_COLUMNS)
     links = edges[edges["link"].astype(bool)] if len(edges) else edges.iloc[0:0]
     if links.empty:
-        links = pd.DataFrame(columns=[*props_of_edge, "a", "b", "first_utc", "last_utc"])
-    props = links[props_of_edge].astype(object).where(links[props_of_edge].notna(), None)
+        links = pd.DataFrame(columns=[*CO_USED_PROPS, "a", "b", "first_utc", "last_utc"])
+    present = [c for c in CO_USED_PROPS if c in links]
+    props = links[present].astype(object).where(links[present].notna(), None)
     records = props.to_dict("records")
     # Times travel as epoch seconds; Cypher makes DATETIMEs in the case's zone (what Browser shows).
     epoch, second = pd.Timestamp(0, tz="UTC"), pd.Timedelta(seconds=1)
     first = (pd.to_datetime(links["first_utc"], utc=True) - epoch) // second if len(links) else []
     last = (pd.to_datetime(links["last_utc"], utc=True) - epoch) // second if len(links) else []
-    rows = [{"start": a, "end": b, "tz": tz, "props": {**p, "run": run, "first_s": int(f), "last_s": int(la)}}
+    rows = [{"start": a, "end": b, "tz": tz,
+             "props": {**p, "run": run, "first_s": int(f), "last_s": int(la), "strength": strength(float(p["score"])),
+                       "evidence": evidence_text(p)}}
             for a, b, p, f, la in zip(links["a"], links["b"], records, first, last, strict=True)]
     for lo in range(0, len(rows), 5000):
         batch = rows[lo : lo + 5000]
@@ -222,3 +277,11 @@ def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str |
     run_auto(driver, "co_used_clear", {"run": run, "case": case,
                                        "msisdns": scope if scope is not None else sorted(set(edges["a"]) | set(edges["b"]))},
              database)
+    given = params or {}
+    if not given and len(edges):
+        given = {k: edges.iloc[0][k] for k in RUN_PARAMS if k in edges}
+    run_props = {k: (v if v is None or isinstance(v, bool | int | float | str) else str(v))
+                 for k, v in given.items() if k in RUN_PARAMS}
+    run_props.update({k: (v.item() if hasattr(v, "item") else v) for k, v in run_props.items()})
+    run_props["links"] = len(rows)
+    run_auto(driver, "link_run", {"case": case, "run": run, "props": run_props, "tz": tz}, database)

@@ -36,40 +36,62 @@ class RelType:
     datetimes: tuple[tuple[str, str], ...] = ()
 
 
-SUBSCRIBER = NodeType("Subscriber", "msisdn")
-# The graph keeps what analysis and evidence need; transport details (private/public
-# IPs and ports, APN, RAT) stay in the dump and the workspace.
+# Subscribers carry a summary (first/last seen as DATETIME, session count, applications used)
+# recomputed after each dump by cypher/equipment.cypher, so Browser users can read a number's
+# activity without expanding its sessions. ``Suspect`` is an extra label analysts set
+# (queries/mark_suspect.cypher) so the style sheet can mark the suspect.
+SUBSCRIBER = NodeType("Subscriber", "msisdn", ("first_seen", "last_seen", "sessions", "applications"))
+SUSPECT_LABEL = "Suspect"
 #: Session properties computed by the writer from canonical columns (name -> what it is made of):
 #: epoch seconds from the UTC timestamps, and the messaging service (vendor, else application).
 SESSION_COMPUTED: dict[str, str] = {"start_s": "start_utc", "end_s": "end_utc", "service": "app_vendor|app"}
+# The graph keeps what analysis and evidence need, plus the public (NAT) address and port:
+# app providers' IP logs name a public ip:port, so an analyst matches them against sessions.
+# Private addresses, APN and RAT stay in the dump and the workspace.
 SESSION = NodeType(
     "Session", "session_key",
     ("msisdn", "start_s", "end_s", "app", "app_vendor", "app_category", "service", "dest_ip", "dest_port",
-     "proto", "uplink", "downlink", "cell_id", "imei", "imsi", "dump_sha256", "source_line", "layout"),
-    indexes=(("start_s",), ("service", "start_s"), ("dump_sha256",), ("msisdn",)),
+     "proto", "uplink", "downlink", "cell_id", "imei", "imsi", "public_ip", "public_port", "dump_sha256",
+     "source_line", "layout"),
+    # ``start`` (DATETIME) is what Browser users filter on; ``start_s`` what cdrnet's queries seek on.
+    # (msisdn, start_s) bounds queries/link_sessions.cypher to two people's sessions in a window.
+    indexes=(("start_s",), ("start",), ("service", "start_s"), ("dump_sha256",), ("msisdn",), ("msisdn", "start_s")),
     datetimes=(("start", "start_s"), ("end", "end_s")),
 )
 APPLICATION = NodeType("Application", "name", ("vendor", "category"))
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),))
 SIM = NodeType("Sim", "imsi")
-CELL = NodeType("Cell", "cell_id")
+# Positions (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries)
+# are set only where a dump states them (columns cell_lat/cell_lon of the canonical sessions).
+CELL = NodeType("Cell", "cell_id", ("lat", "lon", "location"))
 # The requested period (ISO UTC text, end inclusive) bounds the time the dump's subscribers were
 # observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md).
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",
                                    "complete", "resolution_s", "time_level", "cdrnet_version",
                                    "period_start_utc", "period_end_utc", "period_source", "rows_outside_period",
                                    "period_start", "period_end", "date_order", "date_order_source", "end_scope",
-                                   "volume_scope"))
+                                   "volume_scope", "tz"))
+# One link run's parameters, kept apart from the evidence on its CO_USED relationships
+# (an analyst inspecting a link reads evidence; the parameters are the same for every link).
+LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",
+                                       "fdr", "links", "subscribers"))
 EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down", "dur_known"),
                    indexes=(("run", "channel", "key", "t"),), per_case=False)
 
-NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, EPISODE)
+NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, EPISODE)
+#: Episodes exist only while a link run computes: their constraint and index are created at the
+#: start of a run and dropped after it, so Browser's schema and label lists show case data only.
+TRANSIENT: tuple[NodeType, ...] = (EPISODE,)
 
 #: The edges.csv columns a CO_USED relationship keeps (what Browser and ``map`` on Neo4j show).
 CO_USED_EDGE_COLUMNS: tuple[str, ...] = (
     "score", "p_value", "q_value", "link", "common_days", "messaging_obs", "messaging_exp", "messaging_tight",
     "call_obs", "call_exp", "coloc_obs", "coloc_exp", "services", "window_s", "mode", "burst_gap_s",
     "call_window_s", "fdr", "time_resolution_s", "coarse_time")
+#: Run parameters among them: stored once on the run's LinkRun node, not on every link.
+CO_USED_RUN_PARAMS: tuple[str, ...] = ("window_s", "mode", "burst_gap_s", "call_window_s", "fdr")
+#: Evidence: what each CO_USED relationship itself carries.
+CO_USED_EVIDENCE: tuple[str, ...] = tuple(c for c in CO_USED_EDGE_COLUMNS if c not in CO_USED_RUN_PARAMS)
 #: Set by the writer, not copied from the edge: first/last co-usage as epoch seconds and the run id.
 CO_USED_RUN: tuple[str, ...] = ("first_s", "last_s", "run")
 
@@ -80,8 +102,17 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("USED_DEVICE", "Subscriber", "Device", ("first", "last", "sessions")),
     RelType("USED_SIM", "Subscriber", "Sim", ("first", "last", "sessions")),
     RelType("CONTAINS", "Dump", "Session"),
+    # Which subscriber a dump was requested for (an operator's dump answers a request per number).
+    RelType("OF_SUBSCRIBER", "Dump", "Subscriber"),
+    # Summary of a subscriber's sessions per application, so "who uses what" needs no session scan.
+    RelType("USED_APP", "Subscriber", "Application", ("first", "last", "sessions")),
+    # Only links (pairs the run judged linked) become CO_USED: Browser draws every relationship
+    # between the nodes it shows. ``evidence`` is the caption (e.g. "msg 125/38 · call 10 · cell 258",
+    # observed/expected), ``strength`` a band of the score (the style sheet cannot scale a line by a
+    # property). The direction means nothing (a < b); queries match both ways. The run's
+    # parameters live on its LinkRun node.
     RelType("CO_USED", "Subscriber", "Subscriber",
-            (*CO_USED_EDGE_COLUMNS, *CO_USED_RUN),
+            (*CO_USED_EVIDENCE, "strength", "evidence", *CO_USED_RUN),
             datetimes=(("first", "first_s"), ("last", "last_s"))),
 )
 
@@ -105,6 +136,8 @@ def schema_statements() -> list[str]:
     """
     out = []
     for n in NODES:
+        if n in TRANSIENT:
+            continue
         if n.per_case:
             out.append(f"DROP CONSTRAINT {n.label.lower()}_{n.key} IF EXISTS")
             out.extend(f"DROP INDEX {n.label.lower()}_{'_'.join(props)} IF EXISTS" for props in n.indexes)
@@ -137,3 +170,19 @@ def session_read() -> str:
         "  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)",
         session_return("x"),
     ])
+
+
+def transient_schema(create: bool) -> list[str]:
+    """Create (at the start of a link run) or drop (after it) the episodes' constraint and index."""
+    out = []
+    for n in TRANSIENT:
+        cname = f"{n.label.lower()}_{n.key}"
+        inames = [(f"{n.label.lower()}_{'_'.join(p)}", p) for p in n.indexes]
+        if create:
+            out.append(f"CREATE CONSTRAINT {cname} IF NOT EXISTS FOR (n:{n.label}) REQUIRE n.{n.key} IS UNIQUE")
+            out.extend(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{n.label}) ON ({', '.join(f'n.{c}' for c in p)})"
+                       for name, p in inames)
+        else:
+            out.append(f"DROP CONSTRAINT {cname} IF EXISTS")
+            out.extend(f"DROP INDEX {name} IF EXISTS" for name, _ in inames)
+    return out

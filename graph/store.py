@@ -64,6 +64,25 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
             for k, v in zip(f["session_key"].tolist(), zip(*values, strict=True), strict=True)]
 
 
+def cell_rows(f: pd.DataFrame) -> list[dict]:
+    """Cells of a batch, with their position where the dump states one (columns cell_lat/cell_lon).
+
+    A stated position is kept as lat/lon and as a WGS84 POINT ``location`` (Browser users
+    compute distances with point.distance); a cell without one keeps whatever it had.
+    """
+    from neo4j.spatial import WGS84Point
+
+    cells = f[f["cell_id"].fillna("") != ""]
+    if "cell_lat" not in cells or "cell_lon" not in cells:
+        return [{"key": c, "props": {}} for c in cells["cell_id"].unique()]
+    lat = pd.to_numeric(cells["cell_lat"], errors="coerce")
+    lon = pd.to_numeric(cells["cell_lon"], errors="coerce")
+    known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna().drop_duplicates("cell_id")
+    pos = {c: {"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a)))}
+           for c, a, o in zip(known["cell_id"], known["lat"], known["lon"], strict=True)}
+    return [{"key": c, "props": pos.get(c, {})} for c in cells["cell_id"].unique()]
+
+
 class GraphDumpWriter:
     """Writes one dump's sessions in batches; rejects go to a local CSV beside the workspace."""
 
@@ -95,7 +114,7 @@ class GraphDumpWriter:
         apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app")
         apps = [{"key": a, "props": {"vendor": v, "category": c}}
                 for a, v, c in zip(apps_f["app"], apps_f["app_vendor"], apps_f["app_category"], strict=True)]
-        cells = [{"key": c, "props": {}} for c in f["cell_id"].fillna("").unique() if c]
+        cells = cell_rows(f)
         load_text = load_sessions()
         return [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cells),
                 (load_text, rows)]
