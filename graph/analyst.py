@@ -174,3 +174,27 @@ def display(value: Any) -> Any:
     if value is None or isinstance(value, int | float | str | bool):
         return value
     return str(value)
+
+
+def run(driver: Any, name: str, values: dict[str, Any], database: str | None = None) -> list[dict[str, Any]]:
+    """Run an analyst query and return its rows with the driver's own values (nodes, paths, times).
+
+    Unlike ``connection.read`` (which flattens nodes to dicts), rows keep the graph types so
+    ``display`` can show a node by its key and a path as a chain. A query that changes the
+    graph (mark_suspect) runs in a write transaction.
+    """
+    from neo4j import RoutingControl
+    from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+
+    from cdrnet.cypher import query
+    from cdrnet.errors import GraphError
+
+    text, params = query(f"queries/{name}", values)
+    routing = RoutingControl.WRITE if query_doc(name).writes else RoutingControl.READ
+    try:
+        records, _, _ = driver.execute_query(text, params, database_=database, routing_=routing)
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
+    except ClientError as exc:
+        raise GraphError(f"query {name} failed: {exc.message}") from exc
+    return [dict(r.items()) for r in records]
