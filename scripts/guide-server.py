@@ -49,6 +49,14 @@ def main(port: int, origin: str) -> None:
             self.end_headers()
             self.wfile.write(body)
 
+        def do_OPTIONS(self) -> None:  # noqa: N802 - Browser's CORS preflight (it sends custom headers)
+            self.send_response(204)
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+            self.send_header("Access-Control-Allow-Headers", self.headers.get("Access-Control-Request-Headers", ""))
+            self.send_header("Access-Control-Max-Age", "600")
+            self.end_headers()
+
         def log_message(self, *args: object) -> None:
             pass
 

@@ -348,3 +348,71 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
         neo = link_neo4j(driver, params, case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 10
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
+def test_browser_model_links_evidence_summaries_and_queries(graph, driver, case, capsys, monkeypatch):
+    """Issue 20: only links as CO_USED with evidence caption and band, run parameters apart,
+    no Episode schema left, subscriber summaries, dumps tied to their subscriber, symmetric
+    link_sessions, and `cdrnet query`'s defaults, normalisation and messages."""
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
+    edges = link_neo4j(driver, LinkParams(), case=CASE).edges
+    links = edges[edges["link"]]
+    q = lambda text, **p: [dict(r) for r in driver.execute_query(text, p).records]  # noqa: E731
+    rels = q("MATCH ()-[r:CO_USED {case: $c}]->() RETURN r.evidence AS ev, r.strength AS band, "
+             "r.window_s AS w, r.mode AS mode, r.run AS run", c=CASE)
+    assert len(rels) == len(links) and all(r["ev"].startswith("msg ") or r["ev"].startswith("call ") for r in rels)
+    assert {r["band"] for r in rels} <= {"strong", "medium", "weak"} and all(r["w"] is None and r["mode"] is None
+                                                                             for r in rels)
+    run = q("MATCH (r:LinkRun {case: $c}) RETURN r.run AS run, r.window_s AS w, r.links AS n", c=CASE)
+    assert run == [{"run": rels[0]["run"], "w": 180, "n": len(links)}]
+    schema = q("SHOW INDEXES YIELD name RETURN name") + q("SHOW CONSTRAINTS YIELD name RETURN name")
+    assert not [s for s in schema if s["name"].startswith("episode")]
+    assert q("MATCH (e:Episode) RETURN count(e) AS c")[0]["c"] == 0
+    sub = q("MATCH (s:Subscriber {case: $c}) WITH s LIMIT 1 RETURN s.msisdn AS m, s.sessions AS n, "
+            "s.first_seen < s.last_seen AS ordered, size(s.applications) > 0 AS apps, "
+            "COUNT { (s)-[:USED_APP]->(:Application) } AS used, COUNT { (:Dump)-[:OF_SUBSCRIBER]->(s) } AS dumps",
+            c=CASE)[0]
+    assert sub["n"] == q("MATCH (:Subscriber {case: $c, msisdn: $m})-[:HAD]->(x) RETURN count(x) AS c",
+                         c=CASE, m=sub["m"])[0]["c"]
+    assert sub["ordered"] and sub["apps"] and sub["used"] > 0 and sub["dumps"] == 1
+    assert q("MATCH (x:Session {case: $c}) WHERE x.public_ip IS NOT NULL RETURN count(x) > 0 AS ok", c=CASE)[0]["ok"]
+    top = links.iloc[0]
+    env = ["--neo4j", URI, "--case", CASE]
+    outs = []
+    for a, b in ((top["a"], top["b"]), (top["b"], top["a"])):
+        code, out, err = run_cli(capsys, *env, "query", "link_sessions", "-p", f"a={a}", "-p", f"b=+{b}")
+        assert code == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1] and "messaging" in outs[0] and ".csv" in outs[0]  # symmetric, file names shown
+    code, out, err = run_cli(capsys, *env, "query", "strongest_links")  # limit from the documented default
+    assert code == 0 and len(out.strip().splitlines()) == 1 + 1 + min(25, len(links))
+    national = top["a"][2:]  # 10 digits, as an analyst types it
+    code, out, err = run_cli(capsys, *env, "query", "suspect_network", "-p", f"msisdn={national}")
+    assert code == 0 and top["b"] in out
+    code, out, err = run_cli(capsys, *env, "query", "suspect_network", "-p", f"msisdn={national}", "-p", "hops=5")
+    assert code != 0 and "hops 5 is outside 1..4" in err
+    code, out, err = run_cli(capsys, *env, "query", "timeline", "-p", "msisdn=919000000999", "-p", "app=whatsapp")
+    assert code != 0 and "unknown subscriber 919000000999 in case" in err
+    code, out, err = run_cli(capsys, *env, "query", "suspect_network", "-p", f"msisdn={national}", "-p", "hop=2")
+    assert code != 0 and "has no parameter 'hop'" in err and "hint: its parameters: hops, min_score, msisdn" in err
+    code, out, err = run_cli(capsys, *env, "query", "mark_suspect", "-p", f"msisdn={top['a']}")
+    assert code == 0 and q("MATCH (s:Suspect {case: $c}) RETURN s.msisdn AS m", c=CASE) == [{"m": top["a"]}]
+
+
+def test_link_sessions_query_seeks_two_people_not_the_service(graph, driver):
+    from cdrnet.cypher import load
+
+    with driver.session() as s:
+        plan = s.run("EXPLAIN " + load("queries/link_sessions"),
+                     {"case": CASE, "a": "1", "b": "2", "window_s": 180, "call_window_s": 5, "limit": 10}).consume().plan
+    text = str(plan)
+    assert "session_case_msisdn_start_s" in text or "Session(case, msisdn, start_s)" in text
+    assert "NodeByLabelScan" not in text and "AllNodesScan" not in text
+
+
+def test_committed_browser_guide_is_generated_from_the_queries():
+    from pathlib import Path
+
+    from cdrnet.graph.browser_guide import guide_html
+
+    committed = (Path(__file__).resolve().parents[1] / "cypher" / "browser-guide.html").read_text(encoding="utf-8")
+    assert committed == guide_html(), "regenerate cypher/browser-guide.html with cdrnet.graph.browser_guide.guide_html()"
