@@ -348,6 +348,8 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
         neo = link_neo4j(driver, params, case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 10
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
+
+
 def test_browser_model_links_evidence_summaries_and_queries(graph, driver, case, capsys, monkeypatch):
     """Issue 20: only links as CO_USED with evidence caption and band, run parameters apart,
     no Episode schema left, subscriber summaries, dumps tied to their subscriber, symmetric
