@@ -20,7 +20,7 @@ from neo4j import Driver, ManagedTransaction
 
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import read, read_text, run_write, write
-from cdrnet.graph.model import CO_USED_EDGE_COLUMNS, SESSION, SESSION_COMPUTED, schema_statements, session_read
+from cdrnet.graph.model import CO_USED_EDGE_COLUMNS, CO_USED_RUN_PARAMS, SESSION, SESSION_COMPUTED, schema_statements, session_read
 from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
@@ -298,6 +298,10 @@ class GraphStore:
         f = pd.DataFrame(rows)
         for name in ("first", "last"):
             f[f"{name}_utc"] = pd.to_datetime(f.pop(f"{name}_s").astype("Float64"), unit="s", utc=True)
+        # The run's parameters live once on its LinkRun node (issue 20: evidence apart from parameters).
+        runs = pd.DataFrame(read(self.driver, "link_runs", {"case": self.case}, self.database),
+                            columns=["run", *CO_USED_RUN_PARAMS])
+        f = f.merge(runs, on="run", how="left")
         cols = ["a", "b", *CO_USED_EDGE_COLUMNS, "first_utc", "last_utc"]
         return f[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 

@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cdrnet.graph.cousage import link_neo4j
-from cdrnet.graph.store import GraphStore
 
 from cdrnet.analysis.cousage import LinkParams
+from cdrnet.graph.cousage import link_neo4j
+from cdrnet.graph.store import GraphStore
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from tests.browser import CHROMIUM, DRIVER, require_browser
