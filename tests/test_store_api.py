@@ -16,7 +16,7 @@ import pytest
 import cdrnet
 from cdrnet.analysis.units import CALL_PORTS, MESSAGING_CATEGORIES, cypher_definitions
 from cdrnet.cypher import load, parameters
-from cdrnet.graph.model import CO_USED_EDGE_COLUMNS, SESSION, session_read, session_return
+from cdrnet.graph.model import CO_USED_EVIDENCE, CO_USED_RUN_PARAMS, SESSION, session_read, session_return
 from cdrnet.graph.writes import merge_rels, read_rels
 from cdrnet.store import SessionStore
 from cdrnet.synth.scenario import build_scenario
@@ -40,8 +40,10 @@ def test_co_used_is_written_and_read_from_its_declaration():
     w, r = merge_rels("CO_USED"), read_rels("CO_USED")
     assert "MERGE (a)-[x:CO_USED]->(b)" in w and "x.case = $case" in w and "first = datetime" in w
     assert parameters(r) == {"case"}
-    for prop in CO_USED_EDGE_COLUMNS:
+    for prop in CO_USED_EVIDENCE:
         assert f"x.{prop} AS {prop}" in r
+    for prop in CO_USED_RUN_PARAMS:  # on the run's LinkRun node, not on every link
+        assert f"x.{prop} AS" not in r
 
 
 def test_co_usage_definitions_reach_the_cypher_as_parameters():
