@@ -22,6 +22,8 @@ class NodeType:
     #: Whether nodes belong to one case (key and indexes lead with ``case``); a link run's
     #: temporary episodes are scoped by their run id instead.
     per_case: bool = True
+    #: Properties computed from the key when a usage summary creates the node (Cypher over ``k``).
+    computed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,13 @@ class RelType:
     properties: tuple[str, ...] = field(default=())
     #: DATETIME properties computed from epoch-second properties, shown in the zone each row names.
     datetimes: tuple[tuple[str, str], ...] = ()
+    #: A usage summary: the Session property whose values are the end nodes' keys. The relationship
+    #: is recomputed from the subscriber's sessions after each dump with first/last use and counts.
+    summarises: str = ""
 
 
 # Subscribers carry a summary (first/last seen as DATETIME, session count, applications used)
-# recomputed after each dump by cypher/equipment.cypher, so Browser users can read a number's
+# recomputed after each dump (graph.writes.usage_summaries), so Browser users can read a number's
 # activity without expanding its sessions. ``Suspect`` is an extra label analysts set
 # (queries/mark_suspect.cypher) so the style sheet can mark the suspect.
 SUBSCRIBER = NodeType("Subscriber", "msisdn", ("first_seen", "last_seen", "sessions", "applications"))
@@ -59,7 +64,9 @@ SESSION = NodeType(
     datetimes=(("start", "start_s"), ("end", "end_s")),
 )
 APPLICATION = NodeType("Application", "name", ("vendor", "category"))
-DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),))
+# imei14 (the first 14 digits: TAC + serial) joins the same handset written as a 15-digit IMEI
+# (check digit) and as a 16-digit IMEISV (software version).
+DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
 SIM = NodeType("Sim", "imsi")
 # Positions (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries)
 # are set only where a dump states them (columns cell_lat/cell_lon of the canonical sessions).
@@ -99,13 +106,13 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("HAD", "Subscriber", "Session"),
     RelType("OF_APP", "Session", "Application"),
     RelType("AT_CELL", "Session", "Cell"),
-    RelType("USED_DEVICE", "Subscriber", "Device", ("first", "last", "sessions")),
-    RelType("USED_SIM", "Subscriber", "Sim", ("first", "last", "sessions")),
+    RelType("USED_DEVICE", "Subscriber", "Device", ("first", "last", "sessions"), summarises="imei"),
+    RelType("USED_SIM", "Subscriber", "Sim", ("first", "last", "sessions"), summarises="imsi"),
     RelType("CONTAINS", "Dump", "Session"),
     # Which subscriber a dump was requested for (an operator's dump answers a request per number).
     RelType("OF_SUBSCRIBER", "Dump", "Subscriber"),
     # Summary of a subscriber's sessions per application, so "who uses what" needs no session scan.
-    RelType("USED_APP", "Subscriber", "Application", ("first", "last", "sessions")),
+    RelType("USED_APP", "Subscriber", "Application", ("first", "last", "sessions"), summarises="app"),
     # Only links (pairs the run judged linked) become CO_USED: Browser draws every relationship
     # between the nodes it shows. ``evidence`` is the caption (e.g. "msg 125/38 · call 10 · cell 258",
     # observed/expected), ``strength`` a band of the score (the style sheet cannot scale a line by a

@@ -20,8 +20,16 @@ from neo4j import Driver, ManagedTransaction
 
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import read, read_text, run_write, write
-from cdrnet.graph.model import CO_USED_EDGE_COLUMNS, CO_USED_RUN_PARAMS, SESSION, SESSION_COMPUTED, schema_statements, session_read
-from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels
+from cdrnet.graph.model import (
+    CO_USED_EDGE_COLUMNS,
+    CO_USED_RUN_PARAMS,
+    SESSION,
+    SESSION_COMPUTED,
+    schema_statements,
+    session_read,
+    transient_schema,
+)
+from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
@@ -149,7 +157,9 @@ class GraphDumpWriter:
         if stored != report.loaded:
             raise GraphError(f"dump {self.sha[:12]}: Neo4j holds {stored} sessions, the parser loaded {report.loaded}",
                              "run the same command again: loads are idempotent")
-        write(self.store.driver, "equipment", {"case": case, "msisdns": report.msisdns}, self.store.database)
+        summaries = usage_summaries()
+        run_write(self.store.driver, lambda tx: tx.run(summaries, {"case": case, "msisdns": report.msisdns}).consume(),
+                  self.store.database)
         props = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in report.to_dict().items()}
         props["msisdns"] = report.msisdns
         props["file_name"] = report.name
@@ -231,8 +241,17 @@ class GraphStore:
         return self
 
     def create_schema(self) -> None:
+        """Constraints and indexes of the declared model; leftover episode schema is dropped.
+
+        Link runs create the episodes' schema and drop it when they finish; a run killed
+        midway (or a database written by an older version) leaves it behind, and Browser
+        would list an empty Episode label. It goes once no run holds episodes.
+        """
         for stmt in schema_statements():
             self.driver.execute_query(stmt, database_=self.database)
+        if not read(self.driver, "episodes_left", {}, self.database)[0]["left"]:
+            for stmt in transient_schema(create=False):
+                self.driver.execute_query(stmt, database_=self.database)
         self.driver.execute_query("CALL db.awaitIndexes(300)", database_=self.database)
 
     def has_dump(self, sha: str) -> bool:

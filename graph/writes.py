@@ -73,3 +73,43 @@ def read_rels(rel_type: str) -> str:
     props = ", ".join(f"x.{p} AS {p}" for p in r.properties)
     return (f"MATCH (a:{s.label} {{{CASE}: ${CASE}}})-[x:{r.type} {{{CASE}: ${CASE}}}]->"
             f"(b:{e.label} {{{CASE}: ${CASE}}}) RETURN a.{s.key} AS a, b.{e.key} AS b, {props}")
+
+
+@lru_cache(maxsize=1)
+def usage_summaries() -> str:
+    """Recompute what subscribers ($msisdns of $case) used, from their sessions (idempotent).
+
+    One block per relationship declared with ``summarises`` (devices, SIMs, applications: first
+    and last use, session count), then the subscriber's own summary (first/last seen, sessions,
+    applications), so Browser users read activity without a session scan.
+    """
+    sub = NODE_BY_LABEL["Subscriber"]
+    blocks = []
+    for r in RELATIONSHIPS:
+        if not r.summarises:
+            continue
+        end = NODE_BY_LABEL[r.end]
+        computed = "".join(f"\n  SET e.{p} = {expr}" for p, expr in end.computed)
+        blocks.append("\n".join([
+            "CALL (s) {",
+            "  MATCH (s)-[:HAD]->(x:Session)",
+            f"  WHERE coalesce(x.{r.summarises}, '') <> ''",
+            f"  WITH x.{r.summarises} AS k, min(x.start) AS first, max(x.start) AS last, count(*) AS n",
+            f"  MERGE {_pattern(end, 'e', 'k')}{computed}",
+            f"  MERGE (s)-[u:{r.type}]->(e)",
+            f"  SET u.first = first, u.last = last, u.sessions = n, u.{CASE} = ${CASE}",
+            f"  RETURN count(*) AS {r.type.lower()}",
+            "}",
+        ]))
+    blocks.append("\n".join([
+        "CALL (s) {",
+        "  MATCH (s)-[:HAD]->(x:Session)",
+        "  WITH min(x.start) AS first, max(x.start) AS last, count(x) AS n,",
+        "       [a IN collect(DISTINCT x.app) WHERE a <> ''] AS apps",
+        "  SET s.first_seen = first, s.last_seen = last, s.sessions = n, s.applications = apps",
+        "  RETURN count(*) AS summaries",
+        "}",
+    ]))
+    names = [r.type.lower() for r in RELATIONSHIPS if r.summarises]
+    return "\n".join([f"MATCH (s:{sub.label} {{{CASE}: ${CASE}}})", f"WHERE s.{sub.key} IN $msisdns", *blocks,
+                      "RETURN " + ", ".join(f"sum({n}) AS {n}" for n in names)])

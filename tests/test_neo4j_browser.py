@@ -103,7 +103,7 @@ def _run(d, code_part: str) -> None:
         pre.click();
         return true;""", code_part))
     time.sleep(0.5)
-    d.find_element(By.CSS_SELECTOR, "[data-testid=editor-Run]").click()
+    _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=editor-Run]"))[0].click()
     time.sleep(1.5)
 
 
@@ -113,7 +113,7 @@ def _slide(d, title: str) -> None:
     for _ in range(15):
         if title in _headings(d):
             return
-        d.find_element(By.CSS_SELECTOR, "[data-testid=nextSlide]").click()
+        _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=nextSlide]"))[0].click()
         time.sleep(0.4)
     raise AssertionError(f"no guide slide '{title}'")
 
@@ -126,7 +126,7 @@ def test_browser_opens_the_guide_and_draws_a_query_from_it(loaded):
     try:
         d.get(f"http://127.0.0.1:{HTTP}/browser/?connectURL=bolt://neo4j@127.0.0.1:{URI.rsplit(':', 1)[1]}")
         _wait(lambda: d.find_elements(By.CSS_SELECTOR, "input[type=password]"))[0].send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "button[data-testid=connect]").click()
+        _wait(lambda: d.find_elements(By.CSS_SELECTOR, "button[data-testid=connect]"))[0].click()
         _wait(lambda: "cdrnet: who talks to whom" in _headings(d))
         if SHOTS:
             d.save_screenshot(str(Path(SHOTS) / "neo4j-guide.png"))
@@ -178,11 +178,11 @@ def _set_param(d, command: str) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    editor = d.find_element(By.CSS_SELECTOR, "[data-testid=activeEditor] textarea")
+    editor = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=activeEditor] textarea"))[0]
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     editor.send_keys(command)
-    d.find_element(By.CSS_SELECTOR, "[data-testid=editor-Run]").click()
+    _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=editor-Run]"))[0].click()
     time.sleep(1.5)
     frame = d.find_elements(By.CSS_SELECTOR, "article, [data-testid=frame]")
     return frame[0].text if frame else ""

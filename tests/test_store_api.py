@@ -46,6 +46,21 @@ def test_co_used_is_written_and_read_from_its_declaration():
         assert f"x.{prop} AS" not in r
 
 
+def test_usage_summaries_are_written_from_their_declarations():
+    from cdrnet.graph.model import RELATIONSHIPS
+    from cdrnet.graph.writes import usage_summaries
+
+    text = usage_summaries()
+    assert parameters(text) == {"case", "msisdns"}
+    declared = [r for r in RELATIONSHIPS if r.summarises]
+    assert {r.type for r in declared} == {"USED_DEVICE", "USED_SIM", "USED_APP"}
+    for r in declared:
+        assert f"WITH x.{r.summarises} AS k" in text and f"MERGE (s)-[u:{r.type}]->(e)" in text
+    assert "SET e.imei14 = left(k, 14)" in text  # the Device declaration's computed property
+    assert text.splitlines()[-1] == "RETURN sum(used_device) AS used_device, sum(used_sim) AS used_sim, " \
+                                    "sum(used_app) AS used_app"
+
+
 def test_co_usage_definitions_reach_the_cypher_as_parameters():
     for name, wanted in [("episodes_call", {"call_ports", "call_protos", "call_categories"}),
                          ("episodes_match", {"min_tol_s", "mirror"}),
