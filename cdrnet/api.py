@@ -254,11 +254,27 @@ class Case:
 
     # -- who talks to whom -----------------------------------------------------------------------
     def run_link(self, params: LinkParams, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
-                 pseudonymized: bool = False) -> LinkRun:
-        """Score pairs where the sessions live, keep the links in the store, write edges.csv (``out``)."""
+                 pseudonymized: bool = False, possible_apps: bool = False) -> LinkRun:
+        """Score pairs where the sessions live, keep the links in the store, write edges.csv (``out``).
+
+        ``possible_apps``: also count low-confidence labels ("XMPP (WhatsApp possible)") as
+        messaging; on the embedded workspace only (Neo4j runs read "messaging" labels).
+        """
         numbers = normalise_numbers(subscribers) if subscribers is not None else None
-        result = self.store.link(params, numbers)
-        notes = [n for n in [self.store.write_links(result)] if n]
+        notes: list[str] = []
+        if possible_apps and not hasattr(self.store, "driver"):
+            from cdrnet.analysis.cousage import link
+            from cdrnet.loader.signatures import possible_note, promote_possible
+
+            frame = self.sessions(params.since, params.until, numbers)
+            notes.append(possible_note(frame, True))
+            result = link(promote_possible(frame), params, coverage=self.store.coverage())
+        else:
+            if possible_apps:
+                notes.append("note: --possible-apps applies to workspace runs; Neo4j runs count 'messaging' labels only")
+            result = self.store.link(params, numbers)
+        notes += [n for n in [self.store.write_links(result)] if n]
+        notes = [n for n in notes if n]
         target = Path(out) if out is not None else self.output("edges.csv")
         table = write_edges(result, target, pseudonymized)
         return LinkRun(result, table, target, notes)
@@ -323,9 +339,14 @@ class Case:
 
     def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp", out_dir: str | Path | None = None,
                tz: str = "Asia/Kolkata", pseudonymized: bool = False,
-               notify: Callable[[str], None] | None = None) -> list[Path]:
-        """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written."""
+               notify: Callable[[str], None] | None = None, possible_apps: bool = False) -> list[Path]:
+        """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written.
+
+        Low-confidence labels ("XMPP (WhatsApp possible)") are left out unless ``possible_apps``;
+        ``notify`` hears how many sessions that concerns.
+        """
         from cdrnet.analysis.trends import app_sessions, write_trends
+        from cdrnet.loader.signatures import possible_note, promote_possible
 
         read_options(tz=tz)  # validates the zone before any work
         wanted = [msisdn] if isinstance(msisdn, str) else list(msisdn or [])
@@ -336,6 +357,11 @@ class Case:
 
             show = pseudonymizer("msisdn")
         frame = self.sessions()
+        note = possible_note(frame, possible_apps)
+        if note and notify is not None:
+            notify(note)
+        if possible_apps:
+            frame = promote_possible(frame)
         if app_sessions(frame, app).empty:
             known = sorted(set(frame["app"].dropna()) - {""})
             raise UsageError(f"no sessions of an application matching '{app}'; applications in this case: "

@@ -30,10 +30,15 @@ SESSION_SCHEMA = pa.schema(
         ("dest_port", pa.int32()),
         ("proto", pa.string()),
         ("cell_id", pa.string()),
+        ("cell_raw", pa.string()),
+        ("cell_name", pa.string()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
         ("uplink", pa.int64()),
         ("downlink", pa.int64()),
         ("rat", pa.string()),
         ("apn", pa.string()),
+        ("record_key", pa.string()),
         ("app", pa.string()),
         ("app_vendor", pa.string()),
         ("app_category", pa.string()),
@@ -48,7 +53,9 @@ SESSION_SCHEMA = pa.schema(
 SESSION_COLUMNS: list[str] = SESSION_SCHEMA.names
 
 #: Columns that identify a session independently of which dump delivered it, so
-#: an operator's resend of the same rows yields the same keys.
+#: an operator's resend of the same rows yields the same keys. The cell and the
+#: allocation end are left out: operators re-send a flow with a corrected cell or
+#: a re-computed allocation end, and that is the same session, not a second one.
 SESSION_KEY_COLUMNS: list[str] = [
     "msisdn",
     "start_utc",
@@ -62,7 +69,6 @@ SESSION_KEY_COLUMNS: list[str] = [
     "dest_port",
     "uplink",
     "downlink",
-    "cell_id",
 ]
 
 #: Reject reasons written to rejects.csv; kept in one place so docs and tests agree.
@@ -80,5 +86,7 @@ REJECT_REASONS: dict[str, str] = {
     "end_before_start": "the end time is before the start time and not a midnight roll-over",
     "invalid_port": "the destination port is not an integer in 0-65535",
     "invalid_ip": "the destination IP address is not a valid IPv4/IPv6 address",
-    "duplicate_row": "the same session appears earlier in this dump",
+    "duplicate_row": "an identical row appears earlier in this dump",
+    "resent_row": "the same session appears earlier in this dump with another allocation end, cell or "
+                  "other detail (an operator re-send); the first one is kept",
 }

@@ -47,6 +47,8 @@ class RelType:
 # (queries/mark_suspect.cypher) so the style sheet can mark the suspect.
 SUBSCRIBER = NodeType("Subscriber", "msisdn", ("first_seen", "last_seen", "sessions", "applications"))
 SUSPECT_LABEL = "Suspect"
+# Volumes: where a layout repeats its record's totals on each flow row (Airtel), sessions of one
+# record share ``record_key``; sum volumes once per record_key (see docs/layouts.md).
 #: Session properties computed by the writer from canonical columns (name -> what it is made of):
 #: epoch seconds from the UTC timestamps, and the messaging service (vendor, else application).
 SESSION_COMPUTED: dict[str, str] = {"start_s": "start_utc", "end_s": "end_utc", "service": "app_vendor|app"}
@@ -56,8 +58,8 @@ SESSION_COMPUTED: dict[str, str] = {"start_s": "start_utc", "end_s": "end_utc", 
 SESSION = NodeType(
     "Session", "session_key",
     ("msisdn", "start_s", "end_s", "app", "app_vendor", "app_category", "service", "dest_ip", "dest_port",
-     "proto", "uplink", "downlink", "cell_id", "imei", "imsi", "public_ip", "public_port", "dump_sha256",
-     "source_line", "layout"),
+     "proto", "uplink", "downlink", "cell_id", "cell_raw", "cell_name", "lat", "lon", "record_key", "imei",
+     "imsi", "public_ip", "public_port", "dump_sha256", "source_line", "layout"),
     # ``start`` (DATETIME) is what Browser users filter on; ``start_s`` what cdrnet's queries seek on.
     # (msisdn, start_s) bounds queries/link_sessions.cypher to two people's sessions in a window.
     indexes=(("start_s",), ("start",), ("service", "start_s"), ("dump_sha256",), ("msisdn",), ("msisdn", "start_s")),
@@ -68,9 +70,11 @@ APPLICATION = NodeType("Application", "name", ("vendor", "category"))
 # (check digit) and as a 16-digit IMEISV (software version).
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
 SIM = NodeType("Sim", "imsi")
-# Positions (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries)
-# are set only where a dump states them (columns cell_lat/cell_lon of the canonical sessions).
-CELL = NodeType("Cell", "cell_id", ("lat", "lon", "location"))
+# A cell's canonical id (digits: MCC, MNC, LAC/CI or the decoded LTE cell identity) joins every
+# form operators write; the raw text and name are kept as the first dump gave them. Positions
+# (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries) are set only
+# where a dump states them (canonical session columns lat/lon).
+CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location"))
 # The requested period (ISO UTC text, end inclusive) bounds the time the dump's subscribers were
 # observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md).
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",

@@ -73,22 +73,29 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
 
 
 def cell_rows(f: pd.DataFrame) -> list[dict]:
-    """Cells of a batch, with their position where the dump states one (columns cell_lat/cell_lon).
+    """Cells of a batch: raw id and name as first given, and the position where the dump states one.
 
-    A stated position is kept as lat/lon and as a WGS84 POINT ``location`` (Browser users
-    compute distances with point.distance); a cell without one keeps whatever it had.
+    A stated position (canonical columns lat/lon) is kept as lat/lon and as a WGS84 POINT
+    ``location`` (Browser users compute distances with point.distance); a cell without one
+    keeps whatever it had. Work is per distinct cell, not per row.
     """
     from neo4j.spatial import WGS84Point
 
     cells = f[f["cell_id"].fillna("") != ""]
-    if "cell_lat" not in cells or "cell_lon" not in cells:
-        return [{"key": c, "props": {}} for c in cells["cell_id"].unique()]
-    lat = pd.to_numeric(cells["cell_lat"], errors="coerce")
-    lon = pd.to_numeric(cells["cell_lon"], errors="coerce")
-    known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna().drop_duplicates("cell_id")
-    pos = {c: {"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a)))}
-           for c, a, o in zip(known["cell_id"], known["lat"], known["lon"], strict=True)}
-    return [{"key": c, "props": pos.get(c, {})} for c in cells["cell_id"].unique()]
+    props: dict[str, dict] = {c: {} for c in cells["cell_id"].unique()}
+    for col, prop in (("cell_raw", "cell_raw"), ("cell_name", "name")):
+        if col in cells:
+            named = cells[cells[col].fillna("") != ""].drop_duplicates("cell_id")
+            for c, v in zip(named["cell_id"], named[col], strict=True):
+                props[c][prop] = str(v)
+    lat_col, lon_col = ("lat", "lon") if "lat" in cells else ("cell_lat", "cell_lon")
+    if lat_col in cells and lon_col in cells:
+        lat = pd.to_numeric(cells[lat_col], errors="coerce")
+        lon = pd.to_numeric(cells[lon_col], errors="coerce")
+        known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna().drop_duplicates("cell_id")
+        for c, a, o in zip(known["cell_id"], known["lat"], known["lon"], strict=True):
+            props[c].update({"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a)))})
+    return [{"key": c, "props": p} for c, p in props.items()]
 
 
 class GraphDumpWriter:
@@ -205,6 +212,9 @@ def restore_sessions(rows: list[dict]) -> pd.DataFrame:
         elif pa.types.is_integer(typ):
             raw = f[col] if col in f else pd.Series(pd.NA, index=f.index)
             f[col] = raw.astype("Int32" if typ.bit_width == 32 else "Int64")
+        elif pa.types.is_floating(typ):
+            raw = f[col] if col in f else pd.Series(np.nan, index=f.index)
+            f[col] = pd.to_numeric(raw, errors="coerce").astype("float64")
         else:
             f[col] = (f[col] if col in f else pd.Series("", index=f.index)).astype("string").fillna("")
     return f[SESSION_COLUMNS].sort_values(["msisdn", "start_utc", "session_key"], kind="stable").reset_index(drop=True)

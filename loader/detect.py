@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdrnet.errors import UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
@@ -31,10 +31,15 @@ class Detection:
     header_line: int  # 1-based; 0 when there is no header
     delimiter: str
     columns: list[str]
-    index: dict[str, int]  # canonical field -> column position
+    index: dict[str, int]  # canonical field -> column position (the first of its names present)
     empty_export: bool = False
     stated: StatedPeriod | None = None  # the requested period as the preamble states it
     decision: DateDecision | None = None  # date order and period; None until the first block decides
+    #: canonical field -> every column position holding one of its names, in preference order; a
+    #: field with several (Destination_IP4 and Destination_IP6) takes each row's first non-empty.
+    alternatives: dict[str, list[int]] = field(default_factory=dict)
+    #: The export's own subscriber where the preamble names it (``CDR OF MSISDN : …``).
+    stated_msisdn: str = ""
 
 
 def split_line(line: str, delimiter: str) -> list[str]:
@@ -45,26 +50,57 @@ def split_line(line: str, delimiter: str) -> list[str]:
         return line.split(delimiter)
 
 
-def _match(cells: list[str], layout: Layout) -> dict[str, int] | None:
+#: A voice/SMS call record's defining columns: a call type and the other party. IPDRs and data
+#: reports never carry both, so a header with both is a CDR whatever else it shares.
+CALL_TYPE = re.compile(r"^call[ _]?type\b")
+B_PARTY = re.compile(r"\bb[ _-]?party\b|^called party|^other/b-party")
+#: Preamble lines naming the subscriber of an export: Airtel ``CDR OF MSISDN : 98…`` /
+#: ``IPDR OF Mobile No : …``, Vi ``MSISDN:- …``.
+STATED_MSISDN = re.compile(r"(?:msisdn|mobile\s*no\.?)\s*[:\-]+\s*'?\+?(\d{8,15})\b", re.IGNORECASE)
+
+
+def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
+    """Positions of each mapped field's columns (every alternative name present), or None
+    when a defining column is missing."""
     normal = [normalise_header(c) for c in cells]
-    positions: dict[str, int] = {}
-    for canon, expected in layout.normalised.items():
-        if expected in normal:
-            positions[canon] = normal.index(expected)
-            continue
-        # A header cut at a fixed width leaves a prefix of the last name.
-        for i, cell in enumerate(normal):
-            if len(cell) >= MIN_PREFIX and expected.startswith(cell) and i == len(normal) - 1:
-                positions[canon] = i
-                break
-    if all(r in positions for r in layout.required):
-        return positions
-    return None
+    positions: dict[str, list[int]] = {}
+    for canon, names in layout.normalised.items():
+        found = [normal.index(n) for n in names if n in normal]
+        if not found:
+            # A header cut at a fixed width leaves a prefix of the last name.
+            last = normal[-1] if normal else ""
+            if len(last) >= MIN_PREFIX and any(n.startswith(last) for n in names):
+                found = [len(normal) - 1]
+        if found:
+            positions[canon] = list(dict.fromkeys(found))
+    if not all(r in positions for r in layout.required):
+        return None
+    if layout.required_any and not any(r in positions for r in layout.required_any):
+        return None
+    return positions
+
+
+def call_record_columns(cells: list[str]) -> tuple[str, str] | None:
+    """The (call type, B party) column names when a header line is a voice/SMS CDR's."""
+    normal = [normalise_header(c) for c in cells]
+    ct = next((c for c, n in zip(cells, normal, strict=True) if CALL_TYPE.search(n)), None)
+    bp = next((c for c, n in zip(cells, normal, strict=True) if B_PARTY.search(n)), None)
+    return (ct.strip(), bp.strip()) if ct and bp else None
+
+
+def stated_msisdn(preamble: list[str]) -> str:
+    """The subscriber number a preamble states, digits only ("" when none)."""
+    for line in preamble:
+        m = STATED_MSISDN.search(line)
+        if m:
+            return m.group(1)
+    return ""
 
 
 def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection:
     """Pick the (line, delimiter, layout) whose header covers the most mapped fields."""
-    best: tuple[float, int, str, Layout, list[str], dict[str, int]] | None = None
+    best: tuple[float, int, str, Layout, list[str], dict[str, list[int]]] | None = None
+    call_header: tuple[int, tuple[str, str]] | None = None
     for i, line in enumerate(lines[:SCAN_LINES]):
         if not line.strip():
             continue
@@ -74,6 +110,11 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
             cells = split_line(line, delim)
             if len(cells) < 3:
                 continue
+            if call_header is None:
+                cdr = call_record_columns(cells)
+                if cdr is not None:
+                    call_header = (i, cdr)
+                    continue
             for layout in layouts:
                 pos = _match(cells, layout)
                 if pos is None:
@@ -83,18 +124,45 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
                     best = (score, i, delim, layout, cells, pos)
         if best is not None and best[0] == 1.0:
             break
+    if call_header is not None and (best is None or call_header[0] <= best[1]):
+        line_no, (ct, bp) = call_header
+        raise UnknownLayoutError(
+            f"{file_name}: line {line_no + 1} is a voice/SMS call record (CDR) header ('{ct}', '{bp}'), "
+            f"not an IPDR or data report; call records are not loaded by this version",
+            hint="load the subscriber's IPDR / data-session export instead; voice CDR support is a separate "
+                 "feature (see docs/layouts.md)")
     if best is None:
-        if any(EMPTY_EXPORT.match(line.strip().strip(",;|\t").strip()) for line in lines[:SCAN_LINES]):
-            return Detection(None, 0, ",", [], {}, empty_export=True, stated=stated_period(lines[:SCAN_LINES]))
+        empty = any(EMPTY_EXPORT.match(line.strip().strip(",;|\t").strip()) for line in lines[:SCAN_LINES])
+        if empty and not _has_unknown_header(lines[:SCAN_LINES]):
+            head = lines[:SCAN_LINES]
+            return Detection(None, 0, ",", [], {}, empty_export=True, stated=stated_period(head),
+                             stated_msisdn=stated_msisdn(head))
         names = ", ".join(sorted(layout.name for layout in layouts))
         raise UnknownLayoutError(
             f"{file_name}: no recognisable header in the first {SCAN_LINES} lines "
             f"(expected one of the layouts: {names})"
+            + ("; it says 'No Records Found' under a header no layout knows" if empty else "")
         )
     _, i, delim, layout, cells, pos = best
     columns = _dedupe([c.strip() or f"_col{k}" for k, c in enumerate(cells)])
     columns = _pad_to_data(columns, lines[i + 1 : i + 1 + 50], delim)
-    return Detection(layout, i + 1, delim, columns, pos, stated=stated_period(lines[:i]))
+    return Detection(layout, i + 1, delim, columns, {k: v[0] for k, v in pos.items()}, stated=stated_period(lines[:i]),
+                     alternatives=pos, stated_msisdn=stated_msisdn(lines[:i]))
+
+
+def _has_unknown_header(lines: list[str]) -> bool:
+    """Whether a line looks like a column header (five or more named cells).
+
+    An empty export is a preamble and "No Records Found"; the same words under a header
+    no layout knows (a voice CDR's, another tool's) are not an empty IPDR export.
+    """
+    for line in lines:
+        for delim in DELIMITERS:
+            if delim in line:
+                cells = [c for c in split_line(line, delim) if c.strip()]
+                if len(cells) >= 5 and sum(any(ch.isalpha() for ch in c) for c in cells) >= 5:
+                    return True
+    return False
 
 
 def _dedupe(names: list[str]) -> list[str]:

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cdrnet.errors import CdrnetError
+from cdrnet.errors import CdrnetError, UnknownLayoutError
 from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
-from cdrnet.loader.sources import DumpSource, Refused, iter_sources
+from cdrnet.loader.sources import DumpSource, Refused, check_readable, iter_sources
 
 
 @dataclass
@@ -123,8 +123,18 @@ def ingest_paths(paths: list[str], store: Any, layouts: list[Layout], opts: Opti
                 result.refused.append(src)
                 continue
             bar.set_postfix_str(src.name[-40:], refresh=False)
+            bad = check_readable(src)
+            if bad is not None:
+                result.refused.append(bad)
+                continue
             try:
                 report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers)
+            except UnknownLayoutError as exc:
+                # Not a failure while reading a known layout: no layout fits (or a voice CDR).
+                reason = str(exc)
+                reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
+                result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))
+                continue
             except CdrnetError as exc:
                 result.failed.append((src.name, exc))
                 continue

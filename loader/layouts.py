@@ -42,6 +42,8 @@ INPUT_FIELDS: dict[str, str] = {
     "proto": "transport protocol (TCP/UDP)",
     "cell_id": "cell global identity",
     "cell_name": "cell name or location text",
+    "lat": "latitude of the cell (decimal degrees)",
+    "lon": "longitude of the cell (decimal degrees)",
     "uplink": "uplink bytes",
     "downlink": "downlink bytes",
     "rat": "radio access technology",
@@ -58,6 +60,9 @@ END_SCOPES = ("flow", "record", "allocation", "none")
 #: What a row's volumes describe: its own flow, the record's totals repeated on each of its flow
 #: rows (summing them per row overstates volume), or nothing (no volume columns).
 VOLUME_SCOPES = ("flow", "record", "none")
+#: How a layout writes its cell ids: "auto" (decimal with separators, or hex when a value holds
+#: a hex letter) or "hex_eci" (Jio: MCC, MNC, then the LTE cell identity in hex, always).
+CELL_FORMATS = ("auto", "hex_eci")
 
 
 def normalise_header(name: str) -> str:
@@ -71,11 +76,24 @@ def normalise_header(name: str) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """One dump layout: header names per canonical field plus parsing rules."""
+    """One dump layout: header names per canonical field plus parsing rules.
+
+    ``fields`` holds each field's first header name (what docs and date-order hints read);
+    ``alternatives`` holds every name a field may have, in order of preference: exports
+    of one layout differ in wording (``Start Date`` / ``Start Date of Public IP Address
+    allocation``), and some split one field over two columns (``Destination_IP4`` and
+    ``Destination_IP6``), which the loader coalesces row by row.
+    ``required`` are the columns that define the layout (all must be present);
+    ``required_any`` are columns of which at least one must be, so that a voice CDR that
+    shares a data report's first columns is never taken for it.
+    """
 
     name: str
     fields: dict[str, str]
     required: tuple[str, ...]
+    alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    required_any: tuple[str, ...] = ()
+    cell_format: str = "auto"
     datetime_formats: tuple[str, ...] = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601")
     timezone: str | None = None
     has_destination: bool = True
@@ -85,19 +103,28 @@ class Layout:
     volume_scope: str = "flow"
     description: str = ""
     source: str = "built-in"
-    normalised: dict[str, str] = field(default_factory=dict, compare=False)
+    normalised: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        names = {k: self.alternatives.get(k) or (v,) for k, v in self.fields.items()}
+        object.__setattr__(self, "alternatives", names)
         object.__setattr__(
-            self, "normalised", {k: normalise_header(v) for k, v in self.fields.items()}
+            self, "normalised", {k: tuple(normalise_header(n) for n in v) for k, v in names.items()}
         )
 
 
 def _from_mapping(data: dict, source: str) -> Layout:
     try:
-        fields = {str(k): str(v) for k, v in dict(data["fields"]).items()}
+        raw_fields = dict(data["fields"])
     except (KeyError, TypeError, ValueError) as exc:
         raise LayoutFileError(f"{source}: a layout needs a [fields] table (canonical field = header)") from exc
+    alternatives: dict[str, tuple[str, ...]] = {}
+    for k, v in raw_fields.items():
+        names = tuple(str(x) for x in v) if isinstance(v, list | tuple) else (str(v),)
+        if not names or not all(n.strip() for n in names):
+            raise LayoutFileError(f"{source}: field {k} needs a header name (or a list of names)")
+        alternatives[str(k)] = names
+    fields = {k: v[0] for k, v in alternatives.items()}
     unknown = sorted(set(fields) - set(INPUT_FIELDS))
     if unknown:
         raise LayoutFileError(
@@ -124,6 +151,13 @@ def _from_mapping(data: dict, source: str) -> Layout:
     volume_scope = str(data.get("volume_scope") or ("flow" if {"uplink", "downlink"} & set(fields) else "none"))
     if volume_scope not in VOLUME_SCOPES:
         raise LayoutFileError(f"{source}: volume_scope must be one of {', '.join(VOLUME_SCOPES)}")
+    required_any = tuple(str(f) for f in data.get("required_any") or [])
+    missing_any = [r for r in required_any if r not in fields]
+    if missing_any:
+        raise LayoutFileError(f"{source}: required_any field(s) {', '.join(missing_any)} are not mapped")
+    cell_format = str(data.get("cell_format", "auto"))
+    if cell_format not in CELL_FORMATS:
+        raise LayoutFileError(f"{source}: cell_format must be one of {', '.join(CELL_FORMATS)}")
     formats = data.get("datetime_formats") or data.get("date_format") or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"]
     if isinstance(formats, str):
         formats = [formats]
@@ -131,9 +165,12 @@ def _from_mapping(data: dict, source: str) -> Layout:
         name=str(data.get("name") or Path(source).stem),
         fields=fields,
         required=required,
+        alternatives=alternatives,
+        required_any=required_any,
+        cell_format=cell_format,
         datetime_formats=tuple(str(f) for f in formats),
         timezone=data.get("timezone") or data.get("time_zone"),
-        has_destination=bool(data.get("has_destination", "dest_port" in fields)),
+        has_destination=bool(data.get("has_destination", bool({"dest_port", "dest_ip"} & set(fields)))),
         time_level=level,
         fallback_time_level=data.get("fallback_time_level"),
         end_scope=end_scope,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cdrnet.loader.cells import coordinates, normalise_cells
 from cdrnet.loader.dateorder import (
     ORDERS,
     DateDecision,
@@ -30,7 +31,7 @@ from cdrnet.loader.identifiers import (
     to_int,
 )
 from cdrnet.loader.ipaddr import normalise_ips
-from cdrnet.loader.layouts import normalise_header
+from cdrnet.loader.layouts import Layout, normalise_header
 from cdrnet.loader.signatures import Rule, classify
 from cdrnet.loader.timeparse import combine, parse_local, to_utc
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
@@ -100,6 +101,9 @@ class BlockResult:
     nondata: int
     stats: dict[str, int]
     key_hash: np.ndarray  # first 64 bits of each session key, for duplicate checks
+    #: 64-bit hash of each session's whole raw row (serial number aside): tells an identical
+    #: repeated row from an operator re-send of the same session with changed details.
+    row_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
 
 
 def is_nondata_text(text: str) -> bool:
@@ -196,6 +200,25 @@ def session_hashes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+def record_keys(layout: Layout, msisdn: pd.Series, charging_id: pd.Series, end_utc: pd.Series) -> pd.Series:
+    """The record a row's volumes belong to, where the layout repeats a record's totals per flow.
+
+    Airtel writes the partial PDP record's Uplink_Vol/Downlink_Vol on every flow row of the
+    record (same Charging_ID, same record close time), so volumes must be counted once per
+    (subscriber, Charging_ID, close time). Empty where each row is its own record (flow-scope
+    volumes, or no charging id on the row): counting the row's volumes is then right.
+    """
+    empty = pd.Series("", index=msisdn.index, dtype="string")
+    if layout.volume_scope != "record" or "charging_id" not in layout.fields:
+        return empty
+    parts = pd.DataFrame({"m": msisdn.fillna(""), "c": charging_id,
+                          "e": end_utc.astype("int64")})
+    h1 = pd.util.hash_pandas_object(parts, index=False, hash_key="cdrnet-record-01").to_numpy()
+    h2 = pd.util.hash_pandas_object(parts, index=False, hash_key="cdrnet-record-02").to_numpy()
+    keys = _hex_keys(h1, h2).set_axis(msisdn.index)
+    return keys.where(charging_id != "", "").astype("string")
+
+
 def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
                     dump_sha: str, source_part: str) -> BlockResult:
     """Normalise one block. ``lines`` holds each row's physical line number."""
@@ -208,8 +231,14 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
 
     def col(name: str) -> pd.Series:
         if name not in cleaned:
-            pos = det.index.get(name)
-            cleaned[name] = clean_text(raw.iloc[:, pos]) if pos is not None and pos < raw.shape[1] else empty
+            positions = [p for p in (det.alternatives.get(name) or
+                                     ([det.index[name]] if name in det.index else [])) if p < raw.shape[1]]
+            value = empty
+            for pos in positions:
+                # Several columns for one field (Destination_IP4, Destination_IP6): the first non-empty wins.
+                text = clean_text(raw.iloc[:, pos])
+                value = text if value is empty else value.where(value != "", text)
+            cleaned[name] = value
         return cleaned[name]
 
     msisdn_raw = col("msisdn")
@@ -283,16 +312,21 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     stats["imsi_precision_lost"] = int((lost_imsi & keep).sum())
 
     start_utc = to_utc(local_start, tz)
+    end_utc = to_utc(local_end, tz)
+    cell_raw = col("cell_id")
+    lat, lon = coordinates(col("lat"), col("lon"))
     frame = pd.DataFrame(
         {
             "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
-            "start_utc": start_utc, "end_utc": to_utc(local_end, tz),
+            "start_utc": start_utc, "end_utc": end_utc,
             "start_local": local_text, "tz": tz,
             "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
             "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
             "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
-            "cell_id": col("cell_id"), "uplink": uplink, "downlink": downlink, "rat": col("rat"),
-            "apn": col("apn"),
+            "cell_id": normalise_cells(cell_raw, layout.cell_format == "hex_eci"), "cell_raw": cell_raw,
+            "cell_name": col("cell_name"), "lat": lat, "lon": lon,
+            "uplink": uplink, "downlink": downlink, "rat": col("rat"),
+            "apn": col("apn"), "record_key": record_keys(layout, msisdn, col("charging_id"), end_utc),
         },
         index=raw.index,
     )
@@ -311,4 +345,11 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     sessions = sessions.assign(session_key=_hex_keys(h1, h2).set_axis(sessions.index))
     rej_mask = (~keep & ~nondata).to_numpy()
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
-    return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1)
+    serial = det.index.get("serial")
+    content = raw[keep.to_numpy()]
+    if serial is not None and serial < content.shape[1]:
+        content = content.drop(columns=content.columns[serial])
+    # The raw cells as split (no cleaning): an identical re-sent line hashes identically.
+    row_hash = (pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
+                if len(content) else np.zeros(0, dtype=np.uint64))
+    return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1, row_hash)

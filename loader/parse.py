@@ -25,12 +25,13 @@ from cdrnet import __version__
 from cdrnet.errors import IngestWorkerError, UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.detect import Detection, detect
+from cdrnet.loader.identifiers import normalise_msisdn
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options, decide_dates, is_nondata_text, normalise_block
 from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
-from cdrnet.loader.textblocks import Block, iter_blocks, xlsx_to_csv_streams
+from cdrnet.loader.textblocks import Block, iter_blocks, sheets_to_csv_streams
 
 
 @dataclass
@@ -136,6 +137,7 @@ class BlockOutput:
     nondata: int
     stats: dict[str, int]
     decision: DateDecision | None = None  # set on the block that decided the dump's date order
+    row_hash: np.ndarray | None = None  # per session: hash of its whole raw row (see BlockResult)
 
 
 def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
@@ -172,7 +174,8 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
             rej_reasons.append(reason)
             rej_texts.append(_line_text(data, starts, line_no - first))
     rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
-    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision)
+    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision,
+                       result.row_hash)
 
 
 def _record_decision(report: DumpReport, d: DateDecision) -> None:
@@ -206,14 +209,16 @@ class DumpParser:
         self.on_rejects = on_rejects
         self.pool = pool
         self.in_flight = max(2, 2 * workers)
+        self._rows_seen = np.zeros(0, dtype=np.uint64)  # raw-row hashes of the dump being parsed
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
+        self._rows_seen = np.zeros(0, dtype=np.uint64)
         acc = Accumulator(report)
         layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
         with source.opener() as fh:
-            if source.kind == "xlsx":
-                parts = list(xlsx_to_csv_streams(fh))
+            if source.kind in ("xlsx", "xls", "html"):
+                parts = list(sheets_to_csv_streams(source.kind, fh))
                 if progress and source.size:
                     progress(source.size)
                 found = False
@@ -265,6 +270,16 @@ class DumpParser:
             return ("flow", None, False)
         return det.layout.time_level, det.layout.fallback_time_level, "event_time" in det.index
 
+    def _empty_export(self, det: Detection, report: DumpReport) -> None:
+        """Record an empty export ("No Records Found") and the subscriber its preamble names:
+        requested and without records is itself a fact about the subscriber."""
+        report.layout = "empty-export"
+        report.notes.append("the operator reported 'No Records Found': an empty export")
+        if det.stated_msisdn:
+            msisdn, _ = normalise_msisdn(pd.Series([det.stated_msisdn], dtype="string"), self.opts.country_code)
+            if pd.notna(msisdn.iloc[0]) and msisdn.iloc[0]:
+                report.no_records_for = [str(msisdn.iloc[0])]
+
     def _read_blocks(self, blocks: Iterator[Block], report: DumpReport, part: str, pending: deque,
                      finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
         """Detect the layout on the first block, then queue every block for normalisation."""
@@ -276,8 +291,7 @@ class DumpParser:
                 head = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
                 det = detect(head, self.layouts, report.name)
                 if det.layout is None:
-                    report.layout = "empty-export"
-                    report.notes.append("the operator reported 'No Records Found': an empty export")
+                    self._empty_export(det, report)
             if det.layout is None:
                 if det.stated is not None and not report.period_source:
                     # An empty export still tells for which period the subscriber was observed.
@@ -320,14 +334,28 @@ class DumpParser:
                 finish_oldest()
         return det
 
+    def _duplicate_reasons(self, out: BlockOutput, dup_lines: np.ndarray) -> list[str]:
+        """Why each dropped line is a duplicate: an identical row seen before ("duplicate_row"),
+        or the same session re-sent with another allocation end, cell or detail ("resent_row")."""
+        row_hash = out.row_hash if out.row_hash is not None else np.zeros(len(out.sessions), dtype=np.uint64)
+        earlier = pd.Series(row_hash).duplicated().to_numpy() | np.isin(row_hash, self._rows_seen)
+        self._rows_seen = np.union1d(self._rows_seen, row_hash)
+        if not len(dup_lines):
+            return []
+        by_line = pd.Series(earlier, index=out.sessions["source_line"].to_numpy())
+        by_line = by_line[~by_line.index.duplicated()]
+        identical = by_line.reindex(np.asarray(dup_lines)).fillna(False).to_numpy(dtype=bool)
+        return np.where(identical, "duplicate_row", "resent_row").tolist()
+
     def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
         sessions, dup_lines = self.on_sessions(out.sessions, out.key_hash)
         rej = out.rejected
+        dup_reasons = self._duplicate_reasons(out, dup_lines)
         if len(dup_lines):
             starts = _line_starts(data)
             texts = [_line_text(data, starts, int(n) - first) for n in dup_lines]
             rej = Rejected(np.concatenate([rej.lines, np.asarray(dup_lines, dtype=np.int64)]),
-                           rej.reasons + ["duplicate_row"] * len(dup_lines), rej.texts + texts)
+                           rej.reasons + dup_reasons, rej.texts + texts)
         if len(rej.lines):
             self.on_rejects(rej, part)
         acc.add(sessions, pd.Series(rej.reasons, dtype="string"), out.nondata, out.stats)

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from cdrnet.loader.normalize import key_hash_of
+
 #: Seconds of uncertainty implied by each kind of timestamp.
 LEVEL_RESOLUTION_S = {"flow": 1, "session": 60, "allocation": 1800}
 
@@ -60,6 +62,18 @@ class DumpReport:
     #: "allocation" | "none"; volume "flow" | "record" | "none" (see docs/layouts.md).
     end_scope: str = "flow"
     volume_scope: str = "flow"
+    #: Subscribers an empty export ("No Records Found") was requested for: observed, no records.
+    no_records_for: list[str] = field(default_factory=list)
+    #: Volume counted once per record (bytes; None: the layout carries no volumes), and the
+    #: plain per-row sum, which overstates where records' totals repeat on each flow row.
+    volume_bytes: int | None = None
+    volume_rows_sum: int | None = None
+    #: Sessions with a destination by what identified them: a named application, a generic
+    #: service (web, DNS, NTP, mail), a low-confidence "possible" label (port 5222 outside Meta's
+    #: ranges), or nothing.
+    app_named: int = 0
+    app_generic: int = 0
+    app_possible: int = 0
 
     def period_text(self) -> str:
         """The period in the dump's own zone, e.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``."""
@@ -119,6 +133,8 @@ class DumpReport:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
                    "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
+        for m in self.no_records_for:
+            out.append(f"  no records for {m} in period {self.period_text()}")
         if self.loaded:
             out.append(f"  time span (UTC) {self.start_min} .. {self.start_max}")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
@@ -127,12 +143,22 @@ class DumpReport:
                 f"{self.shared_start_share:.0%} of rows share their start with another row of the subscriber"
             )
             if self.has_destination:
+                n = self.with_destination or 1
+                unknown = self.with_destination - self.app_named - self.app_generic - self.app_possible
                 out.append(
-                    f"  application identified for {self.app_identified} of {self.with_destination} sessions "
-                    f"with a destination ({self.app_identified_share:.0%})"
+                    f"  of {self.with_destination} sessions with a destination: named application "
+                    f"{self.app_named} ({self.app_named / n:.0%}), generic service (web/DNS/NTP/mail) "
+                    f"{self.app_generic} ({self.app_generic / n:.0%}), possible only (low confidence) "
+                    f"{self.app_possible} ({self.app_possible / n:.0%}), unknown {unknown} ({unknown / n:.0%})"
                 )
             else:
                 out.append("  no destination IP/port in this layout: not usable for application identification")
+        if self.volume_bytes is not None:
+            vol = f"  volume {self.volume_bytes} B"
+            if self.volume_scope == "record":
+                vol += (f", counted once per record (the per-row sum {self.volume_rows_sum} B repeats each "
+                        f"record's totals on its flow rows)")
+            out.append(vol)
         if self.imei_precision_lost or self.imsi_precision_lost:
             out.append(
                 f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, IMSI {self.imsi_precision_lost}"
@@ -154,6 +180,29 @@ def resolution_by_subscriber(reports: list[DumpReport]) -> dict[str, int]:
     return out
 
 
+#: Services every phone talks to whatever its owner does: they identify no application.
+GENERIC_CATEGORIES = ("web", "infrastructure", "mail", "push")
+#: Labels a port-only rule gives without naming one application for certain
+#: (e.g. "XMPP (WhatsApp possible)"); kept out of app trends and messaging co-usage by default.
+POSSIBLE_SUFFIX = "_possible"
+
+
+def app_kind(sessions: pd.DataFrame) -> pd.Series:
+    """Per session: "named" application, "generic" service, "possible" (low-confidence guess) or "".
+
+    A low-confidence rule that is not a generic service (port 5222 alone, UDP 3478 alone)
+    names several candidate applications, not one, so it is "possible", never "named".
+    """
+    app = sessions["app"].fillna("")
+    cat = sessions["app_category"].fillna("")
+    conf = sessions["app_confidence"].fillna("").str.lower()
+    kind = pd.Series("named", index=sessions.index, dtype="string")
+    kind[cat.str.endswith(POSSIBLE_SUFFIX) | (conf == "low")] = "possible"
+    kind[cat.isin(GENERIC_CATEGORIES)] = "generic"
+    kind[app == ""] = ""
+    return kind
+
+
 class Accumulator:
     """Collects block results into the final report without keeping whole blocks."""
 
@@ -169,6 +218,9 @@ class Accumulator:
         self.tmin: pd.Timestamp | None = None
         self.tmax: pd.Timestamp | None = None
         self.period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+        self.volume = 0
+        self.rows_sum = 0
+        self.records_seen = np.zeros(0, dtype=np.uint64)  # hashes of record keys already counted
 
     def add(self, sessions: pd.DataFrame, rejects: pd.Series, nondata: int, stats: dict[str, int]) -> None:
         r = self.report
@@ -191,9 +243,30 @@ class Accumulator:
                 if self.period is None:
                     self.period = (pd.Timestamp(r.period_start_utc), pd.Timestamp(r.period_end_utc))
                 r.rows_outside_period += int(((st < self.period[0]) | (st > self.period[1])).sum())
-            dest = sessions["dest_port"].notna()
+            dest = sessions["dest_port"].notna() | (sessions["dest_ip"].fillna("") != "")
             r.with_destination += int(dest.sum())
             r.app_identified += int((dest & (sessions["app"] != "")).sum())
+            kind = app_kind(sessions)
+            r.app_named += int((dest & (kind == "named")).sum())
+            r.app_generic += int((dest & (kind == "generic")).sum())
+            r.app_possible += int((dest & (kind == "possible")).sum())
+            self._add_volumes(sessions)
+
+    def _add_volumes(self, sessions: pd.DataFrame) -> None:
+        """Volumes counted once per record: a record's first row in the dump carries its totals."""
+        up = pd.to_numeric(sessions["uplink"], errors="coerce")
+        down = pd.to_numeric(sessions["downlink"], errors="coerce")
+        vol = up.add(down, fill_value=0)
+        if not vol.notna().any():
+            return
+        self.rows_sum += int(vol.sum())
+        key = sessions["record_key"].fillna("")
+        keyed = (key != "").to_numpy()
+        h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
+        first = ~pd.Series(h).duplicated().to_numpy() & ~np.isin(h, self.records_seen)
+        self.records_seen = np.union1d(self.records_seen, h)
+        counted = float(vol[~keyed].sum()) + float(np.nansum(vol[keyed].to_numpy(dtype="float64")[first]))
+        self.volume += int(counted)
 
     def finish(self, base_level: str, fallback_level: str | None, event_time: bool = False) -> DumpReport:
         """Final counts, the period (the rows' span when none is stated) and the timestamp level.
@@ -203,7 +276,9 @@ class Accumulator:
         """
         r = self.report
         r.rejected = dict(self.rejects)
-        r.msisdns = sorted(self.msisdn_set)
+        r.msisdns = sorted(self.msisdn_set | set(r.no_records_for))
+        if self.rows_sum or self.volume:
+            r.volume_bytes, r.volume_rows_sum = self.volume, self.rows_sum
         r.end_rolled_over = self.stats["end_rolled_over"]
         r.imei_precision_lost = self.stats["imei_precision_lost"]
         r.imsi_precision_lost = self.stats["imsi_precision_lost"]

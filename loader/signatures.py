@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -217,3 +218,72 @@ def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     codes = grouped.ngroup().to_numpy()
     uniq = grouped.size().reset_index()[list(frame.columns)]
     return codes, uniq
+
+
+#: Category suffix of a label that names candidates, not one application ("XMPP (WhatsApp
+#: possible)" is ``messaging_possible``): analyses leave such sessions out unless asked.
+POSSIBLE_SUFFIX = "_possible"
+
+
+def possible_mask(frame: pd.DataFrame) -> pd.Series:
+    """Sessions whose label is only a low-confidence possibility."""
+    return frame["app_category"].fillna("").str.endswith(POSSIBLE_SUFFIX)
+
+
+def promote_possible(frame: pd.DataFrame) -> pd.DataFrame:
+    """The analyst opted in (``--possible-apps``): treat "possible" labels as their category
+    (``messaging_possible`` becomes ``messaging``), so messaging co-usage and app trends use them."""
+    m = possible_mask(frame)
+    if not m.any():
+        return frame
+    cat = frame["app_category"].astype("string")
+    return frame.assign(app_category=cat.where(~m, cat.str.removesuffix(POSSIBLE_SUFFIX)))
+
+
+def possible_note(frame: pd.DataFrame, opted_in: bool) -> str:
+    """One line saying how many sessions carry a low-confidence label and what was done with them."""
+    m = possible_mask(frame)
+    n = int(m.sum())
+    if not n:
+        return ""
+    labels = ", ".join(f"'{a}'" for a in sorted(frame.loc[m, "app"].dropna().unique()))
+    if opted_in:
+        return f"{n} session(s) labelled {labels} (low confidence) are included (--possible-apps)"
+    return (f"{n} session(s) labelled {labels} (low confidence: port alone, outside the app's known ranges) "
+            f"are left out; --possible-apps includes them")
+
+
+def unknown_destinations(frame: pd.DataFrame, top: int = 20) -> pd.DataFrame:
+    """The case's most frequent unidentified destinations, as (port, prefix) pairs.
+
+    An analyst extends the table from these: a /16 (IPv4) or /32 (IPv6) prefix is
+    coarse enough to group one provider's servers and fine enough to look up its owner.
+    Low-confidence "possible" labels count as unidentified here: they are what a new
+    prefix rule would settle. Work is per distinct address.
+    """
+    dest = frame["dest_ip"].fillna("")
+    m = ((dest != "") | frame["dest_port"].notna()) & ((frame["app"].fillna("") == "") | possible_mask(frame))
+    f = frame[m]
+    codes, uniq = pd.factorize(f["dest_ip"].fillna(""), use_na_sentinel=False)
+    prefixes = np.array([_prefix16(str(u)) for u in uniq], dtype=object)
+    table = pd.DataFrame({"port": pd.to_numeric(f["dest_port"], errors="coerce").astype("Int64").to_numpy(),
+                          "prefix": prefixes[codes] if len(codes) else np.array([], dtype=object),
+                          "msisdn": f["msisdn"].to_numpy()})
+    if table.empty:
+        return pd.DataFrame(columns=["port", "prefix", "sessions", "subscribers", "share"])
+    g = table.groupby(["port", "prefix"], dropna=False)
+    out = pd.DataFrame({"sessions": g.size(), "subscribers": g["msisdn"].nunique()}).reset_index()
+    out["share"] = (out["sessions"] / len(table)).round(4)
+    return out.sort_values(["sessions", "port", "prefix"], ascending=[False, True, True]).head(top).reset_index(drop=True)
+
+
+def _prefix16(ip: str) -> str:
+    """``13.232.0.0/16`` for an IPv4 address, ``2406:da1a::/32`` for IPv6, "" for none."""
+    if not ip:
+        return ""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    bits = 16 if addr.version == 4 else 32
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))

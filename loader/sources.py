@@ -1,7 +1,12 @@
-"""Turn the paths a user names into dumps: files, folders, .zip and .gz archives.
+"""Turn the paths a user names into dumps: files, folders and every delivery format.
 
-Archives are read in place, never extracted, and member names that try to
-escape (``../x.csv``, absolute paths) are refused.
+Deliveries arrive as ``.zip``, ``.7z``, ``.rar``, ``.gz``, legacy ``.xls``, ``.xlsx``,
+and files named ``.xls`` that are really CSV or HTML tables, so a file's kind is
+sniffed from its first bytes, never taken from its name. Archives are read in
+place, never extracted to disk, and member names that try to escape
+(``../x.csv``, absolute paths) are refused. A password-protected or corrupt
+member is refused with a line naming it and the rest of the batch goes on;
+``__MACOSX/``, ``._*``, ``Thumbs.db`` and ``desktop.ini`` are skipped and said so.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import lzma
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,7 +25,16 @@ from typing import BinaryIO
 from cdrnet.errors import InputError
 
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".psv", ".dat", ".ipdr", ".cdr", ""}
+#: Names whose content is sniffed (their name says little about what they hold).
+SNIFFED_SUFFIXES = TEXT_SUFFIXES | {".xls", ".xlsx", ".htm", ".html", ".zip", ".7z", ".rar", ".gz"}
 MAX_NESTING = 3
+SNIFF_BYTES = 4096
+#: Operating-system debris in deliveries: skipped and reported, never parsed.
+JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+MAGIC = (
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"),
+    (b"\x1f\x8b", "gz"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
+)
 
 
 @dataclass
@@ -28,7 +44,7 @@ class DumpSource:
     name: str
     opener: Callable[[], BinaryIO]
     size: int | None
-    kind: str  # "text" or "xlsx"
+    kind: str  # "text", "xlsx", "xls" (legacy Excel) or "html" (an HTML table saved as .xls)
     _sha: str | None = field(default=None, repr=False)
 
     def sha256(self) -> str:
@@ -48,15 +64,41 @@ class Refused:
 
     name: str
     reason: str
+    #: What kind of refusal: "" (cannot be read as delivered), "unknown layout" (read, but no
+    #: layout fits: distinct from a failure while reading a known one), "skipped" (archive junk).
+    kind: str = ""
+    hint: str = ""  # what the analyst can do about it (unknown layouts: a mapping file)
 
 
 def _kind(name: str) -> str | None:
+    """Whether a name is worth opening (its content decides what it is); None: not a dump."""
     suffix = PurePosixPath(name.lower()).suffix
-    if suffix == ".xlsx":
-        return "xlsx"
-    if suffix in TEXT_SUFFIXES:
-        return "text"
+    return "sniff" if suffix in SNIFFED_SUFFIXES else None
+
+
+def junk_reason(name: str) -> str | None:
+    """Why a member or file is operating-system debris, or None."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    base = parts[-1] if parts else name
+    if "__MACOSX" in parts:
+        return "macOS metadata folder __MACOSX/"
+    if base.startswith("._"):
+        return "macOS resource fork ._*"
+    if base.lower() in JUNK_NAMES:
+        return f"system file {base}"
     return None
+
+
+def sniff(head: bytes) -> str:
+    """What the bytes are: an archive, a workbook, an HTML table, or text."""
+    for magic, kind in MAGIC:
+        if head.startswith(magic):
+            return kind
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml", b"<meta", b"<head", b"<body")) or (
+            text.startswith(b"<") and b"<table" in head.lower()):
+        return "html"
+    return "text"
 
 
 def _safe_member(name: str) -> bool:
@@ -79,11 +121,16 @@ def _zip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iter
             if info.is_dir():
                 continue
             name = f"{label}!{info.filename}"
+            junk = junk_reason(info.filename)
+            if junk:
+                yield Refused(name, junk, "skipped")
+                continue
             if not _safe_member(info.filename):
                 yield Refused(name, "unsafe member path in archive (refused: path traversal)")
                 continue
             if info.flag_bits & 0x1:
-                yield Refused(name, "encrypted archive member")
+                yield Refused(name, "password-protected archive member (not read; ask for it without a password)",
+                              "password")
                 continue
             yield from _expand(name, info.filename, _member_opener(zf.filename, opener, info.filename), info.file_size, depth + 1)
 
@@ -96,33 +143,157 @@ def _member_opener(_zip_name: str | None, opener: Callable[[], BinaryIO], member
     return open_member
 
 
+def _sevenzip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iterator[DumpSource | Refused]:
+    """Members of a .7z archive, each extracted into memory when parsed (py7zr)."""
+    import py7zr
+    from py7zr import exceptions as e7
+
+    try:
+        with py7zr.SevenZipFile(opener(), mode="r") as z:
+            if z.needs_password():
+                yield Refused(label, "password-protected .7z archive (not read; ask for it without a password)",
+                              "password")
+                return
+            infos = [i for i in z.list() if not i.is_directory]
+    except (e7.ArchiveError, e7.Bad7zFile, e7.PasswordRequired, EOFError, OSError, ValueError) as exc:
+        yield Refused(label, f"not a readable .7z archive ({type(exc).__name__}: {exc})", "corrupt")
+        return
+    for info in sorted(infos, key=lambda i: i.filename):
+        name = f"{label}!{info.filename}"
+        junk = junk_reason(info.filename)
+        if junk:
+            yield Refused(name, junk, "skipped")
+            continue
+        if not _safe_member(info.filename):
+            yield Refused(name, "unsafe member path in archive (refused: path traversal)")
+            continue
+
+        def open_member(member: str = info.filename, size: int = int(info.uncompressed or 0)) -> BinaryIO:
+            from py7zr.io import BytesIOFactory
+
+            factory = BytesIOFactory(limit=max(size, 1) + 1)
+            with py7zr.SevenZipFile(opener(), mode="r") as z:
+                z.extract(targets=[member], factory=factory)
+            product = factory.get(member)
+            product.seek(0)
+            return io.BytesIO(product.read())
+
+        yield from _expand(name, info.filename, open_member, int(info.uncompressed or 0) or None, depth + 1)
+
+
+def _rar_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iterator[DumpSource | Refused]:
+    """Members of a .rar archive (rarfile: stored members in Python, compressed ones through an
+    extractor program such as unar, which a plain install may lack: then one clear refusal)."""
+    import rarfile
+
+    try:
+        rf = rarfile.RarFile(opener())
+    except rarfile.PasswordRequired:
+        yield Refused(label, "password-protected .rar archive (not read; ask for it without a password)", "password")
+        return
+    except (rarfile.Error, EOFError, OSError) as exc:
+        yield Refused(label, f"not a readable .rar archive ({type(exc).__name__}: {exc})", "corrupt")
+        return
+    tool: str | None = None
+    for info in sorted(rf.infolist(), key=lambda i: i.filename):
+        if info.is_dir():
+            continue
+        name = f"{label}!{info.filename}"
+        junk = junk_reason(info.filename)
+        if junk:
+            yield Refused(name, junk, "skipped")
+            continue
+        if not _safe_member(info.filename):
+            yield Refused(name, "unsafe member path in archive (refused: path traversal)")
+            continue
+        if info.needs_password():
+            yield Refused(name, "password-protected archive member (not read; ask for it without a password)",
+                          "password")
+            continue
+        if info.compress_type != rarfile.RAR_M0:
+            if tool is None:
+                try:
+                    rarfile.tool_setup(force=True)
+                    tool = "ok"
+                except rarfile.RarCannotExec:
+                    tool = ""
+            if not tool:
+                yield Refused(name, "compressed .rar member but no RAR extractor program is installed "
+                                    "(install one: apt-get install unar, or unrar-free / 7zip)", "no extractor")
+                continue
+
+        def open_member(member: str = info.filename) -> BinaryIO:
+            return io.BytesIO(rarfile.RarFile(opener()).read(member))
+
+        yield from _expand(name, info.filename, open_member, int(info.file_size or 0) or None, depth + 1)
+
+
+def _is_workbook(opener: Callable[[], BinaryIO]) -> bool:
+    """An .xlsx is a zip holding xl/workbook.xml; anything else with the zip magic is an archive."""
+    try:
+        with zipfile.ZipFile(opener()) as zf:
+            return "xl/workbook.xml" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def read_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean a member's bytes are corrupt (bad CRC, truncated stream)."""
+    import py7zr.exceptions as e7
+    import rarfile
+
+    return (OSError, EOFError, zlib.error, zipfile.BadZipFile, e7.ArchiveError, e7.CrcError,
+            e7.DecompressionError, e7.PasswordRequired, rarfile.Error, lzma.LZMAError)
+
+
+def check_readable(source: DumpSource) -> Refused | None:
+    """Read the source through once (its SHA-256) and say why not when its bytes are corrupt."""
+    try:
+        source.sha256()
+    except read_errors() as exc:
+        return Refused(source.name, f"corrupt or unreadable ({type(exc).__name__}: {exc}); the other files go on",
+                       "corrupt")
+    return None
+
+
+def _head(opener: Callable[[], BinaryIO]) -> bytes:
+    with opener() as fh:
+        return fh.read(SNIFF_BYTES)
+
+
 def _expand(label: str, name: str, opener: Callable[[], BinaryIO], size: int | None, depth: int,
             explicit: bool = False) -> Iterator[DumpSource | Refused]:
-    lower = name.lower()
     if depth > MAX_NESTING:
         yield Refused(label, f"archives nested deeper than {MAX_NESTING} levels")
         return
-    if lower.endswith(".zip"):
-        if depth > 0:
-            data = opener().read()
-            yield from _zip_members(label, _from_bytes_opener(data), depth)
-        else:
-            yield from _zip_members(label, opener, depth)
+    junk = junk_reason(name)
+    if junk:
+        yield Refused(label, junk, "skipped")
         return
-    if lower.endswith(".gz"):
-        inner = name[:-3]
+    if _kind(name) is None and not explicit:
+        yield Refused(label, "unsupported file type (expected .csv/.txt/.tsv/.xls/.xlsx/.htm(l)/.zip/.7z/.rar/.gz)")
+        return
+    try:
+        kind = sniff(_head(opener))
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError) as exc:
+        yield Refused(label, f"cannot be read ({type(exc).__name__}: {exc})", "corrupt")
+        return
+    if kind == "zip" and _is_workbook(opener):
+        kind = "xlsx"
+    if kind in ("zip", "7z", "rar"):
+        # A nested archive is read into memory once: seeking inside a member stream is not possible.
+        member_opener = _from_bytes_opener(opener().read()) if depth > 0 else opener
+        members = {"zip": _zip_members, "7z": _sevenzip_members, "rar": _rar_members}[kind]
+        yield from members(label, member_opener, depth)
+        return
+    if kind == "gz":
+        inner = name[:-3] if name.lower().endswith(".gz") else name
 
         def gz_open() -> BinaryIO:
             return gzip.GzipFile(fileobj=opener())  # type: ignore[return-value]
 
-        yield from _expand(label, inner, gz_open, None, depth + 1, explicit)
+        yield from _expand(label, inner, gz_open, None, depth + 1, True)
         return
-    kind = _kind(name)
-    if kind is None:
-        if not explicit:
-            yield Refused(label, "unsupported file type (expected .csv/.txt/.tsv/.xlsx/.zip/.gz)")
-            return
-        kind = "text"
     yield DumpSource(name=label, opener=opener, size=size, kind=kind)
 
 
@@ -133,8 +304,15 @@ def iter_sources(paths: list[str | Path]) -> Iterator[DumpSource | Refused]:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files = sorted(f for f in p.rglob("*") if f.is_file())
             for f in files:
+                rel = f.relative_to(p).parts
+                junk = junk_reason("/".join(rel))
+                if junk:
+                    yield Refused(str(f), junk, "skipped")
+                    continue
+                if any(part.startswith(".") for part in rel):
+                    continue  # hidden files and folders (.git, editor backups) are not deliveries
                 yield from _expand(str(f), f.name, _file_opener(f), f.stat().st_size, 0)
         else:
             yield from _expand(str(p), p.name, _file_opener(p), p.stat().st_size, 0, explicit=True)

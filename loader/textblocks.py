@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import BinaryIO
 
 BLOCK_SIZE = 16 << 20
@@ -131,3 +132,94 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.time):
         return value.strftime("%H:%M:%S")
     return str(value)
+
+
+def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """Render each sheet of a legacy .xls workbook (BIFF, read by xlrd) as CSV text.
+
+    Date cells become year-first text, as for .xlsx, so they never sway the
+    day-first/month-first decision; numbers are written as Excel stored them.
+    """
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)
+    except xlrd.XLRDError as exc:
+        from cdrnet.errors import InputError
+
+        raise InputError(f"not a readable .xls workbook: {exc}") from exc
+    try:
+        for sheet in book.sheets():
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            for r in range(sheet.nrows):
+                row = []
+                for c in range(sheet.ncols):
+                    cell = sheet.cell(r, c)
+                    if cell.ctype == xlrd.XL_CELL_DATE:
+                        value: object = xlrd.xldate_as_datetime(cell.value, book.datemode)
+                    elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                        value = ""
+                    else:
+                        value = cell.value
+                    row.append("" if value == "" else _cell_text(value))
+                writer.writerow(row)
+            data = buf.getvalue().encode("utf-8")
+            if data.strip(b",\n"):
+                yield sheet.name, data
+    finally:
+        book.release_resources()
+
+
+class _TableParser(HTMLParser):
+    """Collect the rows of every <table> in an HTML page (what "Save as .xls" web exports are)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = []
+        elif tag == "br" and self.cell is not None:
+            self.cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.row is not None and self.cell is not None:
+            self.row.append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tr" and self.row is not None and self.tables:
+            self.tables[-1].append(self.row)
+            self.row = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def html_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """Render each HTML table as CSV text: one table is one "sheet" (``table1``, ``table2`` …)."""
+    raw = stream.read()
+    enc = sniff_encoding(raw[:65536])
+    parser = _TableParser()
+    parser.feed(raw.decode(enc if enc != "utf-8-sig" else "utf-8-sig", errors="replace"))
+    parser.close()
+    for k, rows in enumerate(parser.tables, start=1):
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerows(rows)
+        data = buf.getvalue().encode("utf-8")
+        if data.strip(b",\n"):
+            yield f"table{k}", data
+
+
+def sheets_to_csv_streams(kind: str, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """The sheets (or tables) of a workbook-like source as CSV text, by its sniffed kind."""
+    reader = {"xlsx": xlsx_to_csv_streams, "xls": xls_to_csv_streams, "html": html_to_csv_streams}[kind]
+    return reader(stream)

@@ -65,14 +65,15 @@ def test_binary_file_named_csv(capsys, tmp_path):
     p = write(tmp_path, "photo.csv", bytes(range(256)) * 200)
     code, _, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
     assert code == 1 and "Traceback" not in err
-    assert err.startswith(f"error: {p}: no recognisable header")
+    assert err.startswith(f"{p}\n  refused (unknown layout): no recognisable header")
 
 
 @pytest.mark.parametrize("content,message", [("", "the file is empty"), ("\n\n  \n", "no recognisable header")])
 def test_empty_files(capsys, tmp_path, content, message):
     p = write(tmp_path, "e.csv", content)
     code, _, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
-    assert code == 1 and message in err.splitlines()[0]
+    assert code == 1 and err.splitlines()[0] == str(p)
+    assert err.splitlines()[1].startswith("  refused (unknown layout): ") and message in err.splitlines()[1]
 
 
 def test_header_only(ws, tmp_path):

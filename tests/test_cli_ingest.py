@@ -28,7 +28,8 @@ def test_unrecognised_file_exits_nonzero_naming_file(capsys, tmp_path):
     p.write_text("foo,bar,baz\n1,2,3\n")
     code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
     assert code == 1
-    assert f"error: {p}: no recognisable header in the first 200 lines (expected one of the layouts: airtel, jio, paper, vi, vi_gprs)" in err
+    assert (f"{p}\n  refused (unknown layout): no recognisable header in the first 200 lines (expected one of the "
+            f"layouts: airtel, airtel_dynamic, airtel_gprs, dot_ipdr, jio, paper, vi, vi_gprs)") in err
     assert err.splitlines()[-1].startswith("hint: pass a mapping file with --layout FILE")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdrnet.loader.volumes import row_volumes
+
 UNKNOWN_APP = "(unidentified)"
 
 
@@ -46,9 +48,10 @@ def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", to
     n = len(f)
     app = f["app"].fillna("").replace("", UNKNOWN_APP)
     local_day = f["start_utc"].dt.tz_convert(tz).dt.date
-    # A session with neither uplink nor downlink (Jio layouts carry no volumes) has no volume, not 0 B:
-    # add() fills one missing side only, and sum(min_count=1) keeps an app with no volumes at all missing.
-    vol = pd.to_numeric(f["uplink"], errors="coerce").add(pd.to_numeric(f["downlink"], errors="coerce"), fill_value=0)
+    # A session with neither uplink nor downlink (Jio layouts carry no volumes) has no volume, not 0 B,
+    # and sum(min_count=1) keeps an app with no volumes at all missing. Where a layout repeats its
+    # record's totals on each flow row (Airtel), each record counts once, spread over its flows.
+    vol = row_volumes(f)
     g = pd.DataFrame({"application": app, "vendor": f["app_vendor"].fillna(""), "day": local_day, "volume": vol})
     grouped = g.groupby("application")
     apps = grouped.agg(frequency=("day", "size"), vendor=("vendor", "first"), active_days=("day", "nunique"))

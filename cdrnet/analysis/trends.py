@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdrnet.loader.volumes import row_volumes
+
 INTERVALS = [f"{h:02d}-{h + 3:02d}" for h in range(0, 24, 3)]
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -32,11 +34,15 @@ def app_sessions(frame: pd.DataFrame, app: str) -> pd.DataFrame:
 
     ``WhatsApp`` therefore also counts ``Meta (WhatsApp/Facebook/Instagram)``
     sessions, which may be WhatsApp; the listing shows the exact application.
+    Low-confidence labels (``XMPP (WhatsApp possible)``: port 5222 outside Meta's
+    ranges) are left out: most such sessions are other XMPP services. The CLI's
+    ``--possible-apps`` promotes them first (loader.signatures.promote_possible).
     """
     needle = app.lower()
     name = frame["app"].fillna("").str.lower()
     vendor = frame["app_vendor"].fillna("").str.lower()
-    return frame[name.str.contains(needle, regex=False) | (vendor == needle)]
+    possible = frame["app_category"].fillna("").str.endswith("_possible")
+    return frame[(name.str.contains(needle, regex=False) | (vendor == needle)) & ~possible]
 
 
 def local_times(f: pd.DataFrame, tz: str) -> pd.Series:
@@ -54,9 +60,20 @@ def connections(f: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 
 def per_day(f: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Connections per subscriber and local date."""
+    """Connections per subscriber and local date, with their data volume when the layout has one.
+
+    The volume is each row's share of its record (loader.volumes.row_volumes, computed on
+    all applications' sessions before ``f`` was narrowed to one app), so a record's totals
+    repeated on every flow row are counted once.
+    """
     t = local_times(f, tz)
-    return f.groupby([f["msisdn"].to_numpy(), t.dt.date.to_numpy()]).size().rename("connections").rename_axis(["number", "date"]).reset_index()
+    keys = [f["msisdn"].to_numpy(), t.dt.date.to_numpy()]
+    out = f.groupby(keys).size().rename("connections").rename_axis(["number", "date"]).reset_index()
+    vol = f["volume_share"] if "volume_share" in f.columns else row_volumes(f)
+    if vol.notna().any():
+        per = vol.groupby(keys).sum(min_count=1).round().astype("Int64").to_numpy()
+        out["volume_bytes"] = per
+    return out
 
 
 def three_hour_table(f: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -239,6 +256,8 @@ def write_trends(frame: pd.DataFrame, msisdns: list[str] | None, out_dir: str | 
     """
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
+    # Each row's share of its record's volume, before narrowing to one application.
+    frame = frame.assign(volume_share=row_volumes(frame))
     case = app_sessions(frame, app)
     if show is None:
         show, shown_case = str, case

@@ -47,7 +47,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
                          progress=not app.quiet, on_report=show, on_unchanged=unchanged, tz=tz,
                          country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option())
     for r in result.refused:
-        click.echo(f"{r.name}\n  refused: {r.reason}", err=True)
+        label = "skipped" if r.kind == "skipped" else f"refused ({r.kind})" if r.kind else "refused"
+        click.echo(f"{r.name}\n  {label}: {r.reason}", err=True)
+    hints = list(dict.fromkeys(r.hint for r in result.refused if r.hint))
     loaded = sum(r.loaded for r in result.loaded)
     rejected = sum(r.rejected_total for r in result.loaded)
     click.echo(
@@ -62,6 +64,8 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     if result.failed:
         click.echo(f"hint: {result.failed[0][1].hint}", err=True)
         raise SystemExit(1)
+    for h in hints:
+        click.echo(f"hint: {h}", err=True)
     if result.refused and not (result.loaded or result.unchanged):
         raise SystemExit(1)
 
@@ -95,7 +99,13 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
             )
             click.echo(f"{'':16}  period {r.period_text()}"
                        + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
-    click.echo(f"{len(reports)} dump(s), {sum(r.loaded for r in reports)} sessions")
+            for m in r.no_records_for:
+                click.echo(f"{'':16}  no records for {m} in period {r.period_text()}")
+    total = sum(r.loaded for r in reports)
+    again = sum(r.duplicates_of_other_dumps for r in reports)
+    click.echo(f"{len(reports)} dump(s), {total} sessions"
+               + (f" ({total - again} distinct: {again} delivered again by an overlapping dump, an operator "
+                  f"re-send; the analysis commands count them once)" if again else ""))
 
 
 @click.command("signatures")
@@ -104,7 +114,12 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
 @click.option("--extra-signatures", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="CSV rows that extend/override the table (repeatable).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print as CSV.")
-def signatures_cmd(signatures: str, extra_signatures: tuple[str, ...], as_csv: bool) -> None:
+@click.option("--unknown", "unknown", is_flag=True,
+              help="Instead: the case's top unidentified (port, /16 prefix) destinations, to extend the table.")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Rows shown with --unknown.")
+@click.pass_obj
+def signatures_cmd(app: AppContext, signatures: str, extra_signatures: tuple[str, ...], as_csv: bool, unknown: bool,
+                   top: int) -> None:
     """Print the application signature table in use, in precedence order, with sources and dates.
 
     \b
@@ -112,7 +127,19 @@ def signatures_cmd(signatures: str, extra_signatures: tuple[str, ...], as_csv: b
       cdrnet signatures
       cdrnet signatures --signatures paper
       cdrnet signatures --extra-signatures our_ranges.csv --csv
+      cdrnet signatures --unknown        # what the loaded case could not identify
     """
+    if unknown:
+        from cdrnet.loader.signatures import unknown_destinations
+
+        table = unknown_destinations(app.open().sessions(), top)
+        if as_csv:
+            click.echo(table.to_csv(index=False), nl=False)
+        elif table.empty:
+            click.echo("every session with a destination was identified")
+        else:
+            click.echo(table.to_string(index=False))
+        return
     frame = table_frame(load_signatures(signatures, list(extra_signatures)))
     if as_csv:
         click.echo(frame.to_csv(index=False), nl=False)

@@ -101,8 +101,11 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Where to write edges.csv [default: WORKSPACE/edges.csv].")
 @click.option("--pseudonymize", is_flag=True, help="Write keyed tokens instead of numbers (key in CDRNET_PSEUDONYM_KEY).")
+@click.option("--possible-apps", is_flag=True,
+              help="Count low-confidence labels such as 'XMPP (WhatsApp possible)' as messaging (workspace only).")
 @click.pass_obj
-def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pseudonymize: bool, **kw) -> None:
+def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pseudonymize: bool, possible_apps: bool,
+             **kw) -> None:
     """Score every pair of loaded subscribers for co-usage beyond chance; write edges.csv.
 
     One row per pair with any evidence: a, b, score (-log10 p), p and q values,
@@ -116,7 +119,7 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
       cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01
     """
     subs = Path(subscribers_file).read_text(encoding="utf-8").split() if subscribers_file else None
-    run = app.open().run_link(build_params(**kw), subs, out, pseudonymize)
+    run = app.open().run_link(build_params(**kw), subs, out, pseudonymize, possible_apps=possible_apps)
     for note in run.notes:
         click.echo(note)
     print_link_summary(run.result, run.path, run.table)

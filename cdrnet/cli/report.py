@@ -30,7 +30,12 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
     from cdrnet.analysis.profile import profile_text
 
     case = app.open()
+    empty = {m: r for r in case.dumps() for m in r.no_records_for}
     for m in normalise_numbers(msisdns):
+        if m in empty and not case.store.sessions(None, None, [m]).shape[0]:
+            # Requested and answered "No Records Found": a fact about the subscriber, not an error.
+            click.echo(f"no records for {m} in period {empty[m].period_text()} ({empty[m].name})\n")
+            continue
         names = None
         if rdns:
             names, stats = case.resolve_destinations(m, resolver, rdns_timeout)
@@ -49,9 +54,11 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
 @click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for times and charts.")
 @click.option("--pseudonymize", is_flag=True,
               help="Keyed tokens instead of numbers in files, file names and charts (key in CDRNET_PSEUDONYM_KEY).")
+@click.option("--possible-apps", is_flag=True,
+              help="Also count low-confidence labels such as 'XMPP (WhatsApp possible)' (port 5222 outside Meta's ranges).")
 @click.pass_obj
 def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str,
-               pseudonymize: bool) -> None:
+               pseudonymize: bool, possible_apps: bool) -> None:
     """Usage trends on one application: connection list, per day, 3-hour intervals, charts.
 
     Files are per subscriber: trends_<MSISDN>_<APP>_*.csv/.png (the pseudonym with
@@ -65,7 +72,8 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
       cdrnet trends --app Telegram --tz UTC
       cdrnet trends                      # all subscribers, WhatsApp
     """
-    paths = app.open().trends(list(msisdns), app_name, out_dir, tz, pseudonymized=pseudonymize, notify=click.echo)
+    paths = app.open().trends(list(msisdns), app_name, out_dir, tz, pseudonymized=pseudonymize, notify=click.echo,
+                              possible_apps=possible_apps)
     for p in paths:
         click.echo(f"written {p}")
 
