@@ -231,7 +231,7 @@ class Case:
     def ingest(self, paths: Iterable[str | Path], *, layout: str | Path | None = None, signatures: str = "modern",
                workers: int = 1, progress: bool = False, on_report: Callable[[DumpReport], None] | None = None,
                on_unchanged: Callable[[str, str], None] | None = None, **options: Any) -> IngestResult:
-        """Parse dumps (files, folders, .zip, .gz, .xlsx) into the store; ``options`` as :func:`read_options`."""
+        """Parse dumps (files, folders, .zip, .7z, .rar, .gz, .xlsx, .xls, HTML tables) into the store; ``options`` as :func:`read_options`."""
         from cdrnet.loader.ingest import ingest_paths
 
         opts = read_options(signatures=signatures, **options)
