@@ -14,6 +14,7 @@ MSISDN normalisation, edge writing and pseudonymisation live here once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -258,21 +259,18 @@ class Case:
         """Score pairs where the sessions live, keep the links in the store, write edges.csv (``out``).
 
         ``possible_apps``: also count low-confidence labels ("XMPP (WhatsApp possible)") as
-        messaging; on the embedded workspace only (Neo4j runs read "messaging" labels).
+        messaging, on either store (the categories reach the Cypher as a parameter).
         """
         numbers = normalise_numbers(subscribers) if subscribers is not None else None
         notes: list[str] = []
-        if possible_apps and not hasattr(self.store, "driver"):
-            from cdrnet.analysis.cousage import link
-            from cdrnet.loader.signatures import possible_note, promote_possible
-
-            frame = self.sessions(params.since, params.until, numbers)
-            notes.append(possible_note(frame, True))
-            result = link(promote_possible(frame), params, coverage=self.store.coverage())
-        else:
-            if possible_apps:
-                notes.append("note: --possible-apps applies to workspace runs; Neo4j runs count 'messaging' labels only")
-            result = self.store.link(params, numbers)
+        if possible_apps:
+            params = dataclasses.replace(params, possible_apps=True)
+        possible = sum(getattr(r, "app_possible", 0) for r in self.store.reports())
+        if possible:
+            notes.append(f"{possible:,} session(s) carry a low-confidence label (e.g. 'XMPP (WhatsApp possible)': a port "
+                         "alone, outside the app's ranges): " + ("included (--possible-apps)" if possible_apps else
+                                                                  "left out of messaging co-usage; --possible-apps includes them"))
+        result = self.store.link(params, numbers)
         notes += [n for n in [self.store.write_links(result)] if n]
         notes = [n for n in notes if n]
         target = Path(out) if out is not None else self.output("edges.csv")

@@ -32,7 +32,7 @@ from cdrnet.analysis.cousage import (
 from cdrnet.analysis.null import expected_pairs
 from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
-from cdrnet.analysis.units import cypher_definitions
+from cdrnet.analysis.units import cypher_definitions, messaging_categories
 from cdrnet.graph.connection import read, run_auto, run_write
 from cdrnet.graph.model import CO_USED_EVIDENCE
 from cdrnet.graph.store import DEFAULT_CASE
@@ -134,7 +134,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     run = uuid.uuid4().hex[:12]
     scope = _scope(params, msisdns, case)
     subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
-                              {**scope, "apps": _apps(params), **cypher_definitions("messaging_categories")},
+                              {**scope, "apps": _apps(params), "messaging_categories": list(messaging_categories(params.possible_apps))},
                               database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
     if coverage is None:
@@ -153,7 +153,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     try:
         timed("messaging: episodes", run_auto, driver, "episodes_messaging",
               {**scope, "apps": _apps(params), "gap": params.gap, "run": run, "record_end_dumps": record_end,
-               "end_stand_in": params.window_s if overlap else 0, **cypher_definitions("messaging_categories")},
+               "end_stand_in": params.window_s if overlap else 0, "messaging_categories": list(messaging_categories(params.possible_apps))},
               database)
         # As in the embedded engine, the tight-window scale applies to start mode only.
         tight = -1 if overlap else params.tight_window_s
@@ -193,7 +193,7 @@ def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | N
                       case: str) -> list[str]:
     """The subscribers a link run scores (the CO_USED it replaces are only between these)."""
     rows = read(driver, "subscribers_in_scope", {**_scope(params, msisdns, case), "apps": _apps(params),
-                                                 **cypher_definitions("messaging_categories")}, database)
+                                                 "messaging_categories": list(messaging_categories(params.possible_apps))}, database)
     return sorted(r["msisdn"] for r in rows)
 
 

@@ -141,3 +141,16 @@ def test_window_zero_means_same_second(window):
     f = frame([sess(A, "2024-01-01 10:00:00"), sess(B, "2024-01-01 10:00:00"), sess(C, "2024-01-01 10:00:01")])
     e = edge(f, window_s=window, tight_window_s=0, colocation=False)
     assert ((A, B) in e.index) and (((A, C) in e.index) == (window > 0))
+
+
+def test_possible_labels_count_only_when_the_analyst_opts_in():
+    """Port 5222 outside Meta's ranges is "XMPP (WhatsApp possible)": not messaging evidence by default."""
+    rows = []
+    for d in (2, 3, 4):
+        rows += [sess(A, f"2024-01-{d:02d} 10:00:00"), sess(B, f"2024-01-{d:02d} 10:00:20")]
+    f = frame(rows)
+    f.loc[f["msisdn"] == B, ["app", "app_vendor", "app_category"]] = ["XMPP (WhatsApp possible)", "Meta",
+                                                                       "messaging_possible"]
+    assert link(f, LinkParams(colocation=False), coverage=fortnight(f)).edges.empty
+    e = link(f, LinkParams(colocation=False, possible_apps=True), coverage=fortnight(f)).edges
+    assert e.iloc[0]["messaging_obs"] == 3

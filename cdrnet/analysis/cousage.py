@@ -61,6 +61,8 @@ class LinkParams:
     fdr: float = 0.05
     min_score: float | None = None
     min_events: int = 2
+    #: Count low-confidence messaging labels ("XMPP (WhatsApp possible)") too (--possible-apps).
+    possible_apps: bool = False
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.window_s > 86400:
@@ -301,7 +303,7 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
             chunks = iter(parts)
         return chunks, kuni
 
-    msg_frame = messaging_sessions(frame, params.apps)
+    msg_frame = messaging_sessions(frame, params.apps, params.possible_apps)
     if overlap:
         msg_frame = _overlap_ends(msg_frame, cov, w)
     msg = bursts(msg_frame, gap)

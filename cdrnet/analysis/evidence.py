@@ -32,7 +32,7 @@ class Evidence:
 
 def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFrame:
     if channel == "messaging":
-        return bursts(messaging_sessions(frame, params.apps), params.gap)
+        return bursts(messaging_sessions(frame, params.apps, params.possible_apps), params.gap)
     if channel == "coloc":
         return bursts(cell_sessions(frame), params.gap)
     calls = call_sessions(frame)

@@ -89,7 +89,7 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
     if all_apps:
         f = both[both["app"].fillna("") != ""].assign(key=service_of(both[both["app"].fillna("") != ""]))
     else:
-        f = messaging_sessions(both, params.apps)
+        f = messaging_sessions(both, params.apps, params.possible_apps)
     if params.since is not None:
         f = f[f["start_utc"] >= params.since]
     if params.until is not None:

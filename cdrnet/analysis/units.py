@@ -20,6 +20,14 @@ from cdrnet.loader.normalize import key_hash_of
 # subscribers_in_scope.cypher as parameters (cypher_definitions()).
 #: Application categories whose sessions are messaging evidence.
 MESSAGING_CATEGORIES = ("messaging",)
+#: Low-confidence messaging labels ("XMPP (WhatsApp possible)": a port alone, outside the app's
+#: ranges) count only when the analyst opts in (--possible-apps).
+POSSIBLE_MESSAGING_CATEGORIES = ("messaging_possible",)
+
+
+def messaging_categories(possible: bool = False) -> tuple[str, ...]:
+    """The app categories messaging co-usage reads (both engines)."""
+    return MESSAGING_CATEGORIES + (POSSIBLE_MESSAGING_CATEGORIES if possible else ())
 #: STUN/TURN relay ports (inclusive range) whose UDP flows are call evidence.
 CALL_PORTS = (3478, 3481)
 #: Protocols a relay flow may have (empty: the layout does not say).
@@ -54,9 +62,10 @@ def service_of(frame: pd.DataFrame) -> pd.Series:
     return vendor.where(vendor != "", frame["app"].fillna(""))
 
 
-def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None) -> pd.DataFrame:
-    """Sessions of messaging applications, keyed by service (optionally only some apps)."""
-    m = frame["app_category"].isin(MESSAGING_CATEGORIES)
+def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None, possible: bool = False) -> pd.DataFrame:
+    """Sessions of messaging applications, keyed by service (optionally only some apps; low-confidence
+    labels only with ``possible``)."""
+    m = frame["app_category"].isin(messaging_categories(possible))
     out = frame[m]
     key = service_of(out)
     if apps:
