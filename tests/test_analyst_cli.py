@@ -206,7 +206,9 @@ def test_weekday_chart_counts_per_observed_day(tmp_path, monkeypatch):
         plt.close(fig)
         return path
 
-    monkeypatch.setattr(trends, "_save", capture)
+    from cdrnet.viz import charts
+
+    monkeypatch.setattr(charts, "_save", capture)
     trends.write_trends(f, [A], tmp_path, "WhatsApp", "Asia/Kolkata")
     table = pd.read_csv(tmp_path / f"trends_{A}_WhatsApp_weekday.csv")
     assert table["connections"].tolist() == [4, 2, 2, 3, 2, 2, 2]

@@ -116,24 +116,10 @@ def profile_text(p: Profile) -> str:
 
 
 def usage_chart(p: Profile, path: Path) -> Path:
-    """Bar chart of usage by application (the paper's Figure 4)."""
-    import matplotlib
+    """Bar chart of usage by application (the paper's Figure 4), drawn by cdrnet.viz.charts."""
+    from cdrnet.viz.charts import usage_chart as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    apps = p.apps.head(12).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    ax.barh(apps["application"], apps["usage_percent"], color="#4e79a7")
-    for y, (v, f) in enumerate(zip(apps["usage_percent"], apps["frequency"], strict=True)):
-        ax.text(v, y, f" {v:.1f}% ({f})", va="center", fontsize=8)
-    ax.set_xlabel("usage percent of sessions")
-    ax.set_title(f"Application usage of {p.msisdn}")
-    ax.set_xlim(0, max(100.0, float(apps["usage_percent"].max() if len(apps) else 0) * 1.15))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return draw(p.apps, p.msisdn, path)
 
 
 def write_profile(frame: pd.DataFrame, msisdn: str, out_dir: str | Path, tz: str = "Asia/Kolkata",

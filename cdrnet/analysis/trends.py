@@ -129,15 +129,6 @@ def weekday_table(f: pd.DataFrame, period: Period) -> pd.DataFrame:
                          "connections_per_day": rate})
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _counts(f: pd.DataFrame, tz: str) -> tuple[np.ndarray, np.ndarray]:
     t = local_times(f, tz)
     hour = np.bincount(t.dt.hour.to_numpy(), minlength=24)
@@ -146,60 +137,21 @@ def _counts(f: pd.DataFrame, tz: str) -> tuple[np.ndarray, np.ndarray]:
     return hour, heat
 
 
-def _save(plt, fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 def charts(f: pd.DataFrame, case: pd.DataFrame, who: str, app: str, period: Period, case_period: Period,
            stem: str, out_dir: Path) -> list[Path]:
     """Day-of-week (per observed day), time-of-day, heat map and active-hours-vs-case PNGs.
 
-    ``f`` must hold at least one session: a chart with nothing to draw is not written (the caller says why).
+    The numbers are computed here; cdrnet.viz.charts draws them. ``f`` must hold at least one
+    session: a chart with nothing to draw is not written (the caller says why).
     """
-    plt = _plt()
+    from cdrnet.viz.charts import trend_charts
+
     tz = period.tz
-    week = weekday_table(f, period)
     hour, heat = _counts(f, tz)
-    days = week["observed_days"].to_numpy()
-    written = []
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    bars = ax.bar(WEEKDAYS, week["connections_per_day"].fillna(0), color="#59a14f")
-    for bar, n in zip(bars, days, strict=True):
-        ax.annotate(f"{n} day{'s' if n != 1 else ''}" if n else "not observed", (bar.get_x() + bar.get_width() / 2, 0),
-                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7, color="white" if n else "grey")
-    ax.set_ylabel("connections per observed day")
-    ax.set_title(f"{app} connections per day, by day of week - {who}\n{period.text()}", fontsize=10)
-    written.append(_save(plt, fig, out_dir / f"{stem}_weekday.png"))
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    ax.bar(range(24), hour, color="#4e79a7")
-    ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
-    ax.set_ylabel("connections")
-    ax.set_title(f"{app} connections by time of day - {who}\n{period.text()}", fontsize=10)
-    written.append(_save(plt, fig, out_dir / f"{stem}_hour.png"))
-    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_day = np.where(days[:, None] > 0, heat / np.maximum(days, 1)[:, None], np.nan)
-    im = ax.imshow(per_day, aspect="auto", cmap="viridis")
-    ax.set_yticks(range(7), WEEKDAYS)
-    ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)])
-    ax.set_xlabel(f"hour of day ({tz})")
-    ax.set_title(f"{app} connections, day of week x hour - {who}\n{period.text()}", fontsize=10)
-    fig.colorbar(im, ax=ax, label="per observed day")
-    written.append(_save(plt, fig, out_dir / f"{stem}_heatmap.png"))
     case_hour, _ = _counts(case, tz)
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    ax.plot(range(24), 100 * hour / max(hour.sum(), 1), marker="o", label=f"{who}, {period.first:%d %b} to {period.last:%d %b %Y}")
-    ax.plot(range(24), 100 * case_hour / max(case_hour.sum(), 1), linestyle="--", color="grey",
-            label=f"whole case, {case_period.first:%d %b} to {case_period.last:%d %b %Y}")
-    ax.set_xticks(range(0, 24, 3), [f"{h:02d}:00" for h in range(0, 24, 3)])
-    ax.set_ylabel("% of connections")
-    ax.set_title(f"Active hours on {app}: {who} vs the whole case\n(times in {tz})", fontsize=10)
-    ax.legend(fontsize=8)
-    written.append(_save(plt, fig, out_dir / f"{stem}_vs_case.png"))
-    return written
+    return trend_charts(weekday_table(f, period), hour, heat, case_hour, who, app, period.text(), tz,
+                        f"{period.first:%d %b} to {period.last:%d %b %Y}",
+                        f"{case_period.first:%d %b} to {case_period.last:%d %b %Y}", stem, out_dir)
 
 
 def file_tag(text: str) -> str:
