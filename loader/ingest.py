@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
 from cdrnet.loader.sources import DumpSource, Refused, check_readable, iter_sources
+
+if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
+    from cdrnet.store import SessionStore
 
 
 @dataclass
@@ -69,7 +72,7 @@ def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: Options, signatures_name: str,
+def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                   progress: Callable[[int], None] | None = None, pool: Executor | None = None,
                   workers: int = 1) -> DumpReport | None:
     """Parse one dump into the store; None when the store already holds it."""
@@ -103,7 +106,7 @@ def ingest_source(source: DumpSource, store: Any, layouts: list[Layout], opts: O
         raise
 
 
-def ingest_paths(paths: list[str], store: Any, layouts: list[Layout], opts: Options, signatures_name: str,
+def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                  show_progress: bool = True, on_report: Callable[[DumpReport], None] | None = None,
                  on_unchanged: Callable[[str, str], None] | None = None, workers: int = 1) -> IngestResult:
     """Ingest every dump under ``paths``; one failing file does not stop the others.
