@@ -318,6 +318,10 @@ def test_every_delivery_format(ws, tmp_path, capsys):
     assert lines.count("  refused (password): password-protected archive member (not read; ask for it without "
                        "a password)") == 2
     assert any(line.startswith("  refused (corrupt): not a readable .7z archive") for line in lines)
+    _, out, _ = run_cli(capsys, "-w", str(ws.root), "ingest", str(d))  # again: all unchanged, junk still skipped
+    total = out.splitlines()[-1]
+    assert total.startswith("0 dump(s) loaded (0 sessions, 0 rejected rows), 7 unchanged, 3 refused, 3 skipped (not "
+                            "dumps), 0 failed"), total
 
 
 def test_corrupt_member_refused_batch_goes_on(ws, tmp_path):

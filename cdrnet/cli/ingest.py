@@ -52,10 +52,14 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     hints = list(dict.fromkeys(r.hint for r in result.refused if r.hint))
     loaded = sum(r.loaded for r in result.loaded)
     rejected = sum(r.rejected_total for r in result.loaded)
+    # Archive junk (__MACOSX/, Thumbs.db, ...) is reported as skipped, never counted as a refusal.
+    refused = [r for r in result.refused if r.kind != "skipped"]
+    skipped = len(result.refused) - len(refused)
     click.echo(
         f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "
-        f"{len(result.unchanged)} unchanged, {len(result.refused)} refused, {len(result.failed)} failed; "
-        f"{case.store.describe()}"
+        f"{len(result.unchanged)} unchanged, {len(refused)} refused, "
+        + (f"{skipped} skipped (not dumps), " if skipped else "")
+        + f"{len(result.failed)} failed; {case.store.describe()}"
     )
     if rejected:
         click.echo(f"rejected rows with file, line and reason: {case.store.rejects.combined}")
@@ -66,7 +70,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
         raise SystemExit(1)
     for h in hints:
         click.echo(f"hint: {h}", err=True)
-    if result.refused and not (result.loaded or result.unchanged):
+    if refused and not (result.loaded or result.unchanged):
         raise SystemExit(1)
 
 
