@@ -91,7 +91,7 @@ from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
 ws = Workspace({ws!r}).create()
 t0 = time.perf_counter()
-r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern", show_progress=False,
+r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern"), date_order="dmy"), "modern", show_progress=False,
                  workers={workers})
 assert r.loaded and r.loaded[0].accounted
 print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

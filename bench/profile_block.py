@@ -34,7 +34,7 @@ def main() -> None:
             block = next(iter_blocks(fh))
     det = detect(block.data[: 1 << 20].decode().split("\n"), builtin_layouts(), "profile")
     body = block.data[block.data.index(b"\n") + 1 :]
-    opts = normalize.Options(rules=load_signatures("modern"))
+    opts = normalize.Options(rules=load_signatures("modern"), date_order="dmy")  # the simulator writes day-first
     for _ in range(2):  # warm: allocator, Arrow kernels, imports
         parse.process_block(body, 2, det, opts, "profile", "")
     lp = LineProfiler()

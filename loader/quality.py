@@ -113,6 +113,7 @@ class DumpReport:
     @classmethod
     def from_dict(cls, d: dict) -> DumpReport:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known.setdefault("size", None)  # Neo4j stores no null properties: an unknown size comes back missing
         return cls(**known)
 
     def summary_lines(self) -> list[str]:
