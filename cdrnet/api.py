@@ -293,8 +293,11 @@ class Case:
 
     def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
                  **params: Any) -> tuple[Evidence, list[Path]]:
-        """Everything behind the link a--b (parameters, scores, every supporting session), as CSV and HTML."""
-        from cdrnet.analysis.evidence import build_evidence, write_evidence
+        """Everything behind the pair a--b (parameters, scores, every supporting session), as CSV and HTML.
+
+        The page is titled a link only when the pair is one under ``params`` (see ``evidence_title``).
+        """
+        from cdrnet.analysis.evidence import build_evidence, evidence_title, write_evidence
 
         p = link_params(**params)
         na, nb = normalise_numbers([a, b])
@@ -308,7 +311,7 @@ class Case:
             ev.events = pseudonymize(ev.events).drop(columns=["a_file", "b_file"])
             ev.a, ev.b = tok(ev.a), tok(ev.b)
         out = Path(out_dir) if out_dir is not None else self.output("evidence")
-        return ev, write_evidence(ev, out, f"Evidence for the link {ev.a} -- {ev.b}")
+        return ev, write_evidence(ev, out, evidence_title(ev))
 
     # -- briefings -------------------------------------------------------------------------------
     def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None) -> Profile:
@@ -386,17 +389,20 @@ class Case:
             out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
         return out
 
-    def write_map(self, path: str | Path = "map.html", suspects: Iterable[str] = (), hops: int = 1,
+    def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
                   pseudonymized: bool = False, **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
 
         On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
-        on the workspace it links with ``params``.
+        on the workspace it links with ``params``. Without ``path`` the file goes to the case's
+        outputs (WORKSPACE/map.html or map.<fmt>), never to whatever folder the shell is in.
         """
         from cdrnet.viz.netmap import MapOptions, export_graph, write_map
 
         p = link_params(**params)
+        if path is None:
+            path = self.output(f"map.{fmt}")
         frame = self.sessions(p.since, p.until)
         edges = self.map_edges(p, edges_file)
         centre = normalise_numbers(suspects)

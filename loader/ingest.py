@@ -27,7 +27,7 @@ from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
-from cdrnet.loader.sources import DumpSource, Refused, check_readable, iter_sources
+from cdrnet.loader.sources import NOT_A_DUMP, DumpSource, Refused, check_readable, iter_sources, not_a_dump_reason
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
     from cdrnet.store import SessionStore
@@ -134,6 +134,11 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
                 report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers)
             except UnknownLayoutError as exc:
                 # Not a failure while reading a known layout: no layout fits (or a voice CDR).
+                # Found beside the dumps and clearly no dump (truth.csv, notes): skipped, not refused.
+                other = None if src.named else not_a_dump_reason(src)
+                if other is not None:
+                    result.refused.append(Refused(src.name, other, NOT_A_DUMP))
+                    continue
                 reason = str(exc)
                 reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
                 result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))

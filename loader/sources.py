@@ -7,6 +7,12 @@ place, never extracted to disk, and member names that try to escape
 (``../x.csv``, absolute paths) are refused. A password-protected or corrupt
 member is refused with a line naming it and the rest of the batch goes on;
 ``__MACOSX/``, ``._*``, ``Thumbs.db`` and ``desktop.ini`` are skipped and said so.
+
+Case folders also hold what is not a dump: a PDF request letter, ``truth.csv``,
+``scenario.json``, a README. Found in a folder or an archive, such a file is
+"skipped (not a dump)" (see :func:`not_a_dump_reason`), never a refusal that fails
+the run; a file the user names on the command line, or one that looks like a dump
+(a phone-number or time column) and fits no layout, is still refused.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -46,6 +53,9 @@ class DumpSource:
     size: int | None
     kind: str  # "text", "xlsx", "xls" (legacy Excel) or "html" (an HTML table saved as .xls)
     _sha: str | None = field(default=None, repr=False)
+    #: Named on the command line (not found in a folder or archive): the user meant it as a dump,
+    #: so a file no layout fits is refused rather than skipped as "not a dump".
+    named: bool = False
 
     def sha256(self) -> str:
         """SHA-256 of the dump's own bytes (the member's, for archives)."""
@@ -65,7 +75,8 @@ class Refused:
     name: str
     reason: str
     #: What kind of refusal: "" (cannot be read as delivered), "unknown layout" (read, but no
-    #: layout fits: distinct from a failure while reading a known one), "skipped" (archive junk).
+    #: layout fits: distinct from a failure while reading a known one), "skipped" (archive junk),
+    #: "not a dump" (a document or table found beside the dumps: skipped, never a failure).
     kind: str = ""
     hint: str = ""  # what the analyst can do about it (unknown layouts: a mapping file)
 
@@ -271,7 +282,11 @@ def _expand(label: str, name: str, opener: Callable[[], BinaryIO], size: int | N
         yield Refused(label, junk, "skipped")
         return
     if _kind(name) is None and not explicit:
-        yield Refused(label, "unsupported file type (expected .csv/.txt/.tsv/.xls/.xlsx/.htm(l)/.zip/.7z/.rar/.gz)")
+        suffix = PurePosixPath(name.lower()).suffix
+        # A spreadsheet we cannot read may be a dump: refused. A PDF, JSON or README is not one: skipped.
+        yield Refused(label, f"unsupported file type {suffix or '(no extension)'} (dumps are "
+                             ".csv/.txt/.tsv/.xls/.xlsx/.htm(l)/.zip/.7z/.rar/.gz)",
+                      "" if suffix in UNREAD_SPREADSHEETS else NOT_A_DUMP)
         return
     try:
         kind = sniff(_head(opener))
@@ -315,8 +330,61 @@ def iter_sources(paths: list[str | Path]) -> Iterator[DumpSource | Refused]:
                     continue  # hidden files and folders (.git, editor backups) are not deliveries
                 yield from _expand(str(f), f.name, _file_opener(f), f.stat().st_size, 0)
         else:
-            yield from _expand(str(p), p.name, _file_opener(p), p.stat().st_size, 0, explicit=True)
+            for item in _expand(str(p), p.name, _file_opener(p), p.stat().st_size, 0, explicit=True):
+                if isinstance(item, DumpSource) and item.name == str(p):
+                    item.named = True  # the file itself (or its .gz content), not an archive member
+                yield item
 
 
 def _file_opener(path: Path) -> Callable[[], BinaryIO]:
     return lambda: open(path, "rb")
+
+
+#: Refused.kind of a file found beside the dumps that is not one (listed, never a failure).
+NOT_A_DUMP = "not a dump"
+#: Spreadsheet formats not read (yet): a dump may arrive in one, so they are refused, not skipped.
+UNREAD_SPREADSHEETS = frozenset({".ods", ".xlsb", ".xlsm", ".numbers", ".mdb", ".accdb", ".dbf"})
+#: Refused kinds that are skipped rather than refused: they never fail a run.
+SKIPPED_KINDS = frozenset({"skipped", NOT_A_DUMP})
+#: Column names every dump has some of: a subscriber number, a time, an address or port.
+DUMP_COLUMN = re.compile(
+    r"msisdn|imsi|imei|phone|mobile|time|date|port|party|duration|(?:^|[^a-z])(?:ip|ipv4|ipv6|number|no|cell|lac)(?:$|[^a-z])"
+    r"|(?:src|dst|dest|source|destination|public|private)_?ip")
+MAX_COLUMN_NAME = 40
+NOT_A_DUMP_SCAN_BYTES = 64 * 1024
+NOT_A_DUMP_SCAN_LINES = 200
+
+
+def not_a_dump_reason(source: DumpSource) -> str | None:
+    """Why a text file that fits no layout is not a dump at all, or None when it may be one.
+
+    A dump has a column naming a phone number or a time in its first lines (after any
+    preamble). A table without one (``truth.csv``: a,b,kind) or prose is not a dump, so it
+    is skipped; anything that may be one (a dump-like column, binary bytes) stays a refusal
+    so an export in an unknown layout is never quietly passed over.
+    """
+    if source.kind != "text":
+        return None
+    with source.opener() as fh:
+        head = fh.read(NOT_A_DUMP_SCAN_BYTES)
+    if b"\x00" in head:
+        return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("latin-1")
+    if sum(not (c.isprintable() or c.isspace()) for c in text) > len(text) // 100:
+        return None
+    lines = [line for line in text.splitlines()[:NOT_A_DUMP_SCAN_LINES] if line.strip()]
+    if not lines:
+        return None
+    for line in lines:
+        for cell in re.split(r"[,;|\t]", line):
+            name = cell.strip().strip('"\'').lower()
+            if name and len(name) <= MAX_COLUMN_NAME and DUMP_COLUMN.search(name):
+                return None
+    first = lines[0].strip()
+    if not re.search(r"[,;|\t]", first):
+        return "not a table (no delimited header line)"
+    shown = first if len(first) <= 60 else first[:57] + "..."
+    return f"no phone-number or time column (header '{shown}')"

@@ -104,7 +104,8 @@ def test_first_line_of_every_store_command_names_the_store(case, capsys, tmp_pat
         assert out.splitlines()[0] == store_line(case), args
 
 
-def test_pair_of_files_says_it_uses_no_store(capsys, tmp_path):
+def test_pair_of_files_says_it_uses_no_store(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # without a workspace pair writes ./cdrnet-output/pairs/
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text(render(make_sessions(20, A, seed=1), "paper"))
     b.write_text(render(make_sessions(20, B, seed=2), "paper"))

@@ -30,6 +30,31 @@ class Evidence:
     events: pd.DataFrame
 
 
+def link_status(ev: Evidence) -> tuple[bool, str]:
+    """Whether the pair is a link under the run's FDR, and the sentence that says so with q and flag.
+
+    The evidence page is handed over as proof, so it must never call a pair a link when the
+    multiple-testing correction (or the minimum-events rule) did not make it one.
+    """
+    fdr = f"FDR {ev.params.fdr:g}"
+    if ev.edge is None:
+        return False, f"no co-usage episode, {fdr}"
+    q = f"q = {float(ev.edge['q_value']):.3g}, {fdr}"
+    if bool(ev.edge["link"]):
+        return True, f"{q}, link = True"
+    if float(ev.edge["q_value"]) <= ev.params.fdr:
+        return False, f"{q}, link = False: fewer than {ev.params.min_events} co-usage events"
+    return False, f"{q}, link = False"
+
+
+def evidence_title(ev: Evidence) -> str:
+    """"Evidence for the link A -- B" only for a link; otherwise the pair, with why it is not one."""
+    is_link, why = link_status(ev)
+    if is_link:
+        return f"Evidence for the link {ev.a} -- {ev.b}"
+    return f"Evidence for the pair {ev.a} -- {ev.b} (not a link: {why})"
+
+
 def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFrame:
     if channel == "messaging":
         return bursts(messaging_sessions(frame, params.apps, params.possible_apps), params.gap)
@@ -70,8 +95,10 @@ def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, file
 
 
 def evidence_html(ev: Evidence, title: str) -> str:
-    """A printable page; every value is escaped."""
+    """A printable page; every value is escaped. It states whether the pair is a link (q-value, FDR, flag)."""
     e = html.escape
+    is_link, why = link_status(ev)
+    status = f"{'This pair is a link' if is_link else 'This pair is not a link'} ({why})."
 
     def table(frame: pd.DataFrame) -> str:
         head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
@@ -79,9 +106,10 @@ def evidence_html(ev: Evidence, title: str) -> str:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     params = pd.DataFrame(sorted(ev.params.to_dict().items()), columns=["parameter", "value"])
-    score = (pd.DataFrame([(k, ev.edge[k]) for k in ("score", "p_value", "messaging_obs", "messaging_exp",
-                                                     "messaging_tight", "call_obs", "call_exp", "coloc_obs", "coloc_exp",
-                                                     "services", "first_utc", "last_utc")], columns=["measure", "value"])
+    score = (pd.DataFrame([(k, ev.edge[k]) for k in ("score", "p_value", "q_value", "link", "messaging_obs",
+                                                     "messaging_exp", "messaging_tight", "call_obs", "call_exp",
+                                                     "coloc_obs", "coloc_exp", "services", "first_utc", "last_utc")],
+                          columns=["measure", "value"])
              if ev.edge is not None else pd.DataFrame({"measure": ["score"], "value": [0]}))
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -91,7 +119,8 @@ td, th {{ border: 1px solid #999; padding: 2px 5px; }} th {{ background: #eee; }
 @media print {{ body {{ margin: 0; }} }}
 </style></head><body>
 <h1>{e(title)}</h1>
-<p>Link between {e(ev.a)} and {e(ev.b)}: {len(ev.events)} supporting co-usage events. Each row names both
+<p>{e(status)}</p>
+<p>{e(ev.a)} and {e(ev.b)}: {len(ev.events)} supporting co-usage events. Each row names both
 sessions' source file, SHA-256 and line so it can be checked against the original export.</p>
 <h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}<h2>Supporting sessions</h2>{table(ev.events)}
 </body></html>"""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,18 +42,26 @@ class PairReport:
     #: Local calendar days both numbers were observed (their dumps' periods); scores need two.
     common_days: int = 0
 
-    def text(self) -> str:
-        """The paper's report for people: integer ports (``n/a`` when the layout has none), counts 1,234."""
+    def text(self, limit: int | None = None, full_list: str | Path | None = None) -> str:
+        """The paper's report for people: integer ports (``n/a`` when the layout has none), counts 1,234.
+
+        With ``limit`` only the first instances are listed and one line says how many more are in
+        ``full_list``: a busy pair on real data has thousands of near-identical lines, which bury
+        the summary and score an analyst actually reads.
+        """
         from cdrnet.analysis.display import count
 
         p = self.params
         lines = [f"Found the following numbers that were using the same application within {p.window_s} seconds of each other",
                  "\t".join(["Application", "Port", "Number1", "Date", "Start Time", "End Time", "Number2", "Date",
                             "Start Time", "End Time"])]
-        for r in self.instances.itertuples(index=False):
+        n = len(self.instances)
+        shown = self.instances if limit is None else self.instances.head(limit)
+        for r in shown.itertuples(index=False):
             lines.append("\t".join(str(x) for x in (r.application, r.port, r.number1, r.date1, r.start1, r.end1,
                                                     r.number2, r.date2, r.start2, r.end2)))
-        n = len(self.instances)
+        if len(shown) < n:
+            lines.append(f"… {count(n - len(shown))} more instances in {full_list}")
         lines.append("")
         lines.append(f"There were {count(n)} instances of overlap in activity between the two numbers.")
         for r in self.per_app.itertuples(index=False):
@@ -76,6 +85,19 @@ class PairReport:
             lines.append("Score 0: no co-usage episode between the two numbers.")
         lines.append(f"Times are shown in {self.tz}.")
         return "\n".join(lines) + "\n"
+
+    def write(self, folder: str | Path) -> tuple[Path, Path]:
+        """Write the full instance list (pair_A_B.csv) and the full report (pair_A_B.txt) to ``folder``.
+
+        Always written, because the screen shows only the first instances: the files are what an
+        analyst hands over.
+        """
+        d = Path(folder)
+        d.mkdir(parents=True, exist_ok=True)
+        csv, txt = d / f"pair_{self.a}_{self.b}.csv", d / f"pair_{self.a}_{self.b}.txt"
+        self.instances.to_csv(csv, index=False)
+        txt.write_text(self.text(), encoding="utf-8")
+        return csv, txt
 
 
 def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str = "Asia/Kolkata",

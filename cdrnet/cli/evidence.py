@@ -17,15 +17,22 @@ from cdrnet.cli.link import build_params, link_options
 @click.option("--pseudonymize", is_flag=True, help="Replace numbers by keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
 def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonymize: bool, **kw) -> None:
-    """Export the parameters, scores and every supporting session of the link A--B (CSV and printable HTML).
+    """Export the parameters, scores and every supporting session of the pair A--B (CSV and printable HTML).
+
+    The page says whether the pair is a link (q-value, FDR, flag); it is titled
+    "Evidence for the link" only when it is one.
 
     \b
     Examples:
       cdrnet evidence 919812345678 919887654321
       cdrnet evidence 919812345678 919887654321 --window 120 --out court/
     """
+    from cdrnet.analysis.evidence import link_status
+
     ev, paths = app.open().evidence(a, b, out_dir, pseudonymize, params=build_params(**kw))
     score = f"score {ev.edge['score']:.2f} (p = {ev.edge['p_value']:.3g})" if ev.edge is not None else "no co-usage"
-    click.echo(f"{ev.a} -- {ev.b}: {score}, {len(ev.events)} supporting events")
+    is_link, why = link_status(ev)
+    click.echo(f"{ev.a} -- {ev.b}: {score}, {len(ev.events)} supporting events; "
+               f"{'a link' if is_link else 'not a link'} ({why})")
     for p in paths:
         click.echo(f"written {p}")

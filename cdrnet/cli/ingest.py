@@ -33,6 +33,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
     """
     from cdrnet.loader.ingest import default_workers
+    from cdrnet.loader.sources import NOT_A_DUMP, SKIPPED_KINDS
 
     case = app.open()
 
@@ -47,13 +48,15 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
                          progress=not app.quiet, on_report=show, on_unchanged=unchanged, tz=tz,
                          country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option())
     for r in result.refused:
-        label = "skipped" if r.kind == "skipped" else f"refused ({r.kind})" if r.kind else "refused"
+        label = ("skipped" if r.kind == "skipped" else "skipped (not a dump)" if r.kind == NOT_A_DUMP
+                 else f"refused ({r.kind})" if r.kind else "refused")
         click.echo(f"{r.name}\n  {label}: {r.reason}", err=True)
     hints = list(dict.fromkeys(r.hint for r in result.refused if r.hint))
     loaded = sum(r.loaded for r in result.loaded)
     rejected = sum(r.rejected_total for r in result.loaded)
-    # Archive junk (__MACOSX/, Thumbs.db, ...) is reported as skipped, never counted as a refusal.
-    refused = [r for r in result.refused if r.kind != "skipped"]
+    # Archive junk (__MACOSX/, Thumbs.db, ...) and files beside the dumps that are not dumps (a PDF,
+    # truth.csv, a README) are reported as skipped, never counted as a refusal: they fail no run.
+    refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
         f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "

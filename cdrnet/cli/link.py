@@ -125,17 +125,30 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     print_link_summary(run.result, run.path, run.table)
 
 
+#: Instances listed on screen by ``pair``; the rest are in the CSV (real pairs have thousands).
+PAIR_SCREEN_INSTANCES = 20
+#: Where ``pair FILE FILE`` writes without --out-dir: there is no workspace, so a fixed folder here.
+FILE_PAIR_OUTPUTS = Path("cdrnet-output") / "pairs"
+
+
 @click.command("pair")
 @click.argument("a")
 @click.argument("b")
 @link_options
 @input_options
 @click.option("--all-apps", is_flag=True, help="List every identified application, as the paper did (HTTPS too).")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Also write pair_A_B.txt and .csv here.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for pair_A_B.csv (every instance) and pair_A_B.txt (the full report) "
+                   "[default: WORKSPACE/pairs; for two files ./cdrnet-output/pairs].")
 @click.pass_obj
 def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | None, layout_file: str | None,
              tz: str, country_code: str, signatures: str, extra_signatures: tuple[str, ...], **kw) -> None:
     """The paper's correlation report for two subscribers (MSISDNs or two dump files).
+
+    The screen shows the first 20 instances, the summary and the score; every
+    instance goes to pair_A_B.csv and the full report to pair_A_B.txt, whose paths
+    are printed. Two dump files need no workspace: their files go to
+    ./cdrnet-output/pairs unless --out-dir is given.
 
     \b
     Examples:
@@ -147,14 +160,12 @@ def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | Non
         rep = pair_from_files(a, b, layout_file, all_apps, tz, country_code=country_code, signatures=signatures,
                               extra_signatures=extra_signatures, date_order=date_order_option(),
                               params=build_params(**kw))
+        folder = Path(out_dir) if out_dir else FILE_PAIR_OUTPUTS
     else:
-        rep = app.open().pair(a, b, all_apps, tz, params=build_params(**kw))
-    a_id, b_id = rep.a, rep.b
-    text = rep.text()
-    click.echo(text, nl=False)
-    if out_dir:
-        d = Path(out_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"pair_{a_id}_{b_id}.txt").write_text(text, encoding="utf-8")
-        rep.instances.to_csv(d / f"pair_{a_id}_{b_id}.csv", index=False)
-        click.echo(f"written to {d / f'pair_{a_id}_{b_id}.txt'} and .csv")
+        case = app.open()
+        rep = case.pair(a, b, all_apps, tz, params=build_params(**kw))
+        folder = Path(out_dir) if out_dir else case.output("pairs")
+    csv, txt = rep.write(folder)
+    click.echo(rep.text(limit=PAIR_SCREEN_INSTANCES, full_list=csv), nl=False)
+    click.echo(f"written {csv}")
+    click.echo(f"written {txt}")

@@ -80,7 +80,8 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 
 @click.command("map")
 @link_options
-@click.option("--out", "out", type=click.Path(dir_okay=False), default="map.html", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="File to write [default: WORKSPACE/map.html, or map.graphml/.gexf/.json with --format].")
 @click.option("--suspect", "suspects", multiple=True, help="Centre on this number (repeatable).")
 @click.option("--hops", type=click.IntRange(1, 6), default=1, show_default=True, help="Ego network radius around suspects.")
 @click.option("--title", default="cdrnet people network", show_default=True)
@@ -89,16 +90,18 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html", show_default=True)
 @click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
-def map_cmd(app: AppContext, out: str, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
+def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
             fmt: str, pseudonymize: bool, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
     On Neo4j the map draws the CO_USED links the last 'cdrnet link' stored for the
     case (link options then only select which to show); on the workspace it links
-    with the options given.
+    with the options given. The file goes to the workspace unless --out is given,
+    and its path is printed.
 
     \b
     Examples:
+      cdrnet map                         # WORKSPACE/map.html
       cdrnet map --out case42.html
       cdrnet map --suspect 919812345678 --hops 2 --min-score 5 --out ego.html
       cdrnet map --format graphml --out case42.graphml
