@@ -91,10 +91,11 @@ from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
 ws = Workspace({ws!r}).create()
 t0 = time.perf_counter()
-r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern"), date_order="dmy"), "modern", show_progress=False,
-                 workers={workers})
+r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern"), date_order="dmy"),
+                 "modern", show_progress=False, workers={workers})
 assert r.loaded and r.loaded[0].accounted
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({{"seconds": time.perf_counter() - t0,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "workers": r.workers}}))
 """
 
@@ -103,7 +104,8 @@ import json, time, resource
 import pyarrow.csv as pc
 t0 = time.perf_counter()
 pc.read_csv({path!r})
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"seconds": time.perf_counter() - t0,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
 PARSE_WRITE = """
@@ -112,7 +114,8 @@ import pyarrow.parquet as pq
 table = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0])
 t0 = time.perf_counter()
 pq.write_table(table, {out!r}, compression="zstd")
-print(json.dumps({{"seconds": time.perf_counter() - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({{"seconds": time.perf_counter() - t0,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
 
@@ -198,8 +201,8 @@ def bench_cousage(sizes_naive: list[int], sizes_ours: list[int], repeats: int) -
         g = g[g["sessions"] >= 1000]
         if len(g) >= 2:
             slope = np.polyfit(np.log(g["sessions"]), np.log(np.maximum(g["seconds"], 1e-6)), 1)[0]
-            rows.append({"stage": f"growth exponent ({method})", "size": int(g["sessions"].max()), "ours_s": float("nan"),
-                         "reference": "log-log slope, sizes >= 1000", "ratio": slope})
+            rows.append({"stage": f"growth exponent ({method})", "size": int(g["sessions"].max()),
+                         "ours_s": float("nan"), "reference": "log-log slope, sizes >= 1000", "ratio": slope})
     return rows, c
 
 
@@ -235,7 +238,8 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
         driver = connect(uri, "neo4j", os.environ.get("NEO4J_PASSWORD", "cdrnet-dev-password"))
     except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
-    home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"], capture_output=True, text=True).stdout.strip())
+    home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"],
+                               capture_output=True, text=True).stdout.strip())
     everything = Workspace(ws_path).sessions()  # all columns: the graph load sends them
     frame = everything.head(limit)
 
@@ -273,10 +277,12 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
         s.run("UNWIND $rows AS r MERGE (:Cell {case: 'bench', cell_id: r.key})", rows=cells).consume()
     body = load_sessions().split("\n", 1)[1].replace("UNWIND $rows AS r\n", "").replace("$case", "'bench'")
     ints = ("start_s", "end_s", "dest_port", "uplink", "downlink", "source_line")
-    conv = ", ".join(f"{k}: CASE WHEN row.{k} IS NULL THEN NULL ELSE toInteger(row.{k}) END" if k in ints else f"{k}: row.{k}"
+    conv = ", ".join(f"{k}: CASE WHEN row.{k} IS NULL THEN NULL ELSE toInteger(row.{k}) END" if k in ints
+                     else f"{k}: row.{k}"
                      for k in flat.columns if k != "key")
     text = ("LOAD CSV WITH HEADERS FROM 'file:///bench_sessions.csv' AS row "
-            "CALL (row) { MATCH (d:Dump {case: 'bench', sha256: 'bench'}) WITH d, {key: row.key, props: {" + conv + "}} AS r "
+            "CALL (row) { MATCH (d:Dump {case: 'bench', sha256: 'bench'}) "
+            "WITH d, {key: row.key, props: {" + conv + "}} AS r "
             + body.replace("RETURN count(*) AS rows", "") + " } IN TRANSACTIONS OF 10000 ROWS")
     t0 = time.perf_counter()
     with driver.session() as s:
@@ -427,7 +433,8 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma separated stages: parse,cousage,scale,neo4j,map")
     args = ap.parse_args()
     q = args.quick
-    parse_sizes = [int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes else ([20_000] if q else [1_000_000, 10_000_000])
+    parse_sizes = ([int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes
+                   else ([20_000] if q else [1_000_000, 10_000_000]))
     repeats = 1 if q else 3
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"

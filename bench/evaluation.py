@@ -54,7 +54,8 @@ def run_case(scenario: str, seed: int, work: Path, **overrides: object) -> list[
     summary = simulate(sc, case)
     ws = Workspace(case / "ws").create()
     rules = load_signatures("modern")
-    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules), "modern", show_progress=False)
+    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules), "modern",
+                       show_progress=False)
     # What an analyst does with a dump refused for ambiguous dates (every date in the 1st-12th,
     # no stated period, as the paper's layout has none): re-run it stating the order it uses.
     undecided = [name for name, exc in res.failed if isinstance(exc, DateOrderError)]

@@ -232,7 +232,10 @@ class Case:
     def ingest(self, paths: Iterable[str | Path], *, layout: str | Path | None = None, signatures: str = "modern",
                workers: int = 1, progress: bool = False, on_report: Callable[[DumpReport], None] | None = None,
                on_unchanged: Callable[[str, str], None] | None = None, **options: Any) -> IngestResult:
-        """Parse dumps (files, folders, .zip, .7z, .rar, .gz, .xlsx, .xls, HTML tables) into the store; ``options`` as :func:`read_options`."""
+        """Parse dumps (files, folders, .zip, .7z, .rar, .gz, .xlsx, .xls, HTML tables) into the store.
+
+        ``options`` as :func:`read_options`.
+        """
         from cdrnet.loader.ingest import ingest_paths
 
         opts = read_options(signatures=signatures, **options)
@@ -267,9 +270,11 @@ class Case:
             params = dataclasses.replace(params, possible_apps=True)
         possible = sum(getattr(r, "app_possible", 0) for r in self.store.reports())
         if possible:
-            notes.append(f"{possible:,} session(s) carry a low-confidence label (e.g. 'XMPP (WhatsApp possible)': a port "
-                         "alone, outside the app's ranges): " + ("included (--possible-apps)" if possible_apps else
-                                                                  "left out of messaging co-usage; --possible-apps includes them"))
+            notes.append(f"{possible:,} session(s) carry a low-confidence label "
+                         "(e.g. 'XMPP (WhatsApp possible)': a port "
+                         "alone, outside the app's ranges): "
+                         + ("included (--possible-apps)" if possible_apps
+                            else "left out of messaging co-usage; --possible-apps includes them"))
         result = self.store.link(params, numbers)
         notes += [n for n in [self.store.write_links(result)] if n]
         notes = [n for n in notes if n]
@@ -338,7 +343,8 @@ class Case:
         out = Path(out_dir) if out_dir is not None else self.output("profiles")
         return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns)
 
-    def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp", out_dir: str | Path | None = None,
+    def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp",
+               out_dir: str | Path | None = None,
                tz: str = "Asia/Kolkata", pseudonymized: bool = False,
                notify: Callable[[str], None] | None = None, possible_apps: bool = False) -> list[Path]:
         """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written.

@@ -73,7 +73,8 @@ class DumpWriter:
     def write_sessions(self, sessions: pd.DataFrame) -> None:
         self._check()
         if len(sessions):
-            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA, preserve_index=False))
+            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA,
+                                                 preserve_index=False))
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)

@@ -112,7 +112,8 @@ def phone(text: str, country_code: str = "91") -> str:
 
     norm, reason = normalise_msisdn(clean_text(pd.Series([text], dtype="string")), country_code)
     if not pd.isna(reason.iloc[0]):
-        raise UsageError(f"'{text}' is not a phone number", "give the number as in the dumps, e.g. 919812345678 or +91 98123 45678")
+        raise UsageError(f"'{text}' is not a phone number",
+                         "give the number as in the dumps, e.g. 919812345678 or +91 98123 45678")
     return str(norm.iloc[0])
 
 
@@ -128,7 +129,8 @@ def prepare(name: str, given: dict[str, str], case: str, country_code: str = "91
     for key, raw in given.items():
         if key not in wanted or key == "case":
             others = ", ".join(sorted(wanted - {"case"})) or "none"
-            hint = "the case comes from --case (or the workspace name)" if key == "case" else f"its parameters: {others}"
+            hint = ("the case comes from --case (or the workspace name)" if key == "case"
+                    else f"its parameters: {others}")
             raise UsageError(f"query {name} has no parameter '{key}'", hint)
         p = doc.param(key)
         values[key] = _typed(raw, p.kind if p else str, key)
@@ -140,7 +142,8 @@ def prepare(name: str, given: dict[str, str], case: str, country_code: str = "91
             values[key] = phone(str(values[key]), country_code)
     if "hops" in values and not 1 <= int(values["hops"]) <= MAX_HOPS:
         raise UsageError(f"hops {values['hops']} is outside 1..{MAX_HOPS}",
-                         f"{name} follows at most {MAX_HOPS} links; for a wider view raise min_score or start from another number")
+                         f"{name} follows at most {MAX_HOPS} links; "
+                         "for a wider view raise min_score or start from another number")
     if "case" in wanted:
         values["case"] = case
     missing = sorted(wanted - set(values))

@@ -33,7 +33,8 @@ def _pre(code: str) -> str:
 
 
 def _slide(title: str, body: str) -> str:
-    return f'    <slide class="row-fluid">\n      <div class="col-sm-12">\n        <h3>{html.escape(title)}</h3>\n{body}\n      </div>\n    </slide>'
+    return (f'    <slide class="row-fluid">\n      <div class="col-sm-12">\n        <h3>{html.escape(title)}</h3>\n'
+            f'{body}\n      </div>\n    </slide>')
 
 
 def guide_html(base: str = BASE) -> str:

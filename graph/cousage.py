@@ -134,7 +134,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     run = uuid.uuid4().hex[:12]
     scope = _scope(params, msisdns, case)
     subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
-                              {**scope, "apps": _apps(params), "messaging_categories": list(messaging_categories(params.possible_apps))},
+                              {**scope, "apps": _apps(params),
+                               "messaging_categories": list(messaging_categories(params.possible_apps))},
                               database))
     codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
     if coverage is None:
@@ -153,22 +154,24 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     try:
         timed("messaging: episodes", run_auto, driver, "episodes_messaging",
               {**scope, "apps": _apps(params), "gap": params.gap, "run": run, "record_end_dumps": record_end,
-               "end_stand_in": params.window_s if overlap else 0, "messaging_categories": list(messaging_categories(params.possible_apps))},
+               "end_stand_in": params.window_s if overlap else 0,
+               "messaging_categories": list(messaging_categories(params.possible_apps))},
               database)
         # As in the embedded engine, the tight-window scale applies to start mode only.
         tight = -1 if overlap else params.tight_window_s
         per_channel["messaging"] = _channel_agg(driver, database, run, "messaging", codes, params.window_s, overlap,
-                                                True, tight, False, params.call_duration_tol, sweeps["messaging"], timed,
-                                                days)
+                                                True, tight, False, params.call_duration_tol, sweeps["messaging"],
+                                                timed, days)
         if params.calls:
             timed("call: episodes", run_auto, driver, "episodes_call",
                   {**scope, "run": run, "record_end_dumps": record_end, "record_volume_dumps": record_volume,
                    **cypher_definitions("call_ports", "call_protos", "call_categories")}, database)
             per_channel["call"] = _channel_agg(driver, database, run, "call", codes, params.call_window_s, False, False,
-                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"], timed,
-                                               days)
+                                               params.tight_window_s, True, params.call_duration_tol, sweeps["call"],
+                                               timed, days)
         if params.colocation:
-            timed("coloc: episodes", run_auto, driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run}, database)
+            timed("coloc: episodes", run_auto, driver, "episodes_coloc", {**scope, "gap": params.gap, "run": run},
+                  database)
             per_channel["coloc"] = _channel_agg(driver, database, run, "coloc", codes, params.window_s, False, False,
                                                 params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"],
                                                 timed, days)
@@ -192,8 +195,10 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
 def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | None, database: str | None,
                       case: str) -> list[str]:
     """The subscribers a link run scores (the CO_USED it replaces are only between these)."""
-    rows = read(driver, "subscribers_in_scope", {**_scope(params, msisdns, case), "apps": _apps(params),
-                                                 "messaging_categories": list(messaging_categories(params.possible_apps))}, database)
+    rows = read(driver, "subscribers_in_scope",
+                {**_scope(params, msisdns, case), "apps": _apps(params),
+                 "messaging_categories": list(messaging_categories(params.possible_apps))},
+                database)
     return sorted(r["msisdn"] for r in rows)
 
 
@@ -275,7 +280,8 @@ def write_co_used(driver: Driver, edges: pd.DataFrame, run: str, database: str |
         batch = rows[lo : lo + 5000]
         run_write(driver, lambda tx, b=batch: tx.run(text, {"rows": b, "case": case}).consume(), database)
     run_auto(driver, "co_used_clear", {"run": run, "case": case,
-                                       "msisdns": scope if scope is not None else sorted(set(edges["a"]) | set(edges["b"]))},
+                                       "msisdns": (scope if scope is not None
+                                                   else sorted(set(edges["a"]) | set(edges["b"])))},
              database)
     given = params or {}
     if not given and len(edges):

@@ -86,7 +86,8 @@ DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rej
 # (an analyst inspecting a link reads evidence; the parameters are the same for every link).
 LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",
                                        "fdr", "links", "subscribers"))
-EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down", "dur_known"),
+EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down",
+                                             "dur_known"),
                    indexes=(("run", "channel", "key", "t"),), per_case=False)
 
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, EPISODE)

@@ -149,7 +149,8 @@ class GraphDumpWriter:
         done = run_write(self.store.driver, work, self.store.database)
         sent = [len(b) for _, b in plan]
         if done != sent:
-            raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} (subscribers, applications, cells, sessions)",
+            raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} "
+                             "(subscribers, applications, cells, sessions)",
                              "run the same command again: loads are idempotent")
         self.sent += sent[-1]
 
@@ -265,14 +266,16 @@ class GraphStore:
         self.driver.execute_query("CALL db.awaitIndexes(300)", database_=self.database)
 
     def has_dump(self, sha: str) -> bool:
-        return read(self.driver, "dump_status", {"case": self.case, "sha256": sha}, self.database)[0]["complete"] is True
+        return read(self.driver, "dump_status", {"case": self.case, "sha256": sha},
+                    self.database)[0]["complete"] is True
 
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)
 
     def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
         """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's)."""
-        rows = read(self.driver, "other_dump_keys", {"case": self.case, "sha256": exclude or "", "msisdns": msisdns or []}, self.database)
+        rows = read(self.driver, "other_dump_keys",
+                    {"case": self.case, "sha256": exclude or "", "msisdns": msisdns or []}, self.database)
         return key_hash_of(np.array([r["key"] for r in rows], dtype="S32"))
 
     def reports(self) -> list[DumpReport]:

@@ -137,7 +137,8 @@ def _from_mapping(data: dict, source: str) -> Layout:
         raise LayoutFileError(
             f"{source}: the mapping must name a start time (start, or start_date and start_time)"
         )
-    required = tuple(data.get("required") or [f for f in ("msisdn", "start", "start_date", "start_time", "dest_port") if f in fields])
+    required = tuple(data.get("required")
+                     or [f for f in ("msisdn", "start", "start_date", "start_time", "dest_port") if f in fields])
     missing = [r for r in required if r not in fields]
     if missing:
         raise LayoutFileError(f"{source}: required field(s) {', '.join(missing)} are not mapped")
@@ -158,7 +159,8 @@ def _from_mapping(data: dict, source: str) -> Layout:
     cell_format = str(data.get("cell_format", "auto"))
     if cell_format not in CELL_FORMATS:
         raise LayoutFileError(f"{source}: cell_format must be one of {', '.join(CELL_FORMATS)}")
-    formats = data.get("datetime_formats") or data.get("date_format") or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"]
+    formats = (data.get("datetime_formats") or data.get("date_format")
+               or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"])
     if isinstance(formats, str):
         formats = [formats]
     return Layout(

@@ -68,7 +68,8 @@ def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[
 
     table = pacsv.read_csv(
         io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=False, column_names=det.columns, block_size=max(1 << 20, len(data) + 1)),
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=det.columns,
+                                       block_size=max(1 << 20, len(data) + 1)),
         parse_options=pacsv.ParseOptions(
             delimiter=det.delimiter, quote_char='"', double_quote=True, newlines_in_values=False,
             ignore_empty_lines=False, invalid_row_handler=handler,
@@ -232,7 +233,8 @@ class DumpParser:
                         lines = data.count(b"\n")
                         report.lines_read = before + lines
                         report.nondata += lines
-                        report.notes.append(f"sheet '{sheet}' has no recognisable header: its {lines} lines were skipped as non-data")
+                        report.notes.append(f"sheet '{sheet}' has no recognisable header: "
+                                            f"its {lines} lines were skipped as non-data")
                 if not found:
                     raise UnknownLayoutError(f"{source.name}: no sheet has a recognisable IPDR header")
             else:
@@ -298,7 +300,8 @@ class DumpParser:
                     readings = set(det.stated.readings().values())
                     if len(readings) == 1:
                         lo, hi = readings.pop()
-                        _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz), to_utc(hi, self.opts.tz)))
+                        _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz),
+                                                              to_utc(hi, self.opts.tz)))
                 report.nondata += block.n_lines
                 if progress:
                     progress(block.raw_bytes)

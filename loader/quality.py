@@ -76,7 +76,10 @@ class DumpReport:
     app_possible: int = 0
 
     def period_text(self) -> str:
-        """The period in the dump's own zone, e.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``."""
+        """The period in the dump's own zone.
+
+        E.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``.
+        """
         if not self.period_source:
             return "unknown"
         zone = self.tz or "UTC"
@@ -122,7 +125,8 @@ class DumpReport:
         out = [
             f"{self.name}",
             f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
-            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} + non-data {self.nondata}",
+            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} "
+            f"+ non-data {self.nondata}",
             f"  rejected by reason: {rej}",
         ]
         if self.period_source:
@@ -162,7 +166,8 @@ class DumpReport:
             out.append(vol)
         if self.imei_precision_lost or self.imsi_precision_lost:
             out.append(
-                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, IMSI {self.imsi_precision_lost}"
+                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, "
+                f"IMSI {self.imsi_precision_lost}"
             )
         if self.end_rolled_over:
             out.append(f"  end times rolled over midnight: {self.end_rolled_over}")

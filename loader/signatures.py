@@ -163,7 +163,8 @@ def classify(
     codes, ukeys = _factorize_rows(keys)
     u_ver, u_hi, u_lo = ukeys["v"].to_numpy(), ukeys["h"].to_numpy(np.uint64), ukeys["l"].to_numpy(np.uint64)
     u_port, u_day = ukeys["p"].to_numpy(), ukeys["d"].to_numpy()
-    u_proto = np.asarray(proto_uni, dtype=object)[ukeys["t"].to_numpy()] if len(proto_uni) else np.array([], dtype=object)
+    u_proto = (np.asarray(proto_uni, dtype=object)[ukeys["t"].to_numpy()] if len(proto_uni)
+               else np.array([], dtype=object))
     assigned = np.full(len(ukeys), -1, dtype=np.int64)
     order = sorted(range(len(rules)), key=lambda i: (rules[i].tier, i))
     has_ip = u_ver > 0
@@ -190,7 +191,8 @@ def classify(
             m &= u_day <= _day_number(r.valid_to)
         assigned[m] = i
     idx = np.where(assigned < 0, len(rules), assigned)[codes] if n else np.zeros(0, np.int64)
-    fields = list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules else [(), (), (), ()]
+    fields = (list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules
+              else [(), (), (), ()])
     out = {}
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
         labels = pd.array([*values, ""], dtype="string")
@@ -274,7 +276,8 @@ def unknown_destinations(frame: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     g = table.groupby(["port", "prefix"], dropna=False)
     out = pd.DataFrame({"sessions": g.size(), "subscribers": g["msisdn"].nunique()}).reset_index()
     out["share"] = (out["sessions"] / len(table)).round(4)
-    return out.sort_values(["sessions", "port", "prefix"], ascending=[False, True, True]).head(top).reset_index(drop=True)
+    return (out.sort_values(["sessions", "port", "prefix"], ascending=[False, True, True])
+            .head(top).reset_index(drop=True))
 
 
 def _prefix16(ip: str) -> str:

@@ -143,7 +143,8 @@ def _zip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iter
                 yield Refused(name, "password-protected archive member (not read; ask for it without a password)",
                               "password")
                 continue
-            yield from _expand(name, info.filename, _member_opener(zf.filename, opener, info.filename), info.file_size, depth + 1)
+            yield from _expand(name, info.filename, _member_opener(zf.filename, opener, info.filename),
+                               info.file_size, depth + 1)
 
 
 def _member_opener(_zip_name: str | None, opener: Callable[[], BinaryIO], member: str) -> Callable[[], BinaryIO]:

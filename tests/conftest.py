@@ -58,7 +58,8 @@ SIM_ORDER = "dmy"
 def ingest(ws: Workspace, *paths: Path, tz: str = "Asia/Kolkata", signatures: str = "modern", layouts=None,
            date_order: str = "auto"):
     opts = Options(tz=tz, rules=load_signatures(signatures), date_order=date_order)
-    return ingest_paths([str(p) for p in paths], ws, layouts or builtin_layouts(), opts, signatures, show_progress=False)
+    return ingest_paths([str(p) for p in paths], ws, layouts or builtin_layouts(), opts, signatures,
+                        show_progress=False)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

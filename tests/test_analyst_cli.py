@@ -223,7 +223,8 @@ def test_weekday_chart_counts_per_observed_day(tmp_path, monkeypatch):
     for name in ("weekday", "hour", "heatmap"):
         assert drawn[f"trends_{A}_WhatsApp_{name}.png"][0].endswith(period), name
     assert (tmp_path / f"trends_{A}_WhatsApp_connections.txt").read_text().splitlines()[-1] == (
-        "This number was on WhatsApp 17 times over 15 day(s) between 07/03/2024 and 22/03/2024 (times in Asia/Kolkata).")
+        "This number was on WhatsApp 17 times over 15 day(s) between 07/03/2024 and 22/03/2024 "
+        "(times in Asia/Kolkata).")
 
 
 def test_weekday_never_observed_has_no_rate():
@@ -243,7 +244,8 @@ def test_display_units():
 
 
 def test_profile_text_for_people_jio_without_volumes():
-    rows = [sess(A, f"2024-01-01 {h:02d}:{m:02d}:00", "wa", up=None, down=None) for h in range(24) for m in range(0, 60, 1)][:1205]
+    rows = [sess(A, f"2024-01-01 {h:02d}:{m:02d}:00", "wa", up=None, down=None)
+            for h in range(24) for m in range(0, 60, 1)][:1205]
     f = frame(rows)
     f["dest_port"] = f["dest_port"].astype("float64")  # how a layout with blank ports arrives
     f.loc[f.index[:5], "dest_port"] = np.nan

@@ -38,7 +38,8 @@ def test_truncated_last_line(ws, tmp_path):
 
 
 def test_too_many_and_too_few_fields(ws, tmp_path):
-    data = "\n".join([LINES[0], LINES[1] + ",extra,fields", LINES[2], ",".join(LINES[3].split(",")[:5]), LINES[4]]) + "\n"
+    data = "\n".join([LINES[0], LINES[1] + ",extra,fields", LINES[2], ",".join(LINES[3].split(",")[:5]),
+                      LINES[4]]) + "\n"
     rep = one(ws, write(tmp_path, "f.csv", data))
     assert rep.loaded == 2 and rep.rejected == {"wrong_field_count": 2}
 
@@ -50,7 +51,8 @@ def test_wrong_delimiter_inside_file(ws, tmp_path):
 
 
 def test_mixed_delimiters_header_decides(ws, tmp_path):
-    data = "\n".join([LINES[0].replace(",", "|"), LINES[1].replace(",", "|"), LINES[2], LINES[3].replace(",", "|")]) + "\n"
+    data = "\n".join([LINES[0].replace(",", "|"), LINES[1].replace(",", "|"), LINES[2],
+                      LINES[3].replace(",", "|")]) + "\n"
     rep = one(ws, write(tmp_path, "m.csv", data))
     assert rep.loaded == 2 and rep.rejected == {"wrong_field_count": 1}
 

@@ -52,5 +52,6 @@ def test_signatures_command(capsys):
 
 
 def test_python_dash_m_and_help():
-    out = subprocess.run([sys.executable, "-m", "cdrnet", "ingest", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "cdrnet", "ingest", "--help"],
+                         capture_output=True, text=True, check=True)
     assert "Examples:" in out.stdout and "--layout" in out.stdout

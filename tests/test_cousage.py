@@ -45,7 +45,8 @@ def test_midnight_crossing():
 
 def test_one_burst_counts_once_and_services_match_across_apps():
     # A opens the app five times in a minute; B once; WhatsApp (5222) and Meta 443 are one service.
-    rows = [sess(A, f"2024-01-01 10:00:{s:02d}") for s in (0, 10, 20, 30, 40)] + [sess(B, "2024-01-01 10:00:05", "meta")]
+    rows = ([sess(A, f"2024-01-01 10:00:{s:02d}") for s in (0, 10, 20, 30, 40)]
+            + [sess(B, "2024-01-01 10:00:05", "meta")])
     e = edge(frame(rows), colocation=False)
     assert e.loc[(A, B), "messaging_obs"] == 1
     assert e.loc[(A, B), "services"] == "Meta=1"
@@ -78,7 +79,8 @@ def test_call_signature():
 
 
 def test_colocation_counts_same_cell_within_window():
-    f = frame([sess(A, "2024-01-01 10:00:00", "web", cell="404-70-1-1"), sess(B, "2024-01-01 10:02:00", "web", cell="404-70-1-1"),
+    f = frame([sess(A, "2024-01-01 10:00:00", "web", cell="404-70-1-1"),
+               sess(B, "2024-01-01 10:02:00", "web", cell="404-70-1-1"),
                sess(C, "2024-01-01 10:02:00", "web", cell="404-70-1-2")])
     e = edge(f)
     assert e.loc[(A, B), "coloc_obs"] == 1 and e.loc[(A, B), "cells"] == "404-70-1-1=1"
@@ -129,7 +131,8 @@ def test_pair_report_numbers():
     assert len(rep.instances) == 3
     assert rep.per_app.set_index("application")["instances"].to_dict() == {"WhatsApp": 2, "Telegram": 1}
     first = rep.instances.iloc[0]
-    assert (first["date1"], first["start1"], first["number2"], first["start2"]) == ("01/01/2024", "10:00:00", B, "10:01:00")
+    assert ((first["date1"], first["start1"], first["number2"], first["start2"])
+            == ("01/01/2024", "10:00:00", B, "10:01:00"))
     assert rep.total_sessions == 6 and rep.sessions_a == 2
     text = rep.text()
     assert "There were 3 instances of overlap" in text and "66.7% of the instances" in text

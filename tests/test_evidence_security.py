@@ -56,7 +56,8 @@ def test_pseudonymized_outputs_are_consistent_and_hide_numbers(linked, capsys, m
     monkeypatch.setenv("CDRNET_PSEUDONYM_KEY", KEY)
     assert run_cli(capsys, "-w", ws, "link", "--pseudonymize", "--out", str(tmp_path / "e.csv"))[0] == 0
     assert run_cli(capsys, "-w", ws, "map", "--pseudonymize", "--out", str(tmp_path / "m.html"))[0] == 0
-    assert run_cli(capsys, "-w", ws, "evidence", top["a"], top["b"], "--pseudonymize", "--out", str(tmp_path / "ev"))[0] == 0
+    assert run_cli(capsys, "-w", ws, "evidence", top["a"], top["b"], "--pseudonymize",
+                   "--out", str(tmp_path / "ev"))[0] == 0
     edges = pd.read_csv(tmp_path / "e.csv", dtype=str)
     assert edges["a"].str.match(r"^S-[0-9a-f]{16}$").all()
     page = (tmp_path / "m.html").read_text()

@@ -42,11 +42,13 @@ def test_msisdn_rejections(raw, reason):
 
 
 def test_excel_wrapping_and_apostrophe_are_removed():
-    assert clean_text(pd.Series(['="919876543210"', "'919876543210", ' "x" '])).tolist() == ["919876543210", "919876543210", "x"]
+    assert (clean_text(pd.Series(['="919876543210"', "'919876543210", ' "x" '])).tolist()
+            == ["919876543210", "919876543210", "x"])
 
 
 def test_imei14_from_imeisv_and_imei():
-    assert imei14(pd.Series(["3534560123456701", "353456012345678", ""])).tolist() == ["35345601234567", "35345601234567", ""]
+    assert (imei14(pd.Series(["3534560123456701", "353456012345678", ""])).tolist()
+            == ["35345601234567", "35345601234567", ""])
 
 
 def test_rejects_with_reasons_and_lines(ws, tmp_path):
@@ -83,7 +85,8 @@ def test_rejects_with_reasons_and_lines(ws, tmp_path):
 
 
 def test_ipv6_destinations_are_classified(ws, tmp_path):
-    rows = [row(dest_ip="2001:b28:f23d:f001::a", dest_port="443"), row(dest_ip="2a03:2880:f00c:0:0:0:0:1", dest_port="5222", start="11:00:00"),
+    rows = [row(dest_ip="2001:b28:f23d:f001::a", dest_port="443"),
+            row(dest_ip="2a03:2880:f00c:0:0:0:0:1", dest_port="5222", start="11:00:00"),
             row(dest_ip="::ffff:91.108.4.10", dest_port="443", start="12:00:00")]
     ingest(ws, paper_file(tmp_path, rows))
     got = ws.sessions().sort_values("source_line")

@@ -61,7 +61,8 @@ def test_busy_pair_prints_twenty_instances_and_writes_the_full_list(busy, capsys
     lines = out.splitlines()
     csv, txt = busy / "pairs" / f"pair_{A}_{B}.csv", busy / "pairs" / f"pair_{A}_{B}.txt"
     assert lines[0] == store_line(busy)
-    assert lines[1] == "Found the following numbers that were using the same application within 180 seconds of each other"
+    assert lines[1] == ("Found the following numbers that were using the same application within 180 seconds "
+                        "of each other")
     assert lines[2].startswith("Application\tPort\tNumber1")
     assert len(_tab_lines(lines[3:])) == 20 and all(line.count("\t") == 9 for line in lines[3:23])
     assert lines[23:26] == [f"… 7 more instances in {csv}", "",

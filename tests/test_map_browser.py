@@ -43,7 +43,8 @@ def test_small_map_offline_counts_and_safe(tmp_path):
     edges = edges_for([(A, B, 9.0), (B, C, 4.0), (C, D, 1.0)])
     edges.loc[2, "link"] = False
     edges.loc[0, "services"] = HOSTILE
-    path = write_map(edges, sessions, tmp_path / "map.html", MapOptions(title=HOSTILE, suspects=[A], hops=2, params_text=HOSTILE))
+    path = write_map(edges, sessions, tmp_path / "map.html",
+                     MapOptions(title=HOSTILE, suspects=[A], hops=2, params_text=HOSTILE))
     html = path.read_text()
     assert "<script>window.__xss" not in html and "&lt;script&gt;" in html
     with browser() as d:

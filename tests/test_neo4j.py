@@ -121,7 +121,8 @@ def test_differential_against_embedded_engine(graph, driver, case, tmp_path):
     frame = graph.sessions()
     for params in (LinkParams(), LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False),
                    LinkParams(apps=["Meta"], calls=False)):
-        emb = link(frame, params, coverage=Coverage.from_reports(graph.reports())).edges.sort_values(["a", "b"]).reset_index(drop=True)
+        emb = (link(frame, params, coverage=Coverage.from_reports(graph.reports()))
+               .edges.sort_values(["a", "b"]).reset_index(drop=True))
         neo = link_neo4j(driver, params, case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 20
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
@@ -161,7 +162,8 @@ def test_analyst_queries(graph, driver, case, tmp_path, capsys, monkeypatch):
         code, out, err = run_cli(capsys, *env, "query", name, *[x for p in params for x in ("-p", p)],
                                  "--csv", str(tmp_path / f"{name}.csv"))
         assert code == 0, err
-        rows = pd.read_csv(tmp_path / f"{name}.csv", dtype=str) if (tmp_path / f"{name}.csv").stat().st_size > 1 else pd.DataFrame()
+        rows = (pd.read_csv(tmp_path / f"{name}.csv", dtype=str) if (tmp_path / f"{name}.csv").stat().st_size > 1
+                else pd.DataFrame())
         if name in ("strongest_links", "suspect_network", "timeline", "link_sessions"):
             assert len(rows) > 0, name
         if name == "strongest_links":
@@ -193,8 +195,10 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     ws_env = ["-w", str(tmp_path / "ws2")]
     run_cli(capsys, *ws_env, "ingest", "--date-order", SIM_ORDER, str(case / "dumps"))
     run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))
-    a = pd.read_csv(tmp_path / "neo_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
-    b = pd.read_csv(tmp_path / "ws_edges.csv", dtype={"a": str, "b": str}).sort_values(["a", "b"]).reset_index(drop=True)
+    a = (pd.read_csv(tmp_path / "neo_edges.csv", dtype={"a": str, "b": str})
+         .sort_values(["a", "b"]).reset_index(drop=True))
+    b = (pd.read_csv(tmp_path / "ws_edges.csv", dtype={"a": str, "b": str})
+         .sort_values(["a", "b"]).reset_index(drop=True))
     pd.testing.assert_frame_equal(a, b)
     m = a.iloc[0]["a"]
     for cmd in (["profile", m, "--out", str(tmp_path / "p")], ["trends", m, "--out", str(tmp_path / "t")],
@@ -405,7 +409,8 @@ def test_link_sessions_query_seeks_two_people_not_the_service(graph, driver):
 
     with driver.session() as s:
         plan = s.run("EXPLAIN " + load("queries/link_sessions"),
-                     {"case": CASE, "a": "1", "b": "2", "window_s": 180, "call_window_s": 5, "limit": 10}).consume().plan
+                     {"case": CASE, "a": "1", "b": "2", "window_s": 180, "call_window_s": 5,
+                      "limit": 10}).consume().plan
     text = str(plan)
     assert "session_case_msisdn_start_s" in text or "Session(case, msisdn, start_s)" in text
     assert "NodeByLabelScan" not in text and "AllNodesScan" not in text
@@ -417,4 +422,5 @@ def test_committed_browser_guide_is_generated_from_the_queries():
     from cdrnet.graph.browser_guide import guide_html
 
     committed = (Path(__file__).resolve().parents[1] / "cypher" / "browser-guide.html").read_text(encoding="utf-8")
-    assert committed == guide_html(), "regenerate cypher/browser-guide.html with cdrnet.graph.browser_guide.guide_html()"
+    assert committed == guide_html(), (
+        "regenerate cypher/browser-guide.html with cdrnet.graph.browser_guide.guide_html()")

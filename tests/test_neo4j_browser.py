@@ -147,7 +147,8 @@ def test_browser_opens_the_guide_and_draws_a_query_from_it(loaded):
         bands = ("strong · ", "medium · ", "weak · ")
         assert all(any(c.startswith(b) or b.startswith(c.rstrip("…")) for b in bands) for c in captions), captions
         errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"
-                  and "127.0.0.1" in e["message"] and "7687" not in e["message"] and "ERR_EMPTY_RESPONSE" not in e["message"]]
+                  and "127.0.0.1" in e["message"] and "7687" not in e["message"]
+                  and "ERR_EMPTY_RESPONSE" not in e["message"]]
         assert errors == []
         if SHOTS:
             time.sleep(3)

@@ -24,7 +24,8 @@ def test_every_package_directory_is_declared():
 
 
 def test_wheel_contents(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+                   check=True)
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     for needed in ("cdrnet/synth/simulate.py", "cdrnet/loader/layouts/jio.toml", "cdrnet/loader/signatures/paper.csv",
                    "cdrnet/cypher/queries/timeline.cypher", "cdrnet/cypher/browser-style.grass", "cdrnet/viz/netmap.py",

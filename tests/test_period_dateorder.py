@@ -328,7 +328,8 @@ def test_order_stated_by_the_header_decides_only_when_data_and_period_cannot(tmp
     from cdrnet.synth.simulate import simulate
     from cdrnet.workspace import Workspace
 
-    assert header_order(["Start Date of Public IP Address allocation (dd/mm/yyyy)", "TIME1 (dd/MM/yyyy HH:mm:ss)"]) == "dmy"
+    assert header_order(["Start Date of Public IP Address allocation (dd/mm/yyyy)",
+                         "TIME1 (dd/MM/yyyy HH:mm:ss)"]) == "dmy"
     assert header_order(["Date (mm/dd/yyyy)"]) == "mdy"
     assert header_order(["Session_Start_Time", "Date (dd/mm/yyyy)", "Other (mm/dd/yyyy)"]) == ""
     simulate(build_scenario("easy", subscribers=4, days=3, layout="jio", start_date="2024-03-04"), tmp_path / "c")

@@ -102,12 +102,15 @@ def test_airtel_excel_cgi_and_position(ws, tmp_path):
 
 
 def test_jio_generated_cgi(ws, tmp_path):
-    header = ("Landline/MSISDN/MDN/Leased Circuit ID for Internet Access,Source IP Address (IP Address Assigned/Translated),"
+    header = ("Landline/MSISDN/MDN/Leased Circuit ID for Internet Access,"
+              "Source IP Address (IP Address Assigned/Translated),"
               "Source Port (Port Assigned/Translated),Public IP Address,Public IP Port,Destination IP Address,"
               "Destination Port,Start Date of Public IP Address allocation (dd/mm/yyyy),"
-              "IST Start Time of Public IP address allocation (hh:mm:ss),End Date of Public IP address allocation (dd/mm/yyyy),"
+              "IST Start Time of Public IP address allocation (hh:mm:ss),"
+              "End Date of Public IP address allocation (dd/mm/yyyy),"
               "IST End Time of Public IP address allocation (hh:mm:ss),Static/Dynamic IP Address Allocation,"
-              "User Id for internet Access based on authentication,Source MAC-ID Address/Other device Identification number,"
+              "User Id for internet Access based on authentication,"
+              "Source MAC-ID Address/Other device Identification number,"
               "IMSI,PGW IP address,Access Point Name,CGI ID,TIME1 (dd/MM/yyyy HH:mm:ss),Roaming Circle Indicator,"
               "Roaming Circle,Session Duration")
     row = ("917873019433,2409:40c1::1,54874,49.36.54.140,6098,142.250.247.55,5228,02/03/2026,00:00:00,02/03/2026,"
@@ -197,7 +200,8 @@ def test_signatures_unknown_lists_port_prefix(ws, tmp_path, capsys):
              "END_TIME,IMEI,CELL_ID,UPLINK_VOLUME,DOWNLINK_VOLUME,TOTAL_VOLUME,I_RATTYPE"
     ips = ["13.232.1.1", "13.232.9.9", "13.232.7.7", "52.66.1.1", "157.240.0.1"]
     ports = [5222, 5222, 5222, 8883, 443]
-    rows = [f"10.0.0.1,1000,1.1.1.1,2000,{ip},{port},919800000001,,14/03/2026,10:0{k}:00,14/03/2026,10:0{k}:30,,,1,1,2,4G"
+    rows = [f"10.0.0.1,1000,1.1.1.1,2000,{ip},{port},919800000001,,"
+            f"14/03/2026,10:0{k}:00,14/03/2026,10:0{k}:30,,,1,1,2,4G"
             for k, (ip, port) in enumerate(zip(ips, ports, strict=True))]
     one(ws, write(tmp_path, "p.csv", header + "\n" + "\n".join(rows) + "\n"))
     table = unknown_destinations(ws.sessions())
@@ -217,7 +221,8 @@ def test_no_records_found_is_a_dump_with_its_subscriber(ws, tmp_path, capsys):
     rep = one(ws, p)
     assert rep.layout == "empty-export" and rep.loaded == 0 and rep.no_records_for == ["917873019433"]
     assert rep.period_source == "preamble" and rep.msisdns == ["917873019433"]
-    line = "no records for 917873019433 in period 2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)"
+    line = ("no records for 917873019433 in period 2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata "
+            "(stated in preamble)")
     assert f"  {line}" in rep.summary_lines()
     code, out, _ = run_cli(capsys, "-w", str(ws.root), "dumps")
     assert code == 0 and line in out
@@ -290,7 +295,8 @@ def test_every_delivery_format(ws, tmp_path, capsys):
     sub = airtel.replace("7873019433", "7873019434")
     with py7zr.SevenZipFile(d / "b.7z", "w") as z:
         z.writestr(sub.encode(), "b.csv")
-    write(d, "c.rar", stored_rar([("c.csv", airtel.replace("7873019433", "7873019435").encode()), ("desktop.ini", b"[x]")]))
+    write(d, "c.rar", stored_rar([("c.csv", airtel.replace("7873019433", "7873019435").encode()),
+                                  ("desktop.ini", b"[x]")]))
     write(d, "locked.rar", stored_rar([("x.csv", airtel.encode())], password=True))
     write(d, "e.csv.gz", gzip.compress(airtel.replace("7873019433", "7873019436").encode()))
     write(d, "f.xls", airtel.replace("7873019433", "7873019437"))  # CSV under an .xls name
@@ -358,13 +364,15 @@ def test_rar_without_extractor_refused_in_one_line(monkeypatch, tmp_path):
 # ---------------------------------------------------------------- 6. layouts and detection
 
 DOT_HEADER = ("Landline/MSISDN/MDN/Leased Circuit ID for Internet Access,User Id for internet Access based on "
-              "authentication,Source IP Address,Source Port,Translated IP Address,Translated Port,Destination IP Address,"
-              "Destination Port,Static/Dynamic IP Address Allocation,IST Start Time of Public IP address allocation "
-              "(hh:mm:ss),IST End Time of Public IP address allocation (hh:mm:ss),Start Date of Public IP Address "
-              "allocation (dd/mm/yyyy),End Date of Public IP address allocation (dd/mm/yyyy),Source MAC-ID Address/Other "
-              "device Identification number,IMSI,PGW IP address,Access Point Name,First CELL ID,Last CELL ID,TIME1 "
-              "(dd/MM/yyyy HH:mm:ss),Session Duration (Seconds),Data Volume Up Link,Data Volume Down Link,Roaming Circle "
-              "Indicator,Roaming Circle,SIM Type")
+              "authentication,Source IP Address,Source Port,Translated IP Address,Translated Port,"
+              "Destination IP Address,Destination Port,Static/Dynamic IP Address Allocation,"
+              "IST Start Time of Public IP address allocation (hh:mm:ss),"
+              "IST End Time of Public IP address allocation (hh:mm:ss),"
+              "Start Date of Public IP Address allocation (dd/mm/yyyy),"
+              "End Date of Public IP address allocation (dd/mm/yyyy),"
+              "Source MAC-ID Address/Other device Identification number,IMSI,PGW IP address,Access Point Name,"
+              "First CELL ID,Last CELL ID,TIME1 (dd/MM/yyyy HH:mm:ss),Session Duration (Seconds),"
+              "Data Volume Up Link,Data Volume Down Link,Roaming Circle Indicator,Roaming Circle,SIM Type")
 
 
 def dot_row(k: int) -> str:
@@ -433,16 +441,18 @@ def test_airtel_gprs_report(ws, tmp_path):
 
 
 def test_vi_voice_cdr_refused_as_unknown_layout(ws, tmp_path, capsys):
-    header = ("Target /A PARTY NUMBER,CALL_TYPE,Type of Connection,B PARTY NUMBER,LRN- B Party Number,Translation of LRN,"
-              "Call date,Call Initiation Time,Call Duration,First BTS Location,First Cell Global Id,Last BTS Location,"
-              "Last Cell Global Id,SMS Centre Number,Service Type,IMEI,IMSI,Call Forwarding Number,"
+    header = ("Target /A PARTY NUMBER,CALL_TYPE,Type of Connection,B PARTY NUMBER,LRN- B Party Number,"
+              "Translation of LRN,Call date,Call Initiation Time,Call Duration,First BTS Location,First Cell Global Id,"
+              "Last BTS Location,Last Cell Global Id,SMS Centre Number,Service Type,IMEI,IMSI,Call Forwarding Number,"
               "Roaming Network/Circle,MSC ID,In TG ,Out TG ,IP Address ,Port No")
     row = ("917873019433,MOC,Prepaid,919800000001,,,02/03/2026,10:00:00,30,SITE,404-20-1-1,SITE,404-20-1-1,,VOICE,"
            "356047769591480,404860040053689,,GUJ,MSC1,,,,,")
-    p = write(tmp_path, "vi_cdr.csv", "VODAFONE IDEA CALL DATA RECORDS\nReport Type :- MSISDN\n\n" + header + "\n" + row + "\n")
+    p = write(tmp_path, "vi_cdr.csv",
+              "VODAFONE IDEA CALL DATA RECORDS\nReport Type :- MSISDN\n\n" + header + "\n" + row + "\n")
     code, _, err = run_cli(capsys, "-w", str(ws.root), "ingest", str(p))
     assert code == 1
-    assert err.splitlines()[:2] == [str(p), "  refused (unknown layout): line 4 is a voice/SMS call record (CDR) header "
+    assert err.splitlines()[:2] == [str(p),
+                                    "  refused (unknown layout): line 4 is a voice/SMS call record (CDR) header "
                                     "('CALL_TYPE', 'B PARTY NUMBER'), not an IPDR or data report; call records are not "
                                     "loaded by this version"]
 

@@ -16,7 +16,8 @@ def test_folder_recursive_zip_gz(ws, tmp_path):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     (src / "a.csv").write_text(render(make_sessions(5, msisdn="919800000001"), "paper"))
-    (src / "sub" / "b.csv.gz").write_bytes(gzip.compress(render(make_sessions(6, msisdn="919800000002"), "vi").encode()))
+    (src / "sub" / "b.csv.gz").write_bytes(
+        gzip.compress(render(make_sessions(6, msisdn="919800000002"), "vi").encode()))
     with zipfile.ZipFile(src / "c.zip", "w") as z:
         z.writestr("x/c1.csv", render(make_sessions(7, msisdn="919800000003"), "airtel"))
         inner = io.BytesIO()

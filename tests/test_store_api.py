@@ -132,7 +132,8 @@ def test_every_store_command_on_both_stores(store, sim, tmp_path, capsys, monkey
         truth.write_text(f"a,b\n{a},{b}\n")
         for args in (["profile", a, "--out", str(tmp_path / "p")], ["trends", a, "--out", str(tmp_path / "t")],
                      ["pair", a, b], ["evidence", a, b, "--out", str(tmp_path / "e")],
-                     ["map", "--out", str(tmp_path / "m.html")], ["map", "--format", "json", "--out", str(tmp_path / "m.json")],
+                     ["map", "--out", str(tmp_path / "m.html")],
+                     ["map", "--format", "json", "--out", str(tmp_path / "m.json")],
                      ["evaluate", "--truth", str(truth), str(tmp_path / "ws" / "edges.csv")]):
             code, out, err = run_cli(capsys, *env, *args)
             assert code == 0, (args, err)

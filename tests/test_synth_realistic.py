@@ -48,7 +48,8 @@ def table(path: Path, layout: str) -> pd.DataFrame:
 
 
 STARTS = {"paper": (None, "%d/%m/%Y %H:%M:%S"), "jio": ("TIME1 (dd/MM/yyyy HH:mm:ss)", "%d/%m/%Y %H:%M:%S"),
-          "airtel": ("Session_Start_Time", "%d-%b-%Y %H:%M:%S"), "airtel_excel": ("Session_Start_Time", "%m/%d/%Y %H:%M"),
+          "airtel": ("Session_Start_Time", "%d-%b-%Y %H:%M:%S"),
+          "airtel_excel": ("Session_Start_Time", "%m/%d/%Y %H:%M"),
           "vi": ("Session Start date & time", "%d/%m/%Y %H:%M:%S")}
 
 
@@ -82,7 +83,8 @@ def test_scenario_json_lists_dumps_with_periods(case):
     assert all(pd.Timedelta(hours=1) <= pd.Timestamp(d["period_end"]) - pd.Timestamp(d["period_start"])
                <= pd.Timedelta(hours=4) and d["layout"] == "vi" for d in short)
     # Some subscribers have two dumps for different periods; periods of one subscriber never overlap.
-    per = pd.DataFrame(dumps).assign(s=lambda f: pd.to_datetime(f["period_start"]), e=lambda f: pd.to_datetime(f["period_end"]))
+    per = pd.DataFrame(dumps).assign(s=lambda f: pd.to_datetime(f["period_start"]),
+                                     e=lambda f: pd.to_datetime(f["period_end"]))
     per = per.sort_values(["msisdn", "s"])
     assert per["msisdn"].duplicated().any()
     same = per["msisdn"].eq(per["msisdn"].shift())
@@ -106,7 +108,8 @@ def test_rows_lie_within_each_dumps_stated_period(case):
         if d["layout"] == "airtel":
             assert f"CDR OF MSISDN : {d['msisdn'][2:]} from {lo:%d-%b-%Y %H:%M:%S} to {hi:%d-%b-%Y %H:%M:%S}\n" in text
         if d["layout"] == "airtel_excel":
-            assert f"IPDR OF Mobile No : {d['msisdn'][2:]} from {lo:%d-%b-%Y %H:%M:%S} to {hi:%d-%b-%Y %H:%M:%S}," in text
+            assert (f"IPDR OF Mobile No : {d['msisdn'][2:]} from {lo:%d-%b-%Y %H:%M:%S} "
+                    f"to {hi:%d-%b-%Y %H:%M:%S},") in text
         if d["layout"] == "vi":
             assert (f"From Date:- {lo:%Y-%m-%d}\nFrom Time:- {lo:%H:%M:%S}\nTill Date:- {hi:%Y-%m-%d}\n"
                     f"Till Time:- {hi:%H:%M:%S}\n") in text
@@ -158,16 +161,19 @@ def test_excel_variant_exact_shape(case):
     assert cols == AIRTEL_HEADER[:-1] + ["  CGI Latitude", " CGI Longitude", " CGI"]
     assert all(line.count(",") == len(cols) - 1 for line in lines[:6])
     assert lines[0] == "BHARTI AIRTEL LTD" + "," * 27 and lines[1] == "," * 27 and lines[2].startswith("Pan India,")
-    assert re.fullmatch(r"IPDR OF Mobile No : \d{10} from \d\d-\w{3}-\d{4} 00:00:00 to \d\d-\w{3}-\d{4} 23:59:59,{27}", lines[4])
+    assert re.fullmatch(r"IPDR OF Mobile No : \d{10} from \d\d-\w{3}-\d{4} 00:00:00 "
+                        r"to \d\d-\w{3}-\d{4} 23:59:59,{27}", lines[4])
     assert SAMPLE_EXCEL.exists() or os.environ.get("CI") != "true", f"{SAMPLE_EXCEL} missing"
     if SAMPLE_EXCEL.exists():  # the real shape, line for line
         sample = SAMPLE_EXCEL.read_text().split("\n")
         assert lines[6] == sample[6] and [x.count(",") for x in lines[:6]] == [x.count(",") for x in sample[:6]]
     rows = table(out / d["files"][0], "airtel_excel")
-    assert rows["IMEI"].str.fullmatch(r"\d\.\d{1,5}E\+\d\d").all() and rows["IMSI"].str.fullmatch(r"\d(\.\d{1,5})?E\+14").all()
+    assert (rows["IMEI"].str.fullmatch(r"\d\.\d{1,5}E\+\d\d").all()
+            and rows["IMSI"].str.fullmatch(r"\d(\.\d{1,5})?E\+14").all())
     for col in ("Session_Start_Time", "Session_End_Time"):
         assert rows[col].str.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d").all()
-    assert rows[" CGI"].str.fullmatch(r"404-70-166-\d+").all() and rows["  CGI Latitude"].str.fullmatch(r"2\d\.\d{3}").all()
+    assert (rows[" CGI"].str.fullmatch(r"404-70-166-\d+").all()
+            and rows["  CGI Latitude"].str.fullmatch(r"2\d\.\d{3}").all())
 
 
 def test_excel_month_first_with_days_above_12_and_all_ambiguous(tmp_path):
@@ -218,7 +224,8 @@ def test_rank_only_eligible_pairs():
 
 def test_evaluate_cli_ranks_only_pairs_observed_together(capsys, tmp_path):
     case = tmp_path / "case"
-    code, out, err = run_cli(capsys, "simulate", str(case), "--scenario", "realistic", "--subscribers", "14", "--days", "6",
+    code, out, err = run_cli(capsys, "simulate", str(case), "--scenario", "realistic", "--subscribers", "14",
+                             "--days", "6",
                              "--set", "excel_share=0", "--set", "other_period_share=0.3", "--set", "short_dumps=0")
     assert code == 0, err
     assert "each with its own requested period" in out

@@ -371,7 +371,8 @@ def window_factor(agg: pd.DataFrame, codes: pd.Index, window: int, mean_dur: pd.
     return (2 * window + 1) / 3600.0
 
 
-def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, int] | None, window: int) -> list[tuple[str, int]]:
+def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, int] | None,
+                   window: int) -> list[tuple[str, int]]:
     """Record each edge's timestamp resolution; return subscribers coarser than the window."""
     if resolution and len(edges):
         ra = edges["a"].map(resolution).fillna(1).astype(int).to_numpy()
@@ -402,7 +403,8 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
         else:
             ta, tb = m["ta"].to_numpy(np.int64), m["tb"].to_numpy(np.int64)
             lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
-        code = (m["a"].to_numpy(np.int64) * len(codes) + m["b"].to_numpy(np.int64)) * n_keys + m["key"].to_numpy(np.int64)
+        code = ((m["a"].to_numpy(np.int64) * len(codes) + m["b"].to_numpy(np.int64)) * n_keys
+                + m["key"].to_numpy(np.int64))
         close = (hi - lo <= tight) if tight is not None else np.zeros(len(m), dtype=bool)
         near = (hi - lo <= tight + COARSE_TIGHT_EXTRA_S) if tight is not None else close
         g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64),
@@ -426,8 +428,9 @@ def _aggregate(chunks: Iterable[pd.DataFrame], kuni: np.ndarray, units: pd.DataF
     agg.index = agg.index.set_names(["a", "b"])
     agg = agg.reset_index()
     agg["keys"] = keys_text(per_key).to_numpy()
-    agg["exp"], agg["common_days"] = _expected(units, codes, agg, window_factor(agg, codes, window,
-                                                                               mean_dur if overlap else None), shift, days)
+    agg["exp"], agg["common_days"] = _expected(units, codes, agg,
+                                               window_factor(agg, codes, window, mean_dur if overlap else None),
+                                               shift, days)
     if tight is None:
         agg = agg.drop(columns=["tight", "tight2"])
     return agg[["a", "b", "obs", "first", "last", "keys", "exp", "common_days",
@@ -516,8 +519,10 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     out["messaging_tight_p"] = pt
     out["services"] = e["messaging_keys"].to_numpy()
     out["cells"] = e["coloc_keys"].to_numpy()
-    firsts = np.stack([e[f"{c}_first"].to_numpy(float) if f"{c}_first" in e else np.full(len(e), np.nan) for c in CHANNELS], 1)
-    lasts = np.stack([e[f"{c}_last"].to_numpy(float) if f"{c}_last" in e else np.full(len(e), np.nan) for c in CHANNELS], 1)
+    firsts = np.stack([e[f"{c}_first"].to_numpy(float) if f"{c}_first" in e else np.full(len(e), np.nan)
+                       for c in CHANNELS], 1)
+    lasts = np.stack([e[f"{c}_last"].to_numpy(float) if f"{c}_last" in e else np.full(len(e), np.nan)
+                      for c in CHANNELS], 1)
     out["first_utc"] = pd.to_datetime(np.nanmin(firsts, 1), unit="s", utc=True)
     out["last_utc"] = pd.to_datetime(np.nanmax(lasts, 1), unit="s", utc=True)
     counts = msg_counts

@@ -53,7 +53,8 @@ def rank_all_pairs(edges: pd.DataFrame, subscribers: list[str], truth: pd.DataFr
     return scores.to_numpy(float), labels
 
 
-def pairs_common_days(a: np.ndarray, b: np.ndarray, coverage: Coverage, frame: pd.DataFrame | None = None) -> np.ndarray:
+def pairs_common_days(a: np.ndarray, b: np.ndarray, coverage: Coverage,
+                      frame: pd.DataFrame | None = None) -> np.ndarray:
     """Common local calendar days of each pair's observed periods, as the link engine counts them.
 
     ``coverage`` holds the dumps' periods (the stated period, else the span of the dump's rows);
@@ -92,7 +93,8 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     pos, neg = int(labels.sum()), int((~labels).sum())
     if pos == 0 or neg == 0:
         return float("nan")
-    finite = np.where(np.isfinite(scores), scores, np.nanmin(scores[np.isfinite(scores)]) - 1 if np.isfinite(scores).any() else 0)
+    finite = np.where(np.isfinite(scores), scores,
+                      np.nanmin(scores[np.isfinite(scores)]) - 1 if np.isfinite(scores).any() else 0)
     ranks = pd.Series(finite).rank(method="average").to_numpy()
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
 

@@ -52,7 +52,8 @@ class PairReport:
         from cdrnet.analysis.display import count
 
         p = self.params
-        lines = [f"Found the following numbers that were using the same application within {p.window_s} seconds of each other",
+        lines = [f"Found the following numbers that were using the same application within {p.window_s} seconds "
+                 "of each other",
                  "\t".join(["Application", "Port", "Number1", "Date", "Start Time", "End Time", "Number2", "Date",
                             "Start Time", "End Time"])]
         n = len(self.instances)
@@ -67,14 +68,17 @@ class PairReport:
         for r in self.per_app.itertuples(index=False):
             lines.append(f"The two suspects were on {r.application} together {count(r.instances)} times. "
                          f"This is {r.fraction:.1%} of the instances.")
-        lines.append(f"Total number of sessions were: {count(self.total_sessions)} ({self.a}: {count(self.sessions_a)}, "
+        lines.append(f"Total number of sessions were: {count(self.total_sessions)} "
+                     f"({self.a}: {count(self.sessions_a)}, "
                      f"{self.b}: {count(self.sessions_b)})")
         lines.append(f"Execution time was: {self.seconds:.3f} seconds")
         if self.edge is not None:
             e = self.edge
             lines.append(
-                f"Score {e['score']:.2f} (p = {e['p_value']:.3g}): messaging episodes observed {count(e['messaging_obs'])}, "
-                f"expected by chance {e['messaging_exp']:,.2f}; within {p.tight_window_s}s {count(e['messaging_tight'])}; "
+                f"Score {e['score']:.2f} (p = {e['p_value']:.3g}): "
+                f"messaging episodes observed {count(e['messaging_obs'])}, "
+                f"expected by chance {e['messaging_exp']:,.2f}; "
+                f"within {p.tight_window_s}s {count(e['messaging_tight'])}; "
                 f"call signatures {count(e['call_obs'])} (expected {e['call_exp']:.3f}); "
                 f"co-location {count(e['coloc_obs'])} (expected {e['coloc_exp']:,.2f}); "
                 f"scored on the {count(self.common_days)} days both were observed")
@@ -116,7 +120,8 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
         f = f[f["start_utc"] >= params.since]
     if params.until is not None:
         f = f[f["start_utc"] < params.until]
-    f = f.assign(t=epoch_seconds(f["start_utc"])).sort_values(["key", "t", "msisdn"], kind="stable").reset_index(drop=True)
+    f = (f.assign(t=epoch_seconds(f["start_utc"]))
+         .sort_values(["key", "t", "msisdn"], kind="stable").reset_index(drop=True))
     kcode, _ = pd.factorize(f["key"])
     key, t = kcode.astype(np.int64), f["t"].to_numpy(np.int64)
     sub = (f["msisdn"] == b).to_numpy().astype(np.int64)
@@ -144,7 +149,8 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
         "delta_s": (sb["t"].to_numpy() - sa["t"].to_numpy()), "session_key1": sa["session_key"].to_numpy(),
         "session_key2": sb["session_key"].to_numpy(),
     }, columns=INSTANCE_COLUMNS)
-    inst = inst.iloc[np.lexsort((inst["start2"].to_numpy(), sa["t"].to_numpy()))].reset_index(drop=True) if len(inst) else inst
+    inst = (inst.iloc[np.lexsort((inst["start2"].to_numpy(), sa["t"].to_numpy()))].reset_index(drop=True)
+            if len(inst) else inst)
     per_app = (inst.groupby("application").size().rename("instances").reset_index() if len(inst)
                else pd.DataFrame(columns=["application", "instances"]))
     per_app["fraction"] = per_app["instances"] / max(len(inst), 1)

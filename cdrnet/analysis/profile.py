@@ -106,7 +106,8 @@ def profile_text(p: Profile) -> str:
         return t[name].to_string(index=False) if len(t[name]) else "(none)"
 
     out = [f"Profile of {p.msisdn}",
-           f"sessions: {count(p.sessions)}; first seen {when(p.first_seen)}, last seen {when(p.last_seen)} ({p.tz})", "",
+           f"sessions: {count(p.sessions)}; first seen {when(p.first_seen)}, "
+           f"last seen {when(p.last_seen)} ({p.tz})", "",
            "Application usage (Table III)", table("apps"), "",
            "Devices (IMEI)", table("devices"), "",
            "SIMs (IMSI)", table("sims"), "",

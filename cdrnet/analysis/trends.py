@@ -185,14 +185,16 @@ def _write_one(chosen: pd.DataFrame, case: pd.DataFrame, who: str, shown: str, a
     lines = []
     for number, rows in listing.assign(port=port).groupby("number", sort=True):
         for r in rows.itertuples(index=False):
-            lines.append(f"This number {number} connected to {r.application} at {r.time} on date {r.date} on port {r.port}")
+            lines.append(f"This number {number} connected to {r.application} at {r.time} "
+                         f"on date {r.date} on port {r.port}")
             lines.append(f"The IP address was: {r.ip}")
         days = rows["date"].nunique()
         lines.append(f"This number was on {app} {count(len(rows))} times over {count(days)} day(s) "
                      f"between {period.first:%d/%m/%Y} and {period.last:%d/%m/%Y} (times in {tz}).")
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     written.append(p)
-    written.extend(charts(chosen, case, "all subscribers" if who == "all" else shown, app, period, case_period, stem, d))
+    written.extend(charts(chosen, case, "all subscribers" if who == "all" else shown, app, period, case_period,
+                          stem, d))
     return written
 
 
@@ -221,7 +223,8 @@ def write_trends(frame: pd.DataFrame, msisdns: list[str] | None, out_dir: str | 
     if not msisdns:
         if case.empty:
             if notify:
-                notify(f"no {app} sessions in the case between {case_period.first:%d/%m/%Y} and {case_period.last:%d/%m/%Y}: nothing written")
+                notify(f"no {app} sessions in the case between {case_period.first:%d/%m/%Y} "
+                       f"and {case_period.last:%d/%m/%Y}: nothing written")
             return written
         return _write_one(shown_case, shown_case, "all", "all", app, case_period, case_period, d)
     for m in msisdns:

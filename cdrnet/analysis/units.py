@@ -97,7 +97,8 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     (latest end), n (sessions), first_key (session_key of the first session).
     """
     if frame.empty:
-        return pd.DataFrame({"msisdn": pd.Series(dtype=str), "key": pd.Series(dtype=str), "t": pd.Series(dtype=np.int64),
+        return pd.DataFrame({"msisdn": pd.Series(dtype=str), "key": pd.Series(dtype=str),
+                             "t": pd.Series(dtype=np.int64),
                              "t_end": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64),
                              "first_key": pd.Series(dtype=str)})
     t = epoch_seconds(frame["start_utc"])

@@ -41,9 +41,12 @@ class CdrnetGroup(click.Group):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--neo4j", "neo4j_uri", envvar="NEO4J_URI", default=None, metavar="URI",
               help="Use Neo4j (e.g. bolt://127.0.0.1:7687) instead of the workspace (env NEO4J_URI; an "
-                   "explicit --workspace wins over the environment). Password from NEO4J_PASSWORD or a prompt, never the command line.")
-@click.option("--neo4j-user", envvar="NEO4J_USERNAME", default="neo4j", show_default=True, help="Neo4j user (env NEO4J_USERNAME).")
-@click.option("--database", envvar="NEO4J_DATABASE", default=None, help="Neo4j database [default: the server's default].")
+                   "explicit --workspace wins over the environment). Password from NEO4J_PASSWORD or a prompt, "
+                   "never the command line.")
+@click.option("--neo4j-user", envvar="NEO4J_USERNAME", default="neo4j", show_default=True,
+              help="Neo4j user (env NEO4J_USERNAME).")
+@click.option("--database", envvar="NEO4J_DATABASE", default=None,
+              help="Neo4j database [default: the server's default].")
 @click.option("--case", "case_name", envvar="CDRNET_CASE", default=None, metavar="NAME",
               help="Case name in Neo4j: cases share one database and never mix [default: the workspace folder's name].")
 @click.pass_context
@@ -67,8 +70,8 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
             and ctx.get_parameter_source("neo4j_uri") == sources.ENVIRONMENT):
         # Typing --workspace is a choice made now; NEO4J_URI may be left over from another case.
         neo4j_uri = None
-    ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user, database=database,
-                         case_name=case_name)
+    ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
+                         database=database, case_name=case_name)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -39,7 +39,8 @@ class AppContext:
             from urllib.parse import urlsplit
 
             u = urlsplit(self.neo4j_uri)
-            uri = u._replace(netloc=u.hostname + (f":{u.port}" if u.port else "")).geturl() if u.hostname else self.neo4j_uri
+            uri = (u._replace(netloc=u.hostname + (f":{u.port}" if u.port else "")).geturl() if u.hostname
+                   else self.neo4j_uri)
             db = f", database {self.database}" if self.database else ""
             return f"store: Neo4j {uri}{db} (outputs in {where})"
         return f"store: workspace {where}"

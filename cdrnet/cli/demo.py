@@ -54,7 +54,8 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
                f"ROC-AUC {ours['roc_auc']:.3f} ({paper['roc_auc']:.3f})")
     for path in _extras(out, case, result.edges):
         click.echo(f"   {path}")
-    click.echo(f"done in {time.perf_counter() - t0:.1f}s; open {out / 'map.html'} in a browser" if (out / "map.html").exists()
+    click.echo(f"done in {time.perf_counter() - t0:.1f}s; open {out / 'map.html'} in a browser"
+               if (out / "map.html").exists()
                else f"done in {time.perf_counter() - t0:.1f}s")
 
 

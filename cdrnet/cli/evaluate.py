@@ -75,7 +75,8 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
                      **evaluate(*rank_all_pairs(paper_edges(frame, window_s), subs, truth, eligible=keep))})
     table = pd.DataFrame(rows)
     click.echo(f"{len(subs)} subscribers; ranking only the {kept['pairs_kept']} of {kept['pairs_all']} pairs observed "
-               f"together for at least {min_common_days} day(s), with {kept['true_kept']} of {kept['true_all']} true pairs")
+               f"together for at least {min_common_days} day(s), "
+               f"with {kept['true_kept']} of {kept['true_all']} true pairs")
     left = kept["true_all"] - kept["true_kept"]
     if left:
         click.echo(f"  {left} true pair(s) left out: their dumps share fewer than {min_common_days} day(s), "

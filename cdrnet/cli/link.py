@@ -21,7 +21,8 @@ def link_options(f):
         click.option("--mode", type=click.Choice(["start", "overlap"]), default="start", show_default=True,
                      help="'start': starts within the window; 'overlap': the two sessions overlap in time."),
         click.option("--burst-gap", "burst_gap_s", type=click.IntRange(0, 86400), default=None,
-                     help="Merge a subscriber's sessions starting within this gap into one episode [default: the window]."),
+                     help="Merge a subscriber's sessions starting within this gap into one episode "
+                          "[default: the window]."),
         click.option("--tight-window", "tight_window_s", type=click.IntRange(0, 86400), default=30, show_default=True,
                      help="Second, tighter scale for replies read at once."),
         click.option("--call-window", "call_window_s", type=click.IntRange(0, 600), default=5, show_default=True,
@@ -100,7 +101,8 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
               help="Only these subscribers (one MSISDN per line).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Where to write edges.csv [default: WORKSPACE/edges.csv].")
-@click.option("--pseudonymize", is_flag=True, help="Write keyed tokens instead of numbers (key in CDRNET_PSEUDONYM_KEY).")
+@click.option("--pseudonymize", is_flag=True,
+              help="Write keyed tokens instead of numbers (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--possible-apps", is_flag=True,
               help="Count low-confidence labels such as 'XMPP (WhatsApp possible)' as messaging (workspace only).")
 @click.pass_obj

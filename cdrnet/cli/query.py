@@ -17,7 +17,8 @@ from cdrnet.errors import UsageError
 @click.option("--country-code", default="91", show_default=True, help="Country code of national numbers in -p.")
 @click.option("--csv", "as_csv", type=click.Path(dir_okay=False), default=None, help="Also write the rows as CSV.")
 @click.pass_obj
-def query_cmd(app: AppContext, name: str | None, params: tuple[str, ...], country_code: str, as_csv: str | None) -> None:
+def query_cmd(app: AppContext, name: str | None, params: tuple[str, ...], country_code: str,
+              as_csv: str | None) -> None:
     """Run an analyst query from cypher/queries/ on Neo4j (no NAME: list them).
 
     \b

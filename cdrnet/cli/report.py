@@ -14,7 +14,8 @@ from cdrnet.cli.link import build_params, link_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the report, CSVs and chart [default: WORKSPACE/profiles].")
 @click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for the times shown.")
-@click.option("--rdns", is_flag=True, help="Reverse-DNS the top destinations (needs a resolver; cached in the workspace).")
+@click.option("--rdns", is_flag=True,
+              help="Reverse-DNS the top destinations (needs a resolver; cached in the workspace).")
 @click.option("--resolver", default=None, help="DNS server HOST[:PORT] for --rdns [default: from /etc/resolv.conf].")
 @click.option("--rdns-timeout", type=float, default=2.0, show_default=True, help="Seconds per lookup.")
 @click.pass_obj
@@ -55,7 +56,8 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
 @click.option("--pseudonymize", is_flag=True,
               help="Keyed tokens instead of numbers in files, file names and charts (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--possible-apps", is_flag=True,
-              help="Also count low-confidence labels such as 'XMPP (WhatsApp possible)' (port 5222 outside Meta's ranges).")
+              help="Also count low-confidence labels such as 'XMPP (WhatsApp possible)' "
+                   "(port 5222 outside Meta's ranges).")
 @click.pass_obj
 def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str,
                pseudonymize: bool, possible_apps: bool) -> None:
@@ -83,11 +85,13 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="File to write [default: WORKSPACE/map.html, or map.graphml/.gexf/.json with --format].")
 @click.option("--suspect", "suspects", multiple=True, help="Centre on this number (repeatable).")
-@click.option("--hops", type=click.IntRange(1, 6), default=1, show_default=True, help="Ego network radius around suspects.")
+@click.option("--hops", type=click.IntRange(1, 6), default=1, show_default=True,
+              help="Ego network radius around suspects.")
 @click.option("--title", default="cdrnet people network", show_default=True)
 @click.option("--edges", "edges_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Use this edges.csv instead of linking again.")
-@click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html",
+              show_default=True)
 @click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
 @click.pass_obj
 def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,

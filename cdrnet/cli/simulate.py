@@ -75,7 +75,8 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
     """
     from cdrnet.synth.simulate import days_for_rows, simulate
 
-    options = {"subscribers": subscribers, "days": days, "seed": seed, "layout": layout, "malformed_share": malformed_share}
+    options = {"subscribers": subscribers, "days": days, "seed": seed, "layout": layout,
+               "malformed_share": malformed_share}
     # Named options win over the same parameter given with --set.
     sc = build_scenario(scenario, **{**_parse_sets(sets), **{k: v for k, v in options.items() if v is not None}})
     if rows:

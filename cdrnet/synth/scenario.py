@@ -134,7 +134,8 @@ def layout_weights(sc: Scenario) -> dict[str, float]:
         except ValueError as exc:
             raise UsageError(f"layout_mix: '{item}' is not NAME:WEIGHT") from exc
         if name.strip() not in LAYOUTS or weight < 0:
-            raise UsageError(f"layout_mix: unknown layout or negative weight in '{item}'", f"layouts: {', '.join(LAYOUTS)}")
+            raise UsageError(f"layout_mix: unknown layout or negative weight in '{item}'",
+                             f"layouts: {', '.join(LAYOUTS)}")
         out[name.strip()] = weight
     if not out or sum(out.values()) <= 0:
         raise UsageError("layout_mix names no layout with a positive weight")

@@ -264,7 +264,8 @@ class DayGenerator:
             return None
         t = self._times(rng, a)
         dur = np.clip(rng.lognormal(np.log(150), 0.9, len(a)), 10, 7200)
-        relay = np.array([f"157.240.{rng.integers(1, 250)}.{rng.integers(1, 250)}" for _ in range(len(a))], dtype=object)
+        relay = np.array([f"157.240.{rng.integers(1, 250)}.{rng.integers(1, 250)}" for _ in range(len(a))],
+                         dtype=object)
         va = rng.lognormal(np.log(dur * 6000), 0.3)
         vb = rng.lognormal(np.log(dur * 6000), 0.3)
         side_a = pd.DataFrame({"who": a, "t": t, "dur": dur, "ip": relay, "port": 3478, "up": va.astype(np.int64),
@@ -288,7 +289,8 @@ class DayGenerator:
         android = self.pop.android[who]
         ip = np.where(android, np.array(FCM, dtype=object)[rng.integers(0, len(FCM), len(who))],
                       np.array(APNS, dtype=object)[rng.integers(0, len(APNS), len(who))])
-        out = pd.DataFrame({"who": who, "t": t, "dur": interval[who] - 5, "ip": ip, "port": np.where(android, 5228, 5223),
+        out = pd.DataFrame({"who": who, "t": t, "dur": interval[who] - 5, "ip": ip,
+                            "port": np.where(android, 5228, 5223),
                             "up": rng.integers(200, 2000, len(who)), "down": rng.integers(200, 4000, len(who))})
         out["proto"] = "tcp"
         return out
@@ -306,7 +308,8 @@ class DayGenerator:
         for c in range(4):
             m = kind == c
             ip[m] = np.array(pools[c], dtype=object)[rng.integers(0, len(pools[c]), m.sum())]
-        out = pd.DataFrame({"who": who, "t": self._times(rng, who), "dur": np.clip(rng.lognormal(np.log(20), 1.2, len(who)), 1, 3600),
+        out = pd.DataFrame({"who": who, "t": self._times(rng, who),
+                            "dur": np.clip(rng.lognormal(np.log(20), 1.2, len(who)), 1, 3600),
                             "ip": ip, "port": ports[kind], "up": rng.lognormal(7, 1.5, len(who)).astype(np.int64),
                             "down": rng.lognormal(9, 1.5, len(who)).astype(np.int64)})
         out["proto"] = np.where(kind == 2, "udp", "tcp")
@@ -428,7 +431,8 @@ def plan_dumps(sc: Scenario, n: int) -> DumpPlan:
     if not sc.mixed:
         who = np.arange(n)
         return DumpPlan(who, np.full(n, sc.layout, dtype=object), pd.DatetimeIndex([origin] * n),
-                        pd.DatetimeIndex([origin + (sc.days - 1) * day + last_second] * n), np.full(n, "whole", dtype=object))
+                        pd.DatetimeIndex([origin + (sc.days - 1) * day + last_second] * n),
+                        np.full(n, "whole", dtype=object))
     rng = np.random.default_rng([sc.seed, 31])
     weights = layout_weights(sc)
     names = np.array(list(weights), dtype=object)
@@ -612,8 +616,10 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
     dump_list = []
     for k in range(len(plan)):
         names = [f"dumps/{files.paths[i].name}" for i in np.flatnonzero(files.dump == k)]
-        dump_list.append({"msisdn": str(pop.msisdn[plan.who[k]]), "layout": str(plan.layout[k]), "kind": str(plan.kind[k]),
-                          "period_start": f"{plan.start[k]:%Y-%m-%d %H:%M:%S}", "period_end": f"{plan.end[k]:%Y-%m-%d %H:%M:%S}",
+        dump_list.append({"msisdn": str(pop.msisdn[plan.who[k]]), "layout": str(plan.layout[k]),
+                          "kind": str(plan.kind[k]),
+                          "period_start": f"{plan.start[k]:%Y-%m-%d %H:%M:%S}",
+                          "period_end": f"{plan.end[k]:%Y-%m-%d %H:%M:%S}",
                           "files": names, "sessions": int(rows_per_dump[k])})
     summary = {"cdrnet_version": __version__, "scenario": sc.to_dict(), "sessions": int(total),
                "files": sorted(f"dumps/{p.name}" for p in files.paths), "true_pairs": len(truth),

@@ -113,7 +113,8 @@ def preamble(layout: str, msisdn: str, first: pd.Timestamp, last: pd.Timestamp, 
     if layout == "airtel":
         lines = ["BHARTI AIRTEL LTD", "", "Pan India", "", f"CDR OF MSISDN : {local} {span}", ""]
     elif layout == "airtel_excel":
-        lines = [f"BHARTI AIRTEL LTD{pad}", pad, f"Pan India{pad}", pad, f"IPDR OF Mobile No : {local} {span}{pad}", pad]
+        lines = [f"BHARTI AIRTEL LTD{pad}", pad, f"Pan India{pad}", pad,
+                 f"IPDR OF Mobile No : {local} {span}{pad}", pad]
     elif layout == "vi":
         lines = ["VIL Call Data Records", "", f"MSISDN:- {local}", "Report Type:- ",
                  f"From Date:- {first:%Y-%m-%d}", f"From Time:- {first:%H:%M:%S}",
@@ -207,7 +208,8 @@ def with_partial_records(s: pd.DataFrame, rng: np.random.Generator, *, period_en
     close, number = partial_records(s["msisdn"].to_numpy(), s["start"], rng)
     if period_end is not None:
         close = close.clip(upper=pd.Timestamp(period_end))
-    rec, _ = pd.factorize(s["msisdn"].astype(str) + "|" + s["start"].dt.strftime("%Y%m%d") + "|" + pd.Series(number).astype(str).to_numpy())
+    rec, _ = pd.factorize(s["msisdn"].astype(str) + "|" + s["start"].dt.strftime("%Y%m%d") + "|"
+                          + pd.Series(number).astype(str).to_numpy())
     s["record_end"] = close.to_numpy()
     s["charging_id"] = base + rec
     return add_record_totals(s)
@@ -289,7 +291,8 @@ def _frame(s: pd.DataFrame, layout: str, pdp_minutes: int, serial_start: int) ->
         out["Destination_IP"], out["Destination_Port"] = _s(s["dest_ip"]), _s(s["dest_port"])
         out["Source_IP"], out["Source_Port"] = _s(s["src_ip"]), _s(s["src_port"])
         out["Duration"] = ((close - start).dt.total_seconds().fillna(0).astype(np.int64)).astype(str)
-        out["Charging_ID"] = _s(s["charging_id"]) if "charging_id" in s else (start.astype("int64") // 10**9 % 10**8).astype(str)
+        out["Charging_ID"] = (_s(s["charging_id"]) if "charging_id" in s
+                              else (start.astype("int64") // 10**9 % 10**8).astype(str))
         out["Access_Point_Name"], out["2g/3g/4g/5g"] = "airtelgprs.com", "4G"
         out["PDP_Address"], out["PGW_GGSN_IP_Address"] = _s(s["src_ip"]), "117.96.119.140"
         if excel:
@@ -339,4 +342,5 @@ def write_dump(s: pd.DataFrame, layout: str, path: str | Path, **kw: object) -> 
 
 def empty_airtel_export(msisdn: str) -> str:
     """What Airtel sends when the subscriber had no data sessions."""
-    return f"BHARTI AIRTEL LTD\n\nPan India\n\nCDR OF MSISDN : {msisdn} from 01-Apr-2023 to 30-Apr-2023\n\nNo Records Found\n"
+    return (f"BHARTI AIRTEL LTD\n\nPan India\n\nCDR OF MSISDN : {msisdn} from 01-Apr-2023 to 30-Apr-2023\n\n"
+            "No Records Found\n")
