@@ -92,9 +92,17 @@ def _wait(fn, timeout: float = 60.0):
     raise AssertionError("timed out")
 
 
+def _click(d, css: str) -> None:
+    """Click an element once it exists, by script: Browser's animations and toasts may lie over
+    it for a moment ("element click intercepted"), which a user would simply wait out."""
+    from selenium.webdriver.common.by import By
+
+    el = _wait(lambda: d.find_elements(By.CSS_SELECTOR, css))[0]
+    d.execute_script("arguments[0].click();", el)
+
+
 def _run(d, code_part: str) -> None:
     """Click the guide's runnable block containing ``code_part`` (it goes to the editor) and run it."""
-    from selenium.webdriver.common.by import By
 
     _wait(lambda: d.execute_script("""
         const pre = Array.from(document.querySelectorAll('pre.runnable'))
@@ -103,17 +111,16 @@ def _run(d, code_part: str) -> None:
         pre.click();
         return true;""", code_part))
     time.sleep(0.5)
-    _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=editor-Run]"))[0].click()
+    _click(d, "[data-testid=editor-Run]")
     time.sleep(1.5)
 
 
 def _slide(d, title: str) -> None:
-    from selenium.webdriver.common.by import By
 
     for _ in range(15):
         if title in _headings(d):
             return
-        _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=nextSlide]"))[0].click()
+        _click(d, "[data-testid=nextSlide]")
         time.sleep(0.4)
     raise AssertionError(f"no guide slide '{title}'")
 
@@ -126,7 +133,7 @@ def test_browser_opens_the_guide_and_draws_a_query_from_it(loaded):
     try:
         d.get(f"http://127.0.0.1:{HTTP}/browser/?connectURL=bolt://neo4j@127.0.0.1:{URI.rsplit(':', 1)[1]}")
         _wait(lambda: d.find_elements(By.CSS_SELECTOR, "input[type=password]"))[0].send_keys(PASSWORD)
-        _wait(lambda: d.find_elements(By.CSS_SELECTOR, "button[data-testid=connect]"))[0].click()
+        _click(d, "button[data-testid=connect]")
         _wait(lambda: "cdrnet: who talks to whom" in _headings(d))
         if SHOTS:
             d.save_screenshot(str(Path(SHOTS) / "neo4j-guide.png"))
@@ -183,7 +190,7 @@ def _set_param(d, command: str) -> str:
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     editor.send_keys(command)
-    _wait(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=editor-Run]"))[0].click()
+    _click(d, "[data-testid=editor-Run]")
     time.sleep(1.5)
     frame = d.find_elements(By.CSS_SELECTOR, "article, [data-testid=frame]")
     return frame[0].text if frame else ""
