@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,8 +61,15 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
 
 
 def to_utc(local: pd.Series, tz: str) -> pd.Series:
-    """Attach the zone and convert to UTC (naive times are in the dump's zone)."""
-    return local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    """Attach the zone and convert to UTC (naive times are in the dump's zone).
+
+    With a daylight-saving zone two kinds of local time need a rule, and neither may become an
+    empty time (a row kept with no start once made co-location count for every pair): a time in
+    the spring gap does not exist and is moved forward by the gap (``shift_forward``); a time in
+    the autumn overlap happens twice and is read as its first occurrence (daylight time).
+    """
+    first = np.ones(len(local), dtype=bool)
+    return local.dt.tz_localize(tz, ambiguous=first, nonexistent="shift_forward").dt.tz_convert("UTC")
 
 
 def combine(date: pd.Series, time: pd.Series) -> pd.Series:

@@ -124,3 +124,15 @@ def test_repeated_header_and_footer_are_non_data(ws, tmp_path):
     p.write_text(p.read_text() + "\nThis is System generated report\n,,,,\n")
     rep = ingest(ws, p).loaded[0]
     assert rep.loaded == 2 and rep.nondata == 5 and rep.rejected == {} and rep.accounted
+
+
+def test_daylight_saving_gap_and_overlap_never_give_an_empty_time():
+    """Europe/Berlin: 02:30 on 31 March 2024 does not exist (moved forward to 03:00 CEST);
+    02:30 on 27 October 2024 happens twice (read as the first, daylight-time one)."""
+    from cdrnet.loader.timeparse import to_utc
+
+    local = pd.Series(pd.to_datetime(["2024-03-31 02:30:00", "2024-10-27 02:30:00", "2024-06-01 12:00:00"]))
+    got = to_utc(local, "Europe/Berlin")
+    assert got.notna().all()
+    want = ["2024-03-31 01:00:00", "2024-10-27 00:30:00", "2024-06-01 10:00:00"]
+    assert got.tolist() == [pd.Timestamp(t, tz="UTC") for t in want]
