@@ -82,18 +82,18 @@ class DumpReport:
         """
         if not self.period_source:
             return "unknown"
-        zone = self.tz or "UTC"
-
-        def local(iso: str) -> str:
-            try:
-                ts = pd.Timestamp(iso).tz_convert(zone)
-            except (ValueError, TypeError):
-                return iso
-            return ts.strftime("%Y-%m-%d %H:%M" if ts.second == 0 else "%Y-%m-%d %H:%M:%S")
-
         source = {"preamble": "stated in preamble", "rows": "span of the rows: no period stated"}.get(
             self.period_source, self.period_source)
-        return f"{local(self.period_start_utc)} .. {local(self.period_end_utc)} {zone} ({source})"
+        return (f"{self.local_text(self.period_start_utc)} .. {self.local_text(self.period_end_utc)} "
+                f"{self.tz or 'UTC'} ({source})")
+
+    def local_text(self, iso: str) -> str:
+        """An ISO UTC time of this dump as people read it: in the dump's zone (seconds when not zero)."""
+        try:
+            ts = pd.Timestamp(iso).tz_convert(self.tz or "UTC")
+        except (ValueError, TypeError):
+            return iso
+        return ts.strftime("%Y-%m-%d %H:%M" if ts.second == 0 else "%Y-%m-%d %H:%M:%S")
 
     @property
     def rejected_total(self) -> int:
@@ -141,7 +141,8 @@ class DumpReport:
         for m in self.no_records_for:
             out.append(f"  no records for {m} in period {self.period_text()}")
         if self.loaded:
-            out.append(f"  time span (UTC) {self.start_min} .. {self.start_max}")
+            out.append(f"  time span {self.local_text(self.start_min)} .. {self.local_text(self.start_max)} "
+                       f"{self.tz or 'UTC'} (first and last session start)")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
             out.append(
                 f"  timestamps: level {self.time_level} (~{self.resolution_s}s), seconds present {sec}, "
