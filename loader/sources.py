@@ -117,6 +117,22 @@ def _safe_member(name: str) -> bool:
     return not p.is_absolute() and ".." not in p.parts and not (p.parts and ":" in p.parts[0])
 
 
+def member_refusal(name: str, filename: str, encrypted: bool = False) -> Refused | None:
+    """Why an archive member is not read (junk, unsafe path, password), or None to read it.
+
+    One rule for every archive format: junk is skipped and said so, a path escaping the
+    archive is refused, a password-protected member is refused by name.
+    """
+    junk = junk_reason(filename)
+    if junk:
+        return Refused(name, junk, "skipped")
+    if not _safe_member(filename):
+        return Refused(name, "unsafe member path in archive (refused: path traversal)")
+    if encrypted:
+        return Refused(name, "password-protected archive member (not read; ask for it without a password)", "password")
+    return None
+
+
 def _from_bytes_opener(data: bytes) -> Callable[[], BinaryIO]:
     return lambda: io.BytesIO(data)
 
@@ -132,16 +148,9 @@ def _zip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iter
             if info.is_dir():
                 continue
             name = f"{label}!{info.filename}"
-            junk = junk_reason(info.filename)
-            if junk:
-                yield Refused(name, junk, "skipped")
-                continue
-            if not _safe_member(info.filename):
-                yield Refused(name, "unsafe member path in archive (refused: path traversal)")
-                continue
-            if info.flag_bits & 0x1:
-                yield Refused(name, "password-protected archive member (not read; ask for it without a password)",
-                              "password")
+            refusal = member_refusal(name, info.filename, encrypted=bool(info.flag_bits & 0x1))
+            if refusal is not None:
+                yield refusal
                 continue
             yield from _expand(name, info.filename, _member_opener(zf.filename, opener, info.filename),
                                info.file_size, depth + 1)
@@ -172,12 +181,9 @@ def _sevenzip_members(label: str, opener: Callable[[], BinaryIO], depth: int) ->
         return
     for info in sorted(infos, key=lambda i: i.filename):
         name = f"{label}!{info.filename}"
-        junk = junk_reason(info.filename)
-        if junk:
-            yield Refused(name, junk, "skipped")
-            continue
-        if not _safe_member(info.filename):
-            yield Refused(name, "unsafe member path in archive (refused: path traversal)")
+        refusal = member_refusal(name, info.filename)
+        if refusal is not None:
+            yield refusal
             continue
 
         def open_member(member: str = info.filename, size: int = int(info.uncompressed or 0)) -> BinaryIO:
@@ -211,16 +217,9 @@ def _rar_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iter
         if info.is_dir():
             continue
         name = f"{label}!{info.filename}"
-        junk = junk_reason(info.filename)
-        if junk:
-            yield Refused(name, junk, "skipped")
-            continue
-        if not _safe_member(info.filename):
-            yield Refused(name, "unsafe member path in archive (refused: path traversal)")
-            continue
-        if info.needs_password():
-            yield Refused(name, "password-protected archive member (not read; ask for it without a password)",
-                          "password")
+        refusal = member_refusal(name, info.filename, encrypted=info.needs_password())
+        if refusal is not None:
+            yield refusal
             continue
         if info.compress_type != rarfile.RAR_M0:
             if tool is None:

@@ -68,3 +68,25 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     code = run_guarded(cli, ["-q", *args])
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """The tests' Neo4j (scripts/neo4j-local; skipped outside CI when none runs, never in CI)."""
+    from tests.neo4j_fixtures import connect_or_skip
+
+    d = connect_or_skip()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def graph(driver, tmp_path, request):
+    """An emptied scratch database (only one the tests own) and a store for the module's CASE."""
+    from cdrnet.graph.store import GraphStore
+    from tests.neo4j_fixtures import wipe
+
+    wipe(driver)
+    g = GraphStore(driver, tmp_path / "rejects", case=getattr(request.module, "CASE", "test"))
+    g.create_schema()
+    return g

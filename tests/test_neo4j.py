@@ -16,25 +16,10 @@ from cdrnet.synth.simulate import simulate
 from cdrnet.synth.writers import render
 from cdrnet.workspace import Workspace
 from tests.conftest import SIM_ORDER, ingest, make_sessions, run_cli
-from tests.neo4j_fixtures import PASSWORD, URI, connect_or_skip, counts, wipe
+from tests.neo4j_fixtures import PASSWORD, URI, counts, wipe
 
 pytestmark = pytest.mark.neo4j
 CASE = "test-neo4j"
-
-
-@pytest.fixture(scope="module")
-def driver():
-    d = connect_or_skip()
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def graph(driver, tmp_path):
-    wipe(driver)
-    g = GraphStore(driver, tmp_path / "rejects", case=CASE)
-    g.create_schema()
-    return g
 
 
 @pytest.fixture(scope="module")

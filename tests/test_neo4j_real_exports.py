@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdrnet.graph.store import GraphStore
 from cdrnet.loader.volumes import total_volume
 from tests.conftest import ingest
-from tests.neo4j_fixtures import connect_or_skip, wipe
 from tests.test_real_exports import (
     AIRTEL_HEADER,
     AIRTEL_PREAMBLE,
@@ -18,21 +16,6 @@ from tests.test_real_exports import (
 
 pytestmark = pytest.mark.neo4j
 CASE = "test-neo4j-exports"
-
-
-@pytest.fixture(scope="module")
-def driver():
-    d = connect_or_skip()
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def graph(driver, tmp_path):
-    wipe(driver)
-    g = GraphStore(driver, tmp_path / "rejects", case=CASE)
-    g.create_schema()
-    return g
 
 
 def test_cells_and_record_volumes_in_neo4j(graph, driver, tmp_path):
