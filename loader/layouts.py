@@ -113,6 +113,14 @@ class Layout:
         )
 
 
+def _choice(data: dict, key: str, default: str, allowed: tuple[str, ...], source: str) -> str:
+    """A mapping setting that takes one of a few values (empty: the default), or a clear refusal."""
+    value = str(data.get(key) or default)
+    if value not in allowed:
+        raise LayoutFileError(f"{source}: {key} must be one of {', '.join(allowed)}")
+    return value
+
+
 def _from_mapping(data: dict, source: str) -> Layout:
     try:
         raw_fields = dict(data["fields"])
@@ -142,23 +150,16 @@ def _from_mapping(data: dict, source: str) -> Layout:
     missing = [r for r in required if r not in fields]
     if missing:
         raise LayoutFileError(f"{source}: required field(s) {', '.join(missing)} are not mapped")
-    level = str(data.get("time_level", "flow"))
-    if level not in TIME_LEVELS:
-        raise LayoutFileError(f"{source}: time_level must be one of {', '.join(TIME_LEVELS)}")
-    end_scope = str(data.get("end_scope") or (
-        "flow" if {"end", "end_date", "duration"} & set(fields) else "none"))
-    if end_scope not in END_SCOPES:
-        raise LayoutFileError(f"{source}: end_scope must be one of {', '.join(END_SCOPES)}")
-    volume_scope = str(data.get("volume_scope") or ("flow" if {"uplink", "downlink"} & set(fields) else "none"))
-    if volume_scope not in VOLUME_SCOPES:
-        raise LayoutFileError(f"{source}: volume_scope must be one of {', '.join(VOLUME_SCOPES)}")
+    level = _choice(data, "time_level", "flow", TIME_LEVELS, source)
+    end_scope = _choice(data, "end_scope", "flow" if {"end", "end_date", "duration"} & set(fields) else "none",
+                        END_SCOPES, source)
+    volume_scope = _choice(data, "volume_scope", "flow" if {"uplink", "downlink"} & set(fields) else "none",
+                           VOLUME_SCOPES, source)
     required_any = tuple(str(f) for f in data.get("required_any") or [])
     missing_any = [r for r in required_any if r not in fields]
     if missing_any:
         raise LayoutFileError(f"{source}: required_any field(s) {', '.join(missing_any)} are not mapped")
-    cell_format = str(data.get("cell_format", "auto"))
-    if cell_format not in CELL_FORMATS:
-        raise LayoutFileError(f"{source}: cell_format must be one of {', '.join(CELL_FORMATS)}")
+    cell_format = _choice(data, "cell_format", "auto", CELL_FORMATS, source)
     formats = (data.get("datetime_formats") or data.get("date_format")
                or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"])
     if isinstance(formats, str):
