@@ -49,30 +49,81 @@ def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
     return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
 
 
+#: Digits of a national (significant) mobile number per country code, without the trunk prefix,
+#: for the countries whose dumps or roaming numbers an Indian case meets most. A bare number of
+#: this length is national and gets the country code; a trunk ``0`` before it is dropped.
+#: Other country codes: only the trunk form (``0`` + number) is read as national.
+NATIONAL_LENGTHS: dict[str, tuple[int, ...]] = {
+    "1": (10,), "7": (10,), "20": (10,), "27": (9,), "33": (9,), "34": (9,), "39": (9, 10), "44": (10,),
+    "49": (10, 11), "60": (9, 10), "61": (9,), "62": (9, 10, 11), "65": (8,), "66": (9,), "81": (10,),
+    "86": (11,), "91": (10,), "92": (10,), "93": (9,), "94": (9,), "95": (8, 9, 10), "960": (7,),
+    "966": (9,), "971": (9,), "973": (8,), "974": (8,), "975": (8,), "977": (10,), "880": (10,),
+    "234": (10,), "254": (9,), "255": (9,),
+}
+#: Countries whose national numbers are not dialled with a trunk ``0`` (a leading 0 is then no prefix).
+NO_TRUNK_ZERO = {"1", "7", "34", "39"}
+#: Excel's rendering of a whole number as a float (``919812345036.0``).
+FLOAT_ZEROS = r"\.0+$"
+_SCI_PARTS = r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]*))?[eE]\+?(?P<exp>[0-9]+)$"
+
+
+def expand_exact_scientific(s: pd.Series) -> pd.Series:
+    """``9.19812345678E+11`` -> ``919812345678`` where the mantissa still holds every digit.
+
+    The value is exact when the exponent equals the number of digits after the point: no
+    digit was padded with an invented zero. ``9.18E+11`` (digits gone) is left as it is,
+    and ``precision_lost`` then refuses it.
+    """
+    sci = s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool)
+    if not sci.any():
+        return s
+    parts = s[sci].str.extract(_SCI_PARTS)
+    frac = parts["frac"].fillna("")
+    exact = parts["exp"].astype(int) == frac.str.len()
+    digits = (parts["int"] + frac).str.lstrip("0")
+    out = s.copy()
+    exact_index = exact[exact].index
+    out[exact_index] = digits[exact_index].where(digits[exact_index] != "", "0")
+    return out
+
+
+def _undo_float_rendering(s: pd.Series) -> pd.Series:
+    """Undo Excel's number renderings of a text identifier: a ``.0`` tail and exact E-notation."""
+    if s.str.contains(".", regex=False).fillna(False).any():
+        s = s.str.replace(r"^([0-9+ ]+)\.0+$", r"\1", regex=True)
+        s = expand_exact_scientific(s)
+    return s
+
+
 def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Series, pd.Series]:
     """Return (E.164 digits without '+', reject reason or <NA>) for each value.
 
-    ``+91…``, ``0091…`` and a national ``0…`` prefix all become ``91…``; a bare
-    national number gets the default country code.
+    ``+<cc>…``, ``00<cc>…`` and a national ``0…`` prefix all become ``<cc>…``; a bare
+    national number (of the country's length, see ``NATIONAL_LENGTHS``) gets the country
+    code. Excel's renderings of the number (``….0``, exact ``9.19812345678E+11``) are the
+    same subscriber; an inexact one (``9.18E+11``) is refused, never guessed.
     """
     return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code))
 
 
 def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.Series]:
-    s = raw
-    if s.str.contains(r"[ \t\-().]", regex=True).any():
-        s = s.str.replace(r"[ \t\-().]", "", regex=True)
+    s = _undo_float_rendering(raw)
+    if s.str.contains(r"[ \t\-().\u00a0/]", regex=True).any():
+        s = s.str.replace(r"[ \t\-()\u00a0/]", "", regex=True)
+        s = s.where(s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool), s.str.replace(".", "", regex=False))
     reason = pd.Series(pd.NA, index=s.index, dtype="string")
     reason[s == ""] = "missing_msisdn"
     lost = precision_lost(s)
     reason[lost & reason.isna()] = "msisdn_precision_lost"
     s = s.str.replace(r"^\+", "", regex=True)
     s = s.str.replace(r"^00", "", regex=True)
-    national_len = 10 if country_code == "91" else None
-    if national_len:
-        trunk = s.str.fullmatch(rf"0[1-9][0-9]{{{national_len - 1}}}").fillna(False).astype(bool)
+    lengths = NATIONAL_LENGTHS.get(country_code)
+    if country_code not in NO_TRUNK_ZERO:
+        national = "|".join(f"[1-9][0-9]{{{n - 1}}}" for n in lengths) if lengths else "[1-9][0-9]{5,12}"
+        trunk = s.str.fullmatch(f"0(?:{national})").fillna(False).astype(bool)
         s = s.where(~trunk, country_code + s.str.slice(1))
-        bare = s.str.fullmatch(rf"[1-9][0-9]{{{national_len - 1}}}").fillna(False).astype(bool)
+    if lengths:
+        bare = s.str.fullmatch("|".join(f"[1-9][0-9]{{{n - 1}}}" for n in lengths)).fillna(False).astype(bool)
         s = s.where(~bare, country_code + s)
     valid = s.str.fullmatch(r"[1-9][0-9]{7,14}").fillna(False).astype(bool)
     reason[~valid & reason.isna()] = "invalid_msisdn"
@@ -80,8 +131,15 @@ def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.
 
 
 def normalise_equipment(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Blank IMEI/IMSI values that lost digits; return (values, mask of blanked ones)."""
+    """IMEI/IMSI as digits; blank values that lost digits; return (values, mask of blanked ones).
+
+    Excel's renderings (``….0``, exact E-notation) and separators (``35-345601-234567-0``)
+    are undone, so one handset keeps one identifier whichever way a dump wrote it.
+    """
     def one(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+        s = _undo_float_rendering(s)
+        spaced = s.str.fullmatch(r"[0-9][0-9 \-/]*[0-9]").fillna(False).astype(bool)
+        s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
         lost = precision_lost(s)
         return s.where(~lost, ""), lost
 

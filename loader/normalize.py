@@ -44,6 +44,8 @@ FOOTER = re.compile(
 DATE_ONLY = re.compile(r"^\W*(date\W*)?\d{1,4}[-/.]\w{1,3}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?\W*$", re.IGNORECASE)
 PROTO_NUMBERS = {"6": "tcp", "17": "udp", "tcp": "tcp", "udp": "udp"}
 ONE_DAY = pd.Timedelta(days=1)
+#: Block statistics counting optional values blanked as out of range or unreadable, per field.
+BLANKED_PREFIX = "blanked_"
 
 
 @dataclass
@@ -298,10 +300,12 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason[bad_port & reason.isna()] = "invalid_port"
     dest_ip, bad_ip, ver, hi, lo = normalise_ips(col("dest_ip"))
     reason[bad_ip & reason.isna()] = "invalid_ip"
-    src_port, _ = to_int(col("src_port"), 0, 65535)
-    public_port, _ = to_int(col("public_port"), 0, 65535)
-    uplink, _ = to_int(col("uplink"), 0, 2**62)
-    downlink, _ = to_int(col("downlink"), 0, 2**62)
+    # Optional numbers out of range or unreadable (a port 70000, a volume -5) are blanked, not
+    # fatal to the row, and counted per field in the quality summary (never silently).
+    src_port, bad_src_port = to_int(col("src_port"), 0, 65535)
+    public_port, bad_public_port = to_int(col("public_port"), 0, 65535)
+    uplink, bad_uplink = to_int(col("uplink"), 0, 2**62)
+    downlink, bad_downlink = to_int(col("downlink"), 0, 2**62)
     proto = col("proto").str.lower().map(PROTO_NUMBERS).astype("string").fillna("")
 
     imei, lost_imei = normalise_equipment(col("imei"))
@@ -310,6 +314,9 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     keep = reason.isna() & ~nondata
     stats["imei_precision_lost"] = int((lost_imei & keep).sum())
     stats["imsi_precision_lost"] = int((lost_imsi & keep).sum())
+    for name, bad in (("src_port", bad_src_port), ("public_port", bad_public_port), ("uplink", bad_uplink),
+                      ("downlink", bad_downlink)):
+        stats[BLANKED_PREFIX + name] = int((bad & keep).sum())
 
     start_utc = to_utc(local_start, tz)
     end_utc = to_utc(local_end, tz)

@@ -31,6 +31,8 @@ from cdrnet.loader.normalize import Options, decide_dates, is_nondata_text, norm
 from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
+from cdrnet.loader.strays import HOLD_LIMIT, Held, StrayFilter
+from cdrnet.loader.strays import REASON as stray_reason
 from cdrnet.loader.textblocks import Block, iter_blocks, sheets_to_csv_streams
 
 
@@ -211,10 +213,12 @@ class DumpParser:
         self.pool = pool
         self.in_flight = max(2, 2 * workers)
         self._rows_seen = np.zeros(0, dtype=np.uint64)  # raw-row hashes of the dump being parsed
+        self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
         self._rows_seen = np.zeros(0, dtype=np.uint64)
+        self._strays = StrayFilter()
         acc = Accumulator(report)
         layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
         with source.opener() as fh:
@@ -239,6 +243,7 @@ class DumpParser:
                     raise UnknownLayoutError(f"{source.name}: no sheet has a recognisable IPDR header")
             else:
                 layout_levels = self._parse_stream(iter_blocks(fh), report, acc, "", progress)
+        self._release_strays(acc)
         return acc.finish(*layout_levels)
 
     def _parse_stream(self, blocks: Iterator[Block], report: DumpReport, acc: Accumulator, part: str,
@@ -351,12 +356,68 @@ class DumpParser:
         return np.where(identical, "duplicate_row", "resent_row").tolist()
 
     def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
+        starts: list[np.ndarray] = []
+
+        def text_of(line: int) -> str:
+            if not starts:
+                starts.append(_line_starts(data))
+            return _line_text(data, starts[0], line - first)
+
+        out, far = self._screen_strays(out, text_of, acc.report, part)
+        self._emit(out, text_of, acc, part, far)
+
+    def _screen_strays(self, out: BlockOutput, text_of: Callable[[int], str], report: DumpReport,
+                       part: str) -> tuple[BlockOutput, Rejected]:
+        """Split off rows dated far from the dump's period (loader/strays.py): rejected now, or held
+        back until the dump's main run of activity is known."""
+        strays = self._strays
+        if strays.period is None and report.period_source == "preamble":
+            strays.period = (pd.Timestamp(report.period_start_utc), pd.Timestamp(report.period_end_utc))
+        none = Rejected(np.zeros(0, dtype=np.int64), [], [])
+        if not len(out.sessions):
+            return out, none
+        far, hold = strays.classify(out.sessions["start_utc"])
+        row_hash = out.row_hash if out.row_hash is not None else np.zeros(len(out.sessions), dtype=np.uint64)
+        if hold.any():
+            lines = out.sessions["source_line"].to_numpy()[hold]
+            if not strays.hold(Held(out.sessions[hold], out.key_hash[hold], row_hash[hold],
+                                    {int(n): text_of(int(n)) for n in lines}, part)):
+                hold[:] = False
+        if not (far.any() or hold.any()):
+            return out, none
+        lines = out.sessions["source_line"].to_numpy()[far]
+        rejected = Rejected(lines.astype(np.int64), [stray_reason] * len(lines), [text_of(int(n)) for n in lines])
+        keep = ~far & ~hold
+        return replace(out, sessions=out.sessions[keep], key_hash=out.key_hash[keep], row_hash=row_hash[keep]), rejected
+
+    def _release_strays(self, acc: Accumulator) -> None:
+        """The dump has ended: held rows inside its main run are loaded, the others rejected."""
+        strays = self._strays
+        inside, outside = strays.release()
+        for h in inside:
+            out = BlockOutput(h.sessions, h.key_hash, Rejected(np.zeros(0, dtype=np.int64), [], []), 0, {},
+                              row_hash=h.row_hash)
+            self._emit(out, h.texts.__getitem__, acc, h.part, Rejected(np.zeros(0, dtype=np.int64), [], []))
+        for h in outside:
+            lines = h.sessions["source_line"].to_numpy().astype(np.int64)
+            rej = Rejected(lines, [stray_reason] * len(lines), [h.texts[int(n)] for n in lines])
+            self.on_rejects(rej, h.part)
+            acc.add(h.sessions.iloc[:0], pd.Series(rej.reasons, dtype="string"), 0, {})
+        if not strays.holding:
+            acc.report.notes.append(f"more than {HOLD_LIMIT:,} rows lie far from the dump's main run of activity: "
+                                    "they were kept (check the dump's dates)")
+
+    def _emit(self, out: BlockOutput, text_of: Callable[[int], str], acc: Accumulator, part: str,
+              extra: Rejected) -> None:
+        """Hand a block's sessions to the store (after duplicate checks) and account for every line."""
         sessions, dup_lines = self.on_sessions(out.sessions, out.key_hash)
         rej = out.rejected
+        if len(extra.lines):
+            rej = Rejected(np.concatenate([rej.lines, extra.lines]), rej.reasons + extra.reasons,
+                           rej.texts + extra.texts)
         dup_reasons = self._duplicate_reasons(out, dup_lines)
         if len(dup_lines):
-            starts = _line_starts(data)
-            texts = [_line_text(data, starts, int(n) - first) for n in dup_lines]
+            texts = [text_of(int(n)) for n in dup_lines]
             rej = Rejected(np.concatenate([rej.lines, np.asarray(dup_lines, dtype=np.int64)]),
                            rej.reasons + dup_reasons, rej.texts + texts)
         if len(rej.lines):

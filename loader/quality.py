@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
-from cdrnet.loader.normalize import key_hash_of
+from cdrnet.loader.normalize import BLANKED_PREFIX, key_hash_of
+from cdrnet.loader.strays import REASON as STRAY_REASON
 
 #: Seconds of uncertainty implied by each kind of timestamp.
 LEVEL_RESOLUTION_S = {"flow": 1, "session": 60, "allocation": 1800}
@@ -38,6 +40,9 @@ class DumpReport:
     end_rolled_over: int = 0
     imei_precision_lost: int = 0
     imsi_precision_lost: int = 0
+    #: Optional values (ports besides the destination's, volumes) out of range or unreadable,
+    #: blanked on rows that were kept: field -> count.
+    fields_blanked: dict[str, int] = field(default_factory=dict)
     with_destination: int = 0
     app_identified: int = 0
     sheets: list[str] = field(default_factory=list)
@@ -116,6 +121,10 @@ class DumpReport:
     @classmethod
     def from_dict(cls, d: dict) -> DumpReport:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for f in fields(cls):
+            # A store that keeps flat properties (Neo4j) holds dicts and lists as JSON text.
+            if f.default_factory in (dict, list) and isinstance(known.get(f.name), str):
+                known[f.name] = json.loads(known[f.name]) if known[f.name] else f.default_factory()
         known.setdefault("size", None)  # Neo4j stores no null properties: an unknown size comes back missing
         return cls(**known)
 
@@ -131,6 +140,10 @@ class DumpReport:
         ]
         if self.period_source:
             out.append(f"  period {self.period_text()}")
+        far = self.rejected.get(STRAY_REASON, 0)
+        if far:
+            out.append(f"  {far} row(s) dated far from the dump's period (e.g. 1970, 2099, a year off): rejected as "
+                       f"{STRAY_REASON}, kept out of every analysis, listed in the rejects file")
         if self.rows_outside_period:
             out.append(f"  WARNING: {self.rows_outside_period} loaded row(s) start outside the stated period "
                        f"(kept; check the dump is the one requested)")
@@ -170,6 +183,9 @@ class DumpReport:
                 f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, "
                 f"IMSI {self.imsi_precision_lost}"
             )
+        if self.fields_blanked:
+            out.append("  values out of range or unreadable (blanked, row kept): "
+                       + ", ".join(f"{k} {v}" for k, v in self.fields_blanked.items()))
         if self.end_rolled_over:
             out.append(f"  end times rolled over midnight: {self.end_rolled_over}")
         if self.duplicates_of_other_dumps:
@@ -289,6 +305,8 @@ class Accumulator:
         r.end_rolled_over = self.stats["end_rolled_over"]
         r.imei_precision_lost = self.stats["imei_precision_lost"]
         r.imsi_precision_lost = self.stats["imsi_precision_lost"]
+        r.fields_blanked = {k[len(BLANKED_PREFIX):]: v for k, v in sorted(self.stats.items())
+                            if k.startswith(BLANKED_PREFIX) and v}
         if r.loaded:
             r.start_min = self.tmin.isoformat() if self.tmin is not None else ""
             r.start_max = self.tmax.isoformat() if self.tmax is not None else ""

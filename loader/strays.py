@@ -1,0 +1,125 @@
+"""Rows dated far from their dump's period: flagged, listed and kept out of every analysis.
+
+A dump answers a request for one period. A row dated 1970 (an epoch zero), 2099, before
+2000 or a year after the rest is a broken clock or a mangled cell, not an observation: kept,
+it stretched its subscriber's observed period (the span of the rows, where no period is
+stated) over years, gave pairs "common days" they never had and moved every pair's q-value
+through the FDR. Such rows are rejected as ``date_far_from_period`` (counted in the quality
+summary and listed in rejects.csv with file, line and raw text), so one stray row cannot
+move any score.
+
+"Far" means:
+
+- before 2000-01-01 or after the day of ingest (no IPDR system predates 2000; no record is
+  from the future);
+- with a stated period: more than ``STATED_MARGIN`` outside it (rows just outside it are
+  kept and warned about, as before: a zone or cut-off slip, not a broken date);
+- without one: outside the dump's main run of activity, the run of days with rows whose
+  gaps are at most ``GAP`` that holds the most rows (a subscriber quiet for a few weeks
+  stays one run).
+
+Without a stated period the main run is known only at the end of the dump, so rows that
+fall outside the run seen so far are held back (at most ``HOLD_LIMIT``; beyond that they
+are released and the dump gets a note) and decided when the dump ends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+REASON = "date_far_from_period"
+STATED_MARGIN = pd.Timedelta(days=7)
+GAP = 31  # days
+HOLD_LIMIT = 200_000
+EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
+
+
+def _days(start_utc: pd.Series) -> np.ndarray:
+    seconds = pd.to_datetime(start_utc, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+    return seconds.astype(np.int64) // 86_400
+
+
+def main_run(day_counts: Counter[int]) -> tuple[int, int] | None:
+    """First and last day of the run of active days (gaps <= GAP) holding the most rows."""
+    if not day_counts:
+        return None
+    days = np.array(sorted(day_counts), dtype=np.int64)
+    counts = np.array([day_counts[d] for d in days], dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(days) > GAP) + 1
+    runs = np.split(np.arange(len(days)), breaks)
+    best = max(runs, key=lambda idx: (counts[idx].sum(), -idx[0]))
+    return int(days[best[0]]), int(days[best[-1]])
+
+
+@dataclass
+class Held:
+    """Rows held back until the dump's main run is known."""
+
+    sessions: pd.DataFrame
+    key_hash: np.ndarray
+    row_hash: np.ndarray
+    texts: dict[int, str]
+    part: str
+
+
+@dataclass
+class StrayFilter:
+    """Decides, block by block, which rows are far from the dump's period (see the module doc)."""
+
+    now: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    days: Counter[int] = field(default_factory=Counter)
+    held: list[Held] = field(default_factory=list)
+    held_rows: int = 0
+    holding: bool = True
+    #: Rows outside the main run that were already stored when it became known (a note).
+    late: int = 0
+
+    def absurd(self, start_utc: pd.Series) -> np.ndarray:
+        """Dates no dump can hold: before 2000 or after the day of ingest."""
+        st = pd.to_datetime(start_utc, utc=True)
+        return ((st < EARLIEST) | (st > self.now.normalize() + pd.Timedelta(days=1))).to_numpy(dtype=bool)
+
+    def classify(self, start_utc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(stray now, hold back) masks over one block's kept sessions; updates the day counts."""
+        stray = self.absurd(start_utc)
+        if self.period is not None:
+            st = pd.to_datetime(start_utc, utc=True)
+            stray |= ((st < self.period[0] - STATED_MARGIN) | (st > self.period[1] + STATED_MARGIN)).to_numpy()
+            return stray, np.zeros(len(stray), dtype=bool)
+        days = _days(start_utc)
+        for d, n in zip(*np.unique(days[~stray], return_counts=True), strict=True):
+            self.days[int(d)] += int(n)
+        hold = np.zeros(len(stray), dtype=bool)
+        run = main_run(self.days)
+        if self.holding and run is not None:
+            hold = ~stray & ((days < run[0] - GAP) | (days > run[1] + GAP))
+        return stray, hold
+
+    def hold(self, item: Held) -> bool:
+        """Keep rows until the end; False (and holding stops) once too many wait."""
+        if self.held_rows + len(item.sessions) > HOLD_LIMIT:
+            self.holding = False
+            return False
+        self.held.append(item)
+        self.held_rows += len(item.sessions)
+        return True
+
+    def release(self) -> tuple[list[Held], list[Held]]:
+        """At the dump's end: (held rows inside the main run, held rows far from it)."""
+        run = main_run(self.days)
+        inside, outside = [], []
+        for h in self.held:
+            days = _days(h.sessions["start_utc"])
+            far = np.zeros(len(days), dtype=bool) if run is None else (days < run[0]) | (days > run[1])
+            for mask, to in ((~far, inside), (far, outside)):
+                if mask.any():
+                    lines = h.sessions["source_line"].to_numpy()[mask]
+                    to.append(Held(h.sessions[mask], h.key_hash[mask], h.row_hash[mask],
+                                   {int(n): h.texts[int(n)] for n in lines}, h.part))
+        self.held, self.held_rows = [], 0
+        return inside, outside
