@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cdrnet.csvsafe import csv_text
 from cdrnet.errors import UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes
 from cdrnet.store import SessionStore, default_case, open_store
@@ -80,7 +81,7 @@ def write_edges(result: LinkResult, path: str | Path, pseudonymized: bool = Fals
     table = format_edges(result.edges)
     if pseudonymized:
         table = pseudonymize(table)
-    atomic_write_bytes(target, table.to_csv(index=False).encode("utf-8"))
+    atomic_write_bytes(target, csv_text(table).encode("utf-8"))
     meta = {"params": result.params.to_dict(), "subscribers": result.subscribers, "sessions": result.sessions}
     atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta, indent=2).encode())
     return table
@@ -397,8 +398,11 @@ class Case:
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
-                  pseudonymized: bool = False, **params: Any) -> Path:
+                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
+
+        ``notify`` hears when no pair has any co-usage evidence (the map then shows the
+        subscribers without links: nothing to draw between them is not an error).
 
         On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
         on the workspace it links with ``params``. Without ``path`` the file goes to the case's
@@ -412,6 +416,9 @@ class Case:
         frame = self.sessions(p.since, p.until)
         edges = self.map_edges(p, edges_file)
         centre = normalise_numbers(suspects)
+        if edges.empty and notify is not None:
+            notify(f"no pair has any co-usage evidence: the map shows {frame['msisdn'].nunique()} subscriber(s) "
+                   "and no links")
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdrnet.csvsafe import header_line, write_csv
 from cdrnet.files import atomic_write_bytes
 
 REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
@@ -27,12 +28,12 @@ class RejectsWriter:
         self.path = folder / f"{sha}.csv"
         self.tmp = folder / f".{sha}.csv.tmp-{os.getpid()}"
         self._fh = open(self.tmp, "w", encoding="utf-8", newline="")
-        pd.DataFrame(columns=REJECT_COLUMNS).to_csv(self._fh, index=False)
+        write_csv(pd.DataFrame(columns=REJECT_COLUMNS), self._fh)
 
     def write(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines,
                               "reason": reasons, "raw": texts})
-        frame.to_csv(self._fh, index=False, header=False)
+        write_csv(frame, self._fh, header=False)
 
     def commit(self) -> None:
         self._fh.close()
@@ -62,7 +63,7 @@ class RejectsFile:
         """Concatenate the committed dumps' reject files into ``combined`` (atomically)."""
         parts = [self.folder / f"{sha}.csv" for sha in shas]
         chunks = [p.read_bytes().split(b"\n", 1)[1] if p.exists() else b"" for p in parts]
-        header = (",".join(REJECT_COLUMNS) + "\n").encode()
+        header = header_line(REJECT_COLUMNS).encode()
         self.combined.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.combined, header + b"".join(chunks))
 

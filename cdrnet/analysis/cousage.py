@@ -460,10 +460,12 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
         if agg.empty:
             continue
         frames.append(agg.set_index(["a", "b"]).add_prefix(f"{name}_"))
-    cols = ["a", "b", "score", "p_value", "q_value", "link", "common_days"]
-    if not frames:
-        return pd.DataFrame(columns=cols), 0
-    e = pd.concat(frames, axis=1).sort_index()
+    if frames:
+        e = pd.concat(frames, axis=1).sort_index()
+    else:
+        # No pair has any evidence: the same table with no rows (every column, so edges.csv,
+        # the map and the summary read it like any other; nothing to do is not an error).
+        e = pd.DataFrame(index=pd.MultiIndex.from_arrays([np.zeros(0, np.int64)] * 2, names=["a", "b"]))
     common = np.nanmax(np.stack([e[f"{c}_common_days"].to_numpy(float) if f"{c}_common_days" in e
                                  else np.full(len(e), np.nan) for c in CHANNELS], 1), 1)
     scored = common >= MIN_COMMON_DAYS

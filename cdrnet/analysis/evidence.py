@@ -16,6 +16,7 @@ import pandas as pd
 from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
+from cdrnet.csvsafe import write_csv
 
 EVENT_COLUMNS = ["evidence", "key", "a", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line", "b",
                  "b_start_utc", "b_session_key", "b_file", "b_sha256", "b_line", "delta_s"]
@@ -132,7 +133,7 @@ def write_evidence(ev: Evidence, out_dir: Path, title: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"evidence_{ev.a}_{ev.b}"
     csv = out_dir / f"{stem}.csv"
-    ev.events.to_csv(csv, index=False)
+    write_csv(ev.events, csv)
     page = out_dir / f"{stem}.html"
     page.write_text(evidence_html(ev, title), encoding="utf-8")
     return [csv, page]

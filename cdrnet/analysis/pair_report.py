@@ -19,6 +19,7 @@ from cdrnet.analysis.display import ports
 from cdrnet.analysis.observed import MIN_COMMON_DAYS, Coverage
 from cdrnet.analysis.sweep import window_pairs
 from cdrnet.analysis.units import epoch_seconds, messaging_sessions, service_of
+from cdrnet.csvsafe import write_csv
 
 INSTANCE_COLUMNS = ["application", "port", "number1", "date1", "start1", "end1", "number2", "date2", "start2", "end2",
                     "delta_s", "session_key1", "session_key2"]
@@ -99,7 +100,7 @@ class PairReport:
         d = Path(folder)
         d.mkdir(parents=True, exist_ok=True)
         csv, txt = d / f"pair_{self.a}_{self.b}.csv", d / f"pair_{self.a}_{self.b}.txt"
-        self.instances.to_csv(csv, index=False)
+        write_csv(self.instances, csv)
         txt.write_text(self.text(), encoding="utf-8")
         return csv, txt
 

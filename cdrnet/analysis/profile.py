@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdrnet.csvsafe import write_csv
 from cdrnet.loader.volumes import row_volumes
 
 UNKNOWN_APP = "(unidentified)"
@@ -132,8 +133,8 @@ def write_profile(frame: pd.DataFrame, msisdn: str, out_dir: str | Path, tz: str
     txt = d / f"profile_{msisdn}.txt"
     txt.write_text(profile_text(p), encoding="utf-8")
     csv_apps = d / f"profile_{msisdn}_apps.csv"
-    p.apps.to_csv(csv_apps, index=False)
+    write_csv(p.apps, csv_apps)
     csv_dest = d / f"profile_{msisdn}_destinations.csv"
-    p.destinations.to_csv(csv_dest, index=False)
+    write_csv(p.destinations, csv_dest)
     png = usage_chart(p, d / f"profile_{msisdn}_apps.png")
     return [txt, csv_apps, csv_dest, png]

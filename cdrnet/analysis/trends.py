@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdrnet.csvsafe import write_csv
 from cdrnet.loader.volumes import row_volumes
 
 INTERVALS = [f"{h:02d}-{h + 3:02d}" for h in range(0, 24, 3)]
@@ -167,16 +168,16 @@ def _write_one(chosen: pd.DataFrame, case: pd.DataFrame, who: str, shown: str, a
     listing = connections(chosen, tz)
     written = []
     p = d / f"{stem}_connections.csv"
-    listing.to_csv(p, index=False)
+    write_csv(listing, p)
     written.append(p)
     p = d / f"{stem}_per_day.csv"
-    per_day(chosen, tz).to_csv(p, index=False)
+    write_csv(per_day(chosen, tz), p)
     written.append(p)
     p = d / f"{stem}_3h.csv"
-    three_hour_table(chosen, tz).to_csv(p, index=False)
+    write_csv(three_hour_table(chosen, tz), p)
     written.append(p)
     p = d / f"{stem}_weekday.csv"
-    weekday_table(chosen, period).round({"connections_per_day": 3}).to_csv(p, index=False)
+    write_csv(weekday_table(chosen, period).round({"connections_per_day": 3}), p)
     written.append(p)
     p = d / f"{stem}_connections.txt"
     from cdrnet.analysis.display import count, ports

@@ -70,6 +70,16 @@ class AppContext:
                               database=self.database)
         return self._case
 
+    def nothing_loaded(self, case: Case, what: str) -> bool:
+        """True, after saying so, when the case holds no dumps: nothing to do is not an error (exit 0).
+
+        Commands that name a subscriber still fail (exit 1): what the user named does not exist.
+        """
+        if case.dumps():
+            return False
+        click.echo(f"nothing to {what}: {case.store.describe()} holds no dumps (run 'cdrnet ingest PATH' first)")
+        return True
+
     def close(self) -> None:
         if self._case is not None:
             self._case.close()

@@ -14,6 +14,7 @@ import click
 import pandas as pd
 
 from cdrnet.cli.common import AppContext
+from cdrnet.csvsafe import write_csv
 from cdrnet.errors import UsageError
 
 
@@ -83,5 +84,5 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
                    f"so no method could see them together")
     click.echo(table.drop(columns=["pairs", "true_pairs"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if out:
-        table.assign(min_common_days=min_common_days).to_csv(out, index=False)
+        write_csv(table.assign(min_common_days=min_common_days), out)
         click.echo(f"written to {Path(out)}")

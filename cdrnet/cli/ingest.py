@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cdrnet.cli.common import AppContext, date_order_option, input_options
+from cdrnet.csvsafe import csv_text
 from cdrnet.loader.signatures import load_signatures, table_frame
 
 
@@ -141,7 +142,7 @@ def signatures_cmd(app: AppContext, signatures: str, extra_signatures: tuple[str
 
         table = unknown_destinations(app.open().sessions(), top)
         if as_csv:
-            click.echo(table.to_csv(index=False), nl=False)
+            click.echo(csv_text(table), nl=False)
         elif table.empty:
             click.echo("every session with a destination was identified")
         else:
@@ -149,7 +150,7 @@ def signatures_cmd(app: AppContext, signatures: str, extra_signatures: tuple[str
         return
     frame = table_frame(load_signatures(signatures, list(extra_signatures)))
     if as_csv:
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(csv_text(frame), nl=False)
         return
     for tier, rows in frame.groupby("tier", sort=False):
         click.echo(f"[{tier}]")

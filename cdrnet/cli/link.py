@@ -86,6 +86,8 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
         click.echo(f"warning: {len(res.coarse_subscribers)} subscriber(s) have timestamps coarser than the "
                    f"{p.window_s}s window (up to {worst}s: PDP-session or allocation times); their edges say "
                    "coarse_time=True and their counts are less reliable", err=True)
+    if not len(e):
+        click.echo("no pair has any co-usage evidence: no links (the edges file holds its header only)")
     top = e[e["link"]].head(10) if len(e) else e
     for r in top.itertuples(index=False):
         click.echo(f"  {r.a} -- {r.b}  score {r.score:.1f}  messaging {r.messaging_obs} (exp {r.messaging_exp:.1f}) "
@@ -121,6 +123,8 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
       cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01
     """
     subs = Path(subscribers_file).read_text(encoding="utf-8").split() if subscribers_file else None
+    if app.nothing_loaded(app.open(), "link"):
+        return
     run = app.open().run_link(build_params(**kw), subs, out, pseudonymize, possible_apps=possible_apps)
     for note in run.notes:
         click.echo(note)

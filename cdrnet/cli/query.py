@@ -6,6 +6,7 @@ import click
 import pandas as pd
 
 from cdrnet.cli.common import AppContext
+from cdrnet.csvsafe import write_csv
 from cdrnet.errors import UsageError
 
 
@@ -62,4 +63,4 @@ def query_cmd(app: AppContext, name: str | None, params: tuple[str, ...], countr
     frame = pd.DataFrame([{k: display(v) for k, v in r.items()} for r in rows])
     click.echo(frame.to_string(index=False) if len(frame) else "(no rows)")
     if as_csv:
-        frame.to_csv(as_csv, index=False)
+        write_csv(frame, as_csv)

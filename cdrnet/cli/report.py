@@ -74,6 +74,8 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
       cdrnet trends --app Telegram --tz UTC
       cdrnet trends                      # all subscribers, WhatsApp
     """
+    if not msisdns and app.nothing_loaded(app.open(), "chart"):
+        return
     paths = app.open().trends(list(msisdns), app_name, out_dir, tz, pseudonymized=pseudonymize, notify=click.echo,
                               possible_apps=possible_apps)
     for p in paths:
@@ -110,5 +112,8 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
       cdrnet map --suspect 919812345678 --hops 2 --min-score 5 --out ego.html
       cdrnet map --format graphml --out case42.graphml
     """
-    path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw))
+    if app.nothing_loaded(app.open(), "map"):
+        return
+    path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw),
+                                notify=click.echo)
     click.echo(f"written {path}")
