@@ -82,7 +82,7 @@ class StrayFilter:
     def absurd(self, start_utc: pd.Series) -> np.ndarray:
         """Dates no dump can hold: before 2000 or after the day of ingest."""
         st = pd.to_datetime(start_utc, utc=True)
-        return ((st < EARLIEST) | (st > self.now.normalize() + pd.Timedelta(days=1))).to_numpy(dtype=bool)
+        return np.array((st < EARLIEST) | (st > self.now.normalize() + pd.Timedelta(days=1)), dtype=bool)
 
     def classify(self, start_utc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """(stray now, hold back) masks over one block's kept sessions; updates the day counts."""
