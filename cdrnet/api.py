@@ -232,10 +232,13 @@ class Case:
     # -- loading ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], *, layout: str | Path | None = None, signatures: str = "modern",
                workers: int = 1, progress: bool = False, on_report: Callable[[DumpReport], None] | None = None,
-               on_unchanged: Callable[[str, str], None] | None = None, **options: Any) -> IngestResult:
+               on_unchanged: Callable[[str, str], None] | None = None, replace: bool = False,
+               **options: Any) -> IngestResult:
         """Parse dumps (files, folders, .zip, .7z, .rar, .gz, .xlsx, .xls, HTML tables) into the store.
 
-        ``options`` as :func:`read_options`.
+        ``options`` as :func:`read_options`. A dump already loaded is left alone (with other options,
+        ``result.differing`` says what differs) unless ``replace``: then it is read again and its rows
+        and counts replace the stored ones.
         """
         from cdrnet.loader.ingest import ingest_paths
 
@@ -243,7 +246,7 @@ class Case:
         layouts = read_layouts(layout)
         self.store.create()
         return ingest_paths([str(p) for p in paths], self.store, layouts, opts, signatures, show_progress=progress,
-                            on_report=on_report, on_unchanged=on_unchanged, workers=workers)
+                            on_report=on_report, on_unchanged=on_unchanged, workers=workers, replace=replace)
 
     def dumps(self) -> list[DumpReport]:
         """Every loaded dump's report, oldest first."""

@@ -61,6 +61,18 @@ class WorkspaceError(CdrnetError):
     hint = "run 'cdrnet ingest PATH' first, or point --workspace / CDRNET_WORKSPACE at the right folder"
 
 
+class StorageError(WorkspaceError):
+    """The store's folder cannot be written (read-only, disk full): stops the whole run."""
+
+    hint = "free disk space or make the folder writable, then run the command again; nothing half-written was kept"
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another cdrnet command is writing to the same workspace."""
+
+    hint = "wait until the other command finishes, then run this one again (nothing was changed)"
+
+
 class UsageError(CdrnetError):
     """Options that do not make sense together or values out of range."""
 

@@ -8,13 +8,14 @@ line with its file, line and reason in one file whichever store the case uses.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from cdrnet.csvsafe import header_line, write_csv
-from cdrnet.files import atomic_write_bytes
+from cdrnet.files import atomic_write_bytes, storage_error
 
 REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
 
@@ -24,23 +25,37 @@ class RejectsWriter:
 
     def __init__(self, folder: Path, sha: str, name: str) -> None:
         self.folder, self.sha, self.name = folder, sha, name
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, folder) from exc
         self.path = folder / f"{sha}.csv"
         self.tmp = folder / f".{sha}.csv.tmp-{os.getpid()}"
-        self._fh = open(self.tmp, "w", encoding="utf-8", newline="")
-        write_csv(pd.DataFrame(columns=REJECT_COLUMNS), self._fh)
+        try:
+            self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed on commit/abort
+            write_csv(pd.DataFrame(columns=REJECT_COLUMNS), self._fh)
+        except OSError as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise storage_error(exc, self.tmp.parent) from exc
 
     def write(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         frame = pd.DataFrame({"file": self.name, "sha256": self.sha, "part": part, "line": lines,
                               "reason": reasons, "raw": texts})
-        write_csv(frame, self._fh, header=False)
+        try:
+            write_csv(frame, self._fh, header=False)
+        except OSError as exc:
+            raise storage_error(exc, self.tmp.parent) from exc
 
     def commit(self) -> None:
-        self._fh.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self._fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from exc
 
     def abort(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # a full disk fails the flush on close; the file goes anyway
+            self._fh.close()
         self.tmp.unlink(missing_ok=True)
 
 

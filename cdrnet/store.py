@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import numpy as np
     import pandas as pd
 
@@ -51,6 +53,19 @@ class SessionStore(Protocol):
         ...
 
     def has_dump(self, sha: str) -> bool: ...
+
+    def report(self, sha: str) -> DumpReport | None:
+        """One completely loaded dump's report, or None."""
+        ...
+
+    def writing(self, command: str) -> AbstractContextManager[None]:
+        """Held while a command loads dumps: one writer at a time where the store needs it."""
+        ...
+
+    def forget_dump(self, sha: str) -> None:
+        """Before a dump is read again (``ingest --replace``): drop what only it delivered, so
+        the new load replaces its rows and its accounting."""
+        ...
 
     def begin_dump(self, sha: str, name: str) -> DumpWriter: ...
 

@@ -9,7 +9,9 @@ an interrupted load end with exactly the right graph. Nothing is ever deleted.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,7 @@ import pyarrow as pa
 from neo4j import Driver, ManagedTransaction
 
 from cdrnet.errors import GraphError
-from cdrnet.graph.connection import read, read_text, run_write, write
+from cdrnet.graph.connection import read, read_text, run_auto, run_write, write
 from cdrnet.graph.model import (
     CO_USED_EDGE_COLUMNS,
     CO_USED_RUN_PARAMS,
@@ -268,6 +270,21 @@ class GraphStore:
     def has_dump(self, sha: str) -> bool:
         return read(self.driver, "dump_status", {"case": self.case, "sha256": sha},
                     self.database)[0]["complete"] is True
+
+    def report(self, sha: str) -> DumpReport | None:
+        return next((r for r in self.reports() if r.sha256 == sha), None)
+
+    @contextmanager
+    def writing(self, _command: str = "ingest") -> Iterator[None]:
+        """No lock: Neo4j serialises writes, sessions are MERGEd by key and a dump counts only once
+        committed, so two loads into one case lose nothing."""
+        yield
+
+    def forget_dump(self, sha: str) -> None:
+        """``ingest --replace``: the dump becomes incomplete, then its own sessions are dropped."""
+        params = {"case": self.case, "sha256": sha}
+        write(self.driver, "dump_incomplete", params, self.database)
+        run_auto(self.driver, "dump_forget", params, self.database)
 
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)

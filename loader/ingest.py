@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cdrnet.errors import CdrnetError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, StorageError, UnknownLayoutError
+from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
@@ -39,6 +40,10 @@ class IngestResult:
 
     loaded: list[DumpReport] = field(default_factory=list)
     unchanged: list[tuple[str, str]] = field(default_factory=list)  # (name, sha)
+    #: Already loaded, but with other reading options: (name, sha, what differs). Nothing changed;
+    #: ``replace=True`` (``ingest --replace``) re-reads them.
+    differing: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # sha256 of dumps read again with --replace
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
     workers: int = 1  # parsing processes used (1: this process alone)
@@ -72,13 +77,38 @@ def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def read_options_record(opts: Options, signatures_name: str) -> dict[str, str]:
+    """The options that change how a dump's rows read, as recorded on its report."""
+    return {"tz": opts.tz, "country_code": opts.country_code, "date_order": opts.date_order,
+            "signatures": signatures_name}
+
+
+def option_differences(old: DumpReport, opts: Options, signatures_name: str) -> list[str]:
+    """What a new ingest of an already-loaded dump would read differently ("--tz UTC -> Europe/London").
+
+    ``--date-order auto`` matches whatever order the dump was read in; an explicit order differs
+    only from another decided order. Dumps loaded before options were recorded compare on
+    what their report holds (zone and signatures).
+    """
+    was = dict(old.read_options) or {"signatures": old.signatures}
+    now = read_options_record(opts, signatures_name)
+    out = [f"--{k.replace('_', '-')} {was[k]} -> {now[k]}" for k in ("tz", "country_code", "signatures")
+           if k in was and was[k] != now[k]]
+    if opts.date_order != "auto" and old.date_order and old.date_order != opts.date_order:
+        out.append(f"--date-order {old.date_order} ({old.date_order_source or 'recorded'}) -> {opts.date_order}")
+    return out
+
+
 def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                   progress: Callable[[int], None] | None = None, pool: Executor | None = None,
-                  workers: int = 1) -> DumpReport | None:
-    """Parse one dump into the store; None when the store already holds it."""
+                  workers: int = 1, replace: bool = False) -> DumpReport | None:
+    """Parse one dump into the store; None when the store already holds it (unless ``replace``:
+    then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
     if store.has_dump(sha):
-        return None
+        if not replace:
+            return None
+        store.forget_dump(sha)
     writer = store.begin_dump(sha, source.name)
     dup = DuplicateFilter()
 
@@ -94,6 +124,7 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         report = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers).parse(source, sha, progress)
         report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report.signatures = signatures_name
+        report.read_options = read_options_record(opts, signatures_name)
         if report.loaded:
             # The duplicate filter already holds this dump's key hashes (8 bytes a session);
             # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
@@ -101,6 +132,9 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
             report.duplicates_of_other_dumps = int(np.isin(dup.seen, others).sum()) if len(others) else 0
         writer.commit(report)
         return report
+    except OSError as exc:
+        writer.abort()
+        raise storage_error(exc) from exc
     except BaseException:
         writer.abort()
         raise
@@ -108,13 +142,26 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
 
 def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                  show_progress: bool = True, on_report: Callable[[DumpReport], None] | None = None,
-                 on_unchanged: Callable[[str, str], None] | None = None, workers: int = 1) -> IngestResult:
+                 on_unchanged: Callable[[str, str], None] | None = None, workers: int = 1,
+                 replace: bool = False) -> IngestResult:
     """Ingest every dump under ``paths``; one failing file does not stop the others.
+
+    The store is held for writing throughout (a second ingest on the same workspace is told
+    it is busy); a store that cannot be written (read-only, disk full) stops the run.
+    ``replace``: dumps already loaded are read again and replace their stored rows.
 
     ``workers`` > 1 normalises blocks in spawned processes (``cdrnet ingest --workers``);
     a script calling this must then guard its top level with
     ``if __name__ == "__main__":`` as spawned workers import it.
     """
+    with store.writing("ingest"):
+        return _ingest_all(paths, store, layouts, opts, signatures_name, show_progress, on_report, on_unchanged,
+                           workers, replace)
+
+
+def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
+                show_progress: bool, on_report: Callable[[DumpReport], None] | None,
+                on_unchanged: Callable[[str, str], None] | None, workers: int, replace: bool) -> IngestResult:
     result = IngestResult()
     sources = list(iter_sources(paths))
     total = sum(s.size or 0 for s in sources if isinstance(s, DumpSource))
@@ -130,8 +177,12 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
             if bad is not None:
                 result.refused.append(bad)
                 continue
+            sha = src.sha256()
+            loaded_before = store.has_dump(sha)
             try:
-                report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers)
+                report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers, replace)
+            except StorageError:
+                raise  # a full disk or read-only folder fails every file alike: stop with one line
             except UnknownLayoutError as exc:
                 # Not a failure while reading a known layout: no layout fits (or a voice CDR).
                 # Found beside the dumps and clearly no dump (truth.csv, notes): skipped, not refused.
@@ -147,10 +198,17 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
                 result.failed.append((src.name, exc))
                 continue
             if report is None:
-                result.unchanged.append((src.name, src.sha256()))
-                if on_unchanged:
-                    on_unchanged(src.name, src.sha256())
+                old = store.report(sha)
+                differs = option_differences(old, opts, signatures_name) if old is not None else []
+                if differs:
+                    result.differing.append((src.name, sha, differs))
+                else:
+                    result.unchanged.append((src.name, sha))
+                    if on_unchanged:
+                        on_unchanged(src.name, sha)
             else:
+                if loaded_before:
+                    result.replaced.append(sha)
                 result.loaded.append(report)
                 if on_report:
                     on_report(report)

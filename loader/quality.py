@@ -52,6 +52,9 @@ class DumpReport:
     cdrnet_version: str = ""
     tz: str = ""
     signatures: str = ""
+    #: The reading options the dump was ingested with (tz, country_code, date_order, signatures):
+    #: ingesting it again with other ones says what differs and offers --replace.
+    read_options: dict[str, str] = field(default_factory=dict)
     #: The requested period (ISO 8601 UTC, end inclusive to the second): what the preamble
     #: states ("preamble"), else the span of the rows' starts ("rows").
     period_start_utc: str = ""

@@ -15,9 +15,12 @@ from cdrnet.loader.signatures import load_signatures, table_frame
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes that parse blocks in parallel (default 1, or env CDRNET_WORKERS). "
                    "Pays off with more than 2 cores; each extra process needs ~300 MB.")
+@click.option("--replace", is_flag=True,
+              help="Read dumps that are already loaded again (e.g. with a corrected --tz or --date-order): "
+                   "their rows, rejects and counts replace the stored ones.")
 @click.pass_obj
 def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz: str, country_code: str,
-               signatures: str, extra_signatures: tuple[str, ...], workers: int | None) -> None:
+               signatures: str, extra_signatures: tuple[str, ...], workers: int | None, replace: bool) -> None:
     """Parse dumps (files, folders, .zip, .gz, .xlsx) into the workspace.
 
     Each dump is stored once, keyed by its SHA-256: ingesting it again changes
@@ -32,6 +35,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
       cdrnet ingest --workers 4 tower_dump.csv     # parse on 4 cores
       cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
+      cdrnet ingest --tz Europe/London --replace uk_dump.csv  # read a loaded dump again
+
+    One ingest at a time per workspace: a second one is told the workspace is busy.
     """
     from cdrnet.loader.ingest import default_workers
     from cdrnet.loader.sources import NOT_A_DUMP, SKIPPED_KINDS
@@ -47,7 +53,11 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 
     result = case.ingest(list(paths), layout=layout_file, signatures=signatures, workers=workers or default_workers(),
                          progress=not app.quiet, on_report=show, on_unchanged=unchanged, tz=tz,
-                         country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option())
+                         country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option(),
+                         replace=replace)
+    for name, sha, differs in result.differing:
+        click.echo(f"{name}\n  already loaded (sha256 {sha}) with other options: {'; '.join(differs)}; "
+                   "nothing changed", err=True)
     for r in result.refused:
         label = ("skipped" if r.kind == "skipped" else "skipped (not a dump)" if r.kind == NOT_A_DUMP
                  else f"refused ({r.kind})" if r.kind else "refused")
@@ -60,8 +70,9 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
-        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows), "
-        f"{len(result.unchanged)} unchanged, {len(refused)} refused, "
+        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows"
+        + (f"; {len(result.replaced)} replacing an earlier load" if result.replaced else "") + "), "
+        f"{len(result.unchanged) + len(result.differing)} unchanged, {len(refused)} refused, "
         + (f"{skipped} skipped (not dumps), " if skipped else "")
         + f"{len(result.failed)} failed; {case.store.describe()}"
     )
@@ -74,6 +85,10 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
         raise SystemExit(1)
     for h in hints:
         click.echo(f"hint: {h}", err=True)
+    if result.differing:
+        click.echo("hint: add --replace to read them again with these options (their rows, rejects and counts "
+                   "are replaced)", err=True)
+        raise SystemExit(1)
     if refused and not (result.loaded or result.unchanged):
         raise SystemExit(1)
 
