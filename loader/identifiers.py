@@ -90,7 +90,7 @@ def expand_exact_scientific(s: pd.Series) -> pd.Series:
 def _undo_float_rendering(s: pd.Series) -> pd.Series:
     """Undo Excel's number renderings of a text identifier: a ``.0`` tail and exact E-notation."""
     if s.str.contains(".", regex=False).fillna(False).any():
-        s = s.str.replace(r"^([0-9+ ]+)\.0+$", r"\1", regex=True)
+        s = s.str.replace(r"^([0-9+ ()\-]+)\.0+$", r"\1", regex=True)
         s = expand_exact_scientific(s)
     return s
 
@@ -123,7 +123,11 @@ def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.
         trunk = s.str.fullmatch(f"0(?:{national})").fillna(False).astype(bool)
         s = s.where(~trunk, country_code + s.str.slice(1))
     if lengths:
-        bare = s.str.fullmatch("|".join(f"[1-9][0-9]{{{n - 1}}}" for n in lengths)).fillna(False).astype(bool)
+        national = "|".join(f"[1-9][0-9]{{{n - 1}}}" for n in lengths)
+        bare = s.str.fullmatch(national).fillna(False).astype(bool)
+        # Where lengths vary (62: 9-11 digits), "62" + 9 digits is itself 11 digits long: a number
+        # that already starts with the country code and a national number is international.
+        bare &= ~s.str.fullmatch(f"{country_code}(?:{national})").fillna(False).astype(bool)
         s = s.where(~bare, country_code + s)
     valid = s.str.fullmatch(r"[1-9][0-9]{7,14}").fillna(False).astype(bool)
     reason[~valid & reason.isna()] = "invalid_msisdn"

@@ -14,9 +14,11 @@ move any score.
   from the future);
 - with a stated period: more than ``STATED_MARGIN`` outside it (rows just outside it are
   kept and warned about, as before: a zone or cut-off slip, not a broken date);
-- without one: outside the dump's main run of activity, the run of days with rows whose
-  gaps are at most ``GAP`` that holds the most rows (a subscriber quiet for a few weeks
-  stays one run).
+- without one: in a small run of activity apart from the dump's main one. Runs are days with
+  rows whose gaps are at most ``GAP`` (a subscriber quiet for a few weeks stays one run);
+  the main run holds the most rows, and another run is stray when it holds at most
+  ``SMALL_RUN_ROWS`` rows or ``SMALL_RUN_SHARE`` of the dump's rows. A dump that really
+  covers two seasons (a phone off for months) keeps both: each holds many rows.
 
 Without a stated period the main run is known only at the end of the dump, so rows that
 fall outside the run seen so far are held back (at most ``HOLD_LIMIT``; beyond that they
@@ -34,6 +36,8 @@ import pandas as pd
 REASON = "date_far_from_period"
 STATED_MARGIN = pd.Timedelta(days=7)
 GAP = 31  # days
+SMALL_RUN_ROWS = 3
+SMALL_RUN_SHARE = 0.01
 HOLD_LIMIT = 200_000
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 
@@ -43,16 +47,30 @@ def _days(start_utc: pd.Series) -> np.ndarray:
     return seconds.astype(np.int64) // 86_400
 
 
+def _runs(day_counts: Counter[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    days = np.array(sorted(day_counts), dtype=np.int64)
+    counts = np.array([day_counts[d] for d in days], dtype=np.int64)
+    return days, counts, np.split(np.arange(len(days)), np.flatnonzero(np.diff(days) > GAP) + 1)
+
+
 def main_run(day_counts: Counter[int]) -> tuple[int, int] | None:
     """First and last day of the run of active days (gaps <= GAP) holding the most rows."""
     if not day_counts:
         return None
-    days = np.array(sorted(day_counts), dtype=np.int64)
-    counts = np.array([day_counts[d] for d in days], dtype=np.int64)
-    breaks = np.flatnonzero(np.diff(days) > GAP) + 1
-    runs = np.split(np.arange(len(days)), breaks)
+    days, counts, runs = _runs(day_counts)
     best = max(runs, key=lambda idx: (counts[idx].sum(), -idx[0]))
     return int(days[best[0]]), int(days[best[-1]])
+
+
+def stray_days(day_counts: Counter[int]) -> set[int]:
+    """Days of the small runs apart from the main run (see the module doc)."""
+    if not day_counts:
+        return set()
+    days, counts, runs = _runs(day_counts)
+    total = int(counts.sum())
+    best = max(range(len(runs)), key=lambda k: (counts[runs[k]].sum(), -runs[k][0]))
+    small = max(SMALL_RUN_ROWS, SMALL_RUN_SHARE * total)
+    return {int(d) for k, idx in enumerate(runs) if k != best and counts[idx].sum() <= small for d in days[idx]}
 
 
 @dataclass
@@ -110,12 +128,11 @@ class StrayFilter:
         return True
 
     def release(self) -> tuple[list[Held], list[Held]]:
-        """At the dump's end: (held rows inside the main run, held rows far from it)."""
-        run = main_run(self.days)
+        """At the dump's end: (held rows to load, held rows that are strays)."""
+        strays = np.array(sorted(stray_days(self.days)), dtype=np.int64)
         inside, outside = [], []
         for h in self.held:
-            days = _days(h.sessions["start_utc"])
-            far = np.zeros(len(days), dtype=bool) if run is None else (days < run[0]) | (days > run[1])
+            far = np.isin(_days(h.sessions["start_utc"]), strays)
             for mask, to in ((~far, inside), (far, outside)):
                 if mask.any():
                     lines = h.sessions["source_line"].to_numpy()[mask]

@@ -107,6 +107,13 @@ def run_guarded(group: click.Group, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except OSError as exc:
+        # An output folder that is read-only or full, a file that vanished: one line, no traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"error: cannot access{where}: {exc.strerror or exc}", err=True)
+        click.echo("hint: check the folder exists, is writable and has free space, then run the command again",
+                   err=True)
+        return 1
     return 0
 
 
