@@ -17,8 +17,9 @@ move any score.
 - without one: in a small run of activity apart from the dump's main one. Runs are days with
   rows whose gaps are at most ``GAP`` (a subscriber quiet for a few weeks stays one run);
   the main run holds the most rows, and another run is stray when it holds at most
-  ``SMALL_RUN_ROWS`` rows or ``SMALL_RUN_SHARE`` of the dump's rows. A dump that really
-  covers two seasons (a phone off for months) keeps both: each holds many rows.
+  ``SMALL_RUN_ROWS`` rows or ``SMALL_RUN_SHARE`` of the dump's rows, and the main run at
+  least ``MAIN_RUN_FACTOR`` times as many. A dump that really covers two seasons (a phone
+  off for months) keeps both, and a dump of a handful of rows has no "bulk" to stray from.
 
 Without a stated period the main run is known only at the end of the dump, so rows that
 fall outside the run seen so far are held back (at most ``HOLD_LIMIT``; beyond that they
@@ -38,6 +39,7 @@ STATED_MARGIN = pd.Timedelta(days=7)
 GAP = 31  # days
 SMALL_RUN_ROWS = 3
 SMALL_RUN_SHARE = 0.01
+MAIN_RUN_FACTOR = 20
 HOLD_LIMIT = 200_000
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 
@@ -69,8 +71,11 @@ def stray_days(day_counts: Counter[int]) -> set[int]:
     days, counts, runs = _runs(day_counts)
     total = int(counts.sum())
     best = max(range(len(runs)), key=lambda k: (counts[runs[k]].sum(), -runs[k][0]))
+    main = int(counts[runs[best]].sum())
     small = max(SMALL_RUN_ROWS, SMALL_RUN_SHARE * total)
-    return {int(d) for k, idx in enumerate(runs) if k != best and counts[idx].sum() <= small for d in days[idx]}
+    return {int(d) for k, idx in enumerate(runs)
+            if k != best and counts[idx].sum() <= small and main >= MAIN_RUN_FACTOR * counts[idx].sum()
+            for d in days[idx]}
 
 
 @dataclass

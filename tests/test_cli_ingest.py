@@ -47,7 +47,7 @@ def test_bad_timezone(capsys, tmp_path):
 
 def test_signatures_command(capsys):
     code, out, _ = run_cli(capsys, "signatures", "--signatures", "paper", "--csv")
-    assert code == 0 and out.splitlines()[0].startswith("tier,app,vendor")
+    assert code == 0 and out.splitlines()[0].startswith('"tier","app","vendor"')
     assert "Joshi et al., Table II" in out
 
 

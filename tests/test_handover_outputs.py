@@ -98,7 +98,8 @@ def test_map_writes_under_the_workspace_and_prints_the_path(busy, capsys, tmp_pa
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, "-w", str(busy), "map")
     assert code == 0, err
-    assert out.splitlines() == [store_line(busy), f"written {busy / 'map.html'}"]
+    assert out.splitlines() == [store_line(busy), "no pair has any co-usage evidence: the map shows 2 subscriber(s) "
+                                "and no links", f"written {busy / 'map.html'}"]
     assert (busy / "map.html").is_file() and not (tmp_path / "map.html").exists()
     code, out, err = run_cli(capsys, "-w", str(busy), "map", "--format", "json")
     assert code == 0 and out.splitlines()[-1] == f"written {busy / 'map.json'}"

@@ -224,3 +224,5 @@ def test_only_small_runs_apart_from_the_main_one_are_strays():
     days = Counter({d: 20 for d in range(1000, 1010)} | {1365: 1, 0: 3} | {d: 15 for d in range(1200, 1210)})
     assert stray_days(days) == {1365, 0}
     assert stray_days(Counter({1000: 1})) == set()
+    assert stray_days(Counter({1000: 1, 1100: 1})) == set()  # two rows: no bulk to stray from
+    assert stray_days(Counter({1000: 19, 1100: 1})) == set() and stray_days(Counter({1000: 20, 1100: 1})) == {1100}

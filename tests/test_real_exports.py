@@ -210,8 +210,8 @@ def test_signatures_unknown_lists_port_prefix(ws, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "-w", str(ws.root), "signatures", "--unknown", "--csv")
     assert code == 0
     lines = [x for x in out.splitlines() if not x.startswith("store: ")]
-    assert lines[:3] == ["port,prefix,sessions,subscribers,share", "5222,13.232.0.0/16,3,1,0.75",
-                         "8883,52.66.0.0/16,1,1,0.25"]
+    assert lines[:3] == ['"port","prefix","sessions","subscribers","share"', '5222,"13.232.0.0/16",3,1,0.75',
+                         '8883,"52.66.0.0/16",1,1,0.25']
 
 
 # ---------------------------------------------------------------- 4. empty and duplicate
