@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 from cdrnet.errors import StorageError
@@ -29,6 +30,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def storage_error(exc: OSError, path: Path | str | None = None) -> StorageError:
-    """One clear line for a failed write: what could not be written and why."""
-    where = path if path is not None else exc.filename
-    return StorageError(f"cannot write {where}: {exc.strerror or exc}")
+    """One clear line for a failed write: what could not be written and why (Arrow's errors carry
+    the errno only in their text: "... Detail: [errno 28] No space left on device")."""
+    where = path if path is not None else exc.filename or "the store's folder"
+    code = exc.errno
+    if code is None and (m := re.search(r"\[errno (\d+)\]", str(exc))):
+        code = int(m.group(1))
+    return StorageError(f"cannot write {where}: {os.strerror(code) if code else exc.strerror or exc}")

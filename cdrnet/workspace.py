@@ -191,9 +191,10 @@ class Workspace:
         dump is not loaded, so ingesting the file again repairs it)."""
         try:
             json.loads((self.dumps_dir / f"{sha}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            pq.read_metadata(self.dumps_dir / f"{sha}.parquet")  # the footer: a truncated file has none
+        except (OSError, ValueError, pa.ArrowInvalid):
             return False
-        return (self.dumps_dir / f"{sha}.parquet").exists()
+        return True
 
     def forget_dump(self, sha: str) -> None:
         """Nothing to drop first: the new load's files replace the old ones when it commits (until then
