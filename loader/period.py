@@ -112,5 +112,8 @@ def stated_period(lines: list[str]) -> StatedPeriod | None:
 
 
 def to_utc(local: pd.Timestamp, tz: str) -> pd.Timestamp:
-    """A naive local time in the dump's zone as UTC."""
-    return local.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
+    """A naive local time in the dump's zone as UTC, by the rows' rule (``timeparse.to_utc``: a time in
+    the spring gap moves forward, one in the autumn overlap is its first occurrence)."""
+    from cdrnet.loader.timeparse import to_utc as rows_to_utc
+
+    return rows_to_utc(pd.Series([local], dtype="datetime64[s]"), tz).iloc[0]

@@ -80,6 +80,15 @@ def test_gap_moves_forward_and_overlap_reads_the_first_occurrence(zone):
             assert got.tolist() == first
 
 
+@pytest.mark.parametrize("zone", DST_ZONES)
+def test_a_stated_period_reads_like_the_rows(zone):
+    from cdrnet.loader.period import to_utc as period_to_utc
+
+    for wall, _ in transitions(zone):
+        for m in pd.date_range(wall - pd.Timedelta(hours=1), wall + pd.Timedelta(hours=2), freq="min"):
+            assert period_to_utc(m, zone) == to_utc(pd.Series([m]).astype("datetime64[s]"), zone).iloc[0]
+
+
 def _paper_row(msisdn: str, local: pd.Timestamp, seconds: int = 60, dest: str = "157.240.1.52", port: str = "5222",
                cell: str = "404-70-1-1") -> str:
     end = local + pd.Timedelta(seconds=seconds)
