@@ -11,7 +11,8 @@ move any score.
 "Far" means:
 
 - before 2000-01-01 or after the day of ingest (no IPDR system predates 2000; no record is
-  from the future);
+  from the future). Air-gapped machines often keep a wrong clock, so "today" is never taken
+  as earlier than ``RELEASED`` (a clock years behind must not reject real rows);
 - with a stated period: more than ``STATED_MARGIN`` outside it (rows just outside it are
   kept and warned about, as before: a zone or cut-off slip, not a broken date);
 - without one: in a small run of activity apart from the dump's main one. Runs are days with
@@ -42,6 +43,7 @@ SMALL_RUN_SHARE = 0.01
 MAIN_RUN_FACTOR = 20
 HOLD_LIMIT = 200_000
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
+RELEASED = pd.Timestamp("2026-12-01", tz="UTC")
 
 
 def _days(start_utc: pd.Series) -> np.ndarray:
@@ -105,7 +107,8 @@ class StrayFilter:
     def absurd(self, start_utc: pd.Series) -> np.ndarray:
         """Dates no dump can hold: before 2000 or after the day of ingest."""
         st = pd.to_datetime(start_utc, utc=True)
-        return np.array((st < EARLIEST) | (st > self.now.normalize() + pd.Timedelta(days=1)), dtype=bool)
+        today = max(self.now, RELEASED).normalize()
+        return np.array((st < EARLIEST) | (st > today + pd.Timedelta(days=1)), dtype=bool)
 
     def classify(self, start_utc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """(stray now, hold back) masks over one block's kept sessions; updates the day counts."""

@@ -235,3 +235,13 @@ def test_only_small_runs_apart_from_the_main_one_are_strays():
     assert stray_days(Counter({1000: 1})) == set()
     assert stray_days(Counter({1000: 1, 1100: 1})) == set()  # two rows: no bulk to stray from
     assert stray_days(Counter({1000: 19, 1100: 1})) == set() and stray_days(Counter({1000: 20, 1100: 1})) == {1100}
+
+
+def test_a_machine_clock_years_behind_rejects_no_real_row():
+    from cdrnet.loader.strays import StrayFilter
+
+    starts = pd.Series(pd.to_datetime(["2024-03-04 10:00", "2026-11-30 23:00", "2099-03-04", "1970-01-01"], utc=True))
+    behind = StrayFilter(now=pd.Timestamp("2019-06-01", tz="UTC"))
+    assert behind.absurd(starts).tolist() == [False, False, True, True]
+    later = StrayFilter(now=pd.Timestamp("2031-01-01", tz="UTC"))
+    assert later.absurd(starts).tolist() == [False, False, True, True]
