@@ -23,7 +23,7 @@ def test_dump_node_carries_the_period(driver, tmp_path):
     wipe(driver)
     graph = GraphStore(driver, tmp_path / "rejects")
     graph.create_schema()
-    p = airtel_file(tmp_path, [("07/03/2023 11:34", "07/03/2023 12:00"), ("08/20/2023 09:10", "08/20/2023 09:40")],
+    p = airtel_file(tmp_path, [("07/03/2023 11:34", "07/03/2023 12:00"), ("07/20/2023 09:10", "07/20/2023 09:40")],
                     "IPDR OF Mobile No : 7873019433 from 01-Jul-2023 to 17-Jul-2023", excel=True)
     rep = ingest(graph, p).loaded[0]
     rec = driver.execute_query(
