@@ -240,7 +240,8 @@ def test_only_small_runs_apart_from_the_main_one_are_strays():
 def test_a_machine_clock_years_behind_rejects_no_real_row():
     from cdrnet.loader.strays import StrayFilter
 
-    starts = pd.Series(pd.to_datetime(["2024-03-04 10:00", "2026-11-30 23:00", "2099-03-04 00:00", "1970-01-01 00:00"], utc=True))
+    starts = pd.Series(pd.to_datetime(["2024-03-04 10:00", "2026-11-30 23:00", "2099-03-04 00:00",
+                                       "1970-01-01 00:00"], utc=True))
     behind = StrayFilter(now=pd.Timestamp("2019-06-01", tz="UTC"))
     assert behind.absurd(starts).tolist() == [False, False, True, True]
     later = StrayFilter(now=pd.Timestamp("2031-01-01", tz="UTC"))
