@@ -29,10 +29,12 @@ from cdrnet.files import atomic_write_bytes
 from cdrnet.store import SessionStore, default_case, open_store
 
 if TYPE_CHECKING:
+    from cdrnet.analysis.contacts import Contacts
     from cdrnet.analysis.cousage import LinkParams, LinkResult
     from cdrnet.analysis.evidence import Evidence
     from cdrnet.analysis.pair_report import PairReport
     from cdrnet.analysis.profile import Profile
+    from cdrnet.analysis.towers import Presence
     from cdrnet.loader.ingest import IngestResult
     from cdrnet.loader.quality import DumpReport
 
@@ -172,6 +174,42 @@ class LinkRun:
     table: pd.DataFrame
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def _file_sha(ref: str) -> str:
+    """SHA-256 of a file named on the command line ("" when ``ref`` is no file)."""
+    import hashlib
+
+    p = Path(ref)
+    if not p.is_file():
+        return ""
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _place_ref(text: str, tz: str) -> tuple[str, pd.Timestamp | None, pd.Timestamp | None]:
+    """``DUMP`` or ``DUMP@FROM/TO`` -> (dump reference, since, until in UTC); naive times are in ``tz``."""
+    if "@" not in text:
+        return text, None, None
+    ref, _, window = text.rpartition("@")
+    lo, sep, hi = window.partition("/")
+    if not sep:
+        raise UsageError(f"'{text}': a time window is FROM/TO", "e.g. scene.csv@2026-03-14T21:00/2026-03-14T23:30")
+
+    def when(t: str) -> pd.Timestamp | None:
+        if not t:
+            return None
+        try:
+            ts = pd.Timestamp(t)
+        except ValueError as exc:
+            raise UsageError(f"cannot read the time '{t}' in '{text}'",
+                             "use ISO format, e.g. 2026-03-14T21:00") from exc
+        return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
+
+    return ref, when(lo), when(hi)
 
 
 class Case:
@@ -321,6 +359,134 @@ class Case:
             ev.a, ev.b = tok(ev.a), tok(ev.b)
         out = Path(out_dir) if out_dir is not None else self.output("evidence")
         return ev, write_evidence(ev, out, evidence_title(ev))
+
+    # -- direct contacts (call records) ------------------------------------------------------------
+    def case_numbers(self) -> set[str]:
+        """Numbers some dump of the case was requested for; everyone else in the call records (other
+        parties, numbers tower dumps saw) is outside the case."""
+        return {m for r in self.store.reports() if not r.tower_cell for m in r.msisdns}
+
+    def calls(self, numbers: Iterable[str] | None = None, since: pd.Timestamp | str | None = None,
+              until: pd.Timestamp | str | None = None) -> pd.DataFrame:
+        """Call events (CALL_SCHEMA columns) in [since, until) with one of ``numbers`` as a party;
+        raises WorkspaceError when the case holds no call records."""
+        if not any(r.kind == "calls" for r in self.store.reports()):
+            raise WorkspaceError("the case holds no call records (voice/SMS CDRs or tower dumps)",
+                                 "ingest the CDRs first: cdrnet ingest FILE")
+        wanted = normalise_numbers(numbers) if numbers is not None else None
+        since = parse_time(since) if isinstance(since, str) else since
+        until = parse_time(until) if isinstance(until, str) else until
+        return self.store.calls(since, until, wanted)
+
+    def called(self) -> pd.DataFrame:
+        """Direct contacts, caller -> callee (a, b, calls, sms, seconds, first_utc, last_utc), over distinct calls."""
+        self.calls([])  # raises when there are no call records
+        return self.store.called()
+
+    def contacts(self, msisdn: str, tz: str = "Asia/Kolkata", night: tuple[int, int] | None = None) -> Contacts:
+        """Everyone ``msisdn`` called or texted or was called or texted by: per contact calls and SMS each
+        way, seconds, night calls, first and last contact; most frequent first (``.top``, ``.bottom``)."""
+        from cdrnet.analysis.contacts import NIGHT_HOURS, contacts_of
+
+        (m,) = normalise_numbers([msisdn])
+        events = self.calls([m])
+        if events.empty:
+            raise UsageError(f"no calls or SMS of {m} in the call records", "run 'cdrnet dumps' to see what is loaded")
+        return contacts_of(events, m, tz, night or NIGHT_HOURS)
+
+    def write_contacts(self, msisdn: str | None = None, out_dir: str | Path | None = None,
+                       tz: str = "Asia/Kolkata", night: tuple[int, int] | None = None) -> list[Path]:
+        """contacts.csv (``a,b,calls,sms,seconds,first,last``: every pair, or those of ``msisdn``) and, for
+        one number, contacts_<msisdn>.csv (per contact, with night calls); default folder WORKSPACE/contacts."""
+        from cdrnet.analysis.contacts import csv_table
+
+        out = Path(out_dir) if out_dir is not None else self.output("contacts")
+        out.mkdir(parents=True, exist_ok=True)
+        if msisdn is None:
+            path = out / "contacts.csv"
+            atomic_write_bytes(path, csv_table(self.called(), tz).to_csv(index=False).encode())
+            return [path]
+        c = self.contacts(msisdn, tz, night)
+        pair_path, per_path = out / f"contacts_{c.msisdn}_pairs.csv", out / f"contacts_{c.msisdn}.csv"
+        atomic_write_bytes(pair_path, csv_table(c.directed, tz).to_csv(index=False).encode())
+        table = c.table.copy()
+        for col in ("first_utc", "last_utc"):
+            table[col] = table[col].dt.tz_convert(tz).map(lambda t: t.isoformat())
+        table = table.rename(columns={"first_utc": "first", "last_utc": "last"})
+        table["in_case"] = table["contact"].isin(self.case_numbers())
+        atomic_write_bytes(per_path, table.to_csv(index=False).encode())
+        return [per_path, pair_path]
+
+    def common(self, numbers: Iterable[str]) -> pd.DataFrame:
+        """Numbers in direct contact with every one of ``numbers`` (calls + SMS with each, total)."""
+        from cdrnet.analysis.contacts import common_contacts
+
+        wanted = list(dict.fromkeys(normalise_numbers(numbers)))
+        if len(wanted) < 2:
+            raise UsageError("common contacts need at least two different numbers")
+        return common_contacts(self.called(), wanted)
+
+    def chains(self, a: str, b: str, max_hops: int = 4, limit: int = 20) -> list[list[str]]:
+        """The shortest chains of direct contacts between ``a`` and ``b`` (at most ``max_hops`` calls long)."""
+        from cdrnet.analysis.contacts import contact_chains
+
+        na, nb = normalise_numbers([a, b])
+        if na == nb:
+            raise UsageError("a chain needs two different numbers")
+        return contact_chains(self.called(), na, nb, max_hops, limit)
+
+    def equipment(self, msisdn: str, tz: str = "Asia/Kolkata") -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(devices, SIMs) of a subscriber with the period each was seen, from IPDR sessions and call
+        records together: a handset or SIM change shows as a new row."""
+        from cdrnet.analysis.contacts import equipment_periods
+
+        (m,) = normalise_numbers([msisdn])
+        try:
+            sessions = self.store.sessions(None, None, [m])
+        except WorkspaceError:
+            sessions = None  # a case of call records only
+        events = self.store.calls(numbers=[m]) if any(r.kind == "calls" for r in self.store.reports()) else None
+        return (equipment_periods(sessions, events, m, "imei", tz), equipment_periods(sessions, events, m, "imsi", tz))
+
+    def tower_dumps(self, refs: Iterable[str] = ()) -> list[DumpReport]:
+        """Tower dumps by file path, file name or SHA-256 prefix (all of the case's when none is named)."""
+        towers = [r for r in self.store.reports() if r.tower_cell]
+        refs = list(refs)
+        if not refs:
+            if not towers:
+                raise WorkspaceError("the case holds no tower dumps", "ingest them first: cdrnet ingest FILE")
+            return towers
+        out = []
+        for ref in refs:
+            sha = _file_sha(ref)
+            hits = [r for r in towers if r.sha256 == sha or (len(ref) >= 6 and r.sha256.startswith(ref.lower()))
+                    or r.name == ref or Path(r.name).name == ref]
+            if len(hits) != 1:
+                names = ", ".join(Path(r.name).name for r in towers) or "none loaded"
+                raise UsageError(f"'{ref}' names {'no' if not hits else 'more than one'} tower dump of the case "
+                                 f"(tower dumps: {names})", "name a tower dump by its file, file name or SHA-256 "
+                                                            "prefix (cdrnet dumps lists them)")
+            out.append(hits[0])
+        return out
+
+    def towers(self, places: Iterable[str] = (), k: int | None = None, tz: str = "Asia/Kolkata") -> Presence:
+        """Numbers seen in at least ``k`` of the tower dumps (default: all of them).
+
+        A place is ``DUMP`` or ``DUMP@FROM/TO`` (times ISO, in ``tz`` unless they carry an
+        offset): only the rows of that window count there, for "who was at both places at the
+        right times".
+        """
+        from cdrnet.analysis.towers import Place, presence
+
+        parsed = [_place_ref(p, tz) for p in places]
+        reports = self.tower_dumps([ref for ref, _, _ in parsed])
+        chosen = [Place(r.sha256, Path(r.name).name, r.tower_cell_raw or r.tower_cell, since, until)
+                  for r, (_, since, until) in zip(reports, parsed or [("", None, None)] * len(reports), strict=True)]
+        k = len(chosen) if k is None else k
+        if not 1 <= k <= len(chosen):
+            raise UsageError(f"-k {k} must be between 1 and the number of tower dumps ({len(chosen)})")
+        events = self.store.calls(dumps=[p.sha256 for p in chosen])
+        return presence(events, chosen, k, tz, self.case_numbers())
 
     # -- briefings -------------------------------------------------------------------------------
     def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None) -> Profile:

@@ -90,3 +90,61 @@ REJECT_REASONS: dict[str, str] = {
     "resent_row": "the same session appears earlier in this dump with another allocation end, cell or "
                   "other detail (an operator re-send); the first one is kept",
 }
+
+#: Canonical call events (voice calls and SMS from voice/SMS CDRs and tower dumps), one per
+#: input row, in storage order. ``msisdn`` is the row's own subscriber (the CDR's target, or the
+#: number a tower dump saw at its cell); ``b_party`` the other party (a phone number in the stored
+#: form, else the text as exported: sender ids such as ``AX-HDFCBK``, short codes);
+#: ``direction`` is ``out`` (msisdn called or texted b_party) or ``in``; ``type`` is ``voice``
+#: or ``sms``; ``call_type`` the operator's code as exported. ``caller``/``callee`` follow from
+#: the direction. Cells are canonical ids (loader/cells.py) with the raw text, the name and the
+#: position where the layout states one. See docs/calls-and-towers.md.
+CALL_SCHEMA = pa.schema(
+    [
+        ("event_key", pa.string()),
+        ("msisdn", pa.string()),
+        ("b_party", pa.string()),
+        ("caller", pa.string()),
+        ("callee", pa.string()),
+        ("direction", pa.string()),
+        ("type", pa.string()),
+        ("call_type", pa.string()),
+        ("start_utc", pa.timestamp("s", tz="UTC")),
+        ("end_utc", pa.timestamp("s", tz="UTC")),
+        ("duration_s", pa.int64()),
+        ("start_local", pa.string()),
+        ("tz", pa.string()),
+        ("first_cell", pa.string()),
+        ("first_cell_raw", pa.string()),
+        ("first_cell_name", pa.string()),
+        ("first_lat", pa.float64()),
+        ("first_lon", pa.float64()),
+        ("last_cell", pa.string()),
+        ("last_cell_raw", pa.string()),
+        ("last_cell_name", pa.string()),
+        ("last_lat", pa.float64()),
+        ("last_lon", pa.float64()),
+        ("imei", pa.string()),
+        ("imei14", pa.string()),
+        ("imsi", pa.string()),
+        ("roaming", pa.string()),
+        ("dump_sha256", pa.string()),
+        ("source_part", pa.string()),
+        ("source_line", pa.int64()),
+        ("layout", pa.string()),
+    ]
+)
+
+CALL_COLUMNS: list[str] = CALL_SCHEMA.names
+
+#: Columns that identify one row's event: the same call re-sent in another dump of the same
+#: subscriber gets the same key (the other party's view of it, another key: see ``call_id``
+#: in cdrnet/analysis/contacts.py for how both views count once).
+CALL_KEY_COLUMNS: list[str] = ["msisdn", "b_party", "direction", "type", "start_utc", "duration_s"]
+
+#: Reject reasons only call records have.
+CALL_REJECT_REASONS: dict[str, str] = {
+    "unknown_call_type": "the call type code is not one cdrnet knows (add it under [call_types] in a mapping file)",
+    "invalid_duration": "the call duration is not a whole number of seconds in 0-86400",
+}
+REJECT_REASONS.update(CALL_REJECT_REASONS)

@@ -28,6 +28,10 @@ class DumpWriter(Protocol):
 
     def write_sessions(self, sessions: pd.DataFrame) -> None: ...
 
+    def write_calls(self, events: pd.DataFrame) -> None:
+        """Call events of a voice/SMS CDR or tower dump (cdrnet/model.py CALL_SCHEMA)."""
+        ...
+
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None: ...
 
     def commit(self, report: DumpReport) -> None: ...
@@ -82,6 +86,15 @@ class SessionStore(Protocol):
 
     def coverage(self) -> Coverage:
         """When each subscriber was observed and what each dump's times mean."""
+        ...
+
+    def calls(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+              numbers: list[str] | None = None, dumps: list[str] | None = None) -> pd.DataFrame:
+        """Call events (CALL_SCHEMA columns) with one of ``numbers`` as either party, of ``dumps`` (SHA-256s)."""
+        ...
+
+    def called(self) -> pd.DataFrame:
+        """Direct contacts, caller -> callee: a, b, calls, sms, seconds, first_utc, last_utc (distinct calls)."""
         ...
 
     def resolution_by_subscriber(self) -> dict[str, int]: ...

@@ -26,8 +26,8 @@ from cdrnet import __version__
 from cdrnet.errors import StorageError, UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes, storage_error
 from cdrnet.loader.normalize import key_hash_of
-from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
-from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
+from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ class DumpWriter:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="cdrnet-parquet-writer", daemon=True)
         self._thread.start()
+        # Call events (voice/SMS CDRs, tower dumps) go to calls/, written as they come: call
+        # records are thousands of rows where IPDRs are millions.
+        self.tmp_calls = ws.calls_dir / f".{sha}.parquet.tmp-{os.getpid()}"
+        self.calls_writer: pq.ParquetWriter | None = None
 
     def _drain(self) -> None:
         while (table := self._queue.get()) is not None:
@@ -95,6 +99,15 @@ class DumpWriter:
             self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA,
                                                  preserve_index=False))
 
+    def write_calls(self, events: pd.DataFrame) -> None:
+        """One block of call events (cdrnet/model.py CALL_SCHEMA)."""
+        if self.calls_writer is None:
+            self.ws.calls_dir.mkdir(parents=True, exist_ok=True)
+            self.calls_writer = pq.ParquetWriter(self.tmp_calls, CALL_SCHEMA, compression="zstd")
+        if len(events):
+            self.calls_writer.write_table(pa.Table.from_pandas(events[CALL_COLUMNS], schema=CALL_SCHEMA,
+                                                               preserve_index=False))
+
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)
 
@@ -102,10 +115,18 @@ class DumpWriter:
         self._close_parquet()
         self._check()
         self.rejects.commit()
+        final = (self.ws.calls_dir if report.kind == "calls" else self.ws.dumps_dir) / f"{self.sha}.parquet"
         try:
-            os.replace(self.tmp_parquet, self.ws.dumps_dir / f"{self.sha}.parquet")
+            if report.kind == "calls":
+                self.write_calls(pd.DataFrame(columns=CALL_COLUMNS))  # an empty export still gets its table
+                assert self.calls_writer is not None
+                self.calls_writer.close()
+                os.replace(self.tmp_calls, final)
+                self.tmp_parquet.unlink(missing_ok=True)
+            else:
+                os.replace(self.tmp_parquet, final)
         except OSError as exc:
-            raise storage_error(exc, self.ws.dumps_dir / f"{self.sha}.parquet") from exc
+            raise storage_error(exc, final) from exc
         atomic_write_bytes(self.ws.dumps_dir / f"{self.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
         self.ws.rebuild_rejects()
 
@@ -116,6 +137,9 @@ class DumpWriter:
         finally:
             self.rejects.abort()
             self.tmp_parquet.unlink(missing_ok=True)
+            if self.calls_writer is not None:
+                self.calls_writer.close()
+            self.tmp_calls.unlink(missing_ok=True)
 
 
 class Workspace:
@@ -133,6 +157,11 @@ class Workspace:
     @property
     def dumps_dir(self) -> Path:
         return self.root / "dumps"
+
+    @property
+    def calls_dir(self) -> Path:
+        """Call events of voice/SMS CDRs and tower dumps, one Parquet per dump (reports stay in dumps/)."""
+        return self.root / "calls"
 
     @property
     def rejects_dir(self) -> Path:
@@ -181,7 +210,7 @@ class Workspace:
 
         self.create()
         with exclusive(self.root, command):
-            for stale in self.dumps_dir.glob(".*.tmp-*"):
+            for stale in [*self.dumps_dir.glob(".*.tmp-*"), *self.calls_dir.glob(".*.tmp-*")]:
                 stale.unlink(missing_ok=True)  # left by an interrupted run; never trusted
             self.rejects.clear_stale()
             yield
@@ -190,9 +219,10 @@ class Workspace:
         """Loaded completely: a readable report and its sessions file (a damaged or half-deleted
         dump is not loaded, so ingesting the file again repairs it)."""
         try:
-            json.loads((self.dumps_dir / f"{sha}.json").read_text(encoding="utf-8"))
-            pq.read_metadata(self.dumps_dir / f"{sha}.parquet")  # the footer: a truncated file has none
-        except (OSError, ValueError, pa.ArrowInvalid):
+            record = json.loads((self.dumps_dir / f"{sha}.json").read_text(encoding="utf-8"))
+            folder = self.calls_dir if record.get("kind") == "calls" else self.dumps_dir  # call records: calls/
+            pq.read_metadata(folder / f"{sha}.parquet")  # the footer: a truncated file has none
+        except (OSError, ValueError, AttributeError, pa.ArrowInvalid):
             return False
         return True
 
@@ -226,8 +256,9 @@ class Workspace:
         return sorted(out, key=lambda r: (r.ingested_at, r.name))
 
     def dump_files(self, exclude: str | None = None) -> Iterator[tuple[str, Path]]:
-        """Each committed dump's sessions file; a missing one is named with the way to repair it."""
-        for rep in self.reports(exclude):
+        """Each committed data-session dump's sessions file (call dumps are in ``call_files``); a missing
+        one is named with the way to repair it."""
+        for rep in session_reports(self.reports(exclude)):
             path = self.dumps_dir / f"{rep.sha256}.parquet"
             if not path.exists():
                 raise WorkspaceError(f"workspace {self.root}: the sessions of {rep.name} are missing "
@@ -248,6 +279,31 @@ class Workspace:
         return WorkspaceError(f"workspace {self.root}: the sessions file {path.name} is damaged ({exc})",
                               f"ingest the original file again to repair it (its SHA-256 is {path.stem})")
 
+    def call_files(self) -> Iterator[tuple[str, Path]]:
+        """The voice/SMS CDRs' and tower dumps' Parquet files."""
+        for rep in self.reports():
+            if rep.kind == "calls":
+                yield rep.sha256, self.calls_dir / f"{rep.sha256}.parquet"
+
+    def calls(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+              numbers: list[str] | None = None, dumps: list[str] | None = None) -> pd.DataFrame:
+        """Call events starting in [since, until) in which one of ``numbers`` is a party (either
+        side), of the given dumps (SHA-256s); every row as loaded (see analysis/contacts.py for
+        counting a call seen from both ends once)."""
+        files = [p for sha, p in self.call_files() if dumps is None or sha in set(dumps)]
+        frames = [self._read_parquet(p).to_pandas() for p in files]
+        frame = (pd.concat(frames, ignore_index=True) if frames else
+                 CALL_SCHEMA.empty_table().to_pandas())
+        keep = pd.Series(True, index=frame.index)
+        if since is not None:
+            keep &= frame["start_utc"] >= since
+        if until is not None:
+            keep &= frame["start_utc"] < until
+        if numbers is not None:
+            wanted = set(numbers)
+            keep &= frame["caller"].isin(wanted) | frame["callee"].isin(wanted)
+        return frame[keep].reset_index(drop=True)
+
     def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
         """Key hashes (first 64 bits) of other dumps' sessions (only dumps sharing a subscriber, when given).
 
@@ -255,7 +311,7 @@ class Workspace:
         """
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
-        for rep in self.reports(exclude):
+        for rep in session_reports(self.reports(exclude)):
             if wanted is not None and not wanted.intersection(rep.msisdns):
                 continue
             path = self.dumps_dir / f"{rep.sha256}.parquet"
@@ -273,6 +329,9 @@ class Workspace:
         by several dumps appears once (unless ``dedupe`` is False)."""
         files = [p for _, p in self.dump_files()]
         if not files:
+            if self.reports():
+                raise WorkspaceError(f"workspace {self.root} holds no data-session (IPDR) dumps, only call records",
+                                     "ingest the subscribers' IPDRs; 'cdrnet contacts' reads the call records")
             raise WorkspaceError(f"workspace {self.root} holds no dumps", "run 'cdrnet ingest PATH' first")
         cols = None if columns is None else list(dict.fromkeys(["session_key", *columns]))
         if cols is not None and (since is not None or until is not None):
@@ -292,13 +351,20 @@ class Workspace:
             keep &= frame["msisdn"].isin(set(msisdns))
         return frame[keep].reset_index(drop=True)
 
+    def called(self) -> pd.DataFrame:
+        """Who called or texted whom (caller -> callee: calls, sms, seconds, first/last UTC), computed
+        from the call events as Neo4j's CALLED relationships are."""
+        from cdrnet.analysis.contacts import aggregate
+
+        return aggregate(self.calls())
+
     def resolution_by_subscriber(self) -> dict[str, int]:
         return resolution_by_subscriber(self.reports())
 
     def coverage(self) -> Coverage:
         from cdrnet.analysis.observed import Coverage
 
-        return Coverage.from_reports(self.reports())
+        return Coverage.from_reports(session_reports(self.reports()))
 
     def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
         """Score pairs in pandas over the loaded sessions."""
@@ -327,4 +393,4 @@ class Workspace:
 
     def rebuild_rejects(self) -> None:
         """Concatenate per-dump reject files into rejects.csv (atomically)."""
-        self.rejects.rebuild([sha for sha, _ in self.dump_files()])
+        self.rejects.rebuild([r.sha256 for r in self.reports()])

@@ -45,7 +45,10 @@ class RelType:
 # recomputed after each dump (graph.writes.usage_summaries), so Browser users can read a number's
 # activity without expanding its sessions. ``Suspect`` is an extra label analysts set
 # (queries/mark_suspect.cypher) so the style sheet can mark the suspect.
-SUBSCRIBER = NodeType("Subscriber", "msisdn", ("first_seen", "last_seen", "sessions", "applications"))
+# ``outside_case`` is true for numbers no dump of the case was requested for: the other parties of
+# call records and the numbers tower dumps saw (set after every dump, cypher/subscribers_outside.cypher).
+SUBSCRIBER = NodeType("Subscriber", "msisdn", ("first_seen", "last_seen", "sessions", "applications",
+                                               "outside_case"))
 SUSPECT_LABEL = "Suspect"
 # Volumes: where a layout repeats its record's totals on each flow row (Airtel), sessions of one
 # record share ``record_key``; sum volumes once per record_key (see docs/layouts.md).
@@ -66,6 +69,19 @@ SESSION = NodeType(
     datetimes=(("start", "start_s"), ("end", "end_s")),
 )
 APPLICATION = NodeType("Application", "name", ("vendor", "category"))
+#: Call events (voice calls and SMS of CDRs and tower dumps), one node per input row, for evidence:
+#: (caller)-[:PLACED]->(:Call)-[:TO]->(callee), (:Dump)-[:RECORDED]->(:Call). Columns as
+#: cdrnet/model.py CALL_SCHEMA; times as epoch seconds (start_s, end_s) and DATETIME (start, end).
+CALL_COMPUTED: dict[str, str] = {"start_s": "start_utc", "end_s": "end_utc"}
+CALL = NodeType(
+    "Call", "event_key",
+    ("msisdn", "b_party", "caller", "callee", "direction", "type", "call_type", "start_s", "end_s", "duration_s",
+     "start_local", "tz", "first_cell", "first_cell_raw", "first_cell_name", "first_lat", "first_lon", "last_cell",
+     "last_cell_raw", "last_cell_name", "last_lat", "last_lon", "imei", "imei14", "imsi", "roaming", "dump_sha256",
+     "source_part", "source_line", "layout"),
+    indexes=(("dump_sha256",), ("caller",), ("callee",), ("msisdn", "start_s")),
+    datetimes=(("start", "start_s"), ("end", "end_s")),
+)
 # imei14 (the first 14 digits: TAC + serial) joins the same handset written as a 15-digit IMEI
 # (check digit) and as a 16-digit IMEISV (software version).
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
@@ -90,7 +106,7 @@ EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", 
                                              "dur_known"),
                    indexes=(("run", "channel", "key", "t"),), per_case=False)
 
-NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, EPISODE)
+NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, EPISODE, CALL)
 #: Episodes exist only while a link run computes: their constraint and index are created at the
 #: start of a run and dropped after it, so Browser's schema and label lists show case data only.
 TRANSIENT: tuple[NodeType, ...] = (EPISODE,)
@@ -106,6 +122,10 @@ CO_USED_RUN_PARAMS: tuple[str, ...] = ("window_s", "mode", "burst_gap_s", "call_
 CO_USED_EVIDENCE: tuple[str, ...] = tuple(c for c in CO_USED_EDGE_COLUMNS if c not in CO_USED_RUN_PARAMS)
 #: Set by the writer, not copied from the edge: first/last co-usage as epoch seconds and the run id.
 CO_USED_RUN: tuple[str, ...] = ("first_s", "last_s", "run")
+
+#: The direct-contact aggregate a CALLED relationship carries (caller -> callee, over distinct calls:
+#: cdrnet/analysis/contacts.py), the same columns as contacts.csv.
+CALLED_PROPERTIES: tuple[str, ...] = ("calls", "sms", "seconds", "first_s", "last_s")
 
 RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("HAD", "Subscriber", "Session"),
@@ -125,6 +145,12 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     # parameters live on its LinkRun node.
     RelType("CO_USED", "Subscriber", "Subscriber",
             (*CO_USED_EVIDENCE, "strength", "evidence", *CO_USED_RUN),
+            datetimes=(("first", "first_s"), ("last", "last_s"))),
+    # Call records: who called or texted whom, row by row (evidence) and aggregated (the network).
+    RelType("PLACED", "Subscriber", "Call"),
+    RelType("TO", "Call", "Subscriber"),
+    RelType("RECORDED", "Dump", "Call"),
+    RelType("CALLED", "Subscriber", "Subscriber", CALLED_PROPERTIES,
             datetimes=(("first", "first_s"), ("last", "last_s"))),
 )
 
@@ -163,6 +189,7 @@ def schema_statements() -> list[str]:
             cols = ", ".join(f"n.{p}" for p in full)
             out.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{n.label}) ON ({cols})")
     out.append("CREATE INDEX co_used_case_score IF NOT EXISTS FOR ()-[r:CO_USED]-() ON (r.case, r.score)")
+    out.append("CREATE INDEX called_case IF NOT EXISTS FOR ()-[r:CALLED]-() ON (r.case)")
     out.append("DROP INDEX co_used_score IF EXISTS")
     return out
 
@@ -171,6 +198,19 @@ def session_return(var: str = "x") -> str:
     """The RETURN list that reads sessions back: key plus every declared property but the derived service."""
     props = [SESSION.key, *(p for p in SESSION.properties if p != "service")]
     return "RETURN " + ", ".join(f"{var}.{p} AS {p}" for p in props)
+
+
+def call_read() -> str:
+    """Call events of one case in [$since, $until) with one of $numbers as a party, of $dumps (None: no bound)."""
+    props = [CALL.key, *CALL.properties]
+    return "\n".join([
+        "MATCH (x:Call {case: $case})",
+        "WHERE ($since IS NULL OR x.start_s >= $since)",
+        "  AND ($until IS NULL OR x.start_s < $until)",
+        "  AND ($numbers IS NULL OR x.caller IN $numbers OR x.callee IN $numbers)",
+        "  AND ($dumps IS NULL OR x.dump_sha256 IN $dumps)",
+        "RETURN " + ", ".join(f"x.{p} AS {p}" for p in props),
+    ])
 
 
 def session_read() -> str:

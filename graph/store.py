@@ -23,18 +23,21 @@ from neo4j import Driver, ManagedTransaction
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import read, read_text, run_auto, run_write, write
 from cdrnet.graph.model import (
+    CALL,
+    CALL_COMPUTED,
     CO_USED_EDGE_COLUMNS,
     CO_USED_RUN_PARAMS,
     SESSION,
     SESSION_COMPUTED,
+    call_read,
     schema_statements,
     session_read,
     transient_schema,
 )
-from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels, usage_summaries
+from cdrnet.graph.writes import load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
-from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
-from cdrnet.model import SESSION_COLUMNS, SESSION_SCHEMA
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
+from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import RejectsFile
 
 if TYPE_CHECKING:
@@ -72,6 +75,41 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
     values = [c.tolist() for c in cols.values()]
     return [{"key": k, "props": dict(zip(names, v, strict=True))}
             for k, v in zip(f["session_key"].tolist(), zip(*values, strict=True), strict=True)]
+
+
+def call_rows(events: pd.DataFrame) -> list[dict]:
+    """Bolt parameters for a batch of call events: key plus the declared properties (None when missing)."""
+    cols: dict[str, list] = {}
+    for c in CALL.properties:
+        if c in CALL_COMPUTED:
+            cols[c] = _seconds(events[CALL_COMPUTED[c]]).tolist()
+        else:
+            col = events[c]
+            cols[c] = col.astype(object).where(col.notna(), None).tolist()
+    names = list(cols)
+    return [{"key": k, "props": dict(zip(names, v, strict=True))}
+            for k, v in zip(events["event_key"].tolist(), zip(*cols.values(), strict=True), strict=True)]
+
+
+def restore_calls(rows: list[dict]) -> pd.DataFrame:
+    """Call events read back from Neo4j with the workspace's columns and dtypes (cdrnet.model.CALL_SCHEMA)."""
+    f = pd.DataFrame(rows)
+    if f.empty:
+        return CALL_SCHEMA.empty_table().to_pandas()
+    seconds = {src: prop for prop, src in CALL_COMPUTED.items()}
+    for field in CALL_SCHEMA:
+        col, typ = field.name, field.type
+        if pa.types.is_timestamp(typ):
+            f[col] = pd.to_datetime(f.pop(seconds[col]).astype("Float64"), unit="s", utc=True).astype(
+                "datetime64[s, UTC]")
+        elif pa.types.is_integer(typ):
+            f[col] = (f[col] if col in f else pd.Series(pd.NA, index=f.index)).astype("Int64")
+        elif pa.types.is_floating(typ):
+            f[col] = pd.to_numeric(f[col] if col in f else pd.Series(np.nan, index=f.index),
+                                   errors="coerce").astype("float64")
+        else:
+            f[col] = (f[col] if col in f else pd.Series("", index=f.index)).astype("string").fillna("")
+    return f[CALL_COLUMNS].sort_values(["start_utc", "event_key"], kind="stable").reset_index(drop=True)
 
 
 def cell_rows(f: pd.DataFrame) -> list[dict]:
@@ -136,8 +174,8 @@ class GraphDumpWriter:
         return [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cells),
                 (load_text, rows)]
 
-    def _send(self, plan: list[tuple[str, list[dict]]]) -> None:
-        load_text = load_sessions()
+    def _send(self, plan: list[tuple[str, list[dict]]], loader: str | None = None) -> None:
+        load_text = loader or load_sessions()
 
         def work(tx: ManagedTransaction) -> list[int]:
             done = []
@@ -156,20 +194,37 @@ class GraphDumpWriter:
                              "run the same command again: loads are idempotent")
         self.sent += sent[-1]
 
+    def write_calls(self, events: pd.DataFrame) -> None:
+        """Call events in batches: both parties' Subscriber nodes, then the Call nodes with their links."""
+        for lo in range(0, len(events), BATCH):
+            f = events.iloc[lo : lo + BATCH]
+            numbers = pd.unique(pd.concat([f["caller"], f["callee"]]).fillna(""))
+            subs = [{"key": m, "props": {}} for m in numbers if m]
+            rows = call_rows(f)
+            self._send([(merge_nodes("Subscriber"), subs), (load_calls(), rows)], loader=load_calls())
+
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)
 
     def commit(self, report: DumpReport) -> None:
         self.rejects.commit()
         case = self.store.case
-        stored = read(self.store.driver, "dump_session_count", {"case": case, "sha256": self.sha},
-                      self.store.database)[0]["sessions"]
+        if report.kind == "calls":
+            stored = read(self.store.driver, "dump_call_count", {"case": case, "sha256": self.sha},
+                          self.store.database)[0]["calls"]
+            what = "call events"
+        else:
+            stored = read(self.store.driver, "dump_session_count", {"case": case, "sha256": self.sha},
+                          self.store.database)[0]["sessions"]
+            what = "sessions"
         if stored != report.loaded:
-            raise GraphError(f"dump {self.sha[:12]}: Neo4j holds {stored} sessions, the parser loaded {report.loaded}",
+            raise GraphError(f"dump {self.sha[:12]}: Neo4j holds {stored} {what}, the parser loaded {report.loaded}",
                              "run the same command again: loads are idempotent")
         summaries = usage_summaries()
-        run_write(self.store.driver, lambda tx: tx.run(summaries, {"case": case, "msisdns": report.msisdns}).consume(),
-                  self.store.database)
+        if report.kind == "sessions":
+            run_write(self.store.driver,
+                      lambda tx: tx.run(summaries, {"case": case, "msisdns": report.msisdns}).consume(),
+                      self.store.database)
         props = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in report.to_dict().items()}
         props["msisdns"] = report.msisdns
         props["file_name"] = report.name
@@ -177,6 +232,9 @@ class GraphDumpWriter:
         props["loaded_at"] = report.ingested_at
         props["case"] = case
         write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": props}, self.store.database)
+        if report.kind == "calls":
+            self.store.update_called(self.sha)
+        write(self.store.driver, "subscribers_outside", {"case": case}, self.store.database)
         self.store.rejects.rebuild([r.sha256 for r in self.store.reports()])
 
     def abort(self) -> None:
@@ -285,6 +343,7 @@ class GraphStore:
         params = {"case": self.case, "sha256": sha}
         write(self.driver, "dump_incomplete", params, self.database)
         run_auto(self.driver, "dump_forget", params, self.database)
+        run_auto(self.driver, "dump_forget_calls", params, self.database)
 
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)
@@ -304,7 +363,51 @@ class GraphStore:
     def coverage(self) -> Coverage:
         from cdrnet.analysis.observed import Coverage
 
-        return Coverage.from_reports(self.reports())
+        return Coverage.from_reports(session_reports(self.reports()))
+
+    def calls(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+              numbers: list[str] | None = None, dumps: list[str] | None = None) -> pd.DataFrame:
+        """Call events (as the workspace's) with one of ``numbers`` as a party, of ``dumps``."""
+        params = {"since": int(since.timestamp()) if since is not None else None,
+                  "until": int(until.timestamp()) if until is not None else None, "numbers": numbers,
+                  "dumps": dumps, "case": self.case}
+        return restore_calls(read_text(self.driver, call_read(), params, self.database, "call events"))
+
+    def called(self) -> pd.DataFrame:
+        """The CALLED relationships of this case (caller -> callee: calls, sms, seconds, first/last UTC)."""
+        from cdrnet.analysis.contacts import AGGREGATE_COLUMNS, aggregate
+
+        rows = read_text(self.driver, read_rels("CALLED"), {"case": self.case}, self.database, "CALLED contacts")
+        if not rows:
+            return aggregate(self.calls().iloc[:0])
+        f = pd.DataFrame(rows)
+        for name in ("first", "last"):
+            f[f"{name}_utc"] = pd.to_datetime(f.pop(f"{name}_s").astype("Float64"), unit="s", utc=True).astype(
+                "datetime64[s, UTC]")
+        for c in ("calls", "sms", "seconds"):
+            f[c] = f[c].astype("int64")
+        return f[AGGREGATE_COLUMNS].sort_values(["a", "b"]).reset_index(drop=True)
+
+    def update_called(self, sha: str) -> None:
+        """Recompute CALLED for every pair with a call in dump ``sha``, from the case's call events
+        (cdrnet/analysis/contacts.py counts a call seen from both ends once, as on the workspace)."""
+        from cdrnet.analysis.contacts import aggregate
+
+        mine = self.calls(dumps=[sha])
+        numbers = sorted(set(mine["caller"]) | set(mine["callee"]) - {""})
+        if not numbers:
+            return
+        agg = aggregate(self.calls(numbers=numbers))
+        tz = str(mine["tz"].iloc[0]) if len(mine) and mine["tz"].iloc[0] else "UTC"  # Browser shows first/last there
+        rows = [{"start": a, "end": b, "tz": tz,
+                 "props": {"calls": int(c), "sms": int(m), "seconds": int(sec),
+                           "first_s": int(f.timestamp()), "last_s": int(la.timestamp())}}
+                for a, b, c, m, sec, f, la in agg.itertuples(index=False, name=None)]
+        text = merge_rels("CALLED")
+        for lo in range(0, len(rows), BATCH):
+            batch = rows[lo : lo + BATCH]
+            run_write(self.driver, lambda tx, b=batch: tx.run(text, {"rows": b, "case": self.case}).consume(),
+                      self.database)
 
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                  msisdns: list[str] | None = None, *, columns: list[str] | None = None) -> pd.DataFrame:

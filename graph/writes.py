@@ -62,6 +62,32 @@ def load_sessions() -> str:
     ])
 
 
+@lru_cache(maxsize=1)
+def load_calls() -> str:
+    """One batch of a dump's call events with PLACED, TO and RECORDED, in one pass.
+
+    Both parties' Subscriber nodes are merged just before (the other party becomes a
+    Subscriber too, marked outside the case after the dump commits).
+    """
+    c, sub, dump = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump"))
+    sets = ", ".join([f"c.{p} = r.props.{p}" for p in c.properties]
+                     + [f"c.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in c.datetimes])
+    return "\n".join([
+        f"MATCH {_pattern(dump, 'd', '$sha256')}",
+        "UNWIND $rows AS r",
+        f"MERGE {_pattern(c, 'c', 'r.key')}",
+        f"SET {sets}",
+        f"MERGE (d)-[:{REL_BY_TYPE['RECORDED'].type}]->(c)",
+        "WITH c, r",
+        # A row without the other party (a tower dump's location update) has no TO.
+        f"OPTIONAL MATCH {_pattern(sub, 'a', 'r.props.caller')}",
+        f"OPTIONAL MATCH {_pattern(sub, 'b', 'r.props.callee')}",
+        f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | MERGE (x)-[:{REL_BY_TYPE['PLACED'].type}]->(c))",
+        f"FOREACH (x IN CASE WHEN b IS NULL THEN [] ELSE [b] END | MERGE (c)-[:{REL_BY_TYPE['TO'].type}]->(x))",
+        "RETURN count(*) AS rows",
+    ])
+
+
 @cache
 def read_rels(rel_type: str) -> str:
     """Read one case's relationships of a type with their declared properties ($case).

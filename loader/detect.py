@@ -19,7 +19,7 @@ from cdrnet.loader.period import StatedPeriod, stated_period
 
 DELIMITERS = (",", ";", "|", "\t")
 SCAN_LINES = 200
-EMPTY_EXPORT = re.compile(r"^\W*no\s+records?\s+found\W*$", re.IGNORECASE)
+EMPTY_EXPORT = re.compile(r"^\W*no\s+(?:records?|data)\s+found\W*$", re.IGNORECASE)
 MIN_PREFIX = 6
 
 
@@ -40,6 +40,11 @@ class Detection:
     alternatives: dict[str, list[int]] = field(default_factory=dict)
     #: The export's own subscriber where the preamble names it (``CDR OF MSISDN : …``).
     stated_msisdn: str = ""
+    #: A tower dump's cell as its preamble names it (``Call Details of CELL ID '405-52-…'``), raw.
+    tower_cell: str = ""
+    #: The preamble is a voice/SMS CDR's or a tower dump's (``Call Details of …``, ``Input Value``,
+    #: ``CALL DATA RECORDS``): an empty one is an empty call export, not an empty IPDR.
+    call_preamble: bool = False
 
 
 def split_line(line: str, delimiter: str) -> list[str]:
@@ -56,7 +61,14 @@ CALL_TYPE = re.compile(r"^call[ _]?type\b")
 B_PARTY = re.compile(r"\bb[ _-]?party\b|^called party|^other/b-party")
 #: Preamble lines naming the subscriber of an export: Airtel ``CDR OF MSISDN : 98…`` /
 #: ``IPDR OF Mobile No : …``, Vi ``MSISDN:- …``.
-STATED_MSISDN = re.compile(r"(?:msisdn|mobile\s*no\.?)\s*[:\-]+\s*'?\+?(\d{8,15})\b", re.IGNORECASE)
+STATED_MSISDN = re.compile(r"(?:msisdn|mobile\s*no\.?)\s*[:\-]*\s*'?\+?(\d{8,15})\b", re.IGNORECASE)
+#: Jio CDR: ``Input Value (MSISDN/B PARTY/IMEI/IMSI/CELL ID) :,9008700825`` (10-13 digits: a
+#: phone number, not an IMEI or IMSI searched the same way).
+INPUT_VALUE = re.compile(r"^\W*input\s*value\b[^:]*:[\s,;|'\"]*\+?(\d{10,13})\b", re.IGNORECASE)
+#: Airtel tower dump: ``Call Details of CELL ID '405-52-8192-…' from … to …``.
+TOWER_CELL = re.compile(r"\bcell\s*id\s*[:\-]*\s*'([^']+)'", re.IGNORECASE)
+CALL_PREAMBLE = re.compile(r"call\s+details\s+of|call\s+data\s+records|^\W*input\s*value\b|search\s+criteria",
+                           re.IGNORECASE)
 
 
 def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
@@ -91,10 +103,25 @@ def call_record_columns(cells: list[str]) -> tuple[str, str] | None:
 def stated_msisdn(preamble: list[str]) -> str:
     """The subscriber number a preamble states, digits only ("" when none)."""
     for line in preamble:
-        m = STATED_MSISDN.search(line)
+        m = STATED_MSISDN.search(line) or INPUT_VALUE.search(line)
         if m:
             return m.group(1)
     return ""
+
+
+def tower_cell(preamble: list[str]) -> str:
+    """The cell a tower dump's preamble names ("" when the dump is not a tower dump)."""
+    for line in preamble:
+        if CALL_PREAMBLE.search(line):
+            m = TOWER_CELL.search(line)
+            if m:
+                return m.group(1).strip()
+    return ""
+
+
+def call_preamble(preamble: list[str]) -> bool:
+    """Whether the preamble is a call record's or a tower dump's."""
+    return any(CALL_PREAMBLE.search(line) for line in preamble)
 
 
 def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection:
@@ -110,12 +137,12 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
             cells = split_line(line, delim)
             if len(cells) < 3:
                 continue
-            if call_header is None:
-                cdr = call_record_columns(cells)
-                if cdr is not None:
-                    call_header = (i, cdr)
-                    continue
+            cdr = call_record_columns(cells)
+            if cdr is not None and call_header is None:
+                call_header = (i, cdr)
             for layout in layouts:
+                if cdr is not None and layout.kind != "calls":
+                    continue  # a call record header is read by call layouts only
                 pos = _match(cells, layout)
                 if pos is None:
                     continue
@@ -124,19 +151,20 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
                     best = (score, i, delim, layout, cells, pos)
         if best is not None and best[0] == 1.0:
             break
-    if call_header is not None and (best is None or call_header[0] <= best[1]):
+    if call_header is not None and (best is None or call_header[0] < best[1]):
         line_no, (ct, bp) = call_header
         raise UnknownLayoutError(
-            f"{file_name}: line {line_no + 1} is a voice/SMS call record (CDR) header ('{ct}', '{bp}'), "
-            f"not an IPDR or data report; call records are not loaded by this version",
-            hint="load the subscriber's IPDR / data-session export instead; voice CDR support is a separate "
-                 "feature (see docs/layouts.md)")
+            f"{file_name}: line {line_no + 1} is a voice/SMS call record (CDR) header ('{ct}', '{bp}') "
+            f"that no call layout fits",
+            hint="describe its columns in a mapping file with kind = \"calls\" and pass it with --layout "
+                 "(see docs/calls-and-towers.md)")
     if best is None:
         empty = any(EMPTY_EXPORT.match(line.strip().strip(",;|\t").strip()) for line in lines[:SCAN_LINES])
         if empty and not _has_unknown_header(lines[:SCAN_LINES]):
             head = lines[:SCAN_LINES]
             return Detection(None, 0, ",", [], {}, empty_export=True, stated=stated_period(head),
-                             stated_msisdn=stated_msisdn(head))
+                             stated_msisdn=stated_msisdn(head), tower_cell=tower_cell(head),
+                             call_preamble=call_preamble(head))
         names = ", ".join(sorted(layout.name for layout in layouts))
         raise UnknownLayoutError(
             f"{file_name}: no recognisable header in the first {SCAN_LINES} lines "
@@ -147,7 +175,8 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
     columns = _dedupe([c.strip() or f"_col{k}" for k, c in enumerate(cells)])
     columns = _pad_to_data(columns, lines[i + 1 : i + 1 + 50], delim)
     return Detection(layout, i + 1, delim, columns, {k: v[0] for k, v in pos.items()}, stated=stated_period(lines[:i]),
-                     alternatives=pos, stated_msisdn=stated_msisdn(lines[:i]))
+                     alternatives=pos, stated_msisdn=stated_msisdn(lines[:i]), tower_cell=tower_cell(lines[:i]),
+                     call_preamble=call_preamble(lines[:i]))
 
 
 def _has_unknown_header(lines: list[str]) -> bool:

@@ -1,7 +1,7 @@
 """Ingest orchestration: sources -> parser -> a store, one dump at a time.
 
 A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
-``write_sessions``, ``write_rejects``, ``commit`` and ``abort``) and
+``write_sessions``, ``write_calls``, ``write_rejects``, ``commit`` and ``abort``) and
 ``session_key_hashes``; the workspace and the Neo4j store both qualify.
 """
 
@@ -117,15 +117,21 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         writer.write_sessions(sessions)
         return sessions, dropped
 
+    def on_calls(events: pd.DataFrame, key_hash: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        events, dropped = dup(events, key_hash)
+        writer.write_calls(events)
+        return events, dropped
+
     def on_rejects(rej: Rejected, part: str) -> None:
         writer.write_rejects(rej.lines.tolist(), rej.reasons, rej.texts, part)
 
     try:
-        report = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers).parse(source, sha, progress)
+        parser = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers, on_calls)
+        report = parser.parse(source, sha, progress)
         report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report.signatures = signatures_name
         report.read_options = read_options_record(opts, signatures_name)
-        if report.loaded:
+        if report.loaded and report.kind == "sessions":
             # The duplicate filter already holds this dump's key hashes (8 bytes a session);
             # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
             others = store.session_key_hashes(exclude=sha, msisdns=report.msisdns)

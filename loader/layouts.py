@@ -51,7 +51,25 @@ INPUT_FIELDS: dict[str, str] = {
     "charging_id": "charging id",
     "serial": "row serial number",
     "connection_type": "connection type (prepaid/postpaid)",
+    # Voice/SMS call records and tower dumps (kind = "calls"):
+    "b_party": "the other party's number (B party; with parties = \"calling_called\": the called number)",
+    "call_type": "call type code (IN/OUT/SMT/SMO, a_in/a_out, MOC/MTC ...)",
+    "lat_lon": "latitude and longitude of the first cell in one column (\"21.29669/72.8915\")",
+    "last_cell_id": "last cell global identity of a call",
+    "last_cell_name": "last cell name or location text",
+    "last_lat_lon": "latitude and longitude of the last cell in one column",
+    "roaming": "roaming network or circle",
 }
+
+#: What a layout's rows are: data sessions (IPDR, GPRS reports) or call events (voice/SMS CDRs,
+#: tower dumps), stored in separate tables (cdrnet/model.py SESSION_SCHEMA, CALL_SCHEMA).
+KINDS = ("sessions", "calls")
+#: How a call layout writes its two parties: the record's own subscriber and the other party
+#: ("target_other": Airtel, Vi, BSNL, DoT), or the calling and the called number, whoever the
+#: subscriber is ("calling_called": Jio; the call type says which of the two is the subscriber).
+PARTIES = ("target_other", "calling_called")
+#: What a call type code may mean (a mapping file's [call_types] values).
+CALL_MEANINGS = ("out voice", "in voice", "out sms", "in sms")
 
 TIME_LEVELS = ("flow", "session", "allocation")
 #: What a row's end time describes: its own flow, the (partial) record shared by several flow
@@ -63,6 +81,11 @@ VOLUME_SCOPES = ("flow", "record", "none")
 #: How a layout writes its cell ids: "auto" (decimal with separators, or hex when a value holds
 #: a hex letter) or "hex_eci" (Jio: MCC, MNC, then the LTE cell identity in hex, always).
 CELL_FORMATS = ("auto", "hex_eci")
+
+
+def call_code(text: str) -> str:
+    """A call type code compared loosely: ``a_in``, ``A-IN`` and ``A IN`` are one code (``AIN``)."""
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
 def normalise_header(name: str) -> str:
@@ -103,6 +126,10 @@ class Layout:
     volume_scope: str = "flow"
     description: str = ""
     source: str = "built-in"
+    kind: str = "sessions"
+    parties: str = "target_other"
+    #: Extra call type codes of this layout (normalised code -> one of CALL_MEANINGS).
+    call_types: dict[str, str] = field(default_factory=dict, compare=False)
     normalised: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,12 +168,16 @@ def _from_mapping(data: dict, source: str) -> Layout:
         )
     if "msisdn" not in fields:
         raise LayoutFileError(f"{source}: the mapping must name the msisdn column")
+    kind = _choice(data, "kind", "sessions", KINDS, source)
+    if kind == "calls" and not {"b_party", "call_type"} <= set(fields):
+        raise LayoutFileError(f"{source}: a call layout (kind = \"calls\") must name the b_party and call_type columns")
     if not ({"start", "event_time"} & set(fields) or {"start_date", "start_time"} <= set(fields)):
         raise LayoutFileError(
             f"{source}: the mapping must name a start time (start, or start_date and start_time)"
         )
     required = tuple(data.get("required")
-                     or [f for f in ("msisdn", "start", "start_date", "start_time", "dest_port") if f in fields])
+                     or [f for f in ("msisdn", "start", "start_date", "start_time", "dest_port", "b_party", "call_type")
+                         if f in fields])
     missing = [r for r in required if r not in fields]
     if missing:
         raise LayoutFileError(f"{source}: required field(s) {', '.join(missing)} are not mapped")
@@ -160,6 +191,12 @@ def _from_mapping(data: dict, source: str) -> Layout:
     if missing_any:
         raise LayoutFileError(f"{source}: required_any field(s) {', '.join(missing_any)} are not mapped")
     cell_format = _choice(data, "cell_format", "auto", CELL_FORMATS, source)
+    parties = _choice(data, "parties", "target_other", PARTIES, source)
+    call_types = {}
+    for code, meaning in dict(data.get("call_types") or {}).items():
+        if str(meaning) not in CALL_MEANINGS:
+            raise LayoutFileError(f"{source}: call type {code} must mean one of {', '.join(CALL_MEANINGS)}")
+        call_types[call_code(str(code))] = str(meaning)
     formats = (data.get("datetime_formats") or data.get("date_format")
                or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"])
     if isinstance(formats, str):
@@ -180,6 +217,9 @@ def _from_mapping(data: dict, source: str) -> Layout:
         volume_scope=volume_scope,
         description=str(data.get("description", "")),
         source=source,
+        kind=kind,
+        parties=parties,
+        call_types=call_types,
     )
 
 

@@ -7,6 +7,7 @@ distinct IP addresses (see ipaddr.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +38,7 @@ from cdrnet.loader.timeparse import combine, parse_local, to_utc
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
 FOOTER = re.compile(
-    r"^\W*(this is (a )?system generated|note\s*:|no records? found|end of (the )?report|"
+    r"^\W*(this is (a )?system generated|note\s*:|no (records?|data) found|end of (the )?report|cdr count\b|"
     r"page \d+|report generated|generated (on|by)|printed (on|by)|total records?|-{3,}|={3,}|\*{3,})",
     re.IGNORECASE,
 )
@@ -184,17 +185,18 @@ def _column_words(col: pd.Series, hash_key: str) -> np.ndarray:
     return words[codes]
 
 
-def session_hashes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def session_hashes(frame: pd.DataFrame, columns: list[str] = SESSION_KEY_COLUMNS) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit hashes of the identifying columns (a 128-bit key).
 
     Times and numbers are hashed as integers (missing = -1), text as text, so the
     same row always gives the same key without formatting anything; the column
-    position is mixed in, so swapping two values changes the key.
+    position is mixed in, so swapping two values changes the key. Call events pass
+    their own key columns (cdrnet/model.py CALL_KEY_COLUMNS).
     """
     out = []
     for seed, hash_key in ((0x9E3779B97F4A7C15, "cdrnet-session-1"), (0xD1B54A32D192ED03, "cdrnet-session-2")):
         h = np.full(len(frame), seed, dtype=np.uint64)
-        for i, c in enumerate(SESSION_KEY_COLUMNS):
+        for i, c in enumerate(columns):
             words = _column_words(frame[c], hash_key)
             salt = np.uint64(((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF)
             h = _mix(h ^ _mix(words + salt))
@@ -221,14 +223,9 @@ def record_keys(layout: Layout, msisdn: pd.Series, charging_id: pd.Series, end_u
     return keys.where(charging_id != "", "").astype("string")
 
 
-def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
-                    dump_sha: str, source_part: str) -> BlockResult:
-    """Normalise one block. ``lines`` holds each row's physical line number."""
-    layout = det.layout
-    assert layout is not None
-    stats: dict[str, int] = {}
+def column_reader(raw: pd.DataFrame, det: Detection) -> Callable[[str], pd.Series]:
+    """A canonical field's cleaned text column (empty strings where the layout lacks it), cached."""
     empty = pd.Series("", index=raw.index, dtype="string")
-
     cleaned: dict[str, pd.Series] = {}
 
     def col(name: str) -> pd.Series:
@@ -243,9 +240,17 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
             cleaned[name] = value
         return cleaned[name]
 
+    return col
+
+
+def nondata_rows(raw: pd.DataFrame, det: Detection, col: Callable[[str], pd.Series]) -> pd.Series:
+    """Blank or padded lines, footers and a repeated header among a block's rows.
+
+    Candidates: no subscriber, or none of the other required fields (padded footers).
+    """
+    layout = det.layout
+    assert layout is not None
     msisdn_raw = col("msisdn")
-    # Non-data rows: blank/padded lines, footers, a repeated header.
-    # Candidates: no subscriber, or none of the other required fields (padded footers).
     cand = msisdn_raw == ""
     others = [f for f in layout.required if f != "msisdn" and f in det.index]
     if others:
@@ -255,7 +260,30 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
         joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
         nondata[cand] = joined.map(is_nondata_text).astype(bool)
     header_name = normalise_header(det.columns[det.index["msisdn"]])
-    nondata |= msisdn_raw.str.lower().str.strip() == header_name
+    return nondata | (msisdn_raw.str.lower().str.strip() == header_name)
+
+
+def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndarray:
+    """64-bit hash of each kept row's raw cells as split (serial number aside): an identical
+    re-sent line hashes identically, a re-send with changed details does not."""
+    serial = det.index.get("serial")
+    content = raw[keep]
+    if serial is not None and serial < content.shape[1]:
+        content = content.drop(columns=content.columns[serial])
+    return (pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
+            if len(content) else np.zeros(0, dtype=np.uint64))
+
+
+def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
+                    dump_sha: str, source_part: str) -> BlockResult:
+    """Normalise one block. ``lines`` holds each row's physical line number."""
+    layout = det.layout
+    assert layout is not None
+    stats: dict[str, int] = {}
+    empty = pd.Series("", index=raw.index, dtype="string")
+    col = column_reader(raw, det)
+    msisdn_raw = col("msisdn")
+    nondata = nondata_rows(raw, det, col)
     reason = pd.Series(pd.NA, index=raw.index, dtype="string")
 
     msisdn, r_msisdn = normalise_msisdn(msisdn_raw, opts.country_code)
@@ -352,11 +380,5 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     sessions = sessions.assign(session_key=_hex_keys(h1, h2).set_axis(sessions.index))
     rej_mask = (~keep & ~nondata).to_numpy()
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
-    serial = det.index.get("serial")
-    content = raw[keep.to_numpy()]
-    if serial is not None and serial < content.shape[1]:
-        content = content.drop(columns=content.columns[serial])
-    # The raw cells as split (no cleaning): an identical re-sent line hashes identically.
-    row_hash = (pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
-                if len(content) else np.zeros(0, dtype=np.uint64))
+    row_hash = raw_row_hash(raw, keep.to_numpy(), det)
     return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1, row_hash)

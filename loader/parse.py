@@ -141,6 +141,7 @@ class BlockOutput:
     stats: dict[str, int]
     decision: DateDecision | None = None  # set on the block that decided the dump's date order
     row_hash: np.ndarray | None = None  # per session: hash of its whole raw row (see BlockResult)
+    kind: str = "sessions"  # "calls": ``sessions`` holds call events (cdrnet/model.py CALL_SCHEMA)
 
 
 def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
@@ -169,7 +170,13 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
             rej_lines.append(line_no)
             rej_reasons.append("wrong_field_count")
             rej_texts.append(text)
-    result = normalise_block(frame, lines, det, opts, sha, part)
+    assert det.layout is not None
+    if det.layout.kind == "calls":
+        from cdrnet.loader.calls import normalise_calls_block
+
+        result = normalise_calls_block(frame, lines, det, opts, sha, part)
+    else:
+        result = normalise_block(frame, lines, det, opts, sha, part)
     if len(result.rejects):
         starts = _line_starts(data)
         for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
@@ -178,7 +185,7 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
             rej_texts.append(_line_text(data, starts, line_no - first))
     rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
     return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision,
-                       result.row_hash)
+                       result.row_hash, det.layout.kind)
 
 
 def _record_decision(report: DumpReport, d: DateDecision) -> None:
@@ -205,10 +212,12 @@ class DumpParser:
     """
 
     def __init__(self, layouts: list[Layout], opts: Options, on_sessions: SessionSink, on_rejects: RejectSink,
-                 pool: Executor | None = None, workers: int = 1) -> None:
+                 pool: Executor | None = None, workers: int = 1, on_calls: SessionSink | None = None) -> None:
         self.layouts = layouts
         self.opts = opts
         self.on_sessions = on_sessions
+        #: Receives call events (a voice/SMS CDR or tower dump) as ``on_sessions`` receives sessions.
+        self.on_calls = on_calls or on_sessions
         self.on_rejects = on_rejects
         self.pool = pool
         self.in_flight = max(2, 2 * workers)
@@ -281,11 +290,35 @@ class DumpParser:
         """Record an empty export ("No Records Found") and the subscriber its preamble names:
         requested and without records is itself a fact about the subscriber."""
         report.layout = "empty-export"
+        if det.call_preamble:
+            report.kind = "calls"
+        if det.tower_cell:
+            from cdrnet.loader.cells import canonical_cell
+
+            report.tower_cell, report.tower_cell_raw = canonical_cell(det.tower_cell), det.tower_cell
+            report.notes.append(f"the operator reported 'No Data Found': nobody at cell {det.tower_cell} "
+                                "in the period (an empty tower dump)")
+            return
         report.notes.append("the operator reported 'No Records Found': an empty export")
         if det.stated_msisdn:
             msisdn, _ = normalise_msisdn(pd.Series([det.stated_msisdn], dtype="string"), self.opts.country_code)
             if pd.notna(msisdn.iloc[0]) and msisdn.iloc[0]:
                 report.no_records_for = [str(msisdn.iloc[0])]
+
+    @staticmethod
+    def _record_layout(det: Detection, report: DumpReport) -> None:
+        """What the dump's layout declares, on its report (the first sheet's, for workbooks)."""
+        assert det.layout is not None
+        report.layout = det.layout.name
+        report.kind = det.layout.kind
+        if det.tower_cell:
+            from cdrnet.loader.cells import canonical_cell
+
+            report.tower_cell, report.tower_cell_raw = canonical_cell(det.tower_cell), det.tower_cell
+        report.has_destination = det.layout.has_destination
+        report.end_scope = det.layout.end_scope
+        report.tz = det.layout.timezone or report.tz  # the zone the dump's times are read in
+        report.volume_scope = det.layout.volume_scope
 
     def _read_blocks(self, blocks: Iterator[Block], report: DumpReport, part: str, pending: deque,
                      finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
@@ -313,11 +346,7 @@ class DumpParser:
                 continue
             if first <= det.header_line:
                 if not report.layout:
-                    report.layout = det.layout.name
-                    report.has_destination = det.layout.has_destination
-                    report.end_scope = det.layout.end_scope
-                    report.tz = det.layout.timezone or report.tz  # the zone the dump's times are read in
-                    report.volume_scope = det.layout.volume_scope
+                    self._record_layout(det, report)
                 skip = det.header_line - first + 1
                 starts = _line_starts(data)
                 report.nondata += skip
@@ -396,7 +425,7 @@ class DumpParser:
         inside, outside = strays.release()
         for h in inside:
             out = BlockOutput(h.sessions, h.key_hash, Rejected(np.zeros(0, dtype=np.int64), [], []), 0, {},
-                              row_hash=h.row_hash)
+                              row_hash=h.row_hash, kind=acc.report.kind)
             self._emit(out, h.texts.__getitem__, acc, h.part, Rejected(np.zeros(0, dtype=np.int64), [], []))
         for h in outside:
             lines = h.sessions["source_line"].to_numpy().astype(np.int64)
@@ -410,7 +439,8 @@ class DumpParser:
     def _emit(self, out: BlockOutput, text_of: Callable[[int], str], acc: Accumulator, part: str,
               extra: Rejected) -> None:
         """Hand a block's sessions to the store (after duplicate checks) and account for every line."""
-        sessions, dup_lines = self.on_sessions(out.sessions, out.key_hash)
+        sink = self.on_calls if out.kind == "calls" else self.on_sessions
+        sessions, dup_lines = sink(out.sessions, out.key_hash)
         rej = out.rejected
         if len(extra.lines):
             rej = Rejected(np.concatenate([rej.lines, extra.lines]), rej.reasons + extra.reasons,

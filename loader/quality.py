@@ -70,6 +70,15 @@ class DumpReport:
     #: "allocation" | "none"; volume "flow" | "record" | "none" (see docs/layouts.md).
     end_scope: str = "flow"
     volume_scope: str = "flow"
+    #: What the dump's rows are: "sessions" (IPDR, data reports) or "calls" (voice/SMS CDRs,
+    #: tower dumps; cdrnet/model.py CALL_SCHEMA).
+    kind: str = "sessions"
+    #: A tower dump's cell (canonical id and as the preamble wrote it); "" for other dumps. A tower
+    #: dump was requested for a cell, not a subscriber: ``msisdns`` stays empty and ``tower_numbers``
+    #: counts the numbers it saw.
+    tower_cell: str = ""
+    tower_cell_raw: str = ""
+    tower_numbers: int = 0
     #: Subscribers an empty export ("No Records Found") was requested for: observed, no records.
     no_records_for: list[str] = field(default_factory=list)
     #: Volume counted once per record (bytes; None: the layout carries no volumes), and the
@@ -154,17 +163,22 @@ class DumpReport:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
                    "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
+        if self.tower_cell:
+            out.append(f"  tower dump of cell {self.tower_cell_raw} ({self.tower_cell}): "
+                       f"{self.tower_numbers} number(s) seen there")
         for m in self.no_records_for:
             out.append(f"  no records for {m} in period {self.period_text()}")
         if self.loaded:
             out.append(f"  time span {self.local_text(self.start_min)} .. {self.local_text(self.start_max)} "
-                       f"{self.tz or 'UTC'} (first and last session start)")
+                       f"{self.tz or 'UTC'} (first and last {'call' if self.kind == 'calls' else 'session'} start)")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
             out.append(
                 f"  timestamps: level {self.time_level} (~{self.resolution_s}s), seconds present {sec}, "
                 f"{self.shared_start_share:.0%} of rows share their start with another row of the subscriber"
             )
-            if self.has_destination:
+            if self.kind == "calls":
+                out.append("  voice/SMS call events (no destination IP/port): contacts, devices and cells")
+            elif self.has_destination:
                 n = self.with_destination or 1
                 unknown = self.with_destination - self.app_named - self.app_generic - self.app_possible
                 out.append(
@@ -197,10 +211,24 @@ class DumpReport:
         return out
 
 
+def session_reports(reports: list[DumpReport]) -> list[DumpReport]:
+    """The reports of data-session dumps (IPDR, data reports): what co-usage and coverage read.
+
+    Call records and tower dumps observe calls, not data sessions: a subscriber whose CDR
+    covers March was not observed using apps in March.
+    """
+    return [r for r in reports if r.kind == "sessions"]
+
+
+def call_reports(reports: list[DumpReport]) -> list[DumpReport]:
+    """The reports of voice/SMS CDRs and tower dumps."""
+    return [r for r in reports if r.kind == "calls"]
+
+
 def resolution_by_subscriber(reports: list[DumpReport]) -> dict[str, int]:
-    """Coarsest timestamp resolution (seconds) among each subscriber's dumps."""
+    """Coarsest timestamp resolution (seconds) among each subscriber's data-session dumps."""
     out: dict[str, int] = {}
-    for rep in reports:
+    for rep in session_reports(reports):
         for m in rep.msisdns:
             out[m] = max(out.get(m, 0), rep.resolution_s)
     return out
@@ -269,14 +297,20 @@ class Accumulator:
                 if self.period is None:
                     self.period = (pd.Timestamp(r.period_start_utc), pd.Timestamp(r.period_end_utc))
                 r.rows_outside_period += int(((st < self.period[0]) | (st > self.period[1])).sum())
-            dest = sessions["dest_port"].notna() | (sessions["dest_ip"].fillna("") != "")
-            r.with_destination += int(dest.sum())
-            r.app_identified += int((dest & (sessions["app"] != "")).sum())
-            kind = app_kind(sessions)
-            r.app_named += int((dest & (kind == "named")).sum())
-            r.app_generic += int((dest & (kind == "generic")).sum())
-            r.app_possible += int((dest & (kind == "possible")).sum())
-            self._add_volumes(sessions)
+            if "dest_port" in sessions:
+                self._add_session_facts(sessions)
+
+    def _add_session_facts(self, sessions: pd.DataFrame) -> None:
+        """Destinations, applications and volumes: what only data sessions have."""
+        r = self.report
+        dest = sessions["dest_port"].notna() | (sessions["dest_ip"].fillna("") != "")
+        r.with_destination += int(dest.sum())
+        r.app_identified += int((dest & (sessions["app"] != "")).sum())
+        kind = app_kind(sessions)
+        r.app_named += int((dest & (kind == "named")).sum())
+        r.app_generic += int((dest & (kind == "generic")).sum())
+        r.app_possible += int((dest & (kind == "possible")).sum())
+        self._add_volumes(sessions)
 
     def _add_volumes(self, sessions: pd.DataFrame) -> None:
         """Volumes counted once per record: a record's first row in the dump carries its totals."""
@@ -303,6 +337,9 @@ class Accumulator:
         r = self.report
         r.rejected = dict(self.rejects)
         r.msisdns = sorted(self.msisdn_set | set(r.no_records_for))
+        if r.tower_cell:
+            # Requested for a cell: the numbers it saw are not the dump's subscribers.
+            r.tower_numbers, r.msisdns = len(r.msisdns), []
         if self.rows_sum or self.volume:
             r.volume_bytes, r.volume_rows_sum = self.volume, self.rows_sum
         r.end_rolled_over = self.stats["end_rolled_over"]

@@ -440,7 +440,7 @@ def test_airtel_gprs_report(ws, tmp_path):
     assert ws.sessions()["cell_id"].tolist() == ["4049881495916" + str(k) for k in range(1, 4)]
 
 
-def test_vi_voice_cdr_refused_as_unknown_layout(ws, tmp_path, capsys):
+def test_vi_voice_cdr_loads_as_call_events_not_as_a_gprs_report(ws, tmp_path, capsys):
     header = ("Target /A PARTY NUMBER,CALL_TYPE,Type of Connection,B PARTY NUMBER,LRN- B Party Number,"
               "Translation of LRN,Call date,Call Initiation Time,Call Duration,First BTS Location,First Cell Global Id,"
               "Last BTS Location,Last Cell Global Id,SMS Centre Number,Service Type,IMEI,IMSI,Call Forwarding Number,"
@@ -449,12 +449,11 @@ def test_vi_voice_cdr_refused_as_unknown_layout(ws, tmp_path, capsys):
            "356047769591480,404860040053689,,GUJ,MSC1,,,,,")
     p = write(tmp_path, "vi_cdr.csv",
               "VODAFONE IDEA CALL DATA RECORDS\nReport Type :- MSISDN\n\n" + header + "\n" + row + "\n")
-    code, _, err = run_cli(capsys, "-w", str(ws.root), "ingest", str(p))
-    assert code == 1
-    assert err.splitlines()[:2] == [str(p),
-                                    "  refused (unknown layout): line 4 is a voice/SMS call record (CDR) header "
-                                    "('CALL_TYPE', 'B PARTY NUMBER'), not an IPDR or data report; call records are not "
-                                    "loaded by this version"]
+    code, out, err = run_cli(capsys, "-w", str(ws.root), "ingest", "--date-order", "dmy", str(p))
+    assert code == 0, err
+    assert "  sha256 " in out and "layout vi_cdr" in out
+    assert "1 dump(s) loaded (0 sessions, 1 call events, 0 rejected rows)" in out
+    assert ws.calls()[["msisdn", "b_party", "direction"]].values.tolist() == [["917873019433", "919800000001", "out"]]
 
 
 def test_mapping_file_alternatives_and_prefix_only(ws, tmp_path):

@@ -8,6 +8,7 @@ import click
 
 from cdrnet import __version__
 from cdrnet.cli.common import AppContext, run_guarded
+from cdrnet.cli.contacts import chain_cmd, common_cmd, contacts_cmd, towers_cmd
 from cdrnet.cli.demo import demo_cmd
 from cdrnet.cli.evaluate import evaluate_cmd
 from cdrnet.cli.evidence import evidence_cmd
@@ -63,6 +64,7 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
       cdrnet profile 919812345678       # persona of one subscriber
       cdrnet trends 919812345678        # WhatsApp usage trends and charts
       cdrnet pair 919812345678 919887654321   # the paper's pair report
+      cdrnet contacts 919812345678      # direct contacts from voice/SMS CDRs
     Try it all on a synthetic case: cdrnet demo
     """
     sources = click.core.ParameterSource
@@ -88,6 +90,10 @@ cli.add_command(map_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(query_cmd)
 cli.add_command(evidence_cmd)
+cli.add_command(contacts_cmd)
+cli.add_command(common_cmd)
+cli.add_command(chain_cmd)
+cli.add_command(towers_cmd)
 
 
 def main() -> None:

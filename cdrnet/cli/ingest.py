@@ -63,14 +63,16 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
                  else f"refused ({r.kind})" if r.kind else "refused")
         click.echo(f"{r.name}\n  {label}: {r.reason}", err=True)
     hints = list(dict.fromkeys(r.hint for r in result.refused if r.hint))
-    loaded = sum(r.loaded for r in result.loaded)
+    loaded = sum(r.loaded for r in result.loaded if r.kind == "sessions")
+    calls = sum(r.loaded for r in result.loaded if r.kind == "calls")
     rejected = sum(r.rejected_total for r in result.loaded)
     # Archive junk (__MACOSX/, Thumbs.db, ...) and files beside the dumps that are not dumps (a PDF,
     # truth.csv, a README) are reported as skipped, never counted as a refusal: they fail no run.
     refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
-        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows"
+        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, "
+        + (f"{calls} call events, " if calls else "") + f"{rejected} rejected rows"
         + (f"; {len(result.replaced)} replacing an earlier load" if result.replaced else "") + "), "
         f"{len(result.unchanged) + len(result.differing)} unchanged, {len(refused)} refused, "
         + (f"{skipped} skipped (not dumps), " if skipped else "")
@@ -124,9 +126,10 @@ def dumps_cmd(app: AppContext, verbose: bool) -> None:
                        + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
             for m in r.no_records_for:
                 click.echo(f"{'':16}  no records for {m} in period {r.period_text()}")
-    total = sum(r.loaded for r in reports)
+    total = sum(r.loaded for r in reports if r.kind == "sessions")
+    calls = sum(r.loaded for r in reports if r.kind == "calls")
     again = sum(r.duplicates_of_other_dumps for r in reports)
-    click.echo(f"{len(reports)} dump(s), {total} sessions"
+    click.echo(f"{len(reports)} dump(s), {total} sessions" + (f", {calls} call events" if calls else "")
                + (f" ({total - again} distinct: {again} delivered again by an overlapping dump, an operator "
                   f"re-send; the analysis commands count them once)" if again else ""))
 
