@@ -462,7 +462,7 @@ class Case:
             hits = [r for r in towers if r.sha256 == sha or (len(ref) >= 6 and r.sha256.startswith(ref.lower()))
                     or r.name == ref or Path(r.name).name == ref]
             if len(hits) != 1:
-                names = ", ".join(Path(r.name).name for r in towers) or "none loaded"
+                names = ", ".join(sorted(Path(r.name).name for r in towers)) or "none loaded"
                 raise UsageError(f"'{ref}' names {'no' if not hits else 'more than one'} tower dump of the case "
                                  f"(tower dumps: {names})", "name a tower dump by its file, file name or SHA-256 "
                                                             "prefix (cdrnet dumps lists them)")

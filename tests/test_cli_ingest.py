@@ -29,7 +29,8 @@ def test_unrecognised_file_exits_nonzero_naming_file(capsys, tmp_path):
     code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
     assert code == 1
     assert (f"{p}\n  refused (unknown layout): no recognisable header in the first 200 lines (expected one of the "
-            f"layouts: airtel, airtel_dynamic, airtel_gprs, dot_ipdr, jio, paper, vi, vi_gprs)") in err
+            f"layouts: airtel, airtel_cdr, airtel_dynamic, airtel_gprs, bsnl_cdr, dot_cdr, dot_ipdr, jio, jio_cdr, "
+            f"paper, vi, vi_cdr, vi_gprs)") in err
     assert err.splitlines()[-1].startswith("hint: pass a mapping file with --layout FILE")
 
 
