@@ -322,7 +322,35 @@ class Case:
         notes = [n for n in notes if n]
         target = Path(out) if out is not None else self.output("edges.csv")
         table = write_edges(result, target, pseudonymized)
+        notes += self._write_network(result.edges, target.with_name("network.csv"), pseudonymized)
         return LinkRun(result, table, target, notes)
+
+    def has_calls(self) -> bool:
+        """Whether the case holds call records (voice/SMS CDRs or tower dumps)."""
+        return any(r.kind == "calls" for r in self.store.reports())
+
+    def network(self, edges: pd.DataFrame) -> pd.DataFrame:
+        """Inferred links of ``edges`` and the direct contacts among the case's numbers, as one table
+        (a, b, kind = inferred | direct | both, score, q_value, calls, sms, seconds)."""
+        from cdrnet.analysis.network import one_network
+
+        called = self.store.called() if self.has_calls() else pd.DataFrame(columns=["a", "b"])
+        return one_network(edges, called, self.case_numbers())
+
+    def _write_network(self, edges: pd.DataFrame, path: Path, pseudonymized: bool) -> list[str]:
+        """network.csv beside edges.csv when the case has call records; the lines saying what it holds."""
+        from cdrnet.analysis.network import summary_line
+
+        if not self.has_calls():
+            return []
+        net = self.network(edges)
+        shown = pseudonymize(net) if pseudonymized else net
+        atomic_write_bytes(path, shown.to_csv(index=False).encode("utf-8"))
+        out = [summary_line(net) + f"; written to {path}"]
+        both = shown[shown["kind"] == "both"].head(10)
+        out += [f"  both: {r.a} -- {r.b}  score {r.score:.1f}, {r.calls} call(s), {r.sms} SMS"
+                for r in both.itertuples(index=False)]
+        return out
 
     def link(self, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
              pseudonymized: bool = False, **params: Any) -> pd.DataFrame:
@@ -567,7 +595,8 @@ class Case:
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
-                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, **params: Any) -> Path:
+                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, contacts: bool = True,
+                  **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
 
         ``notify`` hears when no pair has any co-usage evidence (the map then shows the
@@ -576,6 +605,8 @@ class Case:
         On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
         on the workspace it links with ``params``. Without ``path`` the file goes to the case's
         outputs (WORKSPACE/map.html or map.<fmt>), never to whatever folder the shell is in.
+        With ``contacts`` (and call records in the case) the direct contacts among the case's
+        numbers are drawn too, dashed, and a pair that is both is marked.
         """
         from cdrnet.viz.netmap import MapOptions, export_graph, write_map
 
@@ -588,14 +619,19 @@ class Case:
         if edges.empty and notify is not None:
             notify(f"no pair has any co-usage evidence: the map shows {frame['msisdn'].nunique()} subscriber(s) "
                    "and no links")
+        direct = None
+        if contacts and self.has_calls():
+            net = self.network(edges)
+            direct = net.loc[net["kind"] != "inferred", ["a", "b", "calls", "sms", "seconds"]]
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 
             # Tokens replace numbers everywhere the page shows them: ids, labels, devices.
             edges, frame = pseudonymize(edges), pseudonymize(frame)
+            direct = pseudonymize(direct) if direct is not None else None
             tok = pseudonymizer("msisdn")
             centre = [tok(s) for s in centre]
-        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score,
+        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, contacts=direct,
                           params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}"
                           + (f", min score {p.min_score:g}" if p.min_score is not None else "")
                           + (f", apps {','.join(p.apps)}" if p.apps else ""))

@@ -24,6 +24,10 @@ PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#f
            "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8"]
 EVIDENCE_COLOURS = {"messaging": "#1f77b4", "call": "#d62728", "coloc": "#2ca02c"}
 EVIDENCE_NAMES = {"messaging": "messaging co-usage", "call": "call signature", "coloc": "co-location"}
+#: Direct contacts (calls, SMS from the call records) are drawn dashed in this colour; a pair that is
+#: both an inferred link and a direct contact gets its solid link and a dashed curve labelled "both".
+DIRECT_COLOUR = "#555555"
+DIRECT_DASHES = [8, 6]
 
 
 @dataclass
@@ -37,6 +41,9 @@ class MapOptions:
     physics_limit: int = 800
     params_text: str = ""
     label: Callable[[str], str] = str
+    #: Direct contacts to draw beside the inferred links (a, b, calls, sms, seconds; one row per pair),
+    #: or None to draw inferred links only.
+    contacts: pd.DataFrame | None = None
 
 
 def select_edges(edges: pd.DataFrame, opts: MapOptions) -> pd.DataFrame:
@@ -55,6 +62,24 @@ def select_edges(edges: pd.DataFrame, opts: MapOptions) -> pd.DataFrame:
                 keep.add(s)
         sel = sel[sel["a"].isin(keep) & sel["b"].isin(keep)]
     return sel
+
+
+def select_network(edges: pd.DataFrame, opts: MapOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Links as ``select_edges`` picks them and the direct contacts, both restricted to the suspects'
+    ego network in the union of the two (a go-between may be a contact of one and a link of the other)."""
+    contacts = opts.contacts if opts.contacts is not None else pd.DataFrame(columns=["a", "b", "calls", "sms",
+                                                                                     "seconds"])
+    if not len(contacts) or not opts.suspects:
+        return select_edges(edges, opts), contacts
+    from dataclasses import replace
+
+    sel = select_edges(edges, replace(opts, suspects=[]))
+    g = nx.from_pandas_edgelist(pd.concat([sel[["a", "b"]], contacts[["a", "b"]]]), "a", "b")
+    keep: set[str] = set()
+    for s in opts.suspects:
+        keep |= set(nx.ego_graph(g, s, radius=opts.hops).nodes) if s in g else {s}
+    return (sel[sel["a"].isin(keep) & sel["b"].isin(keep)],
+            contacts[contacts["a"].isin(keep) & contacts["b"].isin(keep)])
 
 
 def _strongest(e: pd.DataFrame) -> np.ndarray:
@@ -99,9 +124,9 @@ def _layout(g: nx.Graph, communities: list[set[str]]) -> dict[str, tuple[float, 
 
 def build_graph(edges: pd.DataFrame, frame: pd.DataFrame, opts: MapOptions) -> nx.Graph:
     """The drawn graph with every attribute the map and the exports need."""
-    sel = select_edges(edges, opts)
+    sel, contacts = select_network(edges, opts)
     g = nx.Graph()
-    nodes = sorted(set(sel["a"]).union(sel["b"]).union(opts.suspects))
+    nodes = sorted(set(sel["a"]).union(sel["b"]).union(contacts["a"]).union(contacts["b"]).union(opts.suspects))
     facts = node_facts(frame, nodes)
     for n in nodes:
         r = facts.loc[n]
@@ -113,7 +138,14 @@ def build_graph(edges: pd.DataFrame, frame: pd.DataFrame, opts: MapOptions) -> n
         g.add_edge(row.a, row.b, weight=float(row.score), score=float(row.score), evidence=str(kind),
                    messaging_obs=int(row.messaging_obs), messaging_exp=float(row.messaging_exp),
                    call_obs=int(row.call_obs), coloc_obs=int(row.coloc_obs), services=str(row.services),
-                   first=str(row.first_utc), last=str(row.last_utc))
+                   first=str(row.first_utc), last=str(row.last_utc), kind="inferred")
+    for row in contacts.itertuples(index=False):
+        facts = {"calls": int(row.calls), "sms": int(row.sms), "call_seconds": int(row.seconds)}
+        if g.has_edge(row.a, row.b):
+            g.edges[row.a, row.b].update(kind="both", **facts)
+        else:
+            # A direct contact weighs in the layout and communities like a weak link.
+            g.add_edge(row.a, row.b, weight=0.5, score=0.0, evidence="direct", kind="direct", **facts)
     communities = list(nx.community.louvain_communities(g, weight="weight", seed=1)) if g.number_of_edges() else [{n} for n in g]
     for i, c in enumerate(sorted(communities, key=lambda c: (-len(c), min(c)))):
         for n in c:
@@ -141,13 +173,33 @@ def _vis_data(g: nx.Graph, opts: MapOptions) -> tuple[list[dict], list[dict], bo
     smax = max((d["score"] for _, _, d in g.edges(data=True)), default=1.0) or 1.0
     edges = []
     for a, b, d in g.edges(data=True):
+        if d["kind"] != "inferred":
+            edges.append(_direct_edge(a, b, d, opts))
+        if d["kind"] == "direct":
+            continue
         tip = (f"{opts.label(a)} -- {opts.label(b)}\nscore {d['score']:.2f} (strongest: {EVIDENCE_NAMES[d['evidence']]})\n"
                f"messaging episodes {d['messaging_obs']} (expected by chance {d['messaging_exp']:.1f})\n"
                f"call signatures {d['call_obs']}, co-location {d['coloc_obs']}\nservices {d['services'] or '-'}\n"
                f"first {d['first']}\nlast {d['last']}")
+        if d["kind"] == "both":
+            tip = "BOTH: inferred link and direct contact\n" + tip
         edges.append({"from": a, "to": b, "title": tip, "width": 1 + 7 * d["score"] / smax,
-                      "color": EVIDENCE_COLOURS[d["evidence"]]})
+                      "color": EVIDENCE_COLOURS[d["evidence"]], "kind": d["kind"]})
     return nodes, edges, big
+
+
+def _direct_edge(a: str, b: str, d: dict, opts: MapOptions) -> dict:
+    """A direct contact drawn dashed; beside an inferred link it curves away and says "both"."""
+    both = d["kind"] == "both"
+    tip = (("BOTH: inferred link and direct contact\n" if both else "direct contact (call records)\n")
+           + f"{opts.label(a)} -- {opts.label(b)}\ncalls {d['calls']}, SMS {d['sms']}, "
+           f"call time {d['call_seconds']} s")
+    edge = {"from": a, "to": b, "title": tip, "dashes": DIRECT_DASHES, "color": DIRECT_COLOUR,
+            "width": 1 + math.log1p(d["calls"] + d["sms"]), "kind": "direct_of_both" if both else "direct"}
+    if both:
+        edge.update(label="both", smooth={"enabled": True, "type": "curvedCW", "roundness": 0.25},
+                    font={"size": 11, "color": DIRECT_COLOUR, "strokeWidth": 3})
+    return edge
 
 
 PAGE = """<!DOCTYPE html>
@@ -162,6 +214,7 @@ header p {{ margin: 2px 0; font-size: 12px; color: #333; }}
 #map {{ width: 100%; height: calc(100vh - 120px); }}
 .legend span {{ display: inline-block; margin-right: 14px; font-size: 12px; }}
 .legend i {{ display: inline-block; width: 22px; height: 4px; margin-right: 4px; vertical-align: middle; }}
+.legend i.dashed {{ height: 0; background: none; border-top: 3px dashed {c_direct}; }}
 div.vis-tooltip {{ white-space: pre-line; font-size: 12px; }}
 #search {{ float: right; }}
 </style></head><body>
@@ -170,7 +223,7 @@ div.vis-tooltip {{ white-space: pre-line; font-size: 12px; }}
 <h1>{title}</h1>
 <p>{summary}</p>
 <p>{params}</p>
-<p class="legend"><span><i style="background:{c_msg}"></i>messaging co-usage</span><span><i style="background:{c_call}"></i>call signature</span><span><i style="background:{c_coloc}"></i>co-location</span><span>node size: weighted degree; colour: community; star: suspect; edge width: score</span></p>
+<p class="legend"><span>inferred link (solid): </span><span><i style="background:{c_msg}"></i>messaging co-usage</span><span><i style="background:{c_call}"></i>call signature</span><span><i style="background:{c_coloc}"></i>co-location</span>{direct_legend}<span>node size: weighted degree; colour: community; star: suspect; edge width: score</span></p>
 </header>
 <div id="map"></div>
 <script>{vis_js}</script>
@@ -208,12 +261,19 @@ def write_map(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, opts: 
     span = ""
     if len(frame):
         span = (f"data from {frame['start_utc'].min():%Y-%m-%d %H:%M} to {frame['start_utc'].max():%Y-%m-%d %H:%M} UTC; ")
-    summary = (f"{span}{g.number_of_nodes()} subscribers, {g.number_of_edges()} links, "
+    kinds = pd.Series([d["kind"] for _, _, d in g.edges(data=True)], dtype=object).value_counts()
+    links, direct, both = (int(kinds.get(k, 0)) for k in ("inferred", "direct", "both"))
+    shown = (f"{links + both} inferred links, {direct + both} direct contacts ({both} both)"
+             if opts.contacts is not None else f"{g.number_of_edges()} links")
+    summary = (f"{span}{g.number_of_nodes()} subscribers, {shown}, "
                f"{len(g.graph['communities'])} communities" + ("; layout precomputed (large graph)" if big else ""))
+    direct_legend = ('<span><i class="dashed"></i>direct contact (calls/SMS, dashed)</span>'
+                     '<span>both: solid link + dashed curve labelled "both"</span>' if opts.contacts is not None else "")
     page = PAGE.format(title=html.escape(opts.title), vis_css=vis_css(), vis_js=vis_js(), nodes=script_json(nodes),
                        edges=script_json(vedges), options=script_json(options), summary=html.escape(summary),
                        params=html.escape(opts.params_text), c_msg=EVIDENCE_COLOURS["messaging"],
-                       c_call=EVIDENCE_COLOURS["call"], c_coloc=EVIDENCE_COLOURS["coloc"])
+                       c_call=EVIDENCE_COLOURS["call"], c_coloc=EVIDENCE_COLOURS["coloc"], c_direct=DIRECT_COLOUR,
+                       direct_legend=direct_legend)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(page, encoding="utf-8")

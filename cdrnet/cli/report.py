@@ -95,9 +95,11 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html",
               show_default=True)
 @click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
+@click.option("--contacts/--no-contacts", default=True, show_default=True,
+              help="Also draw direct contacts from call records (dashed; a pair that is both is labelled 'both').")
 @click.pass_obj
 def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
-            fmt: str, pseudonymize: bool, **kw) -> None:
+            fmt: str, pseudonymize: bool, contacts: bool, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
     On Neo4j the map draws the CO_USED links the last 'cdrnet link' stored for the
@@ -115,5 +117,5 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
     if app.nothing_loaded(app.open(), "map"):
         return
     path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw),
-                                notify=click.echo)
+                                notify=click.echo, contacts=contacts)
     click.echo(f"written {path}")

@@ -66,6 +66,12 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
     paper's). realistic_flat writes the same people and events in one layout over
     one shared period (same as --scenario realistic --set mixed=false).
 
+    Scenarios calls and realistic_calls add call records to easy and realistic: a
+    voice/SMS CDR per subscriber (the layout of its operator) and tower dumps of the
+    busiest cells (--set cdrs=true adds them to any scenario). Planted pairs also call
+    and text sometimes, some never do (contacts_truth.csv lists those that do);
+    everyone calls numbers outside the case. The IPDR dumps are the same bytes either way.
+
     \b
     Examples:
       cdrnet simulate case/ --scenario hard
@@ -98,4 +104,10 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
     click.echo(f"{summary['true_pairs']} planted pairs {summary['truth_kinds']}, "
                f"{summary['true_pairs_common_days_2plus']} of them requested together for 2+ days: "
                f"{Path(out_dir) / 'truth.csv'}")
+    calls = summary.get("call_records")
+    if calls:
+        click.echo(f"call records: {len(calls['cdr_files'])} voice/SMS CDRs and {len(calls['tower_dumps'])} tower "
+                   f"dump(s), {calls['calls']} calls and {calls['sms']} SMS; {calls['planted_pairs_calling']} planted "
+                   f"pair(s) call or text, {calls['planted_pairs_never_calling']} never do: "
+                   f"{Path(out_dir) / 'contacts_truth.csv'}")
     click.echo(f"dumps in {Path(out_dir) / 'dumps'}; parameters in {Path(out_dir) / 'scenario.json'}")

@@ -66,14 +66,31 @@ class Scenario:
     jio_part_days: int = 7  # Jio splits an export into part files of this many days (0: one file)
     record_minutes_min: float = 15.0  # Airtel partial PDP records close 15-60 min after opening
     record_minutes_max: float = 60.0
+    # Call records (issue 18): voice/SMS CDRs of every subscriber and a few tower dumps, drawn from
+    # streams of their own (cdrnet/synth/calls.py), so the IPDR dumps are the same bytes either way.
+    cdrs: bool = False
+    cdr_pair_share: float = 0.6  # planted pairs that also call or text (the others never do)
+    cdr_pair_rate: float = 0.3  # calls + SMS per day of such a pair
+    cdr_outside_rate: float = 2.0  # calls + SMS per day with numbers outside the case, per subscriber
+    cdr_sms_share: float = 0.35
+    cdr_outside_numbers: int = 300
+    tower_dumps: int = 3  # busiest cell-days dumped
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.cdrs:
+            # Cases without call records keep the scenario.json they always had (byte for byte).
+            for k in CALL_FIELDS:
+                d.pop(k)
+        return d
 
     @property
     def delay_hours(self) -> float:
         return max(0.0, 1.0 - self.delay_seconds - self.delay_minutes)
 
+
+CALL_FIELDS = ("cdrs", "cdr_pair_share", "cdr_pair_rate", "cdr_outside_rate", "cdr_sms_share", "cdr_outside_numbers",
+               "tower_dumps")
 
 PRESETS: dict[str, dict] = {
     "easy": {},
@@ -100,6 +117,10 @@ PRESETS["realistic_flat"] = {**PRESETS["realistic"], "name": "realistic_flat", "
 # It measures how much ranking the missing observation time costs (no layout effect to blame).
 PRESETS["realistic_sparse"] = {**PRESETS["realistic"], "name": "realistic_sparse", "full_period_share": 0.45,
                                "period_min_days": 3}
+
+# The easy and realistic cases with call records too: CDRs of every subscriber and tower dumps.
+PRESETS["calls"] = {"name": "calls", "cdrs": True}
+PRESETS["realistic_calls"] = {**PRESETS["realistic"], "name": "realistic_calls", "cdrs": True}
 
 LAYOUTS = ("paper", "jio", "airtel", "airtel_excel", "vi")
 

@@ -627,5 +627,10 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
                "dumps": dump_list, "layouts": pd.Series(plan.layout).value_counts().sort_index().to_dict(),
                "true_pairs_common_days_2plus": int((together >= 2).sum()),
                "true_pairs_not_observed_together": int((together == 0).sum())}
+    if sc.cdrs:
+        from cdrnet.synth.calls import write_call_records
+
+        summary["call_records"] = write_call_records(sc, pop, truth, {int(w): str(la) for w, la in
+                                                                      zip(plan.who, plan.layout, strict=True)}, dumps)
     (out / "scenario.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary

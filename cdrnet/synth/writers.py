@@ -174,6 +174,12 @@ def _cgi_position(cell: pd.Series) -> tuple[pd.Series, pd.Series]:
             pd.Series(lon[codes] if len(uniq) else np.zeros(0, str), index=cell.index))
 
 
+def cell_positions(cell: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The made-up position of each cell id as floats (the same the Excel re-saved exports state)."""
+    lat, lon = _cgi_position(cell.astype("string").fillna(""))
+    return lat.astype(float), lon.astype(float)
+
+
 def partial_records(sub: np.ndarray, start: pd.Series, rng: np.random.Generator, min_minutes: float = 15.0,
                     max_minutes: float = 60.0) -> tuple[pd.Series, np.ndarray]:
     """Airtel's partial PDP records: each subscriber's day is cut into records of 15-60 minutes.

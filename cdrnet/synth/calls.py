@@ -1,0 +1,152 @@
+"""Simulate the call records of a simulated case: voice/SMS CDRs and tower dumps of the same people.
+
+Planted pairs (the truth) also call and text each other sometimes, and a share of
+them never do (they only chat on encrypted apps: what cdrnet exists to find);
+everyone calls and texts numbers outside the case; a call between two
+subscribers of the case is in both their CDRs (the callee's switch a second or
+two late). Cells keep the positions the IPDR exports give them, and the Airtel
+and BSNL layouts write them. Tower dumps list every call handled by a few busy
+cells on one day.
+
+Everything is drawn from random streams of its own (``[seed, 61…]``), so the
+IPDR dumps of a seed are the same bytes with call records on or off.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from cdrnet.synth.call_writers import write_calls
+from cdrnet.synth.writers import cell_positions
+
+if TYPE_CHECKING:  # simulate.py imports this module
+    from cdrnet.synth.scenario import Scenario
+    from cdrnet.synth.simulate import Population
+
+#: The CDR layout of each IPDR operator layout (the paper's layout has no operator: BSNL or DoT).
+CDR_LAYOUT = {"jio": "jio_cdr", "airtel": "airtel_cdr", "airtel_excel": "airtel_cdr", "vi": "vi_cdr"}
+
+
+def _callers(sc: Scenario, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The planted pairs that also call or text each other (the others never do)."""
+    calls = rng.random(len(truth)) < sc.cdr_pair_share
+    return truth[calls].reset_index(drop=True)
+
+
+def _outside_numbers(n: int, rng: np.random.Generator, taken: set[str]) -> np.ndarray:
+    out: list[str] = []
+    while len(out) < n:
+        m = "917" + "".join(map(str, rng.integers(0, 10, 9)))
+        if m not in taken:
+            taken.add(m)
+            out.append(m)
+    return np.array(out, dtype=object)
+
+
+def call_events(sc: Scenario, pop: Population, truth: pd.DataFrame) -> pd.DataFrame:
+    """Every call and SMS of the case, one row per call (caller's view): caller/callee indexes
+    (-1: outside the case, with its number), type, start (naive local), duration."""
+    rng = np.random.default_rng([sc.seed, 61])
+    n = len(pop.msisdn)
+    index = pd.Series(np.arange(n), index=pop.msisdn)
+    pairs = _callers(sc, truth, rng)
+    a, b = index[pairs["a"]].to_numpy(), index[pairs["b"]].to_numpy()
+    outside = _outside_numbers(sc.cdr_outside_numbers, rng, set(pop.msisdn))
+    days = sc.days
+    rows = []
+    for day in range(days):  # one vectorised draw per day
+        k = rng.poisson(sc.cdr_pair_rate, len(a))
+        pa, pb = np.repeat(a, k), np.repeat(b, k)
+        flip = rng.random(len(pa)) < 0.5
+        caller, callee = np.where(flip, pb, pa), np.where(flip, pa, pb)
+        ko = rng.poisson(sc.cdr_outside_rate * np.asarray(pop.activity), n)
+        who = np.repeat(np.arange(n), ko)
+        other = rng.integers(0, len(outside), len(who))
+        out_ = rng.random(len(who)) < 0.5
+        rows.append(pd.DataFrame({
+            "caller": np.concatenate([caller, np.where(out_, who, -1)]),
+            "callee": np.concatenate([callee, np.where(out_, -1, who)]),
+            "outside": np.concatenate([np.full(len(caller), ""), outside[other]]),
+            "day": day,
+        }))
+    f = pd.concat(rows, ignore_index=True)
+    m = len(f)
+    sms = rng.random(m) < sc.cdr_sms_share
+    t = rng.integers(7 * 3600, 24 * 3600, m) + np.where(rng.random(m) < 0.1, -7 * 3600, 0)
+    f["type"] = np.where(sms, "sms", "voice")
+    f["start"] = (pd.Timestamp(sc.start_date) + pd.to_timedelta(f["day"], unit="D")
+                  + pd.to_timedelta(t, unit="s"))
+    f["duration"] = np.where(sms, 0, np.clip(rng.lognormal(np.log(90), 0.9, m), 3, 3600).astype(np.int64))
+    f["jitter"] = rng.integers(0, 3, m)  # the callee's switch records the call a little later
+    f["at_work"] = rng.random(m) < 0.4
+    return f.drop(columns="day").sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def _views(f: pd.DataFrame, pop: Population) -> pd.DataFrame:
+    """Each call from each case party's side: who (index), msisdn, b_party, direction, start, cell."""
+    msisdn = np.asarray(pop.msisdn, dtype=object)
+
+    def number(i: np.ndarray) -> np.ndarray:
+        return np.where(i >= 0, msisdn[np.maximum(i, 0)], f["outside"].to_numpy())
+
+    caller_no, callee_no = number(f["caller"].to_numpy()), number(f["callee"].to_numpy())
+    sides = []
+    for side, who, other, shift in (("out", f["caller"], callee_no, 0), ("in", f["callee"], caller_no, 1)):
+        keep = (who >= 0).to_numpy()
+        w = who.to_numpy()[keep]
+        at_work = f["at_work"].to_numpy()[keep]
+        cell = np.where(at_work, np.asarray(pop.work_cell)[w], np.asarray(pop.home_cell)[w])
+        start = f["start"][keep] + pd.to_timedelta(f["jitter"][keep] * shift, unit="s")
+        sides.append(pd.DataFrame({"who": w, "msisdn": msisdn[w], "b_party": other[keep], "direction": side,
+                                   "type": f["type"][keep].to_numpy(), "start": start.to_numpy(),
+                                   "duration": f["duration"][keep].to_numpy(), "cell": cell,
+                                   "imei": np.asarray(pop.imei)[w, 0], "imsi": np.asarray(pop.imsi)[w, 0]}))
+    v = pd.concat(sides, ignore_index=True).sort_values(["who", "start"], kind="stable").reset_index(drop=True)
+    lat, lon = cell_positions(v["cell"])
+    return v.assign(last_cell=v["cell"], lat=lat, lon=lon)
+
+
+def write_call_records(sc: Scenario, pop: Population, truth: pd.DataFrame, plan_layouts: dict[int, str],
+                       folder: Path) -> dict:
+    """Write one CDR per subscriber and ``tower_dumps`` tower dumps into ``folder``; a summary for scenario.json.
+
+    Also writes ``contacts_truth.csv`` beside the folder: the planted pairs that call or
+    text, with how many calls and SMS they exchanged.
+    """
+    f = call_events(sc, pop, truth)
+    views = _views(f, pop)
+    files = []
+    for who, part in views.groupby("who", sort=True):
+        layout = CDR_LAYOUT.get(plan_layouts.get(int(who), "paper"), "bsnl_cdr" if int(who) % 2 else "dot_cdr")
+        number = str(pop.msisdn[int(who)])
+        path = write_calls(part, layout, folder / f"cdr_{layout}_{number}.csv")
+        files.append(f"{folder.name}/{path.name}")
+    towers = []
+    rng = np.random.default_rng([sc.seed, 62])
+    day = views["start"].dt.floor("D")
+    busy = views.groupby([views["cell"], day]).size().sort_values(ascending=False, kind="stable")
+    busy = busy[~busy.index.get_level_values(0).duplicated()]  # the busiest day of each cell: distinct places
+    for (cell, d), _ in busy.head(sc.tower_dumps).items():
+        rows = views[(views["cell"] == cell) & (day == d)]
+        strangers = rows.sample(frac=0.3, random_state=int(rng.integers(0, 2**31)))  # people passing by
+        strangers = strangers.assign(msisdn=_outside_numbers(len(strangers), rng, set(pop.msisdn)))
+        dump = pd.concat([rows, strangers], ignore_index=True)
+        name = f"tower_{cell}_{d:%Y%m%d}.csv"
+        write_calls(dump, "airtel_cdr", folder / name, tower_cell=str(cell),
+                    period=(d, d + pd.Timedelta(seconds=86399)))
+        towers.append(f"{folder.name}/{name}")
+    case = f[(f["caller"] >= 0) & (f["callee"] >= 0)]
+    msisdn = np.asarray(pop.msisdn, dtype=object)
+    lo = np.minimum(msisdn[case["caller"]], msisdn[case["callee"]])
+    hi = np.maximum(msisdn[case["caller"]], msisdn[case["callee"]])
+    contacts = (pd.DataFrame({"a": lo, "b": hi, "calls": (case["type"] == "voice").to_numpy().astype(int),
+                              "sms": (case["type"] == "sms").to_numpy().astype(int)})
+                .groupby(["a", "b"], as_index=False).sum())
+    contacts.to_csv(folder.parent / "contacts_truth.csv", index=False)
+    return {"cdr_files": files, "tower_dumps": towers, "calls": int((f["type"] == "voice").sum()),
+            "sms": int((f["type"] == "sms").sum()), "planted_pairs_calling": int(len(contacts)),
+            "planted_pairs_never_calling": int(len(truth) - len(contacts))}
