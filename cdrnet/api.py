@@ -111,8 +111,8 @@ def link_params(params: LinkParams | None = None, **options: Any) -> LinkParams:
         raise UsageError(f"unknown link option: {exc}") from exc
 
 
-def parse_time(text: str | None) -> pd.Timestamp | None:
-    """ISO date/time; naive values are UTC."""
+def parse_time(text: str | None, tz: str = "UTC") -> pd.Timestamp | None:
+    """ISO date/time in UTC; naive values are read in ``tz`` (UTC unless given)."""
     if not text:
         return None
     try:
@@ -120,7 +120,7 @@ def parse_time(text: str | None) -> pd.Timestamp | None:
     except ValueError as exc:
         raise UsageError(f"cannot read the time '{text}'",
                          "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
 
 
 def read_options(tz: str = "Asia/Kolkata", country_code: str = "91", signatures: str = "modern",
@@ -198,18 +198,7 @@ def _place_ref(text: str, tz: str) -> tuple[str, pd.Timestamp | None, pd.Timesta
     lo, sep, hi = window.partition("/")
     if not sep:
         raise UsageError(f"'{text}': a time window is FROM/TO", "e.g. scene.csv@2026-03-14T21:00/2026-03-14T23:30")
-
-    def when(t: str) -> pd.Timestamp | None:
-        if not t:
-            return None
-        try:
-            ts = pd.Timestamp(t)
-        except ValueError as exc:
-            raise UsageError(f"cannot read the time '{t}' in '{text}'",
-                             "use ISO format, e.g. 2026-03-14T21:00") from exc
-        return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
-
-    return ref, when(lo), when(hi)
+    return ref, parse_time(lo, tz), parse_time(hi, tz)
 
 
 class Case:

@@ -142,6 +142,16 @@ class DumpWriter:
             self.tmp_calls.unlink(missing_ok=True)
 
 
+def in_window(frame: pd.DataFrame, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.Series:
+    """Rows whose start lies in [since, until) (a missing bound does not bound)."""
+    keep = pd.Series(True, index=frame.index)
+    if since is not None:
+        keep &= frame["start_utc"] >= since
+    if until is not None:
+        keep &= frame["start_utc"] < until
+    return keep
+
+
 class Workspace:
     """A case folder: dumps/, rejects/, rejects.csv and derived outputs (a :class:`~cdrnet.store.SessionStore`)."""
 
@@ -294,11 +304,7 @@ class Workspace:
         frames = [self._read_parquet(p).to_pandas() for p in files]
         frame = (pd.concat(frames, ignore_index=True) if frames else
                  CALL_SCHEMA.empty_table().to_pandas())
-        keep = pd.Series(True, index=frame.index)
-        if since is not None:
-            keep &= frame["start_utc"] >= since
-        if until is not None:
-            keep &= frame["start_utc"] < until
+        keep = in_window(frame, since, until)
         if numbers is not None:
             wanted = set(numbers)
             keep &= frame["caller"].isin(wanted) | frame["callee"].isin(wanted)
@@ -342,11 +348,7 @@ class Workspace:
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if dedupe:
             frame = frame.drop_duplicates("session_key", keep="first")
-        keep = pd.Series(True, index=frame.index)
-        if since is not None:
-            keep &= frame["start_utc"] >= since
-        if until is not None:
-            keep &= frame["start_utc"] < until
+        keep = in_window(frame, since, until)
         if msisdns is not None:
             keep &= frame["msisdn"].isin(set(msisdns))
         return frame[keep].reset_index(drop=True)

@@ -35,6 +35,12 @@ def merge_rels(rel_type: str) -> str:
             f"MERGE (a)-[x:{r.type}]->(b) SET x += r.props, x.{CASE} = ${CASE}{times} RETURN count(*) AS rows")
 
 
+def _set_each(n: NodeType, var: str) -> str:
+    """``var.p = r.props.p, …`` for every declared property, then the DATETIMEs from epoch seconds."""
+    return ", ".join([f"{var}.{p} = r.props.{p}" for p in n.properties]
+                     + [f"{var}.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in n.datetimes])
+
+
 @lru_cache(maxsize=1)
 def load_sessions() -> str:
     """One batch of a dump's sessions with HAD, CONTAINS, OF_APP and AT_CELL, in one pass.
@@ -43,8 +49,7 @@ def load_sessions() -> str:
     barrier; Subscriber, Application and Cell nodes are merged just before.
     """
     s, sub, dump, app, cell = (NODE_BY_LABEL[x] for x in ("Session", "Subscriber", "Dump", "Application", "Cell"))
-    sets = ", ".join([f"s.{p} = r.props.{p}" for p in s.properties]
-                     + [f"s.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in s.datetimes])
+    sets = _set_each(s, "s")
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
         "UNWIND $rows AS r",
@@ -70,8 +75,7 @@ def load_calls() -> str:
     Subscriber too, marked outside the case after the dump commits).
     """
     c, sub, dump = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump"))
-    sets = ", ".join([f"c.{p} = r.props.{p}" for p in c.properties]
-                     + [f"c.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in c.datetimes])
+    sets = _set_each(c, "c")
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
         "UNWIND $rows AS r",

@@ -9,13 +9,18 @@ the request, not the method; the command says how many pairs it left out and why
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+import numpy as np
 import pandas as pd
 
 from cdrnet.cli.common import AppContext
 from cdrnet.csvsafe import write_csv
 from cdrnet.errors import UsageError
+
+if TYPE_CHECKING:
+    from cdrnet.api import Case
 
 
 @click.command("evaluate")
@@ -103,12 +108,12 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
         click.echo(f"written to {Path(out)}")
 
 
-def _against_contacts(case: object, edges: pd.DataFrame, subs: list[str], keep: object) -> None:
+def _against_contacts(case: Case, edges: pd.DataFrame, subs: list[str], keep: np.ndarray) -> None:
     """Print how the links agree with the direct contacts between the ranked subscribers."""
     from cdrnet.analysis.metrics import evaluate, rank_all_pairs
     from cdrnet.analysis.network import agreement, contact_pairs
 
-    contacts = contact_pairs(case.called(), subs)  # type: ignore[attr-defined]
+    contacts = contact_pairs(case.called(), subs)
     if "link" not in edges:
         edges = edges.assign(link=False)
     a = agreement(edges, contacts)
