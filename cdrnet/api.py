@@ -387,17 +387,20 @@ class Case:
               until: pd.Timestamp | str | None = None) -> pd.DataFrame:
         """Call events (CALL_SCHEMA columns) in [since, until) with one of ``numbers`` as a party;
         raises WorkspaceError when the case holds no call records."""
-        if not any(r.kind == "calls" for r in self.store.reports()):
-            raise WorkspaceError("the case holds no call records (voice/SMS CDRs or tower dumps)",
-                                 "ingest the CDRs first: cdrnet ingest FILE")
+        self._require_calls()
         wanted = normalise_numbers(numbers) if numbers is not None else None
         since = parse_time(since) if isinstance(since, str) else since
         until = parse_time(until) if isinstance(until, str) else until
         return self.store.calls(since, until, wanted)
 
+    def _require_calls(self) -> None:
+        if not self.has_calls():
+            raise WorkspaceError("the case holds no call records (voice/SMS CDRs or tower dumps)",
+                                 "ingest the CDRs first: cdrnet ingest FILE")
+
     def called(self) -> pd.DataFrame:
         """Direct contacts, caller -> callee (a, b, calls, sms, seconds, first_utc, last_utc), over distinct calls."""
-        self.calls([])  # raises when there are no call records
+        self._require_calls()
         return self.store.called()
 
     def contacts(self, msisdn: str, tz: str = "Asia/Kolkata", night: tuple[int, int] | None = None) -> Contacts:
@@ -462,7 +465,7 @@ class Case:
             sessions = self.store.sessions(None, None, [m])
         except WorkspaceError:
             sessions = None  # a case of call records only
-        events = self.store.calls(numbers=[m]) if any(r.kind == "calls" for r in self.store.reports()) else None
+        events = self.store.calls(numbers=[m]) if self.has_calls() else None
         return (equipment_periods(sessions, events, m, "imei", tz), equipment_periods(sessions, events, m, "imsi", tz))
 
     def tower_dumps(self, refs: Iterable[str] = ()) -> list[DumpReport]:

@@ -92,12 +92,13 @@ SIM = NodeType("Sim", "imsi")
 # where a dump states them (canonical session columns lat/lon).
 CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location"))
 # The requested period (ISO UTC text, end inclusive) bounds the time the dump's subscribers were
-# observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md).
+# observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md). ``kind`` is
+# "sessions" or "calls"; a tower dump names its cell (docs/calls-and-towers.md).
 DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rejected", "nondata", "loaded_at",
                                    "complete", "resolution_s", "time_level", "cdrnet_version",
                                    "period_start_utc", "period_end_utc", "period_source", "rows_outside_period",
                                    "period_start", "period_end", "date_order", "date_order_source", "end_scope",
-                                   "volume_scope", "tz"))
+                                   "volume_scope", "tz", "kind", "tower_cell", "tower_cell_raw", "tower_numbers"))
 # One link run's parameters, kept apart from the evidence on its CO_USED relationships
 # (an analyst inspecting a link reads evidence; the parameters are the same for every link).
 LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",

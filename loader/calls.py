@@ -70,11 +70,18 @@ def other_party(raw: pd.Series, country_code: str) -> pd.Series:
     return norm.where(reason.isna(), raw).astype("string")
 
 
+def _extract(text: pd.Series, pattern: str) -> pd.DataFrame:
+    """``str.extract`` on the distinct values only (a dump holds a few hundred cells), spread back to rows."""
+    codes, uniques = pd.factorize(text.fillna(""), use_na_sentinel=False)
+    found = pd.Series(uniques, dtype="string").str.extract(pattern)
+    return found.iloc[codes].set_axis(text.index)
+
+
 def positions(lat_lon: pd.Series, lat: pd.Series, lon: pd.Series, name: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A cell's position from the layout's own columns: ``lat/lon`` in one column (Airtel),
     separate columns (DoT), or inside the location text (BSNL); NaN where none is stated."""
-    both = lat_lon.str.extract(r"^\s*(?P<lat>-?[\d.]+)\s*/\s*(?P<lon>-?[\d.]+)\s*$")
-    inline = name.str.extract(INLINE_POSITION)
+    both = _extract(lat_lon, r"^\s*(?P<lat>-?[\d.]+)\s*/\s*(?P<lon>-?[\d.]+)\s*$")
+    inline = _extract(name, INLINE_POSITION)
     lat_text = lat.where(lat != "", both["lat"].fillna(inline["lat"]).fillna("")).astype("string")
     lon_text = lon.where(lon != "", both["lon"].fillna(inline["lon"]).fillna("")).astype("string")
     return coordinates(lat_text, lon_text)
