@@ -105,7 +105,7 @@ def run_contacts_case(scenario: str, seed: int, work: Path, **overrides: object)
                  show_progress=False)
     frame = ws.sessions()
     subs = sorted(frame["msisdn"].unique())
-    edges = link(frame, LinkParams(), coverage=Coverage.from_reports(ws.reports())).edges
+    edges = link(frame, LinkParams(), coverage=ws.coverage()).edges  # data-session dumps only
     truth = pd.read_csv(case / "truth.csv", dtype=str)
     vs_truth = agreement(edges, truth)
     vs_contacts = agreement(edges, contact_pairs(ws.called(), subs))
