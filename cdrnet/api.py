@@ -334,7 +334,7 @@ class Case:
             return []
         net = self.network(edges)
         shown = pseudonymize(net) if pseudonymized else net
-        atomic_write_bytes(path, shown.to_csv(index=False).encode("utf-8"))
+        atomic_write_bytes(path, csv_text(shown).encode("utf-8"))
         out = [summary_line(net) + f"; written to {path}"]
         both = shown[shown["kind"] == "both"].head(10)
         out += [f"  both: {r.a} -- {r.b}  score {r.score:.1f}, {r.calls} call(s), {r.sms} SMS"
@@ -424,17 +424,17 @@ class Case:
         out.mkdir(parents=True, exist_ok=True)
         if msisdn is None:
             path = out / "contacts.csv"
-            atomic_write_bytes(path, csv_table(self.called(), tz).to_csv(index=False).encode())
+            atomic_write_bytes(path, csv_text(csv_table(self.called(), tz)).encode())
             return [path]
         c = self.contacts(msisdn, tz, night)
         pair_path, per_path = out / f"contacts_{c.msisdn}_pairs.csv", out / f"contacts_{c.msisdn}.csv"
-        atomic_write_bytes(pair_path, csv_table(c.directed, tz).to_csv(index=False).encode())
+        atomic_write_bytes(pair_path, csv_text(csv_table(c.directed, tz)).encode())
         table = c.table.copy()
         for col in ("first_utc", "last_utc"):
             table[col] = table[col].dt.tz_convert(tz).map(lambda t: t.isoformat())
         table = table.rename(columns={"first_utc": "first", "last_utc": "last"})
         table["in_case"] = table["contact"].isin(self.case_numbers())
-        atomic_write_bytes(per_path, table.to_csv(index=False).encode())
+        atomic_write_bytes(per_path, csv_text(table).encode())
         return [per_path, pair_path]
 
     def common(self, numbers: Iterable[str]) -> pd.DataFrame:

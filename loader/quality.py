@@ -140,6 +140,13 @@ class DumpReport:
         known.setdefault("size", None)  # Neo4j stores no null properties: an unknown size comes back missing
         return cls(**known)
 
+    def _tower_lines(self) -> list[str]:
+        """A tower dump's cell and how many numbers it saw (nothing for other dumps)."""
+        if not self.tower_cell:
+            return []
+        return [f"  tower dump of cell {self.tower_cell_raw} ({self.tower_cell}): "
+                f"{self.tower_numbers} number(s) seen there"]
+
     def summary_lines(self) -> list[str]:
         """Human-readable summary, one fact per line."""
         rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
@@ -163,9 +170,7 @@ class DumpReport:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
                    "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
-        if self.tower_cell:
-            out.append(f"  tower dump of cell {self.tower_cell_raw} ({self.tower_cell}): "
-                       f"{self.tower_numbers} number(s) seen there")
+        out.extend(self._tower_lines())
         for m in self.no_records_for:
             out.append(f"  no records for {m} in period {self.period_text()}")
         if self.loaded:

@@ -155,3 +155,16 @@ def test_towers_cli(tower_ws, tmp_path, capsys):
                                    "hideout.csv, scene.csv)")
     code, _, err = run_cli(capsys, "-w", str(tower_ws.root), "towers", "-k", "4")
     assert code == 1 and err.splitlines()[0] == "error: -k 4 must be between 1 and the number of tower dumps (3)"
+
+
+def test_contact_csvs_are_spreadsheet_safe(ws, tmp_path, capsys):
+    from cdrnet.synth.call_writers import write_calls
+    from tests.test_call_layouts import make_calls
+
+    calls = make_calls(4)
+    calls.loc[0, "b_party"] = "=HYPERLINK(x)"  # a hostile "sender id" in the other party's column
+    ingest(ws, write_calls(calls, "airtel_cdr", tmp_path / "a.csv"))
+    code, _, err = run_cli(capsys, "-w", str(ws.root), "contacts", "919876543210", "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    per = (tmp_path / "o" / "contacts_919876543210.csv").read_text()
+    assert "'=HYPERLINK(x)" in per and '"=HYPERLINK' not in per.replace("\"'=", "")

@@ -104,6 +104,7 @@ def common_cmd(app: AppContext, msisdns: tuple[str, ...], out_path: str | None) 
     """
     from pathlib import Path
 
+    from cdrnet.csvsafe import csv_text
     from cdrnet.files import atomic_write_bytes
 
     case = app.open()
@@ -115,7 +116,7 @@ def common_cmd(app: AppContext, msisdns: tuple[str, ...], out_path: str | None) 
     click.echo(_table(table))
     path = Path(out_path) if out_path else case.output("contacts") / "common.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, table.to_csv(index=False).encode())
+    atomic_write_bytes(path, csv_text(table).encode())
     click.echo(f"written {path}")
 
 
@@ -169,6 +170,7 @@ def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str, 
     """
     from pathlib import Path
 
+    from cdrnet.csvsafe import csv_text
     from cdrnet.files import atomic_write_bytes
 
     case = app.open()
@@ -188,5 +190,5 @@ def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str, 
     click.echo(_table(table))
     path = Path(out_path) if out_path else case.output("contacts") / "towers.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, table.to_csv(index=False).encode())
+    atomic_write_bytes(path, csv_text(table).encode())
     click.echo(f"written {path}")
