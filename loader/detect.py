@@ -59,10 +59,11 @@ B_PARTY = re.compile(r"\bb[ _-]?party\b|^called party|^other/b-party")
 STATED_MSISDN = re.compile(r"(?:msisdn|mobile\s*no\.?)\s*[:\-]+\s*'?\+?(\d{8,15})\b", re.IGNORECASE)
 
 
-def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
+def _match(cells: list[str], layout: Layout, normal: list[str] | None = None) -> dict[str, list[int]] | None:
     """Positions of each mapped field's columns (every alternative name present), or None
-    when a defining column is missing."""
-    normal = [normalise_header(c) for c in cells]
+    when a defining column is missing. ``normal``: the cells already through
+    :func:`normalise_header` (detection normalises a line once, not once per layout)."""
+    normal = normal if normal is not None else [normalise_header(c) for c in cells]
     positions: dict[str, list[int]] = {}
     for canon, names in layout.normalised.items():
         found = [normal.index(n) for n in names if n in normal]
@@ -80,9 +81,9 @@ def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
     return positions
 
 
-def call_record_columns(cells: list[str]) -> tuple[str, str] | None:
+def call_record_columns(cells: list[str], normal: list[str] | None = None) -> tuple[str, str] | None:
     """The (call type, B party) column names when a header line is a voice/SMS CDR's."""
-    normal = [normalise_header(c) for c in cells]
+    normal = normal if normal is not None else [normalise_header(c) for c in cells]
     ct = next((c for c, n in zip(cells, normal, strict=True) if CALL_TYPE.search(n)), None)
     bp = next((c for c, n in zip(cells, normal, strict=True) if B_PARTY.search(n)), None)
     return (ct.strip(), bp.strip()) if ct and bp else None
@@ -110,13 +111,14 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
             cells = split_line(line, delim)
             if len(cells) < 3:
                 continue
+            normal = [normalise_header(c) for c in cells]
             if call_header is None:
-                cdr = call_record_columns(cells)
+                cdr = call_record_columns(cells, normal)
                 if cdr is not None:
                     call_header = (i, cdr)
                     continue
             for layout in layouts:
-                pos = _match(cells, layout)
+                pos = _match(cells, layout, normal)
                 if pos is None:
                     continue
                 score = len(pos) / len(layout.fields)

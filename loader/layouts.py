@@ -65,13 +65,16 @@ VOLUME_SCOPES = ("flow", "record", "none")
 CELL_FORMATS = ("auto", "hex_eci")
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def normalise_header(name: str) -> str:
     """Compare headers loosely: operators vary case, spacing and Excel wrapping."""
     text = name.replace("\ufeff", "").strip()
     if text.startswith('="') and text.endswith('"'):
         text = text[2:-1]
     text = text.strip().strip('"').strip("'").strip()
-    return re.sub(r"\s+", " ", text).lower()
+    return _SPACES.sub(" ", text).lower()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,222 @@
+"""The many-dump shape of real cases (issue 17): hundreds of per-subscriber dumps.
+
+Real cases are not one big file: police ask each operator for each subscriber and
+period, and Jio sends a subscriber's fortnight in weekly part files. So the fixed
+cost per dump (hashing, detection, the Parquet file, the overlap check against the
+other dumps, the quality summary, the workspace bookkeeping) weighs as much as the
+rows. This module writes such a case with the simulator's ``realistic`` preset
+(mixed operators and layouts, preambles, footers, each dump its own period) and
+measures ``ingest`` of the folder against ``pyarrow.csv.read_csv`` of the same
+files in the same run (the parsing floor), each in a fresh process.
+
+    python -m bench.manydumps                 # 400 files, ~3M rows
+    python -m bench.manydumps --files 40 --rows 40000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+#: The simulator's realistic span moved to start on the 13th: the paper layout has no
+#: preamble stating a period, so a dump whose dates all read both ways (02/07/2023) would
+#: need ``--date-order``, which one run over several operators cannot give to only some.
+START = "2023-07-13"
+
+
+def _realistic(subscribers: int, seed: int, **overrides: object):
+    from cdrnet.synth.scenario import build_scenario
+
+    return build_scenario("realistic", subscribers=subscribers, seed=seed, start_date=START, **overrides)
+
+
+def _subscribers_for(files: int, seed: int) -> int:
+    """Subscribers whose realistic plan writes about ``files`` files (the plan alone, cheap)."""
+    from cdrnet.synth.simulate import _file_names, build_population, plan_dumps
+
+    def count(n: int) -> int:
+        sc = _realistic(n, seed)
+        pop = build_population(sc, np.random.default_rng(sc.seed))
+        return len(_file_names(sc, plan_dumps(sc, len(pop.msisdn)), pop.msisdn, Path(".")).paths)
+
+    lo, hi = 2, max(4, files)
+    while lo < hi:  # files grow with subscribers (not strictly: a bisection is close enough)
+        mid = (lo + hi) // 2
+        if count(mid) < files:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _background_rate_for(subscribers: int, rows: int, seed: int) -> float:
+    """The background rate that makes the case about ``rows`` sessions.
+
+    Sessions grow linearly with the background rate; two generated days (at the
+    preset's rate and 100 more) give the line, the plan gives the dump-days.
+    """
+    from cdrnet.synth.simulate import DayGenerator, build_population, plan_dumps
+
+    sc = _realistic(subscribers, seed)
+    pop = build_population(sc, np.random.default_rng(sc.seed))
+    first, last = plan_dumps(sc, subscribers).day_range(pd.Timestamp(sc.start_date))
+    subscriber_days = int((last - first + 1).sum())
+    base = sc.background_rate
+    at = {}
+    for rate in (base, base + 100.0):
+        sc_r = _realistic(subscribers, seed, background_rate=rate)
+        at[rate] = len(DayGenerator(sc_r, pop).generate(0)) / subscribers
+    slope = (at[base + 100.0] - at[base]) / 100.0
+    per_day = rows / max(1, subscriber_days)
+    return max(1.0, base + (per_day - at[base]) / max(slope, 1e-9))
+
+
+def _header_line(path: Path, headers: list[str]) -> int:
+    """0-based line of the column header (the floor skips the preamble above it)."""
+    with open(path, encoding="utf-8") as fh:
+        for k, line in enumerate(fh):
+            if line.rstrip("\r\n") in headers:
+                return k
+            if k > 100:
+                break
+    raise ValueError(f"{path.name}: no header in the first 100 lines")
+
+
+def make_case(folder: Path, files: int, rows: int, seed: int = 5) -> dict:
+    """Write a realistic many-dump case to ``folder/dumps``; return its shape.
+
+    Returns ``{"files", "sessions", "bytes", "subscribers", "layouts", "skip_rows"}``
+    where ``skip_rows`` maps each file to its preamble length (for the floor).
+    """
+    from cdrnet.synth.scenario import LAYOUTS
+    from cdrnet.synth.simulate import simulate
+    from cdrnet.synth.writers import header
+
+    subscribers = _subscribers_for(files, seed)
+    rate = _background_rate_for(subscribers, rows, seed)
+    sc = _realistic(subscribers, seed, background_rate=rate)
+    summary = simulate(sc, folder)
+    (folder / "truth.csv").unlink(missing_ok=True)  # only dumps in the folder: the floor reads them all
+    (folder / "scenario.json").unlink(missing_ok=True)
+    headers = [",".join(header(layout)) for layout in LAYOUTS]
+    paths = sorted((folder / "dumps").glob("*.csv"))
+    return {"files": len(paths), "sessions": int(summary["sessions"]), "subscribers": subscribers,
+            "bytes": sum(p.stat().st_size for p in paths), "layouts": summary["layouts"],
+            "skip_rows": {str(p): _header_line(p, headers) for p in paths}}
+
+
+# Each measurement runs in a fresh process (imports and caches paid alike, peak RSS its own).
+MANY_OURS = """
+import json, time, resource
+from cdrnet.workspace import Workspace
+from cdrnet.loader.ingest import ingest_paths
+from cdrnet.loader.layouts import builtin_layouts
+from cdrnet.loader.normalize import Options
+from cdrnet.loader.signatures import load_signatures
+if __name__ == "__main__":
+    ws = Workspace({ws!r}).create()
+    t0 = time.perf_counter()
+    r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
+                     "modern", show_progress=False, workers={workers})
+    secs = time.perf_counter() - t0
+    assert not r.failed and not r.refused, (r.failed, r.refused)
+    assert all(rep.accounted for rep in r.loaded)
+    print(json.dumps({{"seconds": secs, "rss_mb": max(
+                          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+                      "workers": r.workers, "dumps": len(r.loaded), "loaded": sum(x.loaded for x in r.loaded)}}))
+"""
+
+MANY_FLOOR = """
+import json, time, resource
+import pyarrow.csv as pc
+skip = json.load(open({skip!r}))
+t0 = time.perf_counter()
+rows = 0
+for path, k in skip.items():
+    t = pc.read_csv(path, read_options=pc.ReadOptions(skip_rows=k),
+                    parse_options=pc.ParseOptions(invalid_row_handler=lambda row: "skip"))
+    rows += t.num_rows
+print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": rows,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child) -> list[dict]:
+    """Ingest of a many-dump folder (1 process and 2 workers) against the pyarrow floor, side by side.
+
+    ``child(code, extra)`` runs code in a fresh process and returns (seconds, peak RSS MB).
+    """
+    case = work / "many"
+    shape = make_case(case, files, rows)
+    skip = work / "many_skip.json"
+    skip.write_text(json.dumps(shape["skip_rows"]), encoding="utf-8")
+    ws_path = work / "many_ws"
+    workers_auto = max(2, os.cpu_count() or 1)
+    times: dict[str, list[float]] = {"1": [], "auto": [], "floor": []}
+    rss = {"1": 0.0, "auto": 0.0, "floor": 0.0}
+    used: dict[str, int] = {}
+    for _ in range(repeats):
+        for label, workers in (("auto", workers_auto), ("1", 1)):
+            shutil.rmtree(ws_path, ignore_errors=True)
+            info: dict = {}
+            t, r = child(MANY_OURS.format(ws=str(ws_path), path=str(case / "dumps"), workers=workers), info)
+            assert info["dumps"] == shape["files"], (info, shape["files"])
+            used[label] = info["workers"]
+            times[label].append(t)
+            rss[label] = max(rss[label], r)
+        t, r = child(MANY_FLOOR.format(skip=str(skip)))
+        times["floor"].append(t)
+        rss["floor"] = max(rss["floor"], r)
+    shutil.rmtree(case, ignore_errors=True)
+    shutil.rmtree(ws_path, ignore_errors=True)
+    floor = statistics.median(times["floor"])
+    out = []
+    size = f"{shape['sessions']} ({shape['files']} files)"
+    for label in ("1", "auto"):
+        ours = statistics.median(times[label])
+        name = "1 process" if used[label] <= 1 else f"{used[label]} worker processes"
+        out.append({"stage": f"many dumps: ingest folder, {name}", "size": size, "ours_s": ours,
+                    "reference": "pyarrow.csv.read_csv, each file", "reference_s": floor, "ratio": ours / floor,
+                    "rows_per_s": shape["sessions"] / ours, "peak_rss_mb": rss[label],
+                    "reference_rss_mb": rss["floor"], "bytes": shape["bytes"]})
+    return out
+
+
+def main() -> None:
+    import tempfile
+
+    from bench.__main__ import child, markdown
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=400)
+    ap.add_argument("--rows", type=int, default=3_000_000)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--keep", default=None, help="write the case to this folder and stop (for profiling)")
+    args = ap.parse_args()
+    if args.keep:
+        shape = make_case(Path(args.keep), args.files, args.rows)
+        print(json.dumps({k: v for k, v in shape.items() if k != "skip_rows"}))
+        Path(args.keep, "skip.json").write_text(json.dumps(shape["skip_rows"]), encoding="utf-8")
+        return
+    work = Path(tempfile.mkdtemp(prefix="cdrnet-many-"))
+    try:
+        print(markdown(pd.DataFrame(bench_many_dumps(work, args.files, args.rows, args.repeats, child))),
+              file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
