@@ -65,7 +65,9 @@ def _match(cells: list[str], layout: Layout, normal: list[str] | None = None) ->
     :func:`normalise_header` (detection normalises a line once, not once per layout)."""
     normal = normal if normal is not None else [normalise_header(c) for c in cells]
     positions: dict[str, list[int]] = {}
-    for canon, names in layout.normalised.items():
+    # Required fields first: most lines scanned are data rows, and they fail there at once.
+    for canon in [*layout.required, *(c for c in layout.normalised if c not in layout.required)]:
+        names = layout.normalised.get(canon, ())
         found = [normal.index(n) for n in names if n in normal]
         if not found:
             # A header cut at a fixed width leaves a prefix of the last name.
@@ -74,8 +76,9 @@ def _match(cells: list[str], layout: Layout, normal: list[str] | None = None) ->
                 found = [len(normal) - 1]
         if found:
             positions[canon] = list(dict.fromkeys(found))
-    if not all(r in positions for r in layout.required):
-        return None
+        elif canon in layout.required:
+            return None
+    positions = {c: positions[c] for c in layout.normalised if c in positions}
     if layout.required_any and not any(r in positions for r in layout.required_any):
         return None
     return positions
