@@ -209,6 +209,53 @@ def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child) -> 
     return out
 
 
+def profile_case(folder: Path, top: int = 30) -> None:
+    """Where one process spends its CPU on a many-dump folder (cProfile, CPU clock: other load on
+    the machine does not move it), then the fixed cost of normalising one block: the same dump's
+    first 10 rows against all of them, so the per-dump part shows apart from the per-row part."""
+    import cProfile
+    import pstats
+    import tempfile
+    import time
+    from dataclasses import replace
+
+    from cdrnet.loader import parse
+    from cdrnet.loader.detect import detect
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+    from cdrnet.loader.textblocks import iter_blocks
+    from cdrnet.workspace import Workspace
+
+    opts = Options(rules=load_signatures("modern"))
+    with tempfile.TemporaryDirectory(prefix="cdrnet-many-profile-") as tmp:
+        ws = Workspace(Path(tmp) / "ws").create()
+        prof = cProfile.Profile(time.process_time)
+        prof.enable()
+        res = ingest_paths([str(folder)], ws, builtin_layouts(), opts, "modern", show_progress=False)
+        prof.disable()
+    print(f"{len(res.loaded)} dumps, {sum(r.loaded for r in res.loaded)} sessions")
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
+    for path in sorted(folder.glob("*.csv"))[:: max(1, len(list(folder.glob("*.csv"))) // 5)]:
+        with open(path, "rb") as fh:
+            data = next(iter_blocks(fh)).data
+        det = detect(data[: 1 << 20].decode("utf-8", "replace").split("\n"), builtin_layouts(), path.name)
+        body = data[parse._line_starts(data)[det.header_line]:]
+        first = det.header_line + 1
+        det = replace(det, decision=parse.process_block(body, first, det, opts, "p", "", path.name).decision)
+        head = b"\n".join(body.split(b"\n")[:10]) + b"\n"
+        cpu = {}
+        for label, block in (("10 rows", head), ("whole dump", body)):
+            t0 = time.process_time()
+            for _ in range(5):
+                parse.process_block(block, first, det, opts, "p", "", path.name)
+            cpu[label] = (time.process_time() - t0) / 5
+        lines = body.count(b"\n")
+        print(f"{path.name}: normalise {cpu['10 rows'] * 1000:.0f} ms CPU for 10 rows, "
+              f"{cpu['whole dump'] * 1000:.0f} ms for all {lines} lines")
+
+
 def main() -> None:
     import tempfile
 
@@ -219,7 +266,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=3_000_000)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--keep", default=None, help="write the case to this folder and stop (for profiling)")
+    ap.add_argument("--profile", default=None, help="profile one process ingesting this folder of dumps")
     args = ap.parse_args()
+    if args.profile:
+        profile_case(Path(args.profile))
+        return
     if args.keep:
         shape = make_case(Path(args.keep), args.files, args.rows)
         print(json.dumps({k: v for k, v in shape.items() if k != "skip_rows"}))
