@@ -182,7 +182,8 @@ def bench_many_stage(work: Path, quick: bool, args: argparse.Namespace) -> list[
 
     files = args.many_files or (24 if quick else 400)
     rows = args.many_rows or (24_000 if quick else 3_000_000)
-    return bench_many_dumps(work, files, rows, args.many_repeats or (1 if quick else 3), child)
+    return bench_many_dumps(work, files, rows, args.many_repeats or (1 if quick else 3), child,
+                            Path(args.many_case) if args.many_case else None)
 
 
 def bench_cousage(sizes_naive: list[int], sizes_ours: list[int], repeats: int) -> tuple[list[dict], pd.DataFrame]:
@@ -443,6 +444,8 @@ def main() -> None:
     ap.add_argument("--many-files", type=int, default=None, help="files of the many-dump case (default 400)")
     ap.add_argument("--many-rows", type=int, default=None, help="sessions of the many-dump case (default 3M)")
     ap.add_argument("--many-repeats", type=int, default=None, help="runs of the many-dump case (default 3)")
+    ap.add_argument("--many-case", default=None,
+                    help="reuse a many-dump case written by 'python -m bench.manydumps --keep DIR'")
     args = ap.parse_args()
     q = args.quick
     parse_sizes = ([int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes

@@ -156,13 +156,18 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": rows, "cpu_s": m
 """
 
 
-def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child) -> list[dict]:
+def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child, reuse: Path | None = None) -> list[dict]:
     """Ingest of a many-dump folder (1 process and 2 workers) against the pyarrow floor, side by side.
 
-    ``child(code, extra)`` runs code in a fresh process and returns (seconds, peak RSS MB).
+    ``child(code, extra)`` runs code in a fresh process and returns (seconds, peak RSS MB);
+    ``reuse``: a case written before by ``--keep`` (generating 3M rows takes minutes).
     """
     case = work / "many"
-    shape = make_case(case, files, rows)
+    if reuse is not None and (reuse / "shape.json").exists():  # written by --keep: same generator, same seed
+        case = reuse
+        shape = json.loads((reuse / "shape.json").read_text(encoding="utf-8"))
+    else:
+        shape = make_case(case, files, rows)
     skip = work / "many_skip.json"
     skip.write_text(json.dumps(shape["skip_rows"]), encoding="utf-8")
     ws_path = work / "many_ws"
@@ -186,7 +191,8 @@ def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child) -> 
         times["floor"].append(t)
         cpu["floor"].append(info["cpu_s"])
         rss["floor"] = max(rss["floor"], r)
-    shutil.rmtree(case, ignore_errors=True)
+    if case != reuse:
+        shutil.rmtree(case, ignore_errors=True)
     shutil.rmtree(ws_path, ignore_errors=True)
     floor = statistics.median(times["floor"])
     out = []
@@ -275,6 +281,7 @@ def main() -> None:
         shape = make_case(Path(args.keep), args.files, args.rows)
         print(json.dumps({k: v for k, v in shape.items() if k != "skip_rows"}))
         Path(args.keep, "skip.json").write_text(json.dumps(shape["skip_rows"]), encoding="utf-8")
+        Path(args.keep, "shape.json").write_text(json.dumps(shape), encoding="utf-8")
         return
     work = Path(tempfile.mkdtemp(prefix="cdrnet-many-"))
     try:
