@@ -241,7 +241,12 @@ class Workspace:
         if self._batch is not None:  # nested: the outer batch finishes the work
             yield
             return
-        self._batch = {r.sha256: r for r in self._read_reports()}
+        self.check_format()
+        self._batch = {}
+        for path in sorted(self.dumps_dir.glob("*.json")) if self.dumps_dir.exists() else []:
+            with contextlib.suppress(WorkspaceError):  # a damaged report is not loaded: this run may repair it
+                report = self._read_report(path)
+                self._batch[report.sha256] = report
         try:
             yield
         finally:
