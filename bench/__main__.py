@@ -176,6 +176,16 @@ def two_subscribers(n: int, seed: int = 1) -> pd.DataFrame:
     return frame(rows)
 
 
+def bench_many_stage(work: Path, quick: bool, args: argparse.Namespace) -> list[dict]:
+    """The many-dump shape of real cases (issue 17): see bench/manydumps.py."""
+    from bench.manydumps import bench_many_dumps
+
+    files = args.many_files or (24 if quick else 400)
+    rows = args.many_rows or (24_000 if quick else 3_000_000)
+    return bench_many_dumps(work, files, rows, args.many_repeats or (1 if quick else 3), child,
+                            Path(args.many_case) if args.many_case else None)
+
+
 def bench_cousage(sizes_naive: list[int], sizes_ours: list[int], repeats: int) -> tuple[list[dict], pd.DataFrame]:
     from cdrnet.analysis.baseline import naive_pairs
     from cdrnet.analysis.cousage import LinkParams, link
@@ -430,7 +440,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parse-sizes", default=None, help="comma separated session counts")
     ap.add_argument("--no-neo4j", action="store_true")
-    ap.add_argument("--only", default=None, help="comma separated stages: parse,cousage,scale,neo4j,map")
+    ap.add_argument("--only", default=None, help="comma separated stages: parse,many,cousage,scale,neo4j,map")
+    ap.add_argument("--many-files", type=int, default=None, help="files of the many-dump case (default 400)")
+    ap.add_argument("--many-rows", type=int, default=None, help="sessions of the many-dump case (default 3M)")
+    ap.add_argument("--many-repeats", type=int, default=None, help="runs of the many-dump case (default 3)")
+    ap.add_argument("--many-case", default=None,
+                    help="reuse a many-dump case written by 'python -m bench.manydumps --keep DIR'")
     args = ap.parse_args()
     q = args.quick
     parse_sizes = ([int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes
@@ -439,7 +454,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stages = set(args.only.split(",")) if args.only else {"parse", "cousage", "scale", "neo4j", "map"}
+    stages = set(args.only.split(",")) if args.only else {"parse", "many", "cousage", "scale", "neo4j", "map"}
     if args.no_neo4j:
         stages.discard("neo4j")
     curve = pd.DataFrame(columns=["method", "sessions", "seconds"])
@@ -450,6 +465,8 @@ def main() -> None:
             prow, ws_path = bench_parse(work, parse_sizes, repeats)
             if "parse" in stages:
                 rows += prow
+        if "many" in stages:
+            rows += bench_many_stage(work, q, args)
         if "cousage" in stages:
             crow, curve = bench_cousage([50, 100, 300] if q else [100, 300, 1000, 3000],
                                         [50, 100, 300, 1000] if q else [100, 300, 1000, 3000, 10000, 30000, 100000],

@@ -46,16 +46,22 @@ class RejectsWriter:
         except OSError as exc:
             raise storage_error(exc, self.tmp.parent) from exc
 
+    def close(self) -> None:
+        """Finish the temporary file without publishing it (a worker process stages a dump
+        this way; the parent publishes it in input order)."""
+        if not self._fh.closed:
+            self._fh.close()
+
     def commit(self) -> None:
         try:
-            self._fh.close()
+            self.close()
             os.replace(self.tmp, self.path)
         except OSError as exc:
             raise storage_error(exc, self.path) from exc
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # a full disk fails the flush on close; the file goes anyway
-            self._fh.close()
+            self.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -68,6 +74,10 @@ class RejectsFile:
 
     def begin(self, sha: str, name: str) -> RejectsWriter:
         return RejectsWriter(self.folder, sha, name)
+
+    def publish(self, tmp: Path, sha: str) -> None:
+        """Give a finished temporary reject file (see :meth:`RejectsWriter.close`) its final name."""
+        os.replace(tmp, self.folder / f"{sha}.csv")
 
     def clear_stale(self) -> None:
         """Temporary files left by an interrupted run are never trusted."""

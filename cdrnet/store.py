@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cdrnet.analysis.observed import Coverage
     from cdrnet.loader.quality import DumpReport
     from cdrnet.rejects import RejectsFile
+    from cdrnet.workspace import StagedDump
 
 
 class DumpWriter(Protocol):
@@ -73,6 +74,11 @@ class SessionStore(Protocol):
 
     def begin_dump(self, sha: str, name: str) -> DumpWriter: ...
 
+    def ingest_batch(self) -> AbstractContextManager[None]:
+        """Dumps committed inside it write workspace-wide files (the combined rejects.csv) once,
+        at its end: per dump that work grows with the dumps loaded (quadratic on big cases)."""
+        ...
+
     def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray: ...
 
     def reports(self) -> list[DumpReport]:
@@ -116,6 +122,25 @@ class SessionStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StagingStore(Protocol):
+    """A store whose dumps can be parsed in other processes (the workspace; not Neo4j, whose
+    writes go through this process's driver): a worker writes a dump to temporary files
+    with a writer from :meth:`stager`, and this process publishes it in input order."""
+
+    def stager(self) -> StagingStore:
+        """A picklable handle a worker process opens dump writers with (``begin_dump``)."""
+        ...
+
+    def begin_dump(self, sha: str, name: str) -> DumpWriter: ...
+
+    def publish(self, staged: StagedDump, report: DumpReport) -> None:
+        """Make a staged dump part of the store (the report last: it counts the dump as loaded)."""
+        ...
+
+    def discard(self, staged: StagedDump) -> None: ...
 
 
 def default_case(workspace: str | Path) -> str:

@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,12 +35,30 @@ if TYPE_CHECKING:
     from cdrnet.analysis.cousage import LinkParams, LinkResult
     from cdrnet.analysis.observed import Coverage
 
-__all__ = ["REJECT_COLUMNS", "DumpWriter", "Workspace", "atomic_write_bytes"]
+__all__ = ["REJECT_COLUMNS", "DumpWriter", "StagedDump", "Workspace", "atomic_write_bytes"]
+
+
+@dataclass(frozen=True)
+class StagedDump:
+    """One dump's finished temporary files (Parquet and rejects), not yet part of the workspace."""
+
+    sha: str
+    tmp_parquet: Path
+    tmp_rejects: Path
+    #: A call-record dump's events (None when it wrote none, or is an IPDR).
+    tmp_calls: Path | None = None
 
 #: The workspace's on-disk format (dumps/<sha>.parquet + .json, rejects/, rejects.csv). Bump it
 #: when a change makes older cdrnet versions misread the folder; a different one is refused.
 WORKSPACE_FORMAT = 1
 FORMAT_FILE = "workspace.json"
+
+
+def _empty_calls_parquet() -> bytes:
+    """The call table of an export with no call rows (so every loaded call dump has its table)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(CALL_SCHEMA.empty_table(), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
 
 
 class DumpWriter:
@@ -111,24 +130,20 @@ class DumpWriter:
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)
 
-    def commit(self, report: DumpReport) -> None:
+    def stage(self) -> StagedDump:
+        """Finish the temporary files without publishing them: a worker process parses a dump
+        this far, and the parent publishes the staged dumps in input order."""
         self._close_parquet()
         self._check()
-        self.rejects.commit()
-        final = (self.ws.calls_dir if report.kind == "calls" else self.ws.dumps_dir) / f"{self.sha}.parquet"
-        try:
-            if report.kind == "calls":
-                self.write_calls(pd.DataFrame(columns=CALL_COLUMNS))  # an empty export still gets its table
-                assert self.calls_writer is not None
-                self.calls_writer.close()
-                os.replace(self.tmp_calls, final)
-                self.tmp_parquet.unlink(missing_ok=True)
-            else:
-                os.replace(self.tmp_parquet, final)
-        except OSError as exc:
-            raise storage_error(exc, final) from exc
-        atomic_write_bytes(self.ws.dumps_dir / f"{self.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
-        self.ws.rebuild_rejects()
+        self.rejects.close()
+        tmp_calls = None
+        if self.calls_writer is not None:
+            self.calls_writer.close()
+            tmp_calls = self.tmp_calls
+        return StagedDump(self.sha, self.tmp_parquet, self.rejects.tmp, tmp_calls)
+
+    def commit(self, report: DumpReport) -> None:
+        self.ws.publish(self.stage(), report)
 
     def abort(self) -> None:
         try:
@@ -160,6 +175,7 @@ class Workspace:
         self.outputs = self.root
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
+        self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
 
     def describe(self) -> str:
         return f"workspace {self.root.resolve()}"
@@ -252,17 +268,83 @@ class Workspace:
                                  f"ingest the original file again to repair it (its SHA-256 is {path.stem}), "
                                  f"or delete dumps/{path.stem}.* to drop it") from exc
 
+    def stager(self) -> Workspace:
+        """The same folder, without this process's batch state: a worker process writes staged
+        dumps with it (see :mod:`cdrnet.loader.batch`)."""
+        return Workspace(self.root)
+
+    @contextmanager
+    def ingest_batch(self) -> Iterator[None]:
+        """Several dumps committed in a row: workspace-wide files are written once, at the end.
+
+        Committing a dump otherwise rebuilds ``rejects.csv`` from every dump's rejects and the
+        overlap check re-reads every dump's report: work that grows with the dumps already
+        loaded, paid per dump (quadratic on a case of hundreds of dumps). Inside a batch the
+        reports are read once and kept up to date in memory, and ``rejects.csv`` is rebuilt
+        when the batch ends, also when it ends with an error.
+        """
+        if self._batch is not None:  # nested: the outer batch finishes the work
+            yield
+            return
+        self.check_format()
+        self._batch = {}
+        for path in sorted(self.dumps_dir.glob("*.json")) if self.dumps_dir.exists() else []:
+            with contextlib.suppress(WorkspaceError):  # a damaged report is not loaded: this run may repair it
+                report = self._read_report(path)
+                self._batch[report.sha256] = report
+        try:
+            yield
+        finally:
+            self._batch = None
+            self.rebuild_rejects()
+
+    def publish(self, staged: StagedDump, report: DumpReport) -> None:
+        """Make a staged dump part of the workspace: the report is written last (it is what
+        counts a dump as loaded, so an interruption before it leaves nothing trusted)."""
+        final = (self.calls_dir if report.kind == "calls" else self.dumps_dir) / f"{staged.sha}.parquet"
+        try:
+            self.rejects.publish(staged.tmp_rejects, staged.sha)
+            if report.kind != "calls":
+                os.replace(staged.tmp_parquet, final)
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                if staged.tmp_calls is None:  # an empty export still gets its table
+                    atomic_write_bytes(final, _empty_calls_parquet())
+                else:
+                    os.replace(staged.tmp_calls, final)
+                staged.tmp_parquet.unlink(missing_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, final) from exc
+        atomic_write_bytes(self.dumps_dir / f"{staged.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
+        if self._batch is not None:
+            self._batch[staged.sha] = report
+        else:
+            self.rebuild_rejects()
+
+    def discard(self, staged: StagedDump) -> None:
+        """Delete a staged dump's temporary files (its ingest failed or was cancelled)."""
+        staged.tmp_parquet.unlink(missing_ok=True)
+        staged.tmp_rejects.unlink(missing_ok=True)
+        if staged.tmp_calls is not None:
+            staged.tmp_calls.unlink(missing_ok=True)
+
     def begin_dump(self, sha: str, name: str) -> DumpWriter:
         if not self.dumps_dir.exists():
             self.create()
         return DumpWriter(self, sha, name)
 
-    def reports(self, exclude: str | None = None) -> list[DumpReport]:
-        """Reports of all committed dumps, oldest ingest first (``exclude``: one not to read)."""
+    def _read_reports(self, exclude: str | None = None) -> list[DumpReport]:
         self.check_format()
         if not self.dumps_dir.exists():
             return []
-        out = [self._read_report(p) for p in self.dumps_dir.glob("*.json") if p.stem != exclude]
+        return [self._read_report(p) for p in self.dumps_dir.glob("*.json") if p.stem != exclude]
+
+    def reports(self, exclude: str | None = None) -> list[DumpReport]:
+        """Reports of all committed dumps, oldest ingest first (``exclude``: one not to read)."""
+        if self._batch is not None:
+            out = [r for sha, r in self._batch.items() if sha != exclude]
+        else:
+            out = self._read_reports(exclude)
         return sorted(out, key=lambda r: (r.ingested_at, r.name))
 
     def dump_files(self, exclude: str | None = None) -> Iterator[tuple[str, Path]]:

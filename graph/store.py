@@ -235,7 +235,8 @@ class GraphDumpWriter:
         if report.kind == "calls":
             self.store.update_called(self.sha)
         write(self.store.driver, "subscribers_outside", {"case": case}, self.store.database)
-        self.store.rejects.rebuild([r.sha256 for r in self.store.reports()])
+        if not self.store.in_batch:
+            self.store.rebuild_rejects()
 
     def abort(self) -> None:
         # Never delete after a failed load: the Dump stays incomplete and a re-run completes it.
@@ -296,6 +297,7 @@ class GraphStore:
         self.rejects = RejectsFile(self.rejects_dir, self.rejects_dir / "rejects.csv")
         self.outputs = Path(outputs) if outputs is not None else self.rejects_dir.parent
         self._scopes: dict[int, list[str] | None] = {}
+        self.in_batch = False  # inside ingest_batch(): rejects.csv waits for the batch's end
 
     def describe(self) -> str:
         from urllib.parse import urlsplit
@@ -347,6 +349,23 @@ class GraphStore:
 
     def begin_dump(self, sha: str, name: str) -> GraphDumpWriter:
         return GraphDumpWriter(self, sha, name)
+
+    @contextmanager
+    def ingest_batch(self) -> Iterator[None]:
+        """Several dumps in a row: the combined rejects.csv is rebuilt once, when the batch ends
+        (per dump it re-reads every dump's report and reject file: quadratic in the dumps)."""
+        if self.in_batch:
+            yield
+            return
+        self.in_batch = True
+        try:
+            yield
+        finally:
+            self.in_batch = False
+            self.rebuild_rejects()
+
+    def rebuild_rejects(self) -> None:
+        self.rejects.rebuild([r.sha256 for r in self.reports()])
 
     def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
         """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's)."""

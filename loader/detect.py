@@ -71,12 +71,15 @@ CALL_PREAMBLE = re.compile(r"call\s+details\s+of|call\s+data\s+records|^\W*input
                            re.IGNORECASE)
 
 
-def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
+def _match(cells: list[str], layout: Layout, normal: list[str] | None = None) -> dict[str, list[int]] | None:
     """Positions of each mapped field's columns (every alternative name present), or None
-    when a defining column is missing."""
-    normal = [normalise_header(c) for c in cells]
+    when a defining column is missing. ``normal``: the cells already through
+    :func:`normalise_header` (detection normalises a line once, not once per layout)."""
+    normal = normal if normal is not None else [normalise_header(c) for c in cells]
     positions: dict[str, list[int]] = {}
-    for canon, names in layout.normalised.items():
+    # Required fields first: most lines scanned are data rows, and they fail there at once.
+    for canon in [*layout.required, *(c for c in layout.normalised if c not in layout.required)]:
+        names = layout.normalised.get(canon, ())
         found = [normal.index(n) for n in names if n in normal]
         if not found:
             # A header cut at a fixed width leaves a prefix of the last name.
@@ -85,16 +88,17 @@ def _match(cells: list[str], layout: Layout) -> dict[str, list[int]] | None:
                 found = [len(normal) - 1]
         if found:
             positions[canon] = list(dict.fromkeys(found))
-    if not all(r in positions for r in layout.required):
-        return None
+        elif canon in layout.required:
+            return None
+    positions = {c: positions[c] for c in layout.normalised if c in positions}
     if layout.required_any and not any(r in positions for r in layout.required_any):
         return None
     return positions
 
 
-def call_record_columns(cells: list[str]) -> tuple[str, str] | None:
+def call_record_columns(cells: list[str], normal: list[str] | None = None) -> tuple[str, str] | None:
     """The (call type, B party) column names when a header line is a voice/SMS CDR's."""
-    normal = [normalise_header(c) for c in cells]
+    normal = normal if normal is not None else [normalise_header(c) for c in cells]
     ct = next((c for c, n in zip(cells, normal, strict=True) if CALL_TYPE.search(n)), None)
     bp = next((c for c, n in zip(cells, normal, strict=True) if B_PARTY.search(n)), None)
     return (ct.strip(), bp.strip()) if ct and bp else None
@@ -137,13 +141,14 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
             cells = split_line(line, delim)
             if len(cells) < 3:
                 continue
-            cdr = call_record_columns(cells)
+            normal = [normalise_header(c) for c in cells]
+            cdr = call_record_columns(cells, normal)
             if cdr is not None and call_header is None:
                 call_header = (i, cdr)
             for layout in layouts:
                 if cdr is not None and layout.kind != "calls":
                     continue  # a call record header is read by call layouts only
-                pos = _match(cells, layout)
+                pos = _match(cells, layout, normal)
                 if pos is None:
                     continue
                 score = len(pos) / len(layout.fields)

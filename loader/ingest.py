@@ -31,7 +31,8 @@ from cdrnet.loader.quality import DumpReport
 from cdrnet.loader.sources import NOT_A_DUMP, DumpSource, Refused, check_readable, iter_sources, not_a_dump_reason
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
-    from cdrnet.store import SessionStore
+    from cdrnet.store import DumpWriter, SessionStore, StagingStore
+    from cdrnet.workspace import StagedDump
 
 
 @dataclass
@@ -99,17 +100,14 @@ def option_differences(old: DumpReport, opts: Options, signatures_name: str) -> 
     return out
 
 
-def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
-                  progress: Callable[[int], None] | None = None, pool: Executor | None = None,
-                  workers: int = 1, replace: bool = False) -> DumpReport | None:
-    """Parse one dump into the store; None when the store already holds it (unless ``replace``:
-    then its rows are read again and replace the stored ones, with a new report)."""
-    sha = source.sha256()
-    if store.has_dump(sha):
-        if not replace:
-            return None
-        store.forget_dump(sha)
-    writer = store.begin_dump(sha, source.name)
+def _parse_into(writer: DumpWriter, source: DumpSource, sha: str, layouts: list[Layout], opts: Options,
+                signatures_name: str, progress: Callable[[int], None] | None = None, pool: Executor | None = None,
+                workers: int = 1) -> tuple[DumpReport, np.ndarray]:
+    """Parse one dump into ``writer``; return its report and its sessions' key hashes (sorted).
+
+    The overlap with other dumps is left to :func:`finish_report`: it depends on the dumps
+    committed before this one, which only the process committing in input order knows.
+    """
     dup = DuplicateFilter()
 
     def on_sessions(sessions: pd.DataFrame, key_hash: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
@@ -125,20 +123,59 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     def on_rejects(rej: Rejected, part: str) -> None:
         writer.write_rejects(rej.lines.tolist(), rej.reasons, rej.texts, part)
 
+    report = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers, on_calls).parse(source, sha, progress)
+    report.signatures = signatures_name
+    report.read_options = read_options_record(opts, signatures_name)
+    return report, dup.seen
+
+
+def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> None:
+    """What only the committing process knows: when, and how many sessions other dumps already hold."""
+    report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if report.loaded and report.kind == "sessions":
+        # The duplicate filter already holds this dump's key hashes (8 bytes a session);
+        # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
+        others = store.session_key_hashes(exclude=report.sha256, msisdns=report.msisdns)
+        report.duplicates_of_other_dumps = int(np.isin(seen, others).sum()) if len(others) else 0
+
+
+def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
+                  progress: Callable[[int], None] | None = None, pool: Executor | None = None,
+                  workers: int = 1, replace: bool = False) -> DumpReport | None:
+    """Parse one dump into the store; None when the store already holds it (unless ``replace``:
+    then its rows are read again and replace the stored ones, with a new report)."""
+    sha = source.sha256()
+    if store.has_dump(sha):
+        if not replace:
+            return None
+        store.forget_dump(sha)
+    writer = store.begin_dump(sha, source.name)
     try:
-        parser = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers, on_calls)
-        report = parser.parse(source, sha, progress)
-        report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        report.signatures = signatures_name
-        report.read_options = read_options_record(opts, signatures_name)
-        if report.loaded and report.kind == "sessions":
-            # The duplicate filter already holds this dump's key hashes (8 bytes a session);
-            # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
-            others = store.session_key_hashes(exclude=sha, msisdns=report.msisdns)
-            report.duplicates_of_other_dumps = int(np.isin(dup.seen, others).sum()) if len(others) else 0
+        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers)
+        finish_report(report, seen, store)
         writer.commit(report)
         return report
     except OSError as exc:
+        writer.abort()
+        raise storage_error(exc) from exc
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def stage_dump(source: DumpSource, stager: StagingStore, layouts: list[Layout], opts: Options,
+               signatures_name: str) -> tuple[DumpReport, StagedDump, np.ndarray]:
+    """Parse one whole dump to temporary files, in a worker process (see :mod:`cdrnet.loader.batch`).
+
+    The sessions never travel between processes: the worker writes them itself, and only the
+    report, the temporary file names and the key hashes (8 bytes a session) come back.
+    """
+    sha = source.sha256()
+    writer = stager.begin_dump(sha, source.name)
+    try:
+        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name)
+        return report, writer.stage(), seen
+    except OSError as exc:  # a full disk or read-only folder: the parent stops the run with one line
         writer.abort()
         raise storage_error(exc) from exc
     except BaseException:
@@ -156,9 +193,11 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
     it is busy); a store that cannot be written (read-only, disk full) stops the run.
     ``replace``: dumps already loaded are read again and replace their stored rows.
 
-    ``workers`` > 1 normalises blocks in spawned processes (``cdrnet ingest --workers``);
-    a script calling this must then guard its top level with
-    ``if __name__ == "__main__":`` as spawned workers import it.
+    ``workers`` > 1 parses in spawned processes (``cdrnet ingest --workers``): whole dumps
+    each when there are several and the store can stage them (:mod:`cdrnet.loader.batch`),
+    else the blocks of one dump. A script calling this must then guard its top level with
+    ``if __name__ == "__main__":`` as spawned workers import it. Either way the store ends
+    up holding what a one-process run leaves.
     """
     with store.writing("ingest"):
         return _ingest_all(paths, store, layouts, opts, signatures_name, show_progress, on_report, on_unchanged,
@@ -168,54 +207,73 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
 def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                 show_progress: bool, on_report: Callable[[DumpReport], None] | None,
                 on_unchanged: Callable[[str, str], None] | None, workers: int, replace: bool) -> IngestResult:
+    from cdrnet.store import StagingStore
+
     result = IngestResult()
     sources = list(iter_sources(paths))
-    total = sum(s.size or 0 for s in sources if isinstance(s, DumpSource))
-    with (tqdm(total=total, unit="B", unit_scale=True, disable=not show_progress, desc="ingest", leave=False) as bar,
-          parse_pool(workers, total) as pool):
-        result.workers = workers if pool is not None else 1
-        for src in sources:
-            if isinstance(src, Refused):
-                result.refused.append(src)
-                continue
-            bar.set_postfix_str(src.name[-40:], refresh=False)
-            bad = check_readable(src)
-            if bad is not None:
-                result.refused.append(bad)
-                continue
-            sha = src.sha256()
-            loaded_before = store.has_dump(sha)
-            try:
-                report = ingest_source(src, store, layouts, opts, signatures_name, bar.update, pool, workers, replace)
-            except StorageError:
-                raise  # a full disk or read-only folder fails every file alike: stop with one line
-            except UnknownLayoutError as exc:
-                # Not a failure while reading a known layout: no layout fits (or a voice CDR).
-                # Found beside the dumps and clearly no dump (truth.csv, notes): skipped, not refused.
-                other = None if src.named else not_a_dump_reason(src)
-                if other is not None:
-                    result.refused.append(Refused(src.name, other, NOT_A_DUMP))
-                    continue
-                reason = str(exc)
-                reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
-                result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))
-                continue
-            except CdrnetError as exc:
-                result.failed.append((src.name, exc))
-                continue
-            if report is None:
-                old = store.report(sha)
-                differs = option_differences(old, opts, signatures_name) if old is not None else []
-                if differs:
-                    result.differing.append((src.name, sha, differs))
-                else:
-                    result.unchanged.append((src.name, sha))
-                    if on_unchanged:
-                        on_unchanged(src.name, sha)
+    dumps = [s for s in sources if isinstance(s, DumpSource)]
+    total = sum(s.size or 0 for s in dumps)
+
+    def record(src: DumpSource, attempt: Callable[[], DumpReport | None]) -> None:
+        """File one source's outcome: loaded (or replaced), unchanged (or read with other options),
+        refused (no layout fits) or failed."""
+        sha = src.sha256()
+        loaded_before = store.has_dump(sha)
+        try:
+            report = attempt()
+        except StorageError:
+            raise  # a full disk or read-only folder fails every file alike: stop with one line
+        except UnknownLayoutError as exc:
+            # Not a failure while reading a known layout: no layout fits (or a voice CDR).
+            # Found beside the dumps and clearly no dump (truth.csv, notes): skipped, not refused.
+            other = None if src.named else not_a_dump_reason(src)
+            if other is not None:
+                result.refused.append(Refused(src.name, other, NOT_A_DUMP))
+                return
+            reason = str(exc)
+            reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
+            result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))
+            return
+        except CdrnetError as exc:
+            result.failed.append((src.name, exc))
+            return
+        if report is None:
+            old = store.report(sha)
+            differs = option_differences(old, opts, signatures_name) if old is not None else []
+            if differs:
+                result.differing.append((src.name, sha, differs))
             else:
-                if loaded_before:
-                    result.replaced.append(sha)
-                result.loaded.append(report)
-                if on_report:
-                    on_report(report)
+                result.unchanged.append((src.name, sha))
+                if on_unchanged:
+                    on_unchanged(src.name, sha)
+        else:
+            if loaded_before:
+                result.replaced.append(sha)
+            result.loaded.append(report)
+            if on_report:
+                on_report(report)
+
+    with (tqdm(total=total, unit="B", unit_scale=True, disable=not show_progress, desc="ingest", leave=False) as bar,
+          store.ingest_batch()):
+        if workers > 1 and len(dumps) > 1 and not replace and isinstance(store, StagingStore):
+            from cdrnet.loader.batch import ingest_many
+
+            result.workers = workers
+            ingest_many(sources, store, layouts, opts, signatures_name, workers, result.refused.append, record,
+                        lambda src: ingest_source(src, store, layouts, opts, signatures_name, bar.update),
+                        bar.update)
+            return result
+        with parse_pool(workers, total) as pool:
+            result.workers = workers if pool is not None else 1
+            for src in sources:
+                if isinstance(src, Refused):
+                    result.refused.append(src)
+                    continue
+                bar.set_postfix_str(src.name[-40:], refresh=False)
+                bad = check_readable(src)
+                if bad is not None:
+                    result.refused.append(bad)
+                    continue
+                record(src, lambda src=src: ingest_source(src, store, layouts, opts, signatures_name, bar.update,
+                                                          pool, workers, replace))
     return result

@@ -88,13 +88,16 @@ def call_code(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def normalise_header(name: str) -> str:
     """Compare headers loosely: operators vary case, spacing and Excel wrapping."""
     text = name.replace("\ufeff", "").strip()
     if text.startswith('="') and text.endswith('"'):
         text = text[2:-1]
     text = text.strip().strip('"').strip("'").strip()
-    return re.sub(r"\s+", " ", text).lower()
+    return _SPACES.sub(" ", text).lower()
 
 
 @dataclass(frozen=True)

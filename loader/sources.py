@@ -17,6 +17,7 @@ the run; a file the user names on the command line, or one that looks like a dum
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -337,7 +338,8 @@ def iter_sources(paths: list[str | Path]) -> Iterator[DumpSource | Refused]:
 
 
 def _file_opener(path: Path) -> Callable[[], BinaryIO]:
-    return lambda: open(path, "rb")
+    # A partial of open, not a lambda: it pickles, so a plain file can be parsed in a worker process.
+    return functools.partial(open, path, "rb")
 
 
 #: Refused.kind of a file found beside the dumps that is not one (listed, never a failure).

@@ -13,8 +13,9 @@ from cdrnet.loader.signatures import load_signatures, table_frame
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @input_options
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that parse blocks in parallel (default 1, or env CDRNET_WORKERS). "
-                   "Pays off with more than 2 cores; each extra process needs ~300 MB.")
+              help="Processes that parse in parallel (default 1, or env CDRNET_WORKERS): whole dumps each "
+                   "when a run holds several (a case folder), else the blocks of one big dump. The result "
+                   "is the same as with one process; each extra process needs ~300 MB.")
 @click.option("--replace", is_flag=True,
               help="Read dumps that are already loaded again (e.g. with a corrected --tz or --date-order): "
                    "their rows, rejects and counts replace the stored ones.")
@@ -33,7 +34,8 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet -w case42 ingest airtel_9876543210.csv jio.zip
       cdrnet ingest --layout myoperator.toml odd_export.csv
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
-      cdrnet ingest --workers 4 tower_dump.csv     # parse on 4 cores
+      cdrnet ingest --workers 2 case42/exports/    # 2 dumps at a time
+      cdrnet ingest --workers 4 tower_dump.csv     # one big dump's blocks on 4 cores
       cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
       cdrnet ingest --tz Europe/London --replace uk_dump.csv  # read a loaded dump again
 
