@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import BinaryIO
 
+import numpy as np
+
 BLOCK_SIZE = 16 << 20
 
 
@@ -61,37 +63,147 @@ def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
     return decoder.decode(chunk, final=False).encode("utf-8")
 
 
-def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> Iterator[Block]:
-    """Yield UTF-8 blocks cut at line ends; carries partial lines between reads."""
-    block_size = block_size or BLOCK_SIZE
-    raw = stream.read(block_size)
-    encoding = sniff_encoding(raw[:65536])
-    if encoding == "utf-8-sig":
-        raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    # UTF-8 passes through untouched (blocks are cut at newlines, so no character is
-    # split): Arrow validates it, and a block with a bad byte falls back to the
-    # Python splitter, which decodes with replacement characters like this decoder.
-    passthrough = encoding == "utf-8"
-    line, carry, consumed = 1, b"", 0
-    while raw:
-        text = carry + (raw if passthrough else _to_utf8(raw, decoder))
-        consumed += len(raw)
-        raw = stream.read(block_size)
-        cut = text.rfind(b"\n")
-        if cut < 0:
-            carry = text
-            continue
-        body, carry = text[: cut + 1], text[cut + 1 :]
-        if b"\r" in body:
-            body = body.replace(b"\r\n", b"\n")
-        n = count_lines(body)
-        yield Block(body, line, n, consumed)
-        line, consumed = line + n, 0
-    tail = carry if passthrough else carry + decoder.decode(b"", final=True).encode("utf-8")
-    tail = tail.replace(b"\r\n", b"\n").rstrip(b"\r")
-    if tail:
-        yield Block(tail, line, count_lines(tail), consumed)
+#: A line longer than this is no row of any dump (rows are a few hundred bytes): it is cut
+#: short while reading, so an endless line without newline (a bomb, a binary blob) never
+#: holds more than a block and this much in memory, and is rejected ``line_too_long``.
+MAX_LINE_BYTES = 1 << 20
+#: How much of a rejected line rejects.csv keeps (characters): enough to recognise it.
+EXCERPT_CHARS = 200
+#: Stands in a block for an overlong line (the block format, whole lines of bytes, stays the
+#: same for the worker processes): ``MARK length NUL excerpt``. A real row holding NUL
+#: bytes is rejected anyway, so the marker can never pass for one.
+OVERLONG_MARK = b"\x00cdrnet-line-too-long\x00"
+
+
+def excerpt(text: str) -> str:
+    """A rejected line as rejects.csv keeps it: whole when short, else its start and its length."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[:EXCERPT_CHARS]}... [{len(text.encode('utf-8', errors='replace'))} bytes]"
+
+
+def overlong_marker(length: int, head: bytes) -> bytes:
+    """The line that stands for an overlong one: its length and a bounded excerpt."""
+    shown = head[: EXCERPT_CHARS * 4].replace(b"\x00", b"").replace(b"\n", b" ")
+    shown = shown.decode("utf-8", errors="ignore")[:EXCERPT_CHARS].encode("utf-8")
+    return OVERLONG_MARK + str(length).encode() + b"\x00" + shown
+
+
+def read_overlong(line: bytes) -> tuple[int, str] | None:
+    """(length, excerpt) when a block line is an overlong line's marker, else None."""
+    if not line.startswith(OVERLONG_MARK):
+        return None
+    length, _, shown = line[len(OVERLONG_MARK):].partition(b"\x00")
+    return int(length or 0), shown.decode("utf-8", errors="replace")
+
+
+def _cap_long_lines(body: bytes) -> bytes:
+    """Replace lines longer than MAX_LINE_BYTES inside a block by their markers."""
+    if len(body) <= MAX_LINE_BYTES:
+        return body
+    nl = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], nl + 1])[: len(nl) + (0 if body.endswith(b"\n") else 1)]
+    ends = np.concatenate([nl, [len(body)]])[: len(starts)]
+    long = np.flatnonzero(ends - starts > MAX_LINE_BYTES)
+    if not len(long):
+        return body
+    parts, pos = [], 0
+    for k in long.tolist():
+        s, e = int(starts[k]), int(ends[k])
+        parts += [body[pos:s], overlong_marker(e - s, body[s : s + EXCERPT_CHARS * 4])]
+        pos = e
+    parts.append(body[pos:])
+    return b"".join(parts)
+
+
+class BlockReader:
+    """Iterate a byte stream as UTF-8 blocks of whole lines, in bounded memory.
+
+    Every line ending counts: ``\\n``, ``\\r\\n`` and a lone ``\\r`` (old Mac exports), mixed
+    freely, end a line, so a line number means what an editor shows. A UTF-8 BOM is
+    dropped. NUL bytes padding the end of the file (a copy cut short, a pre-allocated
+    file) are not a line: they are dropped and counted in ``nul_padding``. A line longer
+    than :data:`MAX_LINE_BYTES` is replaced by a marker (:func:`overlong_marker`) while it
+    is read, so memory stays within a block plus that bound whatever the input.
+    """
+
+    def __init__(self, stream: BinaryIO, block_size: int | None = None) -> None:
+        self.stream = stream
+        self.block_size = block_size or BLOCK_SIZE
+        self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
+        self.overlong = 0  # lines cut short for their length
+
+    def _chunks(self) -> Iterator[tuple[bytes, int]]:
+        """Decoded UTF-8 text with every line ending turned into ``\\n``, and raw bytes consumed."""
+        raw = self.stream.read(self.block_size)
+        encoding = sniff_encoding(raw[:65536])
+        if encoding == "utf-8-sig":
+            raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        # UTF-8 passes through untouched (blocks are cut at newlines, so no character is
+        # split): Arrow validates it, and a block with a bad byte falls back to the
+        # Python splitter, which decodes with replacement characters like this decoder.
+        passthrough = encoding == "utf-8"
+        held_cr = b""  # a chunk's last \r waits: the next chunk may start with its \n
+        while raw:
+            text = held_cr + (raw if passthrough else _to_utf8(raw, decoder))
+            consumed = len(raw)
+            raw = self.stream.read(self.block_size)
+            held_cr = b""
+            if raw and text.endswith(b"\r"):
+                text, held_cr = text[:-1], b"\r"
+            yield _one_line_ending(text), consumed
+        tail = held_cr + (b"" if passthrough else decoder.decode(b"", final=True).encode("utf-8"))
+        if tail:
+            yield _one_line_ending(tail), 0
+
+    def __iter__(self) -> Iterator[Block]:
+        line, carry, consumed = 1, b"", 0
+        long_len, long_head, long_nul = 0, b"", True  # the overlong line being skipped, if any
+        for text, n_raw in self._chunks():
+            consumed += n_raw
+            if long_len:
+                nl = text.find(b"\n")
+                part = text if nl < 0 else text[:nl]
+                long_len += len(part)
+                long_nul = long_nul and not part.strip(b"\x00")
+                if nl < 0:
+                    continue
+                text = overlong_marker(long_len, long_head) + text[nl:]
+                long_len = 0
+            text = carry + text
+            cut = text.rfind(b"\n")
+            body, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else (b"", text)
+            if len(carry) > MAX_LINE_BYTES:
+                long_len, long_head, long_nul = len(carry), carry[: EXCERPT_CHARS * 4], not carry.strip(b"\x00")
+                carry = b""
+            if body:
+                capped = _cap_long_lines(body)
+                self.overlong += capped.count(OVERLONG_MARK)
+                n = capped.count(b"\n")
+                yield Block(capped, line, n, consumed)
+                line, consumed = line + n, 0
+        if long_len:
+            if long_nul:
+                self.nul_padding += long_len
+            else:
+                carry = overlong_marker(long_len, long_head)
+        kept = carry if carry.startswith(OVERLONG_MARK) else carry.rstrip(b"\x00")
+        self.nul_padding += len(carry) - len(kept)
+        if kept:
+            self.overlong += kept.count(OVERLONG_MARK)
+            yield Block(kept, line, count_lines(kept), consumed)
+
+
+def _one_line_ending(text: bytes) -> bytes:
+    if b"\r" not in text:
+        return text
+    return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:
+    """Yield UTF-8 blocks cut at line ends (see :class:`BlockReader`)."""
+    return BlockReader(stream, block_size)
 
 
 def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
