@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cdrnet.errors import CdrnetError, StorageError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
@@ -47,6 +47,11 @@ class IngestResult:
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
     workers: int = 1  # parsing processes used (1: this process alone)
+
+    @property
+    def nothing_loaded(self) -> list[DumpReport]:
+        """Dumps read whose every row was rejected: recorded, but the run failed for them."""
+        return [r for r in self.loaded if r.all_rejected]
 
 
 def default_workers() -> int:
@@ -106,7 +111,7 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
     if store.has_dump(sha):
-        if not replace:
+        if not replace and not _nothing_loaded(store, sha):
             return None
         store.forget_dump(sha)
     writer = store.begin_dump(sha, source.name)
@@ -138,6 +143,12 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     except BaseException:
         writer.abort()
         raise
+
+
+def _nothing_loaded(store: SessionStore, sha: str) -> bool:
+    """Whether a stored dump had every row rejected: ingesting it again (after fixing the
+    options, a layout file or the signatures) reads it again and replaces its record."""
+    return any(r.sha256 == sha and r.all_rejected for r in store.reports())
 
 
 def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
@@ -193,6 +204,11 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
                 reason = str(exc)
                 reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
                 result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))
+                continue
+            except CorruptInputError as exc:
+                # A damaged workbook or member: refused by name, the batch goes on.
+                reason = str(exc).removeprefix(f"{src.name}: ")
+                result.refused.append(Refused(src.name, reason, "corrupt", exc.hint))
                 continue
             except CdrnetError as exc:
                 result.failed.append((src.name, exc))

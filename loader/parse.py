@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cdrnet import __version__
-from cdrnet.errors import IngestWorkerError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, CorruptInputError, IngestWorkerError, UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.identifiers import normalise_msisdn
@@ -233,6 +234,32 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
                        result.row_hash)
 
 
+def _second_layout_rejects(data: bytes, first: int) -> BlockOutput:
+    """Lines under a second layout's header: rejected (blank ones are non-data), never read
+    under the first layout's column names."""
+    n = count_lines(data)
+    rows, line_nos, _ = _drop_padding(data, first)
+    texts = rows.decode("utf-8", errors="replace").split("\n")[: len(line_nos)]
+    rejected = Rejected(line_nos, ["second_layout"] * len(line_nos), [excerpt(t) for t in texts])
+    return BlockOutput(pd.DataFrame(), np.zeros(0, dtype=np.uint64), rejected, n - len(line_nos), {})
+
+
+def _read_sheets(source: DumpSource, fh: BinaryIO) -> list[tuple[str, bytes]]:
+    """Every sheet of a workbook as CSV text, or a refusal naming the file.
+
+    openpyxl and xlrd raise whatever their parsers meet in a damaged workbook (OSError,
+    KeyError, XML syntax errors, ...): every one means "this file cannot be read", so
+    all are turned into one typed error and the batch goes on with the next file.
+    """
+    try:
+        return list(sheets_to_csv_streams(source.kind, fh))
+    except CdrnetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party parsers of hostile bytes raise anything
+        kind = {"xlsx": ".xlsx workbook", "xls": ".xls workbook", "html": "HTML table"}[source.kind]
+        raise CorruptInputError(f"{source.name}: not a readable {kind} ({type(exc).__name__}: {exc})") from exc
+
+
 def _record_decision(report: DumpReport, d: DateDecision) -> None:
     """Put a dump's date order and stated period on its report (the first sheet's, for workbooks)."""
     if d.period_start_utc is not None and d.period_end_utc is not None and not report.period_source:
@@ -266,6 +293,9 @@ class DumpParser:
         self.in_flight = max(2, 2 * workers)
         self._rows_seen = np.zeros(0, dtype=np.uint64)  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
+        self._msisdn_names: list[bytes] | None = None
+        self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
+        self._current_header: Detection | None = None
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
@@ -275,7 +305,7 @@ class DumpParser:
         layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
         with source.opener() as fh:
             if source.kind in ("xlsx", "xls", "html"):
-                parts = list(sheets_to_csv_streams(source.kind, fh))
+                parts = _read_sheets(source, fh)
                 if progress and source.size:
                     progress(source.size)
                 found = False
@@ -343,6 +373,8 @@ class DumpParser:
                      finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
         """Detect the layout on the first block, then queue every block for normalisation."""
         det: Detection | None = None
+        current: Detection | None = None  # the header rows are read under now (None: a second layout's)
+        self._headers_seen = {}
         for block in blocks:
             report.lines_read += block.n_lines
             data, first = block.data, block.first_line
@@ -375,24 +407,119 @@ class DumpParser:
                 report.nondata += skip
                 data = data[starts[skip]:] if skip < len(starts) else b""
                 first += skip
+                current = self._current_header = det
                 if not data:
                     if progress:
                         progress(block.raw_bytes)
                     continue
-            if self.pool is None or det.decision is None:
-                # The first block decides the date order the others are read in: parse it here.
-                out: Future | BlockOutput = process_block(data, first, det, self.opts, report.sha256, part,
-                                                          report.name)
-                if det.decision is None:
-                    assert isinstance(out, BlockOutput) and out.decision is not None
-                    det = replace(det, decision=out.decision)
-                    _record_decision(report, out.decision)
-            else:
-                out = self.pool.submit(process_block, data, first, det, self.opts, report.sha256, part, report.name)
-            pending.append((out, data, first, block.raw_bytes))
-            while len(pending) > (self.in_flight if self.pool is not None else 0):
-                finish_oldest()
+            raw_bytes = block.raw_bytes
+            for seg, seg_first, header in self._segments(data, first, report):
+                if header is not None:
+                    current = self._switch(header, det, current, report)
+                if not seg:
+                    continue
+                if current is None:
+                    out: Future | BlockOutput = _second_layout_rejects(seg, seg_first)
+                elif self.pool is None or current.decision is None:
+                    # The first block decides the date order the others are read in: parse it here.
+                    out = process_block(seg, seg_first, current, self.opts, report.sha256, part, report.name)
+                    if current.decision is None:
+                        assert isinstance(out, BlockOutput) and out.decision is not None
+                        det = replace(det, decision=out.decision)
+                        current = replace(current, decision=out.decision)
+                        _record_decision(report, out.decision)
+                else:
+                    out = self.pool.submit(process_block, seg, seg_first, current, self.opts, report.sha256, part,
+                                           report.name)
+                pending.append((out, seg, seg_first, raw_bytes))
+                raw_bytes = 0
+                while len(pending) > (self.in_flight if self.pool is not None else 0):
+                    finish_oldest()
+            if raw_bytes and progress:
+                progress(raw_bytes)
         return det
+
+    def _segments(self, data: bytes, first: int, report: DumpReport
+                  ) -> Iterator[tuple[bytes, int, Detection | None]]:
+        """Cut a block at header lines that change how rows are read.
+
+        Yields (lines, first line number, the header that precedes them or None). A header
+        repeated as it was stays in its segment (the normaliser counts it as non-data);
+        one with its columns in another order, or another layout's, starts a new segment
+        and is itself counted as non-data.
+        """
+        cuts = [(k, d) for k, d in self._header_lines(data, report) if d is not None]
+        if not cuts:
+            yield data, first, None
+            return
+        starts = _line_starts(data)
+        pos, line, header = 0, first, None
+        for k, d in cuts:
+            d = replace(d, header_line=first + k)
+            yield data[pos : starts[k]], line, header
+            report.nondata += 1
+            nxt = starts[k + 1] if k + 1 < len(starts) else len(data)
+            pos, line, header = nxt, first + k + 1, d
+        yield data[pos:], line, header
+
+    def _header_lines(self, data: bytes, report: DumpReport) -> list[tuple[int, Detection | None]]:
+        """Lines of a block that are a header of some layout: (0-based line, its detection).
+
+        Every layout's header names its subscriber column, so only lines holding one of those
+        names (a C-speed search) are tried by the detector; the detection is None for the
+        header rows are being read under, repeated as it is.
+        """
+        if self._msisdn_names is None:
+            names = {n for layout in self.layouts for n in layout.normalised.get("msisdn", ())}
+            self._msisdn_names = sorted(n.encode() for n in names if n)
+        low = data.lower()
+        hits: set[int] = set()
+        for name in self._msisdn_names:
+            at = low.find(name)
+            while at >= 0:
+                hits.add(at)
+                at = low.find(name, at + 1)
+        if not hits:
+            return []
+        starts = _line_starts(data)
+        found: list[tuple[int, Detection | None]] = []
+        for k in sorted(set(np.searchsorted(starts, sorted(hits), side="right") - 1)):
+            text = _line_text(data, starts, int(k))
+            key = text.strip()
+            if key not in self._headers_seen:
+                try:
+                    d = detect([text], self.layouts, report.name)
+                    self._headers_seen[key] = d if d.layout is not None else None
+                except UnknownLayoutError:
+                    self._headers_seen[key] = None
+            d = self._headers_seen[key]
+            if d is not None:
+                found.append((int(k), d))
+        return [(k, None if self._same_reading(d) else d) for k, d in found]
+
+    def _same_reading(self, header: Detection) -> bool:
+        """Whether a header reads rows exactly as the current one does (a plain repeat)."""
+        cur = self._current_header
+        return cur is not None and header.layout is cur.layout and header.columns == cur.columns
+
+    def _switch(self, header: Detection, first: Detection, current: Detection | None,
+                report: DumpReport) -> Detection | None:
+        """The reading after a header line that changes it, and a note saying where."""
+        line = header.header_line
+        assert first.layout is not None and header.layout is not None
+        self._current_header = header
+        if header.layout is first.layout:
+            base = current or first
+            note = ("the header repeats with its columns in another order" if base.columns != header.columns
+                    and sorted(base.columns) == sorted(header.columns) else "the header repeats with other columns")
+            if current is None:
+                note = f"the {first.layout.name} header returns"
+            report.notes.append(f"line {line}: {note}; the rows after it are read under it")
+            return replace(base, columns=header.columns, index=header.index, alternatives=header.alternatives)
+        report.notes.append(f"line {line}: a second layout ({header.layout.name}) begins here, after "
+                            f"{first.layout.name} rows; its rows are rejected 'second_layout' (split the file "
+                            f"at line {line} and ingest the parts)")
+        return None
 
     def _duplicate_reasons(self, out: BlockOutput, dup_lines: np.ndarray) -> list[str]:
         """Why each dropped line is a duplicate: an identical row seen before ("duplicate_row"),
@@ -408,6 +535,11 @@ class DumpParser:
         return np.where(identical, "duplicate_row", "resent_row").tolist()
 
     def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
+        if out.sessions.columns.empty:  # a second layout's lines: rejects only
+            if len(out.rejected.lines):
+                self.on_rejects(out.rejected, part)
+            acc.add(out.sessions, pd.Series(out.rejected.reasons, dtype="string"), out.nondata, out.stats)
+            return
         starts: list[np.ndarray] = []
 
         def text_of(line: int) -> str:

@@ -108,6 +108,11 @@ class DumpReport:
         return sum(self.rejected.values())
 
     @property
+    def all_rejected(self) -> bool:
+        """Rows were read but none loaded: recorded with its rejects, and read again when ingested again."""
+        return self.loaded == 0 and self.rejected_total > 0
+
+    @property
     def accounted(self) -> bool:
         return self.loaded + self.rejected_total + self.nondata == self.lines_read
 
@@ -141,6 +146,9 @@ class DumpReport:
             f"+ non-data {self.nondata}",
             f"  rejected by reason: {rej}",
         ]
+        if self.all_rejected:
+            out.append(f"  NOTHING LOADED: every one of its {self.rejected_total} row(s) was rejected; fix the file "
+                       f"or the options and ingest it again (a dump with nothing loaded is read again)")
         if self.period_source:
             out.append(f"  period {self.period_text()}")
         far = self.rejected.get(STRAY_REASON, 0)

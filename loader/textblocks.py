@@ -254,12 +254,7 @@ def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
     """
     import xlrd
 
-    try:
-        book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)
-    except xlrd.XLRDError as exc:
-        from cdrnet.errors import InputError
-
-        raise InputError(f"not a readable .xls workbook: {exc}") from exc
+    book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)  # errors: see parse._read_sheets
     try:
         for sheet in book.sheets():
             buf = io.StringIO()
