@@ -244,7 +244,7 @@ def _second_layout_rejects(data: bytes, first: int) -> BlockOutput:
     return BlockOutput(pd.DataFrame(), np.zeros(0, dtype=np.uint64), rejected, n - len(line_nos), {})
 
 
-def _read_sheets(source: DumpSource, fh: BinaryIO) -> list[tuple[str, bytes]]:
+def _read_sheets(source: DumpSource, fh: BinaryIO) -> list[tuple[str, bytes, list[str]]]:
     """Every sheet of a workbook as CSV text, or a refusal naming the file.
 
     openpyxl and xlrd raise whatever their parsers meet in a damaged workbook (OSError,
@@ -309,7 +309,8 @@ class DumpParser:
                 if progress and source.size:
                     progress(source.size)
                 found = False
-                for sheet, data in parts:
+                for sheet, data, sheet_notes in parts:
+                    report.notes.extend(sheet_notes)
                     before = report.lines_read
                     try:
                         levels = self._parse_stream(iter_blocks(io.BytesIO(data)), report, acc, sheet, None)

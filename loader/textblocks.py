@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -206,29 +207,119 @@ def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:
     return BlockReader(stream, block_size)
 
 
-def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
-    """Render each worksheet as CSV text (one row per line) for the text pipeline.
+#: A sheet's CSV text with what the analyst should know about how its cells were read.
+Sheet = tuple[str, bytes, list[str]]
+MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 
-    Cells are written as text exactly as Excel stores them, so numbers that
-    Excel already turned into floats show their damage (``3.5E+15``).
+
+def _merged_ranges(wb: object, ws: object) -> list[tuple[int, int, int, int]]:
+    """(first row, first col, last row, last col) of every merged range of a read-only sheet.
+
+    Read-only mode (the only one that streams a million-row sheet) does not expose merged
+    cells, so they are read from the sheet's XML, where they follow the rows.
+    """
+    from openpyxl.utils import column_index_from_string
+
+    try:
+        xml = wb._archive.read(ws._worksheet_path)  # type: ignore[attr-defined]
+    except (AttributeError, KeyError):
+        return []
+    return [(int(r1), column_index_from_string(c1.decode()), int(r2), column_index_from_string(c2.decode()))
+            for c1, r1, c2, r2 in MERGE_REF.findall(xml)]
+
+
+def _column_kinds(values: list[object]) -> dict[int, str]:
+    """For a header-like row (3+ text cells): columns whose name says date, time or both."""
+    texts = [v.lower() if isinstance(v, str) else "" for v in values]
+    if sum(bool(t) for t in texts) < 3:
+        return {}
+    kinds = {}
+    for k, t in enumerate(texts):
+        date, time = "date" in t, "time" in t
+        if date or time:
+            kinds[k] = "datetime" if date and time else "date" if date else "time"
+    return kinds
+
+
+def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
+    """Render each worksheet as CSV text (one row per line) for the text pipeline, as Excel shows it.
+
+    - Date cells are written as the cell's format shows them (a date-only format gives the
+      date, a time-only format the time), year-first, so a date cell beside a time column
+      combines into one time and never sways the day-first/month-first decision.
+    - A plain number in a column named for a date or time is an Excel serial (45033 is
+      17 April 2023, 0.5 is 12:00:00) and is read as one, with a note.
+    - A merged range shows its value in every cell it covers.
+    - Formulas give their cached value (what Excel shows); hidden sheets are read and noted.
+    - Numbers Excel already turned into floats show their damage (``3.5E+15``).
     """
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import from_excel
 
     wb = load_workbook(io.BytesIO(stream.read()), read_only=True, data_only=True)
     try:
         for ws in wb.worksheets:
+            notes: list[str] = []
+            if getattr(ws, "sheet_state", "visible") != "visible":
+                notes.append(f"sheet '{ws.title}' is hidden in Excel; it was read like the others")
+            merged = _merged_ranges(wb, ws)
+            merged_values: dict[tuple[int, int, int, int], object] = {}
+            kinds: dict[int, str] = {}
+            serials = 0
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
-            for row in ws.iter_rows(values_only=True):
-                writer.writerow(["" if v is None else _cell_text(v) for v in row])
+            for r, row in enumerate(ws.iter_rows(), start=1):
+                values: list[object] = []
+                for c, cell in enumerate(row, start=1):
+                    value = getattr(cell, "value", None)
+                    fmt = getattr(cell, "number_format", "General") or "General"
+                    if merged:
+                        for rng in merged:
+                            if rng[0] <= r <= rng[2] and rng[1] <= c <= rng[3]:
+                                if (r, c) == (rng[0], rng[1]):
+                                    merged_values[rng] = value
+                                elif value is None:
+                                    value = merged_values.get(rng)
+                                break
+                    kind = kinds.get(c - 1)
+                    if kind and isinstance(value, int | float) and not isinstance(value, bool):
+                        as_date = _serial(value, kind, wb.epoch, from_excel)
+                        if as_date is not None:
+                            value, serials = as_date, serials + 1
+                    values.append(value)
+                kinds = _column_kinds(values) or kinds
+                writer.writerow(["" if v is None else _cell_text(v, fmt_of(row, k)) for k, v in enumerate(values)])
+            if serials:
+                notes.append(f"sheet '{ws.title}': {serials} plain number(s) in date/time columns read as Excel "
+                             f"serial dates/times")
             data = buf.getvalue().encode("utf-8")
             if data.strip(b",\n"):
-                yield ws.title, data
+                yield ws.title, data, notes
     finally:
         wb.close()
 
 
-def _cell_text(value: object) -> str:
+def fmt_of(row: tuple, k: int) -> str:
+    """The number format of a row's k-th cell (General when it has none)."""
+    return (getattr(row[k], "number_format", "General") or "General") if k < len(row) else "General"
+
+
+def _serial(value: float, kind: str, epoch: object, from_excel: object) -> object | None:
+    """An Excel serial number in a date/time column as a date, time or datetime; None if out of range."""
+    import datetime as dt
+
+    if kind == "time" and 0 <= value < 1:
+        seconds = round(value * 86400)
+        return dt.time(seconds // 3600 % 24, seconds // 60 % 60, seconds % 60)
+    if 1 <= value < 2958466:
+        when = from_excel(value, epoch)  # type: ignore[operator]
+        if isinstance(when, dt.datetime):
+            when = when.replace(microsecond=0) + dt.timedelta(seconds=round(when.microsecond / 1e6))
+            return when.date() if kind == "date" and when.time() == dt.time(0) else when
+    return None
+
+
+def _cell_text(value: object, number_format: str = "General") -> str:
     import datetime as dt
 
     if isinstance(value, float):
@@ -236,8 +327,15 @@ def _cell_text(value: object) -> str:
             return str(int(value))
         return f"{value:.6G}" if abs(value) >= 1e15 else repr(value)
     # Real date cells are written year-first: unambiguous, so they never sway the
-    # day-first/month-first decision that text cells of the same dump need.
+    # day-first/month-first decision that text cells of the same dump need. The cell's
+    # format decides what Excel shows: a date-only format hides the time part.
     if isinstance(value, dt.datetime):
+        fmt = re.sub(r'"[^"]*"|\[[^]]*\]', "", number_format.lower())
+        shows_date, shows_time = any(ch in fmt for ch in "yd"), any(ch in fmt for ch in "hs")
+        if shows_date and not shows_time or not shows_time and value.time() == dt.time(0):
+            return value.strftime("%Y-%m-%d")
+        if shows_time and not shows_date:
+            return value.strftime("%H:%M:%S")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
@@ -246,7 +344,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def xls_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
     """Render each sheet of a legacy .xls workbook (BIFF, read by xlrd) as CSV text.
 
     Date cells become year-first text, as for .xlsx, so they never sway the
@@ -273,7 +371,7 @@ def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
                 writer.writerow(row)
             data = buf.getvalue().encode("utf-8")
             if data.strip(b",\n"):
-                yield sheet.name, data
+                yield sheet.name, data, []
     finally:
         book.release_resources()
 
@@ -310,7 +408,7 @@ class _TableParser(HTMLParser):
             self.cell.append(data)
 
 
-def html_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def html_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
     """Render each HTML table as CSV text: one table is one "sheet" (``table1``, ``table2`` …)."""
     raw = stream.read()
     enc = sniff_encoding(raw[:65536])
@@ -323,10 +421,10 @@ def html_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
         writer.writerows(rows)
         data = buf.getvalue().encode("utf-8")
         if data.strip(b",\n"):
-            yield f"table{k}", data
+            yield f"table{k}", data, []
 
 
-def sheets_to_csv_streams(kind: str, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def sheets_to_csv_streams(kind: str, stream: BinaryIO) -> Iterator[Sheet]:
     """The sheets (or tables) of a workbook-like source as CSV text, by its sniffed kind."""
     reader = {"xlsx": xlsx_to_csv_streams, "xls": xls_to_csv_streams, "html": html_to_csv_streams}[kind]
     return reader(stream)
