@@ -296,6 +296,7 @@ class DumpParser:
         self._msisdn_names: list[bytes] | None = None
         self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
         self._current_header: Detection | None = None
+        self._last_reading: Detection | None = None  # the first layout's reading, decision included
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
@@ -376,6 +377,7 @@ class DumpParser:
         det: Detection | None = None
         current: Detection | None = None  # the header rows are read under now (None: a second layout's)
         self._headers_seen = {}
+        self._last_reading = None
         for block in blocks:
             report.lines_read += block.n_lines
             data, first = block.data, block.first_line
@@ -385,16 +387,7 @@ class DumpParser:
                 if det.layout is None:
                     self._empty_export(det, report)
             if det.layout is None:
-                if det.stated is not None and not report.period_source:
-                    # An empty export still tells for which period the subscriber was observed.
-                    readings = set(det.stated.readings().values())
-                    if len(readings) == 1:
-                        lo, hi = readings.pop()
-                        _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz),
-                                                              to_utc(hi, self.opts.tz)))
-                report.nondata += block.n_lines
-                if progress:
-                    progress(block.raw_bytes)
+                self._empty_export_block(det, report, block, progress)
                 continue
             if first <= det.header_line:
                 if not report.layout:
@@ -419,19 +412,7 @@ class DumpParser:
                     current = self._switch(header, det, current, report)
                 if not seg:
                     continue
-                if current is None:
-                    out: Future | BlockOutput = _second_layout_rejects(seg, seg_first)
-                elif self.pool is None or current.decision is None:
-                    # The first block decides the date order the others are read in: parse it here.
-                    out = process_block(seg, seg_first, current, self.opts, report.sha256, part, report.name)
-                    if current.decision is None:
-                        assert isinstance(out, BlockOutput) and out.decision is not None
-                        det = replace(det, decision=out.decision)
-                        current = replace(current, decision=out.decision)
-                        _record_decision(report, out.decision)
-                else:
-                    out = self.pool.submit(process_block, seg, seg_first, current, self.opts, report.sha256, part,
-                                           report.name)
+                out, current = self._start(seg, seg_first, current, report, part)
                 pending.append((out, seg, seg_first, raw_bytes))
                 raw_bytes = 0
                 while len(pending) > (self.in_flight if self.pool is not None else 0):
@@ -439,6 +420,36 @@ class DumpParser:
             if raw_bytes and progress:
                 progress(raw_bytes)
         return det
+
+    def _empty_export_block(self, det: Detection, report: DumpReport, block: Block,
+                            progress: Callable[[int], None] | None) -> None:
+        """An empty export's lines are non-data; it still tells for which period the subscriber was observed."""
+        if det.stated is not None and not report.period_source:
+            readings = set(det.stated.readings().values())
+            if len(readings) == 1:
+                lo, hi = readings.pop()
+                _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz), to_utc(hi, self.opts.tz)))
+        report.nondata += block.n_lines
+        if progress:
+            progress(block.raw_bytes)
+
+    def _start(self, seg: bytes, seg_first: int, current: Detection | None, report: DumpReport,
+               part: str) -> tuple[Future | BlockOutput, Detection | None]:
+        """Start normalising a run of lines under the current reading (None: a second layout's)."""
+        if current is None:
+            return _second_layout_rejects(seg, seg_first), None
+        if self.pool is None or current.decision is None:
+            # The first block decides the date order the others are read in: parse it here.
+            out = process_block(seg, seg_first, current, self.opts, report.sha256, part, report.name)
+            if current.decision is None:
+                assert out.decision is not None
+                current = replace(current, decision=out.decision)
+                _record_decision(report, out.decision)
+            self._last_reading = current
+            return out, current
+        self._last_reading = current
+        return self.pool.submit(process_block, seg, seg_first, current, self.opts, report.sha256, part,
+                                report.name), current
 
     def _segments(self, data: bytes, first: int, report: DumpReport
                   ) -> Iterator[tuple[bytes, int, Detection | None]]:
@@ -510,7 +521,7 @@ class DumpParser:
         assert first.layout is not None and header.layout is not None
         self._current_header = header
         if header.layout is first.layout:
-            base = current or first
+            base = current or self._last_reading or first
             note = ("the header repeats with its columns in another order" if base.columns != header.columns
                     and sorted(base.columns) == sorted(header.columns) else "the header repeats with other columns")
             if current is None:

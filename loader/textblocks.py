@@ -272,7 +272,6 @@ def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
                 values: list[object] = []
                 for c, cell in enumerate(row, start=1):
                     value = getattr(cell, "value", None)
-                    fmt = getattr(cell, "number_format", "General") or "General"
                     if merged:
                         for rng in merged:
                             if rng[0] <= r <= rng[2] and rng[1] <= c <= rng[3]:
