@@ -355,6 +355,10 @@ class DumpParser:
             for out, *_ in pending:
                 if isinstance(out, Future):
                     out.cancel()
+        padding = getattr(blocks, "nul_padding", 0)
+        if padding:
+            report.notes.append(f"{padding} NUL byte(s) padding the end of the {'sheet' if part else 'file'} "
+                                f"were ignored (not a line)")
         if det is None:
             raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
         if det.layout is None:

@@ -133,6 +133,7 @@ class BlockReader:
         self.block_size = block_size or BLOCK_SIZE
         self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
         self.overlong = 0  # lines cut short for their length
+        self._blocks: Iterator[Block] | None = None
 
     def _chunks(self) -> Iterator[tuple[bytes, int]]:
         """Decoded UTF-8 text with every line ending turned into ``\\n``, and raw bytes consumed."""
@@ -158,7 +159,15 @@ class BlockReader:
         if tail:
             yield _one_line_ending(tail), 0
 
-    def __iter__(self) -> Iterator[Block]:
+    def __iter__(self) -> BlockReader:
+        return self
+
+    def __next__(self) -> Block:
+        if self._blocks is None:
+            self._blocks = self._read()
+        return next(self._blocks)
+
+    def _read(self) -> Iterator[Block]:
         line, carry, consumed = 1, b"", 0
         long_len, long_head, long_nul = 0, b"", True  # the overlong line being skipped, if any
         for text, n_raw in self._chunks():

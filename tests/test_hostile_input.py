@@ -76,6 +76,9 @@ def test_every_line_ending_loads_every_row(ws, tmp_path, kind):
     data = line_ending_variants()[kind]
     rep = only(ingest(ws, write(tmp_path, f"{kind}.csv", data), date_order="dmy"))
     assert rep.loaded == 6 and rep.rejected_total == 0
+    padding = len(data) - len(data.rstrip(b"\x00"))
+    assert [n for n in rep.notes if "NUL" in n] == (
+        [f"{padding} NUL byte(s) padding the end of the file were ignored (not a line)"] if padding else [])
     # Line numbers count every ending as an editor does: each session points at its own row.
     text = data.decode("utf-16" if kind.startswith("utf16") else "utf-8-sig").rstrip("\x00")
     physical = re.split(r"\r\n|\r|\n", text)
