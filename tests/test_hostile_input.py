@@ -76,7 +76,7 @@ def test_every_line_ending_loads_every_row(ws, tmp_path, kind):
     data = line_ending_variants()[kind]
     rep = only(ingest(ws, write(tmp_path, f"{kind}.csv", data), date_order="dmy"))
     assert rep.loaded == 6 and rep.rejected_total == 0
-    padding = len(data) - len(data.rstrip(b"\x00"))
+    padding = 0 if kind.startswith("utf16") else len(data) - len(data.rstrip(b"\x00"))
     assert [n for n in rep.notes if "NUL" in n] == (
         [f"{padding} NUL byte(s) padding the end of the file were ignored (not a line)"] if padding else [])
     # Line numbers count every ending as an editor does: each session points at its own row.
