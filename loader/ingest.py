@@ -148,7 +148,8 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
 def _nothing_loaded(store: SessionStore, sha: str) -> bool:
     """Whether a stored dump had every row rejected: ingesting it again (after fixing the
     options, a layout file or the signatures) reads it again and replaces its record."""
-    return any(r.sha256 == sha and r.all_rejected for r in store.reports())
+    old = store.report(sha)
+    return old is not None and old.all_rejected
 
 
 def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
