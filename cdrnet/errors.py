@@ -24,6 +24,18 @@ class InputError(CdrnetError):
     hint = "check the path exists and is a CSV/TSV/XLSX file, a folder, a .zip or a .gz"
 
 
+class ArchiveBombError(InputError):
+    """A compressed member expands far beyond any dump's compression (a possible archive bomb)."""
+
+    hint = "if it is a genuine dump, decompress it yourself and ingest the result"
+
+
+class CorruptInputError(InputError):
+    """A delivered file (workbook, archive member) cannot be read: refused by name, the batch goes on."""
+
+    hint = "ask the operator for the file again, or open and re-save it"
+
+
 class UnknownLayoutError(CdrnetError):
     """No recognisable header was found in a dump."""
 

@@ -154,8 +154,8 @@ def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection
                 score = len(pos) / len(layout.fields)
                 if best is None or score > best[0]:
                     best = (score, i, delim, layout, cells, pos)
-        if best is not None and best[0] == 1.0:
-            break
+        if best is not None:
+            break  # the first header line decides: a second one further down is another part of the file
     if call_header is not None and (best is None or call_header[0] < best[1]):
         line_no, (ct, bp) = call_header
         raise UnknownLayoutError(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from cdrnet.errors import CdrnetError, StorageError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
 from cdrnet.loader.dedupe import DuplicateFilter
@@ -48,6 +48,11 @@ class IngestResult:
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
     workers: int = 1  # parsing processes used (1: this process alone)
+
+    @property
+    def nothing_loaded(self) -> list[DumpReport]:
+        """Dumps read whose every row was rejected: recorded, but the run failed for them."""
+        return [r for r in self.loaded if r.all_rejected]
 
 
 def default_workers() -> int:
@@ -146,7 +151,7 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
     if store.has_dump(sha):
-        if not replace:
+        if not replace and not nothing_loaded(store, sha):
             return None
         store.forget_dump(sha)
     writer = store.begin_dump(sha, source.name)
@@ -161,6 +166,13 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     except BaseException:
         writer.abort()
         raise
+
+
+def nothing_loaded(store: SessionStore, sha: str) -> bool:
+    """Whether a stored dump had every row rejected: ingesting it again (after fixing the
+    options, a layout file or the signatures) reads it again and replaces its record."""
+    old = store.report(sha)
+    return old is not None and old.all_rejected
 
 
 def stage_dump(source: DumpSource, stager: StagingStore, layouts: list[Layout], opts: Options,
@@ -204,6 +216,18 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
                            workers, replace)
 
 
+def _refusal(src: DumpSource, exc: UnknownLayoutError | CorruptInputError) -> Refused:
+    """A file refused by name while the batch goes on: no layout fits (or a voice CDR no call
+    layout fits), or a damaged workbook or member. A file found beside the dumps and clearly no
+    dump (truth.csv, notes) is listed as skipped, not refused."""
+    if isinstance(exc, CorruptInputError):
+        return Refused(src.name, str(exc).removeprefix(f"{src.name}: "), "corrupt", exc.hint)
+    other = None if src.named else not_a_dump_reason(src)
+    if other is not None:
+        return Refused(src.name, other, NOT_A_DUMP)
+    return Refused(src.name, str(exc).removeprefix(f"{src.name}: "), "unknown layout", exc.hint)
+
+
 def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                 show_progress: bool, on_report: Callable[[DumpReport], None] | None,
                 on_unchanged: Callable[[str, str], None] | None, workers: int, replace: bool) -> IngestResult:
@@ -223,16 +247,8 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
             report = attempt()
         except StorageError:
             raise  # a full disk or read-only folder fails every file alike: stop with one line
-        except UnknownLayoutError as exc:
-            # Not a failure while reading a known layout: no layout fits (or a voice CDR).
-            # Found beside the dumps and clearly no dump (truth.csv, notes): skipped, not refused.
-            other = None if src.named else not_a_dump_reason(src)
-            if other is not None:
-                result.refused.append(Refused(src.name, other, NOT_A_DUMP))
-                return
-            reason = str(exc)
-            reason = reason[len(src.name) + 2:] if reason.startswith(f"{src.name}: ") else reason
-            result.refused.append(Refused(src.name, reason, "unknown layout", exc.hint))
+        except (UnknownLayoutError, CorruptInputError) as exc:
+            result.refused.append(_refusal(src, exc))
             return
         except CdrnetError as exc:
             result.failed.append((src.name, exc))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cdrnet import __version__
-from cdrnet.errors import IngestWorkerError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, CorruptInputError, IngestWorkerError, UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.identifiers import normalise_msisdn
@@ -33,7 +34,7 @@ from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
 from cdrnet.loader.strays import HOLD_LIMIT, Held, StrayFilter
 from cdrnet.loader.strays import REASON as stray_reason
-from cdrnet.loader.textblocks import Block, iter_blocks, sheets_to_csv_streams
+from cdrnet.loader.textblocks import Block, count_lines, excerpt, iter_blocks, read_overlong, sheets_to_csv_streams
 
 
 @dataclass
@@ -101,9 +102,16 @@ def _split_python(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple
     return pd.DataFrame(rows, columns=det.columns, dtype="string"), bad
 
 
-def split_rows(data: bytes, first_line: int, det: Detection) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
-    """Split a block into full rows (with line numbers) and invalid lines."""
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+def split_rows(data: bytes, line_nos: np.ndarray, det: Detection
+               ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
+    """Split a block into full rows (with line numbers) and invalid lines.
+
+    ``line_nos`` holds the file line number of each line of ``data`` (padding lines
+    were taken out before, so they need not be consecutive).
+    """
+    n_lines = len(line_nos)
+    if not n_lines:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in det.columns}), line_nos, []
     try:
         frame, bad = _split_arrow(data, det)
     except (pa.ArrowInvalid, pa.ArrowException):
@@ -113,21 +121,69 @@ def split_rows(data: bytes, first_line: int, det: Detection) -> tuple[pd.DataFra
     bad_rel = np.array(sorted(num for num, _ in bad), dtype=np.int64)
     mask = np.ones(n_lines, dtype=bool)
     mask[bad_rel - 1] = False
-    lines = np.arange(first_line, first_line + n_lines, dtype=np.int64)[mask]
-    return frame, lines, [(first_line + num - 1, text) for num, text in bad]
+    return frame, line_nos[mask], [(int(line_nos[num - 1]), text) for num, text in bad]
 
 
-def _blank_nul_lines(data: bytes) -> tuple[bytes, set[int]]:
-    """Overwrite lines containing NUL with spaces; return the 0-based lines hit."""
+#: Bytes a padding line is made of: blank lines and rows of empty cells (Excel pads a
+#: sheet's used range with them, sometimes hundreds of thousands).
+_PAD_BYTES = np.zeros(256, dtype=bool)
+_PAD_BYTES[list(b" \t,;|\"'\n\x0b\x0c")] = True
+
+
+def _drop_padding(data: bytes, first: int) -> tuple[bytes, np.ndarray, int]:
+    """Take out blank and empty-cell lines (non-data) before splitting, vectorised.
+
+    Returns the remaining bytes, the file line number of each remaining line and how
+    many lines were padding: a sheet padded with 500,000 empty rows then costs a
+    few numpy passes instead of half a million rows through the normaliser. A padding
+    line starts and ends with a padding byte (an empty quoted cell starts with two
+    quotes), so ordinary blocks are passed over after a look at their line ends.
+    """
+    n = count_lines(data)
+    every = np.arange(first, first + n, dtype=np.int64)
+    if not n:
+        return data, every, 0
+    arr = np.frombuffer(data, dtype=np.uint8)
+    starts = _line_starts(data)[:n]
+    ends = np.concatenate([starts[1:] - 1, [len(arr)]])  # each line's newline (or the end)
+    last = np.maximum(ends - 1, starts)
+    second = np.minimum(starts + 1, len(arr) - 1)
+    cand = (_PAD_BYTES[arr[starts]] & _PAD_BYTES[arr[last]]
+            & ((arr[starts] != ord('"')) | (arr[second] == ord('"')))) | (ends == starts)
+    if not cand.any():
+        return data, every, 0
+    solid = np.add.reduceat(~_PAD_BYTES[arr], starts, dtype=np.int64)
+    pad = (solid == 0) & cand
+    if not pad.any():
+        return data, every, 0
+    keep_bytes = np.repeat(~pad, np.diff(np.concatenate([starts, [len(arr)]])))
+    return arr[keep_bytes].tobytes(), every[~pad], int(pad.sum())
+
+
+def _blank_nul_lines(data: bytes) -> tuple[bytes, dict[int, tuple[str, str]]]:
+    """Overwrite lines containing NUL with spaces; say why each was (0-based line -> reason, text).
+
+    A line of NUL bytes alone is padding and becomes a blank (non-data) line; an
+    overlong line's marker (see textblocks) is rejected ``line_too_long`` with its excerpt;
+    any other line with a NUL is rejected ``nul_byte``.
+    """
     if b"\x00" not in data:
-        return data, set()
+        return data, {}
     arr = np.frombuffer(data, dtype=np.uint8).copy()
     starts = _line_starts(data)
     hit = np.unique(np.searchsorted(starts, np.flatnonzero(arr == 0), side="right") - 1)
-    for k in hit:
+    why: dict[int, tuple[str, str]] = {}
+    for k in hit.tolist():
         end = starts[k + 1] - 1 if k + 1 < len(starts) else len(arr)
-        arr[starts[k] : end] = 32
-    return arr.tobytes(), {int(k) for k in hit}
+        line = data[starts[k] : end]
+        long = read_overlong(line)
+        if long is not None:
+            why[k] = ("line_too_long", f"{long[1]}... [{long[0]} bytes]")
+        elif line.strip(b"\x00 \t\r"):
+            why[k] = ("nul_byte", "<line with NUL bytes>")
+        # A rejected line becomes one field of SOH (never a row, never padding); NULs alone, blanks.
+        arr[starts[k] : end] = 1 if k in why else 32
+    return arr.tobytes(), why
 
 
 @dataclass
@@ -152,24 +208,27 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
     and period, from every date cell of the block, before normalising.
     """
     data, nul_lines = _blank_nul_lines(data)
-    frame, lines, bad = split_rows(data, first, det)
+    text_data = data
+    data, line_nos, padding = _drop_padding(data, first)
+    frame, lines, bad = split_rows(data, line_nos, det)
     decision = None
     if det.decision is None:
         decision = decide_dates(frame, det, opts, name or sha[:12])
         det = replace(det, decision=decision)
-    nondata = 0
+    nondata = padding
     rej_lines, rej_reasons, rej_texts = [], [], []
     for line_no, text in bad:
         if line_no - first in nul_lines:
+            reason, shown = nul_lines[line_no - first]
             rej_lines.append(line_no)
-            rej_reasons.append("nul_byte")
-            rej_texts.append("<line with NUL bytes>")
+            rej_reasons.append(reason)
+            rej_texts.append(shown)
         elif is_nondata_text(text):
             nondata += 1
         else:
             rej_lines.append(line_no)
             rej_reasons.append("wrong_field_count")
-            rej_texts.append(text)
+            rej_texts.append(excerpt(text))
     assert det.layout is not None
     if det.layout.kind == "calls":
         from cdrnet.loader.calls import normalise_calls_block
@@ -178,14 +237,40 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
     else:
         result = normalise_block(frame, lines, det, opts, sha, part)
     if len(result.rejects):
-        starts = _line_starts(data)
+        starts = _line_starts(text_data)
         for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
             rej_lines.append(line_no)
             rej_reasons.append(reason)
-            rej_texts.append(_line_text(data, starts, line_no - first))
+            rej_texts.append(excerpt(_line_text(text_data, starts, line_no - first)))
     rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
     return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision,
                        result.row_hash, det.layout.kind)
+
+
+def _second_layout_rejects(data: bytes, first: int) -> BlockOutput:
+    """Lines under a second layout's header: rejected (blank ones are non-data), never read
+    under the first layout's column names."""
+    n = count_lines(data)
+    rows, line_nos, _ = _drop_padding(data, first)
+    texts = rows.decode("utf-8", errors="replace").split("\n")[: len(line_nos)]
+    rejected = Rejected(line_nos, ["second_layout"] * len(line_nos), [excerpt(t) for t in texts])
+    return BlockOutput(pd.DataFrame(), np.zeros(0, dtype=np.uint64), rejected, n - len(line_nos), {})
+
+
+def _read_sheets(source: DumpSource, fh: BinaryIO) -> list[tuple[str, bytes, list[str]]]:
+    """Every sheet of a workbook as CSV text, or a refusal naming the file.
+
+    openpyxl and xlrd raise whatever their parsers meet in a damaged workbook (OSError,
+    KeyError, XML syntax errors, ...): every one means "this file cannot be read", so
+    all are turned into one typed error and the batch goes on with the next file.
+    """
+    try:
+        return list(sheets_to_csv_streams(source.kind, fh))
+    except CdrnetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party parsers of hostile bytes raise anything
+        kind = {"xlsx": ".xlsx workbook", "xls": ".xls workbook", "html": "HTML table"}[source.kind]
+        raise CorruptInputError(f"{source.name}: not a readable {kind} ({type(exc).__name__}: {exc})") from exc
 
 
 def _record_decision(report: DumpReport, d: DateDecision) -> None:
@@ -223,6 +308,10 @@ class DumpParser:
         self.in_flight = max(2, 2 * workers)
         self._rows_seen = np.zeros(0, dtype=np.uint64)  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
+        self._msisdn_names: list[bytes] | None = None
+        self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
+        self._current_header: Detection | None = None
+        self._last_reading: Detection | None = None  # the first layout's reading, decision included
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
@@ -232,11 +321,12 @@ class DumpParser:
         layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
         with source.opener() as fh:
             if source.kind in ("xlsx", "xls", "html"):
-                parts = list(sheets_to_csv_streams(source.kind, fh))
+                parts = _read_sheets(source, fh)
                 if progress and source.size:
                     progress(source.size)
                 found = False
-                for sheet, data in parts:
+                for sheet, data, sheet_notes in parts:
+                    report.notes.extend(sheet_notes)
                     before = report.lines_read
                     try:
                         levels = self._parse_stream(iter_blocks(io.BytesIO(data)), report, acc, sheet, None)
@@ -280,6 +370,10 @@ class DumpParser:
             for out, *_ in pending:
                 if isinstance(out, Future):
                     out.cancel()
+        padding = getattr(blocks, "nul_padding", 0)
+        if padding:
+            report.notes.append(f"{padding} NUL byte(s) padding the end of the {'sheet' if part else 'file'} "
+                                f"were ignored (not a line)")
         if det is None:
             raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
         if det.layout is None:
@@ -324,6 +418,9 @@ class DumpParser:
                      finish_oldest: Callable[[], None], progress: Callable[[int], None] | None) -> Detection | None:
         """Detect the layout on the first block, then queue every block for normalisation."""
         det: Detection | None = None
+        current: Detection | None = None  # the header rows are read under now (None: a second layout's)
+        self._headers_seen = {}
+        self._last_reading = None
         for block in blocks:
             report.lines_read += block.n_lines
             data, first = block.data, block.first_line
@@ -333,16 +430,7 @@ class DumpParser:
                 if det.layout is None:
                     self._empty_export(det, report)
             if det.layout is None:
-                if det.stated is not None and not report.period_source:
-                    # An empty export still tells for which period the subscriber was observed.
-                    readings = set(det.stated.readings().values())
-                    if len(readings) == 1:
-                        lo, hi = readings.pop()
-                        _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz),
-                                                              to_utc(hi, self.opts.tz)))
-                report.nondata += block.n_lines
-                if progress:
-                    progress(block.raw_bytes)
+                self._empty_export_block(det, report, block, progress)
                 continue
             if first <= det.header_line:
                 if not report.layout:
@@ -352,24 +440,137 @@ class DumpParser:
                 report.nondata += skip
                 data = data[starts[skip]:] if skip < len(starts) else b""
                 first += skip
+                current = self._current_header = det
                 if not data:
                     if progress:
                         progress(block.raw_bytes)
                     continue
-            if self.pool is None or det.decision is None:
-                # The first block decides the date order the others are read in: parse it here.
-                out: Future | BlockOutput = process_block(data, first, det, self.opts, report.sha256, part,
-                                                          report.name)
-                if det.decision is None:
-                    assert isinstance(out, BlockOutput) and out.decision is not None
-                    det = replace(det, decision=out.decision)
-                    _record_decision(report, out.decision)
-            else:
-                out = self.pool.submit(process_block, data, first, det, self.opts, report.sha256, part, report.name)
-            pending.append((out, data, first, block.raw_bytes))
-            while len(pending) > (self.in_flight if self.pool is not None else 0):
-                finish_oldest()
+            raw_bytes = block.raw_bytes
+            for seg, seg_first, header in self._segments(data, first, report):
+                if header is not None:
+                    current = self._switch(header, det, current, report)
+                if not seg:
+                    continue
+                out, current = self._start(seg, seg_first, current, report, part)
+                pending.append((out, seg, seg_first, raw_bytes))
+                raw_bytes = 0
+                while len(pending) > (self.in_flight if self.pool is not None else 0):
+                    finish_oldest()
+            if raw_bytes and progress:
+                progress(raw_bytes)
         return det
+
+    def _empty_export_block(self, det: Detection, report: DumpReport, block: Block,
+                            progress: Callable[[int], None] | None) -> None:
+        """An empty export's lines are non-data; it still tells for which period the subscriber was observed."""
+        if det.stated is not None and not report.period_source:
+            readings = set(det.stated.readings().values())
+            if len(readings) == 1:
+                lo, hi = readings.pop()
+                _record_decision(report, DateDecision("", "", to_utc(lo, self.opts.tz), to_utc(hi, self.opts.tz)))
+        report.nondata += block.n_lines
+        if progress:
+            progress(block.raw_bytes)
+
+    def _start(self, seg: bytes, seg_first: int, current: Detection | None, report: DumpReport,
+               part: str) -> tuple[Future | BlockOutput, Detection | None]:
+        """Start normalising a run of lines under the current reading (None: a second layout's)."""
+        if current is None:
+            return _second_layout_rejects(seg, seg_first), None
+        if self.pool is None or current.decision is None:
+            # The first block decides the date order the others are read in: parse it here.
+            out = process_block(seg, seg_first, current, self.opts, report.sha256, part, report.name)
+            if current.decision is None:
+                assert out.decision is not None
+                current = replace(current, decision=out.decision)
+                _record_decision(report, out.decision)
+            self._last_reading = current
+            return out, current
+        self._last_reading = current
+        return self.pool.submit(process_block, seg, seg_first, current, self.opts, report.sha256, part,
+                                report.name), current
+
+    def _segments(self, data: bytes, first: int, report: DumpReport
+                  ) -> Iterator[tuple[bytes, int, Detection | None]]:
+        """Cut a block at header lines that change how rows are read.
+
+        Yields (lines, first line number, the header that precedes them or None). A header
+        repeated as it was stays in its segment (the normaliser counts it as non-data);
+        one with its columns in another order, or another layout's, starts a new segment
+        and is itself counted as non-data.
+        """
+        cuts = [(k, d) for k, d in self._header_lines(data, report) if d is not None]
+        if not cuts:
+            yield data, first, None
+            return
+        starts = _line_starts(data)
+        pos, line, header = 0, first, None
+        for k, d in cuts:
+            d = replace(d, header_line=first + k)
+            yield data[pos : starts[k]], line, header
+            report.nondata += 1
+            nxt = starts[k + 1] if k + 1 < len(starts) else len(data)
+            pos, line, header = nxt, first + k + 1, d
+        yield data[pos:], line, header
+
+    def _header_lines(self, data: bytes, report: DumpReport) -> list[tuple[int, Detection | None]]:
+        """Lines of a block that are a header of some layout: (0-based line, its detection).
+
+        Every layout's header names its subscriber column, so only lines holding one of those
+        names (a C-speed search) are tried by the detector; the detection is None for the
+        header rows are being read under, repeated as it is.
+        """
+        if self._msisdn_names is None:
+            names = {n for layout in self.layouts for n in layout.normalised.get("msisdn", ())}
+            self._msisdn_names = sorted(n.encode() for n in names if n)
+        low = data.lower()
+        hits: set[int] = set()
+        for name in self._msisdn_names:
+            at = low.find(name)
+            while at >= 0:
+                hits.add(at)
+                at = low.find(name, at + 1)
+        if not hits:
+            return []
+        starts = _line_starts(data)
+        found: list[tuple[int, Detection | None]] = []
+        for k in sorted(set(np.searchsorted(starts, sorted(hits), side="right") - 1)):
+            text = _line_text(data, starts, int(k))
+            key = text.strip()
+            if key not in self._headers_seen:
+                try:
+                    d = detect([text], self.layouts, report.name)
+                    self._headers_seen[key] = d if d.layout is not None else None
+                except UnknownLayoutError:
+                    self._headers_seen[key] = None
+            d = self._headers_seen[key]
+            if d is not None:
+                found.append((int(k), d))
+        return [(k, None if self._same_reading(d) else d) for k, d in found]
+
+    def _same_reading(self, header: Detection) -> bool:
+        """Whether a header reads rows exactly as the current one does (a plain repeat)."""
+        cur = self._current_header
+        return cur is not None and header.layout is cur.layout and header.columns == cur.columns
+
+    def _switch(self, header: Detection, first: Detection, current: Detection | None,
+                report: DumpReport) -> Detection | None:
+        """The reading after a header line that changes it, and a note saying where."""
+        line = header.header_line
+        assert first.layout is not None and header.layout is not None
+        self._current_header = header
+        if header.layout is first.layout:
+            base = current or self._last_reading or first
+            note = ("the header repeats with its columns in another order" if base.columns != header.columns
+                    and sorted(base.columns) == sorted(header.columns) else "the header repeats with other columns")
+            if current is None:
+                note = f"the {first.layout.name} header returns"
+            report.notes.append(f"line {line}: {note}; the rows after it are read under it")
+            return replace(base, columns=header.columns, index=header.index, alternatives=header.alternatives)
+        report.notes.append(f"line {line}: a second layout ({header.layout.name}) begins here, after "
+                            f"{first.layout.name} rows; its rows are rejected 'second_layout' (split the file "
+                            f"at line {line} and ingest the parts)")
+        return None
 
     def _duplicate_reasons(self, out: BlockOutput, dup_lines: np.ndarray) -> list[str]:
         """Why each dropped line is a duplicate: an identical row seen before ("duplicate_row"),
@@ -385,6 +586,11 @@ class DumpParser:
         return np.where(identical, "duplicate_row", "resent_row").tolist()
 
     def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
+        if out.sessions.columns.empty:  # a second layout's lines: rejects only
+            if len(out.rejected.lines):
+                self.on_rejects(out.rejected, part)
+            acc.add(out.sessions, pd.Series(out.rejected.reasons, dtype="string"), out.nondata, out.stats)
+            return
         starts: list[np.ndarray] = []
 
         def text_of(line: int) -> str:

@@ -117,6 +117,11 @@ class DumpReport:
         return sum(self.rejected.values())
 
     @property
+    def all_rejected(self) -> bool:
+        """Rows were read but none loaded: recorded with its rejects, and read again when ingested again."""
+        return self.loaded == 0 and self.rejected_total > 0
+
+    @property
     def accounted(self) -> bool:
         return self.loaded + self.rejected_total + self.nondata == self.lines_read
 
@@ -147,16 +152,12 @@ class DumpReport:
         return [f"  tower dump of cell {self.tower_cell_raw} ({self.tower_cell}): "
                 f"{self.tower_numbers} number(s) seen there"]
 
-    def summary_lines(self) -> list[str]:
-        """Human-readable summary, one fact per line."""
-        rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
-        out = [
-            f"{self.name}",
-            f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
-            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} "
-            f"+ non-data {self.nondata}",
-            f"  rejected by reason: {rej}",
-        ]
+    def _reading_lines(self) -> list[str]:
+        """How the dump was read: nothing loaded, its period, stray dates, date order."""
+        out: list[str] = []
+        if self.all_rejected:
+            out.append(f"  NOTHING LOADED: every one of its {self.rejected_total} row(s) was rejected; fix the file "
+                       f"or the options and ingest it again (a dump with nothing loaded is read again)")
         if self.period_source:
             out.append(f"  period {self.period_text()}")
         far = self.rejected.get(STRAY_REASON, 0)
@@ -170,6 +171,19 @@ class DumpReport:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
                    "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
+        return out
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
+        out = [
+            f"{self.name}",
+            f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
+            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} "
+            f"+ non-data {self.nondata}",
+            f"  rejected by reason: {rej}",
+        ]
+        out.extend(self._reading_lines())
         out.extend(self._tower_lines())
         for m in self.no_records_for:
             out.append(f"  no records for {m} in period {self.period_text()}")

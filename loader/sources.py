@@ -17,12 +17,14 @@ the run; a file the user names on the command line, or one that looks like a dum
 
 from __future__ import annotations
 
+import bz2
 import functools
 import gzip
 import hashlib
 import io
 import lzma
 import re
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -30,19 +32,34 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from cdrnet.errors import InputError
+from cdrnet.errors import ArchiveBombError, InputError
 
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".psv", ".dat", ".ipdr", ".cdr", ""}
 #: Names whose content is sniffed (their name says little about what they hold).
-SNIFFED_SUFFIXES = TEXT_SUFFIXES | {".xls", ".xlsx", ".htm", ".html", ".zip", ".7z", ".rar", ".gz"}
+SNIFFED_SUFFIXES = TEXT_SUFFIXES | {".xls", ".xlsx", ".htm", ".html", ".zip", ".7z", ".rar", ".gz", ".tgz", ".tar",
+                                    ".bz2", ".tbz2", ".xz", ".txz", ".zst", ".lz4", ".z"}
 MAX_NESTING = 3
 SNIFF_BYTES = 4096
 #: Operating-system debris in deliveries: skipped and reported, never parsed.
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 MAGIC = (
     (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"),
-    (b"\x1f\x8b", "gz"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),
+    (b"\x1f\x8b", "gz"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"), (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x04\x22\x4d\x18", "lz4"), (b"\x1f\x9d", "compress"),
 )
+#: Single-stream compressions the standard library reads (the name inside drops the suffix).
+STREAMS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    "gz": lambda fh: gzip.GzipFile(fileobj=fh),  # type: ignore[dict-item]
+    "bz2": lambda fh: bz2.BZ2File(fh),  # type: ignore[dict-item]
+    "xz": lambda fh: lzma.LZMAFile(fh),  # type: ignore[dict-item]
+}
+#: Compressions recognised but not read: refused by name, never parsed as text.
+UNREAD_COMPRESSIONS = {"zstd": "Zstandard (.zst)", "lz4": "LZ4 (.lz4)", "compress": "Unix compress (.Z)"}
+#: A member or stream may expand to at most this many times its compressed size (and never
+#: less than MIN_EXPANSION_LIMIT bytes): CSV compresses 5-20 times, an archive bomb
+#: thousands; past the limit it is refused, so a bomb costs bounded time and memory.
+MAX_EXPANSION_RATIO = 200
+MIN_EXPANSION_LIMIT = 64 << 20
 
 
 @dataclass
@@ -106,6 +123,8 @@ def sniff(head: bytes) -> str:
     for magic, kind in MAGIC:
         if head.startswith(magic):
             return kind
+    if head[257:262] == b"ustar":
+        return "tar"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<html", b"<!doctype html", b"<table", b"<?xml", b"<meta", b"<head", b"<body")) or (
             text.startswith(b"<") and b"<table" in head.lower()):
@@ -141,28 +160,105 @@ def _from_bytes_opener(data: bytes) -> Callable[[], BinaryIO]:
 def _zip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iterator[DumpSource | Refused]:
     try:
         zf = zipfile.ZipFile(opener())
-    except zipfile.BadZipFile:
-        yield Refused(label, "not a valid zip archive")
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        yield Refused(label, f"not a valid zip archive ({type(exc).__name__}: {exc})", "corrupt")
         return
     with zf:
-        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+        infos = list(enumerate(zf.infolist()))
+        seen: dict[str, int] = {}
+        for index, info in sorted(infos, key=lambda i: (i[1].filename, i[0])):
             if info.is_dir():
                 continue
-            name = f"{label}!{info.filename}"
+            name = _member_label(label, info.filename, seen)
             refusal = member_refusal(name, info.filename, encrypted=bool(info.flag_bits & 0x1))
             if refusal is not None:
                 yield refusal
                 continue
-            yield from _expand(name, info.filename, _member_opener(zf.filename, opener, info.filename),
+            yield from _expand(name, info.filename, _bounded(_member_opener(opener, index), name, info.compress_size),
                                info.file_size, depth + 1)
 
 
-def _member_opener(_zip_name: str | None, opener: Callable[[], BinaryIO], member: str) -> Callable[[], BinaryIO]:
+def _member_label(label: str, filename: str, seen: dict[str, int]) -> str:
+    """``archive!member``; a second member of the same name (zip and tar allow it) gets ``#2``."""
+    seen[filename] = seen.get(filename, 0) + 1
+    n = seen[filename]
+    return f"{label}!{filename}" + (f"#{n}" if n > 1 else "")
+
+
+def _member_opener(opener: Callable[[], BinaryIO], index: int) -> Callable[[], BinaryIO]:
+    """Open a zip member by its position: two members may share a name, and each is read."""
     def open_member() -> BinaryIO:
         zf = zipfile.ZipFile(opener())
-        return zf.open(member)
+        return zf.open(zf.infolist()[index])
 
     return open_member
+
+
+def _tar_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iterator[DumpSource | Refused]:
+    """Members of a .tar (or the .tar inside a .tgz), each by its position."""
+    try:
+        with tarfile.open(fileobj=opener(), mode="r:") as tf:
+            members = list(enumerate(tf.getmembers()))
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        yield Refused(label, f"not a readable .tar archive ({type(exc).__name__}: {exc})", "corrupt")
+        return
+    seen: dict[str, int] = {}
+    for index, info in sorted(members, key=lambda i: (i[1].name, i[0])):
+        if info.isdir():
+            continue
+        name = _member_label(label, info.name, seen)
+        if not info.isfile():
+            yield Refused(name, "not a regular file in the .tar (link or device): not read", "skipped")
+            continue
+        refusal = member_refusal(name, info.name)
+        if refusal is not None:
+            yield refusal
+            continue
+
+        def open_member(index: int = index) -> BinaryIO:
+            tf = tarfile.open(fileobj=opener(), mode="r:")
+            fh = tf.extractfile(tf.getmembers()[index])
+            assert fh is not None
+            return fh  # type: ignore[return-value]
+
+        yield from _expand(name, info.name, open_member, info.size, depth + 1)
+
+
+class _BoundedReader(io.RawIOBase):
+    """A decompressing stream that refuses to expand past a limit (an archive bomb)."""
+
+    def __init__(self, inner: BinaryIO, limit: int, name: str, packed: int) -> None:
+        self.inner, self.limit, self.name, self.packed, self.count = inner, limit, name, packed, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        data = self.inner.read(len(b))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ArchiveBombError(
+                f"{self.name}: expands past {self.limit >> 20} MB from {self.packed} compressed bytes (more than "
+                f"{MAX_EXPANSION_RATIO} times): refused as a possible archive bomb",
+                hint="if it is a genuine dump, decompress it yourself and ingest the result")
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def expansion_limit(packed: int | None) -> int:
+    """Bytes a compressed member or stream of ``packed`` bytes may expand to."""
+    return max(MIN_EXPANSION_LIMIT, MAX_EXPANSION_RATIO * (packed or 0))
+
+
+def _bounded(opener: Callable[[], BinaryIO], name: str, packed: int | None) -> Callable[[], BinaryIO]:
+    def open_bounded() -> BinaryIO:
+        return io.BufferedReader(_BoundedReader(opener(), expansion_limit(packed), name, packed or 0))
+
+    return open_bounded
 
 
 def _sevenzip_members(label: str, opener: Callable[[], BinaryIO], depth: int) -> Iterator[DumpSource | Refused]:
@@ -255,13 +351,16 @@ def read_errors() -> tuple[type[BaseException], ...]:
     import rarfile
 
     return (OSError, EOFError, zlib.error, zipfile.BadZipFile, e7.ArchiveError, e7.CrcError,
-            e7.DecompressionError, e7.PasswordRequired, rarfile.Error, lzma.LZMAError)
+            e7.DecompressionError, e7.PasswordRequired, rarfile.Error, lzma.LZMAError, tarfile.TarError,
+            ArchiveBombError)
 
 
 def check_readable(source: DumpSource) -> Refused | None:
     """Read the source through once (its SHA-256) and say why not when its bytes are corrupt."""
     try:
         source.sha256()
+    except ArchiveBombError as exc:
+        return Refused(source.name, str(exc).removeprefix(f"{source.name}: "), "bomb", exc.hint)
     except read_errors() as exc:
         return Refused(source.name, f"corrupt or unreadable ({type(exc).__name__}: {exc}); the other files go on",
                        "corrupt")
@@ -291,26 +390,48 @@ def _expand(label: str, name: str, opener: Callable[[], BinaryIO], size: int | N
         return
     try:
         kind = sniff(_head(opener))
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError) as exc:
-        yield Refused(label, f"cannot be read ({type(exc).__name__}: {exc})", "corrupt")
+        if kind == "zip" and _is_workbook(opener):
+            kind = "xlsx"
+        if kind in ("zip", "7z", "rar", "tar") and depth > 0:
+            # A nested archive is read into memory once (bounded by the expansion limit):
+            # seeking inside a member stream is not possible.
+            opener = _from_bytes_opener(opener().read())
+    except ArchiveBombError as exc:
+        yield Refused(label, str(exc).removeprefix(f"{label}: "), "bomb", exc.hint)
         return
-    if kind == "zip" and _is_workbook(opener):
-        kind = "xlsx"
-    if kind in ("zip", "7z", "rar"):
-        # A nested archive is read into memory once: seeking inside a member stream is not possible.
-        member_opener = _from_bytes_opener(opener().read()) if depth > 0 else opener
-        members = {"zip": _zip_members, "7z": _sevenzip_members, "rar": _rar_members}[kind]
-        yield from members(label, member_opener, depth)
+    except (*read_errors(), RuntimeError) as exc:
+        yield Refused(label, f"cannot be read ({type(exc).__name__}: {exc}); the other files go on", "corrupt")
         return
-    if kind == "gz":
-        inner = name[:-3] if name.lower().endswith(".gz") else name
+    if kind in ("zip", "7z", "rar", "tar"):
+        members = {"zip": _zip_members, "7z": _sevenzip_members, "rar": _rar_members, "tar": _tar_members}[kind]
+        yield from members(label, opener, depth)
+        return
+    if kind in UNREAD_COMPRESSIONS:
+        yield Refused(label, f"compressed with {UNREAD_COMPRESSIONS[kind]}, which cdrnet does not read "
+                             "(decompress it, or re-pack it as .zip or .gz)", "unsupported")
+        return
+    if kind in STREAMS:
+        inner = _inner_name(name)
+        stream = STREAMS[kind]
 
-        def gz_open() -> BinaryIO:
-            return gzip.GzipFile(fileobj=opener())  # type: ignore[return-value]
+        def stream_open(stream=stream) -> BinaryIO:
+            return stream(opener())  # type: ignore[return-value]
 
-        yield from _expand(label, inner, gz_open, None, depth + 1, True)
+        yield from _expand(label, inner, _bounded(stream_open, label, size), None, depth + 1, True)
         return
     yield DumpSource(name=label, opener=opener, size=size, kind=kind)
+
+
+def _inner_name(name: str) -> str:
+    """The name inside a compressed stream: ``a.csv.gz`` holds ``a.csv``, ``a.tgz`` a ``.tar``."""
+    lower = name.lower()
+    for outer, inner in ((".tgz", ".tar"), (".tbz2", ".tar"), (".txz", ".tar")):
+        if lower.endswith(outer):
+            return name[: -len(outer)] + inner
+    for suffix in (".gz", ".bz2", ".xz"):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def iter_sources(paths: list[str | Path]) -> Iterator[DumpSource | Refused]:

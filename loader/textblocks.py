@@ -9,10 +9,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import BinaryIO
+
+import numpy as np
 
 BLOCK_SIZE = 16 << 20
 
@@ -61,62 +64,270 @@ def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
     return decoder.decode(chunk, final=False).encode("utf-8")
 
 
-def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> Iterator[Block]:
-    """Yield UTF-8 blocks cut at line ends; carries partial lines between reads."""
-    block_size = block_size or BLOCK_SIZE
-    raw = stream.read(block_size)
-    encoding = sniff_encoding(raw[:65536])
-    if encoding == "utf-8-sig":
-        raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    # UTF-8 passes through untouched (blocks are cut at newlines, so no character is
-    # split): Arrow validates it, and a block with a bad byte falls back to the
-    # Python splitter, which decodes with replacement characters like this decoder.
-    passthrough = encoding == "utf-8"
-    line, carry, consumed = 1, b"", 0
-    while raw:
-        text = carry + (raw if passthrough else _to_utf8(raw, decoder))
-        consumed += len(raw)
-        raw = stream.read(block_size)
-        cut = text.rfind(b"\n")
-        if cut < 0:
-            carry = text
-            continue
-        body, carry = text[: cut + 1], text[cut + 1 :]
-        if b"\r" in body:
-            body = body.replace(b"\r\n", b"\n")
-        n = count_lines(body)
-        yield Block(body, line, n, consumed)
-        line, consumed = line + n, 0
-    tail = carry if passthrough else carry + decoder.decode(b"", final=True).encode("utf-8")
-    tail = tail.replace(b"\r\n", b"\n").rstrip(b"\r")
-    if tail:
-        yield Block(tail, line, count_lines(tail), consumed)
+#: A line longer than this is no row of any dump (rows are a few hundred bytes): it is cut
+#: short while reading, so an endless line without newline (a bomb, a binary blob) never
+#: holds more than a block and this much in memory, and is rejected ``line_too_long``.
+MAX_LINE_BYTES = 1 << 20
+#: How much of a rejected line rejects.csv keeps (characters): enough to recognise it.
+EXCERPT_CHARS = 200
+#: Stands in a block for an overlong line (the block format, whole lines of bytes, stays the
+#: same for the worker processes): ``MARK length NUL excerpt``. A real row holding NUL
+#: bytes is rejected anyway, so the marker can never pass for one.
+OVERLONG_MARK = b"\x00cdrnet-line-too-long\x00"
 
 
-def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
-    """Render each worksheet as CSV text (one row per line) for the text pipeline.
+def excerpt(text: str) -> str:
+    """A rejected line as rejects.csv keeps it: whole when short, else its start and its length."""
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[:EXCERPT_CHARS]}... [{len(text.encode('utf-8', errors='replace'))} bytes]"
 
-    Cells are written as text exactly as Excel stores them, so numbers that
-    Excel already turned into floats show their damage (``3.5E+15``).
+
+def overlong_marker(length: int, head: bytes) -> bytes:
+    """The line that stands for an overlong one: its length and a bounded excerpt."""
+    shown = head[: EXCERPT_CHARS * 4].replace(b"\x00", b"").replace(b"\n", b" ")
+    shown = shown.decode("utf-8", errors="ignore")[:EXCERPT_CHARS].encode("utf-8")
+    return OVERLONG_MARK + str(length).encode() + b"\x00" + shown
+
+
+def read_overlong(line: bytes) -> tuple[int, str] | None:
+    """(length, excerpt) when a block line is an overlong line's marker, else None."""
+    if not line.startswith(OVERLONG_MARK):
+        return None
+    length, _, shown = line[len(OVERLONG_MARK):].partition(b"\x00")
+    return int(length or 0), shown.decode("utf-8", errors="replace")
+
+
+def _cap_long_lines(body: bytes) -> bytes:
+    """Replace lines longer than MAX_LINE_BYTES inside a block by their markers."""
+    if len(body) <= MAX_LINE_BYTES:
+        return body
+    nl = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], nl + 1])[: len(nl) + (0 if body.endswith(b"\n") else 1)]
+    ends = np.concatenate([nl, [len(body)]])[: len(starts)]
+    long = np.flatnonzero(ends - starts > MAX_LINE_BYTES)
+    if not len(long):
+        return body
+    parts, pos = [], 0
+    for k in long.tolist():
+        s, e = int(starts[k]), int(ends[k])
+        parts += [body[pos:s], overlong_marker(e - s, body[s : s + EXCERPT_CHARS * 4])]
+        pos = e
+    parts.append(body[pos:])
+    return b"".join(parts)
+
+
+class BlockReader:
+    """Iterate a byte stream as UTF-8 blocks of whole lines, in bounded memory.
+
+    Every line ending counts: ``\\n``, ``\\r\\n`` and a lone ``\\r`` (old Mac exports), mixed
+    freely, end a line, so a line number means what an editor shows. A UTF-8 BOM is
+    dropped. NUL bytes padding the end of the file (a copy cut short, a pre-allocated
+    file) are not a line: they are dropped and counted in ``nul_padding``. A line longer
+    than :data:`MAX_LINE_BYTES` is replaced by a marker (:func:`overlong_marker`) while it
+    is read, so memory stays within a block plus that bound whatever the input.
+    """
+
+    def __init__(self, stream: BinaryIO, block_size: int | None = None) -> None:
+        self.stream = stream
+        self.block_size = block_size or BLOCK_SIZE
+        self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
+        self.overlong = 0  # lines cut short for their length
+        self._blocks: Iterator[Block] | None = None
+
+    def _chunks(self) -> Iterator[tuple[bytes, int]]:
+        """Decoded UTF-8 text with every line ending turned into ``\\n``, and raw bytes consumed."""
+        raw = self.stream.read(self.block_size)
+        encoding = sniff_encoding(raw[:65536])
+        if encoding == "utf-8-sig":
+            raw, encoding = raw[len(codecs.BOM_UTF8):], "utf-8"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        # UTF-8 passes through untouched (blocks are cut at newlines, so no character is
+        # split): Arrow validates it, and a block with a bad byte falls back to the
+        # Python splitter, which decodes with replacement characters like this decoder.
+        passthrough = encoding == "utf-8"
+        held_cr = b""  # a chunk's last \r waits: the next chunk may start with its \n
+        while raw:
+            text = held_cr + (raw if passthrough else _to_utf8(raw, decoder))
+            consumed = len(raw)
+            raw = self.stream.read(self.block_size)
+            held_cr = b""
+            if raw and text.endswith(b"\r"):
+                text, held_cr = text[:-1], b"\r"
+            yield _one_line_ending(text), consumed
+        tail = held_cr + (b"" if passthrough else decoder.decode(b"", final=True).encode("utf-8"))
+        if tail:
+            yield _one_line_ending(tail), 0
+
+    def __iter__(self) -> BlockReader:
+        return self
+
+    def __next__(self) -> Block:
+        if self._blocks is None:
+            self._blocks = self._read()
+        return next(self._blocks)
+
+    def _read(self) -> Iterator[Block]:
+        line, carry, consumed = 1, b"", 0
+        long_len, long_head, long_nul = 0, b"", True  # the overlong line being skipped, if any
+        for text, n_raw in self._chunks():
+            consumed += n_raw
+            if long_len:
+                nl = text.find(b"\n")
+                part = text if nl < 0 else text[:nl]
+                long_len += len(part)
+                long_nul = long_nul and not part.strip(b"\x00")
+                if nl < 0:
+                    continue
+                text = overlong_marker(long_len, long_head) + text[nl:]
+                long_len = 0
+            text = carry + text
+            cut = text.rfind(b"\n")
+            body, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else (b"", text)
+            if len(carry) > MAX_LINE_BYTES:
+                long_len, long_head, long_nul = len(carry), carry[: EXCERPT_CHARS * 4], not carry.strip(b"\x00")
+                carry = b""
+            if body:
+                capped = _cap_long_lines(body)
+                self.overlong += capped.count(OVERLONG_MARK)
+                n = capped.count(b"\n")
+                yield Block(capped, line, n, consumed)
+                line, consumed = line + n, 0
+        if long_len:
+            if long_nul:
+                self.nul_padding += long_len
+            else:
+                carry = overlong_marker(long_len, long_head)
+        kept = carry if carry.startswith(OVERLONG_MARK) else carry.rstrip(b"\x00")
+        self.nul_padding += len(carry) - len(kept)
+        if kept:
+            self.overlong += kept.count(OVERLONG_MARK)
+            yield Block(kept, line, count_lines(kept), consumed)
+
+
+def _one_line_ending(text: bytes) -> bytes:
+    if b"\r" not in text:
+        return text
+    return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:
+    """Yield UTF-8 blocks cut at line ends (see :class:`BlockReader`)."""
+    return BlockReader(stream, block_size)
+
+
+#: A sheet's CSV text with what the analyst should know about how its cells were read.
+Sheet = tuple[str, bytes, list[str]]
+MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _merged_ranges(wb: object, ws: object) -> list[tuple[int, int, int, int]]:
+    """(first row, first col, last row, last col) of every merged range of a read-only sheet.
+
+    Read-only mode (the only one that streams a million-row sheet) does not expose merged
+    cells, so they are read from the sheet's XML, where they follow the rows.
+    """
+    from openpyxl.utils import column_index_from_string
+
+    try:
+        xml = wb._archive.read(ws._worksheet_path)  # type: ignore[attr-defined]
+    except (AttributeError, KeyError):
+        return []
+    return [(int(r1), column_index_from_string(c1.decode()), int(r2), column_index_from_string(c2.decode()))
+            for c1, r1, c2, r2 in MERGE_REF.findall(xml)]
+
+
+def _column_kinds(values: list[object]) -> dict[int, str]:
+    """For a header-like row (3+ text cells): columns whose name says date, time or both."""
+    texts = [v.lower() if isinstance(v, str) else "" for v in values]
+    if sum(bool(t) for t in texts) < 3:
+        return {}
+    kinds = {}
+    for k, t in enumerate(texts):
+        date, time = "date" in t, "time" in t
+        if date or time:
+            kinds[k] = "datetime" if date and time else "date" if date else "time"
+    return kinds
+
+
+def xlsx_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
+    """Render each worksheet as CSV text (one row per line) for the text pipeline, as Excel shows it.
+
+    - Date cells are written as the cell's format shows them (a date-only format gives the
+      date, a time-only format the time), year-first, so a date cell beside a time column
+      combines into one time and never sways the day-first/month-first decision.
+    - A plain number in a column named for a date or time is an Excel serial (45033 is
+      17 April 2023, 0.5 is 12:00:00) and is read as one, with a note.
+    - A merged range shows its value in every cell it covers.
+    - Formulas give their cached value (what Excel shows); hidden sheets are read and noted.
+    - Numbers Excel already turned into floats show their damage (``3.5E+15``).
     """
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import from_excel
 
     wb = load_workbook(io.BytesIO(stream.read()), read_only=True, data_only=True)
     try:
         for ws in wb.worksheets:
+            notes: list[str] = []
+            if getattr(ws, "sheet_state", "visible") != "visible":
+                notes.append(f"sheet '{ws.title}' is hidden in Excel; it was read like the others")
+            merged = _merged_ranges(wb, ws)
+            merged_values: dict[tuple[int, int, int, int], object] = {}
+            kinds: dict[int, str] = {}
+            serials = 0
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
-            for row in ws.iter_rows(values_only=True):
-                writer.writerow(["" if v is None else _cell_text(v) for v in row])
+            for r, row in enumerate(ws.iter_rows(), start=1):
+                values: list[object] = []
+                for c, cell in enumerate(row, start=1):
+                    value = getattr(cell, "value", None)
+                    if merged:
+                        for rng in merged:
+                            if rng[0] <= r <= rng[2] and rng[1] <= c <= rng[3]:
+                                if (r, c) == (rng[0], rng[1]):
+                                    merged_values[rng] = value
+                                elif value is None:
+                                    value = merged_values.get(rng)
+                                break
+                    kind = kinds.get(c - 1)
+                    if kind and isinstance(value, int | float) and not isinstance(value, bool):
+                        as_date = _serial(value, kind, wb.epoch, from_excel)
+                        if as_date is not None:
+                            value, serials = as_date, serials + 1
+                    values.append(value)
+                kinds = _column_kinds(values) or kinds
+                writer.writerow(["" if v is None else _cell_text(v, fmt_of(row, k)) for k, v in enumerate(values)])
+            if serials:
+                notes.append(f"sheet '{ws.title}': {serials} plain number(s) in date/time columns read as Excel "
+                             f"serial dates/times")
             data = buf.getvalue().encode("utf-8")
             if data.strip(b",\n"):
-                yield ws.title, data
+                yield ws.title, data, notes
     finally:
         wb.close()
 
 
-def _cell_text(value: object) -> str:
+def fmt_of(row: tuple, k: int) -> str:
+    """The number format of a row's k-th cell (General when it has none)."""
+    return (getattr(row[k], "number_format", "General") or "General") if k < len(row) else "General"
+
+
+def _serial(value: float, kind: str, epoch: object, from_excel: object) -> object | None:
+    """An Excel serial number in a date/time column as a date, time or datetime; None if out of range."""
+    import datetime as dt
+
+    if kind == "time" and 0 <= value < 1:
+        seconds = round(value * 86400)
+        return dt.time(seconds // 3600 % 24, seconds // 60 % 60, seconds % 60)
+    if 1 <= value < 2958466:
+        when = from_excel(value, epoch)  # type: ignore[operator]
+        if isinstance(when, dt.datetime):
+            when = when.replace(microsecond=0) + dt.timedelta(seconds=round(when.microsecond / 1e6))
+            return when.date() if kind == "date" and when.time() == dt.time(0) else when
+    return None
+
+
+def _cell_text(value: object, number_format: str = "General") -> str:
     import datetime as dt
 
     if isinstance(value, float):
@@ -124,8 +335,15 @@ def _cell_text(value: object) -> str:
             return str(int(value))
         return f"{value:.6G}" if abs(value) >= 1e15 else repr(value)
     # Real date cells are written year-first: unambiguous, so they never sway the
-    # day-first/month-first decision that text cells of the same dump need.
+    # day-first/month-first decision that text cells of the same dump need. The cell's
+    # format decides what Excel shows: a date-only format hides the time part.
     if isinstance(value, dt.datetime):
+        fmt = re.sub(r'"[^"]*"|\[[^]]*\]', "", number_format.lower())
+        shows_date, shows_time = any(ch in fmt for ch in "yd"), any(ch in fmt for ch in "hs")
+        if shows_date and not shows_time or not shows_time and value.time() == dt.time(0):
+            return value.strftime("%Y-%m-%d")
+        if shows_time and not shows_date:
+            return value.strftime("%H:%M:%S")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
@@ -134,7 +352,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def xls_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
     """Render each sheet of a legacy .xls workbook (BIFF, read by xlrd) as CSV text.
 
     Date cells become year-first text, as for .xlsx, so they never sway the
@@ -142,12 +360,7 @@ def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
     """
     import xlrd
 
-    try:
-        book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)
-    except xlrd.XLRDError as exc:
-        from cdrnet.errors import InputError
-
-        raise InputError(f"not a readable .xls workbook: {exc}") from exc
+    book = xlrd.open_workbook(file_contents=stream.read(), on_demand=True)  # errors: see parse._read_sheets
     try:
         for sheet in book.sheets():
             buf = io.StringIO()
@@ -166,7 +379,7 @@ def xls_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
                 writer.writerow(row)
             data = buf.getvalue().encode("utf-8")
             if data.strip(b",\n"):
-                yield sheet.name, data
+                yield sheet.name, data, []
     finally:
         book.release_resources()
 
@@ -203,7 +416,7 @@ class _TableParser(HTMLParser):
             self.cell.append(data)
 
 
-def html_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def html_to_csv_streams(stream: BinaryIO) -> Iterator[Sheet]:
     """Render each HTML table as CSV text: one table is one "sheet" (``table1``, ``table2`` …)."""
     raw = stream.read()
     enc = sniff_encoding(raw[:65536])
@@ -216,10 +429,10 @@ def html_to_csv_streams(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
         writer.writerows(rows)
         data = buf.getvalue().encode("utf-8")
         if data.strip(b",\n"):
-            yield f"table{k}", data
+            yield f"table{k}", data, []
 
 
-def sheets_to_csv_streams(kind: str, stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+def sheets_to_csv_streams(kind: str, stream: BinaryIO) -> Iterator[Sheet]:
     """The sheets (or tables) of a workbook-like source as CSV text, by its sniffed kind."""
     reader = {"xlsx": xlsx_to_csv_streams, "xls": xls_to_csv_streams, "html": html_to_csv_streams}[kind]
     return reader(stream)

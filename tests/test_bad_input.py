@@ -60,7 +60,7 @@ def test_mixed_delimiters_header_decides(ws, tmp_path):
 def test_extremely_long_line(ws, tmp_path):
     data = "\n".join([LINES[0], LINES[1], "x" * 5_000_000, LINES[2]]) + "\n"
     rep = one(ws, write(tmp_path, "l.csv", data))
-    assert rep.loaded == 2 and rep.rejected == {"wrong_field_count": 1}
+    assert rep.loaded == 2 and rep.rejected == {"line_too_long": 1}
 
 
 def test_binary_file_named_csv(capsys, tmp_path):

@@ -84,8 +84,15 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
         click.echo(f"rejected rows with file, line and reason: {case.store.rejects.combined}")
     for _name, exc in result.failed:
         click.echo(f"error: {exc}", err=True)
+    for r in result.nothing_loaded:
+        why = ", ".join(f"{k}={v}" for k, v in sorted(r.rejected.items()))
+        click.echo(f"error: {r.name}: every row was rejected ({why}): nothing loaded", err=True)
     if result.failed:
         click.echo(f"hint: {result.failed[0][1].hint}", err=True)
+        raise SystemExit(1)
+    if result.nothing_loaded:
+        click.echo("hint: see rejects.csv for each line's reason; fix the file or the options (--tz, --date-order, "
+                   "--layout) and ingest it again: a dump with nothing loaded is read again", err=True)
         raise SystemExit(1)
     for h in hints:
         click.echo(f"hint: {h}", err=True)
