@@ -71,7 +71,7 @@ APPLICATION = NodeType("Application", "name", ("vendor", "category"))
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
 SIM = NodeType("Sim", "imsi")
 # A cell's canonical id (digits: MCC, MNC, LAC/CI or the decoded LTE cell identity) joins every
-# form operators write; the raw text and name are kept as the first dump gave them. Positions
+# form operators write; the raw text and name are kept as the latest dump gave them. Positions
 # (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries) are set only
 # where a dump states them (canonical session columns lat/lon).
 CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location"))
