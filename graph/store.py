@@ -29,7 +29,6 @@ from cdrnet.graph.model import (
     SESSION_COMPUTED,
     schema_statements,
     session_read,
-    transient_schema,
 )
 from cdrnet.graph.writes import load_sessions, merge_nodes, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
@@ -265,17 +264,9 @@ class GraphStore:
         return self
 
     def create_schema(self) -> None:
-        """Constraints and indexes of the declared model; leftover episode schema is dropped.
-
-        Link runs create the episodes' schema and drop it when they finish; a run killed
-        midway (or a database written by an older version) leaves it behind, and Browser
-        would list an empty Episode label. It goes once no run holds episodes.
-        """
+        """Constraints and indexes of the declared model (and no leftover of older versions' episodes)."""
         for stmt in schema_statements():
             self.driver.execute_query(stmt, database_=self.database)
-        if not read(self.driver, "episodes_left", {}, self.database)[0]["left"]:
-            for stmt in transient_schema(create=False):
-                self.driver.execute_query(stmt, database_=self.database)
         self.driver.execute_query("CALL db.awaitIndexes(300)", database_=self.database)
 
     def has_dump(self, sha: str) -> bool:
