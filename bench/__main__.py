@@ -480,12 +480,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parse-sizes", default=None, help="comma separated session counts")
     ap.add_argument("--no-neo4j", action="store_true")
+    ap.add_argument("--repeats", type=int, default=None, help="runs per measurement (median; default 3, quick 1)")
     ap.add_argument("--only", default=None, help="comma separated stages: parse,cousage,scale,neo4j,bulk,map")
     args = ap.parse_args()
     q = args.quick
     parse_sizes = ([int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes
                    else ([20_000] if q else [1_000_000, 10_000_000]))
-    repeats = 1 if q else 3
+    repeats = args.repeats or (1 if q else 3)
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
