@@ -523,7 +523,8 @@ def workspace_dumps(workspace: str | Path) -> list[tuple[DumpReport, Path]]:
     from cdrnet.workspace import Workspace
 
     ws = Workspace(workspace)
-    dumps = [(r, ws.dumps_dir / f"{r.sha256}.parquet") for r in ws.reports()]
+    paths = dict(ws.dump_files())  # names a missing sessions file with the repair
+    dumps = [(r, paths[r.sha256]) for r in ws.reports()]
     if not dumps:
         raise GraphError(f"workspace {ws.root} holds no dumps to import",
                          f"run 'cdrnet -w {ws.root} ingest PATH' first")
