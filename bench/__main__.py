@@ -230,14 +230,10 @@ def bench_link_scale(ws_path: Path) -> list[dict]:
              "rows_per_s": len(frame) / secs, "reference": f"{len(res.edges)} scored pairs"}]
 
 
-def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> list[dict]:
-    """Neo4j load (our batched writer vs LOAD CSV of the same ``limit`` rows), then Cypher vs
-    embedded co-usage on the first ``cypher_limit`` sessions (loaded by our writer, timed too)."""
-    from cdrnet.analysis.cousage import LinkParams, link
-    from cdrnet.analysis.observed import Coverage
+def bench_neo4j(ws_path: Path, work: Path, limit: int) -> list[dict]:
+    """Neo4j load: our batched writer vs LOAD CSV of the same ``limit`` rows, and Neo4j's own ceilings."""
     from cdrnet.errors import GraphError
     from cdrnet.graph.connection import connect
-    from cdrnet.graph.cousage import link_neo4j
     from cdrnet.graph.scratch import wipe as scratch_wipe
     from cdrnet.graph.store import GraphStore, session_rows
     from cdrnet.graph.writes import load_sessions
@@ -250,8 +246,7 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
     home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"],
                                capture_output=True, text=True).stdout.strip())
-    everything = Workspace(ws_path).sessions()  # all columns: the graph load sends them
-    frame = everything.head(limit)
+    frame = Workspace(ws_path).sessions().head(limit)  # all columns: the graph load sends them
 
     def wipe() -> None:
         scratch_wipe(driver)  # refuses a database holding data the benchmark did not create
@@ -302,33 +297,88 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int, cypher_limit: int) -> lis
             "reference": "LOAD CSV of the same rows", "reference_s": loadcsv, "ratio": ours / loadcsv,
             "rows_per_s": len(frame) / ours}]
     out += neo4j_ceilings(driver, rows, wipe, store, ours)
-    # Cypher co-usage against the embedded engine on the same sessions.
     wipe()
-    store.create_schema()
-    from cdrnet.loader.quality import DumpReport
+    driver.close()
+    return out
 
-    frame = everything.head(cypher_limit)
-    del everything
-    w = store.begin_dump("bench2", "bench2")
+
+def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
+    """First load of the same ``n`` sessions (one dump) into an empty Neo4j both ways, side by side:
+    the batched Bolt writer (sessions, relationships, usage summaries) and the offline importer
+    (files, server stop, neo4j-admin, server start, constraints and indexes, count check). Then
+    co-usage in Cypher against the embedded engine on that graph (issue 17, items 2 and 3)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdrnet.analysis.cousage import LinkParams, link
+    from cdrnet.analysis.observed import Coverage
+    from cdrnet.errors import GraphError
+    from cdrnet.graph.bulk import bulk_load
+    from cdrnet.graph.connection import connect
+    from cdrnet.graph.cousage import link_neo4j
+    from cdrnet.graph.scratch import wipe as scratch_wipe
+    from cdrnet.graph.store import GraphStore
+    from cdrnet.loader.quality import DumpReport
+    from cdrnet.model import SESSION_SCHEMA
+    from cdrnet.workspace import Workspace
+
+    uri = os.environ.get("CDRNET_TEST_NEO4J_URI", "bolt://127.0.0.1:7687")
+
+    def driver_():
+        return connect(uri, "neo4j", os.environ.get("NEO4J_PASSWORD", "cdrnet-dev-password"))
+
+    try:
+        driver = driver_()
+        scratch_wipe(driver)  # refuses a database holding data the benchmark did not create
+    except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
+        return [{"stage": "Neo4j first load", "size": 0, "reference": f"skipped: {exc}"}]
+    frame = Workspace(ws_path).sessions().head(n).reset_index(drop=True)
+    report = DumpReport(name="bench", sha256="bench", size=None, loaded=len(frame), lines_read=len(frame),
+                        msisdns=sorted(frame["msisdn"].unique()), ingested_at="2024-01-01T00:00:00+00:00")
+    store = GraphStore(driver, work / "rej", case="bench")
+    store.create_schema()
     t0 = time.perf_counter()
+    w = store.begin_dump("bench", "bench")
     w.write_sessions(frame)
-    load_s = time.perf_counter() - t0
-    w.commit(DumpReport(name="bench2", sha256="bench2", size=None, loaded=len(frame),
-                        msisdns=sorted(frame["msisdn"].unique())))
-    out.append({"stage": "Neo4j load, batched writer alone", "size": len(frame), "ours_s": load_s,
-                "rows_per_s": len(frame) / load_s})
+    w.commit(report)
+    bolt = time.perf_counter() - t0
+    scratch_wipe(driver)
+    driver.close()
+    (work / "bulk").mkdir(parents=True, exist_ok=True)
+    parquet = work / "bulk" / "bench.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, schema=SESSION_SCHEMA, preserve_index=False), parquet)
+    try:
+        res = bulk_load([(report, parquet)], uri, ROOT / "scripts" / "neo4j-local", "bench", driver_,
+                        work=work / "bulk")
+    except GraphError as exc:
+        return [{"stage": "Neo4j first load", "size": len(frame), "reference": f"bulk import failed: {exc}"}]
+    restart = res.steps["stopping the server"] + res.steps["starting the server"]
+    out = [{"stage": "Neo4j first load: bulk import, end to end", "size": len(frame), "ours_s": res.seconds,
+            "reference": "Bolt writer, same sessions", "reference_s": bolt, "ratio": res.seconds / bolt,
+            "rows_per_s": len(frame) / res.seconds},
+           {"stage": "Neo4j first load: bulk import without the server restart", "size": len(frame),
+            "ours_s": res.seconds - restart, "reference": "Bolt writer, same sessions", "reference_s": bolt,
+            "ratio": (res.seconds - restart) / bolt, "rows_per_s": len(frame) / (res.seconds - restart)},
+           {"stage": "Neo4j first load: Bolt writer (sessions, relationships, summaries)", "size": len(frame),
+            "ours_s": bolt, "rows_per_s": len(frame) / bolt}]
+    out += [{"stage": f"  of which bulk step: {step}", "size": len(frame), "ours_s": secs}
+            for step, secs in res.steps.items()]
+    # Co-usage in Cypher against the embedded engine, on the imported graph.
+    driver = driver_()
     t0 = time.perf_counter()
     observed = Coverage.from_sessions(frame)  # the same periods for both engines
     cy_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
     cy = time.perf_counter() - t0
     t0 = time.perf_counter()
-    link(frame, LinkParams(), coverage=observed)
+    emb_res = link(frame, LinkParams(), coverage=observed)
     emb = time.perf_counter() - t0
-    out.append({"stage": "co-usage in Cypher", "size": len(frame), "ours_s": cy, "reference": "embedded engine",
-                "reference_s": emb, "ratio": cy / emb})
+    same = cy_res.edges[["a", "b", "score"]].round(9).sort_values(["a", "b"]).reset_index(drop=True).equals(
+        emb_res.edges[["a", "b", "score"]].round(9).sort_values(["a", "b"]).reset_index(drop=True))
+    out.append({"stage": "co-usage in Cypher", "size": len(frame), "ours_s": cy, "reference": "embedded engine"
+                + ("" if same else " (EDGES DIFFER)"), "reference_s": emb, "ratio": cy / emb})
     out += [{"stage": f"  of which Cypher step: {step}", "size": len(frame), "ours_s": secs}
             for step, secs in sorted(cy_res.steps.items(), key=lambda kv: -kv[1])]
-    wipe()
+    scratch_wipe(driver)
     driver.close()
     return out
 
@@ -440,7 +490,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parse-sizes", default=None, help="comma separated session counts")
     ap.add_argument("--no-neo4j", action="store_true")
-    ap.add_argument("--only", default=None, help="comma separated stages: parse,many,cousage,scale,neo4j,map")
+    ap.add_argument("--repeats", type=int, default=None, help="runs per measurement (median; default 3, quick 1)")
+    ap.add_argument("--only", default=None, help="comma separated stages: parse,many,cousage,scale,neo4j,bulk,map")
     ap.add_argument("--many-files", type=int, default=None, help="files of the many-dump case (default 400)")
     ap.add_argument("--many-rows", type=int, default=None, help="sessions of the many-dump case (default 3M)")
     ap.add_argument("--many-repeats", type=int, default=None, help="runs of the many-dump case (default 3)")
@@ -450,18 +501,19 @@ def main() -> None:
     q = args.quick
     parse_sizes = ([int(x) for x in args.parse_sizes.split(",")] if args.parse_sizes
                    else ([20_000] if q else [1_000_000, 10_000_000]))
-    repeats = 1 if q else 3
+    repeats = args.repeats or (1 if q else 3)
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stages = set(args.only.split(",")) if args.only else {"parse", "many", "cousage", "scale", "neo4j", "map"}
+    stages = (set(args.only.split(",")) if args.only
+              else {"parse", "many", "cousage", "scale", "neo4j", "bulk", "map"})
     if args.no_neo4j:
-        stages.discard("neo4j")
+        stages -= {"neo4j", "bulk"}
     curve = pd.DataFrame(columns=["method", "sessions", "seconds"])
     try:
         rows = Progress(out_dir / "partial.csv")
         ws_path = None
-        if stages & {"parse", "scale", "neo4j"}:
+        if stages & {"parse", "scale", "neo4j", "bulk"}:
             prow, ws_path = bench_parse(work, parse_sizes, repeats)
             if "parse" in stages:
                 rows += prow
@@ -475,7 +527,9 @@ def main() -> None:
         if "scale" in stages:
             rows += bench_link_scale(ws_path)
         if "neo4j" in stages:
-            rows += bench_neo4j(ws_path, work, 20_000 if q else 100_000, 20_000 if q else 1_000_000)
+            rows += bench_neo4j(ws_path, work, 20_000 if q else 100_000)
+        if "bulk" in stages:
+            rows += bench_first_load(ws_path, work, 20_000 if q else 1_000_000)
         if "map" in stages:
             rows += bench_map(work, 500 if q else 5000)
         table = pd.DataFrame(rows)

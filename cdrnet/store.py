@@ -148,6 +148,11 @@ def default_case(workspace: str | Path) -> str:
     return Path(workspace).resolve().name
 
 
+def graph_rejects_dir(workspace: str | Path) -> Path:
+    """Where a Neo4j case keeps its rejected rows: beside its outputs, apart from the workspace's own."""
+    return Path(workspace) / "neo4j-rejects"
+
+
 def open_store(workspace: str | Path = "cdrnet-workspace", neo4j: str | None = None, case: str | None = None,
                user: str | None = None, password: str | None = None, database: str | None = None,
                create: bool = True) -> SessionStore:
@@ -160,7 +165,7 @@ def open_store(workspace: str | Path = "cdrnet-workspace", neo4j: str | None = N
         from cdrnet.graph.store import GraphStore
 
         driver = connect(neo4j, user, password)
-        store = GraphStore(driver, Path(workspace) / "neo4j-rejects", database, case=case or default_case(workspace),
+        store = GraphStore(driver, graph_rejects_dir(workspace), database, case=case or default_case(workspace),
                            uri=neo4j, outputs=Path(workspace))
         try:
             store.create_schema()

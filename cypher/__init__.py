@@ -52,3 +52,15 @@ def header_doc(name: str) -> str:
             break
         lines.append(line[2:].strip())
     return "\n".join(lines)
+
+
+def query_chain(names: list[str], params: dict) -> tuple[str, dict]:
+    """Files meant to run as one statement (a query that ends in a ``WITH`` and the one that
+    continues it), joined in order, with the same parameter check as :func:`query`."""
+    text = "\n".join(load(n) for n in names)
+    wanted = parameters(text)
+    missing = sorted(wanted - set(params))
+    extra = sorted(set(params) - wanted)
+    if missing or extra:
+        raise GraphError(f"{' + '.join(names)}: missing parameter(s) {missing or '-'}, unexpected {extra or '-'}")
+    return text, params

@@ -19,8 +19,7 @@ class NodeType:
     indexes: tuple[tuple[str, ...], ...] = ()
     #: Neo4j DATETIME properties computed from epoch-second properties (for Browser users).
     datetimes: tuple[tuple[str, str], ...] = ()
-    #: Whether nodes belong to one case (key and indexes lead with ``case``); a link run's
-    #: temporary episodes are scoped by their run id instead.
+    #: Whether nodes belong to one case (key and indexes lead with ``case``).
     per_case: bool = True
     #: Properties computed from the key when a usage summary creates the node (Cypher over ``k``).
     computed: tuple[tuple[str, str], ...] = ()
@@ -87,7 +86,7 @@ CALL = NodeType(
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
 SIM = NodeType("Sim", "imsi")
 # A cell's canonical id (digits: MCC, MNC, LAC/CI or the decoded LTE cell identity) joins every
-# form operators write; the raw text and name are kept as the first dump gave them. Positions
+# form operators write; the raw text and name are kept as the latest dump gave them. Positions
 # (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries) are set only
 # where a dump states them (canonical session columns lat/lon).
 CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location"))
@@ -103,14 +102,11 @@ DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rej
 # (an analyst inspecting a link reads evidence; the parameters are the same for every link).
 LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",
                                        "fdr", "links", "subscribers"))
-EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down",
-                                             "dur_known"),
-                   indexes=(("run", "channel", "key", "t"),), per_case=False)
-
-NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, EPISODE, CALL)
-#: Episodes exist only while a link run computes: their constraint and index are created at the
-#: start of a run and dropped after it, so Browser's schema and label lists show case data only.
-TRANSIENT: tuple[NodeType, ...] = (EPISODE,)
+NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, CALL)
+#: Schema of the temporary Episode nodes older versions wrote during a link run (link runs now
+#: read episodes as query rows): dropped wherever a killed run left it behind.
+LEGACY_SCHEMA: tuple[str, ...] = ("DROP CONSTRAINT episode_episode_id IF EXISTS",
+                                  "DROP INDEX episode_run_channel_key_t IF EXISTS")
 
 #: The edges.csv columns a CO_USED relationship keeps (what Browser and ``map`` on Neo4j show).
 CO_USED_EDGE_COLUMNS: tuple[str, ...] = (
@@ -175,8 +171,6 @@ def schema_statements() -> list[str]:
     """
     out = []
     for n in NODES:
-        if n in TRANSIENT:
-            continue
         if n.per_case:
             out.append(f"DROP CONSTRAINT {n.label.lower()}_{n.key} IF EXISTS")
             out.extend(f"DROP INDEX {n.label.lower()}_{'_'.join(props)} IF EXISTS" for props in n.indexes)
@@ -192,6 +186,7 @@ def schema_statements() -> list[str]:
     out.append("CREATE INDEX co_used_case_score IF NOT EXISTS FOR ()-[r:CO_USED]-() ON (r.case, r.score)")
     out.append("CREATE INDEX called_case IF NOT EXISTS FOR ()-[r:CALLED]-() ON (r.case)")
     out.append("DROP INDEX co_used_score IF EXISTS")
+    out.extend(LEGACY_SCHEMA)
     return out
 
 
@@ -223,19 +218,3 @@ def session_read() -> str:
         "  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)",
         session_return("x"),
     ])
-
-
-def transient_schema(create: bool) -> list[str]:
-    """Create (at the start of a link run) or drop (after it) the episodes' constraint and index."""
-    out = []
-    for n in TRANSIENT:
-        cname = f"{n.label.lower()}_{n.key}"
-        inames = [(f"{n.label.lower()}_{'_'.join(p)}", p) for p in n.indexes]
-        if create:
-            out.append(f"CREATE CONSTRAINT {cname} IF NOT EXISTS FOR (n:{n.label}) REQUIRE n.{n.key} IS UNIQUE")
-            out.extend(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{n.label}) ON ({', '.join(f'n.{c}' for c in p)})"
-                       for name, p in inames)
-        else:
-            out.append(f"DROP CONSTRAINT {cname} IF EXISTS")
-            out.extend(f"DROP INDEX {name} IF EXISTS" for name, _ in inames)
-    return out

@@ -32,7 +32,6 @@ from cdrnet.graph.model import (
     call_read,
     schema_statements,
     session_read,
-    transient_schema,
 )
 from cdrnet.graph.writes import load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
@@ -113,7 +112,7 @@ def restore_calls(rows: list[dict]) -> pd.DataFrame:
 
 
 def cell_rows(f: pd.DataFrame) -> list[dict]:
-    """Cells of a batch: raw id and name as first given, and the position where the dump states one.
+    """Cells of a batch: raw id, name and position as last given (a later dump's wins), where stated.
 
     A stated position (canonical columns lat/lon) is kept as lat/lon and as a WGS84 POINT
     ``location`` (Browser users compute distances with point.distance); a cell without one
@@ -125,14 +124,15 @@ def cell_rows(f: pd.DataFrame) -> list[dict]:
     props: dict[str, dict] = {c: {} for c in cells["cell_id"].unique()}
     for col, prop in (("cell_raw", "cell_raw"), ("cell_name", "name")):
         if col in cells:
-            named = cells[cells[col].fillna("") != ""].drop_duplicates("cell_id")
+            named = cells[cells[col].fillna("") != ""].drop_duplicates("cell_id", keep="last")
             for c, v in zip(named["cell_id"], named[col], strict=True):
                 props[c][prop] = str(v)
     lat_col, lon_col = ("lat", "lon") if "lat" in cells else ("cell_lat", "cell_lon")
     if lat_col in cells and lon_col in cells:
         lat = pd.to_numeric(cells[lat_col], errors="coerce")
         lon = pd.to_numeric(cells[lon_col], errors="coerce")
-        known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna().drop_duplicates("cell_id")
+        known = (pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna()
+                 .drop_duplicates("cell_id", keep="last"))
         for c, a, o in zip(known["cell_id"], known["lat"], known["lon"], strict=True):
             props[c].update({"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a)))})
     return [{"key": c, "props": p} for c, p in props.items()]
@@ -166,7 +166,8 @@ class GraphDumpWriter:
     def _plan(f: pd.DataFrame) -> list[tuple[str, list[dict]]]:
         rows = session_rows(f)
         subs = [{"key": m, "props": {}} for m in f["msisdn"].unique()]
-        apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app")
+        # The latest value given wins (here and across batches), as in a bulk import (graph/bulk.py).
+        apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app", keep="last")
         apps = [{"key": a, "props": {"vendor": v, "category": c}}
                 for a, v, c in zip(apps_f["app"], apps_f["app_vendor"], apps_f["app_category"], strict=True)]
         cells = cell_rows(f)
@@ -225,13 +226,8 @@ class GraphDumpWriter:
             run_write(self.store.driver,
                       lambda tx: tx.run(summaries, {"case": case, "msisdns": report.msisdns}).consume(),
                       self.store.database)
-        props = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in report.to_dict().items()}
-        props["msisdns"] = report.msisdns
-        props["file_name"] = report.name
-        props["rows"] = report.lines_read
-        props["loaded_at"] = report.ingested_at
-        props["case"] = case
-        write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": props}, self.store.database)
+        write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": dump_props(report, case)},
+              self.store.database)
         if report.kind == "calls":
             self.store.update_called(self.sha)
         write(self.store.driver, "subscribers_outside", {"case": case}, self.store.database)
@@ -241,6 +237,20 @@ class GraphDumpWriter:
     def abort(self) -> None:
         # Never delete after a failed load: the Dump stays incomplete and a re-run completes it.
         self.rejects.abort()
+
+
+def dump_props(report: DumpReport, case: str) -> dict:
+    """A Dump node's properties: its data-quality report (nested values as JSON text) and who it was for.
+
+    One function for both loads (the Bolt writer's commit and the bulk import's files).
+    """
+    props = {k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in report.to_dict().items()}
+    props["msisdns"] = report.msisdns
+    props["file_name"] = report.name
+    props["rows"] = report.lines_read
+    props["loaded_at"] = report.ingested_at
+    props["case"] = case
+    return props
 
 
 def dump_reports(driver: Driver, case: str, database: str | None = None) -> list[DumpReport]:
@@ -314,17 +324,9 @@ class GraphStore:
         return self
 
     def create_schema(self) -> None:
-        """Constraints and indexes of the declared model; leftover episode schema is dropped.
-
-        Link runs create the episodes' schema and drop it when they finish; a run killed
-        midway (or a database written by an older version) leaves it behind, and Browser
-        would list an empty Episode label. It goes once no run holds episodes.
-        """
+        """Constraints and indexes of the declared model (and no leftover of older versions' episodes)."""
         for stmt in schema_statements():
             self.driver.execute_query(stmt, database_=self.database)
-        if not read(self.driver, "episodes_left", {}, self.database)[0]["left"]:
-            for stmt in transient_schema(create=False):
-                self.driver.execute_query(stmt, database_=self.database)
         self.driver.execute_query("CALL db.awaitIndexes(300)", database_=self.database)
 
     def has_dump(self, sha: str) -> bool:

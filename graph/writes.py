@@ -134,6 +134,8 @@ def usage_summaries() -> str:
     blocks.append("\n".join([
         "CALL (s) {",
         "  MATCH (s)-[:HAD]->(x:Session)",
+        # Sorted, so the list is the same however the sessions were loaded (Bolt or bulk import).
+        "  WITH x ORDER BY x.app",
         "  WITH min(x.start) AS first, max(x.start) AS last, count(x) AS n,",
         "       [a IN collect(DISTINCT x.app) WHERE a <> ''] AS apps",
         "  SET s.first_seen = first, s.last_seen = last, s.sessions = n, s.applications = apps",

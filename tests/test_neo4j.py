@@ -176,7 +176,7 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     assert code == 0, err
     assert "links written as CO_USED relationships to Neo4j" in out and "(case 'ws')" in out
     steps = next(line for line in out.splitlines() if "Neo4j time by step:" in line)
-    assert "messaging: episodes" in steps and "messaging: match" in steps and "writing CO_USED" in steps
+    assert "messaging: episodes, bins and matches (one read)" in steps and "writing CO_USED" in steps
     ws_env = ["-w", str(tmp_path / "ws2")]
     run_cli(capsys, *ws_env, "ingest", "--date-order", SIM_ORDER, str(case / "dumps"))
     run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))
@@ -200,36 +200,35 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
             assert strip(out_neo) == strip(out_ws)
 
 
-def test_cousage_query_plan_uses_range_seek_not_cartesian(graph, driver):
-    """Planned on fresh statistics (a new run's episodes just written, empty plan cache), as
-    the first link after a load is: Neo4j chose a full index scan per episode before the hint."""
+def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, driver, case):
+    """Each channel is one read: no operator writes (episodes are rows, not nodes: nothing goes
+    through the transaction log) and none pairs every episode of a service with every other."""
     from cdrnet.analysis.units import cypher_definitions
-    from cdrnet.cypher import load
-    from cdrnet.graph.cousage import episode_schema
+    from cdrnet.cypher import query_chain
 
-    graph.create_schema()
-    episode_schema(driver, None, True)
-    driver.execute_query("UNWIND range(1, 5000) AS i CREATE (:Episode {episode_id: 'plan|' + toString(i), run: 'plan', "
-                         "channel: 'messaging', msisdn: toString(i % 50), key: 'svc' + toString(i % 3), t: i * 7})")
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
     driver.execute_query("CALL db.clearQueryCaches()")
-    with driver.session() as s:
-        plan = s.run("EXPLAIN " + load("episodes_match"), {"run": "plan", "channel": "messaging", "window": 180,
-                                                            "overlap": False, "tight": 30, "tight_coarse": 90,
-                                                            "call_filter": False, "tol": 0.25, "offset": 19800,
-                                                            **cypher_definitions("min_tol_s", "mirror")}).consume().plan
-    ops = []
-
-    def walk(p):
-        ops.append((p["operatorType"].split("@")[0], p.get("args", {}).get("Details", "")))
-        for c in p.get("children", []):
-            walk(c)
-
-    walk(plan)
-    names = [o for o, _ in ops]
-    driver.execute_query("MATCH (e:Episode {run: 'plan'}) DELETE e")
-    episode_schema(driver, None, False)
-    assert "CartesianProduct" not in names and "NodeIndexScan" not in names
-    assert any(o == "NodeIndexSeek" and "RANGE INDEX y:Episode(run, channel, key, t)" in d for o, d in ops)
+    common = {"case": CASE, "since": None, "until": None, "msisdns": None, "window": 180, "overlap": False,
+              "tight": 30, "tight_coarse": 90, "call_filter": False, "tol": 0.25, "offset": 19800, "bucket": 180,
+              **cypher_definitions("min_tol_s", "mirror")}
+    channels = {"messaging": {"apps": None, "gap": 60, "record_end_dumps": [], "end_stand_in": 0,
+                              **cypher_definitions("messaging_categories")},
+                "call": {"record_end_dumps": [], "record_volume_dumps": [],
+                         **cypher_definitions("call_ports", "call_protos", "call_categories")},
+                "coloc": {"gap": 60}}
+    for channel, extra in channels.items():
+        text, p = query_chain([f"episodes_{channel}", "episodes_match"], {**common, **extra})
+        with driver.session() as s:
+            summary = s.run("EXPLAIN " + text, p).consume()
+        ops, todo = [], [summary.plan]
+        while todo:
+            node = todo.pop()
+            ops.append(node["operatorType"].split("@")[0])
+            todo.extend(node.get("children", []))
+        assert "CartesianProduct" not in ops, channel
+        assert not [o for o in ops if o.startswith(("Create", "Delete", "DetachDelete", "Merge", "Set", "Remove"))], ops
+        assert summary.query_type == "r", channel  # read only
+    assert counts(driver)["Episode"] == 0
 
 
 def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, tmp_path):

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cdrnet import __version__
+from cdrnet.cli.bulk import neo4j_import_cmd
 from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.contacts import chain_cmd, common_cmd, contacts_cmd, towers_cmd
 from cdrnet.cli.demo import demo_cmd
@@ -78,6 +79,7 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
 
 
 cli.add_command(ingest_cmd)
+cli.add_command(neo4j_import_cmd)
 cli.add_command(dumps_cmd)
 cli.add_command(signatures_cmd)
 cli.add_command(link_cmd)

@@ -1,0 +1,557 @@
+"""First loads by Neo4j's offline importer (``neo4j-admin database import full``).
+
+The batched Bolt writer (graph/store.py) is bound by Neo4j's transactional write
+path (about 7k sessions/s here, whatever the client does). The offline importer
+writes the store files directly, an order of magnitude faster, but it *builds a new
+database*: it can only load a case into an empty one, and the server must be
+stopped while it runs (Community has one user database and cannot stop it alone).
+So a first load goes: workspace (Parquet, from ``cdrnet ingest``) -> node and
+relationship CSV files -> importer -> server started -> schema, computed properties
+and a count check over Bolt. Later loads add dumps with the Bolt writer.
+
+The files describe the same graph the Bolt writer creates: labels, keys, properties
+and relationship types come from graph/model.py; the usage summaries
+(``summarises`` relationships, subscriber first/last seen, applications) are the
+same aggregates graph/writes.py computes in Cypher, computed here on the sessions;
+Dump nodes carry the same properties (:func:`cdrnet.graph.store.dump_props`).
+A database is replaced only when it is empty or a test scratch database
+(graph/scratch.py: the marker is carried over); anything else is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+from neo4j import Driver
+
+from cdrnet.errors import GraphError
+from cdrnet.graph.connection import write
+from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, SESSION, SESSION_COMPUTED, NodeType
+from cdrnet.graph.scratch import MARKER
+from cdrnet.graph.writes import NODE_BY_LABEL, REL_BY_TYPE
+from cdrnet.loader.quality import DumpReport
+from cdrnet.model import SESSION_SCHEMA
+
+#: Separator of array properties in the files (Subscriber.applications, Dump.msisdns).
+ARRAY_DELIMITER = ";"
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+#: The importer's main class in the jars scripts/neo4j-local assembles (the tarball's bin/neo4j-admin runs it).
+ADMIN_MAIN = "org.neo4j.server.startup.Neo4jAdminCommand"
+
+
+@dataclass
+class ImportFiles:
+    """The files of one import and what they should create (checked after the import)."""
+
+    folder: Path
+    #: (label, header file, data file) per node file, (type, header, data) per relationship file.
+    nodes: list[tuple[str, Path, Path]] = field(default_factory=list)
+    relationships: list[tuple[str, Path, Path]] = field(default_factory=list)
+    node_counts: dict[str, int] = field(default_factory=dict)
+    rel_counts: dict[str, int] = field(default_factory=dict)
+    multiline: bool = False
+    sessions: int = 0
+    seconds: float = 0.0
+
+    def importer_args(self, database: str) -> list[str]:
+        """The arguments of ``neo4j-admin`` for these files (after the command's own name)."""
+        args = ["database", "import", "full", database, "--overwrite-destination=true",
+                f"--array-delimiter={ARRAY_DELIMITER}", f"--multiline-fields={str(self.multiline).lower()}",
+                "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false"]
+        args += [f"--nodes={label}={h},{d}" for label, h, d in self.nodes]
+        args += [f"--relationships={rtype}={h},{d}" for rtype, h, d in self.relationships]
+        return args
+
+
+# ---------------------------------------------------------------- columns and types
+
+def _neo4j_type(t: pa.DataType) -> str:
+    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+        return "long"
+    if pa.types.is_floating(t):
+        return "double"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_list(t):
+        return "string[]"
+    return "string"
+
+
+def _write(folder: Path, stem: str, header: list[str], table: pa.Table) -> tuple[Path, Path]:
+    """A header file (names with types, unquoted) and a data file (strings quoted, nulls empty).
+
+    The quoting keeps the two apart: the importer stores a quoted ``""`` as an empty
+    string (what the Bolt writer sends) and skips an empty field (a missing property).
+    """
+    h, d = folder / f"{stem}.header.csv", folder / f"{stem}.csv"
+    h.write_text(",".join(header) + "\n", encoding="utf-8")
+    pcsv.write_csv(table, d, pcsv.WriteOptions(include_header=False))
+    return h, d
+
+
+def _lists_as_text(values: pa.Array) -> pa.Array:
+    """Array properties as the importer reads them: elements joined by ARRAY_DELIMITER."""
+    if pc.any(pc.match_substring(pc.list_flatten(values), ARRAY_DELIMITER)).as_py():
+        raise GraphError(f"an array property holds '{ARRAY_DELIMITER}', the importer's array delimiter",
+                         "load this case with the Bolt writer (cdrnet --neo4j URI ingest)")
+    return pc.binary_join(values, ARRAY_DELIMITER)
+
+
+def _node_table(n: NodeType, frame: pd.DataFrame, case: str, types: dict[str, pa.DataType],
+                datetimes: tuple[str, ...] = ()) -> tuple[list[str], pa.Table]:
+    """Header and rows of one label: the key as the ID, ``case`` when the label is per case,
+    then the given columns (typed by ``types``; ``datetimes`` are ISO UTC text)."""
+    cols: dict[str, pa.Array] = {}
+    header = [f"{n.key}:ID({n.label})"]
+    cols[n.key] = pa.array(frame[n.key].astype(str).to_numpy(dtype=object), pa.string())
+    if n.per_case:
+        header.append(CASE)
+        cols[CASE] = pa.array(np.full(len(frame), case, dtype=object), pa.string())
+    for name, t in types.items():
+        if name == n.key:
+            continue
+        values = pa.array(frame[name].to_numpy(dtype=object), t, from_pandas=True)
+        if pa.types.is_list(t):
+            values = _lists_as_text(values)
+        header.append(f"{name}:{'datetime' if name in datetimes else _neo4j_type(t)}")
+        cols[name] = values
+    return header, pa.table(cols)
+
+
+def _rel_table(r: str, start: pd.Series, end: pd.Series, props: dict[str, tuple[pa.Array, str]] | None = None
+               ) -> tuple[list[str], pa.Table]:
+    rel = REL_BY_TYPE[r]
+    header = [f":START_ID({rel.start})", f":END_ID({rel.end})"]
+    cols = {"s": pa.array(start.astype(str).to_numpy(dtype=object), pa.string()),
+            "e": pa.array(end.astype(str).to_numpy(dtype=object), pa.string())}
+    for name, (values, typ) in (props or {}).items():
+        header.append(f"{name}:{typ}")
+        cols[name] = values
+    return header, pa.table(cols)
+
+
+def _iso(ts: pd.Series) -> pa.Array:
+    return pc.strftime(pa.array(ts, pa.timestamp("s", tz="UTC"), from_pandas=True), format=ISO_UTC)
+
+
+def _seconds(ts: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps in whole seconds (Parquet keeps them in milliseconds)."""
+    return pc.cast(ts, pa.timestamp("s", tz="UTC"))
+
+
+def _has_newline(table: pa.Table) -> bool:
+    for col in table.columns:
+        if pa.types.is_string(col.type) and pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py():
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- the case's sessions
+
+#: Canonical columns the graph keeps (Session properties and what computed ones are made of).
+def _source_columns() -> list[str]:
+    computed = {p for p in SESSION_COMPUTED}
+    wanted = {"session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "cell_id",
+              "cell_raw", "cell_name", "lat", "lon", "dump_sha256"}
+    wanted |= {p for p in SESSION.properties if p not in computed}
+    return [f.name for f in SESSION_SCHEMA if f.name in wanted]
+
+
+def _read_sessions(dumps: list[tuple[DumpReport, Path]]) -> tuple[pa.Table, np.ndarray]:
+    """Every dump's rows in load order, and the index of the dump each row came from."""
+    cols = _source_columns()
+    tables, which = [], []
+    for i, (_, path) in enumerate(dumps):
+        t = pq.read_table(path, columns=cols)
+        tables.append(t)
+        which.append(np.full(t.num_rows, i, dtype=np.int32))
+    if not tables:
+        raise GraphError("the workspace holds no dumps to import", "run 'cdrnet ingest PATH' first")
+    return pa.concat_tables(tables), np.concatenate(which)
+
+
+def _latest(frame: pd.DataFrame, key: str, col: str) -> pd.Series:
+    """Per key, the last non-empty value of ``col`` in load order (what the Bolt writer leaves)."""
+    given = frame[frame[col].fillna("").astype(str) != ""]
+    return given.drop_duplicates(key, keep="last").set_index(key)[col]
+
+
+# ---------------------------------------------------------------- writing the files
+
+def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: str | Path,
+                       scratch: bool = False) -> ImportFiles:
+    """Node and relationship files for the importer, from committed dumps (in load order).
+
+    A session delivered by two dumps is one node with two CONTAINS (its properties those
+    of the later dump, as the Bolt writer's MERGE leaves them).
+    """
+    t0 = time.perf_counter()
+    out = ImportFiles(Path(folder).resolve())
+    out.folder.mkdir(parents=True, exist_ok=True)
+    rows, which = _read_sessions(dumps)
+    keys = rows.column("session_key").to_pandas()
+    last = ~keys.duplicated(keep="last").to_numpy()
+    nodes = rows.filter(pa.array(last))
+    out.sessions = nodes.num_rows
+
+    def node_file(label: str, header: list[str], table: pa.Table) -> None:
+        h, d = _write(out.folder, f"nodes_{label}", header, table)
+        out.nodes.append((label, h, d))
+        out.node_counts[label] = out.node_counts.get(label, 0) + table.num_rows
+        out.multiline = out.multiline or _has_newline(table)
+
+    def rel_file(rtype: str, header: list[str], table: pa.Table) -> None:
+        h, d = _write(out.folder, f"rels_{rtype}", header, table)
+        out.relationships.append((rtype, h, d))
+        out.rel_counts[rtype] = out.rel_counts.get(rtype, 0) + table.num_rows
+
+    # Sessions: the declared properties, computed ones from their sources (graph/model.py).
+    schema_types = {f.name: f.type for f in SESSION_SCHEMA}
+    header = [f"{SESSION.key}:ID({SESSION.label})", CASE]
+    cols: dict[str, pa.Array] = {SESSION.key: nodes.column(SESSION.key),
+                                 CASE: pa.array(np.full(nodes.num_rows, case, dtype=object), pa.string())}
+    vendor, app = nodes.column("app_vendor"), nodes.column("app")
+    for p in SESSION.properties:
+        src = SESSION_COMPUTED.get(p, p)
+        if p == "service":
+            values = pc.if_else(pc.fill_null(pc.not_equal(vendor, ""), False), vendor, pc.fill_null(app, ""))
+            typ = "string"
+        elif src in schema_types and pa.types.is_timestamp(schema_types[src]):
+            values, typ = pc.cast(_seconds(nodes.column(src)), pa.int64()), "long"
+        else:
+            values, typ = nodes.column(src), _neo4j_type(schema_types[src])
+        header.append(f"{p}:{typ}")
+        cols[p] = values
+    for t, src in SESSION.datetimes:
+        source = SESSION_COMPUTED[src] if src in SESSION_COMPUTED else src
+        header.append(f"{t}:datetime")
+        cols[t] = pc.strftime(_seconds(nodes.column(source)), format=ISO_UTC)
+    node_file(SESSION.label, header, pa.table(cols))
+
+    frame = rows.select(["session_key", "msisdn", "start_utc", "app", "app_vendor", "app_category", "cell_id",
+                         "cell_raw", "cell_name", "lat", "lon", "imei", "imsi"]).to_pandas()
+    del rows
+    frame["dump"] = np.array([d[0].sha256 for d in dumps], dtype=object)[which]
+    unique = frame[last].reset_index(drop=True)
+
+    # Subscribers with their usage summary (the aggregates of graph/writes.py usage_summaries).
+    sub = NODE_BY_LABEL["Subscriber"]
+    g = unique.groupby("msisdn", sort=True)
+    apps = unique[unique["app"].fillna("") != ""].groupby("msisdn")["app"].agg(lambda s: sorted(set(s)))
+    subs = pd.DataFrame({sub.key: g.size().index, "first_seen": g["start_utc"].min().to_numpy(),
+                         "last_seen": g["start_utc"].max().to_numpy(), "sessions": g.size().to_numpy()})
+    subs["applications"] = subs[sub.key].map(apps).map(lambda v: v if isinstance(v, list) else [])
+    subs["first_seen"], subs["last_seen"] = _iso(subs["first_seen"]), _iso(subs["last_seen"])
+    header, table = _node_table(sub, subs, case, {"first_seen": pa.string(), "last_seen": pa.string(),
+                                                   "sessions": pa.int64(), "applications": pa.list_(pa.string())},
+                                ("first_seen", "last_seen"))
+    node_file(sub.label, header, table)
+    rel_file("HAD", *_rel_table("HAD", unique["msisdn"], unique["session_key"]))
+
+    # Applications and cells: the latest non-empty value of each property in load order.
+    appn = NODE_BY_LABEL["Application"]
+    names = pd.Index(sorted(set(frame.loc[frame["app"].fillna("") != "", "app"])), name=appn.key)
+    apps_f = pd.DataFrame({appn.key: names})
+    for prop, col in (("vendor", "app_vendor"), ("category", "app_category")):
+        apps_f[prop] = apps_f[appn.key].map(frame.drop_duplicates("app", keep="last").set_index("app")[col])
+    node_file(appn.label, *_node_table(appn, apps_f, case, {"vendor": pa.string(), "category": pa.string()}))
+    _cells(frame, case, node_file)
+
+    # Each row's dump and application, cell (a session shared by dumps: one of each per distinct pair).
+    contains = frame[["dump", "session_key"]].drop_duplicates()
+    rel_file("CONTAINS", *_rel_table("CONTAINS", contains["dump"], contains["session_key"]))
+    of_app = frame.loc[frame["app"].fillna("") != "", ["session_key", "app"]].drop_duplicates()
+    rel_file("OF_APP", *_rel_table("OF_APP", of_app["session_key"], of_app["app"]))
+    at_cell = frame.loc[frame["cell_id"].fillna("") != "", ["session_key", "cell_id"]].drop_duplicates()
+    rel_file("AT_CELL", *_rel_table("AT_CELL", at_cell["session_key"], at_cell["cell_id"]))
+    _summaries(unique, case, node_file, rel_file)
+
+    # Dumps: the properties the Bolt writer's commit sets (one function for both), and who they were for.
+    reports = [d[0] for d in dumps]
+    _dumps(reports, case, set(subs[sub.key]), node_file, rel_file)
+    if scratch:
+        # The tests' scratch marker (graph/scratch.py) stays: the database is still theirs.
+        node_file(MARKER, [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]}))
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _cells(frame: pd.DataFrame, case: str, node_file: Callable) -> None:
+    cell = NODE_BY_LABEL["Cell"]
+    cells = frame[frame["cell_id"].fillna("") != ""]
+    f = pd.DataFrame({cell.key: sorted(set(cells["cell_id"]))})
+    for prop, col in (("cell_raw", "cell_raw"), ("name", "cell_name")):
+        f[prop] = f[cell.key].map(_latest(cells, "cell_id", col))
+    lat, lon = pd.to_numeric(cells["lat"], errors="coerce"), pd.to_numeric(cells["lon"], errors="coerce")
+    known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna()
+    known = known.drop_duplicates("cell_id", keep="last").set_index("cell_id")
+    f["lat"], f["lon"] = f[cell.key].map(known["lat"]), f[cell.key].map(known["lon"])
+    header, table = _node_table(cell, f, case, {"cell_raw": pa.string(), "name": pa.string(), "lat": pa.float64(),
+                                                "lon": pa.float64()})
+    # A WGS84 POINT where a position is stated (Browser users compute distances with it).
+    where = pc.if_else(pc.is_valid(table.column("lat")),
+                       pc.binary_join_element_wise("{latitude:", pc.cast(table.column("lat"), pa.string()),
+                                                   ",longitude:", pc.cast(table.column("lon"), pa.string()), "}", ""),
+                       pa.scalar(None, pa.string()))
+    node_file(cell.label, [*header, "location:point{crs:WGS-84}"], table.append_column("location", where))
+
+
+def _summaries(unique: pd.DataFrame, case: str, node_file: Callable, rel_file: Callable) -> None:
+    """Relationships declared with ``summarises`` (first/last use, sessions) and their end nodes."""
+    written = {"Application"}
+    for r in RELATIONSHIPS:
+        if not r.summarises:
+            continue
+        col = r.summarises
+        used = unique[unique[col].fillna("") != ""]
+        g = used.groupby(["msisdn", col], sort=True)["start_utc"]
+        agg = pd.DataFrame({"first": g.min(), "last": g.max(), "sessions": g.size()}).reset_index()
+        end = NODE_BY_LABEL[r.end]
+        if end.label not in written:
+            ends = pd.DataFrame({end.key: sorted(set(agg[col]))})
+            node_file(end.label, *_node_table(end, ends, case, {}))
+            written.add(end.label)
+        props = {"first": (_iso(agg["first"]), "datetime"), "last": (_iso(agg["last"]), "datetime"),
+                 "sessions": (pa.array(agg["sessions"].to_numpy(np.int64)), "long"),
+                 CASE: (pa.array(np.full(len(agg), case, dtype=object), pa.string()), "string")}
+        rel_file(r.type, *_rel_table(r.type, agg["msisdn"], agg[col], props))
+
+
+def _dumps(reports: list[DumpReport], case: str, subscribers: set[str], node_file: Callable,
+           rel_file: Callable) -> None:
+    from cdrnet.graph.store import dump_props
+
+    dump = NODE_BY_LABEL["Dump"]
+    props = [dump_props(r, case) for r in reports]
+    f = pd.DataFrame(props)
+    f[dump.key] = [r.sha256 for r in reports]
+    f["complete"] = True
+    for name in ("period_start", "period_end"):
+        text = f[f"{name}_utc"].fillna("")
+        f[name] = text.where(text != "", None)
+    types: dict[str, pa.DataType] = {}
+    for c in f.columns:
+        if c in (dump.key, CASE):
+            continue
+        given = [v for v in f[c] if v is not None and not (isinstance(v, float) and np.isnan(v))]
+        if all(isinstance(v, bool) for v in given) and given:
+            types[c] = pa.bool_()
+        elif given and all(isinstance(v, int) and not isinstance(v, bool) for v in given):
+            types[c] = pa.int64()
+        elif given and all(isinstance(v, int | float) and not isinstance(v, bool) for v in given):
+            types[c] = pa.float64()
+        elif given and all(isinstance(v, list) for v in given):
+            types[c] = pa.list_(pa.string())
+        else:
+            types[c] = pa.string()
+    node_file(dump.label, *_node_table(dump, f, case, types, ("period_start", "period_end")))
+    pairs = [(r.sha256, m) for r in reports for m in dict.fromkeys(r.msisdns) if m in subscribers]
+    of = pd.DataFrame(pairs, columns=["dump", "msisdn"]).drop_duplicates()
+    rel_file("OF_SUBSCRIBER", *_rel_table("OF_SUBSCRIBER", of["dump"], of["msisdn"]))
+
+
+# ---------------------------------------------------------------- the database and the server
+
+def replaceable(driver: Driver, database: str | None) -> bool:
+    """Whether the database may be replaced: empty, or a tests' scratch database (returns True then).
+
+    Anything else raises GraphError: the importer replaces the whole database.
+    """
+    with driver.session(database=database) as s:
+        scratch = s.run(f"MATCH (m:{MARKER}) RETURN count(m) > 0 AS owned").single()["owned"]
+        if scratch:
+            return True
+        holds = s.run("MATCH (n) RETURN count(n) AS n").single()["n"]
+    if holds:
+        raise GraphError(f"the Neo4j database {database or '(default)'} holds {holds:,} nodes: a bulk import "
+                         "replaces the whole database, so it only loads an empty one",
+                         "add dumps to it with the Bolt writer (cdrnet --neo4j URI ingest PATH), or import into "
+                         "an empty server (scripts/neo4j-local reset deletes the local one)")
+    return False
+
+
+def admin_command(home: Path) -> list[str]:
+    """``neo4j-admin`` of the Neo4j that scripts/neo4j-local assembled from Maven jars (no tarball, no bin/)."""
+    lib = home / "lib"
+    if not any(lib.glob("neo4j-import-tool-*.jar")):
+        raise GraphError(f"no Neo4j importer in {lib}", "start the local server once (scripts/neo4j-local start) "
+                                                         "so it fetches Neo4j, then run the import again")
+    java = shutil.which("java")
+    if java is None:
+        raise GraphError("Java is needed to run Neo4j's importer", "install Java 17+")
+    return [java, "-Xmx1g", "-cp", f"{lib}/*", ADMIN_MAIN]
+
+
+def bolt_port_of(home: Path) -> int | None:
+    """The Bolt port a Neo4j home's configuration listens on (to tie a URI to a home)."""
+    conf = home / "conf" / "neo4j.conf"
+    if not conf.exists():
+        return None
+    for line in conf.read_text(encoding="utf-8").splitlines():
+        if line.startswith("server.bolt.listen_address="):
+            return int(line.rsplit(":", 1)[1])
+    return None
+
+
+def run_importer(home: Path, files: ImportFiles, database: str) -> str:
+    """Run the importer (the server must be stopped); its output, or GraphError with its last lines."""
+    cmd = [*admin_command(home), *files.importer_args(database)]
+    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=files.folder)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
+        raise GraphError(f"neo4j-admin database import failed (exit {done.returncode}):\n{tail}",
+                         "the server was restarted with whatever the database held before")
+    return done.stdout
+
+
+def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) -> dict[str, float]:
+    """After the server restarts: constraints and indexes, computed properties, then a count check."""
+    from cdrnet.graph.store import GraphStore
+
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    GraphStore(driver, files.folder / "rejects", database, case=case).create_schema()
+    steps["constraints and indexes"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for n in NODES:
+        for prop, expr in n.computed:
+            driver.execute_query(f"MATCH (e:{n.label} {{{CASE}: $case}}) WITH e, e.{n.key} AS k "
+                                 f"SET e.{prop} = {expr}", {"case": case}, database_=database)
+    # Which numbers are outside the case: the same statement the Bolt writer runs after each dump.
+    write(driver, "subscribers_outside", {"case": case}, database)
+    for label, want in files.node_counts.items():
+        got = driver.execute_query(f"MATCH (n:{label}) RETURN count(n) AS n", database_=database).records[0]["n"]
+        if got != want:
+            raise GraphError(f"the import wrote {got} {label} nodes, the files hold {want}")
+    for rtype, want in files.rel_counts.items():
+        got = driver.execute_query(f"MATCH ()-[r:{rtype}]->() RETURN count(r) AS n",
+                                   database_=database).records[0]["n"]
+        if got != want:
+            raise GraphError(f"the import wrote {got} {rtype} relationships, the files hold {want}")
+    steps["computed properties and count check"] = time.perf_counter() - t0
+    return steps
+
+
+def server_control(script: Path, action: str) -> None:
+    """Stop or start the server with its control script (scripts/neo4j-local), same environment."""
+    done = subprocess.run([str(script), action], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GraphError(f"{script} {action} failed: {(done.stdout + done.stderr).strip()[-400:]}")
+
+
+def home_of(script: Path) -> Path:
+    done = subprocess.run([str(script), "home"], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise GraphError(f"{script} does not say where its Neo4j lives ('{script} home' failed)")
+    return Path(done.stdout.strip())
+
+
+@dataclass
+class BulkResult:
+    """What a bulk import did, with the seconds of each step (what ``neo4j-import`` prints)."""
+
+    sessions: int
+    nodes: dict[str, int]
+    relationships: dict[str, int]
+    steps: dict[str, float]
+    seconds: float
+
+
+def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
+              connect: Callable[[], Driver], database: str | None = None, keep_files: Path | None = None,
+              work: Path | None = None) -> BulkResult:
+    """A first load: check the database may be replaced, write the files, stop the server, import,
+    start it, create the schema and check the counts. The server is restarted whatever happens."""
+    t_all = time.perf_counter()
+    home = home_of(script)
+    port = bolt_port_of(home)
+    uri_port = urlsplit(uri).port or 7687
+    if port is not None and port != uri_port:
+        raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
+                         "pass the URI of the server the script controls")
+    driver = connect()
+    try:
+        scratch = replaceable(driver, database)
+    finally:
+        driver.close()
+    steps: dict[str, float] = {}
+    folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
+    try:
+        files = write_import_files(dumps, case, folder, scratch=scratch)
+        steps["writing node and relationship files"] = files.seconds
+        t0 = time.perf_counter()
+        server_control(script, "stop")
+        steps["stopping the server"] = time.perf_counter() - t0
+        try:
+            t0 = time.perf_counter()
+            run_importer(home, files, database or "neo4j")
+            steps["neo4j-admin database import full"] = time.perf_counter() - t0
+        finally:
+            t0 = time.perf_counter()
+            server_control(script, "start")
+            steps["starting the server"] = time.perf_counter() - t0
+        driver = connect()
+        try:
+            steps.update(finish(driver, files, case, database))
+        finally:
+            driver.close()
+    finally:
+        if keep_files is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return BulkResult(files.sessions, files.node_counts, files.rel_counts, steps, time.perf_counter() - t_all)
+
+
+def default_script() -> Path | None:
+    """scripts/neo4j-local of this checkout, when cdrnet runs from one (an editable install)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "neo4j-local"
+    return script if script.exists() else None
+
+
+def workspace_dumps(workspace: str | Path) -> list[tuple[DumpReport, Path]]:
+    """A workspace's committed dumps in load order, with their Parquet files."""
+    from cdrnet.workspace import Workspace
+
+    ws = Workspace(workspace)
+    paths = dict(ws.dump_files())  # names a missing sessions file with the repair
+    dumps = [(r, paths[r.sha256]) for r in ws.reports()]
+    if not dumps:
+        raise GraphError(f"workspace {ws.root} holds no dumps to import",
+                         f"run 'cdrnet -w {ws.root} ingest PATH' first")
+    calls = [r.name for r, _ in dumps if r.kind == "calls"]
+    if calls:
+        # The importer's files are derived from the session model only; call events (and their
+        # CALLED aggregates) are written by the Bolt path, which keeps its own consistency checks.
+        raise GraphError(f"workspace {ws.root} holds {len(calls)} call-record dump(s) ({calls[0]}, ...): the bulk "
+                         f"importer loads data sessions only",
+                         "load this case with 'cdrnet --neo4j URI ingest PATH' (the batched Bolt writer)")
+    return dumps
+
+
+def copy_rejects(workspace: str | Path, shas: list[str]) -> None:
+    """The workspace's per-dump rejects beside the Neo4j store's, as a Bolt load leaves them."""
+    from cdrnet.rejects import RejectsFile
+    from cdrnet.store import graph_rejects_dir
+    from cdrnet.workspace import Workspace
+
+    src = Workspace(workspace).rejects_dir
+    folder = graph_rejects_dir(workspace)
+    rejects = RejectsFile(folder, folder / "rejects.csv")
+    rejects.folder.mkdir(parents=True, exist_ok=True)
+    for sha in shas:
+        if (src / f"{sha}.csv").exists():
+            shutil.copyfile(src / f"{sha}.csv", rejects.folder / f"{sha}.csv")
+    rejects.rebuild(shas)

@@ -1,0 +1,185 @@
+"""First loads by the offline importer (graph/bulk.py) give the graph the Bolt writer gives.
+
+The import replaces the whole database and restarts the server: it runs only on the tests'
+own scratch server (scripts/neo4j-local with scripts/test-neo4j-env), never on data the
+tests did not create.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdrnet.graph.bulk import default_script
+from cdrnet.synth.scenario import build_scenario
+from cdrnet.synth.simulate import simulate
+from tests.conftest import run_cli
+from tests.neo4j_fixtures import PASSWORD, URI, wipe
+
+pytestmark = pytest.mark.neo4j
+CASE = "test-bulk"
+#: Differ by construction: when each load ran.
+LOAD_TIME = {"loaded_at", "ingested_at"}
+
+
+@pytest.fixture
+def driver():
+    """A driver per test: an import starts a new database, and a driver that saw the old one waits
+    for its transactions (bookmarks) in vain."""
+    from tests.neo4j_fixtures import connect_or_skip
+
+    d = connect_or_skip()
+    yield d
+    d.close()
+
+
+def fresh():
+    from cdrnet.graph.connection import connect
+
+    return connect(URI, "neo4j", PASSWORD)
+
+
+def canonical(driver) -> dict:
+    """Every node (label, properties) and relationship (type, end keys, properties) of the database,
+    sorted, with temporal and spatial values as text: two loads of one case must give equal dumps."""
+
+    def plain(v):  # noqa: ANN001, ANN202 - any property value
+        if isinstance(v, list):
+            return tuple(plain(x) for x in v)
+        if hasattr(v, "iso_format"):
+            return v.iso_format()
+        if hasattr(v, "srid"):
+            return (v.srid, *v)
+        return v
+
+    def props(p: dict) -> tuple:
+        return tuple(sorted((k, plain(v)) for k, v in p.items() if k not in LOAD_TIME))
+
+    nodes = driver.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p").records
+    rels = driver.execute_query("MATCH (a)-[r]->(b) RETURN type(r) AS t, labels(a) AS la, properties(a) AS pa, "
+                                "labels(b) AS lb, properties(b) AS pb, properties(r) AS p").records
+    from cdrnet.graph.writes import NODE_BY_LABEL
+
+    def key(labels: list[str], p: dict) -> tuple:
+        label = next(x for x in labels if x in NODE_BY_LABEL)
+        return (label, p[NODE_BY_LABEL[label].key])
+
+    by_label: dict = {}
+    for r in nodes:
+        by_label.setdefault(tuple(sorted(r["l"])), []).append(props(r["p"]))
+    by_type: dict = {}
+    for r in rels:
+        by_type.setdefault(r["t"], []).append((key(r["la"], r["pa"]), key(r["lb"], r["pb"]), props(r["p"])))
+    return {"nodes": {k: sorted(v) for k, v in by_label.items()}, "rels": {k: sorted(v) for k, v in by_type.items()}}
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory) -> Path:
+    """A realistic case (mixed layouts, Jio part files, rejected rows) plus an operator's resend:
+    a second dump repeating some sessions of another (one node, two CONTAINS)."""
+    from dataclasses import replace
+
+    root = tmp_path_factory.mktemp("bulk-case")
+    simulate(replace(build_scenario("realistic", subscribers=6, days=14, seed=7), malformed_share=0.01), root)
+    first = sorted((root / "dumps").glob("*.csv"))[0]
+    lines = first.read_text(encoding="utf-8").splitlines(keepends=True)
+    (root / "dumps" / f"resend_{first.name}").write_text("".join(lines[: max(20, len(lines) // 2)]) + lines[-1],
+                                                         encoding="utf-8")
+    return root / "dumps"
+
+
+def _server_env(monkeypatch) -> Path:
+    script = default_script()
+    assert script is not None
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    if os.environ.get("CI") != "true" and not os.environ.get("CDRNET_NEO4J_HOME"):
+        pytest.skip("the bulk import restarts the tests' server: source scripts/test-neo4j-env first")
+    return script
+
+
+def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys, monkeypatch):
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(dumps, tmp_path / "dumps")
+    # 1. Bolt writer, straight into Neo4j.
+    code, bolt_out, _ = run_cli(capsys, "-w", "bolt-out", "--neo4j", URI, "--case", CASE, "ingest", "dumps")
+    assert code == 0
+    bolt = canonical(driver)
+    # 2. The same dumps into a workspace, then the importer (the scratch marker is carried over).
+    assert run_cli(capsys, "-w", "ws", "ingest", "dumps")[0] == 0
+    code, out, err = run_cli(capsys, "-w", "ws", "--neo4j", URI, "--case", CASE, "neo4j-import", "--server",
+                             str(script))
+    assert code == 0, err
+    assert "sessions/s" in out and "neo4j-admin database import full" in out
+    driver.close()
+    driver = fresh()
+    bulk = canonical(driver)
+    assert set(bulk["nodes"]) == set(bolt["nodes"]) and set(bulk["rels"]) == set(bolt["rels"])
+    for label in bolt["nodes"]:
+        assert len(bulk["nodes"][label]) == len(bolt["nodes"][label]), label
+        assert bulk["nodes"][label] == bolt["nodes"][label], label
+    for rtype in bolt["rels"]:
+        assert len(bulk["rels"][rtype]) == len(bolt["rels"][rtype]), rtype
+        assert bulk["rels"][rtype] == bolt["rels"][rtype], rtype
+    shared = [c for c in bolt["rels"]["CONTAINS"]]
+    assert len(shared) > len(bolt["nodes"][("Session",)])  # the resend: sessions contained by two dumps
+    # The same constraints and indexes as after a Bolt load; the case reads back the same.
+    from cdrnet.graph.model import schema_statements
+
+    names = {r["name"] for r in driver.execute_query("SHOW INDEXES YIELD name, state WHERE state = 'ONLINE'").records}
+    for stmt in schema_statements():
+        if stmt.startswith("CREATE"):
+            assert stmt.split()[2] in names, stmt
+    code, listed, _ = run_cli(capsys, "-w", "ws", "--neo4j", URI, "--case", CASE, "dumps")
+    assert code == 0
+    assert listed.splitlines()[-1] in bolt_out + listed
+    assert (tmp_path / "ws" / "neo4j-rejects" / "rejects.csv").read_text() == \
+        (tmp_path / "bolt-out" / "neo4j-rejects" / "rejects.csv").read_text()
+
+
+def test_bulk_import_refuses_a_database_holding_data(driver, tmp_path, capsys, monkeypatch):
+    """A database with data the tests did not create is never replaced: one line, exit 1, untouched."""
+    from tests.neo4j_fixtures import wipe as scratch_wipe
+
+    script = _server_env(monkeypatch)
+    scratch_wipe(driver)
+    driver.execute_query("MATCH (m:CdrnetScratch) DELETE m")
+    driver.execute_query("CREATE (:AnalystCase {name: 'someone else'})")
+    try:
+        monkeypatch.chdir(tmp_path)
+        simulate(build_scenario("easy", subscribers=3, days=2, seed=2), tmp_path / "case")
+        assert run_cli(capsys, "-w", "ws", "ingest", "case/dumps", "--date-order", "dmy")[0] == 0
+        code, _, err_text = run_cli(capsys, "-w", "ws", "--neo4j", URI, "neo4j-import", "--server", str(script))
+        err = err_text.splitlines()
+        assert code == 1
+        assert err[0] == ("error: the Neo4j database (default) holds 1 nodes: a bulk import replaces the whole "
+                          "database, so it only loads an empty one")
+        assert err[1].startswith("hint: add dumps to it with the Bolt writer (cdrnet --neo4j URI ingest PATH)")
+        assert driver.execute_query("MATCH (n:AnalystCase) RETURN count(n) AS n").records[0]["n"] == 1
+    finally:
+        driver.execute_query("MATCH (n:AnalystCase {name: 'someone else'}) DELETE n")
+    with fresh() as d:
+        wipe(d)  # the database is the tests' again
+
+
+def test_files_only_needs_no_server(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    simulate(build_scenario("easy", subscribers=3, days=2, seed=2), tmp_path / "case")
+    assert run_cli(capsys, "-w", "ws", "ingest", "case/dumps", "--date-order", "dmy")[0] == 0
+    code, out_text, _ = run_cli(capsys, "-w", "ws", "neo4j-import", "--files-only", "files")
+    assert code == 0
+    out = out_text.splitlines()
+    assert out[0] == f"store: workspace {tmp_path / 'ws'} (import files in {tmp_path / 'files'})"
+    args = (tmp_path / "files" / "import.args").read_text().splitlines()
+    assert args[:4] == ["database", "import", "full", "neo4j"]
+    header = (tmp_path / "files" / "nodes_Session.header.csv").read_text().strip().split(",")
+    from cdrnet.graph.model import SESSION
+
+    assert [h.split(":")[0] for h in header] == [SESSION.key, "case", *SESSION.properties, "start", "end"]
+    # Without --neo4j and without --files-only there is nothing to import into.
+    code, _, err = run_cli(capsys, "-w", "ws", "neo4j-import")
+    assert code == 1
+    assert err.splitlines()[0] == "error: neo4j-import needs the server: pass --neo4j URI (or --files-only DIR)"
