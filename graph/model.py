@@ -85,7 +85,9 @@ DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rej
 # One link run's parameters, kept apart from the evidence on its CO_USED relationships
 # (an analyst inspecting a link reads evidence; the parameters are the same for every link).
 LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",
-                                       "fdr", "links", "subscribers"))
+                                       "call_duration_tol", "calls", "colocation", "score_colocation", "apps",
+                                       "since", "until", "fdr", "min_score", "min_events", "possible_apps",
+                                       "links", "subscribers"))
 EPISODE = NodeType("Episode", "episode_id", ("run", "channel", "msisdn", "key", "t", "t_end", "up", "down",
                                              "dur_known"),
                    indexes=(("run", "channel", "key", "t"),), per_case=False)

@@ -16,6 +16,7 @@ from cdrnet.cli.link import link_cmd, pair_cmd
 from cdrnet.cli.query import query_cmd
 from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
 from cdrnet.cli.simulate import simulate_cmd
+from cdrnet.cli.summary import report_cmd, summary_cmd
 
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -63,6 +64,8 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
       cdrnet profile 919812345678       # persona of one subscriber
       cdrnet trends 919812345678        # WhatsApp usage trends and charts
       cdrnet pair 919812345678 919887654321   # the paper's pair report
+      cdrnet summary                    # the case at a glance (screen + printable page)
+      cdrnet report                     # the Excel workbook for investigators
     Try it all on a synthetic case: cdrnet demo
     """
     sources = click.core.ParameterSource
@@ -88,6 +91,8 @@ cli.add_command(map_cmd)
 cli.add_command(demo_cmd)
 cli.add_command(query_cmd)
 cli.add_command(evidence_cmd)
+cli.add_command(summary_cmd)
+cli.add_command(report_cmd)
 
 
 def main() -> None:
