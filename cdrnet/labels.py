@@ -39,7 +39,8 @@ class Labels:
 
     def column(self, numbers: pd.Series) -> pd.Series:
         """The labels of a column of numbers ("" where none), vectorised."""
-        return numbers.map(self.names).fillna("").astype(str)
+        mapped = numbers.astype(object).map(self.names).astype(object)
+        return mapped.where(mapped.notna(), "").astype(str)
 
     def unknown(self, known: Iterable[str]) -> list[str]:
         """Numbers with a label that the case does not hold."""

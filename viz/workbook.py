@@ -53,7 +53,8 @@ class _Sheet:
         out = []
         for c in self.frame.columns:
             col = self.frame[c]
-            longest = 19 if c in self.dates else (int(col.astype(str).str.len().max()) if len(col) else 0)
+            lengths = col.astype(object).astype(str).str.len() if len(col) else pd.Series([0])
+            longest = 19 if c in self.dates else int(lengths.fillna(0).max())
             out.append(float(min(max(longest, len(str(c))) + 2, 60)))
         return out
 

@@ -214,22 +214,30 @@ def people_tables(s: CaseSummary) -> dict[str, pd.DataFrame]:
     quality = pd.DataFrame({"measure": q["measure"], "value": counts(q["value"])
                             + q["percent"].map(lambda v: f" ({v:g} %)" if pd.notna(v) else "")})
     ops = s.operators.assign(sessions=counts(s.operators["sessions"]))
-    top = s.links.head(TOP_LINKS)
+    return {"subscribers": subs, "operators and layouts": ops, "dumps": dumps, "exports with no records": empty,
+            "data quality": quality, "strongest links": strongest(s.links.head(TOP_LINKS), s.tz)}
+
+
+LINK_HEADINGS = ["a", "b", "score", "q", "messaging (expected)", "calls", "co-location", "services", "first", "last"]
+
+
+def strongest(top: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Links as a person reads them: labels beside numbers, scores rounded, times in the case's zone."""
+    if top.empty:
+        return pd.DataFrame(columns=LINK_HEADINGS)
 
     def who(num: pd.Series, lab: pd.Series) -> pd.Series:
-        return (num + (" (" + lab + ")").where(lab != "", "")) if len(num) else num
+        return num + (" (" + lab + ")").where(lab != "", "")
 
-    links = pd.DataFrame({"a": who(top["a"], top["a_label"]), "b": who(top["b"], top["b_label"]),
-                          "score": top["score"].map(lambda v: f"{v:.1f}"),
-                          "q": top["q_value"].map(lambda v: f"{v:.2g}"),
-                          "messaging (expected)": top["messaging_obs"].astype(int).astype(str) + " ("
-                          + top["messaging_exp"].map(lambda v: f"{v:.1f}") + ")",
-                          "calls": top["call_obs"].astype(int).astype(str),
-                          "co-location": top["coloc_obs"].astype(int).astype(str),
-                          "services": top["services"].fillna("").astype(str),
-                          "first": local(top["first_utc"], s.tz), "last": local(top["last_utc"], s.tz)})
-    return {"subscribers": subs, "operators and layouts": ops, "dumps": dumps, "exports with no records": empty,
-            "data quality": quality, "strongest links": links}
+    return pd.DataFrame({"a": who(top["a"], top["a_label"]), "b": who(top["b"], top["b_label"]),
+                         "score": top["score"].map(lambda v: f"{v:.1f}"),
+                         "q": top["q_value"].map(lambda v: f"{v:.2g}"),
+                         "messaging (expected)": top["messaging_obs"].astype(int).astype(str) + " ("
+                         + top["messaging_exp"].map(lambda v: f"{v:.1f}") + ")",
+                         "calls": top["call_obs"].astype(int).astype(str),
+                         "co-location": top["coloc_obs"].astype(int).astype(str),
+                         "services": top["services"].fillna("").astype(str),
+                         "first": local(top["first_utc"], tz), "last": local(top["last_utc"], tz)})[LINK_HEADINGS]
 
 
 def header_lines(s: CaseSummary) -> list[str]:
