@@ -30,7 +30,7 @@ EMPTY_EXPORT = ("BHARTI AIRTEL LTD\n\nPan India\n\n"
                 "CDR OF MSISDN : 9800000009 from 18-Apr-2023 00:00:00 to 19-Apr-2023 23:59:59\n\nNo Records Found\n")
 
 
-def _case(root: Path, capsys: pytest.CaptureFixture[str], linked: bool = True) -> Path:
+def case_files(root: Path, linked: bool = True) -> list[Path]:
     """Three days; B mirrors A 20 s later (a link) unless ``linked`` is False; C independent; one
     Airtel export with no records (subscriber 919800000009)."""
     a = pd.concat([make_sessions(40, A, seed=s, start=f"2023-04-{17 + s} 00:00:00") for s in range(3)])
@@ -46,8 +46,12 @@ def _case(root: Path, capsys: pytest.CaptureFixture[str], linked: bool = True) -
         paths[-1].write_text(render(f.reset_index(drop=True), "paper"))
     paths.append(root / "empty.csv")
     paths[-1].write_text(EMPTY_EXPORT)
+    return paths
+
+
+def _case(root: Path, capsys: pytest.CaptureFixture[str], linked: bool = True) -> Path:
     ws = root / "ws"
-    code, _, err = run_cli(capsys, "-w", str(ws), "ingest", *map(str, paths))
+    code, _, err = run_cli(capsys, "-w", str(ws), "ingest", *map(str, case_files(root, linked)))
     assert code == 0, err
     return ws
 
