@@ -10,13 +10,20 @@ from cdrnet.files import atomic_write_bytes
 from cdrnet.viz.tables import html_table, printable_page
 
 
+#: The page leads with what a briefing asks first; the long per-subscriber and per-dump lists close it.
+PAGE_ORDER = ("strongest links", "operators and layouts", "exports with no records", "data quality", "dumps",
+              "subscribers")
+
+
 def summary_html(s: CaseSummary) -> str:
     """The page: the header lines, then each table of :func:`people_tables`; every value escaped."""
     e = html.escape
     parts = [f"<p>{e(line)}</p>" for line in header_lines(s)]
     parts.append(f"<p>Generated {e(local(s.generated_utc, s.tz))} {e(s.tz)} by cdrnet; every time on this page "
                  f"is in {e(s.tz)}.</p>")
-    for name, table in people_tables(s).items():
+    tables = people_tables(s)
+    for name in PAGE_ORDER:
+        table = tables[name]
         if name == "strongest links":
             if not len(table):
                 continue
