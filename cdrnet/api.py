@@ -490,6 +490,7 @@ class Case:
         from cdrnet.labels import NO_LABELS
 
         zone = tz or self.zone()
+        read_options(tz=zone)  # an unknown zone is one clear line, before any work
         reports = self.store.reports()
         if not reports:
             raise WorkspaceError(f"{self.store.describe()} holds no dumps", "run 'cdrnet ingest PATH' first")

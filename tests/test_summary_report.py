@@ -175,6 +175,13 @@ def test_summary_on_an_empty_workspace_is_one_clear_line(tmp_path, capsys):
                                 "hint: run 'cdrnet ingest PATH' first"]
 
 
+def test_an_unknown_zone_is_one_clear_line(case, capsys):
+    code, out, err = run_cli(capsys, "-w", str(case), "summary", "--tz", "Mars/Olympus")
+    assert code == 1
+    assert err.splitlines() == ["error: unknown time zone 'Mars/Olympus'",
+                                "hint: use an IANA name such as Asia/Kolkata or UTC"]
+
+
 # --- report --xlsx ------------------------------------------------------------------------------
 
 def test_report_workbook_sheets_headers_types_and_evidence(case, capsys, labels, tmp_path):

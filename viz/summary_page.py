@@ -9,7 +9,6 @@ from cdrnet.analysis.summary import TOP_LINKS, CaseSummary, header_lines, local,
 from cdrnet.files import atomic_write_bytes
 from cdrnet.viz.tables import html_table, printable_page
 
-
 #: The page leads with what a briefing asks first; the long per-subscriber and per-dump lists close it.
 PAGE_ORDER = ("strongest links", "operators and layouts", "exports with no records", "data quality", "dumps",
               "subscribers")

@@ -276,6 +276,8 @@ def write_workbook(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage, path
               "Links": _links_sheet(s, support), "Trends": _trends_sheet(s, frame, app), "Evidence": evidence}
     notes = [f"sheet {name}: the first {MAX_ROWS:,} rows of {MAX_ROWS + sh.truncated:,} (Excel's limit)"
              for name, sh in sheets.items() if sh.truncated]
+    if sheets["Trends"].frame.empty:
+        notes.append(f"sheet Trends: no sessions of an application matching '{app}' (see 'cdrnet trends --app')")
     wb = Workbook(write_only=True)
     _summary_sheet(s, notes).write(wb, "Summary")
     for name, sheet in sheets.items():
