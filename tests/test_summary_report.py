@@ -168,13 +168,6 @@ def test_summary_of_a_case_with_no_links_says_so_and_exits_0(tmp_path, capsys):
     assert wb["Evidence"].max_row == 1 and [c.value for c in wb["Evidence"][1]][:3] == ["a", "b", "evidence"]
 
 
-def test_summary_on_an_empty_workspace_is_one_clear_line(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "-w", str(tmp_path / "none"), "summary")
-    assert code == 1
-    assert err.splitlines() == [f"error: workspace {(tmp_path / 'none').resolve()} holds no dumps",
-                                "hint: run 'cdrnet ingest PATH' first"]
-
-
 def test_an_unknown_zone_is_one_clear_line(case, capsys):
     code, out, err = run_cli(capsys, "-w", str(case), "summary", "--tz", "Mars/Olympus")
     assert code == 1

@@ -50,7 +50,7 @@ def summary_cmd(app: AppContext, out: str | None, labels_file: str | None, tz: s
     with no records, data quality, sessions, and the links of the case's current
     network (the latest 'cdrnet link' run; with none yet it links now with the
     default parameters and says so) with the strongest ones. Times are in the
-    case's zone and say which. A case with no links says so (exit 0).
+    case's zone and say which. A case with no links, or no dumps, says so (exit 0).
 
     \b
     Examples:
@@ -60,6 +60,8 @@ def summary_cmd(app: AppContext, out: str | None, labels_file: str | None, tz: s
     from cdrnet.analysis.summary import summary_text
 
     case = app.open()
+    if app.nothing_loaded(case, "summarise"):
+        return
     labels = read_labels(case, labels_file)
     s = case.overview(labels, tz=tz)
     click.echo(summary_text(s), nl=False)
@@ -92,6 +94,8 @@ def report_cmd(app: AppContext, xlsx: str | None, app_name: str, labels_file: st
     from cdrnet.analysis.summary import header_lines
 
     case = app.open()
+    if app.nothing_loaded(case, "report"):
+        return
     s = case.overview(read_labels(case, labels_file), tz=tz)
     for line in header_lines(s):
         click.echo(line)
