@@ -301,10 +301,11 @@ class Case:
                          + ("included (--possible-apps)" if possible_apps
                             else "left out of messaging co-usage; --possible-apps includes them"))
         result = self.store.link(params, numbers)
+        target = Path(out) if out is not None else self.output("edges.csv")
+        # edges.csv first: a folder that cannot take it fails here, with the file the analyst asked for.
+        table = write_edges(result, target, pseudonymized)
         notes += [n for n in [self.store.write_links(result)] if n]
         notes = [n for n in notes if n]
-        target = Path(out) if out is not None else self.output("edges.csv")
-        table = write_edges(result, target, pseudonymized)
         return LinkRun(result, table, target, notes)
 
     def link(self, subscribers: Iterable[str] | None = None, out: str | Path | None = None,

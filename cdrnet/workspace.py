@@ -323,7 +323,10 @@ class Workspace:
         """
         import io
 
-        self.link_run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.link_run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, self.link_run_dir) from exc
         buf = io.BytesIO()
         result.edges.to_parquet(buf, index=False)
         atomic_write_bytes(self.link_run_dir / "edges.parquet", buf.getvalue())
