@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from cdrnet.analysis.evidence import Evidence
     from cdrnet.analysis.pair_report import PairReport
     from cdrnet.analysis.profile import Profile
+    from cdrnet.analysis.summary import CaseSummary
     from cdrnet.analysis.towers import Presence
+    from cdrnet.labels import Labels
     from cdrnet.loader.ingest import IngestResult
     from cdrnet.loader.quality import DumpReport
+    from cdrnet.network import Network
 
 EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: Identifier columns and their pseudonym kind, wherever a table shows them.
@@ -89,26 +92,31 @@ def write_edges(result: LinkResult, path: str | Path, pseudonymized: bool = Fals
     return table
 
 
+def link_overrides(**options: Any) -> dict[str, Any]:
+    """Link options as LinkParams fields: ``since``/``until`` may be ISO text (naive = UTC), ``apps`` a
+    comma-separated text; an unknown name is a UsageError."""
+    from cdrnet.analysis.cousage import LinkParams
+
+    out = dict(options)
+    unknown = sorted(set(out) - set(LinkParams.__dataclass_fields__))
+    if unknown:
+        raise UsageError(f"unknown link option: {', '.join(unknown)}")
+    for k in ("since", "until"):
+        if isinstance(out.get(k), str):
+            out[k] = parse_time(out[k])
+    if isinstance(out.get("apps"), str):
+        out["apps"] = [a.strip() for a in out["apps"].split(",") if a.strip()] or None
+    return out
+
+
 def link_params(params: LinkParams | None = None, **options: Any) -> LinkParams:
     """LinkParams from keyword options (``since``/``until`` may be ISO text, naive = UTC), or ``params``
     given whole (the CLI builds them from its options) with ``options`` replacing some fields."""
-    import dataclasses
-
     from cdrnet.analysis.cousage import LinkParams
 
     if params is not None:
         return dataclasses.replace(params, **options) if options else params
-    params = options
-
-    for k in ("since", "until"):
-        if isinstance(params.get(k), str):
-            params[k] = parse_time(params[k])
-    if isinstance(params.get("apps"), str):
-        params["apps"] = [a.strip() for a in params["apps"].split(",") if a.strip()] or None
-    try:
-        return LinkParams(**params)
-    except TypeError as exc:
-        raise UsageError(f"unknown link option: {exc}") from exc
+    return LinkParams(**link_overrides(**options))
 
 
 def parse_time(text: str | None, tz: str = "UTC") -> pd.Timestamp | None:
@@ -287,7 +295,20 @@ class Case:
                 "sessions": sum(r.loaded for r in reports), "subscribers": len(subs),
                 "rejected": sum(r.rejected_total for r in reports), "rejects_file": str(self.store.rejects.combined)}
 
+    def zone(self) -> str:
+        """The case's zone: the one its dumps were read in (the commonest, if they differ)."""
+        from cdrnet.analysis.observed import Coverage
+
+        return Coverage.from_reports(self.store.reports()).tz
+
     # -- who talks to whom -----------------------------------------------------------------------
+    def network(self, overrides: dict[str, Any] | None = None, tz: str | None = None) -> Network:
+        """The case's current network: the latest ``link`` results and parameters, or (saying so in
+        ``Network.note``) a fresh run when there is none or ``overrides`` differ from it."""
+        from cdrnet.network import current_network
+
+        return current_network(self.store, overrides, tz or self.zone())
+
     def run_link(self, params: LinkParams, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
                  pseudonymized: bool = False, possible_apps: bool = False) -> LinkRun:
         """Score pairs where the sessions live, keep the links in the store, write edges.csv (``out``).
@@ -307,10 +328,11 @@ class Case:
                          + ("included (--possible-apps)" if possible_apps
                             else "left out of messaging co-usage; --possible-apps includes them"))
         result = self.store.link(params, numbers)
+        target = Path(out) if out is not None else self.output("edges.csv")
+        # edges.csv first: a folder that cannot take it fails here, with the file the analyst asked for.
+        table = write_edges(result, target, pseudonymized)
         notes += [n for n in [self.store.write_links(result)] if n]
         notes = [n for n in notes if n]
-        target = Path(out) if out is not None else self.output("edges.csv")
-        table = write_edges(result, target, pseudonymized)
         notes += self._write_network(result.edges, target.with_name("network.csv"), pseudonymized)
         return LinkRun(result, table, target, notes)
 
@@ -318,7 +340,7 @@ class Case:
         """Whether the case holds call records (voice/SMS CDRs or tower dumps)."""
         return any(r.kind == "calls" for r in self.store.reports())
 
-    def network(self, edges: pd.DataFrame) -> pd.DataFrame:
+    def contact_network(self, edges: pd.DataFrame) -> pd.DataFrame:
         """Inferred links of ``edges`` and the direct contacts among the case's numbers, as one table
         (a, b, kind = inferred | direct | both, score, q_value, calls, sms, seconds)."""
         from cdrnet.analysis.network import one_network
@@ -332,7 +354,7 @@ class Case:
 
         if not self.has_calls():
             return []
-        net = self.network(edges)
+        net = self.contact_network(edges)
         shown = pseudonymize(net) if pseudonymized else net
         atomic_write_bytes(path, csv_text(shown).encode("utf-8"))
         out = [summary_line(net) + f"; written to {path}"]
@@ -356,18 +378,21 @@ class Case:
                            coverage=self.store.coverage())
 
     def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
-                 **params: Any) -> tuple[Evidence, list[Path]]:
+                 overrides: dict[str, Any] | None = None, **params: Any) -> tuple[Evidence, list[Path]]:
         """Everything behind the pair a--b (parameters, scores, every supporting session), as CSV and HTML.
 
-        The page is titled a link only when the pair is one under ``params`` (see ``evidence_title``).
+        The pair is judged in the case's current network (:meth:`network`: the latest ``link``
+        run, unless ``overrides``/``params`` change its options, which re-links and says so);
+        the page is titled a link only when the pair is one there (see ``evidence_title``).
         """
-        from cdrnet.analysis.evidence import build_evidence, evidence_title, write_evidence
+        from cdrnet.analysis.evidence import build_evidence, evidence_title, with_network, write_evidence
 
-        p = link_params(**params)
+        net = self.network({**(overrides or {}), **link_overrides(**params)})
+        p = net.params
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb], p.since, p.until)
         files = {r.sha256: r.name for r in self.store.reports()}
-        ev = build_evidence(frame, na, nb, p, files, coverage=self.store.coverage())
+        ev = with_network(build_evidence(frame, na, nb, p, files, coverage=self.store.coverage()), net)
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 
@@ -509,12 +534,13 @@ class Case:
         return presence(events, chosen, k, tz, self.case_numbers())
 
     # -- briefings -------------------------------------------------------------------------------
-    def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None) -> Profile:
-        """The persona of one subscriber (the paper's Table III and more)."""
+    def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None,
+                label: str = "") -> Profile:
+        """The persona of one subscriber (the paper's Table III and more); ``label`` is shown beside the number."""
         from cdrnet.analysis.profile import build_profile
 
         (m,) = normalise_numbers([msisdn])
-        return build_profile(self._sessions_of([m]), m, tz, rdns=rdns)
+        return build_profile(self._sessions_of([m]), m, tz, rdns=rdns, label=label)
 
     def resolve_destinations(self, msisdn: str, resolver: str | None = None,
                              timeout: float = 2.0) -> tuple[dict[str, str], dict[str, int]]:
@@ -525,13 +551,13 @@ class Case:
         return resolve_all(ips, resolver, timeout, cache_path=self.output("rdns_cache.json"))
 
     def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str = "Asia/Kolkata",
-                      rdns: dict[str, str] | None = None) -> list[Path]:
+                      rdns: dict[str, str] | None = None, label: str = "") -> list[Path]:
         """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles)."""
         from cdrnet.analysis.profile import write_profile
 
         (m,) = normalise_numbers([msisdn])
         out = Path(out_dir) if out_dir is not None else self.output("profiles")
-        return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns)
+        return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns, label=label)
 
     def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp",
                out_dir: str | Path | None = None,
@@ -573,48 +599,57 @@ class Case:
             raise UsageError(f"nothing to write: no {app} sessions for the selected number(s)", "")
         return paths
 
-    def map_edges(self, params: LinkParams, edges_file: str | Path | None = None) -> pd.DataFrame:
-        """The edges a map draws: a given edges.csv, else the store's stored links, else a fresh link run."""
+    def map_edges(self, overrides: dict[str, Any] | None = None,
+                  edges_file: str | Path | None = None) -> tuple[pd.DataFrame, LinkParams, str]:
+        """The edges a map draws, their parameters and a line saying where they come from: a given
+        edges.csv, else the case's current network (:meth:`network`)."""
         if edges_file is not None:
-            return pd.read_csv(edges_file, dtype={"a": str, "b": str})
-        edges = self.store.stored_links()
-        if edges is None:
-            edges = self.store.link(params).edges
-        out = edges.copy()
+            edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
+            params = link_params(**link_overrides(**(overrides or {})))
+            return edges, params, f"network: from {edges_file} (as written by 'cdrnet link')"
+        from cdrnet.analysis.summary import local
+
+        net = self.network(overrides)
+        out = net.edges.copy()
         for c in ("first_utc", "last_utc"):
-            out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
-        return out
+            out[c] = local(out[c], self.zone()) + f" {self.zone()}"
+        return out, net.params, net.note
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
-                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, contacts: bool = True,
-                  **params: Any) -> Path:
+                  pseudonymized: bool = False, labels: Labels | None = None,
+                  notify: Callable[[str], None] | None = None, overrides: dict[str, Any] | None = None,
+                  contacts: bool = True, **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
 
-        ``notify`` hears when no pair has any co-usage evidence (the map then shows the
-        subscribers without links: nothing to draw between them is not an error).
-
-        On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
-        on the workspace it links with ``params``. Without ``path`` the file goes to the case's
-        outputs (WORKSPACE/map.html or map.<fmt>), never to whatever folder the shell is in.
+        The map draws the case's current network (:meth:`network`: the latest ``link`` run;
+        link options that differ from it re-link, and ``notify`` hears which). Without
+        ``path`` the file goes to the case's outputs (WORKSPACE/map.html or map.<fmt>).
+        ``labels`` are shown beside the numbers. ``notify`` also hears when no pair has any
+        co-usage evidence (the map then shows the subscribers without links: not an error).
         With ``contacts`` (and call records in the case) the direct contacts among the case's
         numbers are drawn too, dashed, and a pair that is both is marked.
         """
         from cdrnet.viz.netmap import MapOptions, export_graph, write_map
 
-        p = link_params(**params)
+        if pseudonymized and labels is not None and labels.names:
+            raise UsageError("--labels and --pseudonymize together would print names beside the tokens",
+                             "use one of them")
         if path is None:
             path = self.output(f"map.{fmt}")
+        edges, p, note = self.map_edges({**(overrides or {}), **link_overrides(**params)}, edges_file)
+        if notify is not None:
+            notify(note)
         frame = self.sessions(p.since, p.until)
-        edges = self.map_edges(p, edges_file)
         centre = normalise_numbers(suspects)
         if edges.empty and notify is not None:
             notify(f"no pair has any co-usage evidence: the map shows {frame['msisdn'].nunique()} subscriber(s) "
                    "and no links")
         direct = None
         if contacts and self.has_calls():
-            net = self.network(edges)
+            net = self.contact_network(edges)
             direct = net.loc[net["kind"] != "inferred", ["a", "b", "calls", "sms", "seconds"]]
+        label = labels.show if labels is not None else str
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 
@@ -623,10 +658,52 @@ class Case:
             direct = pseudonymize(direct) if direct is not None else None
             tok = pseudonymizer("msisdn")
             centre = [tok(s) for s in centre]
-        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, contacts=direct,
-                          params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}"
-                          + (f", min score {p.min_score:g}" if p.min_score is not None else "")
-                          + (f", apps {','.join(p.apps)}" if p.apps else ""))
+        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, label=label,
+                          contacts=direct, params_text=f"{note}; times in {self.zone()}")
         if fmt == "html":
             return write_map(edges, frame, path, opts)
         return export_graph(edges, frame, path, fmt, opts)
+
+    # -- the case at a glance --------------------------------------------------------------------
+    def labels(self, path: str | Path | None, country_code: str = "91") -> tuple[Labels, list[str]]:
+        """The analyst's ``msisdn,label`` file and the lines to report about it (bad lines, numbers the
+        case does not hold); no file gives no labels."""
+        from cdrnet.labels import NO_LABELS, read_labels
+
+        if path is None:
+            return NO_LABELS, []
+        labels = read_labels(path, country_code)
+        known = {m for r in self.store.reports() for m in (*r.msisdns, *r.no_records_for)}
+        return labels, labels.problems(known)
+
+    def overview(self, labels: Labels | None = None, overrides: dict[str, Any] | None = None,
+                 tz: str | None = None) -> CaseSummary:
+        """The case at a glance (``cdrnet summary``): subscribers, operators and layouts, each dump's
+        requested period, exports with no records, data quality, sessions and the current network."""
+        from cdrnet.analysis.summary import build_summary
+        from cdrnet.labels import NO_LABELS
+
+        zone = tz or self.zone()
+        read_options(tz=zone)  # an unknown zone is one clear line, before any work
+        reports = self.store.reports()
+        if not reports:
+            raise WorkspaceError(f"{self.store.describe()} holds no dumps", "run 'cdrnet ingest PATH' first")
+        sessions = self.store.sessions(columns=["msisdn", "start_utc"])
+        return build_summary(self.name, self.store.describe(), zone, reports, sessions[["msisdn", "start_utc"]],
+                             self.network(overrides, zone), labels or NO_LABELS)
+
+    def write_summary(self, summary: CaseSummary, path: str | Path | None = None) -> Path:
+        """The printable summary page (default WORKSPACE/summary.html)."""
+        from cdrnet.viz.summary_page import write_summary_page
+
+        return write_summary_page(summary, Path(path) if path is not None else self.output("summary.html"))
+
+    def write_report(self, path: str | Path, summary: CaseSummary | None = None, labels: Labels | None = None,
+                     app: str = "WhatsApp", tz: str | None = None) -> Path:
+        """The Excel workbook for investigators: Summary, Dumps, Subscribers, Links, Trends, Evidence
+        (``summary``: an :meth:`overview` already computed, else one is made with ``labels`` and ``tz``)."""
+        from cdrnet.viz.workbook import write_workbook
+
+        summary = summary or self.overview(labels, tz=tz)
+        frame = self.store.sessions()
+        return write_workbook(summary, frame, self.store.coverage(), Path(path), app)

@@ -8,8 +8,9 @@ means implementing this protocol, not editing the commands.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -22,6 +23,21 @@ if TYPE_CHECKING:
     from cdrnet.loader.quality import DumpReport
     from cdrnet.rejects import RejectsFile
     from cdrnet.workspace import StagedDump
+
+
+@dataclass
+class StoredLinkRun:
+    """A link run as a store keeps it, so every output draws the network ``link`` computed.
+
+    ``edges`` has the edges.csv columns with ``first_utc``/``last_utc`` as UTC timestamps;
+    ``all_pairs`` says whether it holds every scored pair (the workspace) or only the links
+    (Neo4j keeps links as CO_USED relationships and nothing else).
+    """
+
+    edges: pd.DataFrame
+    params: dict[str, Any]
+    at: pd.Timestamp | None
+    all_pairs: bool
 
 
 class DumpWriter(Protocol):
@@ -110,11 +126,12 @@ class SessionStore(Protocol):
         ...
 
     def write_links(self, result: LinkResult) -> str | None:
-        """Keep a link run where the store's users look for it; a line saying where, or None."""
+        """Keep a link run (edges and parameters) as the case's current network, where the store's users
+        look for it; a line saying where, or None."""
         ...
 
-    def stored_links(self) -> pd.DataFrame | None:
-        """The links of the last stored run (edges.csv columns), or None when the store keeps none."""
+    def last_link_run(self) -> StoredLinkRun | None:
+        """The case's latest link run as the store keeps it (edges and parameters), or None before any."""
         ...
 
     def query(self, name: str, params: dict) -> list[dict]:

@@ -30,6 +30,7 @@ from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
+from cdrnet.store import StoredLinkRun
 
 if TYPE_CHECKING:
     from cdrnet.analysis.cousage import LinkParams, LinkResult
@@ -459,13 +460,39 @@ class Workspace:
             raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
         return link(frame, params, coverage=self.coverage())
 
-    def write_links(self, _result: LinkResult) -> str | None:
-        """The workspace keeps links as edges.csv only (written by the caller)."""
+    @property
+    def link_run_dir(self) -> Path:
+        """Where the latest link run is kept (machine files: UTC times), apart from the edges.csv handed over."""
+        return self.root / "link-run"
+
+    def write_links(self, result: LinkResult) -> str | None:
+        """Keep the run's every scored pair and its parameters as the case's current network.
+
+        edges.csv may be written elsewhere (``--out``) or pseudonymised; this copy is the
+        case's own, so ``map``, ``summary``, ``report`` and ``evidence`` draw what ``link`` found.
+        """
+        import io
+
+        try:
+            self.link_run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, self.link_run_dir) from exc
+        buf = io.BytesIO()
+        result.edges.to_parquet(buf, index=False)
+        atomic_write_bytes(self.link_run_dir / "edges.parquet", buf.getvalue())
+        meta = {"params": result.params.to_dict(), "at": pd.Timestamp.now(tz="UTC").isoformat(),
+                "subscribers": result.subscribers, "sessions": result.sessions}
+        atomic_write_bytes(self.link_run_dir / "run.json", json.dumps(meta, indent=2).encode())
         return None
 
-    def stored_links(self) -> pd.DataFrame | None:
-        """None: a workspace map links with the options it is given."""
-        return None
+    def last_link_run(self) -> StoredLinkRun | None:
+        """The latest ``link`` run kept by :meth:`write_links`, or None before any."""
+        meta_path, edges_path = self.link_run_dir / "run.json", self.link_run_dir / "edges.parquet"
+        if not (meta_path.exists() and edges_path.exists()):
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        edges = pd.read_parquet(edges_path)
+        return StoredLinkRun(edges, meta["params"], pd.Timestamp(meta["at"]), all_pairs=True)
 
     def query(self, name: str, _params: dict) -> list[dict]:
         """Analyst queries are Cypher: the workspace explains where to run them."""

@@ -205,8 +205,9 @@ def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | N
 #: What a CO_USED relationship carries: the evidence (the run's parameters go on its LinkRun node).
 CO_USED_PROPS = CO_USED_EVIDENCE
 #: Run parameters: stored once on the run's LinkRun node, not on every link.
-RUN_PARAMS = ("window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s", "fdr", "apps", "since", "until",
-              "subscribers")
+RUN_PARAMS = ("window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s", "call_duration_tol", "calls",
+              "colocation", "score_colocation", "apps", "since", "until", "fdr", "min_score", "min_events",
+              "possible_apps", "subscribers")
 #: Score bands shown in Browser (score = -log10 p): the style sheet cannot scale a line by a property.
 STRENGTH_BANDS = ((20.0, "strong"), (8.0, "medium"), (0.0, "weak"))
 

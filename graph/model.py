@@ -101,7 +101,9 @@ DUMP = NodeType("Dump", "sha256", ("file_name", "layout", "rows", "loaded", "rej
 # One link run's parameters, kept apart from the evidence on its CO_USED relationships
 # (an analyst inspecting a link reads evidence; the parameters are the same for every link).
 LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", "tight_window_s", "call_window_s",
-                                       "fdr", "links", "subscribers"))
+                                       "call_duration_tol", "calls", "colocation", "score_colocation", "apps",
+                                       "since", "until", "fdr", "min_score", "min_events", "possible_apps",
+                                       "links", "subscribers"))
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, CALL)
 #: Schema of the temporary Episode nodes older versions wrote during a link run (link runs now
 #: read episodes as query rows): dropped wherever a killed run left it behind.

@@ -38,6 +38,7 @@ from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import RejectsFile
+from cdrnet.store import StoredLinkRun
 
 if TYPE_CHECKING:
     from cdrnet.analysis.cousage import LinkParams, LinkResult
@@ -459,7 +460,10 @@ class GraphStore:
                                   self.case)
         tz = result.coverage.tz if result.coverage is not None else "UTC"
         t0 = time.perf_counter()
-        write_co_used(self.driver, result.edges, uuid.uuid4().hex[:12], self.database, self.case, scope, tz)
+        # Every parameter goes onto the run's LinkRun node: map, summary, report and evidence
+        # reproduce this run from it (issue 15: one network everywhere).
+        params = {**result.params.to_dict(), "subscribers": result.subscribers}
+        write_co_used(self.driver, result.edges, uuid.uuid4().hex[:12], self.database, self.case, scope, tz, params)
         result.steps["writing CO_USED"] = time.perf_counter() - t0
         return f"links written as CO_USED relationships to {self.describe()}"
 
@@ -477,6 +481,18 @@ class GraphStore:
         f = f.merge(runs, on="run", how="left")
         cols = ["a", "b", *CO_USED_EDGE_COLUMNS, "first_utc", "last_utc"]
         return f[cols].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+    def last_link_run(self) -> StoredLinkRun | None:
+        """The latest LinkRun's parameters with the case's CO_USED links (Neo4j keeps links only)."""
+        rows = read(self.driver, "link_run_latest", {"case": self.case}, self.database)
+        if not rows:
+            return None
+        props = {k: v for k, v in rows[0]["props"].items() if k not in ("at", "case", "run")}
+        at = pd.Timestamp(rows[0]["at_ms"], unit="ms", tz="UTC") if rows[0]["at_ms"] is not None else None
+        edges = self.stored_links()
+        if edges is None:
+            edges = pd.DataFrame(columns=["a", "b", *CO_USED_EDGE_COLUMNS, "first_utc", "last_utc"])
+        return StoredLinkRun(edges, props, at, all_pairs=False)
 
     def query(self, name: str, params: dict) -> list[dict]:
         """Run a checked query file of cypher/ in this case ($case is always this store's)."""

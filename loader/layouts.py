@@ -128,6 +128,8 @@ class Layout:
     end_scope: str = "flow"
     volume_scope: str = "flow"
     description: str = ""
+    #: The operator that sends this layout ("" when any may: the DoT uniform wording, the paper's).
+    operator: str = ""
     source: str = "built-in"
     kind: str = "sessions"
     parties: str = "target_other"
@@ -219,6 +221,7 @@ def _from_mapping(data: dict, source: str) -> Layout:
         end_scope=end_scope,
         volume_scope=volume_scope,
         description=str(data.get("description", "")),
+        operator=str(data.get("operator", "")),
         source=source,
         kind=kind,
         parties=parties,

@@ -1,4 +1,4 @@
-"""Screenshot an HTML map with headless Chromium (used for the README image)."""
+"""Screenshot an HTML page cdrnet wrote (a map, the summary page) with headless Chromium (README images)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from tests.browser import browser  # noqa: E402
 def main(html: str, png: str) -> None:
     with browser() as d:
         d.get(Path(html).resolve().as_uri())
+        is_map = d.execute_script("return !!document.getElementById('map')")
         for _ in range(100):
-            if d.execute_script("return window.cdrnetStats && window.cdrnetStats.ready"):
+            if d.execute_script("return document.readyState === 'complete'" if not is_map
+                                else "return window.cdrnetStats && window.cdrnetStats.ready"):
                 break
             time.sleep(0.2)
-        time.sleep(4)  # let the physics settle
+        if is_map:
+            time.sleep(4)  # let the physics settle
         d.save_screenshot(png)
     print(png)
 

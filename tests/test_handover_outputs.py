@@ -21,6 +21,11 @@ def store_line(ws: Path) -> str:
     return f"store: workspace {ws.resolve()}"
 
 
+#: What map, summary, report and evidence say before any link run (issue 15: one network everywhere).
+RELINK_DEFAULTS = ("network: re-linked now with default parameters: window 180s (start), episode gap 180s, FDR 0.05 "
+                   "(no link run yet; nothing stored, 'cdrnet link' stores)")
+
+
 @pytest.fixture
 def busy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """A workspace where A and B overlap 27 times on one day (more than the screen shows)."""
@@ -98,8 +103,8 @@ def test_map_writes_under_the_workspace_and_prints_the_path(busy, capsys, tmp_pa
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, "-w", str(busy), "map")
     assert code == 0, err
-    assert out.splitlines() == [store_line(busy), "no pair has any co-usage evidence: the map shows 2 subscriber(s) "
-                                "and no links", f"written {busy / 'map.html'}"]
+    assert out.splitlines() == [store_line(busy), RELINK_DEFAULTS, "no pair has any co-usage evidence: the map shows 2 "
+                                "subscriber(s) and no links", f"written {busy / 'map.html'}"]
     assert (busy / "map.html").is_file() and not (tmp_path / "map.html").exists()
     code, out, err = run_cli(capsys, "-w", str(busy), "map", "--format", "json")
     assert code == 0 and out.splitlines()[-1] == f"written {busy / 'map.json'}"
@@ -119,16 +124,17 @@ def test_evidence_titles_a_link_only_when_the_pair_is_one(linked, capsys):
     folder = linked / "evidence"
     page = folder / f"evidence_{B}_{A}.html"
     lines = out.splitlines()
+    assert lines[1] == RELINK_DEFAULTS
     assert re.fullmatch(rf"{B} -- {A}: score [0-9.]+ \(p = [0-9.e-]+\), \d+ supporting events; "
-                        r"a link \(q = [0-9.e-]+, FDR 0\.05, link = True\)", lines[1])
-    assert lines[2:] == [f"written {folder / f'evidence_{B}_{A}.csv'}", f"written {page}"]
+                        r"a link \(q = [0-9.e-]+, FDR 0\.05, link = True\)", lines[2])
+    assert lines[3:] == [f"written {folder / f'evidence_{B}_{A}.csv'}", f"written {page}"]
     assert _h1(page) == f"Evidence for the link {B} -- {A}"
     assert re.search(r"<p>This pair is a link \(q = [0-9.e-]+, FDR 0\.05, link = True\)\.</p>", page.read_text())
 
     code, out, err = run_cli(capsys, "-w", str(linked), "evidence", A, C)
     assert code == 0, err
     page = folder / f"evidence_{C}_{A}.html"
-    q = re.search(r"not a link \(q = ([0-9.e-]+), FDR 0\.05, link = False\)", out.splitlines()[1]).group(1)
+    q = re.search(r"not a link \(q = ([0-9.e-]+), FDR 0\.05, link = False\)", out.splitlines()[2]).group(1)
     assert float(q) > 0.05
     assert _h1(page) == f"Evidence for the pair {C} -- {A} (not a link: q = {q}, FDR 0.05, link = False)"
     assert f"<p>This pair is not a link (q = {q}, FDR 0.05, link = False).</p>" in page.read_text()

@@ -14,6 +14,7 @@ import pytest
 
 from cdrnet.synth.writers import write_dump
 from tests.conftest import make_sessions, run_cli
+from tests.test_summary_report import RELINK_DEFAULTS
 
 A, B = "919812345001", "919812345002"
 
@@ -23,7 +24,8 @@ def empty(tmp_path: Path) -> Path:
     return tmp_path / "ws"
 
 
-@pytest.mark.parametrize("command,what", [("link", "link"), ("map", "map"), ("trends", "chart")])
+@pytest.mark.parametrize("command,what", [("link", "link"), ("map", "map"), ("trends", "chart"),
+                                          ("summary", "summarise"), ("report", "report")])
 def test_empty_workspace_nothing_to_do_exit_0(empty, capsys, command, what):
     code, out, err = run_cli(capsys, "-w", str(empty), command)
     assert (code, err) == (0, "")
@@ -67,7 +69,8 @@ def test_link_without_evidence_writes_a_header_only_table(no_evidence, capsys):
 def test_map_without_evidence_draws_the_subscribers(no_evidence, capsys):
     code, out, err = run_cli(capsys, "-w", str(no_evidence), "map")
     assert code == 0, err
-    assert out.splitlines()[1:] == ["no pair has any co-usage evidence: the map shows 2 subscriber(s) and no links",
+    assert out.splitlines()[1:] == [RELINK_DEFAULTS,
+                                    "no pair has any co-usage evidence: the map shows 2 subscriber(s) and no links",
                                     f"written {no_evidence / 'map.html'}"]
     code, out, err = run_cli(capsys, "-w", str(no_evidence), "map", "--format", "json")
     assert code == 0 and (no_evidence / "map.json").is_file(), err
@@ -90,3 +93,12 @@ def test_trends_of_an_app_the_case_lacks_lists_the_known_ones(no_evidence, capsy
                                 "case: DNS"]
     code, out, err = run_cli(capsys, "-w", str(no_evidence), "profile", A)
     assert code == 0, err
+
+
+def test_summary_and_report_without_evidence_say_so(no_evidence, capsys, tmp_path):
+    code, out, err = run_cli(capsys, "-w", str(no_evidence), "summary")
+    assert code == 0, err
+    assert out.splitlines()[3:5] == [RELINK_DEFAULTS, "no links: no pair has any co-usage evidence (0 pair(s) with "
+                                     "any co-usage)"]
+    code, out, err = run_cli(capsys, "-w", str(no_evidence), "report", "--xlsx", str(tmp_path / "r.xlsx"))
+    assert code == 0 and (tmp_path / "r.xlsx").is_file(), err

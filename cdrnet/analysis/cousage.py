@@ -84,6 +84,34 @@ class LinkParams:
         d["burst_gap_s"] = self.gap
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> LinkParams:
+        """The parameters a stored run recorded (``to_dict``'s form; unknown keys ignored, missing ones
+        default), so a map or a report reproduces the run rather than guessing its options."""
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in known and v is not None}
+        for k in ("since", "until"):
+            kw[k] = pd.Timestamp(kw[k]).tz_convert("UTC") if kw.get(k) else None
+        if "apps" in kw:
+            apps = kw["apps"] if isinstance(kw["apps"], list) else str(kw["apps"]).split(",")
+            kw["apps"] = [a for a in apps if a] or None
+        for k in ("window_s", "call_window_s", "tight_window_s", "min_events", "burst_gap_s"):
+            if k in kw:
+                kw[k] = int(kw[k])
+        if kw.get("burst_gap_s") == kw.get("window_s", cls.window_s):
+            kw.pop("burst_gap_s", None)  # to_dict writes the gap in use; equal to the window it is the default
+        return cls(**kw)
+
+    def describe(self) -> str:
+        """The parameters a person needs to read a network, in one line."""
+        return (f"window {self.window_s}s ({self.mode}), episode gap {self.gap}s, FDR {self.fdr:g}"
+                + (f", min score {self.min_score:g}" if self.min_score is not None else "")
+                + (f", min events {self.min_events}" if self.min_events != 2 else "")
+                + (f", apps {','.join(self.apps)}" if self.apps else "")
+                + ("" if self.calls else ", no calls") + ("" if self.colocation else ", no co-location")
+                + (f", since {self.since:%Y-%m-%d %H:%M} UTC" if self.since is not None else "")
+                + (f", until {self.until:%Y-%m-%d %H:%M} UTC" if self.until is not None else ""))
+
 
 @dataclass
 class LinkResult:

@@ -17,6 +17,9 @@ from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
 from cdrnet.csvsafe import write_csv
+from cdrnet.network import Network
+from cdrnet.viz.tables import html_table as table
+from cdrnet.viz.tables import printable_page
 
 EVENT_COLUMNS = ["evidence", "key", "a", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line", "b",
                  "b_start_utc", "b_session_key", "b_file", "b_sha256", "b_line", "delta_s"]
@@ -29,6 +32,8 @@ class Evidence:
     params: LinkParams
     edge: pd.Series | None
     events: pd.DataFrame
+    #: Where the score and the link flag come from (the case's current network), for the page.
+    network_note: str = ""
 
 
 def link_status(ev: Evidence) -> tuple[bool, str]:
@@ -40,6 +45,8 @@ def link_status(ev: Evidence) -> tuple[bool, str]:
     fdr = f"FDR {ev.params.fdr:g}"
     if ev.edge is None:
         return False, f"no co-usage episode, {fdr}"
+    if pd.isna(ev.edge["q_value"]):
+        return False, f"not among the links of the case's latest link run, {fdr}; its q-value is not kept"
     q = f"q = {float(ev.edge['q_value']):.3g}, {fdr}"
     if bool(ev.edge["link"]):
         return True, f"{q}, link = True"
@@ -54,6 +61,24 @@ def evidence_title(ev: Evidence) -> str:
     if is_link:
         return f"Evidence for the link {ev.a} -- {ev.b}"
     return f"Evidence for the pair {ev.a} -- {ev.b} (not a link: {why})"
+
+
+def with_network(ev: Evidence, network: Network) -> Evidence:
+    """The pair's score, q-value and link flag as the case's network has them.
+
+    A pair's q-value depends on every pair tested in the run (the FDR correction), so a
+    pair recomputed alone cannot give it: the network's row does. Neo4j keeps links only;
+    a pair that is not one there keeps its recomputed score, with no q-value and no flag.
+    """
+    row = network.pair(ev.a, ev.b)
+    if row is not None:
+        ev.edge = row
+    elif ev.edge is not None:
+        ev.edge = ev.edge.copy()
+        ev.edge["link"] = False
+        ev.edge["q_value"] = float("nan")  # not scored with the others (links only kept, or left out of the run)
+    ev.network_note = network.note
+    return ev
 
 
 def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFrame:
@@ -102,31 +127,18 @@ def evidence_html(ev: Evidence, title: str) -> str:
     is_link, why = link_status(ev)
     status = f"{'This pair is a link' if is_link else 'This pair is not a link'} ({why})."
 
-    def table(frame: pd.DataFrame) -> str:
-        head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in r) + "</tr>"
-                       for r in frame.itertuples(index=False))
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
     params = pd.DataFrame(sorted(ev.params.to_dict().items()), columns=["parameter", "value"])
     score = (pd.DataFrame([(k, ev.edge[k]) for k in ("score", "p_value", "q_value", "link", "messaging_obs",
                                                      "messaging_exp", "messaging_tight", "call_obs", "call_exp",
                                                      "coloc_obs", "coloc_exp", "services", "first_utc", "last_utc")],
                           columns=["measure", "value"])
              if ev.edge is not None else pd.DataFrame({"measure": ["score"], "value": [0]}))
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>{e(title)}</title><style>
-body {{ font-family: sans-serif; font-size: 11px; margin: 16px; }} table {{ border-collapse: collapse; margin-bottom: 16px; }}
-td, th {{ border: 1px solid #999; padding: 2px 5px; }} th {{ background: #eee; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head><body>
-<h1>{e(title)}</h1>
-<p>{e(status)}</p>
+    body = f"""<p>{e(status)}</p>
 <p>{e(ev.a)} and {e(ev.b)}: {len(ev.events)} supporting co-usage events. Each row names both
 sessions' source file, SHA-256 and line so it can be checked against the original export.</p>
-<h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}<h2>Supporting sessions</h2>{table(ev.events)}
-</body></html>"""  # noqa: E501 - the CSS line of the page stays byte-identical
+<p>{e(ev.network_note)}</p>
+<h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}<h2>Supporting sessions</h2>{table(ev.events)}"""
+    return printable_page(title, body)
 
 
 def write_evidence(ev: Evidence, out_dir: Path, title: str) -> list[Path]:

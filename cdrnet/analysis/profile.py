@@ -32,6 +32,8 @@ class Profile:
     sims: pd.DataFrame
     cells: pd.DataFrame
     destinations: pd.DataFrame
+    #: The analyst's name or alias for the number (``--labels``), shown beside it.
+    label: str = ""
 
 
 def _ranges(f: pd.DataFrame, col: str, tz: str) -> pd.DataFrame:
@@ -43,7 +45,7 @@ def _ranges(f: pd.DataFrame, col: str, tz: str) -> pd.DataFrame:
 
 
 def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", top: int = 10,
-                  rdns: dict[str, str] | None = None) -> Profile:
+                  rdns: dict[str, str] | None = None, label: str = "") -> Profile:
     """Compute the persona of one subscriber from canonical sessions."""
     f = frame[frame["msisdn"] == msisdn]
     n = len(f)
@@ -73,6 +75,7 @@ def build_profile(frame: pd.DataFrame, msisdn: str, tz: str = "Asia/Kolkata", to
         msisdn=msisdn, tz=tz, sessions=n,
         first_seen=f["start_utc"].min() if n else None, last_seen=f["start_utc"].max() if n else None,
         apps=apps, devices=_ranges(f, "imei", tz), sims=_ranges(f, "imsi", tz), cells=cells, destinations=dest,
+        label=label,
     )
 
 
@@ -106,7 +109,7 @@ def profile_text(p: Profile) -> str:
     def table(name: str) -> str:
         return t[name].to_string(index=False) if len(t[name]) else "(none)"
 
-    out = [f"Profile of {p.msisdn}",
+    out = [f"Profile of {p.msisdn}" + (f" ({p.label})" if p.label else ""),
            f"sessions: {count(p.sessions)}; first seen {when(p.first_seen)}, "
            f"last seen {when(p.last_seen)} ({p.tz})", "",
            "Application usage (Table III)", table("apps"), "",
@@ -125,11 +128,11 @@ def usage_chart(p: Profile, path: Path) -> Path:
 
 
 def write_profile(frame: pd.DataFrame, msisdn: str, out_dir: str | Path, tz: str = "Asia/Kolkata",
-                  rdns: dict[str, str] | None = None) -> list[Path]:
+                  rdns: dict[str, str] | None = None, label: str = "") -> list[Path]:
     """Write profile_<msisdn>.txt, _apps.csv, _destinations.csv and _apps.png."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    p = build_profile(frame, msisdn, tz, rdns=rdns)
+    p = build_profile(frame, msisdn, tz, rdns=rdns, label=label)
     txt = d / f"profile_{msisdn}.txt"
     txt.write_text(profile_text(p), encoding="utf-8")
     csv_apps = d / f"profile_{msisdn}_apps.csv"

@@ -18,6 +18,7 @@ from cdrnet.cli.link import link_cmd, pair_cmd
 from cdrnet.cli.query import query_cmd
 from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
 from cdrnet.cli.simulate import simulate_cmd
+from cdrnet.cli.summary import report_cmd, summary_cmd
 
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -66,6 +67,8 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
       cdrnet trends 919812345678        # WhatsApp usage trends and charts
       cdrnet pair 919812345678 919887654321   # the paper's pair report
       cdrnet contacts 919812345678      # direct contacts from voice/SMS CDRs
+      cdrnet summary                    # the case at a glance (screen + printable page)
+      cdrnet report                     # the Excel workbook for investigators
     Try it all on a synthetic case: cdrnet demo
     """
     sources = click.core.ParameterSource
@@ -96,6 +99,8 @@ cli.add_command(contacts_cmd)
 cli.add_command(common_cmd)
 cli.add_command(chain_cmd)
 cli.add_command(towers_cmd)
+cli.add_command(summary_cmd)
+cli.add_command(report_cmd)
 
 
 def main() -> None:

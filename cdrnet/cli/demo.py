@@ -18,7 +18,8 @@ from cdrnet.cli.common import AppContext
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.pass_obj
 def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
-    """Simulate a small case, ingest it, link it, and write the link table, map, profiles and charts.
+    """Simulate a small case, ingest it, link it, and write the link table, map, summary page, Excel report,
+    profiles and charts.
 
     \b
     Example:
@@ -62,6 +63,8 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
 def _extras(out: Path, case: Case, edges: pd.DataFrame) -> list[Path]:
     """Outputs from the reporting stages (map, profiles, trends), through the same API as the commands."""
     written = [case.write_map(out / "map.html", title="cdrnet demo case (synthetic data)")]
+    summary = case.overview()
+    written += [case.write_summary(summary, out / "summary.html"), case.write_report(out / "report.xlsx", summary)]
     linked = edges[edges["link"]]
     if len(linked):
         top = [linked.iloc[0]["a"], linked.iloc[0]["b"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdrnet.cli.common import AppContext
-from cdrnet.cli.link import build_params, link_options
+from cdrnet.cli.link import given_link_options, link_options
 
 
 @click.command("evidence")
@@ -19,8 +19,11 @@ from cdrnet.cli.link import build_params, link_options
 def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonymize: bool, **kw) -> None:
     """Export the parameters, scores and every supporting session of the pair A--B (CSV and printable HTML).
 
-    The page says whether the pair is a link (q-value, FDR, flag); it is titled
-    "Evidence for the link" only when it is one.
+    The pair is judged in the case's current network: the latest 'cdrnet link' run
+    and its parameters. Link options given here that differ from that run re-link
+    the case now (nothing is stored), and the first lines say so. The page says
+    whether the pair is a link (q-value, FDR, flag); it is titled "Evidence for the
+    link" only when it is one.
 
     \b
     Examples:
@@ -29,7 +32,8 @@ def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonym
     """
     from cdrnet.analysis.evidence import link_status
 
-    ev, paths = app.open().evidence(a, b, out_dir, pseudonymize, params=build_params(**kw))
+    ev, paths = app.open().evidence(a, b, out_dir, pseudonymize, overrides=given_link_options(kw))
+    click.echo(ev.network_note)
     score = f"score {ev.edge['score']:.2f} (p = {ev.edge['p_value']:.3g})" if ev.edge is not None else "no co-usage"
     is_link, why = link_status(ev)
     click.echo(f"{ev.a} -- {ev.b}: {score}, {len(ev.events)} supporting events; "

@@ -55,6 +55,27 @@ def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window
                        min_score=min_score, min_events=min_events)
 
 
+#: Link options whose CLI name says the opposite of the LinkParams field (switches).
+_SWITCHES = {"no_calls": "calls", "no_colocation": "colocation"}
+
+
+def given_link_options(kw: dict) -> dict:
+    """The link options typed on the command line (or set in the environment), as LinkParams fields.
+
+    Outputs draw the case's current network; only options an analyst actually gave
+    change it (and make the output re-link, saying so), never the options' defaults.
+    """
+    from cdrnet.api import link_overrides
+
+    ctx = click.get_current_context()
+    typed = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    out = {}
+    for name, value in kw.items():
+        if ctx.get_parameter_source(name) in typed:
+            out[_SWITCHES.get(name, name)] = (not value) if name in _SWITCHES else value
+    return link_overrides(**out)
+
+
 def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = None) -> None:
     """What the run did, then the top links; ``shown`` is the edge table as written (pseudonymised or not)."""
     e = res.edges if shown is None else shown

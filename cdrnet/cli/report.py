@@ -6,7 +6,8 @@ import click
 
 from cdrnet.api import normalise_numbers
 from cdrnet.cli.common import AppContext
-from cdrnet.cli.link import build_params, link_options
+from cdrnet.cli.link import given_link_options, link_options
+from cdrnet.cli.summary import labels_option, read_labels
 
 
 @click.command("profile")
@@ -18,9 +19,10 @@ from cdrnet.cli.link import build_params, link_options
               help="Reverse-DNS the top destinations (needs a resolver; cached in the workspace).")
 @click.option("--resolver", default=None, help="DNS server HOST[:PORT] for --rdns [default: from /etc/resolv.conf].")
 @click.option("--rdns-timeout", type=float, default=2.0, show_default=True, help="Seconds per lookup.")
+@labels_option
 @click.pass_obj
 def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, tz: str, rdns: bool,
-                resolver: str | None, rdns_timeout: float) -> None:
+                resolver: str | None, rdns_timeout: float, labels_file: str | None) -> None:
     """Persona of each subscriber: the paper's Table III and more, as text, CSV and a PNG chart.
 
     \b
@@ -31,6 +33,7 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
     from cdrnet.analysis.profile import profile_text
 
     case = app.open()
+    labels = read_labels(case, labels_file)
     empty = {m: r for r in case.dumps() for m in r.no_records_for}
     for m in normalise_numbers(msisdns):
         if m in empty and not case.store.sessions(None, None, [m]).shape[0]:
@@ -41,8 +44,8 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
         if rdns:
             names, stats = case.resolve_destinations(m, resolver, rdns_timeout)
             click.echo(f"reverse DNS: {', '.join(f'{k} {v}' for k, v in sorted(stats.items()))}")
-        paths = case.write_profile(m, out_dir, tz=tz, rdns=names)
-        click.echo(profile_text(case.profile(m, tz, rdns=names)), nl=False)
+        paths = case.write_profile(m, out_dir, tz=tz, rdns=names, label=labels.of(m))
+        click.echo(profile_text(case.profile(m, tz, rdns=names, label=labels.of(m))), nl=False)
         click.echo(f"written: {', '.join(str(p) for p in paths)}\n")
 
 
@@ -97,15 +100,17 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--contacts/--no-contacts", default=True, show_default=True,
               help="Also draw direct contacts from call records (dashed; a pair that is both is labelled 'both').")
+@labels_option
 @click.pass_obj
 def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
-            fmt: str, pseudonymize: bool, contacts: bool, **kw) -> None:
+            fmt: str, pseudonymize: bool, contacts: bool, labels_file: str | None, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
-    On Neo4j the map draws the CO_USED links the last 'cdrnet link' stored for the
-    case (link options then only select which to show); on the workspace it links
-    with the options given. The file goes to the workspace unless --out is given,
-    and its path is printed.
+    The map draws the case's current network: the links and parameters of the
+    latest 'cdrnet link' run (on Neo4j its CO_USED links). Link options given here
+    that differ from that run re-link the case now (nothing is stored), and the
+    first lines say so; with no link run yet the map links with the defaults and
+    says so. The file goes to the workspace unless --out is given, and its path is printed.
 
     \b
     Examples:
@@ -114,8 +119,10 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
       cdrnet map --suspect 919812345678 --hops 2 --min-score 5 --out ego.html
       cdrnet map --format graphml --out case42.graphml
     """
-    if app.nothing_loaded(app.open(), "map"):
+    case = app.open()
+    if app.nothing_loaded(case, "map"):
         return
-    path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw),
-                                notify=click.echo, contacts=contacts)
+    path = case.write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize,
+                          labels=read_labels(case, labels_file), notify=click.echo, overrides=given_link_options(kw),
+                          contacts=contacts)
     click.echo(f"written {path}")

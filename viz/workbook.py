@@ -1,0 +1,289 @@
+"""The Excel workbook investigators expect (``cdrnet report``): one sheet per question they ask.
+
+Summary, Dumps, Subscribers (persona per subscriber), Links (edges with evidence
+counts), Trends (3-hour table) and Evidence (per link, every supporting session with
+its file SHA-256 and line). Every sheet has a frozen header row, a filter and column
+widths; times are real Excel dates in the case's zone (the header names it);
+identifiers (MSISDN, IMSI, IMEI, SHA-256) are text cells, so Excel never shows
+``9.18E+11``; and every text cell is written as text, so a value such as ``=HYPERLINK(…)``
+or ``+91…`` from a hostile dump is shown, never run as a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from cdrnet.analysis.observed import Coverage
+from cdrnet.analysis.summary import CaseSummary
+from cdrnet.files import atomic_write_bytes
+
+#: Data rows a sheet can hold (Excel's limit is 1,048,576 rows, one of them the header).
+MAX_ROWS = 1_048_575
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DAY_FORMAT = "yyyy-mm-dd"
+SHEETS = ("Summary", "Dumps", "Subscribers", "Links", "Trends", "Evidence")
+
+
+def excel_times(values: pd.Series, tz: str) -> pd.Series:
+    """UTC timestamps as naive datetimes in ``tz`` (Excel dates carry no zone: the header says it)."""
+    t = pd.to_datetime(values, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    return pd.Series(t.dt.to_pydatetime(), index=values.index, dtype=object).where(t.notna(), None)
+
+
+class _Sheet:
+    """One sheet: typed columns, header, widths, frozen header row and filter."""
+
+    def __init__(self, frame: pd.DataFrame, text: Iterable[str] = (), dates: Iterable[str] = (),
+                 days: Iterable[str] = ()) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.text, self.dates, self.days = set(text), set(dates), set(days)
+        self.truncated = max(len(self.frame) - MAX_ROWS, 0)
+        if self.truncated:
+            self.frame = self.frame.iloc[:MAX_ROWS]
+
+    def widths(self) -> list[float]:
+        out = []
+        for c in self.frame.columns:
+            col = self.frame[c]
+            lengths = col.astype(object).astype(str).str.len() if len(col) else pd.Series([0])
+            longest = 19 if c in self.dates else int(lengths.fillna(0).max())
+            out.append(float(min(max(longest, len(str(c))) + 2, 60)))
+        return out
+
+    def write(self, wb: Workbook, name: str) -> None:
+        ws = wb.create_sheet(name)
+        for i, w in enumerate(self.widths(), start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w  # before any row (write-only sheets)
+        ws.freeze_panes = "A2"
+        bold = Font(bold=True)
+        header = []
+        for c in self.frame.columns:
+            cell = WriteOnlyCell(ws, str(c))
+            cell.data_type, cell.font = "s", bold
+            header.append(cell)
+        ws.append(header)
+        columns = [self._values(c) for c in self.frame.columns]
+        for row in zip(*columns, strict=True):
+            ws.append([self._cell(ws, v, kind) for v, kind in row])
+        if len(self.frame.columns):
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(self.frame.columns))}{len(self.frame) + 1}"
+
+    def _values(self, c: str) -> list[tuple[object, str]]:
+        """(value, kind) per row of one column, converted once per column (not per cell)."""
+        col = self.frame[c]
+        if c in self.text:
+            vals = col.astype(object).where(col.notna(), None)
+            vals = [None if v is None else str(v) for v in vals]
+            kind = "s"
+        elif c in self.dates or c in self.days:
+            vals, kind = list(col), ("d" if c in self.dates else "day")
+        elif pd.api.types.is_bool_dtype(col):
+            vals, kind = [None if pd.isna(v) else bool(v) for v in col.astype(object)], "n"
+        elif pd.api.types.is_numeric_dtype(col):
+            f = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+            ints = pd.api.types.is_integer_dtype(col) or bool(np.all(np.isnan(f) | (f == np.round(f))))
+            vals = [None if np.isnan(x) else (int(x) if ints else float(x)) for x in f]
+            kind = "n"
+        else:
+            vals = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in col.astype(object)]
+            kind = "s"
+        return [(v, kind) for v in vals]
+
+    @staticmethod
+    def _cell(ws: object, value: object, kind: str) -> object:
+        if value is None:
+            return None
+        if kind == "s":
+            cell = WriteOnlyCell(ws, value)
+            cell.data_type = "s"  # text, even when it starts with = + - @: never a formula
+            return cell
+        if kind in ("d", "day"):
+            cell = WriteOnlyCell(ws, value)
+            cell.number_format = DATE_FORMAT if kind == "d" else DAY_FORMAT
+            return cell
+        return value
+
+
+class _MixedSheet(_Sheet):
+    """The Summary sheet: one column of values of several types (times, counts, text)."""
+
+    def __init__(self, frame: pd.DataFrame, tz: str) -> None:
+        super().__init__(frame, text=["item"])
+        self.tz = tz
+
+    def _values(self, c: str) -> list[tuple[object, str]]:
+        if c != "value":
+            return super()._values(c)
+        out: list[tuple[object, str]] = []
+        for v in self.frame[c]:
+            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+                out.append((None, "s"))
+            elif isinstance(v, pd.Timestamp):
+                out.append((v.tz_convert(self.tz).tz_localize(None).to_pydatetime(), "d"))
+            elif isinstance(v, bool | int | float | np.integer | np.floating):
+                out.append((v.item() if hasattr(v, "item") else v, "n"))
+            else:
+                out.append((str(v), "s"))
+        return out
+
+
+def _summary_sheet(s: CaseSummary, notes: list[str]) -> _Sheet:
+    tz = s.tz
+    p = s.network.params
+    rows: list[tuple[str, object]] = [
+        ("case", s.case), ("store", s.store), ("zone of every time in this workbook", tz),
+        (f"generated ({tz})", s.generated_utc), ("subscribers", len(s.subscribers)), ("dumps", len(s.dumps)),
+        ("exports with no records", len(s.empty_exports)), ("sessions", s.sessions),
+        (f"first session ({tz})", s.first_utc), (f"last session ({tz})", s.last_utc),
+        ("network", s.network.note), ("links", s.links_line()),
+        *((f"parameter: {k}", v) for k, v in sorted(p.to_dict().items())),
+        *((f"data quality: {m.strip()}", v) for m, v in zip(s.quality["measure"], s.quality["value"], strict=True)),
+        *(("note", n) for n in notes)]
+    return _MixedSheet(pd.DataFrame(rows, columns=["item", "value"]).astype(object), tz)
+
+
+def _dumps_sheet(s: CaseSummary) -> _Sheet:
+    d, tz = s.dumps, s.tz
+    frame = pd.DataFrame({
+        "file": d["file"], "sha256": d["sha256"], "layout": d["layout"], "operator": d["operator"],
+        "subscribers": d["subscribers"], f"period start ({tz})": excel_times(d["period_start_utc"], tz),
+        f"period end ({tz})": excel_times(d["period_end_utc"], tz),
+        "period from": d["period_source"].map({"preamble": "stated in the dump", "rows": "rows' span (none stated)"}),
+        "lines read": d["lines_read"], "loaded": d["loaded"], "rejected": d["rejected"], "non-data": d["non_data"],
+        "rows outside period": d["outside_period"], "application identified %": d["app_identified_pct"],
+        "time resolution (s)": d["resolution_s"], "time level": d["time_level"], "zone read in": d["dump_tz"],
+        "no records": d["no_records"]})
+    return _Sheet(frame, text=["file", "sha256", "layout", "operator", "subscribers", "period from", "time level",
+                               "zone read in"], dates=[f"period start ({tz})", f"period end ({tz})"])
+
+
+def _subscribers_sheet(s: CaseSummary, frame: pd.DataFrame) -> _Sheet:
+    """Persona per subscriber, from the profile code (Table III, devices, SIMs, cells)."""
+    from cdrnet.analysis.profile import build_profile
+
+    tz = s.tz
+    rows = []
+    groups = dict(tuple(frame.groupby("msisdn", sort=False))) if len(frame) else {}
+    for m in s.subscribers["msisdn"]:
+        f = groups.get(m)
+        if f is None or f.empty:
+            rows.append({"msisdn": m})
+            continue
+        p = build_profile(f, m, tz, top=3)
+        apps = p.apps.head(5)
+        rows.append({
+            "msisdn": m,
+            "top applications (sessions, % of the subscriber's)": "; ".join(
+                f"{a} {n:,} ({pct:g} %)" for a, n, pct in zip(apps["application"], apps["frequency"],
+                                                              apps["usage_percent"], strict=True)),
+            "active days": int(p.apps["active_days"].max()) if len(p.apps) else 0,
+            "volume (bytes)": p.apps["volume_bytes"].sum(min_count=1) if len(p.apps) else None,
+            "IMEIs": ", ".join(p.devices["imei"]) if len(p.devices) else "",
+            "IMSIs": ", ".join(p.sims["imsi"]) if len(p.sims) else "",
+            "top cells": ", ".join(p.cells["cell_id"]) if len(p.cells) else ""})
+    persona = pd.DataFrame(rows, columns=["msisdn", "top applications (sessions, % of the subscriber's)",
+                                          "active days", "volume (bytes)", "IMEIs", "IMSIs", "top cells"])
+    sub = s.subscribers
+    out = pd.DataFrame({"msisdn": sub["msisdn"], "label": sub["label"], "operators": sub["operators"],
+                        "layouts": sub["layouts"], "dumps": sub["dumps"], "sessions": sub["sessions"],
+                        f"first seen ({tz})": excel_times(sub["first_utc"], tz),
+                        f"last seen ({tz})": excel_times(sub["last_utc"], tz)})
+    out = out.merge(persona, on="msisdn", how="left")
+    out["volume (bytes)"] = pd.to_numeric(out["volume (bytes)"], errors="coerce").astype("Int64")
+    out["active days"] = pd.to_numeric(out["active days"], errors="coerce").astype("Int64")
+    return _Sheet(out, text=["msisdn", "label", "operators", "layouts", "top applications (sessions, % of the "
+                             "subscriber's)", "IMEIs", "IMSIs", "top cells"],
+                  dates=[f"first seen ({tz})", f"last seen ({tz})"])
+
+
+def _links_sheet(s: CaseSummary, support: dict[tuple[str, str], int]) -> _Sheet:
+    tz = s.tz
+    e = s.network.edges
+    if len(e):
+        e = e.sort_values(["link", "score"], ascending=[False, False], kind="stable")
+    labels = s.labels
+    cols = ["score", "p_value", "q_value", "messaging_obs", "messaging_exp", "messaging_tight", "call_obs", "call_exp",
+            "coloc_obs", "coloc_exp", "common_days"]
+    out = pd.DataFrame({"a": e["a"], "a label": labels.column(e["a"]), "b": e["b"], "b label": labels.column(e["b"]),
+                        "link": e["link"].astype(bool)})
+    for c in cols:
+        if c in e:
+            out[c] = pd.to_numeric(e[c], errors="coerce")
+    out["services"] = e["services"].fillna("").astype(str) if "services" in e else ""
+    out[f"first ({tz})"] = excel_times(e["first_utc"], tz)
+    out[f"last ({tz})"] = excel_times(e["last_utc"], tz)
+    out["supporting session pairs (Evidence sheet)"] = [support.get((a, b)) for a, b in zip(e["a"], e["b"],
+                                                                                            strict=True)]
+    out["supporting session pairs (Evidence sheet)"] = out["supporting session pairs (Evidence sheet)"].astype("Int64")
+    return _Sheet(out, text=["a", "a label", "b", "b label", "services"], dates=[f"first ({tz})", f"last ({tz})"])
+
+
+def _trends_sheet(s: CaseSummary, frame: pd.DataFrame, app: str) -> _Sheet:
+    from cdrnet.analysis.trends import app_sessions, three_hour_table
+
+    chosen = app_sessions(frame, app) if len(frame) else frame
+    table = three_hour_table(chosen, s.tz) if len(chosen) else pd.DataFrame(columns=["number", "date"])
+    table.insert(1, "label", s.labels.column(table["number"].astype(str)) if len(table) else pd.Series(dtype=str))
+    table.insert(2, "application", app)
+    table = table.rename(columns={"date": f"date ({s.tz})"})
+    table[f"date ({s.tz})"] = pd.Series([pd.Timestamp(d).to_pydatetime() for d in table[f"date ({s.tz})"]],
+                                        index=table.index, dtype=object)
+    return _Sheet(table, text=["number", "label", "application"], days=[f"date ({s.tz})"])
+
+
+def _evidence_sheet(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage) -> tuple[_Sheet, dict]:
+    """Every supporting session pair of every link, each side with its file, SHA-256 and line."""
+    from cdrnet.analysis.evidence import EVENT_COLUMNS, build_evidence
+
+    tz = s.tz
+    files = dict(zip(s.dumps["sha256"], s.dumps["file"], strict=True))
+    groups = dict(tuple(frame.groupby("msisdn", sort=False))) if len(frame) else {}
+    parts, support = [], {}
+    for a, b in zip(s.links["a"], s.links["b"], strict=True):
+        if a not in groups or b not in groups:
+            continue
+        ev = build_evidence(pd.concat([groups[a], groups[b]], ignore_index=True), a, b, s.network.params, files,
+                            coverage=coverage)
+        support[(a, b)] = support[(b, a)] = len(ev.events)
+        parts.append(ev.events)
+    events = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=EVENT_COLUMNS)
+    out = pd.DataFrame({"a": events["a"], "b": events["b"], "evidence": events["evidence"], "key": events["key"],
+                        f"a start ({tz})": excel_times(events["a_start_utc"], tz), "a file": events["a_file"],
+                        "a sha256": events["a_sha256"], "a line": events["a_line"],
+                        f"b start ({tz})": excel_times(events["b_start_utc"], tz), "b file": events["b_file"],
+                        "b sha256": events["b_sha256"], "b line": events["b_line"], "delta (s)": events["delta_s"],
+                        "a session key": events["a_session_key"], "b session key": events["b_session_key"]})
+    for c in ("a line", "b line", "delta (s)"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
+    return _Sheet(out, text=["a", "b", "evidence", "key", "a file", "a sha256", "b file", "b sha256", "a session key",
+                             "b session key"], dates=[f"a start ({tz})", f"b start ({tz})"]), support
+
+
+def write_workbook(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage, path: Path, app: str = "WhatsApp") -> Path:
+    """Write the workbook (atomically); ``frame`` is the case's sessions, ``coverage`` its periods."""
+    import io
+
+    evidence, support = _evidence_sheet(s, frame, coverage)
+    sheets = {"Dumps": _dumps_sheet(s), "Subscribers": _subscribers_sheet(s, frame),
+              "Links": _links_sheet(s, support), "Trends": _trends_sheet(s, frame, app), "Evidence": evidence}
+    notes = [f"sheet {name}: the first {MAX_ROWS:,} rows of {MAX_ROWS + sh.truncated:,} (Excel's limit)"
+             for name, sh in sheets.items() if sh.truncated]
+    if sheets["Trends"].frame.empty:
+        notes.append(f"sheet Trends: no sessions of an application matching '{app}' (see 'cdrnet trends --app')")
+    wb = Workbook(write_only=True)
+    _summary_sheet(s, notes).write(wb, "Summary")
+    for name, sheet in sheets.items():
+        sheet.write(wb, name)
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
