@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cdrnet.clock import DEFAULT_TZ, case_zone, check_zone, parse_time
 from cdrnet.csvsafe import csv_text
 from cdrnet.errors import UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes
@@ -87,52 +88,37 @@ def write_edges(result: LinkResult, path: str | Path, pseudonymized: bool = Fals
     return table
 
 
-def link_params(params: LinkParams | None = None, **options: Any) -> LinkParams:
-    """LinkParams from keyword options (``since``/``until`` may be ISO text, naive = UTC), or ``params``
-    given whole (the CLI builds them from its options) with ``options`` replacing some fields."""
+def link_params(params: LinkParams | None = None, *, tz: str = DEFAULT_TZ, **options: Any) -> LinkParams:
+    """LinkParams from keyword options, or ``params`` given whole (the CLI builds them from its
+    options) with ``options`` replacing some fields.
+
+    ``since``/``until`` may be ISO text: without an offset they are read in ``tz`` (the case's
+    zone, as an analyst means "2024-03-05": that day on the case's clock).
+    """
     import dataclasses
 
     from cdrnet.analysis.cousage import LinkParams
 
+    for k in ("since", "until"):
+        if isinstance(options.get(k), str):
+            options[k] = parse_time(options[k], tz)
     if params is not None:
         return dataclasses.replace(params, **options) if options else params
-    params = options
-
-    for k in ("since", "until"):
-        if isinstance(params.get(k), str):
-            params[k] = parse_time(params[k])
-    if isinstance(params.get("apps"), str):
-        params["apps"] = [a.strip() for a in params["apps"].split(",") if a.strip()] or None
+    if isinstance(options.get("apps"), str):
+        options["apps"] = [a.strip() for a in options["apps"].split(",") if a.strip()] or None
     try:
-        return LinkParams(**params)
+        return LinkParams(**options)
     except TypeError as exc:
         raise UsageError(f"unknown link option: {exc}") from exc
 
 
-def parse_time(text: str | None) -> pd.Timestamp | None:
-    """ISO date/time; naive values are UTC."""
-    if not text:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the time '{text}'",
-                         "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def read_options(tz: str = "Asia/Kolkata", country_code: str = "91", signatures: str = "modern",
+def read_options(tz: str = DEFAULT_TZ, country_code: str = "91", signatures: str = "modern",
                  extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
     """Validated options for reading dumps (zone, country code, signature table, date order)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     from cdrnet.loader.normalize import Options
     from cdrnet.loader.signatures import load_signatures
 
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
+    check_zone(tz)
     if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
         raise UsageError(f"country code '{country_code}' must be 1-3 digits")
     if date_order not in ("auto", "dmy", "mdy"):
@@ -149,8 +135,11 @@ def read_layouts(layout: str | Path | None = None) -> list:
 
 
 def pair_from_files(a: str | Path, b: str | Path, layout: str | Path | None = None, all_apps: bool = False,
-                    tz: str = "Asia/Kolkata", **options: Any) -> PairReport:
-    """The paper's pair report straight from two dump files (no store: each file's rows are its period)."""
+                    tz: str = DEFAULT_TZ, **options: Any) -> PairReport:
+    """The paper's pair report straight from two dump files (no store: each file's rows are its period).
+
+    ``tz`` is the zone of the files' naive times, of the times shown and of a textual since/until.
+    """
     from cdrnet.analysis.pair_report import pair_report
     from cdrnet.loader.memory import parse_files
 
@@ -160,7 +149,7 @@ def pair_from_files(a: str | Path, b: str | Path, layout: str | Path | None = No
     ids = [frame.loc[frame["source_file"] == str(p), "msisdn"].mode() for p in (a, b)]
     if any(i.empty for i in ids):
         raise UsageError("one of the two files holds no sessions")
-    return pair_report(frame, str(ids[0].iloc[0]), str(ids[1].iloc[0]), link_params(**options), tz=tz,
+    return pair_report(frame, str(ids[0].iloc[0]), str(ids[1].iloc[0]), link_params(tz=tz, **options), tz=tz,
                        all_apps=all_apps)
 
 
@@ -205,6 +194,19 @@ class Case:
     def __repr__(self) -> str:
         return f"cdrnet.Case({self.store.describe()})"
 
+    @property
+    def zone(self) -> str:
+        """The case's zone: the one its dumps were ingested in (``ingest --tz``); times shown to people use it."""
+        return case_zone(self.store.reports())
+
+    def zone_or_case(self, tz: str | None) -> str:
+        """``tz`` when given (checked), else the case's zone: what every display command shows times in."""
+        return check_zone(tz) if tz else self.zone
+
+    def params(self, params: LinkParams | None = None, tz: str | None = None, **options: Any) -> LinkParams:
+        """LinkParams with a textual since/until read in ``tz`` (default the case's zone)."""
+        return link_params(params, tz=self.zone_or_case(tz), **options)
+
     def output(self, name: str) -> Path:
         """Where a derived output goes by default."""
         return self.store.outputs / name
@@ -213,8 +215,8 @@ class Case:
                  msisdns: Iterable[str] | None = None) -> pd.DataFrame:
         """Loaded sessions in [since, until) of these subscribers; raises WorkspaceError when none match."""
         numbers = normalise_numbers(msisdns) if msisdns is not None else None
-        since = parse_time(since) if isinstance(since, str) else since
-        until = parse_time(until) if isinstance(until, str) else until
+        since = parse_time(since, self.zone) if isinstance(since, str) else since
+        until = parse_time(until, self.zone) if isinstance(until, str) else until
         frame = self.store.sessions(since, until, numbers)
         if frame.empty:
             raise WorkspaceError("no sessions match the selection",
@@ -289,30 +291,36 @@ class Case:
     def link(self, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
              pseudonymized: bool = False, **params: Any) -> pd.DataFrame:
         """The edges.csv table (also written to ``out``, default WORKSPACE/edges.csv); ``params`` as LinkParams."""
-        return self.run_link(link_params(**params), subscribers, out, pseudonymized).table
+        return self.run_link(self.params(**params), subscribers, out, pseudonymized).table
 
-    def pair(self, a: str, b: str, all_apps: bool = False, tz: str = "Asia/Kolkata", **params: Any) -> PairReport:
-        """The paper's correlation report for two subscribers, scored against the case's coverage."""
+    def pair(self, a: str, b: str, all_apps: bool = False, tz: str | None = None, **params: Any) -> PairReport:
+        """The paper's correlation report for two subscribers, scored against the case's coverage.
+
+        Times shown (and a textual since/until) are in ``tz``, default the case's zone.
+        """
         from cdrnet.analysis.pair_report import pair_report
 
+        tz = self.zone_or_case(tz)
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb])
-        return pair_report(frame, na, nb, link_params(**params), tz=tz, all_apps=all_apps,
+        return pair_report(frame, na, nb, self.params(tz=tz, **params), tz=tz, all_apps=all_apps,
                            coverage=self.store.coverage())
 
     def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
-                 **params: Any) -> tuple[Evidence, list[Path]]:
+                 tz: str | None = None, **params: Any) -> tuple[Evidence, list[Path]]:
         """Everything behind the pair a--b (parameters, scores, every supporting session), as CSV and HTML.
 
         The page is titled a link only when the pair is one under ``params`` (see ``evidence_title``).
+        Times are shown in ``tz`` (default the case's zone); the CSV keeps UTC too, in ``*_utc`` columns.
         """
         from cdrnet.analysis.evidence import build_evidence, evidence_title, write_evidence
 
-        p = link_params(**params)
+        tz = self.zone_or_case(tz)
+        p = self.params(tz=tz, **params)
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb], p.since, p.until)
         files = {r.sha256: r.name for r in self.store.reports()}
-        ev = build_evidence(frame, na, nb, p, files, coverage=self.store.coverage())
+        ev = build_evidence(frame, na, nb, p, files, coverage=self.store.coverage(), tz=tz)
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 
@@ -323,10 +331,11 @@ class Case:
         return ev, write_evidence(ev, out, evidence_title(ev))
 
     # -- briefings -------------------------------------------------------------------------------
-    def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None) -> Profile:
-        """The persona of one subscriber (the paper's Table III and more)."""
+    def profile(self, msisdn: str, tz: str | None = None, rdns: dict[str, str] | None = None) -> Profile:
+        """The persona of one subscriber (the paper's Table III and more), times in ``tz`` or the case's zone."""
         from cdrnet.analysis.profile import build_profile
 
+        tz = self.zone_or_case(tz)
         (m,) = normalise_numbers([msisdn])
         return build_profile(self._sessions_of([m]), m, tz, rdns=rdns)
 
@@ -338,18 +347,19 @@ class Case:
         ips = self.profile(msisdn).destinations["dest_ip"].tolist()
         return resolve_all(ips, resolver, timeout, cache_path=self.output("rdns_cache.json"))
 
-    def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str = "Asia/Kolkata",
+    def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str | None = None,
                       rdns: dict[str, str] | None = None) -> list[Path]:
-        """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles)."""
+        """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles), times in ``tz`` or the case's."""
         from cdrnet.analysis.profile import write_profile
 
+        tz = self.zone_or_case(tz)
         (m,) = normalise_numbers([msisdn])
         out = Path(out_dir) if out_dir is not None else self.output("profiles")
         return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns)
 
     def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp",
                out_dir: str | Path | None = None,
-               tz: str = "Asia/Kolkata", pseudonymized: bool = False,
+               tz: str | None = None, pseudonymized: bool = False,
                notify: Callable[[str], None] | None = None, possible_apps: bool = False) -> list[Path]:
         """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written.
 
@@ -359,7 +369,7 @@ class Case:
         from cdrnet.analysis.trends import app_sessions, write_trends
         from cdrnet.loader.signatures import possible_note, promote_possible
 
-        read_options(tz=tz)  # validates the zone before any work
+        tz = self.zone_or_case(tz)  # validates the zone before any work
         wanted = [msisdn] if isinstance(msisdn, str) else list(msisdn or [])
         numbers = normalise_numbers(wanted)
         show = None
@@ -401,11 +411,13 @@ class Case:
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
-                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, **params: Any) -> Path:
+                  pseudonymized: bool = False, notify: Callable[[str], None] | None = None, tz: str | None = None,
+                  **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
 
         ``notify`` hears when no pair has any co-usage evidence (the map then shows the
-        subscribers without links: nothing to draw between them is not an error).
+        subscribers without links: nothing to draw between them is not an error). Times in
+        tooltips, the header and the exports are in ``tz`` (default the case's zone).
 
         On Neo4j the map draws the CO_USED links the last ``link`` run stored (no re-linking);
         on the workspace it links with ``params``. Without ``path`` the file goes to the case's
@@ -413,7 +425,8 @@ class Case:
         """
         from cdrnet.viz.netmap import MapOptions, export_graph, write_map
 
-        p = link_params(**params)
+        tz = self.zone_or_case(tz)
+        p = self.params(tz=tz, **params)
         if path is None:
             path = self.output(f"map.{fmt}")
         frame = self.sessions(p.since, p.until)
@@ -429,7 +442,7 @@ class Case:
             edges, frame = pseudonymize(edges), pseudonymize(frame)
             tok = pseudonymizer("msisdn")
             centre = [tok(s) for s in centre]
-        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score,
+        opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, tz=tz,
                           params_text=f"window {p.window_s}s ({p.mode}), FDR {p.fdr:g}"
                           + (f", min score {p.min_score:g}" if p.min_score is not None else "")
                           + (f", apps {','.join(p.apps)}" if p.apps else ""))

@@ -83,8 +83,8 @@ class DumpReport:
     app_generic: int = 0
     app_possible: int = 0
 
-    def period_text(self) -> str:
-        """The period in the dump's own zone.
+    def period_text(self, tz: str | None = None) -> str:
+        """The period in ``tz`` (the case's zone), else the dump's own zone.
 
         E.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``.
         """
@@ -92,13 +92,13 @@ class DumpReport:
             return "unknown"
         source = {"preamble": "stated in preamble", "rows": "span of the rows: no period stated"}.get(
             self.period_source, self.period_source)
-        return (f"{self.local_text(self.period_start_utc)} .. {self.local_text(self.period_end_utc)} "
-                f"{self.tz or 'UTC'} ({source})")
+        return (f"{self.local_text(self.period_start_utc, tz)} .. {self.local_text(self.period_end_utc, tz)} "
+                f"{tz or self.tz or 'UTC'} ({source})")
 
-    def local_text(self, iso: str) -> str:
-        """An ISO UTC time of this dump as people read it: in the dump's zone (seconds when not zero)."""
+    def local_text(self, iso: str, tz: str | None = None) -> str:
+        """An ISO UTC time of this dump as people read it: in ``tz``, else the dump's zone (seconds when not zero)."""
         try:
-            ts = pd.Timestamp(iso).tz_convert(self.tz or "UTC")
+            ts = pd.Timestamp(iso).tz_convert(tz or self.tz or "UTC")
         except (ValueError, TypeError):
             return iso
         return ts.strftime("%Y-%m-%d %H:%M" if ts.second == 0 else "%Y-%m-%d %H:%M:%S")
@@ -131,8 +131,9 @@ class DumpReport:
         known.setdefault("size", None)  # Neo4j stores no null properties: an unknown size comes back missing
         return cls(**known)
 
-    def summary_lines(self) -> list[str]:
-        """Human-readable summary, one fact per line."""
+    def summary_lines(self, tz: str | None = None) -> list[str]:
+        """Human-readable summary, one fact per line; times in ``tz`` (the case's zone), else the dump's."""
+        zone = tz or self.tz or "UTC"
         rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
         out = [
             f"{self.name}",
@@ -142,7 +143,7 @@ class DumpReport:
             f"  rejected by reason: {rej}",
         ]
         if self.period_source:
-            out.append(f"  period {self.period_text()}")
+            out.append(f"  period {self.period_text(zone)}")
         far = self.rejected.get(STRAY_REASON, 0)
         if far:
             out.append(f"  {far} row(s) dated far from the dump's period (e.g. 1970, 2099, a year off): rejected as "
@@ -155,10 +156,10 @@ class DumpReport:
                    "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
         for m in self.no_records_for:
-            out.append(f"  no records for {m} in period {self.period_text()}")
+            out.append(f"  no records for {m} in period {self.period_text(zone)}")
         if self.loaded:
-            out.append(f"  time span {self.local_text(self.start_min)} .. {self.local_text(self.start_max)} "
-                       f"{self.tz or 'UTC'} (first and last session start)")
+            first, last = self.local_text(self.start_min, zone), self.local_text(self.start_max, zone)
+            out.append(f"  time span {first} .. {last} {zone} (first and last session start)")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
             out.append(
                 f"  timestamps: level {self.time_level} (~{self.resolution_s}s), seconds present {sec}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdrnet.cli.common import AppContext
+from cdrnet.cli.common import SELECT_TZ_HELP, AppContext, zone_option
 from cdrnet.cli.link import build_params, link_options
 
 
@@ -15,12 +15,15 @@ from cdrnet.cli.link import build_params, link_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for evidence_A_B.csv and .html [default: WORKSPACE/evidence].")
 @click.option("--pseudonymize", is_flag=True, help="Replace numbers by keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
+@zone_option(SELECT_TZ_HELP)
 @click.pass_obj
-def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonymize: bool, **kw) -> None:
+def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonymize: bool, tz: str | None,
+                 **kw) -> None:
     """Export the parameters, scores and every supporting session of the pair A--B (CSV and printable HTML).
 
     The page says whether the pair is a link (q-value, FDR, flag); it is titled
-    "Evidence for the link" only when it is one.
+    "Evidence for the link" only when it is one. Times are in the case's zone
+    (a_start, b_start and the zone column); the CSV keeps UTC in a_start_utc, b_start_utc.
 
     \b
     Examples:
@@ -29,7 +32,9 @@ def evidence_cmd(app: AppContext, a: str, b: str, out_dir: str | None, pseudonym
     """
     from cdrnet.analysis.evidence import link_status
 
-    ev, paths = app.open().evidence(a, b, out_dir, pseudonymize, params=build_params(**kw))
+    case = app.open()
+    tz = case.zone_or_case(tz)
+    ev, paths = case.evidence(a, b, out_dir, pseudonymize, tz=tz, params=build_params(tz, **kw))
     score = f"score {ev.edge['score']:.2f} (p = {ev.edge['p_value']:.3g})" if ev.edge is not None else "no co-usage"
     is_link, why = link_status(ev)
     click.echo(f"{ev.a} -- {ev.b}: {score}, {len(ev.events)} supporting events; "

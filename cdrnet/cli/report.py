@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdrnet.api import normalise_numbers
-from cdrnet.cli.common import AppContext
+from cdrnet.cli.common import SELECT_TZ_HELP, AppContext, zone_option
 from cdrnet.cli.link import build_params, link_options
 
 
@@ -13,13 +13,13 @@ from cdrnet.cli.link import build_params, link_options
 @click.argument("msisdns", nargs=-1, required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the report, CSVs and chart [default: WORKSPACE/profiles].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for the times shown.")
+@zone_option()
 @click.option("--rdns", is_flag=True,
               help="Reverse-DNS the top destinations (needs a resolver; cached in the workspace).")
 @click.option("--resolver", default=None, help="DNS server HOST[:PORT] for --rdns [default: from /etc/resolv.conf].")
 @click.option("--rdns-timeout", type=float, default=2.0, show_default=True, help="Seconds per lookup.")
 @click.pass_obj
-def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, tz: str, rdns: bool,
+def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, tz: str | None, rdns: bool,
                 resolver: str | None, rdns_timeout: float) -> None:
     """Persona of each subscriber: the paper's Table III and more, as text, CSV and a PNG chart.
 
@@ -31,11 +31,12 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
     from cdrnet.analysis.profile import profile_text
 
     case = app.open()
+    tz = case.zone_or_case(tz)
     empty = {m: r for r in case.dumps() for m in r.no_records_for}
     for m in normalise_numbers(msisdns):
         if m in empty and not case.store.sessions(None, None, [m]).shape[0]:
             # Requested and answered "No Records Found": a fact about the subscriber, not an error.
-            click.echo(f"no records for {m} in period {empty[m].period_text()} ({empty[m].name})\n")
+            click.echo(f"no records for {m} in period {empty[m].period_text(tz)} ({empty[m].name})\n")
             continue
         names = None
         if rdns:
@@ -52,14 +53,14 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
               help="Application (matches any app whose name contains it, and vendors).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the CSVs and charts [default: WORKSPACE/trends].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for times and charts.")
+@zone_option()
 @click.option("--pseudonymize", is_flag=True,
               help="Keyed tokens instead of numbers in files, file names and charts (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--possible-apps", is_flag=True,
               help="Also count low-confidence labels such as 'XMPP (WhatsApp possible)' "
                    "(port 5222 outside Meta's ranges).")
 @click.pass_obj
-def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str,
+def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str | None,
                pseudonymize: bool, possible_apps: bool) -> None:
     """Usage trends on one application: connection list, per day, 3-hour intervals, charts.
 
@@ -95,9 +96,10 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--format", "fmt", type=click.Choice(["html", "graphml", "gexf", "json"]), default="html",
               show_default=True)
 @click.option("--pseudonymize", is_flag=True, help="Label nodes with keyed tokens (key in CDRNET_PSEUDONYM_KEY).")
+@zone_option(SELECT_TZ_HELP)
 @click.pass_obj
 def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
-            fmt: str, pseudonymize: bool, **kw) -> None:
+            fmt: str, pseudonymize: bool, tz: str | None, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
     On Neo4j the map draws the CO_USED links the last 'cdrnet link' stored for the
@@ -112,8 +114,10 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
       cdrnet map --suspect 919812345678 --hops 2 --min-score 5 --out ego.html
       cdrnet map --format graphml --out case42.graphml
     """
-    if app.nothing_loaded(app.open(), "map"):
+    case = app.open()
+    if app.nothing_loaded(case, "map"):
         return
-    path = app.open().write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, params=build_params(**kw),
-                                notify=click.echo)
+    tz = case.zone_or_case(tz)
+    path = case.write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, tz=tz,
+                          params=build_params(tz, **kw), notify=click.echo)
     click.echo(f"written {path}")
