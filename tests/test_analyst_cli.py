@@ -105,13 +105,15 @@ def test_first_line_of_every_store_command_names_the_store(case, capsys, tmp_pat
 
 
 def test_pair_of_files_says_it_uses_no_store(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # without a workspace pair writes ./cdrnet-output/pairs/
+    monkeypatch.chdir(tmp_path)
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text(render(make_sessions(20, A, seed=1), "paper"))
     b.write_text(render(make_sessions(20, B, seed=2), "paper"))
     code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "pair", str(a), str(b))
     assert code == 0, err
-    assert out.splitlines()[0] == f"store: none (reading {a} and {b} directly)"
+    assert out.splitlines()[0] == (f"store: none (reading {a} and {b} directly; outputs in "
+                                   f"{(tmp_path / 'ws').resolve()})")
+    assert (tmp_path / "ws" / "pairs" / f"pair_{A}_{B}.csv").is_file()
 
 
 def test_quiet_is_accepted_after_the_subcommand(case, capsys):

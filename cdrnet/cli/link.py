@@ -142,8 +142,6 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
 
 #: Instances listed on screen by ``pair``; the rest are in the CSV (real pairs have thousands).
 PAIR_SCREEN_INSTANCES = 20
-#: Where ``pair FILE FILE`` writes without --out-dir: there is no workspace, so a fixed folder here.
-FILE_PAIR_OUTPUTS = Path("cdrnet-output") / "pairs"
 
 
 @click.command("pair")
@@ -152,9 +150,9 @@ FILE_PAIR_OUTPUTS = Path("cdrnet-output") / "pairs"
 @link_options
 @input_options(tz_help=PAIR_TZ_HELP, tz_default=None)
 @click.option("--all-apps", is_flag=True, help="List every identified application, as the paper did (HTTPS too).")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--out", "--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for pair_A_B.csv (every instance) and pair_A_B.txt (the full report) "
-                   "[default: WORKSPACE/pairs; for two files ./cdrnet-output/pairs].")
+                   "[default: WORKSPACE/pairs, for two dump files too].")
 @click.pass_obj
 def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | None, layout_file: str | None,
              tz: str | None, country_code: str, signatures: str, extra_signatures: tuple[str, ...], **kw) -> None:
@@ -162,21 +160,21 @@ def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | Non
 
     The screen shows the first 20 instances, the summary and the score; every
     instance goes to pair_A_B.csv and the full report to pair_A_B.txt, whose paths
-    are printed. Two dump files need no workspace: their files go to
-    ./cdrnet-output/pairs unless --out-dir is given.
+    are printed. Two dump files are read directly (nothing is loaded into the
+    workspace); their report still goes to WORKSPACE/pairs unless --out is given.
 
     \b
     Examples:
       cdrnet pair 919812345678 919887654321
-      cdrnet pair suspect1.csv suspect2.csv --window 120 --out-dir reports/
+      cdrnet pair suspect1.csv suspect2.csv --window 120 --out reports/
     """
     if Path(a).is_file() and Path(b).is_file():
-        app.announce(f"store: none (reading {a} and {b} directly)")
+        app.announce(f"store: none (reading {a} and {b} directly; outputs in {Path(app.workspace).resolve()})")
         tz = tz or DEFAULT_TZ
         rep = pair_from_files(a, b, layout_file, all_apps, tz, country_code=country_code, signatures=signatures,
                               extra_signatures=extra_signatures, date_order=date_order_option(),
                               params=build_params(tz, **kw))
-        folder = Path(out_dir) if out_dir else FILE_PAIR_OUTPUTS
+        folder = Path(out_dir) if out_dir else Path(app.workspace) / "pairs"
     else:
         case = app.open()
         tz = case.zone_or_case(tz)
