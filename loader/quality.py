@@ -134,12 +134,12 @@ class DumpReport:
     def summary_lines(self, tz: str | None = None) -> list[str]:
         """Human-readable summary, one fact per line; times in ``tz`` (the case's zone), else the dump's."""
         zone = tz or self.tz or "UTC"
-        rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
+        rej = ", ".join(f"{k}={v:,}" for k, v in sorted(self.rejected.items())) or "none"
         out = [
             f"{self.name}",
             f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
-            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} "
-            f"+ non-data {self.nondata}",
+            f"  lines {self.lines_read:,} = loaded {self.loaded:,} + rejected {self.rejected_total:,} "
+            f"+ non-data {self.nondata:,}",
             f"  rejected by reason: {rej}",
         ]
         if self.period_source:
@@ -149,7 +149,7 @@ class DumpReport:
             out.append(f"  {far} row(s) dated far from the dump's period (e.g. 1970, 2099, a year off): rejected as "
                        f"{STRAY_REASON}, kept out of every analysis, listed in the rejects file")
         if self.rows_outside_period:
-            out.append(f"  WARNING: {self.rows_outside_period} loaded row(s) start outside the stated period "
+            out.append(f"  WARNING: {self.rows_outside_period:,} loaded row(s) start outside the stated period "
                        f"(kept; check the dump is the one requested)")
         if self.date_order_source:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
@@ -169,29 +169,29 @@ class DumpReport:
                 n = self.with_destination or 1
                 unknown = self.with_destination - self.app_named - self.app_generic - self.app_possible
                 out.append(
-                    f"  of {self.with_destination} sessions with a destination: named application "
-                    f"{self.app_named} ({self.app_named / n:.0%}), generic service (web/DNS/NTP/mail) "
-                    f"{self.app_generic} ({self.app_generic / n:.0%}), possible only (low confidence) "
-                    f"{self.app_possible} ({self.app_possible / n:.0%}), unknown {unknown} ({unknown / n:.0%})"
+                    f"  of {self.with_destination:,} sessions with a destination: named application "
+                    f"{self.app_named:,} ({self.app_named / n:.0%}), generic service (web/DNS/NTP/mail) "
+                    f"{self.app_generic:,} ({self.app_generic / n:.0%}), possible only (low confidence) "
+                    f"{self.app_possible:,} ({self.app_possible / n:.0%}), unknown {unknown:,} ({unknown / n:.0%})"
                 )
             else:
                 out.append("  no destination IP/port in this layout: not usable for application identification")
         if self.volume_bytes is not None:
-            vol = f"  volume {self.volume_bytes} B"
+            vol = f"  volume {self.volume_bytes:,} B"
             if self.volume_scope == "record":
-                vol += (f", counted once per record (the per-row sum {self.volume_rows_sum} B repeats each "
+                vol += (f", counted once per record (the per-row sum {self.volume_rows_sum or 0:,} B repeats each "
                         f"record's totals on its flow rows)")
             out.append(vol)
         if self.imei_precision_lost or self.imsi_precision_lost:
             out.append(
-                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, "
-                f"IMSI {self.imsi_precision_lost}"
+                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost:,}, "
+                f"IMSI {self.imsi_precision_lost:,}"
             )
         if self.fields_blanked:
             out.append("  values out of range or unreadable (blanked, row kept): "
                        + ", ".join(f"{k} {v}" for k, v in self.fields_blanked.items()))
         if self.end_rolled_over:
-            out.append(f"  end times rolled over midnight: {self.end_rolled_over}")
+            out.append(f"  end times rolled over midnight: {self.end_rolled_over:,}")
         if self.duplicates_of_other_dumps:
             out.append(f"  sessions already present in other dumps (overlap): {self.duplicates_of_other_dumps}")
         out.extend(f"  note: {n}" for n in self.notes)

@@ -70,7 +70,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
-        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, {rejected} rejected rows"
+        f"{len(result.loaded)} dump(s) loaded ({loaded:,} sessions, {rejected:,} rejected rows"
         + (f"; {len(result.replaced)} replacing an earlier load" if result.replaced else "") + "), "
         f"{len(result.unchanged) + len(result.differing)} unchanged, {len(refused)} refused, "
         + (f"{skipped} skipped (not dumps), " if skipped else "")
@@ -123,10 +123,10 @@ def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
             click.echo(f"  ingested {shown(r.ingested_at, tz)} {tz} by cdrnet {r.cdrnet_version}, naive times read "
                        f"in {r.tz or 'UTC'}, signatures {r.signatures}")
         else:
-            size = f"{r.size}" if r.size is not None else "?"
+            size = f"{r.size:,}" if r.size is not None else "?"
             click.echo(
-                f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>9} loaded {r.rejected_total:>7} rejected "
-                f"{size:>11} B  {shown(r.ingested_at, tz, '%Y-%m-%d %H:%M')}  v{r.cdrnet_version}  {r.name}"
+                f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>11,} loaded {r.rejected_total:>9,} rejected "
+                f"{size:>13} B  {shown(r.ingested_at, tz, '%Y-%m-%d %H:%M')}  v{r.cdrnet_version}  {r.name}"
             )
             click.echo(f"{'':16}  period {r.period_text(tz)}"
                        + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
@@ -135,8 +135,8 @@ def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
     click.echo(f"times in {tz} (the case's zone" + (")" if tz == case.zone else f" is {case.zone})"))
     total = sum(r.loaded for r in reports)
     again = sum(r.duplicates_of_other_dumps for r in reports)
-    click.echo(f"{len(reports)} dump(s), {total} sessions"
-               + (f" ({total - again} distinct: {again} delivered again by an overlapping dump, an operator "
+    click.echo(f"{len(reports)} dump(s), {total:,} sessions"
+               + (f" ({total - again:,} distinct: {again:,} delivered again by an overlapping dump, an operator "
                   f"re-send; the analysis commands count them once)" if again else ""))
 
 

@@ -65,16 +65,16 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
     e = res.edges if shown is None else shown
     p = res.params
     links = int(e["link"].sum()) if len(e) else 0
-    sessions = f"{res.sessions} sessions" if res.sessions >= 0 else "sessions in Neo4j"
-    click.echo(f"{res.subscribers} subscribers, {sessions}; window {p.window_s}s ({p.mode}), "
+    sessions = f"{res.sessions:,} sessions" if res.sessions >= 0 else "sessions in Neo4j"
+    click.echo(f"{res.subscribers:,} subscribers, {sessions}; window {p.window_s}s ({p.mode}), "
                f"episode gap {p.gap}s, tight window {p.tight_window_s}s, call window {p.call_window_s}s")
-    click.echo(f"{len(e)} pairs with any co-usage; {links} links at FDR {p.fdr:g}"
+    click.echo(f"{len(e):,} pairs with any co-usage; {links:,} links at FDR {p.fdr:g}"
                + (f" and score >= {p.min_score:g}" if p.min_score is not None else ""))
     total = res.subscribers * (res.subscribers - 1) // 2
-    click.echo(f"each pair is scored on the days both were observed (their dumps' periods): {res.testable_pairs} of "
-               f"{total} pairs share at least {MIN_COMMON_DAYS} days")
+    click.echo(f"each pair is scored on the days both were observed (their dumps' periods): {res.testable_pairs:,} of "
+               f"{total:,} pairs share at least {MIN_COMMON_DAYS} days")
     if res.unscored_pairs:
-        click.echo(f"note: {res.unscored_pairs} pair(s) with co-usage were observed together on fewer than "
+        click.echo(f"note: {res.unscored_pairs:,} pair(s) with co-usage were observed together on fewer than "
                    f"{MIN_COMMON_DAYS} days and are not scored (nothing to compare them with)")
     if res.coverage is not None and len(res.coverage.periods):
         from_rows = res.coverage.periods.loc[res.coverage.periods["source"] == "rows", "sha256"].nunique()
@@ -82,10 +82,10 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
             click.echo(f"note: {from_rows} dump(s) state no requested period; the span of their rows stands in")
     for name, st in res.sweep.items():
         if st.units and st.chunks:
-            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} candidate pairs in {st.chunks} chunk(s), "
-                       f"busiest window {st.hottest_window} episodes")
+            click.echo(f"  {name}: {st.units:,} episodes, {st.candidate_pairs:,} candidate pairs in {st.chunks:,} "
+                       f"chunk(s), busiest window {st.hottest_window:,} episodes")
         elif st.units:
-            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} co-usage events")
+            click.echo(f"  {name}: {st.units:,} episodes, {st.candidate_pairs:,} co-usage events")
     if res.coarse_subscribers:
         worst = max(r for _, r in res.coarse_subscribers)
         click.echo(f"warning: {len(res.coarse_subscribers)} subscriber(s) have timestamps coarser than the "
