@@ -117,7 +117,11 @@ def test_pair_profile_trends_map_read_the_right_date(case: Path, capsys) -> None
     code, out, _ = run_cli(capsys, "-w", str(case), "trends", A)
     assert code == 0
     per_day = pd.read_csv(case / "trends" / f"trends_{A}_WhatsApp_per_day.csv", dtype=str)
-    assert per_day.iloc[0].tolist()[:3] == [A, "2024-03-04", "3"]
+    assert per_day.iloc[0].tolist()[:3] == [A, "2024-03-04", "3"] and per_day.iloc[0]["zone"] == "Asia/Kolkata"
+    listing = pd.read_csv(case / "trends" / f"trends_{A}_WhatsApp_connections.csv", dtype=str)
+    assert listing.iloc[0][["date", "time", "zone"]].tolist() == ["04/03/2024", "00:10:00", "Asia/Kolkata"]
+    instances = pd.read_csv(case / "pairs" / f"pair_{A}_{B}.csv", dtype=str)
+    assert instances.iloc[0][["date1", "start1", "zone"]].tolist() == ["04/03/2024", "00:10:00", "Asia/Kolkata"]
     code, out, _ = run_cli(capsys, "-w", str(case), "map")
     page = (case / "map.html").read_text(encoding="utf-8")
     assert "data from 2024-03-04 00:10 to 2024-03-07 23:50 Asia/Kolkata" in page
