@@ -25,6 +25,10 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Run from a checkout (editable install or ``python -m bench`` at its root), a full run updates the
+#: docs and bench/results.csv; installed elsewhere (a plain ``pip install .``) the bench writes only
+#: to ./cdrnet-bench/ in the current folder and never needs the repository.
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "docs" / "benchmarks.md").is_file()
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench" / "results.csv"
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
@@ -48,7 +52,8 @@ def child(code: str, extra: dict | None = None) -> tuple[float, float]:
 
     Other keys it reports are copied into ``extra``.
     """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT if CHECKOUT else None)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     if extra is not None:
         extra.update(data)
@@ -165,7 +170,7 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
 
 def two_subscribers(n: int, seed: int = 1) -> pd.DataFrame:
     """Worst case for the paper's loop: two subscribers, n sessions each, all on one port."""
-    from tests.helpers import frame, sess
+    from bench.sessions import frame, sess
 
     rng = np.random.default_rng(seed)
     base = pd.Timestamp("2024-01-01")
@@ -230,6 +235,17 @@ def bench_link_scale(ws_path: Path) -> list[dict]:
              "rows_per_s": len(frame) / secs, "reference": f"{len(res.edges)} scored pairs"}]
 
 
+def neo4j_home() -> Path | None:
+    """The local server's folder (LOAD CSV reads its import/): CDRNET_NEO4J_HOME, else scripts/neo4j-local's."""
+    if os.environ.get("CDRNET_NEO4J_HOME"):
+        return Path(os.environ["CDRNET_NEO4J_HOME"])
+    script = ROOT / "scripts" / "neo4j-local"
+    if not script.is_file():
+        return None
+    out = subprocess.run([str(script), "home"], capture_output=True, text=True).stdout.strip()
+    return Path(out) if out else None
+
+
 def bench_neo4j(ws_path: Path, work: Path, limit: int) -> list[dict]:
     """Neo4j load: our batched writer vs LOAD CSV of the same ``limit`` rows, and Neo4j's own ceilings."""
     from cdrnet.errors import GraphError
@@ -244,8 +260,11 @@ def bench_neo4j(ws_path: Path, work: Path, limit: int) -> list[dict]:
         driver = connect(uri, "neo4j", os.environ.get("NEO4J_PASSWORD", "cdrnet-dev-password"))
     except Exception as exc:  # noqa: BLE001 - reported, the other benchmarks still run
         return [{"stage": "neo4j", "size": 0, "reference": f"skipped: {exc}"}]
-    home = Path(subprocess.run([str(ROOT / "scripts" / "neo4j-local"), "home"],
-                               capture_output=True, text=True).stdout.strip())
+    home = neo4j_home()
+    if home is None:
+        driver.close()
+        return [{"stage": "neo4j", "size": 0, "reference": "skipped: the server's folder is unknown (set "
+                 "CDRNET_NEO4J_HOME, or run from a checkout with scripts/neo4j-local)"}]
     frame = Workspace(ws_path).sessions().head(limit)  # all columns: the graph load sends them
 
     def wipe() -> None:
@@ -408,9 +427,9 @@ def neo4j_ceilings(driver, rows: list[dict], wipe, store, ours: float) -> list[d
 def bench_map(work: Path, nodes: int) -> list[dict]:
     import networkx as nx
 
+    from bench.browser import browser
+    from bench.sessions import frame, sess
     from cdrnet.viz.netmap import MapOptions, write_map
-    from tests.browser import browser
-    from tests.helpers import frame, sess
 
     g = nx.powerlaw_cluster_graph(nodes, 4, 0.1, seed=1)
     pairs = [(f"91980{u:07d}", f"91980{v:07d}") for u, v in g.edges()]
@@ -429,8 +448,10 @@ def bench_map(work: Path, nodes: int) -> list[dict]:
             while not d.execute_script("return window.cdrnetStats && window.cdrnetStats.ready"):
                 time.sleep(0.1)
             open_s = time.perf_counter() - t0
-    except BaseException as exc:  # noqa: BLE001 - the browser may be missing outside CI
-        return [{"stage": "map", "size": nodes, "reference": f"browser skipped: {exc}"}]
+    except BaseException as exc:  # noqa: BLE001 - the browser may be missing outside CI (plain install)
+        return [{"stage": f"map: write HTML ({len(edges)} edges)", "size": nodes, "ours_s": write_s},
+                {"stage": "map: open and draw in headless Chromium", "size": nodes,
+                 "reference": f"browser skipped: {exc}"}]
     return [{"stage": f"map: write HTML ({len(edges)} edges)", "size": nodes, "ours_s": write_s},
             {"stage": "map: open and draw in headless Chromium", "size": nodes, "ours_s": open_s}]
 
@@ -503,7 +524,7 @@ def main() -> None:
                    else ([20_000] if q else [1_000_000, 10_000_000]))
     repeats = args.repeats or (1 if q else 3)
     work = Path(tempfile.mkdtemp(prefix="cdrnet-bench-"))
-    out_dir = ROOT / "bench" / "out"
+    out_dir = ROOT / "bench" / "out" if CHECKOUT else Path.cwd() / "cdrnet-bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     stages = (set(args.only.split(",")) if args.only
               else {"parse", "many", "cousage", "scale", "neo4j", "bulk", "map"})
@@ -541,7 +562,10 @@ def main() -> None:
         table.to_csv(out_dir / "last.csv", index=False)
         if len(curve):
             plot(curve, out_dir / "cousage_scaling.png")
-        if not q and not args.only:
+        print(f"results in {out_dir / 'last.csv'}")
+        if not CHECKOUT:
+            pass  # installed outside a checkout: no docs to update
+        elif not q and not args.only:
             table.to_csv(RESULTS, mode="a", header=not RESULTS.exists(), index=False)
             shutil.copy(out_dir / "cousage_scaling.png", ROOT / "docs" / "img" / "cousage_scaling.png")
             doc = DOC.read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cdrnet.clock import DEFAULT_TZ, case_zone, check_zone, parse_time
 from cdrnet.csvsafe import csv_text
 from cdrnet.errors import UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes
@@ -92,9 +93,10 @@ def write_edges(result: LinkResult, path: str | Path, pseudonymized: bool = Fals
     return table
 
 
-def link_overrides(**options: Any) -> dict[str, Any]:
-    """Link options as LinkParams fields: ``since``/``until`` may be ISO text (naive = UTC), ``apps`` a
-    comma-separated text; an unknown name is a UsageError."""
+def link_overrides(tz: str = "UTC", **options: Any) -> dict[str, Any]:
+    """Link options as LinkParams fields: ``since``/``until`` may be ISO text (without an offset
+    read in ``tz``: the case's zone, as an analyst means "2024-03-05" on the case's clock),
+    ``apps`` a comma-separated text; an unknown name is a UsageError."""
     from cdrnet.analysis.cousage import LinkParams
 
     out = dict(options)
@@ -103,46 +105,36 @@ def link_overrides(**options: Any) -> dict[str, Any]:
         raise UsageError(f"unknown link option: {', '.join(unknown)}")
     for k in ("since", "until"):
         if isinstance(out.get(k), str):
-            out[k] = parse_time(out[k])
+            out[k] = parse_time(out[k], tz)
     if isinstance(out.get("apps"), str):
         out["apps"] = [a.strip() for a in out["apps"].split(",") if a.strip()] or None
     return out
 
 
-def link_params(params: LinkParams | None = None, **options: Any) -> LinkParams:
-    """LinkParams from keyword options (``since``/``until`` may be ISO text, naive = UTC), or ``params``
-    given whole (the CLI builds them from its options) with ``options`` replacing some fields."""
+def link_params(params: LinkParams | None = None, *, tz: str = DEFAULT_TZ, **options: Any) -> LinkParams:
+    """LinkParams from keyword options, or ``params`` given whole (the CLI builds them from its
+    options) with ``options`` replacing some fields.
+
+    ``since``/``until`` may be ISO text: without an offset they are read in ``tz`` (the case's
+    zone, as an analyst means "2024-03-05": that day on the case's clock).
+    """
+    import dataclasses
+
     from cdrnet.analysis.cousage import LinkParams
 
+    options = link_overrides(tz, **options)
     if params is not None:
         return dataclasses.replace(params, **options) if options else params
-    return LinkParams(**link_overrides(**options))
+    return LinkParams(**options)
 
 
-def parse_time(text: str | None, tz: str = "UTC") -> pd.Timestamp | None:
-    """ISO date/time in UTC; naive values are read in ``tz`` (UTC unless given)."""
-    if not text:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the time '{text}'",
-                         "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
-    return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
-
-
-def read_options(tz: str = "Asia/Kolkata", country_code: str = "91", signatures: str = "modern",
+def read_options(tz: str = DEFAULT_TZ, country_code: str = "91", signatures: str = "modern",
                  extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
     """Validated options for reading dumps (zone, country code, signature table, date order)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     from cdrnet.loader.normalize import Options
     from cdrnet.loader.signatures import load_signatures
 
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"unknown time zone '{tz}'", "use an IANA name such as Asia/Kolkata or UTC") from exc
+    check_zone(tz)
     if not country_code.isdigit() or not 1 <= len(country_code) <= 3:
         raise UsageError(f"country code '{country_code}' must be 1-3 digits")
     if date_order not in ("auto", "dmy", "mdy"):
@@ -159,8 +151,11 @@ def read_layouts(layout: str | Path | None = None) -> list:
 
 
 def pair_from_files(a: str | Path, b: str | Path, layout: str | Path | None = None, all_apps: bool = False,
-                    tz: str = "Asia/Kolkata", **options: Any) -> PairReport:
-    """The paper's pair report straight from two dump files (no store: each file's rows are its period)."""
+                    tz: str = DEFAULT_TZ, **options: Any) -> PairReport:
+    """The paper's pair report straight from two dump files (no store: each file's rows are its period).
+
+    ``tz`` is the zone of the files' naive times, of the times shown and of a textual since/until.
+    """
     from cdrnet.analysis.pair_report import pair_report
     from cdrnet.loader.memory import parse_files
 
@@ -170,7 +165,7 @@ def pair_from_files(a: str | Path, b: str | Path, layout: str | Path | None = No
     ids = [frame.loc[frame["source_file"] == str(p), "msisdn"].mode() for p in (a, b)]
     if any(i.empty for i in ids):
         raise UsageError("one of the two files holds no sessions")
-    return pair_report(frame, str(ids[0].iloc[0]), str(ids[1].iloc[0]), link_params(**options), tz=tz,
+    return pair_report(frame, str(ids[0].iloc[0]), str(ids[1].iloc[0]), link_params(tz=tz, **options), tz=tz,
                        all_apps=all_apps)
 
 
@@ -240,6 +235,19 @@ class Case:
     def __repr__(self) -> str:
         return f"cdrnet.Case({self.store.describe()})"
 
+    @property
+    def zone(self) -> str:
+        """The case's zone: the one its dumps were ingested in (``ingest --tz``); times shown to people use it."""
+        return case_zone(self.store.reports())
+
+    def zone_or_case(self, tz: str | None) -> str:
+        """``tz`` when given (checked), else the case's zone: what every display command shows times in."""
+        return check_zone(tz) if tz else self.zone
+
+    def params(self, params: LinkParams | None = None, tz: str | None = None, **options: Any) -> LinkParams:
+        """LinkParams with a textual since/until read in ``tz`` (default the case's zone)."""
+        return link_params(params, tz=self.zone_or_case(tz), **options)
+
     def output(self, name: str) -> Path:
         """Where a derived output goes by default."""
         return self.store.outputs / name
@@ -248,8 +256,8 @@ class Case:
                  msisdns: Iterable[str] | None = None) -> pd.DataFrame:
         """Loaded sessions in [since, until) of these subscribers; raises WorkspaceError when none match."""
         numbers = normalise_numbers(msisdns) if msisdns is not None else None
-        since = parse_time(since) if isinstance(since, str) else since
-        until = parse_time(until) if isinstance(until, str) else until
+        since = parse_time(since, self.zone) if isinstance(since, str) else since
+        until = parse_time(until, self.zone) if isinstance(until, str) else until
         frame = self.store.sessions(since, until, numbers)
         if frame.empty:
             raise WorkspaceError("no sessions match the selection",
@@ -295,19 +303,13 @@ class Case:
                 "sessions": sum(r.loaded for r in reports), "subscribers": len(subs),
                 "rejected": sum(r.rejected_total for r in reports), "rejects_file": str(self.store.rejects.combined)}
 
-    def zone(self) -> str:
-        """The case's zone: the one its dumps were read in (the commonest, if they differ)."""
-        from cdrnet.analysis.observed import Coverage
-
-        return Coverage.from_reports(self.store.reports()).tz
-
     # -- who talks to whom -----------------------------------------------------------------------
     def network(self, overrides: dict[str, Any] | None = None, tz: str | None = None) -> Network:
         """The case's current network: the latest ``link`` results and parameters, or (saying so in
         ``Network.note``) a fresh run when there is none or ``overrides`` differ from it."""
         from cdrnet.network import current_network
 
-        return current_network(self.store, overrides, tz or self.zone())
+        return current_network(self.store, link_overrides(self.zone, **(overrides or {})), self.zone_or_case(tz))
 
     def run_link(self, params: LinkParams, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
                  pseudonymized: bool = False, possible_apps: bool = False) -> LinkRun:
@@ -366,33 +368,40 @@ class Case:
     def link(self, subscribers: Iterable[str] | None = None, out: str | Path | None = None,
              pseudonymized: bool = False, **params: Any) -> pd.DataFrame:
         """The edges.csv table (also written to ``out``, default WORKSPACE/edges.csv); ``params`` as LinkParams."""
-        return self.run_link(link_params(**params), subscribers, out, pseudonymized).table
+        return self.run_link(self.params(**params), subscribers, out, pseudonymized).table
 
-    def pair(self, a: str, b: str, all_apps: bool = False, tz: str = "Asia/Kolkata", **params: Any) -> PairReport:
-        """The paper's correlation report for two subscribers, scored against the case's coverage."""
+    def pair(self, a: str, b: str, all_apps: bool = False, tz: str | None = None, **params: Any) -> PairReport:
+        """The paper's correlation report for two subscribers, scored against the case's coverage.
+
+        Times shown (and a textual since/until) are in ``tz``, default the case's zone.
+        """
         from cdrnet.analysis.pair_report import pair_report
 
+        tz = self.zone_or_case(tz)
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb])
-        return pair_report(frame, na, nb, link_params(**params), tz=tz, all_apps=all_apps,
+        return pair_report(frame, na, nb, self.params(tz=tz, **params), tz=tz, all_apps=all_apps,
                            coverage=self.store.coverage())
 
     def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
-                 overrides: dict[str, Any] | None = None, **params: Any) -> tuple[Evidence, list[Path]]:
+                 overrides: dict[str, Any] | None = None, tz: str | None = None,
+                 **params: Any) -> tuple[Evidence, list[Path]]:
         """Everything behind the pair a--b (parameters, scores, every supporting session), as CSV and HTML.
 
         The pair is judged in the case's current network (:meth:`network`: the latest ``link``
         run, unless ``overrides``/``params`` change its options, which re-links and says so);
         the page is titled a link only when the pair is one there (see ``evidence_title``).
+        Times are shown in ``tz`` (default the case's zone); the CSV keeps UTC too, in ``*_utc`` columns.
         """
         from cdrnet.analysis.evidence import build_evidence, evidence_title, with_network, write_evidence
 
-        net = self.network({**(overrides or {}), **link_overrides(**params)})
+        tz = self.zone_or_case(tz)
+        net = self.network({**(overrides or {}), **params}, tz)
         p = net.params
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb], p.since, p.until)
         files = {r.sha256: r.name for r in self.store.reports()}
-        ev = with_network(build_evidence(frame, na, nb, p, files, coverage=self.store.coverage()), net)
+        ev = with_network(build_evidence(frame, na, nb, p, files, coverage=self.store.coverage(), tz=tz), net)
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 
@@ -534,11 +543,13 @@ class Case:
         return presence(events, chosen, k, tz, self.case_numbers())
 
     # -- briefings -------------------------------------------------------------------------------
-    def profile(self, msisdn: str, tz: str = "Asia/Kolkata", rdns: dict[str, str] | None = None,
+    def profile(self, msisdn: str, tz: str | None = None, rdns: dict[str, str] | None = None,
                 label: str = "") -> Profile:
-        """The persona of one subscriber (the paper's Table III and more); ``label`` is shown beside the number."""
+        """The persona of one subscriber (the paper's Table III and more), times in ``tz`` or the case's zone;
+        ``label`` is shown beside the number."""
         from cdrnet.analysis.profile import build_profile
 
+        tz = self.zone_or_case(tz)
         (m,) = normalise_numbers([msisdn])
         return build_profile(self._sessions_of([m]), m, tz, rdns=rdns, label=label)
 
@@ -550,18 +561,19 @@ class Case:
         ips = self.profile(msisdn).destinations["dest_ip"].tolist()
         return resolve_all(ips, resolver, timeout, cache_path=self.output("rdns_cache.json"))
 
-    def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str = "Asia/Kolkata",
+    def write_profile(self, msisdn: str, out_dir: str | Path | None = None, tz: str | None = None,
                       rdns: dict[str, str] | None = None, label: str = "") -> list[Path]:
-        """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles)."""
+        """profile_<msisdn>.txt, CSVs and chart (default folder WORKSPACE/profiles), times in ``tz`` or the case's."""
         from cdrnet.analysis.profile import write_profile
 
+        tz = self.zone_or_case(tz)
         (m,) = normalise_numbers([msisdn])
         out = Path(out_dir) if out_dir is not None else self.output("profiles")
         return write_profile(self._sessions_of([m]), m, out, tz=tz, rdns=rdns, label=label)
 
     def trends(self, msisdn: str | Iterable[str] | None = None, app: str = "WhatsApp",
                out_dir: str | Path | None = None,
-               tz: str = "Asia/Kolkata", pseudonymized: bool = False,
+               tz: str | None = None, pseudonymized: bool = False,
                notify: Callable[[str], None] | None = None, possible_apps: bool = False) -> list[Path]:
         """Usage trends on one application: connection list, per day, 3-hour intervals, charts; the files written.
 
@@ -571,7 +583,7 @@ class Case:
         from cdrnet.analysis.trends import app_sessions, write_trends
         from cdrnet.loader.signatures import possible_note, promote_possible
 
-        read_options(tz=tz)  # validates the zone before any work
+        tz = self.zone_or_case(tz)  # validates the zone before any work
         wanted = [msisdn] if isinstance(msisdn, str) else list(msisdn or [])
         numbers = normalise_numbers(wanted)
         show = None
@@ -605,21 +617,16 @@ class Case:
         edges.csv, else the case's current network (:meth:`network`)."""
         if edges_file is not None:
             edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
-            params = link_params(**link_overrides(**(overrides or {})))
+            params = link_params(tz=self.zone, **(overrides or {}))
             return edges, params, f"network: from {edges_file} (as written by 'cdrnet link')"
-        from cdrnet.analysis.summary import local
-
         net = self.network(overrides)
-        out = net.edges.copy()
-        for c in ("first_utc", "last_utc"):
-            out[c] = local(out[c], self.zone()) + f" {self.zone()}"
-        return out, net.params, net.note
+        return net.edges.copy(), net.params, net.note
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
                   pseudonymized: bool = False, labels: Labels | None = None,
                   notify: Callable[[str], None] | None = None, overrides: dict[str, Any] | None = None,
-                  contacts: bool = True, **params: Any) -> Path:
+                  contacts: bool = True, tz: str | None = None, **params: Any) -> Path:
         """Interactive offline people-network map (or graphml/gexf/json for Gephi).
 
         The map draws the case's current network (:meth:`network`: the latest ``link`` run;
@@ -628,16 +635,18 @@ class Case:
         ``labels`` are shown beside the numbers. ``notify`` also hears when no pair has any
         co-usage evidence (the map then shows the subscribers without links: not an error).
         With ``contacts`` (and call records in the case) the direct contacts among the case's
-        numbers are drawn too, dashed, and a pair that is both is marked.
+        numbers are drawn too, dashed, and a pair that is both is marked. Times in tooltips, the
+        header and the exports are in ``tz`` (default the case's zone).
         """
         from cdrnet.viz.netmap import MapOptions, export_graph, write_map
 
         if pseudonymized and labels is not None and labels.names:
             raise UsageError("--labels and --pseudonymize together would print names beside the tokens",
                              "use one of them")
+        tz = self.zone_or_case(tz)
         if path is None:
             path = self.output(f"map.{fmt}")
-        edges, p, note = self.map_edges({**(overrides or {}), **link_overrides(**params)}, edges_file)
+        edges, p, note = self.map_edges({**(overrides or {}), **params}, edges_file)
         if notify is not None:
             notify(note)
         frame = self.sessions(p.since, p.until)
@@ -659,7 +668,7 @@ class Case:
             tok = pseudonymizer("msisdn")
             centre = [tok(s) for s in centre]
         opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, label=label,
-                          contacts=direct, params_text=f"{note}; times in {self.zone()}")
+                          contacts=direct, tz=tz, params_text=f"{note}; times in {tz}")
         if fmt == "html":
             return write_map(edges, frame, path, opts)
         return export_graph(edges, frame, path, fmt, opts)
@@ -683,7 +692,7 @@ class Case:
         from cdrnet.analysis.summary import build_summary
         from cdrnet.labels import NO_LABELS
 
-        zone = tz or self.zone()
+        zone = tz or self.zone
         read_options(tz=zone)  # an unknown zone is one clear line, before any work
         reports = self.store.reports()
         if not reports:

@@ -92,8 +92,8 @@ class DumpReport:
     app_generic: int = 0
     app_possible: int = 0
 
-    def period_text(self) -> str:
-        """The period in the dump's own zone.
+    def period_text(self, tz: str | None = None) -> str:
+        """The period in ``tz`` (the case's zone), else the dump's own zone.
 
         E.g. ``2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)``.
         """
@@ -101,13 +101,13 @@ class DumpReport:
             return "unknown"
         source = {"preamble": "stated in preamble", "rows": "span of the rows: no period stated"}.get(
             self.period_source, self.period_source)
-        return (f"{self.local_text(self.period_start_utc)} .. {self.local_text(self.period_end_utc)} "
-                f"{self.tz or 'UTC'} ({source})")
+        return (f"{self.local_text(self.period_start_utc, tz)} .. {self.local_text(self.period_end_utc, tz)} "
+                f"{tz or self.tz or 'UTC'} ({source})")
 
-    def local_text(self, iso: str) -> str:
-        """An ISO UTC time of this dump as people read it: in the dump's zone (seconds when not zero)."""
+    def local_text(self, iso: str, tz: str | None = None) -> str:
+        """An ISO UTC time of this dump as people read it: in ``tz``, else the dump's zone (seconds when not zero)."""
         try:
-            ts = pd.Timestamp(iso).tz_convert(self.tz or "UTC")
+            ts = pd.Timestamp(iso).tz_convert(tz or self.tz or "UTC")
         except (ValueError, TypeError):
             return iso
         return ts.strftime("%Y-%m-%d %H:%M" if ts.second == 0 else "%Y-%m-%d %H:%M:%S")
@@ -152,20 +152,20 @@ class DumpReport:
         return [f"  tower dump of cell {self.tower_cell_raw} ({self.tower_cell}): "
                 f"{self.tower_numbers} number(s) seen there"]
 
-    def _reading_lines(self) -> list[str]:
-        """How the dump was read: nothing loaded, its period, stray dates, date order."""
+    def _reading_lines(self, zone: str) -> list[str]:
+        """How the dump was read: nothing loaded, its period (in ``zone``), stray dates, date order."""
         out: list[str] = []
         if self.all_rejected:
-            out.append(f"  NOTHING LOADED: every one of its {self.rejected_total} row(s) was rejected; fix the file "
+            out.append(f"  NOTHING LOADED: every one of its {self.rejected_total:,} row(s) was rejected; fix the file "
                        f"or the options and ingest it again (a dump with nothing loaded is read again)")
         if self.period_source:
-            out.append(f"  period {self.period_text()}")
+            out.append(f"  period {self.period_text(zone)}")
         far = self.rejected.get(STRAY_REASON, 0)
         if far:
-            out.append(f"  {far} row(s) dated far from the dump's period (e.g. 1970, 2099, a year off): rejected as "
+            out.append(f"  {far:,} row(s) dated far from the dump's period (e.g. 1970, 2099, a year off): rejected as "
                        f"{STRAY_REASON}, kept out of every analysis, listed in the rejects file")
         if self.rows_outside_period:
-            out.append(f"  WARNING: {self.rows_outside_period} loaded row(s) start outside the stated period "
+            out.append(f"  WARNING: {self.rows_outside_period:,} loaded row(s) start outside the stated period "
                        f"(kept; check the dump is the one requested)")
         if self.date_order_source:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
@@ -173,23 +173,25 @@ class DumpReport:
             out.append(f"  date order {self.date_order} ({how})")
         return out
 
-    def summary_lines(self) -> list[str]:
-        """Human-readable summary, one fact per line."""
-        rej = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
+    def summary_lines(self, tz: str | None = None) -> list[str]:
+        """Human-readable summary, one fact per line; times in ``tz`` (the case's zone), else the dump's."""
+        zone = tz or self.tz or "UTC"
+        rej = ", ".join(f"{k}={v:,}" for k, v in sorted(self.rejected.items())) or "none"
         out = [
             f"{self.name}",
             f"  sha256 {self.sha256}  layout {self.layout or 'none'}",
-            f"  lines {self.lines_read} = loaded {self.loaded} + rejected {self.rejected_total} "
-            f"+ non-data {self.nondata}",
+            f"  lines {self.lines_read:,} = loaded {self.loaded:,} + rejected {self.rejected_total:,} "
+            f"+ non-data {self.nondata:,}",
             f"  rejected by reason: {rej}",
         ]
-        out.extend(self._reading_lines())
+        out.extend(self._reading_lines(zone))
         out.extend(self._tower_lines())
         for m in self.no_records_for:
-            out.append(f"  no records for {m} in period {self.period_text()}")
+            out.append(f"  no records for {m} in period {self.period_text(zone)}")
         if self.loaded:
-            out.append(f"  time span {self.local_text(self.start_min)} .. {self.local_text(self.start_max)} "
-                       f"{self.tz or 'UTC'} (first and last {'call' if self.kind == 'calls' else 'session'} start)")
+            first, last = self.local_text(self.start_min, zone), self.local_text(self.start_max, zone)
+            out.append(f"  time span {first} .. {last} {zone} "
+                       f"(first and last {'call' if self.kind == 'calls' else 'session'} start)")
             sec = "yes" if self.seconds_present else "NO (minute resolution)"
             out.append(
                 f"  timestamps: level {self.time_level} (~{self.resolution_s}s), seconds present {sec}, "
@@ -201,29 +203,29 @@ class DumpReport:
                 n = self.with_destination or 1
                 unknown = self.with_destination - self.app_named - self.app_generic - self.app_possible
                 out.append(
-                    f"  of {self.with_destination} sessions with a destination: named application "
-                    f"{self.app_named} ({self.app_named / n:.0%}), generic service (web/DNS/NTP/mail) "
-                    f"{self.app_generic} ({self.app_generic / n:.0%}), possible only (low confidence) "
-                    f"{self.app_possible} ({self.app_possible / n:.0%}), unknown {unknown} ({unknown / n:.0%})"
+                    f"  of {self.with_destination:,} sessions with a destination: named application "
+                    f"{self.app_named:,} ({self.app_named / n:.0%}), generic service (web/DNS/NTP/mail) "
+                    f"{self.app_generic:,} ({self.app_generic / n:.0%}), possible only (low confidence) "
+                    f"{self.app_possible:,} ({self.app_possible / n:.0%}), unknown {unknown:,} ({unknown / n:.0%})"
                 )
             else:
                 out.append("  no destination IP/port in this layout: not usable for application identification")
         if self.volume_bytes is not None:
-            vol = f"  volume {self.volume_bytes} B"
+            vol = f"  volume {self.volume_bytes:,} B"
             if self.volume_scope == "record":
-                vol += (f", counted once per record (the per-row sum {self.volume_rows_sum} B repeats each "
+                vol += (f", counted once per record (the per-row sum {self.volume_rows_sum or 0:,} B repeats each "
                         f"record's totals on its flow rows)")
             out.append(vol)
         if self.imei_precision_lost or self.imsi_precision_lost:
             out.append(
-                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost}, "
-                f"IMSI {self.imsi_precision_lost}"
+                f"  identifiers lost to Excel (blanked): IMEI {self.imei_precision_lost:,}, "
+                f"IMSI {self.imsi_precision_lost:,}"
             )
         if self.fields_blanked:
             out.append("  values out of range or unreadable (blanked, row kept): "
                        + ", ".join(f"{k} {v}" for k, v in self.fields_blanked.items()))
         if self.end_rolled_over:
-            out.append(f"  end times rolled over midnight: {self.end_rolled_over}")
+            out.append(f"  end times rolled over midnight: {self.end_rolled_over:,}")
         if self.duplicates_of_other_dumps:
             out.append(f"  sessions already present in other dumps (overlap): {self.duplicates_of_other_dumps}")
         out.extend(f"  note: {n}" for n in self.notes)

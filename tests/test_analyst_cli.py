@@ -51,17 +51,32 @@ def store_line(ws: Path) -> str:
 
 # --- 1. plain install -------------------------------------------------------------------------
 
+def _optional(tree: ast.AST) -> set[int]:
+    """Ids of import nodes inside ``try: ... except ImportError`` (an optional extra, with a fallback)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers):
+            out |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return out
+
+
 def _third_party_imports() -> set[str]:
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     found: set[str] = set()
     for folder in set(cfg.values()):
         for path in (ROOT / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            optional = _optional(tree)
+            for node in ast.walk(tree):
+                if id(node) in optional:
+                    continue
                 if isinstance(node, ast.Import):
                     found |= {a.name.split(".")[0] for a in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     found.add(node.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"cdrnet", "__future__"}
+    return found - set(sys.stdlib_module_names) - {"cdrnet", "bench", "__future__"}
 
 
 def test_every_import_of_the_package_is_a_runtime_dependency():
@@ -105,13 +120,15 @@ def test_first_line_of_every_store_command_names_the_store(case, capsys, tmp_pat
 
 
 def test_pair_of_files_says_it_uses_no_store(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # without a workspace pair writes ./cdrnet-output/pairs/
+    monkeypatch.chdir(tmp_path)
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text(render(make_sessions(20, A, seed=1), "paper"))
     b.write_text(render(make_sessions(20, B, seed=2), "paper"))
     code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "pair", str(a), str(b))
     assert code == 0, err
-    assert out.splitlines()[0] == f"store: none (reading {a} and {b} directly)"
+    assert out.splitlines()[0] == (f"store: none (reading {a} and {b} directly; outputs in "
+                                   f"{(tmp_path / 'ws').resolve()})")
+    assert (tmp_path / "ws" / "pairs" / f"pair_{A}_{B}.csv").is_file()
 
 
 def test_quiet_is_accepted_after_the_subcommand(case, capsys):

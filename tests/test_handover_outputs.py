@@ -82,19 +82,23 @@ def test_busy_pair_prints_twenty_instances_and_writes_the_full_list(busy, capsys
     assert len(_tab_lines(txt.read_text(encoding="utf-8").splitlines()[2:])) == 27  # the file holds them all
 
 
-def test_pair_of_files_writes_under_cdrnet_output_or_out_dir(capsys, tmp_path, monkeypatch):
+def test_pair_of_files_writes_under_the_workspace_or_out(capsys, tmp_path, monkeypatch):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text(render(make_sessions(20, A, seed=1), "paper"))
     b.write_text(render(make_sessions(20, B, seed=2), "paper"))
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, "pair", str(a), str(b))
     assert code == 0, err
-    here = Path("cdrnet-output") / "pairs"
+    here = Path("cdrnet-workspace") / "pairs"
+    assert out.splitlines()[0] == (f"store: none (reading {a} and {b} directly; outputs in "
+                                   f"{(tmp_path / 'cdrnet-workspace').resolve()})")
     assert out.splitlines()[-2:] == [f"written {here / f'pair_{A}_{B}.csv'}", f"written {here / f'pair_{A}_{B}.txt'}"]
-    assert (tmp_path / here / f"pair_{A}_{B}.csv").is_file() and not (tmp_path / "cdrnet-workspace").exists()
-    code, out, err = run_cli(capsys, "pair", str(a), str(b), "--out-dir", str(tmp_path / "rep"))
-    assert code == 0, err
-    assert out.splitlines()[-1] == f"written {tmp_path / 'rep' / f'pair_{A}_{B}.txt'}"
+    assert (tmp_path / here / f"pair_{A}_{B}.csv").is_file()
+    assert not (tmp_path / "cdrnet-workspace" / "dumps").exists()  # nothing was loaded
+    for flag in ("--out", "--out-dir"):
+        code, out, err = run_cli(capsys, "pair", str(a), str(b), flag, str(tmp_path / "rep"))
+        assert code == 0, err
+        assert out.splitlines()[-1] == f"written {tmp_path / 'rep' / f'pair_{A}_{B}.txt'}"
 
 
 # --- 2. map: under the workspace by default -----------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -198,6 +200,18 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
                         if "Execution time" not in line and "written" not in line and not line.startswith("store: ")]
 
             assert strip(out_neo) == strip(out_ws)
+    # One clock on Neo4j too: the case's zone comes from the Dump nodes, times shown say it.
+    code, out, err = run_cli(capsys, *env, "dumps", "-v")
+    assert code == 0, err
+    assert "times in Asia/Kolkata (the case's zone)" in out
+    assert re.search(r"ingested \d{4}-\d\d-\d\d \d\d:\d\d:\d\d Asia/Kolkata by cdrnet", out)
+    pair = [a.iloc[0]["a"], a.iloc[0]["b"]]
+    assert run_cli(capsys, *env, "evidence", *pair, "--out", str(tmp_path / "ev_neo"))[0] == 0
+    assert run_cli(capsys, *ws_env, "evidence", *pair, "--out", str(tmp_path / "ev_ws"))[0] == 0
+    name = f"evidence_{pair[0]}_{pair[1]}.csv"
+    ev_neo, ev_ws = (pd.read_csv(tmp_path / d / name, dtype=str) for d in ("ev_neo", "ev_ws"))
+    pd.testing.assert_frame_equal(ev_neo, ev_ws)
+    assert set(ev_neo["zone"]) == {"Asia/Kolkata"}
 
 
 def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, driver, case):

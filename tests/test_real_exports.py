@@ -153,7 +153,7 @@ def test_airtel_volumes_counted_once_per_record(ws, tmp_path):
     records = (4000 + 1000) + (8000 + 2000) + (2000 + 500)
     assert rep.volume_bytes == records == 17500
     assert rep.volume_rows_sum == 4 * records == 70000  # the per-row sum overstates 4x
-    assert any("volume 17500 B, counted once per record" in line for line in rep.summary_lines())
+    assert any("volume 17,500 B, counted once per record" in line for line in rep.summary_lines())
     f = ws.sessions()
     assert f["record_key"].nunique() == 3 and (f["record_key"] != "").all()
     assert total_volume(f) == pytest.approx(17500)

@@ -29,9 +29,10 @@ def _save(plt, fig, path: Path) -> Path:  # noqa: ANN001 - matplotlib objects
     return path
 
 
-def usage_chart(apps: pd.DataFrame, msisdn: str, path: Path) -> Path:
+def usage_chart(apps: pd.DataFrame, msisdn: str, path: Path, period_text: str = "") -> Path:
     """Bar chart of usage by application (the paper's Figure 4): ``apps`` has application,
-    usage_percent and frequency columns, most used first."""
+    usage_percent and frequency columns, most used first; ``period_text`` (dates and zone) goes
+    under the title, as on every chart a briefing may show without its text."""
     plt = _plt()
     shown = apps.head(12).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -39,7 +40,7 @@ def usage_chart(apps: pd.DataFrame, msisdn: str, path: Path) -> Path:
     for y, (v, f) in enumerate(zip(shown["usage_percent"], shown["frequency"], strict=True)):
         ax.text(v, y, f" {v:.1f}% ({f})", va="center", fontsize=8)
     ax.set_xlabel("usage percent of sessions")
-    ax.set_title(f"Application usage of {msisdn}")
+    ax.set_title(f"Application usage of {msisdn}" + (f"\n{period_text}" if period_text else ""), fontsize=10)
     ax.set_xlim(0, max(100.0, float(shown["usage_percent"].max() if len(shown) else 0) * 1.15))
     return _save(plt, fig, path)
 

@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from cdrnet.clock import DEFAULT_TZ, shown
 from cdrnet.viz.assets import script_json, vis_css, vis_js
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
@@ -44,6 +45,8 @@ class MapOptions:
     #: Direct contacts to draw beside the inferred links (a, b, calls, sms, seconds; one row per pair),
     #: or None to draw inferred links only.
     contacts: pd.DataFrame | None = None
+    #: Zone of every time the page or export shows (the case's zone); the edges carry UTC.
+    tz: str = DEFAULT_TZ
 
 
 def select_edges(edges: pd.DataFrame, opts: MapOptions) -> pd.DataFrame:
@@ -138,7 +141,7 @@ def build_graph(edges: pd.DataFrame, frame: pd.DataFrame, opts: MapOptions) -> n
         g.add_edge(row.a, row.b, weight=float(row.score), score=float(row.score), evidence=str(kind),
                    messaging_obs=int(row.messaging_obs), messaging_exp=float(row.messaging_exp),
                    call_obs=int(row.call_obs), coloc_obs=int(row.coloc_obs), services=str(row.services),
-                   first=str(row.first_utc), last=str(row.last_utc), kind="inferred")
+                   first=shown(row.first_utc, opts.tz), last=shown(row.last_utc, opts.tz), kind="inferred")
     for row in contacts.itertuples(index=False):
         facts = {"calls": int(row.calls), "sms": int(row.sms), "call_seconds": int(row.seconds)}
         if g.has_edge(row.a, row.b):
@@ -151,6 +154,7 @@ def build_graph(edges: pd.DataFrame, frame: pd.DataFrame, opts: MapOptions) -> n
         for n in c:
             g.nodes[n]["community"] = i
     g.graph["communities"] = communities
+    g.graph["zone"] = opts.tz  # first/last and the page's times are in this zone
     return g
 
 
@@ -180,7 +184,7 @@ def _vis_data(g: nx.Graph, opts: MapOptions) -> tuple[list[dict], list[dict], bo
         tip = (f"{opts.label(a)} -- {opts.label(b)}\nscore {d['score']:.2f} (strongest: {EVIDENCE_NAMES[d['evidence']]})\n"
                f"messaging episodes {d['messaging_obs']} (expected by chance {d['messaging_exp']:.1f})\n"
                f"call signatures {d['call_obs']}, co-location {d['coloc_obs']}\nservices {d['services'] or '-'}\n"
-               f"first {d['first']}\nlast {d['last']}")
+               f"first {d['first']}\nlast {d['last']} ({opts.tz})")
         if d["kind"] == "both":
             tip = "BOTH: inferred link and direct contact\n" + tip
         edges.append({"from": a, "to": b, "title": tip, "width": 1 + 7 * d["score"] / smax,
@@ -260,12 +264,14 @@ def write_map(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, opts: 
     }
     span = ""
     if len(frame):
-        span = (f"data from {frame['start_utc'].min():%Y-%m-%d %H:%M} to {frame['start_utc'].max():%Y-%m-%d %H:%M} UTC; ")
+        fmt = "%Y-%m-%d %H:%M"
+        span = (f"data from {shown(frame['start_utc'].min(), opts.tz, fmt)} to "
+                f"{shown(frame['start_utc'].max(), opts.tz, fmt)} {opts.tz}; ")
     kinds = pd.Series([d["kind"] for _, _, d in g.edges(data=True)], dtype=object).value_counts()
     links, direct, both = (int(kinds.get(k, 0)) for k in ("inferred", "direct", "both"))
-    shown = (f"{links + both} inferred links, {direct + both} direct contacts ({both} both)"
+    drawn = (f"{links + both} inferred links, {direct + both} direct contacts ({both} both)"
              if opts.contacts is not None else f"{g.number_of_edges()} links")
-    summary = (f"{span}{g.number_of_nodes()} subscribers, {shown}, "
+    summary = (f"{span}{g.number_of_nodes()} subscribers, {drawn}, "
                f"{len(g.graph['communities'])} communities" + ("; layout precomputed (large graph)" if big else ""))
     direct_legend = ('<span><i class="dashed"></i>direct contact (calls/SMS, dashed)</span>'
                      '<span>both: solid link + dashed curve labelled "both"</span>' if opts.contacts is not None else "")

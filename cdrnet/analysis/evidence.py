@@ -16,13 +16,18 @@ import pandas as pd
 from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
+from cdrnet.clock import DEFAULT_TZ, shown, shown_series
 from cdrnet.csvsafe import write_csv
 from cdrnet.network import Network
 from cdrnet.viz.tables import html_table as table
 from cdrnet.viz.tables import printable_page
 
-EVENT_COLUMNS = ["evidence", "key", "a", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line", "b",
-                 "b_start_utc", "b_session_key", "b_file", "b_sha256", "b_line", "delta_s"]
+#: a_start/b_start are wall-clock times in ``zone`` (the case's), for the person checking the
+#: exports by hand; a_start_utc/b_start_utc are the same instants in UTC, for machines.
+EVENT_COLUMNS = ["evidence", "key", "a", "a_start", "a_start_utc", "a_session_key", "a_file", "a_sha256", "a_line",
+                 "b", "b_start", "b_start_utc", "b_session_key", "b_file", "b_sha256", "b_line", "delta_s", "zone"]
+#: What the printable page lists per event: people's times only (the zone is in its heading).
+PAGE_COLUMNS = [c for c in EVENT_COLUMNS if not c.endswith("_utc") and c != "zone"]
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Evidence:
     events: pd.DataFrame
     #: Where the score and the link flag come from (the case's current network), for the page.
     network_note: str = ""
+    #: Zone of every time shown (the case's zone).
+    tz: str = DEFAULT_TZ
 
 
 def link_status(ev: Evidence) -> tuple[bool, str]:
@@ -91,7 +98,7 @@ def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFram
 
 
 def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, files: dict[str, str],
-                   coverage: Coverage | None = None) -> Evidence:
+                   coverage: Coverage | None = None, tz: str = DEFAULT_TZ) -> Evidence:
     """Recompute the pair's edge with its matches and resolve every session to its source line.
 
     With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null).
@@ -118,7 +125,11 @@ def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, file
                          "delta_s": int((rb["start_utc"] - ra["start_utc"]).total_seconds())})
     events = (pd.DataFrame(rows, columns=EVENT_COLUMNS)
               .sort_values(["a_start_utc", "evidence"], kind="stable").reset_index(drop=True))
-    return Evidence(a=a, b=b, params=params, edge=edge, events=events)
+    for side in ("a", "b"):
+        events[f"{side}_start"] = shown_series(events[f"{side}_start_utc"], tz)
+        events[f"{side}_start_utc"] = shown_series(events[f"{side}_start_utc"], "UTC", "%Y-%m-%dT%H:%M:%SZ")
+    events["zone"] = tz
+    return Evidence(a=a, b=b, params=params, edge=edge, events=events, tz=tz)
 
 
 def evidence_html(ev: Evidence, title: str) -> str:
@@ -128,16 +139,21 @@ def evidence_html(ev: Evidence, title: str) -> str:
     status = f"{'This pair is a link' if is_link else 'This pair is not a link'} ({why})."
 
     params = pd.DataFrame(sorted(ev.params.to_dict().items()), columns=["parameter", "value"])
-    score = (pd.DataFrame([(k, ev.edge[k]) for k in ("score", "p_value", "q_value", "link", "messaging_obs",
-                                                     "messaging_exp", "messaging_tight", "call_obs", "call_exp",
-                                                     "coloc_obs", "coloc_exp", "services", "first_utc", "last_utc")],
-                          columns=["measure", "value"])
-             if ev.edge is not None else pd.DataFrame({"measure": ["score"], "value": [0]}))
+    measures = [(k, ev.edge[k]) for k in ("score", "p_value", "q_value", "link", "messaging_obs", "messaging_exp",
+                                          "messaging_tight", "call_obs", "call_exp", "coloc_obs", "coloc_exp",
+                                          "services")] if ev.edge is not None else [("score", 0)]
+    if ev.edge is not None:
+        measures += [(f"first ({ev.tz})", shown(ev.edge["first_utc"], ev.tz)),
+                     (f"last ({ev.tz})", shown(ev.edge["last_utc"], ev.tz))]
+    score = pd.DataFrame(measures, columns=["measure", "value"])
+    events = ev.events[[c for c in PAGE_COLUMNS if c in ev.events]]
     body = f"""<p>{e(status)}</p>
 <p>{e(ev.a)} and {e(ev.b)}: {len(ev.events)} supporting co-usage events. Each row names both
 sessions' source file, SHA-256 and line so it can be checked against the original export.</p>
 <p>{e(ev.network_note)}</p>
-<h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}<h2>Supporting sessions</h2>{table(ev.events)}"""
+<p>All times are in {e(ev.tz)}; the CSV beside this page has them in UTC too.</p>
+<h2>Score</h2>{table(score)}<h2>Parameters</h2>{table(params)}
+<h2>Supporting sessions (times in {e(ev.tz)})</h2>{table(events)}"""
     return printable_page(title, body)
 
 

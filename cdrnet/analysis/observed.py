@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-DEFAULT_TZ = "Asia/Kolkata"
+from cdrnet.clock import DEFAULT_TZ, case_zone
+
 #: Evidence scopes a layout can declare for its end time and volumes.
 PER_FLOW = "flow"
 MIN_COMMON_DAYS = 2
@@ -115,8 +116,7 @@ class Coverage:
     @classmethod
     def from_reports(cls, reports: list, tz: str | None = None) -> Coverage:
         reports = list(reports)
-        zones = [getattr(r, "tz", "") for r in reports if getattr(r, "tz", "")]
-        zone = tz or (pd.Series(zones).mode().iloc[0] if zones else DEFAULT_TZ)
+        zone = tz or case_zone(reports)
         scopes = {r.sha256: (getattr(r, "end_scope", "") or PER_FLOW, getattr(r, "volume_scope", "") or PER_FLOW)
                   for r in reports}
         resolution: dict[str, int] = {}

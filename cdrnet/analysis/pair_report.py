@@ -100,7 +100,8 @@ class PairReport:
         d = Path(folder)
         d.mkdir(parents=True, exist_ok=True)
         csv, txt = d / f"pair_{self.a}_{self.b}.csv", d / f"pair_{self.a}_{self.b}.txt"
-        write_csv(self.instances, csv)
+        # The CSV is handed over without the report: its dates and times name their zone in a column.
+        write_csv(self.instances.assign(zone=self.tz), csv)
         txt.write_text(self.text(), encoding="utf-8")
         return csv, txt
 

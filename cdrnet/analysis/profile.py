@@ -124,7 +124,11 @@ def usage_chart(p: Profile, path: Path) -> Path:
     """Bar chart of usage by application (the paper's Figure 4), drawn by cdrnet.viz.charts."""
     from cdrnet.viz.charts import usage_chart as draw
 
-    return draw(p.apps, p.msisdn, path)
+    period = ""
+    if p.first_seen is not None and p.last_seen is not None:
+        first, last = (t.tz_convert(p.tz) for t in (p.first_seen, p.last_seen))
+        period = f"{first:%d %b %Y} to {last:%d %b %Y} (times in {p.tz})"
+    return draw(p.apps, p.msisdn, path, period)
 
 
 def write_profile(frame: pd.DataFrame, msisdn: str, out_dir: str | Path, tz: str = "Asia/Kolkata",

@@ -167,14 +167,16 @@ def _write_one(chosen: pd.DataFrame, case: pd.DataFrame, who: str, shown: str, a
     stem = f"trends_{file_tag(shown)}_{file_tag(app)}"
     listing = connections(chosen, tz)
     written = []
+    # Dates, times and hours in these CSVs are on the case's clock; each row names the zone, as a
+    # CSV is often handed over without the text or charts that state it.
     p = d / f"{stem}_connections.csv"
-    write_csv(listing, p)
+    write_csv(listing.assign(zone=tz), p)
     written.append(p)
     p = d / f"{stem}_per_day.csv"
-    write_csv(per_day(chosen, tz), p)
+    write_csv(per_day(chosen, tz).assign(zone=tz), p)
     written.append(p)
     p = d / f"{stem}_3h.csv"
-    write_csv(three_hour_table(chosen, tz), p)
+    write_csv(three_hour_table(chosen, tz).assign(zone=tz), p)
     written.append(p)
     p = d / f"{stem}_weekday.csv"
     write_csv(weekday_table(chosen, period).round({"connections_per_day": 3}), p)

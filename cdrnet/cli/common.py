@@ -131,12 +131,33 @@ def date_order_option() -> str:
     return str(ctx.meta.get(DATE_ORDER_KEY, "auto")) if ctx is not None else "auto"
 
 
-def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
+#: What --tz means, per kind of command (each command gives it one meaning and says which).
+INGEST_TZ_HELP = ("Zone of naive times in the dumps (stored as UTC). It becomes the case's zone: every "
+                  "command shows times in it unless given its own --tz.")
+SHOW_TZ_HELP = "Zone of every time shown [default: the case's zone, the one its dumps were ingested in]."
+SELECT_TZ_HELP = ("Zone of every time shown and of --since/--until without an offset [default: the case's zone, "
+                  "the one its dumps were ingested in].")
+PAIR_TZ_HELP = ("The case's zone: naive times in two dump FILES are read in it, and every time shown and "
+                "--since/--until without an offset are in it [default: for MSISDNs the zone the case was "
+                "ingested in; for two files Asia/Kolkata].")
+
+
+def zone_option(help_text: str = SHOW_TZ_HELP) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--tz`` for a command that shows times: None means the case's zone (resolved by ``Case``)."""
+    return click.option("--tz", default=None, metavar="ZONE", help=help_text)
+
+
+def input_options(f: Callable[..., Any] | None = None, *, tz_help: str = INGEST_TZ_HELP,
+                  tz_default: str | None = "Asia/Kolkata") -> Any:
     """Options for reading dumps, shared by every command that parses files.
 
     ``--date-order`` is kept in the click context rather than passed to the
     command, so commands read it through ``date_order_option()`` without a new argument.
+    ``tz_help``/``tz_default`` let a command that also shows a case (``pair``) state its one
+    meaning of ``--tz``.
     """
+    if f is None:
+        return lambda g: input_options(g, tz_help=tz_help, tz_default=tz_default)
     f = click.option("--date-order", type=click.Choice(["auto", "dmy", "mdy"]), default="auto", show_default=True,
                      expose_value=False, callback=_keep_date_order, is_eager=False,
                      help="Order of numeric dates (03/04/2023): 'auto' decides per dump from the dates, else from "
@@ -144,8 +165,8 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "first, 'mdy' = month first (Excel re-saved on a US-locale machine).")(f)
     f = click.option("--layout", "layout_file", type=click.Path(exists=True, dir_okay=False),
                      help="Mapping file (TOML/YAML) for a layout cdrnet does not know.")(f)
-    f = click.option("--tz", default="Asia/Kolkata", show_default=True,
-                     help="Time zone of naive times in the dumps (stored as UTC).")(f)
+    f = click.option("--tz", default=tz_default, show_default=tz_default is not None, metavar="ZONE",
+                     help=tz_help)(f)
     f = click.option("--country-code", default="91", show_default=True,
                      help="Country code added to national numbers.")(f)
     f = click.option("--signatures", "signatures", default="modern", show_default=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cdrnet.cli.common import AppContext, date_order_option, input_options
+from cdrnet.cli.common import AppContext, date_order_option, input_options, zone_option
 from cdrnet.csvsafe import csv_text
 from cdrnet.loader.signatures import load_signatures, table_frame
 
@@ -73,8 +73,8 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
-        f"{len(result.loaded)} dump(s) loaded ({loaded} sessions, "
-        + (f"{calls} call events, " if calls else "") + f"{rejected} rejected rows"
+        f"{len(result.loaded)} dump(s) loaded ({loaded:,} sessions, "
+        + (f"{calls:,} call events, " if calls else "") + f"{rejected:,} rejected rows"
         + (f"; {len(result.replaced)} replacing an earlier load" if result.replaced else "") + "), "
         f"{len(result.unchanged) + len(result.differing)} unchanged, {len(refused)} refused, "
         + (f"{skipped} skipped (not dumps), " if skipped else "")
@@ -106,40 +106,49 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 
 @click.command("dumps")
 @click.option("--verbose", "-v", is_flag=True, help="Show the full data-quality summary of each dump.")
+@zone_option()
 @click.pass_obj
-def dumps_cmd(app: AppContext, verbose: bool) -> None:
+def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
     """List the dumps loaded in the workspace (name, hash, size, layout, counts, ingest time, period).
+
+    Periods, time spans and ingest times are shown in the case's zone, which the
+    output names.
 
     \b
     Examples:
       cdrnet dumps
       cdrnet -w case42 dumps -v
     """
+    from cdrnet.clock import shown
+
     case = app.open()
     reports = case.dumps()
+    tz = case.zone_or_case(tz)
     if not reports:
         click.echo(f"{case.store.describe()} holds no dumps (run 'cdrnet ingest PATH')")
         return
     for r in reports:
         if verbose:
-            for line in r.summary_lines():
+            for line in r.summary_lines(tz):
                 click.echo(line)
-            click.echo(f"  ingested {r.ingested_at} by cdrnet {r.cdrnet_version}, tz {r.tz}, signatures {r.signatures}")
+            click.echo(f"  ingested {shown(r.ingested_at, tz)} {tz} by cdrnet {r.cdrnet_version}, naive times read "
+                       f"in {r.tz or 'UTC'}, signatures {r.signatures}")
         else:
-            size = f"{r.size}" if r.size is not None else "?"
+            size = f"{r.size:,}" if r.size is not None else "?"
             click.echo(
-                f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>9} loaded {r.rejected_total:>7} rejected "
-                f"{size:>11} B  {r.ingested_at}  v{r.cdrnet_version}  {r.name}"
+                f"{r.sha256[:16]}  {r.layout:<12} {r.loaded:>11,} loaded {r.rejected_total:>9,} rejected "
+                f"{size:>13} B  {shown(r.ingested_at, tz, '%Y-%m-%d %H:%M')}  v{r.cdrnet_version}  {r.name}"
             )
-            click.echo(f"{'':16}  period {r.period_text()}"
+            click.echo(f"{'':16}  period {r.period_text(tz)}"
                        + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
             for m in r.no_records_for:
-                click.echo(f"{'':16}  no records for {m} in period {r.period_text()}")
+                click.echo(f"{'':16}  no records for {m} in period {r.period_text(tz)}")
+    click.echo(f"times in {tz} (the case's zone" + (")" if tz == case.zone else f" is {case.zone})"))
     total = sum(r.loaded for r in reports if r.kind == "sessions")
     calls = sum(r.loaded for r in reports if r.kind == "calls")
     again = sum(r.duplicates_of_other_dumps for r in reports)
-    click.echo(f"{len(reports)} dump(s), {total} sessions" + (f", {calls} call events" if calls else "")
-               + (f" ({total - again} distinct: {again} delivered again by an overlapping dump, an operator "
+    click.echo(f"{len(reports)} dump(s), {total:,} sessions" + (f", {calls:,} call events" if calls else "")
+               + (f" ({total - again:,} distinct: {again:,} delivered again by an overlapping dump, an operator "
                   f"re-send; the analysis commands count them once)" if again else ""))
 
 

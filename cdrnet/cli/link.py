@@ -10,7 +10,8 @@ import pandas as pd
 from cdrnet.analysis.cousage import LinkParams, LinkResult
 from cdrnet.analysis.observed import MIN_COMMON_DAYS
 from cdrnet.api import link_params, pair_from_files
-from cdrnet.cli.common import AppContext, date_order_option, input_options
+from cdrnet.cli.common import PAIR_TZ_HELP, AppContext, date_order_option, input_options, zone_option
+from cdrnet.clock import DEFAULT_TZ
 
 
 def link_options(f):
@@ -32,8 +33,11 @@ def link_options(f):
         click.option("--score-colocation", is_flag=True,
                      help="Let co-location raise the score too (it is always counted; see docs/co-usage.md)."),
         click.option("--apps", default=None, help="Only these services/apps, comma separated (e.g. Meta,Telegram)."),
-        click.option("--since", default=None, help="Only sessions from this time (ISO, UTC unless a zone is given)."),
-        click.option("--until", default=None, help="Only sessions before this time."),
+        click.option("--since", default=None, metavar="TIME",
+                     help="Only sessions from this time: ISO date or time (2024-03-05, 2024-03-05T18:00), read in "
+                          "the case's zone (--tz) unless it carries an offset (Z, +05:30)."),
+        click.option("--until", default=None, metavar="TIME",
+                     help="Only sessions before this time (read like --since)."),
         click.option("--fdr", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
                      help="False discovery rate for marking a pair as a link."),
         click.option("--min-score", type=float, default=None, help="Also require at least this score for a link."),
@@ -45,11 +49,12 @@ def link_options(f):
     return f
 
 
-def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window_s: int, call_window_s: int,
+def build_params(tz: str, window_s: int, mode: str, burst_gap_s: int | None, tight_window_s: int, call_window_s: int,
                  no_calls: bool, no_colocation: bool, score_colocation: bool, apps: str | None, since: str | None,
                  until: str | None, fdr: float, min_score: float | None, min_events: int) -> LinkParams:
-    """LinkParams from the shared link options (the option names differ from the fields only for switches)."""
-    return link_params(window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
+    """LinkParams from the shared link options (the option names differ from the fields only for switches);
+    a textual --since/--until without an offset is read in ``tz``, the case's zone."""
+    return link_params(tz=tz, window_s=window_s, mode=mode, burst_gap_s=burst_gap_s, tight_window_s=tight_window_s,
                        call_window_s=call_window_s, calls=not no_calls, colocation=not no_colocation,
                        score_colocation=score_colocation, apps=apps, since=since, until=until, fdr=fdr,
                        min_score=min_score, min_events=min_events)
@@ -59,7 +64,7 @@ def build_params(window_s: int, mode: str, burst_gap_s: int | None, tight_window
 _SWITCHES = {"no_calls": "calls", "no_colocation": "colocation"}
 
 
-def given_link_options(kw: dict) -> dict:
+def given_link_options(kw: dict, tz: str = "UTC") -> dict:
     """The link options typed on the command line (or set in the environment), as LinkParams fields.
 
     Outputs draw the case's current network; only options an analyst actually gave
@@ -73,7 +78,7 @@ def given_link_options(kw: dict) -> dict:
     for name, value in kw.items():
         if ctx.get_parameter_source(name) in typed:
             out[_SWITCHES.get(name, name)] = (not value) if name in _SWITCHES else value
-    return link_overrides(**out)
+    return link_overrides(tz, **out)
 
 
 def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = None) -> None:
@@ -81,16 +86,16 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
     e = res.edges if shown is None else shown
     p = res.params
     links = int(e["link"].sum()) if len(e) else 0
-    sessions = f"{res.sessions} sessions" if res.sessions >= 0 else "sessions in Neo4j"
-    click.echo(f"{res.subscribers} subscribers, {sessions}; window {p.window_s}s ({p.mode}), "
+    sessions = f"{res.sessions:,} sessions" if res.sessions >= 0 else "sessions in Neo4j"
+    click.echo(f"{res.subscribers:,} subscribers, {sessions}; window {p.window_s}s ({p.mode}), "
                f"episode gap {p.gap}s, tight window {p.tight_window_s}s, call window {p.call_window_s}s")
-    click.echo(f"{len(e)} pairs with any co-usage; {links} links at FDR {p.fdr:g}"
+    click.echo(f"{len(e):,} pairs with any co-usage; {links:,} links at FDR {p.fdr:g}"
                + (f" and score >= {p.min_score:g}" if p.min_score is not None else ""))
     total = res.subscribers * (res.subscribers - 1) // 2
-    click.echo(f"each pair is scored on the days both were observed (their dumps' periods): {res.testable_pairs} of "
-               f"{total} pairs share at least {MIN_COMMON_DAYS} days")
+    click.echo(f"each pair is scored on the days both were observed (their dumps' periods): {res.testable_pairs:,} of "
+               f"{total:,} pairs share at least {MIN_COMMON_DAYS} days")
     if res.unscored_pairs:
-        click.echo(f"note: {res.unscored_pairs} pair(s) with co-usage were observed together on fewer than "
+        click.echo(f"note: {res.unscored_pairs:,} pair(s) with co-usage were observed together on fewer than "
                    f"{MIN_COMMON_DAYS} days and are not scored (nothing to compare them with)")
     if res.coverage is not None and len(res.coverage.periods):
         from_rows = res.coverage.periods.loc[res.coverage.periods["source"] == "rows", "sha256"].nunique()
@@ -98,10 +103,10 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
             click.echo(f"note: {from_rows} dump(s) state no requested period; the span of their rows stands in")
     for name, st in res.sweep.items():
         if st.units and st.chunks:
-            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} candidate pairs in {st.chunks} chunk(s), "
-                       f"busiest window {st.hottest_window} episodes")
+            click.echo(f"  {name}: {st.units:,} episodes, {st.candidate_pairs:,} candidate pairs in {st.chunks:,} "
+                       f"chunk(s), busiest window {st.hottest_window:,} episodes")
         elif st.units:
-            click.echo(f"  {name}: {st.units} episodes, {st.candidate_pairs} co-usage events")
+            click.echo(f"  {name}: {st.units:,} episodes, {st.candidate_pairs:,} co-usage events")
     if res.coarse_subscribers:
         worst = max(r for _, r in res.coarse_subscribers)
         click.echo(f"warning: {len(res.coarse_subscribers)} subscriber(s) have timestamps coarser than the "
@@ -128,9 +133,11 @@ def print_link_summary(res: LinkResult, out: Path, shown: pd.DataFrame | None = 
               help="Write keyed tokens instead of numbers (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--possible-apps", is_flag=True,
               help="Count low-confidence labels such as 'XMPP (WhatsApp possible)' as messaging (workspace only).")
+@zone_option("Zone of --since/--until without an offset [default: the case's zone, the one its dumps were "
+             "ingested in]; edges.csv keeps UTC (first_utc, last_utc).")
 @click.pass_obj
 def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pseudonymize: bool, possible_apps: bool,
-             **kw) -> None:
+             tz: str | None, **kw) -> None:
     """Score every pair of loaded subscribers for co-usage beyond chance; write edges.csv.
 
     One row per pair with any evidence: a, b, score (-log10 p), p and q values,
@@ -141,12 +148,14 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     Examples:
       cdrnet link
       cdrnet link --window 120 --apps Meta,Telegram --out case42_edges.csv
-      cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01
+      cdrnet link --since 2024-03-01 --until 2024-03-15 --fdr 0.01   # days on the case's clock
     """
     subs = Path(subscribers_file).read_text(encoding="utf-8").split() if subscribers_file else None
-    if app.nothing_loaded(app.open(), "link"):
+    case = app.open()
+    if app.nothing_loaded(case, "link"):
         return
-    run = app.open().run_link(build_params(**kw), subs, out, pseudonymize, possible_apps=possible_apps)
+    run = case.run_link(build_params(case.zone_or_case(tz), **kw), subs, out, pseudonymize,
+                        possible_apps=possible_apps)
     for note in run.notes:
         click.echo(note)
     print_link_summary(run.result, run.path, run.table)
@@ -154,43 +163,43 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
 
 #: Instances listed on screen by ``pair``; the rest are in the CSV (real pairs have thousands).
 PAIR_SCREEN_INSTANCES = 20
-#: Where ``pair FILE FILE`` writes without --out-dir: there is no workspace, so a fixed folder here.
-FILE_PAIR_OUTPUTS = Path("cdrnet-output") / "pairs"
 
 
 @click.command("pair")
 @click.argument("a")
 @click.argument("b")
 @link_options
-@input_options
+@input_options(tz_help=PAIR_TZ_HELP, tz_default=None)
 @click.option("--all-apps", is_flag=True, help="List every identified application, as the paper did (HTTPS too).")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--out", "--out-dir", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for pair_A_B.csv (every instance) and pair_A_B.txt (the full report) "
-                   "[default: WORKSPACE/pairs; for two files ./cdrnet-output/pairs].")
+                   "[default: WORKSPACE/pairs, for two dump files too].")
 @click.pass_obj
 def pair_cmd(app: AppContext, a: str, b: str, all_apps: bool, out_dir: str | None, layout_file: str | None,
-             tz: str, country_code: str, signatures: str, extra_signatures: tuple[str, ...], **kw) -> None:
+             tz: str | None, country_code: str, signatures: str, extra_signatures: tuple[str, ...], **kw) -> None:
     """The paper's correlation report for two subscribers (MSISDNs or two dump files).
 
     The screen shows the first 20 instances, the summary and the score; every
     instance goes to pair_A_B.csv and the full report to pair_A_B.txt, whose paths
-    are printed. Two dump files need no workspace: their files go to
-    ./cdrnet-output/pairs unless --out-dir is given.
+    are printed. Two dump files are read directly (nothing is loaded into the
+    workspace); their report still goes to WORKSPACE/pairs unless --out is given.
 
     \b
     Examples:
       cdrnet pair 919812345678 919887654321
-      cdrnet pair suspect1.csv suspect2.csv --window 120 --out-dir reports/
+      cdrnet pair suspect1.csv suspect2.csv --window 120 --out reports/
     """
     if Path(a).is_file() and Path(b).is_file():
-        app.announce(f"store: none (reading {a} and {b} directly)")
+        app.announce(f"store: none (reading {a} and {b} directly; outputs in {Path(app.workspace).resolve()})")
+        tz = tz or DEFAULT_TZ
         rep = pair_from_files(a, b, layout_file, all_apps, tz, country_code=country_code, signatures=signatures,
                               extra_signatures=extra_signatures, date_order=date_order_option(),
-                              params=build_params(**kw))
-        folder = Path(out_dir) if out_dir else FILE_PAIR_OUTPUTS
+                              params=build_params(tz, **kw))
+        folder = Path(out_dir) if out_dir else Path(app.workspace) / "pairs"
     else:
         case = app.open()
-        rep = case.pair(a, b, all_apps, tz, params=build_params(**kw))
+        tz = case.zone_or_case(tz)
+        rep = case.pair(a, b, all_apps, tz, params=build_params(tz, **kw))
         folder = Path(out_dir) if out_dir else case.output("pairs")
     csv, txt = rep.write(folder)
     click.echo(rep.text(limit=PAIR_SCREEN_INSTANCES, full_list=csv), nl=False)

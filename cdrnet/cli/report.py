@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cdrnet.api import normalise_numbers
-from cdrnet.cli.common import AppContext
+from cdrnet.cli.common import SELECT_TZ_HELP, AppContext, zone_option
 from cdrnet.cli.link import given_link_options, link_options
 from cdrnet.cli.summary import labels_option, read_labels
 
@@ -14,14 +14,14 @@ from cdrnet.cli.summary import labels_option, read_labels
 @click.argument("msisdns", nargs=-1, required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the report, CSVs and chart [default: WORKSPACE/profiles].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for the times shown.")
+@zone_option()
 @click.option("--rdns", is_flag=True,
               help="Reverse-DNS the top destinations (needs a resolver; cached in the workspace).")
 @click.option("--resolver", default=None, help="DNS server HOST[:PORT] for --rdns [default: from /etc/resolv.conf].")
 @click.option("--rdns-timeout", type=float, default=2.0, show_default=True, help="Seconds per lookup.")
 @labels_option
 @click.pass_obj
-def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, tz: str, rdns: bool,
+def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, tz: str | None, rdns: bool,
                 resolver: str | None, rdns_timeout: float, labels_file: str | None) -> None:
     """Persona of each subscriber: the paper's Table III and more, as text, CSV and a PNG chart.
 
@@ -34,11 +34,12 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
 
     case = app.open()
     labels = read_labels(case, labels_file)
+    tz = case.zone_or_case(tz)
     empty = {m: r for r in case.dumps() for m in r.no_records_for}
     for m in normalise_numbers(msisdns):
         if m in empty and not case.store.sessions(None, None, [m]).shape[0]:
             # Requested and answered "No Records Found": a fact about the subscriber, not an error.
-            click.echo(f"no records for {m} in period {empty[m].period_text()} ({empty[m].name})\n")
+            click.echo(f"no records for {m} in period {empty[m].period_text(tz)} ({empty[m].name})\n")
             continue
         names = None
         if rdns:
@@ -55,14 +56,14 @@ def profile_cmd(app: AppContext, msisdns: tuple[str, ...], out_dir: str | None, 
               help="Application (matches any app whose name contains it, and vendors).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the CSVs and charts [default: WORKSPACE/trends].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for times and charts.")
+@zone_option()
 @click.option("--pseudonymize", is_flag=True,
               help="Keyed tokens instead of numbers in files, file names and charts (key in CDRNET_PSEUDONYM_KEY).")
 @click.option("--possible-apps", is_flag=True,
               help="Also count low-confidence labels such as 'XMPP (WhatsApp possible)' "
                    "(port 5222 outside Meta's ranges).")
 @click.pass_obj
-def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str,
+def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir: str | None, tz: str | None,
                pseudonymize: bool, possible_apps: bool) -> None:
     """Usage trends on one application: connection list, per day, 3-hour intervals, charts.
 
@@ -101,9 +102,10 @@ def trends_cmd(app: AppContext, msisdns: tuple[str, ...], app_name: str, out_dir
 @click.option("--contacts/--no-contacts", default=True, show_default=True,
               help="Also draw direct contacts from call records (dashed; a pair that is both is labelled 'both').")
 @labels_option
+@zone_option(SELECT_TZ_HELP)
 @click.pass_obj
 def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: int, title: str, edges_file: str | None,
-            fmt: str, pseudonymize: bool, contacts: bool, labels_file: str | None, **kw) -> None:
+            fmt: str, pseudonymize: bool, contacts: bool, labels_file: str | None, tz: str | None, **kw) -> None:
     """Interactive people-network map (offline HTML) or a graph file for Gephi.
 
     The map draws the case's current network: the links and parameters of the
@@ -122,7 +124,8 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
     case = app.open()
     if app.nothing_loaded(case, "map"):
         return
-    path = case.write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize,
-                          labels=read_labels(case, labels_file), notify=click.echo, overrides=given_link_options(kw),
-                          contacts=contacts)
+    tz = case.zone_or_case(tz)
+    path = case.write_map(out, suspects, hops, title, edges_file, fmt, pseudonymize, tz=tz,
+                          labels=read_labels(case, labels_file), notify=click.echo,
+                          overrides=given_link_options(kw, tz), contacts=contacts)
     click.echo(f"written {path}")

@@ -1,0 +1,35 @@
+"""The benchmarks need neither the tests nor pytest: ``python -m bench`` runs on a plain install from any folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BLOCKED = "import sys; [sys.modules.__setitem__(m, None) for m in ('pytest', 'tests', 'selenium', 'line_profiler')]\n"
+
+
+def run(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-c", BLOCKED + code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_bench_stages_run_without_test_code(tmp_path):
+    out = run("from pathlib import Path\n"
+              "import bench.__main__ as b, bench.profile_block, bench.evaluation\n"
+              "f = b.two_subscribers(5)\n"
+              "assert len(f) == 10 and f['msisdn'].nunique() == 2\n"
+              f"rows = b.bench_map(Path({str(tmp_path)!r}), 30)\n"
+              "print(rows[0]['stage'], rows[0]['ours_s'] > 0, '|', rows[1]['reference'])\n", tmp_path)
+    assert out.returncode == 0, out.stderr
+    # Without selenium the map is still written and timed; the browser stage says why it was skipped.
+    assert out.stdout.startswith("map: write HTML") and " True | browser skipped: " in out.stdout
+
+
+def test_bench_help_from_another_folder(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "--quick" in out.stdout
