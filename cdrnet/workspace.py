@@ -30,6 +30,7 @@ from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
+from cdrnet.sitelists import SiteListFolder, SiteListsMixin
 
 if TYPE_CHECKING:
     from cdrnet.analysis.cousage import LinkParams, LinkResult
@@ -167,7 +168,7 @@ def in_window(frame: pd.DataFrame, since: pd.Timestamp | None, until: pd.Timesta
     return keep
 
 
-class Workspace:
+class Workspace(SiteListsMixin):
     """A case folder: dumps/, rejects/, rejects.csv and derived outputs (a :class:`~cdrnet.store.SessionStore`)."""
 
     def __init__(self, root: str | Path) -> None:
@@ -176,6 +177,7 @@ class Workspace:
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
+        self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
         return f"workspace {self.root.resolve()}"
@@ -465,6 +467,10 @@ class Workspace:
 
     def stored_links(self) -> pd.DataFrame | None:
         """None: a workspace map links with the options it is given."""
+        return None
+
+    def write_places(self, _placed: pd.DataFrame) -> str | None:
+        """Nothing to write: the workspace places cells from the imported lists whenever asked."""
         return None
 
     def query(self, name: str, _params: dict) -> list[dict]:

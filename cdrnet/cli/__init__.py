@@ -7,6 +7,7 @@ import sys
 import click
 
 from cdrnet import __version__
+from cdrnet.cli.cells import cells_cmd
 from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.contacts import chain_cmd, common_cmd, contacts_cmd, towers_cmd
 from cdrnet.cli.demo import demo_cmd
@@ -94,6 +95,7 @@ cli.add_command(contacts_cmd)
 cli.add_command(common_cmd)
 cli.add_command(chain_cmd)
 cli.add_command(towers_cmd)
+cli.add_command(cells_cmd)
 
 
 def main() -> None:
