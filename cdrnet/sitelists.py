@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdrnet.csvsafe import csv_text
 from cdrnet.errors import WorkspaceError
 from cdrnet.files import atomic_write_bytes
 from cdrnet.loader.cellsites import SITE_COLUMNS, CellList, CellListReport
@@ -52,7 +53,7 @@ class SiteListFolder:
                            sink, compression="zstd")
             atomic_write_bytes(self.root / f"{sha}.parquet", sink.getvalue().to_pybytes())
             rej = cl.rejects.assign(file=cl.report.name, sha256=sha, part=cl.report.part)[REJECT_COLUMNS]
-            atomic_write_bytes(self.rejects_path(sha), rej.to_csv(index=False).encode("utf-8"))
+            atomic_write_bytes(self.rejects_path(sha), csv_text(rej).encode("utf-8"))
             atomic_write_bytes(self.root / f"{sha}.json", json.dumps(cl.report.to_dict(), indent=2).encode())
         except OSError as exc:
             raise WorkspaceError(f"cannot write the cell-site list to {self.root}: {exc.strerror}") from exc

@@ -315,6 +315,31 @@ def test_cells_commands_on_a_workspace(tmp_path, capsys):
     assert "times and days in UTC" in (ws / "places.html").read_text()
 
 
+def test_a_chart_among_several_dumps_with_workers(tmp_path, capsys):
+    """The whole-dump worker path imports a chart found beside the dumps, as one process does."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    for k, msisdn in enumerate(["919800000001", "919800000002"]):
+        s = make_sessions(30, msisdn, start="2023-04-17 09:00:00")
+        s.loc[s.index[:10], "cell_id"] = "404-70-166-28492"
+        (dumps / f"d{k}.csv").write_text(render(s, "paper"))
+    (dumps / "cgi_chart.csv").write_text(chart_text())
+    ws = tmp_path / "ws"
+    code, out, err = run_cli(capsys, "-w", str(ws), "ingest", str(dumps), "--workers", "2",
+                             "--date-order", SIM_ORDER)
+    assert code == 0, err
+    assert "cgi_chart.csv: cgi chart: 11 lines = 2 loaded" in out
+    assert "refused" not in out.replace("0 refused", "")
+    code, out, err = run_cli(capsys, "-w", str(ws), "ingest", str(dumps), "--workers", "2",
+                             "--date-order", SIM_ORDER)
+    assert code == 0, err
+    assert "cgi chart" not in out
+    code, out, _ = run_cli(capsys, "-w", str(ws), "cells", "list")
+    assert code == 0
+    assert "2 cells in the case, 1 with a position" in out and "1 from a CGI chart" in out
+    assert "23.02250, 72.57140 (chart)" in out
+
+
 def test_cells_commands_refuse_clearly(tmp_path, capsys):
     ws = tmp_path / "ws"
     p = tmp_path / "notes.csv"

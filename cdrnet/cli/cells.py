@@ -8,6 +8,7 @@ import click
 import pandas as pd
 
 from cdrnet.cli.common import AppContext
+from cdrnet.csvsafe import write_csv
 
 
 @click.group("cells")
@@ -86,7 +87,7 @@ def cells_list_cmd(app: AppContext, out: str | None, top: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     table = placed.assign(first_utc=placed["first_utc"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
                           last_utc=placed["last_utc"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    table.to_csv(target, index=False)
+    write_csv(table, target)
     if top:
         shown = placed.sort_values(["sessions", "cell_id"], ascending=[False, True]).head(top)
         click.echo(f"{'cell':<24} {'sessions':>9} {'calls':>7} {'subscribers':>11}  position")
