@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from cdrnet.analysis.summary import CaseSummary
     from cdrnet.analysis.towers import Presence
     from cdrnet.labels import Labels
+    from cdrnet.loader.cellsites import CellListReport
     from cdrnet.loader.ingest import IngestResult
     from cdrnet.loader.quality import DumpReport
     from cdrnet.network import Network
@@ -128,6 +129,19 @@ def link_params(params: LinkParams | None = None, *, tz: str = DEFAULT_TZ, **opt
     return LinkParams(**options)
 
 
+def zoned_time(value: pd.Timestamp | str | None, zone: str) -> pd.Timestamp | None:
+    """A time an analyst typed, read in the case's zone unless it carries an offset (as UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = pd.Timestamp(value)
+        except ValueError as exc:
+            raise UsageError(f"cannot read the time '{value}'",
+                             "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
+    return value.tz_localize(zone) if value.tzinfo is None else value.tz_convert("UTC")
+
+
 def read_options(tz: str = DEFAULT_TZ, country_code: str = "91", signatures: str = "modern",
                  extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
     """Validated options for reading dumps (zone, country code, signature table, date order)."""
@@ -202,6 +216,16 @@ def _place_ref(text: str, tz: str) -> tuple[str, pd.Timestamp | None, pd.Timesta
     if not sep:
         raise UsageError(f"'{text}': a time window is FROM/TO", "e.g. scene.csv@2026-03-14T21:00/2026-03-14T23:30")
     return ref, parse_time(lo, tz), parse_time(hi, tz)
+
+
+@dataclass
+class CellImport:
+    """What ``Case.import_cells`` did with every file: imported lists, lists already kept, refusals."""
+
+    loaded: list[CellListReport] = field(default_factory=list)
+    unchanged: list[tuple[str, str]] = field(default_factory=list)  # (name, sha)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    note: str | None = None  # where the positions were written (Neo4j), if anywhere
 
 
 class Case:
@@ -288,8 +312,12 @@ class Case:
         opts = read_options(signatures=signatures, **options)
         layouts = read_layouts(layout)
         self.store.create()
-        return ingest_paths([str(p) for p in paths], self.store, layouts, opts, signatures, show_progress=progress,
-                            on_report=on_report, on_unchanged=on_unchanged, workers=workers, replace=replace)
+        result = ingest_paths([str(p) for p in paths], self.store, layouts, opts, signatures, show_progress=progress,
+                              on_report=on_report, on_unchanged=on_unchanged, workers=workers, replace=replace)
+        if self.store.stores_places and (result.loaded or result.cell_lists) and self.store.cell_lists():
+            # New cells, or a chart that came with the dumps: their positions from the imported lists.
+            self.store.write_places(self.cells())
+        return result
 
     def dumps(self) -> list[DumpReport]:
         """Every loaded dump's report, oldest first."""
@@ -541,6 +569,87 @@ class Case:
             raise UsageError(f"-k {k} must be between 1 and the number of tower dumps ({len(chosen)})")
         events = self.store.calls(dumps=[p.sha256 for p in chosen])
         return presence(events, chosen, k, tz, self.case_numbers())
+
+    # -- places ----------------------------------------------------------------------------------
+    def import_cells(self, paths: Iterable[str | Path]) -> CellImport:
+        """Import CGI charts and OpenCelliD/MLS exports (files, folders, archives); never an online lookup.
+
+        Each list is kept once, keyed by its SHA-256; a file that is no cell-site list is refused
+        with the reason, and the others go on. The case cells' positions are then recomputed (on
+        Neo4j they are written onto the Cell nodes).
+        """
+        from cdrnet.errors import UnknownLayoutError
+        from cdrnet.loader.cellsites import parse_cell_list
+        from cdrnet.loader.sources import Refused, check_readable, iter_sources
+
+        out = CellImport()
+        self.store.create()
+        for src in iter_sources([str(p) for p in paths]):
+            bad = src if isinstance(src, Refused) else check_readable(src)
+            if bad is not None:
+                out.refused.append((bad.name, bad.reason))
+                continue
+            if self.store.has_cell_list(src.sha256()):
+                out.unchanged.append((src.name, src.sha256()))
+                continue
+            try:
+                cell_list = parse_cell_list(src)
+            except UnknownLayoutError as exc:
+                reason = str(exc)
+                out.refused.append((src.name, reason[len(src.name) + 2:] if reason.startswith(src.name) else reason))
+                continue
+            self.store.import_cell_list(cell_list)
+            out.loaded.append(cell_list.report)
+        if (out.loaded or out.unchanged) and self.store.reports():
+            out.note = self.store.write_places(self.cells())
+        return out
+
+    def cells(self, since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None) -> pd.DataFrame:
+        """The case's cells with sessions, subscribers, first/last time and a position with its source
+        (cdrnet.analysis.places.PLACE_COLUMNS), best source first."""
+        from cdrnet.analysis.places import case_cells, place_cells
+
+        seen = self.sightings(parse_time(since) if isinstance(since, str) else since,
+                              parse_time(until) if isinstance(until, str) else until)
+        return place_cells(case_cells(seen), self.store.cell_sites())
+
+    def sightings(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Every time a subscriber of the case was seen at a cell (cdrnet.analysis.places.sightings)."""
+        from cdrnet.analysis.places import SESSION_COLUMNS, sightings
+
+        kinds = {r.kind for r in self.store.reports()}
+        if not kinds:
+            raise WorkspaceError(f"{self.store.describe()} holds no dumps", "run 'cdrnet ingest PATH' first")
+        sessions = self.store.sessions(since, until, columns=SESSION_COLUMNS) if kinds - {"calls"} else None
+        calls = self.store.calls(since, until) if "calls" in kinds else None
+        return sightings(sessions, calls)
+
+    def write_place_map(self, path: str | Path | None = None, suspects: Iterable[str] = (),
+                        since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
+                        tz: str | None = None, title: str = "cdrnet places", pseudonymized: bool = False) -> Path:
+        """The place view: cells placed by latitude/longitude with the subscribers seen there, per day
+        in the case's zone, as one offline HTML page (default WORKSPACE/places.html)."""
+        from cdrnet.analysis.places import case_cells, coverage, place_cells, presence
+        from cdrnet.viz.placemap import PlaceOptions, write_place_map
+
+        zone = tz or self.zone
+        read_options(tz=zone)
+        numbers = normalise_numbers(suspects)
+        frame = self.sightings(zoned_time(since, zone), zoned_time(until, zone))
+        if frame.empty:
+            raise WorkspaceError("no sessions or calls at a cell match the selection",
+                                 "check --since/--until, or ingest first")
+        placed = place_cells(case_cells(frame), self.store.cell_sites())
+        seen = presence(frame, placed.dropna(subset=["lat"])["cell_id"], zone)
+        if pseudonymized:
+            seen = pseudonymize(seen)
+            from cdrnet.pseudonym import pseudonymizer
+
+            tok = pseudonymizer("msisdn")
+            numbers = [tok(n) for n in numbers]
+        target = Path(path) if path is not None else self.output("places.html")
+        return write_place_map(placed, seen, target, PlaceOptions(title=title, tz=zone, suspects=numbers,
+                                                                   coverage=coverage(placed)))
 
     # -- briefings -------------------------------------------------------------------------------
     def profile(self, msisdn: str, tz: str | None = None, rdns: dict[str, str] | None = None,

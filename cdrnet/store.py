@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from cdrnet.analysis.cousage import LinkParams, LinkResult
     from cdrnet.analysis.observed import Coverage
+    from cdrnet.loader.cellsites import CellList, CellListReport
     from cdrnet.loader.quality import DumpReport
     from cdrnet.rejects import RejectsFile
     from cdrnet.workspace import StagedDump
@@ -64,6 +65,8 @@ class SessionStore(Protocol):
     rejects: RejectsFile
     #: Folder where derived outputs (edges.csv, maps, profiles) are written by default.
     outputs: Path
+    #: Whether cell positions are written into the store (``write_places``) after each import or load.
+    stores_places: bool
 
     def describe(self) -> str:
         """One line naming the store, e.g. ``workspace /cases/case42``."""
@@ -132,6 +135,24 @@ class SessionStore(Protocol):
 
     def last_link_run(self) -> StoredLinkRun | None:
         """The case's latest link run as the store keeps it (edges and parameters), or None before any."""
+        ...
+
+    def cell_lists(self) -> list[CellListReport]:
+        """Every imported cell-site list (CGI chart, OpenCelliD/MLS export), oldest first."""
+        ...
+
+    def has_cell_list(self, sha: str) -> bool: ...
+
+    def import_cell_list(self, cell_list: CellList) -> None:
+        """Keep a parsed cell-site list (positions, rejects, report) with the case."""
+        ...
+
+    def cell_sites(self) -> pd.DataFrame:
+        """Every imported position (cdrnet.loader.cellsites.SITE_COLUMNS)."""
+        ...
+
+    def write_places(self, placed: pd.DataFrame) -> str | None:
+        """Keep the case cells' positions where the store's users look for them; a line saying where, or None."""
         ...
 
     def query(self, name: str, params: dict) -> list[dict]:

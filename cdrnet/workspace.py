@@ -30,6 +30,7 @@ from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
+from cdrnet.sitelists import SiteListFolder, SiteListsMixin
 from cdrnet.store import StoredLinkRun
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def in_window(frame: pd.DataFrame, since: pd.Timestamp | None, until: pd.Timesta
     return keep
 
 
-class Workspace:
+class Workspace(SiteListsMixin):
     """A case folder: dumps/, rejects/, rejects.csv and derived outputs (a :class:`~cdrnet.store.SessionStore`)."""
 
     def __init__(self, root: str | Path) -> None:
@@ -177,6 +178,7 @@ class Workspace:
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
+        self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
         return f"workspace {self.root.resolve()}"
@@ -493,6 +495,10 @@ class Workspace:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         edges = pd.read_parquet(edges_path)
         return StoredLinkRun(edges, meta["params"], pd.Timestamp(meta["at"]), all_pairs=True)
+
+    def write_places(self, _placed: pd.DataFrame) -> str | None:
+        """Nothing to write: the workspace places cells from the imported lists whenever asked."""
+        return None
 
     def query(self, name: str, _params: dict) -> list[dict]:
         """Analyst queries are Cypher: the workspace explains where to run them."""

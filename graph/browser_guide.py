@@ -25,7 +25,7 @@ from cdrnet.graph.analyst import query_doc
 BASE = "__CDRNET_GUIDE_BASE__"
 #: Order of the guide's slides: from "which case" to the evidence behind one link.
 ORDER = ("cases", "network", "strongest_links", "mark_suspect", "suspect_network", "common_contacts",
-         "link_sessions", "timeline", "shared_equipment", "clear_suspects")
+         "link_sessions", "timeline", "places", "shared_equipment", "clear_suspects")
 
 
 def _pre(code: str) -> str:

@@ -299,8 +299,13 @@ def _cells(frame: pd.DataFrame, case: str, node_file: Callable) -> None:
     known = pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna()
     known = known.drop_duplicates("cell_id", keep="last").set_index("cell_id")
     f["lat"], f["lon"] = f[cell.key].map(known["lat"]), f[cell.key].map(known["lon"])
+    # Where the dump states a position it is the operator's own (as the Bolt writer records it).
+    stated = f["lat"].notna()
+    f["position_source"] = pd.Series(np.where(stated, "operator", None), index=f.index, dtype=object)
+    f["position_match"] = pd.Series(np.where(stated, "dump", None), index=f.index, dtype=object)
     header, table = _node_table(cell, f, case, {"cell_raw": pa.string(), "name": pa.string(), "lat": pa.float64(),
-                                                "lon": pa.float64()})
+                                                "lon": pa.float64(), "position_source": pa.string(),
+                                                "position_match": pa.string()})
     # A WGS84 POINT where a position is stated (Browser users compute distances with it).
     where = pc.if_else(pc.is_valid(table.column("lat")),
                        pc.binary_join_element_wise("{latitude:", pc.cast(table.column("lat"), pa.string()),
@@ -311,7 +316,7 @@ def _cells(frame: pd.DataFrame, case: str, node_file: Callable) -> None:
 
 def _summaries(unique: pd.DataFrame, case: str, node_file: Callable, rel_file: Callable) -> None:
     """Relationships declared with ``summarises`` (first/last use, sessions) and their end nodes."""
-    written = {"Application"}
+    written = {"Application", "Cell"}  # written by their own functions, with their properties
     for r in RELATIONSHIPS:
         if not r.summarises:
             continue

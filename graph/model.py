@@ -85,11 +85,19 @@ CALL = NodeType(
 # (check digit) and as a 16-digit IMEISV (software version).
 DEVICE = NodeType("Device", "imei", ("imei14",), indexes=(("imei14",),), computed=(("imei14", "left(k, 14)"),))
 SIM = NodeType("Sim", "imsi")
-# A cell's canonical id (digits: MCC, MNC, LAC/CI or the decoded LTE cell identity) joins every
-# form operators write; the raw text and name are kept as the latest dump gave them. Positions
-# (WGS84 lat/lon and a POINT ``location`` for Browser's map-free distance queries) are set only
-# where a dump states them (canonical session columns lat/lon).
-CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location"))
+# A cell's canonical key (MCC-MNC-LAC-CI, or MCC-MNC-ECI for an LTE id without TAC: see
+# loader/cells.py) joins every form operators write; the raw text and name are kept as the first
+# dump gave them. Positions (WGS84 lat/lon and a POINT ``location`` for Browser's distance
+# queries) come from the dump's own columns, else an imported CGI chart, else an imported
+# OpenCelliD/MLS list: ``position_source`` says which (operator | chart | opencellid),
+# ``position_match`` how the listed cell was found (key | family | digits; dump for the operator's),
+# ``position_list``/``position_line`` the list's SHA-256 and line (cdrnet/analysis/places.py).
+CELL = NodeType("Cell", "cell_id", ("cell_raw", "name", "lat", "lon", "location", "position_source",
+                                    "position_match", "position_list", "position_line", "site_name"))
+# An imported cell-site list (CGI chart or OpenCelliD/MLS export) with its row accounting. The list
+# itself stays in the case folder (WORKSPACE/cells/): it is reference data, mostly of other cells.
+CELL_LIST = NodeType("CellList", "sha256", ("file_name", "kind", "lines_read", "loaded", "rejected", "nondata",
+                                            "cells", "imported_at"))
 # The requested period (ISO UTC text, end inclusive) bounds the time the dump's subscribers were
 # observed; end/volume scope say what a row's end and volumes describe (see docs/layouts.md). ``kind`` is
 # "sessions" or "calls"; a tower dump names its cell (docs/calls-and-towers.md).
@@ -104,7 +112,7 @@ LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", 
                                        "call_duration_tol", "calls", "colocation", "score_colocation", "apps",
                                        "since", "until", "fdr", "min_score", "min_events", "possible_apps",
                                        "links", "subscribers"))
-NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, DUMP, LINK_RUN, CALL)
+NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, CELL_LIST, DUMP, LINK_RUN, CALL)
 #: Schema of the temporary Episode nodes older versions wrote during a link run (link runs now
 #: read episodes as query rows): dropped wherever a killed run left it behind.
 LEGACY_SCHEMA: tuple[str, ...] = ("DROP CONSTRAINT episode_episode_id IF EXISTS",
@@ -137,6 +145,8 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("OF_SUBSCRIBER", "Dump", "Subscriber"),
     # Summary of a subscriber's sessions per application, so "who uses what" needs no session scan.
     RelType("USED_APP", "Subscriber", "Application", ("first", "last", "sessions"), summarises="app"),
+    # Where a subscriber was seen (the place view in Browser): first/last session at the cell and how many.
+    RelType("SEEN_AT", "Subscriber", "Cell", ("first", "last", "sessions"), summarises="cell_id"),
     # Only links (pairs the run judged linked) become CO_USED: Browser draws every relationship
     # between the nodes it shows. ``evidence`` is the caption (e.g. "msg 125/38 · call 10 · cell 258",
     # observed/expected), ``strength`` a band of the score (the style sheet cannot scale a line by a

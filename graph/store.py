@@ -38,11 +38,13 @@ from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import RejectsFile
+from cdrnet.sitelists import SiteListFolder, SiteListsMixin
 from cdrnet.store import StoredLinkRun
 
 if TYPE_CHECKING:
     from cdrnet.analysis.cousage import LinkParams, LinkResult
     from cdrnet.analysis.observed import Coverage
+    from cdrnet.loader.cellsites import CellList
 
 BATCH = 10_000
 DEFAULT_CASE = "default"
@@ -135,8 +137,25 @@ def cell_rows(f: pd.DataFrame) -> list[dict]:
         known = (pd.DataFrame({"cell_id": cells["cell_id"], "lat": lat, "lon": lon}).dropna()
                  .drop_duplicates("cell_id", keep="last"))
         for c, a, o in zip(known["cell_id"], known["lat"], known["lon"], strict=True):
-            props[c].update({"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a)))})
+            props[c].update({"lat": float(a), "lon": float(o), "location": WGS84Point((float(o), float(a))),
+                             "position_source": "operator", "position_match": "dump"})
     return [{"key": c, "props": p} for c, p in props.items()]
+
+
+def place_rows(placed: pd.DataFrame) -> list[dict]:
+    """Bolt rows for placed cells (cdrnet.analysis.places.place_cells): position and where it came from."""
+    from neo4j.spatial import WGS84Point
+
+    p = placed.dropna(subset=["lat", "lon"])
+    out = []
+    for r in p.itertuples(index=False):  # one row per cell, not per session
+        props = {"lat": float(r.lat), "lon": float(r.lon), "location": WGS84Point((float(r.lon), float(r.lat))),
+                 "position_source": str(r.source), "position_match": str(r.matched_by),
+                 "position_list": None if pd.isna(r.list_sha256) else str(r.list_sha256),
+                 "position_line": None if pd.isna(r.source_line) else int(r.source_line),
+                 "site_name": None if pd.isna(r.site_name) or not r.site_name else str(r.site_name)}
+        out.append({"key": str(r.cell_id), "props": props})
+    return out
 
 
 class GraphDumpWriter:
@@ -293,8 +312,11 @@ def restore_sessions(rows: list[dict]) -> pd.DataFrame:
     return f[SESSION_COLUMNS].sort_values(["msisdn", "start_utc", "session_key"], kind="stable").reset_index(drop=True)
 
 
-class GraphStore:
+class GraphStore(SiteListsMixin):
     """One case in a Neo4j database (a :class:`~cdrnet.store.SessionStore`, as the workspace)."""
+
+    #: Cell positions from imported lists are written onto the Cell nodes (Browser reads them there).
+    stores_places = True
 
     def __init__(self, driver: Driver, rejects_dir: str | Path, database: str | None = None,
                  case: str = DEFAULT_CASE, uri: str | None = None, outputs: str | Path | None = None) -> None:
@@ -309,6 +331,7 @@ class GraphStore:
         self.outputs = Path(outputs) if outputs is not None else self.rejects_dir.parent
         self._scopes: dict[int, list[str] | None] = {}
         self.in_batch = False  # inside ingest_batch(): rejects.csv waits for the batch's end
+        self.site_lists = SiteListFolder(self.outputs / "cells")
 
     def describe(self) -> str:
         from urllib.parse import urlsplit
@@ -493,6 +516,26 @@ class GraphStore:
         if edges is None:
             edges = pd.DataFrame(columns=["a", "b", *CO_USED_EDGE_COLUMNS, "first_utc", "last_utc"])
         return StoredLinkRun(edges, props, at, all_pairs=False)
+    def import_cell_list(self, cell_list: CellList) -> None:
+        """The list's table stays in the case folder; Neo4j gets a CellList node with its accounting."""
+        self.site_lists.save(cell_list)
+        rep = cell_list.report
+        props = {"file_name": rep.name, "kind": rep.kind, "lines_read": rep.lines_read, "loaded": rep.loaded,
+                 "rejected": json.dumps(rep.rejected), "nondata": rep.nondata, "cells": rep.cells,
+                 "imported_at": rep.imported_at}
+        run_write(self.driver, lambda tx: tx.run(merge_nodes("CellList"),
+                                                 {"rows": [{"key": rep.sha256, "props": props}],
+                                                  "case": self.case}).consume(), self.database)
+
+    def write_places(self, placed: pd.DataFrame) -> str | None:
+        """Set each placed cell's position, source and match on its Cell node (in batches)."""
+        rows = place_rows(placed)
+        text = merge_nodes("Cell")
+        for lo in range(0, len(rows), BATCH):
+            batch = rows[lo : lo + BATCH]
+            run_write(self.driver, lambda tx, b=batch: tx.run(text, {"rows": b, "case": self.case}).consume(),
+                      self.database)
+        return f"{len(rows):,} cell positions written to {self.describe()}"
 
     def query(self, name: str, params: dict) -> list[dict]:
         """Run a checked query file of cypher/ in this case ($case is always this store's)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdrnet.loader.cells import coordinates, normalise_cells
+from cdrnet.loader.cells import normalise_cells, stated_positions
 from cdrnet.loader.dateorder import DateDecision, formats_for_order
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.identifiers import imei14, normalise_equipment, normalise_msisdn, to_int
@@ -43,9 +43,6 @@ CALL_TYPES: dict[str, str] = {
     **dict.fromkeys(["SMO", "SMSOUT", "SMSMO", "P2PSMSOUT", "A2PSMSOUT", "OUTSMS", "SMSO", "MOSMS"], "out sms"),
     **dict.fromkeys(["SMT", "SMSIN", "SMSMT", "P2PSMSIN", "A2PSMSIN", "INSMS", "SMST", "MTSMS"], "in sms"),
 }
-#: BSNL writes a cell's position inside its location text: ``…; Lat-22.39711; Long-88.43938``.
-INLINE_POSITION = (r"(?i)\blat\s*[-:=]\s*(?P<lat>-?\d{1,2}(?:\.\d+)?)\s*[;,]?\s*"
-                   r"long?\s*[-:=]\s*(?P<lon>-?\d{1,3}(?:\.\d+)?)")
 MAX_DURATION_S = 86_400
 
 
@@ -68,23 +65,6 @@ def other_party(raw: pd.Series, country_code: str) -> pd.Series:
     (sender ids such as ``AX-HDFCBK``, short codes): never rejected, it is a fact of the call."""
     norm, reason = normalise_msisdn(raw, country_code)
     return norm.where(reason.isna(), raw).astype("string")
-
-
-def _extract(text: pd.Series, pattern: str) -> pd.DataFrame:
-    """``str.extract`` on the distinct values only (a dump holds a few hundred cells), spread back to rows."""
-    codes, uniques = pd.factorize(text.fillna(""), use_na_sentinel=False)
-    found = pd.Series(uniques, dtype="string").str.extract(pattern)
-    return found.iloc[codes].set_axis(text.index)
-
-
-def positions(lat_lon: pd.Series, lat: pd.Series, lon: pd.Series, name: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """A cell's position from the layout's own columns: ``lat/lon`` in one column (Airtel),
-    separate columns (DoT), or inside the location text (BSNL); NaN where none is stated."""
-    both = _extract(lat_lon, r"^\s*(?P<lat>-?[\d.]+)\s*/\s*(?P<lon>-?[\d.]+)\s*$")
-    inline = _extract(name, INLINE_POSITION)
-    lat_text = lat.where(lat != "", both["lat"].fillna(inline["lat"]).fillna("")).astype("string")
-    lon_text = lon.where(lon != "", both["lon"].fillna(inline["lon"]).fillna("")).astype("string")
-    return coordinates(lat_text, lon_text)
 
 
 def normalise_calls_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options, dump_sha: str,
@@ -128,9 +108,11 @@ def normalise_calls_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, 
     end_utc = start_utc + pd.to_timedelta(duration.astype("Float64").fillna(0), unit="s")
     other = other_party(other_raw, opts.country_code)
     outgoing = (direction == "out").to_numpy()
-    first_lat, first_lon = positions(col("lat_lon"), col("lat"), col("lon"), col("cell_name"))
-    blank = pd.Series("", index=raw.index, dtype="string")  # lat/lon columns give the first cell's only
-    last_lat, last_lon = positions(col("last_lat_lon"), blank, blank, col("last_cell_name"))
+    # The operator's own positions (loader/cells.py, as for IPDR rows): lat/lon columns (the first
+    # cell's only), a lat/lon column (Airtel), the location text (BSNL ``…; Lat-…; Long-…``).
+    first_lat, first_lon = stated_positions(col("lat"), col("lon"), col("lat_lon"), col("cell_name"))
+    blank = pd.Series("", index=raw.index, dtype="string")
+    last_lat, last_lon = stated_positions(blank, blank, col("last_lat_lon"), col("last_cell_name"))
     hex_eci = layout.cell_format == "hex_eci"
     frame = pd.DataFrame(
         {

@@ -1,15 +1,25 @@
-"""Cell ids in one form, and cell positions checked before they are kept.
+"""Cell ids in one canonical key, and cell positions checked before they are kept.
 
-The same cell reaches a case written several ways: Airtel ``404-70-166-232169``,
-the same digits run together (``40470166232169``) or spaced out by a re-save,
-and Jio's hex ``CGI ID`` (``4058740000e718``: MCC 405, MNC 874, then the LTE cell
-identity in hex, eNB id x 256 + sector). Co-location evidence and the map join
-cells by id, so every form of one cell must give one id: the canonical id is the
-decimal digits MCC, MNC, then the rest (LAC and CI, or the decoded LTE cell
-identity), and the raw text is kept beside it for the analyst.
+The same cell reaches a case written several ways: Airtel ``404-70-166-232169``, the same
+parts with leading zeros (``404-70-0166-0232169``) or other separators (``404 70 166 232169``),
+a fixed-width run of digits (``404200000059160``: MCC 3, MNC 2, LAC 5, CI 5 digits, as the Vi
+sample writes it), and Jio's hex (``4058740000e718``: MCC 405, MNC 874, then the LTE cell
+identity in hex, eNB id x 256 + sector). Co-location evidence, the place view and the position
+lookups join cells by this key, so every form of one cell must give one key and two different
+cells must never share one. The key keeps the parts apart:
 
-Work is done per distinct value (a subscriber's dump holds a few hundred cells
-for a million rows), then gathered back to rows.
+- ``MCC-MNC-LAC-CI`` (a CGI; LAC/TAC and CI as integers, so leading zeros do not matter),
+- ``MCC-MNC-ECI`` (an LTE ECGI, which 3GPP defines without the TAC: Jio's hex ids carry none),
+- the digits as given when a run of digits cannot be cut into parts with certainty
+  (``40470166232169`` may be 166/232169 or 1662/32169): :func:`resolve_digits` joins such a
+  key to a listed cell whose parts concatenate to exactly those digits, and only when one does,
+- otherwise the text itself (a site name), upper-cased with single spaces.
+
+The MNC is kept as written (2 or 3 digits): 3GPP treats ``05`` and ``005`` as two networks. Where
+the hex form does not say how long the MNC is, Jio's 405-8xx networks take 3 digits, others 2.
+
+Work is done per distinct value (a subscriber's dump holds a few hundred cells for a million
+rows), then gathered back to rows.
 """
 
 from __future__ import annotations
@@ -23,16 +33,27 @@ SEPARATORS = re.compile(r"[\s\-_/:.]+")
 DIGITS = re.compile(r"^\d+$")
 #: MCC, MNC and a 7-8 hex-digit LTE cell identity (28 bits, sometimes zero-padded to 8).
 HEX_ECGI = re.compile(r"^\d{5,6}[0-9a-f]{7,8}$")
+#: A structured key: MCC-MNC-LAC-CI or MCC-MNC-ECI.
+KEY = re.compile(r"^(\d{3})-(\d{2,3})-(\d+)(?:-(\d+))?$")
+#: Width of each of LAC and CI in the fixed-width decimal form.
+FIXED_PART = 5
 
 
 def _mnc_digits(compact: str) -> int:
-    """MNC length: three digits for Jio's 405-8xx networks (the hex cell ids seen in Indian
-    exports), two otherwise."""
+    """MNC length where the form does not show it: three digits for Jio's 405-8xx networks (the
+    hex cell ids seen in Indian exports), two otherwise."""
     return 3 if compact.startswith("4058") else 2
 
 
+def cgi_key(mcc: str | int, mnc: str, lac: int | str | None, ci: int | str) -> str:
+    """The key of a cell given by its parts (``lac`` None: an LTE ECGI without TAC)."""
+    if lac is None or lac == "":
+        return f"{int(mcc):03d}-{mnc}-{int(ci)}"
+    return f"{int(mcc):03d}-{mnc}-{int(lac)}-{int(ci)}"
+
+
 def canonical_cell(raw: str, hex_eci: bool = False) -> str:
-    """One cell id's canonical text ("" when empty).
+    """One cell id's canonical key ("" when empty); see the module docstring for the forms.
 
     ``hex_eci``: the layout always writes MCC, MNC (3 digits) and the cell identity in hex,
     even when the hex digits happen to hold no letter (Jio). Otherwise a value is read as
@@ -41,24 +62,78 @@ def canonical_cell(raw: str, hex_eci: bool = False) -> str:
     text = raw.strip().strip("'\"").strip()
     if not text:
         return ""
-    compact = SEPARATORS.sub("", text).lower()
+    parts = [p for p in SEPARATORS.split(text) if p]
+    if (len(parts) in (3, 4) and all(DIGITS.match(p) for p in parts) and len(parts[0]) == 3
+            and 2 <= len(parts[1]) <= 3):
+        return cgi_key(parts[0], parts[1], parts[2] if len(parts) == 4 else None, parts[-1])
+    compact = "".join(parts).lower()
     if hex_eci and len(compact) >= 13 and re.fullmatch(r"\d{6}[0-9a-f]+", compact):
-        return f"{compact[:6]}{int(compact[6:], 16)}"
+        return cgi_key(compact[:3], compact[3:6], None, int(compact[6:], 16))
     if DIGITS.match(compact):
-        return compact
+        mnc = _mnc_digits(compact)
+        if len(compact) == 3 + mnc + 2 * FIXED_PART:
+            lac_at = 3 + mnc
+            return cgi_key(compact[:3], compact[3:lac_at], compact[lac_at:lac_at + FIXED_PART],
+                           compact[lac_at + FIXED_PART:])
+        return compact  # cannot be cut with certainty: joined later by resolve_digits
     if HEX_ECGI.match(compact) and re.search(r"[a-f]", compact):
         cut = 3 + _mnc_digits(compact)
         if re.fullmatch(r"[0-9a-f]{7,8}", compact[cut:]):
-            return f"{compact[:cut]}{int(compact[cut:], 16)}"
+            return cgi_key(compact[:3], compact[3:cut], None, int(compact[cut:], 16))
     # Text such as a site name: keep it, without case and spacing differences.
     return re.sub(r"\s+", " ", text).upper()
 
 
 def normalise_cells(raw: pd.Series, hex_eci: bool = False) -> pd.Series:
-    """Canonical cell ids for a column of raw cell texts (distinct values only)."""
+    """Canonical cell keys for a column of raw cell texts (distinct values only)."""
     codes, uniques = pd.factorize(raw.fillna(""), use_na_sentinel=False)
     canon = np.array([canonical_cell(str(u), hex_eci) for u in uniques], dtype=object)
     return pd.Series(canon[codes] if len(codes) else np.array([], dtype=object), index=raw.index, dtype="string")
+
+
+def key_parts(keys: pd.Series) -> pd.DataFrame:
+    """MCC, MNC, LAC (NA for an ECGI) and CI of structured keys; all NA for other keys."""
+    parts = keys.astype("string").str.extract(KEY.pattern)
+    parts.columns = ["mcc", "mnc", "lac_or_ci", "ci4"]
+    four = parts["ci4"].notna()
+    return pd.DataFrame({"mcc": parts["mcc"], "mnc": parts["mnc"],
+                         "lac": parts["lac_or_ci"].where(four), "ci": parts["ci4"].fillna(parts["lac_or_ci"])},
+                        index=keys.index)
+
+
+def cell_family(keys: pd.Series) -> pd.Series:
+    """``MCC-MNC-CI`` of structured keys (NA otherwise): an LTE cell written with its TAC
+    (``405-874-7-59160``) and without it (the ECGI ``405-874-59160``) share a family.
+
+    An LTE or UMTS cell identity is unique within its network; a GSM CI is not (only within a
+    LAC), so a family match is used only between a key with a LAC and one without
+    (:func:`lookup_positions`), never between two full CGIs.
+    """
+    p = key_parts(keys)
+    return (p["mcc"] + "-" + p["mnc"] + "-" + p["ci"]).astype("string")
+
+
+def digit_forms(keys: pd.Series) -> pd.DataFrame:
+    """Every run of digits a structured key may be written as (``digits``, ``cell_id``):
+    its parts concatenated as they are, and with LAC and CI zero-padded to the fixed width."""
+    p = key_parts(keys).assign(cell_id=keys.to_numpy()).dropna(subset=["mcc"])
+    lac = p["lac"].fillna("")
+    plain = p["mcc"] + p["mnc"] + lac + p["ci"]
+    fits = p["lac"].notna() & (p["lac"].str.len() <= FIXED_PART) & (p["ci"].str.len() <= FIXED_PART)
+    padded = (p["mcc"] + p["mnc"] + lac.str.zfill(FIXED_PART) + p["ci"].str.zfill(FIXED_PART))[fits]
+    out = pd.concat([pd.DataFrame({"digits": plain, "cell_id": p["cell_id"]}),
+                     pd.DataFrame({"digits": padded, "cell_id": p["cell_id"][fits]})], ignore_index=True)
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def resolve_digits(keys: pd.Series, known: pd.Series) -> pd.Series:
+    """Keys that are bare runs of digits, replaced by the one known structured key written with
+    exactly those digits (kept as they are when none or several are)."""
+    forms = digit_forms(pd.Series(pd.unique(known.dropna()), dtype="string"))
+    unique = forms.groupby("digits")["cell_id"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else pd.NA)
+    bare = keys.fillna("").str.fullmatch(r"\d+")
+    found = keys.where(~bare).fillna(keys[bare].map(unique))
+    return found.fillna(keys).astype("string")
 
 
 def coordinates(lat_text: pd.Series, lon_text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -71,3 +146,33 @@ def coordinates(lat_text: pd.Series, lon_text: pd.Series) -> tuple[pd.Series, pd
     lon = pd.to_numeric(lon_text.where(lon_text != "", None), errors="coerce").astype("float64")
     bad = (lat.abs() > 90) | (lon.abs() > 180) | ((lat == 0) & (lon == 0)) | lat.isna() | lon.isna()
     return lat.mask(bad), lon.mask(bad)
+
+
+#: Airtel CDR ``First CGI Lat/Long``: ``21.29669/72.8915`` in one column.
+LAT_SLASH_LON = r"^\s*(-?\d{1,3}(?:\.\d+)?)\s*/\s*(-?\d{1,3}(?:\.\d+)?)\s*$"
+#: BSNL location text ``…; Lat-22.39711; Long-88.43938`` (the dash separates, it is no sign).
+LAT_LONG_IN_TEXT = (r"(?i)\blat(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)\s*[;,]?\s*"
+                    r"\blong?(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)")
+
+
+def _from_pattern(text: pd.Series, pattern: str) -> tuple[pd.Series, pd.Series]:
+    codes, uniques = pd.factorize(text.fillna(""), use_na_sentinel=False)
+    found = pd.Series(uniques, dtype="string").str.extract(pattern).fillna("")
+    return (pd.Series(found[0].to_numpy()[codes], index=text.index, dtype="string"),
+            pd.Series(found[1].to_numpy()[codes], index=text.index, dtype="string"))
+
+
+def stated_positions(lat_text: pd.Series, lon_text: pd.Series, lat_lon_text: pd.Series | None = None,
+                     location_text: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
+    """A row's position as the operator states it, in the order operators write it: separate
+    latitude/longitude columns (Airtel ``CGI Latitude``, DoT ``Latitude``), then one
+    ``lat/long`` column (Airtel CDR ``First CGI Lat/Long``), then ``Lat-…; Long-…`` inside
+    the location text (BSNL ``First BTS Location``). Checked by :func:`coordinates`."""
+    lat, lon = coordinates(lat_text, lon_text)
+    for text, pattern in ((lat_lon_text, LAT_SLASH_LON), (location_text, LAT_LONG_IN_TEXT)):
+        if text is None or not (lat.isna() & (text.fillna("") != "")).any():
+            continue
+        a, o = coordinates(*_from_pattern(text, pattern))
+        missing = lat.isna()
+        lat, lon = lat.where(~missing, a), lon.where(~missing, o)
+    return lat, lon

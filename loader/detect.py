@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cdrnet.errors import UnknownLayoutError
@@ -128,34 +129,40 @@ def call_preamble(preamble: list[str]) -> bool:
     return any(CALL_PREAMBLE.search(line) for line in preamble)
 
 
+def header_candidates(lines: list[str],
+                      delimiters: tuple[str, ...] = DELIMITERS) -> Iterator[tuple[int, str, list[str]]]:
+    """Every (line index, delimiter, cells) that may be a header: each non-blank line of the first
+    SCAN_LINES split by each delimiter it holds (dumps and cell-site lists are detected alike)."""
+    for i, line in enumerate(lines[:SCAN_LINES]):
+        if not line.strip():
+            continue
+        for delim in delimiters:
+            if delim in line:
+                yield i, delim, split_line(line, delim)
+
+
 def detect(lines: list[str], layouts: list[Layout], file_name: str) -> Detection:
     """Pick the (line, delimiter, layout) whose header covers the most mapped fields."""
     best: tuple[float, int, str, Layout, list[str], dict[str, list[int]]] | None = None
     call_header: tuple[int, tuple[str, str]] | None = None
-    for i, line in enumerate(lines[:SCAN_LINES]):
-        if not line.strip():
-            continue
-        for delim in DELIMITERS:
-            if delim not in line:
-                continue
-            cells = split_line(line, delim)
-            if len(cells) < 3:
-                continue
-            normal = [normalise_header(c) for c in cells]
-            cdr = call_record_columns(cells, normal)
-            if cdr is not None and call_header is None:
-                call_header = (i, cdr)
-            for layout in layouts:
-                if cdr is not None and layout.kind != "calls":
-                    continue  # a call record header is read by call layouts only
-                pos = _match(cells, layout, normal)
-                if pos is None:
-                    continue
-                score = len(pos) / len(layout.fields)
-                if best is None or score > best[0]:
-                    best = (score, i, delim, layout, cells, pos)
-        if best is not None:
+    for i, delim, cells in header_candidates(lines):
+        if best is not None and i > best[1]:
             break  # the first header line decides: a second one further down is another part of the file
+        if len(cells) < 3:
+            continue
+        normal = [normalise_header(c) for c in cells]
+        cdr = call_record_columns(cells, normal)
+        if cdr is not None and call_header is None:
+            call_header = (i, cdr)
+        for layout in layouts:
+            if cdr is not None and layout.kind != "calls":
+                continue  # a call record header is read by call layouts only
+            pos = _match(cells, layout, normal)
+            if pos is None:
+                continue
+            score = len(pos) / len(layout.fields)
+            if best is None or score > best[0]:
+                best = (score, i, delim, layout, cells, pos)
     if call_header is not None and (best is None or call_header[0] < best[1]):
         line_no, (ct, bp) = call_header
         raise UnknownLayoutError(

@@ -23,12 +23,21 @@ from tqdm import tqdm
 from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
+from cdrnet.loader.cellsites import CellListReport, parse_cell_list, sniff_cell_list
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
-from cdrnet.loader.sources import NOT_A_DUMP, DumpSource, Refused, check_readable, iter_sources, not_a_dump_reason
+from cdrnet.loader.sources import (
+    NOT_A_DUMP,
+    DumpSource,
+    Refused,
+    check_readable,
+    iter_sources,
+    not_a_dump_reason,
+    read_errors,
+)
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
     from cdrnet.store import DumpWriter, SessionStore, StagingStore
@@ -48,6 +57,8 @@ class IngestResult:
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
     workers: int = 1  # parsing processes used (1: this process alone)
+    #: Cell-site lists (CGI charts, OpenCelliD exports) found among the inputs and imported.
+    cell_lists: list[CellListReport] = field(default_factory=list)
 
     @property
     def nothing_loaded(self) -> list[DumpReport]:
@@ -228,6 +239,31 @@ def _refusal(src: DumpSource, exc: UnknownLayoutError | CorruptInputError) -> Re
     return Refused(src.name, str(exc).removeprefix(f"{src.name}: "), "unknown layout", exc.hint)
 
 
+def _take_cell_list(src: DumpSource | Refused, store: SessionStore, result: IngestResult,
+                    on_unchanged: Callable[[str, str], None] | None, update: Callable[[int], object]) -> bool:
+    """Import an operator's CGI chart (or OpenCelliD list) delivered with the dumps: positions,
+    not sessions. False when ``src`` is no cell-site list (or cannot be read: the dump path says why)."""
+    if not isinstance(src, DumpSource):
+        return False
+    try:
+        if not sniff_cell_list(src):
+            return False
+    except read_errors():
+        return False
+    if check_readable(src) is not None:
+        return False
+    if store.has_cell_list(src.sha256()):
+        result.unchanged.append((src.name, src.sha256()))
+        if on_unchanged:
+            on_unchanged(src.name, src.sha256())
+    else:
+        cell_list = parse_cell_list(src)
+        store.import_cell_list(cell_list)
+        result.cell_lists.append(cell_list.report)
+    update(src.size or 0)
+    return True
+
+
 def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                 show_progress: bool, on_report: Callable[[DumpReport], None] | None,
                 on_unchanged: Callable[[str, str], None] | None, workers: int, replace: bool) -> IngestResult:
@@ -271,6 +307,8 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
 
     with (tqdm(total=total, unit="B", unit_scale=True, disable=not show_progress, desc="ingest", leave=False) as bar,
           store.ingest_batch()):
+        sources = [src for src in sources if not _take_cell_list(src, store, result, on_unchanged, bar.update)]
+        dumps = [s for s in sources if isinstance(s, DumpSource)]
         if workers > 1 and len(dumps) > 1 and not replace and isinstance(store, StagingStore):
             from cdrnet.loader.batch import ingest_many
 

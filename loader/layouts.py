@@ -54,7 +54,7 @@ INPUT_FIELDS: dict[str, str] = {
     # Voice/SMS call records and tower dumps (kind = "calls"):
     "b_party": "the other party's number (B party; with parties = \"calling_called\": the called number)",
     "call_type": "call type code (IN/OUT/SMT/SMO, a_in/a_out, MOC/MTC ...)",
-    "lat_lon": "latitude and longitude of the first cell in one column (\"21.29669/72.8915\")",
+    "lat_lon": "latitude and longitude of the (first) cell in one column (\"21.29669/72.8915\")",
     "last_cell_id": "last cell global identity of a call",
     "last_cell_name": "last cell name or location text",
     "last_lat_lon": "latitude and longitude of the last cell in one column",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdrnet.loader.cells import coordinates, normalise_cells
+from cdrnet.loader.cells import normalise_cells, stated_positions
 from cdrnet.loader.dateorder import (
     ORDERS,
     DateDecision,
@@ -349,7 +349,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     start_utc = to_utc(local_start, tz)
     end_utc = to_utc(local_end, tz)
     cell_raw = col("cell_id")
-    lat, lon = coordinates(col("lat"), col("lon"))
+    lat, lon = stated_positions(col("lat"), col("lon"), col("lat_lon"), col("cell_name"))
     frame = pd.DataFrame(
         {
             "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),

@@ -54,7 +54,7 @@ def test_call_layout_round_trip(ws, tmp_path, layout):
     assert got["start_utc"].tolist() == expected
     assert (got["end_utc"] - got["start_utc"]).dt.total_seconds().astype(int).tolist() == calls["duration"].tolist()
     # One canonical cell id whatever the form (Jio writes the hex LTE cell identity).
-    assert got["first_cell"].tolist() == [c.replace("-", "") if layout != "jio_cdr" else "404070" + c.split("-")[3]
+    assert got["first_cell"].tolist() == [c if layout != "jio_cdr" else "404-070-" + c.split("-")[3]
                                           for c in calls["cell"]]
     assert got["imei"].unique().tolist() == ["359193622303069"]
     assert ws.sessions is not None and list(ws.dump_files()) == []  # no data sessions were made up
@@ -92,7 +92,7 @@ def test_jio_swaps_calling_and_called_by_call_type(ws, tmp_path):
     assert got["b_party"].tolist() == ["919426434778", "919608002818", "AX-HDFCBK"]  # a sender id stays text
     assert got[["direction", "type"]].values.tolist() == [["in", "voice"], ["out", "sms"], ["in", "sms"]]
     # 40587400007fa4: MCC 405, MNC 874, cell identity 0x7fa4; 40585703AD319: MNC 857, 0x03AD319.
-    assert got["first_cell"].tolist() == ["405874" + str(0x7FA4)] * 2 + ["405857" + str(0x03AD319)]
+    assert got["first_cell"].tolist() == ["405-874-" + str(0x7FA4)] * 2 + ["405-857-" + str(0x03AD319)]
 
 
 def test_rejects_are_counted_with_reasons(ws, tmp_path):
@@ -118,7 +118,7 @@ def test_airtel_tower_dump_and_its_empty_export(ws, tmp_path):
     p = write_calls(dump, "airtel_cdr", tmp_path / "tower.csv", tower_cell="405-52-8192-45011")
     rep = ingest(ws, p).loaded[0]
     assert (rep.layout, rep.kind, rep.loaded, rep.nondata) == ("airtel_cdr", "calls", 8, 3)
-    assert (rep.tower_cell, rep.tower_cell_raw, rep.tower_numbers) == ("40552819245011", "405-52-8192-45011", 2)
+    assert (rep.tower_cell, rep.tower_cell_raw, rep.tower_numbers) == ("405-52-8192-45011", "405-52-8192-45011", 2)
     assert rep.msisdns == []  # requested for a cell, not for a subscriber
     assert any("tower dump of cell 405-52-8192-45011" in line for line in rep.summary_lines())
     empty = tmp_path / "empty.csv"
@@ -126,7 +126,7 @@ def test_airtel_tower_dump_and_its_empty_export(ws, tmp_path):
                                   period=(pd.Timestamp("2026-03-14"), pd.Timestamp("2026-03-14 23:59:59"))))
     rep = ingest(ws, empty).loaded[0]
     assert (rep.layout, rep.kind, rep.loaded, rep.nondata, rep.lines_read) == ("empty-export", "calls", 0, 3, 3)
-    assert rep.tower_cell == "40552819245012" and rep.period_source == "preamble"
+    assert rep.tower_cell == "405-52-8192-45012" and rep.period_source == "preamble"
     assert "nobody at cell 405-52-8192-45012" in rep.notes[0]
 
 

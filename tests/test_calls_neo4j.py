@@ -58,7 +58,7 @@ def test_towers_on_neo4j(graph, tmp_path):
                         "hideout.csv@2026-03-15T00:00/2026-03-15T02:00"]).table["msisdn"].tolist() == [X]
     towers = graph.driver.execute_query("MATCH (d:Dump {case: $c}) WHERE d.tower_cell <> '' "
                                         "RETURN d.tower_cell AS cell ORDER BY cell", c=CASE).records
-    assert [r["cell"] for r in towers] == ["405528192" + k for k in ("1", "2", "3")]
+    assert [r["cell"] for r in towers] == ["405-52-8192-" + k for k in ("1", "2", "3")]
 
 
 def test_browser_queries_on_call_records(graph, tmp_path):

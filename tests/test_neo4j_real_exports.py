@@ -27,7 +27,8 @@ def test_cells_and_record_volumes_in_neo4j(graph, driver, tmp_path):
     res = ingest(graph, tmp_path / "records.csv", tmp_path / "excel.csv")
     assert not res.failed and [r.loaded for r in res.loaded] == [12, 2]
     cell = driver.execute_query(
-        "MATCH (c:Cell {case: $case, cell_id: '40498814959160'}) RETURN c.cell_raw AS raw, c.lat AS lat, c.lon AS lon",
+        "MATCH (c:Cell {case: $case, cell_id: '404-98-8149-59160'}) "
+        "RETURN c.cell_raw AS raw, c.lat AS lat, c.lon AS lon",
         case=CASE).records
     assert [(r["raw"], r["lat"], r["lon"]) for r in cell] == [("404 98 8149 59160", 23.06, 72.087)]
     # Volumes once per record: one total per record_key (every flow row repeats it).

@@ -77,12 +77,11 @@ def one(ws, path: Path):
 # ---------------------------------------------------------------- 1. cells and places
 
 def test_cell_forms_join_and_jio_hex_decodes():
-    assert canonical_cell("404-70-166-232169") == "40470166232169"
-    assert canonical_cell("40470166232169") == "40470166232169"
-    assert canonical_cell(" 404 70 166 232169 ") == "40470166232169"
+    assert canonical_cell("404-70-166-232169") == "404-70-166-232169"
+    assert canonical_cell(" 404 70 0166 232169 ") == "404-70-166-232169"
     # Jio: MCC 405, MNC 874, LTE cell identity 0x0000e718 = 59160 (eNB 231 x 256 + sector 24)
-    assert canonical_cell("4058740000e718", hex_eci=True) == "40587459160"
-    assert canonical_cell("40585703AD319") == "405857" + str(0x03AD319)
+    assert canonical_cell("4058740000e718", hex_eci=True) == "405-874-59160"
+    assert canonical_cell("40585703AD319") == "405-857-" + str(0x03AD319)
     assert 0x03AD319 == 15059 * 256 + 25
 
 
@@ -95,7 +94,7 @@ def test_airtel_excel_cgi_and_position(ws, tmp_path):
     rep = one(ws, write(tmp_path, "excel.csv", pre + header + "\n" + "\n".join(rows) + "\n"))
     assert rep.loaded == 4
     f = ws.sessions().sort_values("source_line")
-    assert f["cell_id"].tolist() == ["40498814959160"] * 3 + ["40498814936874"]
+    assert f["cell_id"].tolist() == ["404-98-8149-59160"] * 3 + ["404-98-8149-36874"]
     assert f["cell_raw"].tolist() == ["404-98-8149-59160"] * 3 + ["404-98-8149-36874"]
     assert f["lat"].iloc[0] == pytest.approx(23.06) and f["lon"].iloc[0] == pytest.approx(72.087)
     assert pd.isna(f["lat"].iloc[3]) and pd.isna(f["lon"].iloc[3])  # 0/0 is "unknown", not the Gulf of Guinea
@@ -120,7 +119,7 @@ def test_jio_generated_cgi(ws, tmp_path):
     rep = one(ws, write(tmp_path, "jio.csv", header + "\n" + "\n".join(rows) + "\n"))
     assert rep.layout == "jio" and rep.loaded == 3
     f = ws.sessions().sort_values("source_line")
-    assert f["cell_id"].tolist() == ["40587459160"] * 3
+    assert f["cell_id"].tolist() == ["405-874-59160"] * 3
     assert f["cell_raw"].tolist() == ["4058740000e718", "4058740000E718", "405874000e718"]
 
 
@@ -141,7 +140,7 @@ def test_vi_cell_name_and_trailing_comma(ws, tmp_path):
     assert rep.layout == "vi" and rep.loaded == 3 and rep.rejected == {}
     f = ws.sessions().sort_values("source_line")
     assert f["cell_name"].tolist() == ["ANDHERI EAST SITE 1", "ANDHERI EAST SITE 2", "ANDHERI EAST SITE 3"]
-    assert f["cell_id"].tolist() == ["4042012345671", "4042012345672", "4042012345673"]
+    assert f["cell_id"].tolist() == ["404-20-1234-5671", "404-20-1234-5672", "404-20-1234-5673"]
     assert f["dest_ip"].tolist() == ["157.240.1.1", "157.240.1.2", "157.240.1.3"]
 
 
@@ -386,7 +385,7 @@ def test_dot_uniform_ipdr_is_not_jio(ws, tmp_path):
     assert rep.layout == "dot_ipdr" and rep.loaded == 3 and rep.volume_bytes == 900
     f = ws.sessions().sort_values("source_line")
     assert f["public_ip"].tolist() == ["49.36.1.0", "49.36.1.1", "49.36.1.2"]
-    assert f["cell_id"].tolist() == ["404861" + str(k) for k in range(3)]
+    assert f["cell_id"].tolist() == ["404-86-1-" + str(k) for k in range(3)]
     assert (f["end_utc"] - f["start_utc"]).dt.total_seconds().tolist() == [120, 121, 122]
     assert set(f["app"]) == {"Telegram"}
 
@@ -437,7 +436,7 @@ def test_airtel_gprs_report(ws, tmp_path):
     rep = one(ws, write(tmp_path, "gprs.csv", header + "\n" + "\n".join(rows) + "\n"))
     assert rep.layout == "airtel_gprs" and rep.loaded == 3 and not rep.has_destination
     assert rep.volume_bytes == 1100 * 6
-    assert ws.sessions()["cell_id"].tolist() == ["4049881495916" + str(k) for k in range(1, 4)]
+    assert ws.sessions()["cell_id"].tolist() == ["404-98-8149-5916" + str(k) for k in range(1, 4)]
 
 
 def test_vi_voice_cdr_loads_as_call_events_not_as_a_gprs_report(ws, tmp_path, capsys):

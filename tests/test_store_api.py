@@ -53,12 +53,12 @@ def test_usage_summaries_are_written_from_their_declarations():
     text = usage_summaries()
     assert parameters(text) == {"case", "msisdns"}
     declared = [r for r in RELATIONSHIPS if r.summarises]
-    assert {r.type for r in declared} == {"USED_DEVICE", "USED_SIM", "USED_APP"}
+    assert {r.type for r in declared} == {"USED_DEVICE", "USED_SIM", "USED_APP", "SEEN_AT"}
     for r in declared:
         assert f"WITH x.{r.summarises} AS k" in text and f"MERGE (s)-[u:{r.type}]->(e)" in text
     assert "SET e.imei14 = left(k, 14)" in text  # the Device declaration's computed property
     assert text.splitlines()[-1] == "RETURN sum(used_device) AS used_device, sum(used_sim) AS used_sim, " \
-                                    "sum(used_app) AS used_app"
+                                    "sum(used_app) AS used_app, sum(seen_at) AS seen_at"
 
 
 def test_co_usage_definitions_reach_the_cypher_as_parameters():

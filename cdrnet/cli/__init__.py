@@ -8,6 +8,7 @@ import click
 
 from cdrnet import __version__
 from cdrnet.cli.bulk import neo4j_import_cmd
+from cdrnet.cli.cells import cells_cmd
 from cdrnet.cli.common import AppContext, run_guarded
 from cdrnet.cli.contacts import chain_cmd, common_cmd, contacts_cmd, towers_cmd
 from cdrnet.cli.demo import demo_cmd
@@ -101,6 +102,7 @@ cli.add_command(chain_cmd)
 cli.add_command(towers_cmd)
 cli.add_command(summary_cmd)
 cli.add_command(report_cmd)
+cli.add_command(cells_cmd)
 
 
 def main() -> None:

@@ -60,6 +60,8 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     for name, sha, differs in result.differing:
         click.echo(f"{name}\n  already loaded (sha256 {sha}) with other options: {'; '.join(differs)}; "
                    "nothing changed", err=True)
+    for cl in result.cell_lists:
+        click.echo(f"{cl.summary()}\n  cell positions kept for the place view (cdrnet cells list)")
     for r in result.refused:
         label = ("skipped" if r.kind == "skipped" else "skipped (not a dump)" if r.kind == NOT_A_DUMP
                  else f"refused ({r.kind})" if r.kind else "refused")
