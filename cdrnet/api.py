@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from cdrnet.loader.ingest import IngestResult
     from cdrnet.loader.quality import DumpReport
     from cdrnet.network import Network
+    from cdrnet.viz.placemap import Places
 
 EDGE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: Identifier columns and their pseudonym kind, wherever a table shows them.
@@ -624,32 +625,44 @@ class Case:
         calls = self.store.calls(since, until) if "calls" in kinds else None
         return sightings(sessions, calls)
 
+    def places(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+               tz: str | None = None, pseudonymized: bool = False) -> Places:
+        """What a place view draws: the case's cells with their positions, who was seen at the placed
+        ones per day of ``tz`` (default the case's zone), and the coverage (empty when no cell is named)."""
+        from cdrnet.analysis.places import case_cells, coverage, place_cells, presence
+        from cdrnet.viz.placemap import Places
+
+        zone = tz or self.zone
+        frame = self.sightings(since, until)
+        placed = place_cells(case_cells(frame), self.store.cell_sites())
+        seen = presence(frame, placed.dropna(subset=["lat"])["cell_id"], zone)
+        if pseudonymized:
+            seen = pseudonymize(seen)
+        return Places(placed, seen, coverage(placed))
+
     def write_place_map(self, path: str | Path | None = None, suspects: Iterable[str] = (),
                         since: pd.Timestamp | str | None = None, until: pd.Timestamp | str | None = None,
                         tz: str | None = None, title: str = "cdrnet places", pseudonymized: bool = False) -> Path:
         """The place view: cells placed by latitude/longitude with the subscribers seen there, per day
-        in the case's zone, as one offline HTML page (default WORKSPACE/places.html)."""
-        from cdrnet.analysis.places import case_cells, coverage, place_cells, presence
+        in the case's zone, as one offline HTML page (default WORKSPACE/places.html). ``cdrnet map``
+        draws the same view in its Places tab."""
         from cdrnet.viz.placemap import PlaceOptions, write_place_map
 
         zone = tz or self.zone
         read_options(tz=zone)
         numbers = normalise_numbers(suspects)
-        frame = self.sightings(zoned_time(since, zone), zoned_time(until, zone))
-        if frame.empty:
+        places = self.places(zoned_time(since, zone), zoned_time(until, zone), zone, pseudonymized)
+        if places.placed.empty:
             raise WorkspaceError("no sessions or calls at a cell match the selection",
                                  "check --since/--until, or ingest first")
-        placed = place_cells(case_cells(frame), self.store.cell_sites())
-        seen = presence(frame, placed.dropna(subset=["lat"])["cell_id"], zone)
         if pseudonymized:
-            seen = pseudonymize(seen)
             from cdrnet.pseudonym import pseudonymizer
 
             tok = pseudonymizer("msisdn")
             numbers = [tok(n) for n in numbers]
         target = Path(path) if path is not None else self.output("places.html")
-        return write_place_map(placed, seen, target, PlaceOptions(title=title, tz=zone, suspects=numbers,
-                                                                   coverage=coverage(placed)))
+        return write_place_map(places.placed, places.seen, target,
+                               PlaceOptions(title=title, tz=zone, suspects=numbers, coverage=places.coverage))
 
     # -- briefings -------------------------------------------------------------------------------
     def profile(self, msisdn: str, tz: str | None = None, rdns: dict[str, str] | None = None,
@@ -776,8 +789,9 @@ class Case:
             direct = pseudonymize(direct) if direct is not None else None
             tok = pseudonymizer("msisdn")
             centre = [tok(s) for s in centre]
+        places = self.places(p.since, p.until, tz, pseudonymized) if fmt == "html" else None
         opts = MapOptions(title=title, suspects=centre, hops=hops, min_score=p.min_score, label=label,
-                          contacts=direct, tz=tz, params_text=f"{note}; times in {tz}")
+                          contacts=direct, tz=tz, params_text=f"{note}; times in {tz}", places=places)
         if fmt == "html":
             return write_map(edges, frame, path, opts)
         return export_graph(edges, frame, path, fmt, opts)
@@ -807,8 +821,10 @@ class Case:
         if not reports:
             raise WorkspaceError(f"{self.store.describe()} holds no dumps", "run 'cdrnet ingest PATH' first")
         sessions = self.store.sessions(columns=["msisdn", "start_utc"])
+        network = self.network(overrides, zone)
+        contacts = self.contact_network(network.edges) if self.has_calls() else None
         return build_summary(self.name, self.store.describe(), zone, reports, sessions[["msisdn", "start_utc"]],
-                             self.network(overrides, zone), labels or NO_LABELS)
+                             network, labels or NO_LABELS, contacts)
 
     def write_summary(self, summary: CaseSummary, path: str | Path | None = None) -> Path:
         """The printable summary page (default WORKSPACE/summary.html)."""

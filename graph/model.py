@@ -159,6 +159,11 @@ RELATIONSHIPS: tuple[RelType, ...] = (
     RelType("PLACED", "Subscriber", "Call"),
     RelType("TO", "Call", "Subscriber"),
     RelType("RECORDED", "Dump", "Call"),
+    # Where a call was made: the cell the record names when it started and when it ended (the
+    # subscriber of the dump, ``msisdn``, was there), like a session's AT_CELL, so Browser users
+    # reach calls from a Cell and cells from calls. Both point to one cell when it did not change.
+    RelType("FIRST_CELL", "Call", "Cell"),
+    RelType("LAST_CELL", "Call", "Cell"),
     RelType("CALLED", "Subscriber", "Subscriber", CALLED_PROPERTIES,
             datetimes=(("first", "first_s"), ("last", "last_s"))),
 )

@@ -142,6 +142,15 @@ def cell_rows(f: pd.DataFrame) -> list[dict]:
     return [{"key": c, "props": p} for c, p in props.items()]
 
 
+def call_cells(events: pd.DataFrame) -> pd.DataFrame:
+    """The first and last cells of call events as ``cell_rows`` reads them (cell_id, cell_raw, cell_name,
+    lat, lon), last cells after first ones: where a record states the cell's position it is the operator's."""
+    sides = [pd.DataFrame({"cell_id": events[f"{s}_cell"], "cell_raw": events[f"{s}_cell_raw"],
+                           "cell_name": events[f"{s}_cell_name"], "lat": events[f"{s}_lat"],
+                           "lon": events[f"{s}_lon"]}) for s in ("first", "last")]
+    return pd.concat(sides, ignore_index=True)
+
+
 def place_rows(placed: pd.DataFrame) -> list[dict]:
     """Bolt rows for placed cells (cdrnet.analysis.places.place_cells): position and where it came from."""
     from neo4j.spatial import WGS84Point
@@ -222,7 +231,8 @@ class GraphDumpWriter:
             numbers = pd.unique(pd.concat([f["caller"], f["callee"]]).fillna(""))
             subs = [{"key": m, "props": {}} for m in numbers if m]
             rows = call_rows(f)
-            self._send([(merge_nodes("Subscriber"), subs), (load_calls(), rows)], loader=load_calls())
+            self._send([(merge_nodes("Subscriber"), subs), (merge_nodes("Cell"), cell_rows(call_cells(f))),
+                        (load_calls(), rows)], loader=load_calls())
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)

@@ -69,12 +69,12 @@ def load_sessions() -> str:
 
 @lru_cache(maxsize=1)
 def load_calls() -> str:
-    """One batch of a dump's call events with PLACED, TO and RECORDED, in one pass.
+    """One batch of a dump's call events with PLACED, TO, RECORDED, FIRST_CELL and LAST_CELL, in one pass.
 
-    Both parties' Subscriber nodes are merged just before (the other party becomes a
-    Subscriber too, marked outside the case after the dump commits).
+    Both parties' Subscriber nodes and the Cell nodes of the first and last cells are merged just
+    before (the other party becomes a Subscriber too, marked outside the case after the dump commits).
     """
-    c, sub, dump = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump"))
+    c, sub, dump, cell = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump", "Cell"))
     sets = _set_each(c, "c")
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
@@ -88,6 +88,11 @@ def load_calls() -> str:
         f"OPTIONAL MATCH {_pattern(sub, 'b', 'r.props.callee')}",
         f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | MERGE (x)-[:{REL_BY_TYPE['PLACED'].type}]->(c))",
         f"FOREACH (x IN CASE WHEN b IS NULL THEN [] ELSE [b] END | MERGE (c)-[:{REL_BY_TYPE['TO'].type}]->(x))",
+        "WITH c, r",
+        f"OPTIONAL MATCH {_pattern(cell, 'f', 'r.props.first_cell')}",
+        f"OPTIONAL MATCH {_pattern(cell, 'l', 'r.props.last_cell')}",
+        f"FOREACH (x IN CASE WHEN f IS NULL THEN [] ELSE [f] END | MERGE (c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x))",
+        f"FOREACH (x IN CASE WHEN l IS NULL THEN [] ELSE [l] END | MERGE (c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x))",
         "RETURN count(*) AS rows",
     ])
 

@@ -105,6 +105,35 @@ def test_simulated_call_records_load_and_join_the_network(calls_case, ws, capsys
     dashed = {tuple(sorted((e["from"], e["to"]))) for e in drawn if e.get("dashes")}
     assert dashed == set(zip(net.loc[net["kind"] != "inferred", "a"], net.loc[net["kind"] != "inferred", "b"],
                              strict=True))
+    # The map's Places tab: the simulated cells have positions, so the place view has cells to draw.
+    places = json.loads(re.search(r"var cdrnetPlaceData = (.*?);\n", page).group(1))
+    assert len(places["cells"]) > 0 and len(places["seen"]) > 0 and 'id="tab-places"' in page
+    assert set(places["subscribers"]) <= {e["id"] for e in json.loads(
+        re.search(r"var cdrnetNodes = new vis.DataSet\((.*?)\);\n", page).group(1))}
+    # summary and report show the same one network (Case.contact_network), the pairs that are both marked.
+    both = net[net["kind"] == "both"]
+    code, stdout, err = run_cli(capsys, "-w", str(ws.root), "summary")
+    assert code == 0, err
+    assert line.split("; written")[0] in stdout and "Direct contacts" in stdout
+    marked = [x for x in stdout.splitlines() if x.lstrip().startswith("BOTH: link + calls/SMS")]
+    assert len(marked) == min(len(both), 10)
+    assert sum("BOTH: " in x and "call(s)" in x for x in stdout.splitlines()) == min(len(both), 10) or len(both) > 10
+    page = (ws.root / "summary.html").read_text()
+    assert "Direct contacts (calls and texts among the case" in page and page.count("BOTH: link + calls/SMS") == len(marked)
+    code, stdout, err = run_cli(capsys, "-w", str(ws.root), "report")
+    assert code == 0, err
+    from openpyxl import load_workbook
+
+    wb = load_workbook(ws.root / "report.xlsx", read_only=True)
+    assert wb.sheetnames == ["Summary", "Dumps", "Subscribers", "Links", "Direct contacts", "Trends", "Evidence"]
+    rows = list(wb["Direct contacts"].iter_rows(values_only=True))
+    assert rows[0][:5] == ("kind", "a", "a label", "b", "b label")
+    assert sorted((r[0], r[1], r[3], r[7], r[8]) for r in rows[1:]) == sorted(
+        zip(net["kind"], net["a"], net["b"], net["calls"], net["sms"], strict=True))
+    links = list(wb["Links"].iter_rows(values_only=True))
+    col = links[0].index("direct contact")
+    assert sorted(tuple(sorted(r[0:3:2])) for r in links[1:] if r[col] == "both") == sorted(
+        zip(both["a"], both["b"], strict=True))
     code, stdout, err = run_cli(capsys, "-w", str(ws.root), "evaluate", str(ws.root / "edges.csv"))
     assert code == 0, err
     assert re.search(r"against direct contacts \(call records\): \d+ link\(s\), \d+ direct-contact pair\(s\) between "

@@ -20,6 +20,7 @@ import pandas as pd
 
 from cdrnet.clock import DEFAULT_TZ, shown
 from cdrnet.viz.assets import script_json, vis_css, vis_js
+from cdrnet.viz.placemap import Places, place_section
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
            "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8"]
@@ -47,6 +48,9 @@ class MapOptions:
     contacts: pd.DataFrame | None = None
     #: Zone of every time the page or export shows (the case's zone); the edges carry UTC.
     tz: str = DEFAULT_TZ
+    #: The place view drawn in the page's Places tab (the case's cells and who was seen there), or
+    #: None for a network-only page. Only the drawn subscribers are listed at the cells.
+    places: Places | None = None
 
 
 def select_edges(edges: pd.DataFrame, opts: MapOptions) -> pd.DataFrame:
@@ -211,25 +215,31 @@ PAGE = """<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:">
 <title>{title}</title>
 <style>{vis_css}
-body {{ font-family: sans-serif; margin: 0; }}
+body {{ font-family: sans-serif; margin: 0; display: flex; flex-direction: column; height: 100vh; }}
 header {{ padding: 8px 14px; background: #f4f4f4; border-bottom: 1px solid #ccc; }}
 header h1 {{ font-size: 18px; margin: 0 0 4px 0; }}
 header p {{ margin: 2px 0; font-size: 12px; color: #333; }}
-#map {{ width: 100%; height: calc(100vh - 120px); }}
+#map {{ width: 100%; flex: 1; min-height: 0; }}
 .legend span {{ display: inline-block; margin-right: 14px; font-size: 12px; }}
 .legend i {{ display: inline-block; width: 22px; height: 4px; margin-right: 4px; vertical-align: middle; }}
 .legend i.dashed {{ height: 0; background: none; border-top: 3px dashed {c_direct}; }}
 div.vis-tooltip {{ white-space: pre-line; font-size: 12px; }}
 #search {{ float: right; }}
+#tabs {{ margin-top: 4px; }}
+#tabs button {{ font-size: 13px; padding: 3px 12px; border: 1px solid #999; background: #e8e8e8; cursor: pointer; }}
+#tabs button.on {{ background: #fff; border-bottom-color: #fff; font-weight: bold; }}
+{place_css}
 </style></head><body>
 <header>
 <form id="search" onsubmit="return cdrnetFind();"><input id="q" type="text" placeholder="find a number" aria-label="find a number"> <button type="submit">Find</button> <span id="found"></span></form>
 <h1>{title}</h1>
 <p>{summary}</p>
 <p>{params}</p>
-<p class="legend"><span>inferred link (solid): </span><span><i style="background:{c_msg}"></i>messaging co-usage</span><span><i style="background:{c_call}"></i>call signature</span><span><i style="background:{c_coloc}"></i>co-location</span>{direct_legend}<span>node size: weighted degree; colour: community; star: suspect; edge width: score</span></p>
+<p class="legend" id="netlegend"><span>inferred link (solid): </span><span><i style="background:{c_msg}"></i>messaging co-usage</span><span><i style="background:{c_call}"></i>call signature</span><span><i style="background:{c_coloc}"></i>co-location</span>{direct_legend}<span>node size: weighted degree; colour: community; star: suspect; edge width: score</span></p>
+{tabs}
 </header>
 <div id="map"></div>
+{place_html}
 <script>{vis_js}</script>
 <script>
 var cdrnetNodes = new vis.DataSet({nodes});
@@ -242,12 +252,53 @@ function cdrnetFind() {{
   var q = document.getElementById("q").value.trim();
   var hits = cdrnetNodes.get({{filter: function (n) {{ return q && String(n.label).indexOf(q) >= 0; }}}});
   document.getElementById("found").textContent = hits.length ? hits.length + " found" : "not found";
-  if (hits.length) {{ network.selectNodes([hits[0].id]); network.focus(hits[0].id, {{scale: 1.2}}); }}
+  if (hits.length) {{ network.selectNodes([hits[0].id]); network.focus(hits[0].id, {{scale: 1.2}}); cdrnetPicked(hits[0].id); }}
   return false;
 }}
+function cdrnetPicked(id) {{ if (window.cdrnetPlacePick) window.cdrnetPlacePick(id); }}
+network.on("selectNode", function (p) {{ cdrnetPicked(p.nodes[0]); }});
+network.on("deselectNode", function (p) {{ if (!p.nodes.length) cdrnetPicked(null); }});
 </script>
+{place_script}
 </body></html>
 """
+
+#: The Places tab: the place view (viz/placemap.py) drawn the first time the tab opens (it needs its
+#: size), then kept. A subscriber picked in one view is picked in the other.
+PLACE_SCRIPT = r"""<script>{place_js}
+var cdrnetPlaceData = {data};
+var cdrnetPlaceConfig = {config};
+(function () {{
+  var view = null, pending = null;
+  var mapDiv = document.getElementById("map"), places = document.getElementById("places");
+  var tabNet = document.getElementById("tab-network"), tabPlaces = document.getElementById("tab-places");
+  var legend = document.getElementById("netlegend");
+  window.cdrnetPlacePick = function (id) {{ pending = id; if (view) view.pick(id); }};
+  cdrnetPlaceConfig.onNumber = function (id) {{
+    pending = id;
+    if (cdrnetNodes.get(id)) network.selectNodes([id]); else network.unselectAll();
+  }};
+  window.cdrnetShow = function (which) {{
+    var net = which === "network";
+    mapDiv.style.display = net ? "" : "none";
+    legend.style.display = net ? "" : "none";
+    places.style.display = net ? "none" : "flex";
+    tabNet.classList.toggle("on", net); tabPlaces.classList.toggle("on", !net);
+    tabNet.setAttribute("aria-selected", String(net)); tabPlaces.setAttribute("aria-selected", String(!net));
+    if (net) {{
+      network.redraw();
+      var sel = network.getSelectedNodes();
+      if (sel.length) network.focus(sel[0], {{scale: 1.2}});
+    }} else if (!view) {{
+      cdrnetPlaceConfig.pick = pending;
+      view = cdrnetPlaceView(cdrnetPlaceData, cdrnetPlaceConfig);
+    }}
+  }};
+  tabNet.addEventListener("click", function () {{ window.cdrnetShow("network"); }});
+  tabPlaces.addEventListener("click", function () {{ window.cdrnetShow("places"); }});
+  places.style.display = "none";
+}})();
+</script>"""
 
 
 def write_map(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, opts: MapOptions | None = None) -> Path:
@@ -275,15 +326,38 @@ def write_map(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, opts: 
                f"{len(g.graph['communities'])} communities" + ("; layout precomputed (large graph)" if big else ""))
     direct_legend = ('<span><i class="dashed"></i>direct contact (calls/SMS, dashed)</span>'
                      '<span>both: solid link + dashed curve labelled "both"</span>' if opts.contacts is not None else "")
+    place = _place_parts(g, opts)
+    if place:
+        summary += "; " + place["line"]
     page = PAGE.format(title=html.escape(opts.title), vis_css=vis_css(), vis_js=vis_js(), nodes=script_json(nodes),
                        edges=script_json(vedges), options=script_json(options), summary=html.escape(summary),
                        params=html.escape(opts.params_text), c_msg=EVIDENCE_COLOURS["messaging"],
                        c_call=EVIDENCE_COLOURS["call"], c_coloc=EVIDENCE_COLOURS["coloc"], c_direct=DIRECT_COLOUR,
-                       direct_legend=direct_legend)
+                       direct_legend=direct_legend, tabs=place.get("tabs", ""), place_css=place.get("css", ""),
+                       place_html=place.get("html", ""), place_script=place.get("script", ""))
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(page, encoding="utf-8")
     return p
+
+
+def _place_parts(g: nx.Graph, opts: MapOptions) -> dict[str, str]:
+    """The Places tab's pieces (none without ``opts.places``): the place view of the drawn subscribers."""
+    if opts.places is None:
+        return {}
+    seen = opts.places.seen
+    places = Places(opts.places.placed, seen[seen["msisdn"].isin(set(g.nodes))], opts.places.coverage)
+    part = place_section(places, opts.tz, list(opts.suspects), opts.label)
+    reason = places.empty_reason()
+    cells = int(places.placed[["lat", "lon"]].notna().all(axis=1).sum()) if len(places.placed) else 0
+    tab = f"Places ({cells} placed cells)" if not reason else "Places (no positions)"
+    tabs = ('<nav id="tabs" role="tablist"><button type="button" id="tab-network" role="tab" class="on" '
+            'aria-selected="true">Network</button> <button type="button" id="tab-places" role="tab" '
+            f'aria-selected="false">{html.escape(tab)}</button></nav>')
+    script = PLACE_SCRIPT.format(place_js=part["js"], data=part["data"], config=part["config"])
+    line = (f"places: {cells} placed cells, {places.seen['msisdn'].nunique()} of the drawn subscribers seen at them "
+            "(Places tab)" if not reason else "places: no cell has a position (the Places tab says why)")
+    return {"tabs": tabs, "css": part["css"], "html": part["html"], "script": script, "line": line}
 
 
 def export_graph(edges: pd.DataFrame, frame: pd.DataFrame, path: str | Path, fmt: str, opts: MapOptions | None = None) -> Path:

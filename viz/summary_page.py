@@ -10,8 +10,8 @@ from cdrnet.files import atomic_write_bytes
 from cdrnet.viz.tables import html_table, printable_page
 
 #: The page leads with what a briefing asks first; the long per-subscriber and per-dump lists close it.
-PAGE_ORDER = ("strongest links", "operators and layouts", "exports with no records", "data quality", "dumps",
-              "subscribers")
+PAGE_ORDER = ("strongest links", "direct contacts", "operators and layouts", "exports with no records", "data quality",
+              "dumps", "subscribers")
 
 
 def summary_html(s: CaseSummary) -> str:
@@ -22,11 +22,15 @@ def summary_html(s: CaseSummary) -> str:
                  f"is in {e(s.tz)}.</p>")
     tables = people_tables(s)
     for name in PAGE_ORDER:
+        if name not in tables:  # no call records: no direct contacts to show
+            continue
         table = tables[name]
         if name == "strongest links":
             if not len(table):
                 continue
             name = f"strongest links (top {min(TOP_LINKS, s.link_count)} of {s.link_count})"
+        elif name == "direct contacts":
+            name = "direct contacts (calls and texts among the case's subscribers; pairs that are also links first)"
         parts.append(f"<h2>{e(name.capitalize())}</h2>")
         parts.append(html_table(table) if len(table) else "<p>(none)</p>")
     return printable_page(f"Case {s.case} at a glance", "\n".join(parts))

@@ -21,6 +21,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from cdrnet.analysis.network import summary_line
 from cdrnet.analysis.observed import Coverage
 from cdrnet.analysis.summary import CaseSummary
 from cdrnet.files import atomic_write_bytes
@@ -144,6 +145,8 @@ def _summary_sheet(s: CaseSummary, notes: list[str]) -> _Sheet:
         ("exports with no records", len(s.empty_exports)), ("sessions", s.sessions),
         (f"first session ({tz})", s.first_utc), (f"last session ({tz})", s.last_utc),
         ("network", s.network.note), ("links", s.links_line()),
+        *((("direct contacts", f"{summary_line(s.contacts)} (sheet {CONTACTS_SHEET})"),) if s.contacts is not None
+          else ()),
         *((f"parameter: {k}", v) for k, v in sorted(p.to_dict().items())),
         *((f"data quality: {m.strip()}", v) for m, v in zip(s.quality["measure"], s.quality["value"], strict=True)),
         *(("note", n) for n in notes)]
@@ -223,7 +226,40 @@ def _links_sheet(s: CaseSummary, support: dict[tuple[str, str], int]) -> _Sheet:
     out["supporting session pairs (Evidence sheet)"] = [support.get((a, b)) for a, b in zip(e["a"], e["b"],
                                                                                             strict=True)]
     out["supporting session pairs (Evidence sheet)"] = out["supporting session pairs (Evidence sheet)"].astype("Int64")
-    return _Sheet(out, text=["a", "a label", "b", "b label", "services"], dates=[f"first ({tz})", f"last ({tz})"])
+    text = ["a", "a label", "b", "b label", "services"]
+    if s.contacts is not None:
+        # Call records in the case: each pair says whether it also called or texted (the Direct contacts sheet).
+        lo, hi = e[["a", "b"]].min(axis=1).astype(str), e[["a", "b"]].max(axis=1).astype(str)
+        direct = s.contacts[s.contacts["kind"] != "inferred"].set_index(["a", "b"])[["calls", "sms", "seconds"]]
+        found = direct.reindex(pd.MultiIndex.from_arrays([lo, hi])) if len(e) else direct.iloc[:0]
+        has = found["calls"].notna().to_numpy()
+        out.insert(5, "direct contact", ["both" if h and ln else "direct contact, no link" if h else
+                                         "inferred link only" if ln else ""
+                                         for h, ln in zip(has, out["link"], strict=True)])
+        out.insert(6, "calls (call records)", pd.array(found["calls"].to_numpy(), dtype="Int64"))
+        out.insert(7, "SMS (call records)", pd.array(found["sms"].to_numpy(), dtype="Int64"))
+        text.append("direct contact")
+    return _Sheet(out, text=text, dates=[f"first ({tz})", f"last ({tz})"])
+
+
+#: The sheet a case with call records gets after Links: the one network (Case.contact_network).
+CONTACTS_SHEET = "Direct contacts"
+
+
+def _contacts_sheet(s: CaseSummary) -> _Sheet:
+    """Every pair of the one network: inferred links and direct contacts among the case's subscribers,
+    ``kind`` saying which and marking the pairs that are both."""
+    net = s.contacts if s.contacts is not None else pd.DataFrame(columns=["a", "b", "kind", "score", "q_value",
+                                                                          "calls", "sms", "seconds"])
+    out = pd.DataFrame({"kind": net["kind"].astype(str), "a": net["a"].astype(str),
+                        "a label": s.labels.column(net["a"].astype(str)), "b": net["b"].astype(str),
+                        "b label": s.labels.column(net["b"].astype(str)),
+                        "link score": pd.to_numeric(net["score"], errors="coerce"),
+                        "q_value": pd.to_numeric(net["q_value"], errors="coerce"),
+                        "calls": pd.to_numeric(net["calls"]).astype("Int64"),
+                        "SMS": pd.to_numeric(net["sms"]).astype("Int64"),
+                        "call time (s)": pd.to_numeric(net["seconds"]).astype("Int64")})
+    return _Sheet(out, text=["kind", "a", "a label", "b", "b label"])
 
 
 def _trends_sheet(s: CaseSummary, frame: pd.DataFrame, app: str) -> _Sheet:
@@ -272,8 +308,9 @@ def write_workbook(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage, path
     import io
 
     evidence, support = _evidence_sheet(s, frame, coverage)
-    sheets = {"Dumps": _dumps_sheet(s), "Subscribers": _subscribers_sheet(s, frame),
-              "Links": _links_sheet(s, support), "Trends": _trends_sheet(s, frame, app), "Evidence": evidence}
+    sheets = {"Dumps": _dumps_sheet(s), "Subscribers": _subscribers_sheet(s, frame), "Links": _links_sheet(s, support),
+              **({CONTACTS_SHEET: _contacts_sheet(s)} if s.contacts is not None else {}),
+              "Trends": _trends_sheet(s, frame, app), "Evidence": evidence}
     notes = [f"sheet {name}: the first {MAX_ROWS:,} rows of {MAX_ROWS + sh.truncated:,} (Excel's limit)"
              for name, sh in sheets.items() if sh.truncated]
     if sheets["Trends"].frame.empty:

@@ -14,6 +14,7 @@ from functools import cache
 import pandas as pd
 
 from cdrnet.analysis.display import count
+from cdrnet.analysis.network import summary_line
 from cdrnet.labels import NO_LABELS, Labels
 from cdrnet.loader.quality import DumpReport
 from cdrnet.network import Network
@@ -54,6 +55,9 @@ class CaseSummary:
     network: Network
     links: pd.DataFrame
     labels: Labels
+    #: The one network (``Case.contact_network``: a, b, kind = inferred | direct | both, score, q_value,
+    #: calls, sms, seconds) when the case holds call records; None when it holds none.
+    contacts: pd.DataFrame | None = None
 
     @property
     def link_count(self) -> int:
@@ -158,9 +162,28 @@ def links_table(network: Network, labels: Labels) -> pd.DataFrame:
     return out
 
 
+def with_direct(links: pd.DataFrame, contacts: pd.DataFrame | None) -> pd.DataFrame:
+    """Links with what the call records say of each pair: kind (inferred | both), calls, SMS, call
+    seconds (0 where none; the columns are absent when the case holds no call records)."""
+    if contacts is None:
+        return links
+    lo, hi = links[["a", "b"]].min(axis=1), links[["a", "b"]].max(axis=1)
+    both = contacts[contacts["kind"] == "both"].set_index(["a", "b"])[["calls", "sms", "seconds"]]
+    key = pd.MultiIndex.from_arrays([lo.astype(str), hi.astype(str)]) if len(links) else pd.MultiIndex.from_arrays(
+        [[], []])
+    found = both.reindex(key) if len(both) else pd.DataFrame(index=key, columns=["calls", "sms", "seconds"])
+    out = links.copy()
+    out["kind"] = ["both" if ok else "inferred" for ok in found["calls"].notna()]
+    for c in ("calls", "sms", "seconds"):
+        out[f"direct_{c}"] = pd.to_numeric(found[c], errors="coerce").fillna(0).astype("int64").to_numpy()
+    return out
+
+
 def build_summary(case: str, store: str, tz: str, reports: list[DumpReport], sessions: pd.DataFrame,
-                  network: Network, labels: Labels = NO_LABELS) -> CaseSummary:
-    """The case at a glance from its dump reports, its sessions (msisdn, start_utc) and its network."""
+                  network: Network, labels: Labels = NO_LABELS, contacts: pd.DataFrame | None = None) -> CaseSummary:
+    """The case at a glance from its dump reports, its sessions (msisdn, start_utc) and its network;
+    ``contacts`` is the one network of inferred links and direct contacts (``Case.contact_network``)
+    when the case holds call records."""
     dumps = dumps_table(reports)
     return CaseSummary(
         case=case, store=store, tz=tz, generated_utc=pd.Timestamp.now(tz="UTC"),
@@ -170,7 +193,7 @@ def build_summary(case: str, store: str, tz: str, reports: list[DumpReport], ses
         quality=quality_table(reports), sessions=len(sessions),
         first_utc=sessions["start_utc"].min() if len(sessions) else None,
         last_utc=sessions["start_utc"].max() if len(sessions) else None,
-        network=network, links=links_table(network, labels), labels=labels)
+        network=network, links=with_direct(links_table(network, labels), contacts), labels=labels, contacts=contacts)
 
 
 # -- for people -------------------------------------------------------------------------------
@@ -214,11 +237,43 @@ def people_tables(s: CaseSummary) -> dict[str, pd.DataFrame]:
     quality = pd.DataFrame({"measure": q["measure"], "value": counts(q["value"])
                             + q["percent"].map(lambda v: f" ({v:g} %)" if pd.notna(v) else "")})
     ops = s.operators.assign(sessions=counts(s.operators["sessions"]))
-    return {"subscribers": subs, "operators and layouts": ops, "dumps": dumps, "exports with no records": empty,
-            "data quality": quality, "strongest links": strongest(s.links.head(TOP_LINKS), s.tz)}
+    out = {"subscribers": subs, "operators and layouts": ops, "dumps": dumps, "exports with no records": empty,
+           "data quality": quality, "strongest links": strongest(s.links.head(TOP_LINKS), s.tz)}
+    if s.contacts is not None:
+        out["direct contacts"] = direct_table(s)
+    return out
 
 
-LINK_HEADINGS = ["a", "b", "score", "q", "messaging (expected)", "calls", "co-location", "services", "first", "last"]
+#: What a pair's kind reads as in the summary's tables.
+KIND_TEXT = {"both": "BOTH: link + calls/SMS", "inferred": "inferred link only", "direct": "direct contact only"}
+DIRECT_HEADINGS = ["kind", "a", "b", "calls", "SMS", "call time (s)", "link score"]
+
+
+def direct_table(s: CaseSummary) -> pd.DataFrame:
+    """Direct contacts (calls, SMS) among the case's subscribers as a person reads them: pairs that are
+    also inferred links first and marked, then the most frequent direct-only pairs (top TOP_LINKS of each)."""
+    net = s.contacts if s.contacts is not None else pd.DataFrame(columns=["a", "b", "kind"])
+    net = net[net["kind"] != "inferred"]
+    order = net.assign(_n=net["calls"] + net["sms"]).sort_values(["kind", "_n"], ascending=[True, False],
+                                                                 kind="stable") if len(net) else net
+    top = pd.concat([order[order["kind"] == "both"].head(TOP_LINKS), order[order["kind"] == "direct"].head(TOP_LINKS)])
+    if top.empty:
+        return pd.DataFrame(columns=DIRECT_HEADINGS)
+
+    def who(num: pd.Series) -> pd.Series:
+        lab = s.labels.column(num)
+        return num.astype(str) + (" (" + lab + ")").where(lab != "", "")
+
+    from cdrnet.analysis.display import counts
+
+    return pd.DataFrame({"kind": top["kind"].map(KIND_TEXT), "a": who(top["a"]), "b": who(top["b"]),
+                         "calls": counts(top["calls"]), "SMS": counts(top["sms"]),
+                         "call time (s)": counts(top["seconds"]),
+                         "link score": top["score"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")})[DIRECT_HEADINGS]
+
+
+LINK_HEADINGS = ["a", "b", "score", "q", "messaging (expected)", "call signatures", "co-location", "services",
+                 "first", "last"]
 
 
 def strongest(top: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -229,15 +284,21 @@ def strongest(top: pd.DataFrame, tz: str) -> pd.DataFrame:
     def who(num: pd.Series, lab: pd.Series) -> pd.Series:
         return num + (" (" + lab + ")").where(lab != "", "")
 
-    return pd.DataFrame({"a": who(top["a"], top["a_label"]), "b": who(top["b"], top["b_label"]),
+    out = pd.DataFrame({"a": who(top["a"], top["a_label"]), "b": who(top["b"], top["b_label"]),
                          "score": top["score"].map(lambda v: f"{v:.1f}"),
                          "q": top["q_value"].map(lambda v: f"{v:.2g}"),
                          "messaging (expected)": top["messaging_obs"].astype(int).astype(str) + " ("
                          + top["messaging_exp"].map(lambda v: f"{v:.1f}") + ")",
-                         "calls": top["call_obs"].astype(int).astype(str),
+                         "call signatures": top["call_obs"].astype(int).astype(str),
                          "co-location": top["coloc_obs"].astype(int).astype(str),
                          "services": top["services"].fillna("").astype(str),
                          "first": local(top["first_utc"], tz), "last": local(top["last_utc"], tz)})[LINK_HEADINGS]
+    if "kind" in top:
+        # Call records in the case: each link says whether the pair also called or texted.
+        out.insert(0, "direct contact", [f"BOTH: {c} call(s), {m} SMS" if k == "both" else "none"
+                                         for k, c, m in zip(top["kind"], top["direct_calls"], top["direct_sms"],
+                                                            strict=True)])
+    return out
 
 
 def header_lines(s: CaseSummary) -> list[str]:
@@ -246,7 +307,7 @@ def header_lines(s: CaseSummary) -> list[str]:
     return [f"case {s.case} ({s.store}); times in {s.tz}",
             f"{count(len(s.subscribers))} subscriber(s), {count(len(s.dumps))} dump(s), "
             f"{count(s.sessions)} session(s){span}",
-            s.network.note, s.links_line()]
+            s.network.note, s.links_line(), *([summary_line(s.contacts)] if s.contacts is not None else [])]
 
 
 def summary_text(s: CaseSummary) -> str:
@@ -254,7 +315,7 @@ def summary_text(s: CaseSummary) -> str:
     t = people_tables(s)
     out = header_lines(s)
     for name, table in t.items():
-        if name == "strongest links" and not len(table):
+        if name in ("strongest links", "direct contacts") and not len(table):
             continue
         title = f"{name} (top {min(TOP_LINKS, s.link_count)} of {s.link_count})" if name == "strongest links" else name
         out += ["", title.capitalize(), table.to_string(index=False) if len(table) else "(none)"]
