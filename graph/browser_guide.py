@@ -24,8 +24,9 @@ from cdrnet.graph.analyst import query_doc
 #: Stands for the guide server's address in the committed guide (scripts/neo4j-local fills it in).
 BASE = "__CDRNET_GUIDE_BASE__"
 #: Order of the guide's slides: from "which case" to the evidence behind one link.
-ORDER = ("cases", "network", "strongest_links", "mark_suspect", "suspect_network", "common_contacts",
-         "link_sessions", "timeline", "places", "shared_equipment", "clear_suspects")
+ORDER = ("cases", "network", "strongest_links", "one_network", "one_network_pairs", "mark_suspect", "suspect_network",
+         "common_contacts", "link_sessions", "timeline", "places", "cell_visitors", "shared_equipment",
+         "clear_suspects")
 
 
 def _pre(code: str) -> str:
@@ -43,6 +44,11 @@ def guide_html(base: str = BASE) -> str:
         "<p>cdrnet loaded operators' IPDR dumps into this database and scored every pair of subscribers. "
         "Only pairs judged <b>linked</b> became <code>CO_USED</code> relationships; every pair's score "
         "stays in <code>edges.csv</code>.</p>",
+        "<p>Call records (voice/SMS CDRs, tower dumps), when loaded, add direct contacts: <code>CALLED</code> "
+        "relationships (blue, thinner, captioned <code>calls · sms</code>) beside the inferred <code>CO_USED</code> "
+        "links (red, thick); a pair that is both shows both lines, and the <i>One network as a table</i> slide "
+        "marks it <code>both</code>. Each <code>Call</code> points to the <code>Cell</code> of its first and last "
+        "cell (<code>FIRST_CELL</code>, <code>LAST_CELL</code>), as a session does with <code>AT_CELL</code>.</p>",
         "<p>Click a grey block to copy it into the editor above, then press Ctrl+Enter (or the run button). "
         "First load the cdrnet style: subscribers captioned with their full number, suspects in red, "
         "links captioned with their strength and evidence.</p>",

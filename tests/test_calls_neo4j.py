@@ -78,3 +78,74 @@ def test_browser_queries_on_call_records(graph, tmp_path):
     assert [(r["caller"], r["type"], r["line"]) for r in rows] == [
         (A, "voice", 4), (A, "voice", 5), (A, "sms", 5), (A, "sms", 6), (A, "voice", 8)]
     assert len(q("one_network")) == 5  # five CALLED relationships, no link run yet
+
+
+def test_calls_reach_their_first_and_last_cells(graph, ws, tmp_path):
+    """Each call event points to the Cell of its first and last cell (like a session's AT_CELL), the
+    Cell nodes carry the position the CDR states, and cells / places read the same on both stores."""
+    import pandas as pd
+
+    from cdrnet.graph.analyst import prepare, run
+    from cdrnet.synth.call_writers import write_calls
+
+    paths = write_contact_case(tmp_path)
+    moved = pd.DataFrame({"msisdn": A, "b_party": C, "direction": "out", "type": "voice",
+                          "start": pd.to_datetime(["2026-03-16 09:00:00"]), "duration": 300,
+                          "cell": ["404-70-166-11"], "last_cell": ["404-70-166-12"], "lat": [21.29669],
+                          "lon": [72.8915]})
+    paths.append(write_calls(moved, "airtel_cdr", tmp_path / "a_moved.csv"))
+    assert not ingest(graph, *paths).failed and not ingest(ws, *paths).failed
+    calls = graph.calls()
+    d = graph.driver
+    for rel, col in (("FIRST_CELL", "first_cell"), ("LAST_CELL", "last_cell")):
+        got = d.execute_query(f"MATCH (x:Call {{case: $c}})-[:{rel}]->(cell:Cell {{case: $c}}) "
+                              "RETURN x.event_key AS k, cell.cell_id AS cell", c=CASE).records
+        want = calls[calls[col].fillna("") != ""]
+        assert sorted((r["k"], r["cell"]) for r in got) == sorted(zip(want["event_key"], want[col], strict=True))
+        assert len(got) == 10  # every call of the case names its cells
+    moved_cells = d.execute_query(
+        "MATCH (x:Call {case: $c})-[r:FIRST_CELL|LAST_CELL]->(cell:Cell) WHERE x.b_party = $b AND x.start_s >= $t "
+        "RETURN type(r) AS r, cell.cell_id AS cell, cell.position_source AS src, cell.lat AS lat ORDER BY r",
+        c=CASE, b=C, t=int(pd.Timestamp("2026-03-16 03:00", tz="UTC").timestamp())).records
+    assert [tuple(r.values()) for r in moved_cells] == [("FIRST_CELL", "404-70-166-11", "operator", 21.29669),
+                                                        ("LAST_CELL", "404-70-166-12", "operator", 21.29669)]
+    # cells, cells show and the place view read the same from both stores.
+    cols = ["cell_id", "sessions", "calls", "subscribers", "lat", "lon", "source"]
+    on_graph, on_ws = Case(store=graph).cells(), Case(ws.root).cells()
+    pd.testing.assert_frame_equal(on_graph[cols].reset_index(drop=True), on_ws[cols].reset_index(drop=True),
+                                  check_dtype=False)
+    seen_graph, seen_ws = Case(store=graph).places(tz="UTC").seen, Case(ws.root).places(tz="UTC").seen
+    pd.testing.assert_frame_equal(seen_graph.reset_index(drop=True), seen_ws.reset_index(drop=True), check_dtype=False)
+
+    def q(name: str, **given: str) -> list[dict]:
+        return run(d, name, prepare(name, given, CASE, "91"), None)
+
+    # Browser: where A was (calls, no data sessions) and who a cell saw.
+    places = q("places", msisdn=A)
+    assert [(r["cell"], r["sessions"], r["calls"]) for r in places] == [
+        ("404-70-166-2001", 0, 5), ("404-70-166-11", 0, 1), ("404-70-166-12", 0, 1)]
+    assert str(places[0]["first"].tzinfo) == "Asia/Kolkata"
+    visitors = q("cell_visitors", cell="404-70-166-2001")
+    assert [(r["msisdn"], r["sessions"], r["calls"]) for r in visitors] == [(A, 0, 5)]
+    # B's Jio CDR writes the cell in Jio's synthetic hex form of another network (tests/test_places_calls.py).
+    assert [(r["msisdn"], r["calls"]) for r in q("cell_visitors", cell="404-070-2001")] == [(B, 4)]
+    assert visitors[0]["first"].hour == 10 and str(visitors[0]["first"].tzinfo) == "Asia/Kolkata"
+
+
+def test_one_network_in_browser_is_the_case_s_one_network(graph, tmp_path):
+    """The Browser's table of the one network (CO_USED and CALLED) equals Case.contact_network, the
+    function map, summary and report draw their direct contacts from: same pairs, same kinds."""
+    from cdrnet.graph.analyst import prepare, run
+    from cdrnet.synth.scenario import build_scenario
+    from cdrnet.synth.simulate import simulate
+    from tests.conftest import SIM_ORDER
+
+    simulate(build_scenario("calls", subscribers=10, days=3, seed=5), tmp_path / "case")
+    assert not ingest(graph, tmp_path / "case" / "dumps", date_order=SIM_ORDER).failed
+    case = Case(store=graph)
+    case.link()
+    net = case.contact_network(case.network().edges)
+    assert {"both", "inferred"} <= set(net["kind"])  # links with and without calls
+    rows = run(graph.driver, "one_network_pairs", prepare("one_network_pairs", {"limit": "1000"}, CASE, "91"), None)
+    got = sorted((r["a"], r["b"], r["kind"], r["calls"], r["sms"], r["seconds"]) for r in rows)
+    assert got == sorted(zip(net["a"], net["b"], net["kind"], net["calls"], net["sms"], net["seconds"], strict=True))

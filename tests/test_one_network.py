@@ -119,7 +119,8 @@ def test_simulated_call_records_load_and_join_the_network(calls_case, ws, capsys
     assert len(marked) == min(len(both), 10)
     assert sum("BOTH: " in x and "call(s)" in x for x in stdout.splitlines()) == min(len(both), 10) or len(both) > 10
     page = (ws.root / "summary.html").read_text()
-    assert "Direct contacts (calls and texts among the case" in page and page.count("BOTH: link + calls/SMS") == len(marked)
+    assert "Direct contacts (calls and texts among the case" in page
+    assert page.count("BOTH: link + calls/SMS") == len(marked)
     code, stdout, err = run_cli(capsys, "-w", str(ws.root), "report")
     assert code == 0, err
     from openpyxl import load_workbook
