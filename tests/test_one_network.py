@@ -114,12 +114,14 @@ def test_simulated_call_records_load_and_join_the_network(calls_case, ws, capsys
     both = net[net["kind"] == "both"]
     code, stdout, err = run_cli(capsys, "-w", str(ws.root), "summary")
     assert code == 0, err
-    assert line.split("; written")[0] in stdout and "Direct contacts" in stdout
+    assert line.split("; written")[0] in stdout
+    assert (f"Direct contacts: calls and texts among the case's subscribers ({len(both)} also inferred links, "
+            f"{(net['kind'] == 'direct').sum()} direct only; the first 10 of each)") in stdout
     marked = [x for x in stdout.splitlines() if x.lstrip().startswith("BOTH: link + calls/SMS")]
     assert len(marked) == min(len(both), 10)
     assert sum("BOTH: " in x and "call(s)" in x for x in stdout.splitlines()) == min(len(both), 10) or len(both) > 10
     page = (ws.root / "summary.html").read_text()
-    assert "Direct contacts (calls and texts among the case" in page
+    assert "Direct contacts: calls and texts among the case" in page
     assert page.count("BOTH: link + calls/SMS") == len(marked)
     code, stdout, err = run_cli(capsys, "-w", str(ws.root), "report")
     assert code == 0, err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from cdrnet.analysis.summary import TOP_LINKS, CaseSummary, header_lines, local, people_tables
+from cdrnet.analysis.summary import TOP_LINKS, CaseSummary, direct_title, header_lines, local, people_tables
 from cdrnet.files import atomic_write_bytes
 from cdrnet.viz.tables import html_table, printable_page
 
@@ -30,7 +30,7 @@ def summary_html(s: CaseSummary) -> str:
                 continue
             name = f"strongest links (top {min(TOP_LINKS, s.link_count)} of {s.link_count})"
         elif name == "direct contacts":
-            name = "direct contacts (calls and texts among the case's subscribers; pairs that are also links first)"
+            name = direct_title(s)
         parts.append(f"<h2>{e(name.capitalize())}</h2>")
         parts.append(html_table(table) if len(table) else "<p>(none)</p>")
     return printable_page(f"Case {s.case} at a glance", "\n".join(parts))

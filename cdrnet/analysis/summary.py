@@ -249,6 +249,15 @@ KIND_TEXT = {"both": "BOTH: link + calls/SMS", "inferred": "inferred link only",
 DIRECT_HEADINGS = ["kind", "a", "b", "calls", "SMS", "call time (s)", "link score"]
 
 
+def direct_title(s: CaseSummary) -> str:
+    """The Direct contacts table's title: how many pairs are both, how many direct only, what is shown."""
+    from cdrnet.analysis.network import counts as kinds
+
+    c = kinds(s.contacts) if s.contacts is not None else {"both": 0, "direct": 0}
+    return (f"direct contacts: calls and texts among the case's subscribers ({count(c['both'])} also inferred "
+            f"links, {count(c['direct'])} direct only; the first {TOP_LINKS} of each)")
+
+
 def direct_table(s: CaseSummary) -> pd.DataFrame:
     """Direct contacts (calls, SMS) among the case's subscribers as a person reads them: pairs that are
     also inferred links first and marked, then the most frequent direct-only pairs (top TOP_LINKS of each)."""
@@ -318,5 +327,6 @@ def summary_text(s: CaseSummary) -> str:
         if name in ("strongest links", "direct contacts") and not len(table):
             continue
         title = f"{name} (top {min(TOP_LINKS, s.link_count)} of {s.link_count})" if name == "strongest links" else name
+        title = direct_title(s) if name == "direct contacts" else title
         out += ["", title.capitalize(), table.to_string(index=False) if len(table) else "(none)"]
     return "\n".join(out) + "\n"

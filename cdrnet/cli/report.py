@@ -114,6 +114,11 @@ def map_cmd(app: AppContext, out: str | None, suspects: tuple[str, ...], hops: i
     first lines say so; with no link run yet the map links with the defaults and
     says so. The file goes to the workspace unless --out is given, and its path is printed.
 
+    The HTML map has two tabs: Network, and Places (the place view of 'cdrnet cells
+    map': the cells at their latitude/longitude with the drawn subscribers seen there,
+    a day slider in the case's zone, no tile server). A number picked in one tab is
+    picked in the other; a case with no positioned cell says so in the Places tab.
+
     \b
     Examples:
       cdrnet map                         # WORKSPACE/map.html

@@ -49,7 +49,9 @@ def summary_cmd(app: AppContext, out: str | None, labels_file: str | None, tz: s
     Subscribers, operators and layouts, each dump's requested period, exports
     with no records, data quality, sessions, and the links of the case's current
     network (the latest 'cdrnet link' run; with none yet it links now with the
-    default parameters and says so) with the strongest ones. Times are in the
+    default parameters and says so) with the strongest ones. With call records in
+    the case, the direct contacts (calls, SMS) among its subscribers are listed
+    beside the links, the pairs that are both first and marked BOTH. Times are in the
     case's zone and say which. A case with no links, or no dumps, says so (exit 0).
 
     \b
@@ -80,8 +82,10 @@ def report_cmd(app: AppContext, xlsx: str | None, app_name: str, labels_file: st
     """The Excel workbook investigators expect, from the case's current network.
 
     Sheets: Summary, Dumps, Subscribers (persona per subscriber), Links (edges with
-    evidence counts), Trends (3-hour table), Evidence (per link, every supporting
-    session with its file, SHA-256 and line). Header rows frozen, filters on,
+    evidence counts), Direct contacts (with call records: every pair that is an
+    inferred link, a direct contact or both, and which), Trends (3-hour table),
+    Evidence (per link, every supporting session with its file, SHA-256 and line).
+    Header rows frozen, filters on,
     dates as Excel dates in the case's zone (named in the header), MSISDN, IMSI and
     IMEI as text. The network is the latest 'cdrnet link' run (with none yet the
     case is linked now with the default parameters, and the Summary sheet says so).
