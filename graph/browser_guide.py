@@ -25,8 +25,8 @@ from cdrnet.graph.analyst import query_doc
 BASE = "__CDRNET_GUIDE_BASE__"
 #: Order of the guide's slides: from "which case" to the evidence behind one link.
 ORDER = ("cases", "network", "strongest_links", "one_network", "one_network_pairs", "mark_suspect", "suspect_network",
-         "common_contacts", "link_sessions", "timeline", "places", "cell_visitors", "shared_equipment",
-         "clear_suspects")
+         "common_contacts", "link_sessions", "timeline", "call_contacts", "contact_chain", "call_evidence", "places",
+         "cell_visitors", "shared_equipment", "clear_suspects")
 
 
 def _pre(code: str) -> str:
