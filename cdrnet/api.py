@@ -651,7 +651,9 @@ class Case:
         zone = tz or self.zone
         read_options(tz=zone)
         numbers = normalise_numbers(suspects)
-        places = self.places(zoned_time(since, zone), zoned_time(until, zone), zone, pseudonymized)
+        lo = parse_time(since, zone) if isinstance(since, str) else since
+        hi = parse_time(until, zone) if isinstance(until, str) else until
+        places = self.places(lo, hi, zone, pseudonymized)
         if places.placed.empty:
             raise WorkspaceError("no sessions or calls at a cell match the selection",
                                  "check --since/--until, or ingest first")
