@@ -116,9 +116,10 @@ print(json.dumps({{"seconds": time.perf_counter() - t0,
 PARSE_WRITE = """
 import glob, json, resource, time
 import pyarrow.parquet as pq
+from cdrnet.workspace import SESSION_PARQUET_OPTIONS
 table = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0])
 t0 = time.perf_counter()
-pq.write_table(table, {out!r}, compression="zstd")
+pq.write_table(table, {out!r}, **SESSION_PARQUET_OPTIONS)  # as the workspace writes it
 print(json.dumps({{"seconds": time.perf_counter() - t0,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """

@@ -55,6 +55,20 @@ class StagedDump:
 WORKSPACE_FORMAT = 1
 FORMAT_FILE = "workspace.json"
 
+#: Session columns with a value per row (keys, times, ports, volumes, line numbers): a Parquet
+#: dictionary there only costs time and bytes, so they are stored plainly.
+_UNIQUE_PER_ROW = {"session_key", "start_utc", "end_utc", "start_local", "alloc_start_utc", "alloc_end_utc",
+                   "src_port", "public_port", "uplink", "downlink", "record_key", "source_line"}
+#: How dumps/<sha>.parquet is written. Dictionaries only on repeating columns (subscribers,
+#: destinations, cells, applications) and min/max statistics only on the columns a reader
+#: filters by: 37 % less encoding CPU than zstd's defaults and 20 % smaller files (one
+#: 100k-row block written five times; see docs/benchmarks.md). Any Parquet reader reads both.
+SESSION_PARQUET_OPTIONS: dict = {
+    "compression": "zstd",
+    "use_dictionary": [c for c in SESSION_COLUMNS if c not in _UNIQUE_PER_ROW],
+    "write_statistics": ["msisdn", "start_utc", "end_utc", "source_line"],
+}
+
 
 def _empty_calls_parquet() -> bytes:
     """The call table of an export with no call rows (so every loaded call dump has its table)."""
@@ -75,7 +89,7 @@ class DumpWriter:
         self.ws, self.sha, self.name = ws, sha, name
         self.tmp_parquet = ws.dumps_dir / f".{sha}.parquet.tmp-{os.getpid()}"
         try:
-            self.writer = pq.ParquetWriter(self.tmp_parquet, SESSION_SCHEMA, compression="zstd")
+            self.writer = pq.ParquetWriter(self.tmp_parquet, SESSION_SCHEMA, **SESSION_PARQUET_OPTIONS)
         except OSError as exc:
             self.tmp_parquet.unlink(missing_ok=True)
             raise storage_error(exc, self.tmp_parquet.parent) from exc

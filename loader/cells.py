@@ -142,6 +142,9 @@ def coordinates(lat_text: pd.Series, lon_text: pd.Series) -> tuple[pd.Series, pd
     Operators fill unknown positions with 0 or leave them empty; a cell at 0°N 0°E
     (the Gulf of Guinea) would pull every map there.
     """
+    if not ((lat_text != "") & (lon_text != "")).any():  # the usual IPDR: no stated position at all
+        nan = pd.Series(np.nan, index=lat_text.index, dtype="float64")
+        return nan, nan.copy()
     lat = pd.to_numeric(lat_text.where(lat_text != "", None), errors="coerce").astype("float64")
     lon = pd.to_numeric(lon_text.where(lon_text != "", None), errors="coerce").astype("float64")
     bad = (lat.abs() > 90) | (lon.abs() > 180) | ((lat == 0) & (lon == 0)) | lat.isna() | lon.isna()

@@ -28,3 +28,37 @@ class DuplicateFilter:
         self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
         dropped = sessions["source_line"].to_numpy()[~keep]
         return sessions[keep], dropped
+
+
+class HashSet:
+    """A growing set of 64-bit hashes, asked "seen before?" block after block.
+
+    ``np.union1d`` per block re-hashed everything seen so far, so a dump's n-th block cost
+    n blocks' worth (3 of 9 CPU seconds at 500k rows went there). Here new hashes wait in a
+    list and are merged into one sorted array (searchsorted + insert, no re-hash) only when a
+    question is asked; the raw-row hashes are asked only about blocks with duplicates.
+    """
+
+    def __init__(self) -> None:
+        self._sorted = np.zeros(0, dtype=np.uint64)
+        self._pending: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> None:
+        if len(hashes):
+            self._pending.append(np.asarray(hashes, dtype=np.uint64))
+
+    def _in_sorted(self, hashes: np.ndarray) -> np.ndarray:
+        s = self._sorted
+        if not len(s):
+            return np.zeros(len(hashes), dtype=bool)
+        pos = np.searchsorted(s, hashes)
+        return s[np.minimum(pos, len(s) - 1)] == hashes
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """Membership of each hash, as a boolean array."""
+        if self._pending:
+            new = np.unique(np.concatenate(self._pending))
+            self._pending = []
+            new = new[~self._in_sorted(new)]
+            self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, new), new)
+        return self._in_sorted(np.asarray(hashes, dtype=np.uint64))

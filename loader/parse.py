@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 from cdrnet import __version__
 from cdrnet.errors import CdrnetError, CorruptInputError, IngestWorkerError, UnknownLayoutError
 from cdrnet.loader.dateorder import DateDecision
+from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.identifiers import normalise_msisdn
 from cdrnet.loader.layouts import Layout
@@ -306,7 +307,7 @@ class DumpParser:
         self.on_rejects = on_rejects
         self.pool = pool
         self.in_flight = max(2, 2 * workers)
-        self._rows_seen = np.zeros(0, dtype=np.uint64)  # raw-row hashes of the dump being parsed
+        self._rows_seen = HashSet()  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
         self._msisdn_names: list[bytes] | None = None
         self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
@@ -315,7 +316,7 @@ class DumpParser:
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
-        self._rows_seen = np.zeros(0, dtype=np.uint64)
+        self._rows_seen = HashSet()
         self._strays = StrayFilter()
         acc = Accumulator(report)
         layout_levels: tuple[str, str | None, bool] = ("flow", None, False)
@@ -576,10 +577,11 @@ class DumpParser:
         """Why each dropped line is a duplicate: an identical row seen before ("duplicate_row"),
         or the same session re-sent with another allocation end, cell or detail ("resent_row")."""
         row_hash = out.row_hash if out.row_hash is not None else np.zeros(len(out.sessions), dtype=np.uint64)
-        earlier = pd.Series(row_hash).duplicated().to_numpy() | np.isin(row_hash, self._rows_seen)
-        self._rows_seen = np.union1d(self._rows_seen, row_hash)
-        if not len(dup_lines):
+        if not len(dup_lines):  # the usual block: only remembered, never compared
+            self._rows_seen.add(row_hash)
             return []
+        earlier = pd.Series(row_hash).duplicated().to_numpy() | self._rows_seen.contains(row_hash)
+        self._rows_seen.add(row_hash)
         by_line = pd.Series(earlier, index=out.sessions["source_line"].to_numpy())
         by_line = by_line[~by_line.index.duplicated()]
         identical = by_line.reindex(np.asarray(dup_lines)).fillna(False).to_numpy(dtype=bool)

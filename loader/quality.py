@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.normalize import BLANKED_PREFIX, key_hash_of
 from cdrnet.loader.strays import REASON as STRAY_REASON
 
@@ -295,7 +296,7 @@ class Accumulator:
         self.period: tuple[pd.Timestamp, pd.Timestamp] | None = None
         self.volume = 0
         self.rows_sum = 0
-        self.records_seen = np.zeros(0, dtype=np.uint64)  # hashes of record keys already counted
+        self.records_seen = HashSet()  # hashes of record keys already counted
 
     def add(self, sessions: pd.DataFrame, rejects: pd.Series, nondata: int, stats: dict[str, int]) -> None:
         r = self.report
@@ -344,8 +345,8 @@ class Accumulator:
         key = sessions["record_key"].fillna("")
         keyed = (key != "").to_numpy()
         h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
-        first = ~pd.Series(h).duplicated().to_numpy() & ~np.isin(h, self.records_seen)
-        self.records_seen = np.union1d(self.records_seen, h)
+        first = ~pd.Series(h).duplicated().to_numpy() & ~self.records_seen.contains(h)
+        self.records_seen.add(h)
         counted = float(vol[~keyed].sum()) + float(np.nansum(vol[keyed].to_numpy(dtype="float64")[first]))
         self.volume += int(counted)
 

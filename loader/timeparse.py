@@ -73,7 +73,15 @@ def to_utc(local: pd.Series, tz: str) -> pd.Series:
 
 
 def combine(date: pd.Series, time: pd.Series) -> pd.Series:
-    """Join separate date and time columns into one parseable text."""
-    both = (date != "") & (time != "")
-    return (date + " " + time).where(both, "")
+    """Join separate date and time columns into one parseable text ("" where either is empty).
+
+    One Arrow kernel pass instead of pandas' three string operations and a ``where``: this
+    runs four times on every block of a layout with split date and time columns.
+    """
+    d = pc.fill_null(pa.array(date.array, type=pa.large_string()), "")
+    t = pc.fill_null(pa.array(time.array, type=pa.large_string()), "")
+    both = pc.and_(pc.not_equal(d, ""), pc.not_equal(t, ""))
+    joined = pc.binary_join_element_wise(d, t, pa.scalar(" ", pa.large_string()))
+    out = pc.if_else(both, joined, pa.scalar("", pa.large_string()))
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=date.index)
 
