@@ -167,22 +167,26 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _column_words(col: pd.Series, hash_key: str) -> np.ndarray:
-    """One 64-bit word per value: integers as themselves, text through its distinct values.
+_HASH_KEYS = ((0x9E3779B97F4A7C15, "cdrnet-session-1"), (0xD1B54A32D192ED03, "cdrnet-session-2"))
+
+
+def _column_words(col: pd.Series) -> list[np.ndarray]:
+    """One 64-bit word per value and hash key: integers as themselves, text through its distinct values.
 
     Text columns repeat heavily (a subscriber, a server, a cell), so hashing the
-    distinct values and gathering is far cheaper than hashing every row.
+    distinct values and gathering is far cheaper than hashing every row; the distinct
+    values are found once for both keys.
     """
     if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
         arr = col.to_numpy(dtype="datetime64[s]")
         v = arr.astype(np.int64)
         v[np.isnat(arr)] = -1
-        return v.view(np.uint64)
+        return [v.view(np.uint64)] * len(_HASH_KEYS)
     if pd.api.types.is_integer_dtype(col.dtype):
-        return col.fillna(-1).to_numpy(dtype=np.int64).view(np.uint64)
+        return [col.fillna(-1).to_numpy(dtype=np.int64).view(np.uint64)] * len(_HASH_KEYS)
     codes, uniques = pd.factorize(col.astype("string").fillna(""), use_na_sentinel=False)
-    words = pd.util.hash_array(np.asarray(uniques, dtype=object), hash_key=hash_key)
-    return words[codes]
+    values = np.asarray(uniques, dtype=object)
+    return [pd.util.hash_array(values, hash_key=hash_key)[codes] for _, hash_key in _HASH_KEYS]
 
 
 def session_hashes(frame: pd.DataFrame, columns: list[str] = SESSION_KEY_COLUMNS) -> tuple[np.ndarray, np.ndarray]:
@@ -193,14 +197,11 @@ def session_hashes(frame: pd.DataFrame, columns: list[str] = SESSION_KEY_COLUMNS
     position is mixed in, so swapping two values changes the key. Call events pass
     their own key columns (cdrnet/model.py CALL_KEY_COLUMNS).
     """
-    out = []
-    for seed, hash_key in ((0x9E3779B97F4A7C15, "cdrnet-session-1"), (0xD1B54A32D192ED03, "cdrnet-session-2")):
-        h = np.full(len(frame), seed, dtype=np.uint64)
-        for i, c in enumerate(columns):
-            words = _column_words(frame[c], hash_key)
+    out = [np.full(len(frame), seed, dtype=np.uint64) for seed, _ in _HASH_KEYS]
+    for i, c in enumerate(columns):
+        for k, ((seed, _), words) in enumerate(zip(_HASH_KEYS, _column_words(frame[c]), strict=True)):
             salt = np.uint64(((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF)
-            h = _mix(h ^ _mix(words + salt))
-        out.append(h)
+            out[k] = _mix(out[k] ^ _mix(words + salt))
     return out[0], out[1]
 
 
