@@ -17,7 +17,7 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
     (about a tenth), and those Arrow refused, are re-checked by formatting them back; a mismatch goes to
     pandas' strict parser, so 31/02 is rejected and 7/4/2023 still parses.
     """
-    arr = pa.array(sub.to_numpy(dtype=object), type=pa.string())
+    arr = pa.array(sub.array, type=pa.large_string(), from_pandas=True)  # the column's own Arrow buffers
     parsed = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
     suspect = pc.or_(pc.or_(pc.less_equal(pc.day(parsed), 3), pc.equal(pc.second(parsed), 0)),
                      pc.less(pc.year(parsed), 1000))
