@@ -1,0 +1,42 @@
+"""loader/dedupe.HashSet: the per-dump "seen before?" sets of raw-row and record-key hashes.
+
+It replaced ``np.union1d`` per block (which re-hashed every earlier block); the answers must
+be a plain set's, whatever the order of adds and questions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdrnet.loader.dedupe import HashSet
+
+hashes = st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=30)
+#: A block is added, or asked about first and then added (as the parser does), or only asked.
+steps = st.lists(st.tuples(st.sampled_from(["add", "ask_then_add", "ask"]), hashes), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps)
+def test_answers_as_a_python_set(ops: list[tuple[str, list[int]]]) -> None:
+    seen: set[int] = set()
+    hs = HashSet()
+    for op, block in ops:
+        arr = np.array(block, dtype=np.uint64)
+        if op != "add":
+            assert hs.contains(arr).tolist() == [h in seen for h in block]
+        if op != "ask":
+            hs.add(arr)
+            seen.update(block)
+    probe = sorted(seen) + [0, 2**64 - 1, 12345]
+    assert hs.contains(np.array(probe, dtype=np.uint64)).tolist() == [h in seen for h in probe]
+
+
+def test_empty_and_extremes() -> None:
+    hs = HashSet()
+    assert hs.contains(np.zeros(0, dtype=np.uint64)).tolist() == []
+    assert hs.contains(np.array([0, 2**64 - 1], dtype=np.uint64)).tolist() == [False, False]
+    hs.add(np.zeros(0, dtype=np.uint64))
+    hs.add(np.array([2**64 - 1, 2**64 - 1], dtype=np.uint64))
+    assert hs.contains(np.array([0, 2**64 - 1, 2**64 - 2], dtype=np.uint64)).tolist() == [False, True, False]
