@@ -61,8 +61,9 @@ _UNIQUE_PER_ROW = {"session_key", "start_utc", "end_utc", "start_local", "alloc_
                    "src_port", "public_port", "uplink", "downlink", "record_key", "source_line"}
 #: How dumps/<sha>.parquet is written. Dictionaries only on repeating columns (subscribers,
 #: destinations, cells, applications) and min/max statistics only on the columns a reader
-#: filters by: 37 % less encoding CPU than zstd's defaults and 20 % smaller files (one
-#: 100k-row block written five times; see docs/benchmarks.md). Any Parquet reader reads both.
+#: filters by: less encoding CPU than zstd with Arrow's defaults, and smaller files
+#: (``python -m bench.parquet_options`` compares them; figures in docs/benchmarks.md).
+#: Any Parquet reader reads both.
 SESSION_PARQUET_OPTIONS: dict = {
     "compression": "zstd",
     "use_dictionary": [c for c in SESSION_COLUMNS if c not in _UNIQUE_PER_ROW],
