@@ -38,11 +38,14 @@ from cdrnet.loader.parse import (
     prepare_block,
 )
 from cdrnet.loader.sources import DumpSource
+from cdrnet.loader.textblocks import BLOCK_SIZE
 
-#: A dump at most this big is read ahead and normalised with others (most per-subscriber dumps).
-SMALL_DUMP_BYTES = 4 << 20
-#: Input bytes normalised together at most (about 60k rows of a typical layout).
-BATCH_BYTES = 16 << 20
+#: Input bytes normalised together at most: one block of a big file (about 70k rows), so a
+#: look-ahead holds what parsing one block of a big dump holds.
+BATCH_BYTES = BLOCK_SIZE
+#: A dump at most this big is read ahead and normalised with others (nearly every per-subscriber
+#: dump; the 400-dump benchmark case averages 1.7 MB).
+SMALL_DUMP_BYTES = BATCH_BYTES // 2
 #: Line numbers carry their dump in the bits above these while normalised together.
 _LINE_BITS = 40
 
@@ -137,7 +140,10 @@ def look_ahead(sources: Iterable[DumpSource], layouts: list[Layout], opts: Optio
             captured.append(c)
         except Exception:  # noqa: BLE001, S112 - its own parse meets it again and reports it
             continue
-    preps = [prepare_block(c.data, c.first, c.det, opts, c.key[0], c.part, c.name) for c in captured]
+    preps = []
+    for c in captured:
+        preps.append(prepare_block(c.data, c.first, c.det, opts, c.key[0], c.part, c.name))
+        c.data = b""  # held once, in its prepared block
     ahead = LookAhead()
     for c, prep, result in zip(captured, preps, normalise_together(preps, opts), strict=True):
         ahead.precomputed[c.key] = complete_block(prep, result)

@@ -3,9 +3,9 @@
 ``loader/smallbatch.py`` normalises the first blocks of the next small dumps read the same way
 as one block, then splits the rows, rejects and counts back per dump. The case mixes layouts
 and operators (Jio part files, preambles, footers), malformed rows, a re-send overlapping
-another dump, the same file twice, a repeated header with its columns in another order,
-NUL bytes, rows dated far outside their dump, and a file that is no dump; every table,
-reject file and report must be the one a run without the look-ahead writes.
+another dump, the same file twice, a repeated row, a NUL-byte line, a row dated years
+before its dump, and a file that is no dump; every table, reject file and report must be
+the one a run without the look-ahead writes.
 """
 
 from __future__ import annotations
