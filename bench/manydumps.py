@@ -312,8 +312,11 @@ def phase_costs(folder: Path) -> None:
         res = ingest.ingest_paths([str(folder)], ws, builtin_layouts(), opts, "modern", show_progress=False)
         total = time.process_time() - t0
     n = max(1, len(res.loaded))
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{len(res.loaded)} dumps, {sum(r.loaded for r in res.loaded)} sessions: {total:.1f} CPU s, "
-          f"{total / n * 1000:.1f} ms a dump")
+          f"{total / n * 1000:.1f} ms a dump, peak RSS {peak:.0f} MB")
     for label, secs in spent.items():
         print(f"{label:58s} {secs:7.2f} s {secs / n * 1000:7.1f} ms a dump")
 

@@ -40,12 +40,13 @@ from cdrnet.loader.parse import (
 from cdrnet.loader.sources import DumpSource
 from cdrnet.loader.textblocks import BLOCK_SIZE
 
-#: Input bytes normalised together at most: one block of a big file (about 70k rows), so a
-#: look-ahead holds what parsing one block of a big dump holds.
-BATCH_BYTES = BLOCK_SIZE
-#: A dump at most this big is read ahead and normalised with others (nearly every per-subscriber
-#: dump; the 400-dump benchmark case averages 1.7 MB).
-SMALL_DUMP_BYTES = BATCH_BYTES // 2
+#: Input bytes normalised together at most: half a block of a big file (about 35k rows). The
+#: look-ahead holds its dumps' normalised rows until each dump's parse takes them, so it costs
+#: more memory than its bytes: 8 MB kept the peak near the big-file path's (docs/benchmarks.md).
+BATCH_BYTES = BLOCK_SIZE // 2
+#: A dump at most this big is read ahead and normalised with others: the fixed ~70 ms of a
+#: normaliser call weighs most on dumps of a few thousand rows; bigger ones pay it once each.
+SMALL_DUMP_BYTES = BATCH_BYTES // 4
 #: Line numbers carry their dump in the bits above these while normalised together.
 _LINE_BITS = 40
 
@@ -104,6 +105,8 @@ def normalise_together(preps: list[PreparedBlock], opts: Options) -> list[BlockR
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         group = np.repeat(np.arange(len(own), dtype=np.int64), sizes)
         frame = pd.concat([p.frame for p in own], ignore_index=True)
+        for p in own:  # held once, in the concatenation (bounds the look-ahead's memory)
+            p.frame = p.frame.iloc[:0]
         lines = np.concatenate([p.lines.astype(np.int64) for p in own]) + (group << _LINE_BITS)
         result = normalise_block(frame, lines, own[0].det, opts, "", own[0].part, groups=group)
         for i, part in zip(members, _split(result, own, offsets), strict=True):
