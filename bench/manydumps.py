@@ -262,6 +262,65 @@ def profile_case(folder: Path, top: int = 30) -> None:
               f"{cpu['whole dump'] * 1000:.0f} ms for all {lines} lines")
 
 
+def phase_costs(folder: Path) -> None:
+    """CPU seconds per stage of one process ingesting a folder of dumps (process clock, no profiler
+    overhead), each stage wrapped where it is called: where the per-dump cost goes."""
+    import functools
+    import tempfile
+    import time
+
+    import cdrnet.workspace as wsm
+    from cdrnet.loader import ingest, parse, quality, smallbatch
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    spent: dict[str, float] = {}  # in the order the stages are listed below
+
+    def wrap(owner: object, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def timed(*a: object, **k: object) -> object:
+            t0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] += time.process_time() - t0
+        setattr(owner, name, timed)
+
+    stages = (
+            (ingest, "look_ahead", "look-ahead (read, detect, split, normalise small dumps)"),
+            (smallbatch, "normalise_together", "  of which normalising (together)"),
+            (smallbatch, "prepare_block", "  of which splitting rows, deciding date order"),
+            (parse, "process_block", "normalising a block alone (big dumps, later blocks)"),
+            (parse.DumpParser, "_emit", "per dump: duplicates, store, quality summary"),
+            (quality.Accumulator, "add", "  of which quality summary"),
+            (wsm.DumpWriter, "write_sessions", "  of which Parquet write"),
+            (parse.DumpParser, "_duplicate_reasons", "  of which duplicate reasons"),
+            (parse.DumpParser, "_screen_strays", "per dump: stray screen"),
+            (ingest, "finish_report", "per dump: overlap check"),
+            (wsm.DumpWriter, "commit", "per dump: commit (Parquet close, report, rename)"),
+            (wsm.Workspace, "begin_dump", "per dump: open the store's writer"))
+    for owner, name, label in stages:
+        spent[label] = 0.0
+        wrap(owner, name, label)
+    opts = Options(rules=load_signatures("modern"))
+    with tempfile.TemporaryDirectory(prefix="cdrnet-many-phases-") as tmp:
+        ws = wsm.Workspace(Path(tmp) / "ws").create()
+        t0 = time.process_time()
+        res = ingest.ingest_paths([str(folder)], ws, builtin_layouts(), opts, "modern", show_progress=False)
+        total = time.process_time() - t0
+    n = max(1, len(res.loaded))
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{len(res.loaded)} dumps, {sum(r.loaded for r in res.loaded)} sessions: {total:.1f} CPU s, "
+          f"{total / n * 1000:.1f} ms a dump, peak RSS {peak:.0f} MB")
+    for label, secs in spent.items():
+        print(f"{label:58s} {secs:7.2f} s {secs / n * 1000:7.1f} ms a dump")
+
+
 def main() -> None:
     import tempfile
 
@@ -273,7 +332,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--keep", default=None, help="write the case to this folder and stop (for profiling)")
     ap.add_argument("--profile", default=None, help="profile one process ingesting this folder of dumps")
+    ap.add_argument("--phases", default=None, help="CPU seconds per ingest stage on this folder of dumps")
     args = ap.parse_args()
+    if args.phases:
+        phase_costs(Path(args.phases))
+        return
     if args.profile:
         profile_case(Path(args.profile))
         return

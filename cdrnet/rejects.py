@@ -9,6 +9,7 @@ line with its file, line and reason in one file whichever store the case uses.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from cdrnet.csvsafe import header_line, write_csv
 from cdrnet.files import atomic_write_bytes, storage_error
 
 REJECT_COLUMNS = ["file", "sha256", "part", "line", "reason", "raw"]
+
+
+@functools.cache
+def _header() -> str:
+    """The reject files' header row, built once: writing it through pandas cost ~40 ms a dump."""
+    return header_line(REJECT_COLUMNS)
 
 
 class RejectsWriter:
@@ -33,7 +40,7 @@ class RejectsWriter:
         self.tmp = folder / f".{sha}.csv.tmp-{os.getpid()}"
         try:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed on commit/abort
-            write_csv(pd.DataFrame(columns=REJECT_COLUMNS), self._fh)
+            self._fh.write(_header())
         except OSError as exc:
             self.tmp.unlink(missing_ok=True)
             raise storage_error(exc, self.tmp.parent) from exc
@@ -88,7 +95,7 @@ class RejectsFile:
         """Concatenate the committed dumps' reject files into ``combined`` (atomically)."""
         parts = [self.folder / f"{sha}.csv" for sha in shas]
         chunks = [p.read_bytes().split(b"\n", 1)[1] if p.exists() else b"" for p in parts]
-        header = header_line(REJECT_COLUMNS).encode()
+        header = _header().encode()
         self.combined.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.combined, header + b"".join(chunks))
 

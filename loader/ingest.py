@@ -29,6 +29,7 @@ from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.parse import DumpParser, Rejected
 from cdrnet.loader.quality import DumpReport
+from cdrnet.loader.smallbatch import BATCH_BYTES, LookAhead, batchable, look_ahead
 from cdrnet.loader.sources import (
     NOT_A_DUMP,
     DumpSource,
@@ -118,7 +119,7 @@ def option_differences(old: DumpReport, opts: Options, signatures_name: str) -> 
 
 def _parse_into(writer: DumpWriter, source: DumpSource, sha: str, layouts: list[Layout], opts: Options,
                 signatures_name: str, progress: Callable[[int], None] | None = None, pool: Executor | None = None,
-                workers: int = 1) -> tuple[DumpReport, np.ndarray]:
+                workers: int = 1, ahead: LookAhead | None = None) -> tuple[DumpReport, np.ndarray]:
     """Parse one dump into ``writer``; return its report and its sessions' key hashes (sorted).
 
     The overlap with other dumps is left to :func:`finish_report`: it depends on the dumps
@@ -139,7 +140,10 @@ def _parse_into(writer: DumpWriter, source: DumpSource, sha: str, layouts: list[
     def on_rejects(rej: Rejected, part: str) -> None:
         writer.write_rejects(rej.lines.tolist(), rej.reasons, rej.texts, part)
 
-    report = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers, on_calls).parse(source, sha, progress)
+    parser = DumpParser(layouts, opts, on_sessions, on_rejects, pool, workers, on_calls)
+    if ahead is not None:
+        ahead.lend(parser)
+    report = parser.parse(source, sha, progress)
     report.signatures = signatures_name
     report.read_options = read_options_record(opts, signatures_name)
     return report, dup.seen
@@ -157,7 +161,7 @@ def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> 
 
 def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
                   progress: Callable[[int], None] | None = None, pool: Executor | None = None,
-                  workers: int = 1, replace: bool = False) -> DumpReport | None:
+                  workers: int = 1, replace: bool = False, ahead: LookAhead | None = None) -> DumpReport | None:
     """Parse one dump into the store; None when the store already holds it (unless ``replace``:
     then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
@@ -167,7 +171,8 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         store.forget_dump(sha)
     writer = store.begin_dump(sha, source.name)
     try:
-        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers)
+        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers,
+                                   ahead)
         finish_report(report, seen, store)
         writer.commit(report)
         return report
@@ -319,15 +324,40 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
             return result
         with parse_pool(workers, total) as pool:
             result.workers = workers if pool is not None else 1
-            for src in sources:
+            ahead, ahead_until = None, -1
+            for i, src in enumerate(sources):
                 if isinstance(src, Refused):
                     result.refused.append(src)
                     continue
+                if pool is None and i > ahead_until and batchable(src):
+                    # The next small dumps' first blocks, normalised together (loader/smallbatch.py).
+                    run, ahead_until = _small_run(sources, i, store, replace)
+                    ahead = look_ahead(run, layouts, opts) if len(run) > 1 else None
                 bar.set_postfix_str(src.name[-40:], refresh=False)
                 bad = check_readable(src)
                 if bad is not None:
                     result.refused.append(bad)
                     continue
-                record(src, lambda src=src: ingest_source(src, store, layouts, opts, signatures_name, bar.update,
-                                                          pool, workers, replace))
+                record(src, lambda src=src, ahead=ahead: ingest_source(src, store, layouts, opts, signatures_name,
+                                                                       bar.update, pool, workers, replace, ahead))
     return result
+
+
+def _small_run(sources: list[DumpSource | Refused], start: int, store: SessionStore,
+               replace: bool) -> tuple[list[DumpSource], int]:
+    """The small dumps from ``start`` on to read ahead together (at most BATCH_BYTES of them), and
+    the index of the last source looked at. Dumps already loaded are passed over (unchanged)."""
+    run: list[DumpSource] = []
+    total, last = 0, start
+    for j in range(start, len(sources)):
+        src = sources[j]
+        if not isinstance(src, DumpSource) or not batchable(src):
+            continue
+        size = src.size or 0
+        if run and total + size > BATCH_BYTES:
+            break
+        last = j
+        if check_readable(src) is None and (replace or not store.has_dump(src.sha256())):
+            run.append(src)
+            total += size
+    return run, last

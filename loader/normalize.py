@@ -101,8 +101,9 @@ class BlockResult:
 
     sessions: pd.DataFrame
     rejects: pd.DataFrame  # columns: line, reason
-    nondata: int
-    stats: dict[str, int]
+    #: With ``groups`` (several dumps normalised as one block): one count per group, as arrays.
+    nondata: int | np.ndarray
+    stats: dict[str, int] | dict[str, np.ndarray]
     key_hash: np.ndarray  # first 64 bits of each session key, for duplicate checks
     #: 64-bit hash of each session's whole raw row (serial number aside): tells an identical
     #: repeated row from an operator re-send of the same session with changed details.
@@ -275,12 +276,27 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
             if len(content) else np.zeros(0, dtype=np.uint64))
 
 
+def _counter(groups: np.ndarray | None) -> Callable[[pd.Series], int | np.ndarray]:
+    """How a row mask is counted: one number, or one per group (see :func:`normalise_block`)."""
+    if groups is None:
+        return lambda mask: int(mask.sum())
+    n = int(groups.max()) + 1 if len(groups) else 0
+    return lambda mask: np.bincount(groups[np.asarray(mask, dtype=bool)], minlength=n)
+
+
 def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
-                    dump_sha: str, source_part: str) -> BlockResult:
-    """Normalise one block. ``lines`` holds each row's physical line number."""
+                    dump_sha: str, source_part: str, groups: np.ndarray | None = None) -> BlockResult:
+    """Normalise one block. ``lines`` holds each row's physical line number.
+
+    ``groups`` (a small int per row) lets several small dumps read the same way be normalised
+    as one block (loader/smallbatch.py): every step is per row, and the per-block fixed cost
+    (~100 pandas/Arrow calls) is what a per-subscriber dump mostly costs. The counts
+    (``stats``, ``nondata``) then come back per group, as arrays.
+    """
     layout = det.layout
     assert layout is not None
-    stats: dict[str, int] = {}
+    stats: dict = {}
+    count = _counter(groups)
     empty = pd.Series("", index=raw.index, dtype="string")
     col = column_reader(raw, det)
     msisdn_raw = col("msisdn")
@@ -303,7 +319,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     alloc_start = parse_local(alloc_start_text, fmts)
     alloc_end = parse_local(alloc_end_text, fmts)
     use_event = event.notna()
-    stats["event_time_rows"] = int(use_event.sum())
+    stats["event_time_rows"] = count(use_event)
     local_start = event.where(use_event, start).fillna(alloc_start)
     local_text = event_text.where(use_event, start_text.where(start_text != "", alloc_start_text))
     local_end = parse_local(end_text, fmts)
@@ -322,7 +338,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     same_day = local_end.dt.normalize() == local_start.dt.normalize()
     roll = backwards & same_day
     local_end = local_end.where(~roll, local_end + ONE_DAY)
-    stats["end_rolled_over"] = int((roll & reason.isna()).sum())
+    stats["end_rolled_over"] = count(roll & reason.isna())
     reason[(backwards & ~roll) & reason.isna()] = "end_before_start"
 
     dest_port, bad_port = to_int(col("dest_port"), 0, 65535)
@@ -341,11 +357,11 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     imsi, lost_imsi = normalise_equipment(col("imsi"))
     reason = reason.where(~nondata, pd.NA)
     keep = reason.isna() & ~nondata
-    stats["imei_precision_lost"] = int((lost_imei & keep).sum())
-    stats["imsi_precision_lost"] = int((lost_imsi & keep).sum())
+    stats["imei_precision_lost"] = count(lost_imei & keep)
+    stats["imsi_precision_lost"] = count(lost_imsi & keep)
     for name, bad in (("src_port", bad_src_port), ("public_port", bad_public_port), ("uplink", bad_uplink),
                       ("downlink", bad_downlink)):
-        stats[BLANKED_PREFIX + name] = int((bad & keep).sum())
+        stats[BLANKED_PREFIX + name] = count(bad & keep)
 
     start_utc = to_utc(local_start, tz)
     end_utc = to_utc(local_end, tz)
@@ -382,4 +398,4 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     rej_mask = (~keep & ~nondata).to_numpy()
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
     row_hash = raw_row_hash(raw, keep.to_numpy(), det)
-    return BlockResult(sessions[SESSION_COLUMNS], rejects, int(nondata.sum()), stats, h1, row_hash)
+    return BlockResult(sessions[SESSION_COLUMNS], rejects, count(nondata), stats, h1, row_hash)

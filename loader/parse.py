@@ -29,7 +29,7 @@ from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.detect import Detection, detect
 from cdrnet.loader.identifiers import normalise_msisdn
 from cdrnet.loader.layouts import Layout
-from cdrnet.loader.normalize import Options, decide_dates, is_nondata_text, normalise_block
+from cdrnet.loader.normalize import BlockResult, Options, decide_dates, is_nondata_text, normalise_block
 from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
@@ -201,13 +201,29 @@ class BlockOutput:
     kind: str = "sessions"  # "calls": ``sessions`` holds call events (cdrnet/model.py CALL_SCHEMA)
 
 
-def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
-                  name: str = "") -> BlockOutput:
-    """Split, normalise and classify one block; a pure function, so it runs in a worker process.
+@dataclass
+class PreparedBlock:
+    """A block split into rows, its date order decided, waiting for the normaliser.
 
-    A dump's first block (``det.decision`` is None) also decides its date order
-    and period, from every date cell of the block, before normalising.
+    Split out of :func:`process_block` so several small dumps' blocks can be normalised
+    as one (loader/smallbatch.py) and then finished each as its own.
     """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    det: Detection  # with the date order decided
+    decision: DateDecision | None  # set when this block decided it
+    nondata: int
+    rejected: Rejected  # lines the splitter refused (wrong field count, NUL bytes)
+    text_data: bytes  # the block as read (NUL lines blanked): rejected rows' text comes from it
+    first: int
+    sha: str
+    part: str
+
+
+def prepare_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
+                  name: str = "") -> PreparedBlock:
+    """Split a block into rows and decide its dump's date order (a dump's first block)."""
     data, nul_lines = _blank_nul_lines(data)
     text_data = data
     data, line_nos, padding = _drop_padding(data, first)
@@ -231,21 +247,45 @@ def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: s
             rej_reasons.append("wrong_field_count")
             rej_texts.append(excerpt(text))
     assert det.layout is not None
-    if det.layout.kind == "calls":
+    return PreparedBlock(frame, lines, det, decision, nondata, Rejected(np.array(rej_lines, dtype=np.int64),
+                         rej_reasons, rej_texts), text_data, first, sha, part)
+
+
+def normalise_prepared(prep: PreparedBlock, opts: Options) -> BlockResult:
+    """The normaliser of the block's kind (sessions or call events), on one prepared block."""
+    assert prep.det.layout is not None
+    if prep.det.layout.kind == "calls":
         from cdrnet.loader.calls import normalise_calls_block
 
-        result = normalise_calls_block(frame, lines, det, opts, sha, part)
-    else:
-        result = normalise_block(frame, lines, det, opts, sha, part)
+        return normalise_calls_block(prep.frame, prep.lines, prep.det, opts, prep.sha, prep.part)
+    return normalise_block(prep.frame, prep.lines, prep.det, opts, prep.sha, prep.part)
+
+
+def complete_block(prep: PreparedBlock, result: BlockResult) -> BlockOutput:
+    """A prepared block and its normalised rows as one :class:`BlockOutput` (rejects with their text)."""
+    rej = prep.rejected
+    rej_lines, rej_reasons, rej_texts = rej.lines.tolist(), list(rej.reasons), list(rej.texts)
     if len(result.rejects):
-        starts = _line_starts(text_data)
+        starts = _line_starts(prep.text_data)
         for line_no, reason in zip(result.rejects["line"].tolist(), result.rejects["reason"].tolist(), strict=True):
             rej_lines.append(line_no)
             rej_reasons.append(reason)
-            rej_texts.append(excerpt(_line_text(text_data, starts, line_no - first)))
+            rej_texts.append(excerpt(_line_text(prep.text_data, starts, line_no - prep.first)))
     rejected = Rejected(np.array(rej_lines, dtype=np.int64), rej_reasons, rej_texts)
-    return BlockOutput(result.sessions, result.key_hash, rejected, nondata + result.nondata, result.stats, decision,
-                       result.row_hash, det.layout.kind)
+    assert prep.det.layout is not None
+    return BlockOutput(result.sessions, result.key_hash, rejected, prep.nondata + int(result.nondata), result.stats,
+                       prep.decision, result.row_hash, prep.det.layout.kind)
+
+
+def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
+                  name: str = "") -> BlockOutput:
+    """Split, normalise and classify one block; a pure function, so it runs in a worker process.
+
+    A dump's first block (``det.decision`` is None) also decides its date order
+    and period, from every date cell of the block, before normalising.
+    """
+    prep = prepare_block(data, first, det, opts, sha, part, name)
+    return complete_block(prep, normalise_prepared(prep, opts))
 
 
 def _second_layout_rejects(data: bytes, first: int) -> BlockOutput:
@@ -272,6 +312,21 @@ def _read_sheets(source: DumpSource, fh: BinaryIO) -> list[tuple[str, bytes, lis
     except Exception as exc:  # noqa: BLE001 - third-party parsers of hostile bytes raise anything
         kind = {"xlsx": ".xlsx workbook", "xls": ".xls workbook", "html": "HTML table"}[source.kind]
         raise CorruptInputError(f"{source.name}: not a readable {kind} ({type(exc).__name__}: {exc})") from exc
+
+
+def block_key(sha: str, part: str, first: int, data: bytes) -> tuple:
+    """Names one block of one dump (its bytes' hash too: a look-ahead never stands in for other text)."""
+    return (sha, part, first, len(data), hash(data))
+
+
+class Captured(Exception):  # noqa: N818 - a signal, not an error: the look-ahead stops here
+    """Raised by a capturing :class:`DumpParser` at a dump's first block to normalise."""
+
+    def __init__(self, key: tuple, data: bytes, first: int, det: Detection, detection: Detection, part: str,
+                 name: str) -> None:
+        super().__init__(name)
+        self.key, self.data, self.first, self.det, self.detection = key, data, first, det, detection
+        self.part, self.name = part, name
 
 
 def _record_decision(report: DumpReport, d: DateDecision) -> None:
@@ -313,6 +368,14 @@ class DumpParser:
         self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
         self._current_header: Detection | None = None
         self._last_reading: Detection | None = None  # the first layout's reading, decision included
+        #: Blocks normalised ahead, together with other small dumps' (loader/smallbatch.py), by
+        #: :func:`block_key`; a block found here is not normalised again.
+        self.precomputed: dict[tuple, BlockOutput] = {}
+        #: Layouts detected ahead (by SHA-256 and part), so a dump is not detected twice.
+        self.detections: dict[tuple[str, str], Detection] = {}
+        #: Stop at the first block to normalise, raising :class:`Captured` (smallbatch's look-ahead).
+        self.capture = False
+        self._detection: Detection | None = None
 
     def parse(self, source: DumpSource, sha: str, progress: Callable[[int], None] | None = None) -> DumpReport:
         report = DumpReport(name=source.name, sha256=sha, size=source.size, cdrnet_version=__version__, tz=self.opts.tz)
@@ -426,8 +489,11 @@ class DumpParser:
             report.lines_read += block.n_lines
             data, first = block.data, block.first_line
             if det is None:
-                head = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
-                det = detect(head, self.layouts, report.name)
+                det = self.detections.pop((report.sha256, part), None)
+                if det is None:
+                    head = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
+                    det = detect(head, self.layouts, report.name)
+                self._detection = det
                 if det.layout is None:
                     self._empty_export(det, report)
             if det.layout is None:
@@ -480,7 +546,13 @@ class DumpParser:
             return _second_layout_rejects(seg, seg_first), None
         if self.pool is None or current.decision is None:
             # The first block decides the date order the others are read in: parse it here.
-            out = process_block(seg, seg_first, current, self.opts, report.sha256, part, report.name)
+            key = block_key(report.sha256, part, seg_first, seg)
+            if self.capture:
+                assert self._detection is not None
+                raise Captured(key, seg, seg_first, current, self._detection, part, report.name)
+            ahead = self.precomputed.pop(key, None)
+            out = ahead if ahead is not None else process_block(seg, seg_first, current, self.opts, report.sha256,
+                                                                part, report.name)
             if current.decision is None:
                 assert out.decision is not None
                 current = replace(current, decision=out.decision)

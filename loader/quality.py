@@ -302,7 +302,8 @@ class Accumulator:
         r = self.report
         r.loaded += len(sessions)
         r.nondata += nondata
-        self.rejects.update(rejects.value_counts().to_dict())
+        if len(rejects):
+            self.rejects.update(rejects.value_counts().to_dict())
         self.stats.update(stats)
         if len(sessions):
             st = sessions["start_utc"]

@@ -1,0 +1,158 @@
+"""Small dumps of one layout normalised as one block, then finished each as its own.
+
+Real cases are hundreds of per-subscriber dumps of a few hundred to a few thousand rows.
+Normalising a block costs a fixed ~70 ms of CPU (about a hundred pandas/Arrow calls)
+however few its rows, so 400 small dumps paid ~28 s before their rows. Here the next few
+small dumps are looked at ahead: each is opened, detected and split into rows, and its date
+order decided, exactly as its own parse would (a :class:`~cdrnet.loader.parse.DumpParser`
+that stops at its first block to normalise, :class:`~cdrnet.loader.parse.Captured`). The
+blocks read the same way (same layout, columns, date order) are concatenated and normalised
+once, with each row's dump as a group: every step of the normaliser is per row, and its
+counts come back per group. The result is split back per dump (line numbers carry the dump
+in their high bits), and each dump is then parsed for real with its block's output handed
+in (``DumpParser.precomputed``): duplicates, strays, rejects, the quality summary and the
+store's files are each dump's own, so the workspace is the one dump-by-dump parsing writes
+(``tests/test_ingest_smallbatch.py`` compares every table, reject file and report).
+
+Memory is bounded by bytes, not dumps: a look-ahead holds at most :data:`BATCH_BYTES` of input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cdrnet.loader.detect import Detection
+from cdrnet.loader.layouts import Layout
+from cdrnet.loader.normalize import BlockResult, Options, normalise_block
+from cdrnet.loader.parse import (
+    BlockOutput,
+    Captured,
+    DumpParser,
+    PreparedBlock,
+    complete_block,
+    normalise_prepared,
+    prepare_block,
+)
+from cdrnet.loader.sources import DumpSource
+from cdrnet.loader.textblocks import BLOCK_SIZE
+
+#: Input bytes normalised together at most: half a block of a big file (about 35k rows). The
+#: look-ahead holds its dumps' normalised rows until each dump's parse takes them, so it costs
+#: more memory than its bytes: 8 MB kept the peak near the big-file path's (docs/benchmarks.md).
+BATCH_BYTES = BLOCK_SIZE // 2
+#: A dump at most this big is read ahead and normalised with others: the fixed ~70 ms of a
+#: normaliser call weighs most on dumps of a few thousand rows; bigger ones pay it once each.
+SMALL_DUMP_BYTES = BATCH_BYTES // 4
+#: Line numbers carry their dump in the bits above these while normalised together.
+_LINE_BITS = 40
+
+
+def batchable(source: DumpSource) -> bool:
+    """A plain text dump small enough to be normalised with others."""
+    return source.kind == "text" and source.size is not None and source.size <= SMALL_DUMP_BYTES
+
+
+def _reading(prep: PreparedBlock) -> tuple:
+    """What must be equal for blocks to be normalised as one: how their rows read."""
+    det = prep.det
+    assert det.layout is not None and det.decision is not None
+    return (id(det.layout), tuple(det.columns), tuple(sorted(det.index.items())),
+            tuple(sorted((k, tuple(v)) for k, v in det.alternatives.items())), det.decision.order, prep.part,
+            tuple(str(t) for t in prep.frame.dtypes))
+
+
+def _split(result: BlockResult, preps: list[PreparedBlock], offsets: np.ndarray) -> list[BlockResult]:
+    """One normalised block of several dumps, back as each dump's own result."""
+    sessions = result.sessions
+    group = (sessions["source_line"].to_numpy() >> _LINE_BITS).astype(np.int64)
+    rej_group = (result.rejects["line"].to_numpy(dtype=np.int64) >> _LINE_BITS)
+    mask_low = (1 << _LINE_BITS) - 1
+    out = []
+    for g, prep in enumerate(preps):
+        rows = np.flatnonzero(group == g)
+        own = sessions.iloc[rows]
+        own = own.assign(dump_sha256=prep.sha, source_line=own["source_line"].to_numpy() & mask_low)
+        own.index = own.index - offsets[g]
+        rej = result.rejects[rej_group == g]
+        rej = pd.DataFrame({"line": rej["line"].to_numpy(dtype=np.int64) & mask_low,
+                            "reason": rej["reason"].to_numpy()})
+        stats = {k: int(v[g]) for k, v in result.stats.items()}
+        out.append(BlockResult(own, rej, int(np.asarray(result.nondata)[g]), stats, result.key_hash[rows],
+                               result.row_hash[rows]))
+    return out
+
+
+def normalise_together(preps: list[PreparedBlock], opts: Options) -> list[BlockResult]:
+    """Each prepared block's normalised rows, blocks read the same way normalised as one."""
+    results: list[BlockResult | None] = [None] * len(preps)
+    groups: dict[tuple, list[int]] = {}
+    for i, prep in enumerate(preps):
+        assert prep.det.layout is not None
+        if prep.det.layout.kind != "sessions" or not len(prep.frame):
+            results[i] = normalise_prepared(prep, opts)
+        else:
+            groups.setdefault(_reading(prep), []).append(i)
+    for members in groups.values():
+        if len(members) == 1:
+            results[members[0]] = normalise_prepared(preps[members[0]], opts)
+            continue
+        own = [preps[i] for i in members]
+        sizes = np.array([len(p.frame) for p in own], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        group = np.repeat(np.arange(len(own), dtype=np.int64), sizes)
+        frame = pd.concat([p.frame for p in own], ignore_index=True)
+        for p in own:  # held once, in the concatenation (bounds the look-ahead's memory)
+            p.frame = p.frame.iloc[:0]
+        lines = np.concatenate([p.lines.astype(np.int64) for p in own]) + (group << _LINE_BITS)
+        result = normalise_block(frame, lines, own[0].det, opts, "", own[0].part, groups=group)
+        for i, part in zip(members, _split(result, own, offsets), strict=True):
+            results[i] = part
+    return [r for r in results if r is not None]
+
+
+@dataclass
+class LookAhead:
+    """First blocks of small dumps normalised ahead, for their own parses to take
+    (``DumpParser.precomputed`` and ``DumpParser.detections``)."""
+
+    precomputed: dict[tuple, BlockOutput] = field(default_factory=dict)
+    detections: dict[tuple[str, str], Detection] = field(default_factory=dict)
+
+    def lend(self, parser: DumpParser) -> None:
+        """Let ``parser`` take what was read ahead (each entry once: it is popped when used)."""
+        parser.precomputed, parser.detections = self.precomputed, self.detections
+
+
+def look_ahead(sources: Iterable[DumpSource], layouts: list[Layout], opts: Options) -> LookAhead:
+    """The first block of each of ``sources`` normalised, blocks read the same way as one.
+
+    A source that cannot be read ahead (no layout, unreadable, nothing to normalise) is simply
+    not: its own parse meets the same condition and reports it as a one-dump run would.
+    """
+    parser = DumpParser(layouts, opts, _no_sink, _no_sink)
+    parser.capture = True
+    captured: list[Captured] = []
+    for src in sources:
+        try:
+            parser.parse(src, src.sha256())
+        except Captured as c:
+            captured.append(c)
+        except Exception:  # noqa: BLE001, S112 - its own parse meets it again and reports it
+            continue
+    preps = []
+    for c in captured:
+        preps.append(prepare_block(c.data, c.first, c.det, opts, c.key[0], c.part, c.name))
+        c.data = b""  # held once, in its prepared block
+    ahead = LookAhead()
+    for c, prep, result in zip(captured, preps, normalise_together(preps, opts), strict=True):
+        ahead.precomputed[c.key] = complete_block(prep, result)
+        ahead.detections[(c.key[0], c.part)] = c.detection
+    return ahead
+
+
+def _no_sink(*_: object) -> tuple:
+    raise AssertionError("a look-ahead parse never reaches its sinks")
