@@ -6,8 +6,10 @@ writes the store files directly, an order of magnitude faster, but it *builds a 
 database*: it can only load a case into an empty one, and the server must be
 stopped while it runs (Community has one user database and cannot stop it alone).
 So a first load goes: workspace (Parquet, from ``cdrnet ingest``) -> node and
-relationship CSV files -> importer -> server started -> schema, computed properties
-and a count check over Bolt. Later loads add dumps with the Bolt writer.
+relationship CSV files -> server stopped -> importer into a staging database -> swapped in
+for the database (graph/importer.py; a failure leaves the old one as it was) -> server
+started -> schema, computed properties and a count check over Bolt. Later loads add dumps
+with the Bolt writer.
 
 The files describe the same graph the Bolt writer creates: labels, keys, properties
 and relationship types come from graph/model.py; the usage summaries
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from neo4j import Driver
 
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import write
+from cdrnet.graph.importer import STAGING, Swap, bolt_port_of, home_of, run_importer, server_control
 from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, SESSION, SESSION_COMPUTED, NodeType
 from cdrnet.graph.scratch import MARKER
 from cdrnet.graph.writes import NODE_BY_LABEL, REL_BY_TYPE
@@ -48,8 +50,6 @@ from cdrnet.model import SESSION_SCHEMA
 #: Separator of array properties in the files (Subscriber.applications, Dump.msisdns).
 ARRAY_DELIMITER = ";"
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
-#: The importer's main class in the jars scripts/neo4j-local assembles (the tarball's bin/neo4j-admin runs it).
-ADMIN_MAIN = "org.neo4j.server.startup.Neo4jAdminCommand"
 
 
 @dataclass
@@ -68,7 +68,9 @@ class ImportFiles:
 
     def importer_args(self, database: str) -> list[str]:
         """The arguments of ``neo4j-admin`` for these files (after the command's own name)."""
-        args = ["database", "import", "full", database, "--overwrite-destination=true",
+        # --verbose: on failure the importer prints its cause (graph/importer.py reads it); the
+        # destination is overwritten only when it is the staging database (graph/importer.py).
+        args = ["database", "import", "full", database, "--verbose", "--overwrite-destination=true",
                 f"--array-delimiter={ARRAY_DELIMITER}", f"--multiline-fields={str(self.multiline).lower()}",
                 "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false"]
         args += [f"--nodes={label}={h},{d}" for label, h, d in self.nodes]
@@ -388,48 +390,32 @@ def replaceable(driver: Driver, database: str | None) -> bool:
     return False
 
 
-def admin_command(home: Path) -> list[str]:
-    """``neo4j-admin`` of the Neo4j that scripts/neo4j-local assembled from Maven jars (no tarball, no bin/)."""
-    lib = home / "lib"
-    if not any(lib.glob("neo4j-import-tool-*.jar")):
-        raise GraphError(f"no Neo4j importer in {lib}", "start the local server once (scripts/neo4j-local start) "
-                                                         "so it fetches Neo4j, then run the import again")
-    java = shutil.which("java")
-    if java is None:
-        raise GraphError("Java is needed to run Neo4j's importer", "install Java 17+")
-    return [java, "-Xmx1g", "-cp", f"{lib}/*", ADMIN_MAIN]
+def create_schema_at_once(driver: Driver, database: str | None) -> None:
+    """The schema of graph/model.py on a freshly imported database, every index in one transaction.
 
+    Indexes created in one transaction are populated by one scan of the store; created one by
+    one (GraphStore.create_schema, right for the Bolt writer's empty database) each scans the
+    imported nodes again. The statements are the same, so the schema is too.
+    """
+    from cdrnet.graph.model import schema_statements
 
-def bolt_port_of(home: Path) -> int | None:
-    """The Bolt port a Neo4j home's configuration listens on (to tie a URI to a home)."""
-    conf = home / "conf" / "neo4j.conf"
-    if not conf.exists():
-        return None
-    for line in conf.read_text(encoding="utf-8").splitlines():
-        if line.startswith("server.bolt.listen_address="):
-            return int(line.rsplit(":", 1)[1])
-    return None
-
-
-def run_importer(home: Path, files: ImportFiles, database: str) -> str:
-    """Run the importer (the server must be stopped); its output, or GraphError with its last lines."""
-    cmd = [*admin_command(home), *files.importer_args(database)]
-    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=files.folder)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
-        raise GraphError(f"neo4j-admin database import failed (exit {done.returncode}):\n{tail}",
-                         "the server was restarted with whatever the database held before")
-    return done.stdout
+    creates = [s for s in schema_statements() if s.startswith("CREATE")]
+    with driver.session(database=database) as session:
+        for stmt in schema_statements():
+            if not stmt.startswith("CREATE"):
+                session.run(stmt).consume()  # drops of older versions' names: nothing on a new database
+        with session.begin_transaction() as tx:
+            for stmt in creates:
+                tx.run(stmt).consume()
+            tx.commit()
+        session.run("CALL db.awaitIndexes(600)").consume()
 
 
 def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) -> dict[str, float]:
     """After the server restarts: constraints and indexes, computed properties, then a count check."""
-    from cdrnet.graph.store import GraphStore
-
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    GraphStore(driver, files.folder / "rejects", database, case=case).create_schema()
+    create_schema_at_once(driver, database)
     steps["constraints and indexes"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for n in NODES:
@@ -451,20 +437,6 @@ def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) 
     return steps
 
 
-def server_control(script: Path, action: str) -> None:
-    """Stop or start the server with its control script (scripts/neo4j-local), same environment."""
-    done = subprocess.run([str(script), action], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise GraphError(f"{script} {action} failed: {(done.stdout + done.stderr).strip()[-400:]}")
-
-
-def home_of(script: Path) -> Path:
-    done = subprocess.run([str(script), "home"], capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not done.stdout.strip():
-        raise GraphError(f"{script} does not say where its Neo4j lives ('{script} home' failed)")
-    return Path(done.stdout.strip())
-
-
 @dataclass
 class BulkResult:
     """What a bulk import did, with the seconds of each step (what ``neo4j-import`` prints)."""
@@ -479,8 +451,11 @@ class BulkResult:
 def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
               connect: Callable[[], Driver], database: str | None = None, keep_files: Path | None = None,
               work: Path | None = None) -> BulkResult:
-    """A first load: check the database may be replaced, write the files, stop the server, import,
-    start it, create the schema and check the counts. The server is restarted whatever happens."""
+    """A first load: check the database may be replaced, write the files, stop the server, import
+    into a staging database, swap it in, start the server, create the schema and check the counts.
+
+    Whatever fails, the server is started again on the database it held before (graph/importer.py).
+    """
     t_all = time.perf_counter()
     home = home_of(script)
     port = bolt_port_of(home)
@@ -488,6 +463,8 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     if port is not None and port != uri_port:
         raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
                          "pass the URI of the server the script controls")
+    swap = Swap(home, database or "neo4j")
+    swap.check()
     driver = connect()
     try:
         scratch = replaceable(driver, database)
@@ -495,25 +472,34 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
         driver.close()
     steps: dict[str, float] = {}
     folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
+
+    def timed(step: str, fn: Callable[[], object]) -> None:
+        t0 = time.perf_counter()
+        fn()
+        steps[step] = time.perf_counter() - t0
+
     try:
         files = write_import_files(dumps, case, folder, scratch=scratch)
         steps["writing node and relationship files"] = files.seconds
-        t0 = time.perf_counter()
-        server_control(script, "stop")
-        steps["stopping the server"] = time.perf_counter() - t0
+        timed("stopping the server", lambda: server_control(script, "stop"))
         try:
-            t0 = time.perf_counter()
-            run_importer(home, files, database or "neo4j")
-            steps["neo4j-admin database import full"] = time.perf_counter() - t0
-        finally:
-            t0 = time.perf_counter()
+            timed("neo4j-admin database import full",
+                  lambda: run_importer(home, files.importer_args(STAGING), files.folder))
+            swap.swap_in()
+            timed("starting the server", lambda: server_control(script, "start"))
+            driver = connect()
+            try:
+                steps.update(finish(driver, files, case, database))
+            finally:
+                driver.close()
+        except BaseException:
+            # Back to the database as it was (the staged one is deleted), and the server on it.
+            server_control(script, "stop")
+            swap.rollback()
+            swap.discard_staging()
             server_control(script, "start")
-            steps["starting the server"] = time.perf_counter() - t0
-        driver = connect()
-        try:
-            steps.update(finish(driver, files, case, database))
-        finally:
-            driver.close()
+            raise
+        swap.commit()
     finally:
         if keep_files is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -183,3 +183,51 @@ def test_files_only_needs_no_server(tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(capsys, "-w", "ws", "neo4j-import")
     assert code == 1
     assert err.splitlines()[0] == "error: neo4j-import needs the server: pass --neo4j URI (or --files-only DIR)"
+
+
+def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, capsys, monkeypatch):
+    """The importer fails (a Session id twice in its node file): the CLI prints one line with the
+    importer's reason and exits 1, and the server restarts on the database it held, untouched."""
+    import cdrnet.graph.bulk as bulk
+    from cdrnet.graph.importer import ASIDE, STAGING, Swap, home_of
+
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    simulate(build_scenario("easy", subscribers=3, days=2, seed=2), tmp_path / "case")
+    # What the database held before: a case loaded by the Bolt writer (in the tests' scratch database).
+    assert run_cli(capsys, "-w", "before", "--neo4j", URI, "--case", "before", "ingest", "case/dumps",
+                   "--date-order", "dmy")[0] == 0
+    held = canonical(driver)
+    assert held["nodes"][("Session",)]
+    assert run_cli(capsys, "-w", "ws", "ingest", "case/dumps", "--date-order", "dmy")[0] == 0
+    write_files = bulk.write_import_files
+    duplicated: list[str] = []
+
+    def corrupt(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the library's own signature
+        files = write_files(*args, **kwargs)
+        data = next(d for label, _, d in files.nodes if label == "Session")
+        first = data.read_text(encoding="utf-8").splitlines()[0]
+        duplicated.append(first.split(",")[0].strip('"'))
+        with data.open("a", encoding="utf-8") as f:
+            f.write(first + "\n")
+        return files
+
+    monkeypatch.setattr(bulk, "write_import_files", corrupt)
+    code, _, err_text = run_cli(capsys, "-w", "ws", "--neo4j", URI, "--case", CASE, "neo4j-import", "--server",
+                                str(script))
+    err = err_text.splitlines()
+    home = home_of(script)
+    assert code == 1
+    assert err[0] == (f"error: neo4j-admin database import failed (exit 70): Id '{duplicated[0]}' is defined "
+                      f"more than once in group 'Session'")
+    assert err[1] == (f"hint: the database was left as it was and the server restarted on it; the importer's "
+                      f"output is in {home / 'logs' / 'cdrnet-import.log'}")
+    assert len(err) == 2
+    # The server answers again, on the database it held: every node and relationship as before.
+    driver.close()
+    with fresh() as d:
+        assert canonical(d) == held
+    # Nothing of the failed import is left beside it.
+    swap = Swap(home, "neo4j")
+    for name in (STAGING, "neo4j" + ASIDE):
+        assert not any(p.exists() for p in swap.folders(name)), name

@@ -25,6 +25,8 @@ def neo4j_import_cmd(app: AppContext, script: str | None, files_only: str | None
     holds anything (add later dumps with `cdrnet --neo4j URI ingest`, the Bolt writer).
     The server is stopped during the import and started again; constraints, indexes and
     usage summaries are then the same as after a Bolt load. Ingest into the workspace first.
+    The importer builds a staging database that replaces the old one only on success: if it
+    fails, the server restarts on the database as it was (output in its logs/cdrnet-import.log).
 
     \b
     Examples:
