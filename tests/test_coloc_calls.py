@@ -180,3 +180,47 @@ def test_neo4j_equals_embedded_on_a_simulated_case_with_cdrs_and_tower_dumps(gra
     with_calls = graph.link(LinkParams()).edges
     without = link(frame, LinkParams(), coverage=cov).edges
     assert with_calls["coloc_obs"].sum() > without["coloc_obs"].sum()
+
+
+def test_cli_link_then_evidence_name_the_cdr_rows(cws, capsys, tmp_path):
+    from tests.conftest import run_cli
+
+    root = str(cws.root)
+    code, out, err = run_cli(capsys, "-w", root, "link", "--score-colocation")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "-w", root, "evidence", A, B, "--out", str(tmp_path / "ev"))
+    assert code == 0, err
+    rows = pd.read_csv(tmp_path / "ev" / f"evidence_{A}_{B}.csv", dtype=str)
+    coloc = rows[rows["evidence"] == "coloc"]
+    sha = {r.name.rsplit("/", 1)[-1]: r.sha256 for r in cws.reports()}
+    assert len(coloc) == COLOC_WITH_CALLS
+    assert set(coloc["a_sha256"]) == {sha["a_airtel_cdr.csv"]}
+    assert set(coloc["b_sha256"]) == {sha["b_ipdr.csv"], sha["b_vi_cdr.csv"]}
+    # --no-colocation: no co-location row at all.
+    code, out, err = run_cli(capsys, "-w", root, "evidence", A, B, "--no-colocation", "--out", str(tmp_path / "ev2"))
+    assert code == 0, err
+    again = pd.read_csv(tmp_path / "ev2" / f"evidence_{A}_{B}.csv", dtype=str)
+    assert (again["evidence"] != "coloc").all()
+
+
+def test_simulated_pairs_who_meet_are_co_located_by_their_cdrs(tmp_path):
+    """The simulator's meetings also put calls in both parties' CDRs from the meeting's cell: with
+    the IPDR cells blanked out, the CDRs alone co-locate planted pairs far more than others."""
+    from cdrnet.synth.scenario import build_scenario
+    from cdrnet.synth.simulate import simulate
+
+    out = {}
+    for share in (0.0, 1.0):
+        sc = build_scenario("calls", seed=7, subscribers=16, days=4, meeting_rate=1.0, cdr_meeting_share=share)
+        summary = simulate(sc, tmp_path / str(share))
+        w = Workspace(tmp_path / str(share) / "ws").create()
+        assert not ingest(w, tmp_path / str(share) / "dumps", date_order=SIM_ORDER).failed
+        truth = pd.read_csv(tmp_path / str(share) / "truth.csv", dtype=str)
+        planted = set(zip(truth["a"], truth["b"], strict=True))
+        edges = link(w.sessions().assign(cell_id=""), LinkParams(), coverage=w.coverage(), calls=w.calls()).edges
+        is_planted = [(a, b) in planted for a, b in zip(edges["a"], edges["b"], strict=True)]
+        out[share] = (summary["call_records"]["meeting_calls"], int(edges.loc[is_planted, "coloc_obs"].sum()),
+                      int(edges.loc[[not p for p in is_planted], "coloc_obs"].sum()))
+    assert out[0.0][0] == 0 and out[1.0][0] > 0
+    # Meeting calls add co-location to the planted pairs only (the others' CDRs are unchanged).
+    assert out[1.0][1] >= out[0.0][1] + 5 and out[1.0][2] == out[0.0][2]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # simulate.py imports this module
     from cdrnet.synth.scenario import Scenario
     from cdrnet.synth.simulate import Population
 
+#: Parties of a meeting arrive within this many seconds of its start (and call from there).
+MEETING_ARRIVAL_S = 300
 #: The CDR layout of each IPDR operator layout (the paper's layout has no operator: BSNL or DoT).
 CDR_LAYOUT = {"jio": "jio_cdr", "airtel": "airtel_cdr", "airtel_excel": "airtel_cdr", "vi": "vi_cdr"}
 
@@ -96,14 +98,15 @@ def call_events(sc: Scenario, pop: Population, truth: pd.DataFrame,
 
 def _meeting_calls(sc: Scenario, meetings: pd.DataFrame | None, outside: np.ndarray,
                    rng: np.random.Generator) -> pd.DataFrame:
-    """Calls and SMS made during meetings: each party, with probability ``cdr_meeting_share``, calls
-    or texts someone outside the case from the meeting's cell at a time within the meeting's hour."""
+    """Calls and SMS made at meetings: each party, with probability ``cdr_meeting_share``, calls or
+    texts someone outside the case from the meeting's cell as it arrives (within the meeting's first
+    ``MEETING_ARRIVAL_S`` seconds: "I'm here", "I'll be late")."""
     cols = ["caller", "callee", "outside", "day", "type", "start", "duration", "jitter", "at_work", "cell"]
     if meetings is None or meetings.empty or sc.cdr_meeting_share <= 0:
         return pd.DataFrame(columns=cols)
     m = meetings[(meetings["day"] >= 0) & (meetings["day"] < sc.days)]
     who = np.concatenate([m["a"].to_numpy(), m["b"].to_numpy()])
-    t = np.concatenate([m["t"].to_numpy(), m["t"].to_numpy()]) + rng.uniform(0, 3600, len(who))
+    t = np.concatenate([m["t"].to_numpy(), m["t"].to_numpy()]) + rng.uniform(0, MEETING_ARRIVAL_S, len(who))
     day = np.concatenate([m["day"].to_numpy(), m["day"].to_numpy()])
     cell = np.concatenate([m["cell"].to_numpy(), m["cell"].to_numpy()])
     keep = (rng.random(len(who)) < sc.cdr_meeting_share) & (t < 86400)
