@@ -3,6 +3,7 @@
     python -m bench.evaluation            # default sizes, seeds 7 and 11, rewrites the table in docs/evaluation.md
     python -m bench.evaluation --quick    # small cases (CI smoke test), prints only
     python -m bench.evaluation --contacts # cases with call records: links vs truth and vs direct contacts
+    python -m bench.evaluation --colocation # the same cases: co-location from the CDRs' cells on vs off
 
 Scenarios: easy and hard (one layout, one period), realistic (a real case's shape: mixed
 layouts, each dump its own period) and realistic_flat (the same people and events in one
@@ -114,6 +115,45 @@ def run_contacts_case(scenario: str, seed: int, work: Path, **overrides: object)
             "links_with_contact": vs_contacts["links_with_contact"], "contacts_linked": vs_contacts["contacts_linked"]}
 
 
+def run_colocation_case(scenario: str, seed: int, work: Path, **overrides: object) -> list[dict]:
+    """A case with call records, linked with the CDRs' cells in co-location and without them, by
+    default and with --score-colocation (docs/calls-and-towers.md): how the accuracy changes."""
+    from cdrnet.analysis.network import agreement
+
+    sc = build_scenario(scenario, seed=seed, **overrides)
+    case = work / f"{scenario}-{seed}"
+    summary = simulate(sc, case)
+    ws = Workspace(case / "ws").create()
+    rules = load_signatures("modern")
+    ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules, date_order="dmy"), "modern",
+                 show_progress=False)
+    frame, calls, coverage = ws.sessions(), ws.calls(), ws.coverage()
+    subs = sorted(frame["msisdn"].unique())
+    truth = pd.read_csv(case / "truth.csv", dtype=str)
+    keep = pairs_common_days(*all_pairs(subs), coverage, frame) >= MIN_COMMON_DAYS
+    true = set(zip(truth["a"], truth["b"], strict=True)) | set(zip(truth["b"], truth["a"], strict=True))
+    rows, before = [], None
+    for scored in (False, True):
+        for cdr in (False, True):
+            edges = link(frame, LinkParams(score_colocation=scored), coverage=coverage,
+                         calls=calls if cdr else None).edges
+            m = evaluate(*rank_all_pairs(edges, subs, truth, eligible=keep))
+            vs = agreement(edges, truth)
+            is_true = pd.Series([(a, b) in true for a, b in zip(edges["a"], edges["b"], strict=True)], dtype=bool)
+            coloc = edges.set_index(["a", "b"])["coloc_obs"]
+            gained = (coloc - before.reindex(coloc.index).fillna(0)) if cdr and before is not None else None
+            if not cdr:
+                before = coloc
+            rows.append({"scenario": scenario, "seed": seed, "meeting_calls": summary["call_records"]["meeting_calls"],
+                         "score_colocation": scored, "cdr_cells": cdr, "ap": m["ap"], "roc_auc": m["roc_auc"],
+                         "recall_fdr05": m["recall_at_fdr05"], "links": vs["links"],
+                         "links_true": vs["links_with_contact"],
+                         "coloc_true_pairs": int(((edges["coloc_obs"] > 0) & is_true.to_numpy()).sum()),
+                         "cdr_coloc_true": int(gained[is_true.to_numpy()].gt(0).sum()) if gained is not None else 0,
+                         "cdr_coloc_other": int(gained[~is_true.to_numpy()].gt(0).sum()) if gained is not None else 0})
+    return rows
+
+
 def markdown(table: pd.DataFrame, verdict: bool = True) -> str:
     """The table and mean APs; ``verdict`` judges the issue's target (full-size cases only: the
     quick cases are too small to say anything about it)."""
@@ -141,8 +181,20 @@ def main() -> None:
     ap.add_argument("--seeds", default="7,11")
     ap.add_argument("--contacts", action="store_true",
                     help="cases with call records: links vs planted truth and vs direct contacts (prints only)")
+    ap.add_argument("--colocation", action="store_true",
+                    help="cases with call records: accuracy with the CDRs' cells in co-location on vs off "
+                         "(prints only)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cdrnet-eval-"))
+    if args.colocation:
+        try:
+            rows = [r for scenario in CONTACT_SCENARIOS for seed in args.seeds.split(",")
+                    for r in run_colocation_case(scenario, int(seed), work,
+                                                 **(QUICK_CONTACTS[scenario] if args.quick else {}))]
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.contacts:
         try:
             rows = [run_contacts_case(scenario, int(seed), work, **(QUICK_CONTACTS[scenario] if args.quick else {}))

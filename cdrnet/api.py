@@ -289,6 +289,13 @@ class Case:
                                  "check --since/--until/--subscribers, or ingest first")
         return frame
 
+    def _cell_calls(self, params: LinkParams, numbers: list[str]) -> pd.DataFrame | None:
+        """The call events whose cells place ``numbers`` (co-location, as ``link`` reads them)."""
+        if not params.colocation:
+            return None
+        calls = self.store.calls(params.since, params.until, numbers=numbers)
+        return calls[calls["msisdn"].isin(set(numbers))]
+
     def _sessions_of(self, numbers: list[str], since: pd.Timestamp | None = None,
                      until: pd.Timestamp | None = None) -> pd.DataFrame:
         frame = self.sessions(since, until, numbers)
@@ -409,8 +416,9 @@ class Case:
         tz = self.zone_or_case(tz)
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb])
-        return pair_report(frame, na, nb, self.params(tz=tz, **params), tz=tz, all_apps=all_apps,
-                           coverage=self.store.coverage())
+        p = self.params(tz=tz, **params)
+        return pair_report(frame, na, nb, p, tz=tz, all_apps=all_apps, coverage=self.store.coverage(),
+                           calls=self._cell_calls(p, [na, nb]))
 
     def evidence(self, a: str, b: str, out_dir: str | Path | None = None, pseudonymized: bool = False,
                  overrides: dict[str, Any] | None = None, tz: str | None = None,
@@ -430,7 +438,8 @@ class Case:
         na, nb = normalise_numbers([a, b])
         frame = self._sessions_of([na, nb], p.since, p.until)
         files = {r.sha256: r.name for r in self.store.reports()}
-        ev = with_network(build_evidence(frame, na, nb, p, files, coverage=self.store.coverage(), tz=tz), net)
+        ev = with_network(build_evidence(frame, na, nb, p, files, coverage=self.store.coverage(), tz=tz,
+                                         calls=self._cell_calls(p, [na, nb])), net)
         if pseudonymized:
             from cdrnet.pseudonym import pseudonymizer
 

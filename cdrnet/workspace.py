@@ -466,7 +466,7 @@ class Workspace(SiteListsMixin):
     def coverage(self) -> Coverage:
         from cdrnet.analysis.observed import Coverage
 
-        return Coverage.from_reports(session_reports(self.reports()))
+        return Coverage.from_reports(self.reports())  # data-session days; CDR periods for co-location
 
     def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
         """Score pairs in pandas over the loaded sessions."""
@@ -475,7 +475,9 @@ class Workspace(SiteListsMixin):
         frame = self.sessions(params.since, params.until, msisdns)
         if frame.empty:
             raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
-        return link(frame, params, coverage=self.coverage())
+        # The subscribers' voice/SMS CDRs place them at cells too (co-location; docs/calls-and-towers.md).
+        calls = self.calls(params.since, params.until) if params.colocation else None
+        return link(frame, params, coverage=self.coverage(), calls=calls)
 
     @property
     def link_run_dir(self) -> Path:

@@ -29,12 +29,13 @@ from cdrnet.analysis.cousage import (
     add_resolution,
     combine,
     keys_text,
+    tested_pairs,
     window_factor,
 )
 from cdrnet.analysis.null import expected_pairs
 from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
-from cdrnet.analysis.units import cypher_definitions, messaging_categories
+from cdrnet.analysis.units import cdr_periods, cypher_definitions, messaging_categories
 from cdrnet.cypher import query_chain
 from cdrnet.graph.connection import read, read_text, run_auto, run_write
 from cdrnet.graph.model import CO_USED_EVIDENCE
@@ -155,6 +156,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     if resolution is None:
         resolution = cov.resolution
     days = DayFrame(cov, codes)
+    # Co-location counts on the days the subscribers' CDRs cover too (their cells are recorded there).
+    coloc_days = DayFrame(cov.colocation(), codes) if params.colocation else days
     record_end, record_volume = _not_per_flow(cov)
     sweeps = {c: SweepStats() for c in CHANNELS}
     overlap = params.mode == "overlap"
@@ -176,11 +179,15 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
             sweeps["call"], timed, days)
     if params.colocation:
         per_channel["coloc"] = _channel_agg(
-            driver, database, "coloc", {**scope, "gap": params.gap}, codes, params.window_s, False, False,
-            params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"], timed, days)
+            driver, database, "coloc",
+            # Only the subscribers with sessions in scope (their CDRs add cells, never subscribers).
+            {**scope, "msisdns": list(codes), "gap": params.gap, "cdr_periods": cdr_periods(cov.call_periods)}, codes,
+            params.window_s, False, False, params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"],
+            timed, coloc_days)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
-    testable = cov.pairs_with_common_days(codes)
-    edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution)
+    testable = tested_pairs(params, codes, days, coloc_days)
+    edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution,
+                              days, coloc_days)
     coarse = add_resolution(edges, codes, resolution, params.window_s)
     if write_edges:
         timed("writing CO_USED", write_co_used, driver, edges, run, database, case, list(codes), cov.tz,

@@ -35,7 +35,7 @@ from cdrnet.graph.model import (
 )
 from cdrnet.graph.writes import load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
-from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import RejectsFile
 from cdrnet.sitelists import SiteListFolder, SiteListsMixin
@@ -418,7 +418,7 @@ class GraphStore(SiteListsMixin):
     def coverage(self) -> Coverage:
         from cdrnet.analysis.observed import Coverage
 
-        return Coverage.from_reports(session_reports(self.reports()))
+        return Coverage.from_reports(self.reports())  # data-session days; CDR periods for co-location
 
     def calls(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
               numbers: list[str] | None = None, dumps: list[str] | None = None) -> pd.DataFrame:

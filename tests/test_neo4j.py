@@ -229,7 +229,7 @@ def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, drive
                               **cypher_definitions("messaging_categories")},
                 "call": {"record_end_dumps": [], "record_volume_dumps": [],
                          **cypher_definitions("call_ports", "call_protos", "call_categories")},
-                "coloc": {"gap": 60}}
+                "coloc": {"gap": 60, "cdr_periods": {}}}
     for channel, extra in channels.items():
         text, p = query_chain([f"episodes_{channel}", "episodes_match"], {**common, **extra})
         with driver.session() as s:

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from cdrnet.analysis.null import expected_pairs
-from cdrnet.analysis.observed import MIN_COMMON_DAYS, PER_FLOW, Coverage
+from cdrnet.analysis.observed import MIN_COMMON_DAYS, PER_FLOW, Coverage, pair_common_days
 from cdrnet.analysis.sweep import SweepStats, window_pairs
 from cdrnet.analysis.units import (
     CALL_MIN_DURATION_TOL_S,
@@ -296,21 +296,25 @@ def bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
 
 
 def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | None = None,
-         keep_matches: bool = False, coverage: Coverage | None = None) -> LinkResult:
+         keep_matches: bool = False, coverage: Coverage | None = None,
+         calls: pd.DataFrame | None = None) -> LinkResult:
     """Compute scored edges between all subscribers in ``frame`` (canonical sessions).
 
     ``coverage`` says when each subscriber was observed (their dumps' requested
     periods), in which zone days are counted and which dumps carry per-flow end
     times and volumes; without it, each dump's row span stands in. Each pair is
     scored on its own common days only, so its score does not depend on who
-    else is in the case.
+    else is in the case. ``calls`` (call events, cdrnet/model.py CALL_SCHEMA) add
+    the cells the subscribers' voice/SMS CDRs place them at to co-location
+    (``units.call_sightings``), counted on the days their CDRs cover too.
     """
     t0 = time.perf_counter()
-    cov = (coverage or Coverage.from_sessions(frame, resolution=resolution)).with_sessions(frame)
+    cov = (coverage or Coverage.from_sessions(frame, resolution=resolution)).with_sessions(frame).with_calls(calls)
     if resolution is None:
         resolution = cov.resolution
     codes = pd.Index(np.sort(frame["msisdn"].unique()))
     days = DayFrame(cov, codes)
+    coloc_days = DayFrame(cov.colocation(), codes) if params.colocation and calls is not None else days
     n = len(codes)
     sweeps: dict[str, SweepStats] = {c: SweepStats() for c in CHANNELS}
     w, gap = params.window_s, params.gap
@@ -319,11 +323,12 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
     matches: dict[str, pd.DataFrame] = {}
 
     def run(channel: str, units: pd.DataFrame, window: int, ovl: bool,
-            keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
+            keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+            on_days: DayFrame = days) -> tuple[Iterator[pd.DataFrame], np.ndarray]:
         chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel], full=keep_matches or keep is not None)
         if keep is not None:
             chunks = (keep(c) for c in chunks)
-        chunks = (_on_common_days(c, days) for c in chunks)
+        chunks = (_on_common_days(c, on_days) for c in chunks)
         if keep_matches:
             parts = list(chunks)
             whole = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MATCH_COLUMNS)
@@ -344,11 +349,12 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
                                               lambda c: _call_filter(c, cu, params.call_duration_tol)),
                                          cu, codes, params.call_window_s, False, None, days, shift=False)
     if params.colocation:
-        cells = bursts(cell_sessions(frame), gap)
-        per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False), cells, codes, w, False, None, days,
-                                          shift=False)
-    testable = cov.pairs_with_common_days(codes)
-    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable, resolution)
+        cells = bursts(cell_sessions(frame, calls, cov.call_periods), gap)
+        per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False, on_days=coloc_days), cells, codes, w, False,
+                                          None, coloc_days, shift=False)
+    testable = tested_pairs(params, codes, days, coloc_days)
+    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable, resolution,
+                              days, coloc_days)
     coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
                       seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
@@ -475,13 +481,40 @@ def _pair_resolution(index: pd.MultiIndex, codes: pd.Index, resolution: dict[str
     return np.maximum(per_code[a], per_code[b])
 
 
+def tested_pairs(params: LinkParams, codes: pd.Index, days: DayFrame, coloc_days: DayFrame) -> int:
+    """How many pairs can be scored (the q-values' denominator): pairs observed together on
+    MIN_COMMON_DAYS days by their data-session dumps, or, when co-location enters the score, by
+    their data-session dumps and voice/SMS CDRs together."""
+    on = coloc_days if params.colocation and params.score_colocation else days
+    return on.cov.pairs_with_common_days(codes)
+
+
+def _pair_days(e: pd.DataFrame, days: DayFrame | None, coloc_days: DayFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of ``e`` (indexed by codes a, b): common days of the data-session dumps, and of
+    those and the voice/SMS CDRs (co-location's days); without DayFrames, the channels' own."""
+    if days is None or not len(e):
+        common = np.nanmax(np.stack([e[f"{c}_common_days"].to_numpy(float) if f"{c}_common_days" in e
+                                     else np.full(len(e), np.nan) for c in CHANNELS], 1), 1) if len(e) else np.zeros(0)
+        return common, common
+    a = e.index.get_level_values(0).to_numpy(np.int64)
+    b = e.index.get_level_values(1).to_numpy(np.int64)
+    base = pair_common_days(days.sig[a], days.sig[b], days.sets).astype(float)
+    if coloc_days is None or coloc_days is days:
+        return base, base
+    return base, pair_common_days(coloc_days.sig[a], coloc_days.sig[b], coloc_days.sets).astype(float)
+
+
 def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series,
-            testable: int | None = None, resolution: dict[str, int] | None = None) -> tuple[pd.DataFrame, int]:
+            testable: int | None = None, resolution: dict[str, int] | None = None, days: DayFrame | None = None,
+            coloc_days: DayFrame | None = None) -> tuple[pd.DataFrame, int]:
     """Scores, q-values and the edge table from per-channel aggregates (shared by both engines).
 
     Pairs observed together on fewer than MIN_COMMON_DAYS days are left out
     (their number is the second result). ``testable`` is how many pairs could
     be scored at all, the denominator of the Benjamini-Hochberg q-values.
+    Messaging and call evidence are tested on the days the pair's data-session
+    dumps share (``days``); co-location on the days their data-session dumps and
+    voice/SMS CDRs share (``coloc_days``): each channel only where its days suffice.
     """
     frames = []
     for name, agg in per_channel.items():
@@ -494,11 +527,14 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
         # No pair has any evidence: the same table with no rows (every column, so edges.csv,
         # the map and the summary read it like any other; nothing to do is not an error).
         e = pd.DataFrame(index=pd.MultiIndex.from_arrays([np.zeros(0, np.int64)] * 2, names=["a", "b"]))
-    common = np.nanmax(np.stack([e[f"{c}_common_days"].to_numpy(float) if f"{c}_common_days" in e
-                                 else np.full(len(e), np.nan) for c in CHANNELS], 1), 1)
-    scored = common >= MIN_COMMON_DAYS
+    base, cdays = _pair_days(e, days, coloc_days)
+    coloc_scored = params.colocation and params.score_colocation
+    scored = (base >= MIN_COMMON_DAYS) | (coloc_scored & (cdays >= MIN_COMMON_DAYS))
     unscored = int((~scored).sum())
-    e, common = e[scored], common[scored]
+    e, base, cdays = e[scored], base[scored], cdays[scored]
+    # The days shown: when both were observed by the records this run reads (with co-location, their CDRs too).
+    common = np.maximum(base, cdays) if params.colocation else base
+    days_ok = np.stack([base >= MIN_COMMON_DAYS, base >= MIN_COMMON_DAYS, cdays >= MIN_COMMON_DAYS], 1)
     for name in CHANNELS:
         for c in ("obs", "exp"):
             col = f"{name}_{c}"
@@ -512,8 +548,9 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     # on request: shared schedules (offices, shifts, neighbourhoods) put unrelated people
     # in one cell at one time far more often than an hourly null can absorb.
     enabled = np.array([True, params.calls, params.colocation and params.score_colocation])
-    used = ((obs > 0) | (exp > 0)) & enabled
-    pv = np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1)
+    used = ((obs > 0) | (exp > 0)) & enabled & days_ok
+    # A channel whose days do not suffice for this pair has no other day to compare with: untested.
+    pv = np.where(days_ok, np.stack([poisson_p(obs[:, k], exp[:, k]) for k in range(len(CHANNELS))], 1), 1.0)
     # The tight-window scale needs times finer than the tight window. Minute-resolution times
     # (Excel re-saved exports) put a side on :00, so for those pairs the window is widened by a
     # minute (and tested against that wider window); coarser times get no tight-window test.
@@ -525,7 +562,7 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     t2 = e["messaging_tight2"].fillna(0).to_numpy(float) if "messaging_tight2" in e else np.zeros(len(e))
     tight = np.where(fine, t1, np.where(minute, t2, 0.0))
     tight_w = np.where(minute, tau + COARSE_TIGHT_EXTRA_S, tau)
-    pt = tight_p(tight, obs[:, 0], tight_w, w)
+    pt = np.where(days_ok[:, 0], tight_p(tight, obs[:, 0], tight_w, w), 1.0)
     p = fisher(np.column_stack([pv, pt]), np.column_stack([used, used[:, 0] & (tau < w) & (fine | minute)]))
     e = e.reset_index()
     a_codes, b_codes = e["a"].to_numpy(np.int64), e["b"].to_numpy(np.int64)
@@ -534,7 +571,7 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
     out["p_value"] = p
     m_total = len(codes) * (len(codes) - 1) // 2 if testable is None else testable
     out["q_value"] = bh_qvalues(p, max(m_total, len(out), 1))
-    events = obs[:, 0] + obs[:, 1]
+    events = obs[:, 0] * days_ok[:, 0] + obs[:, 1] * days_ok[:, 1]
     ok = (out["q_value"] <= params.fdr) & ((events >= params.min_events) | (obs[:, 1] > 0))
     if params.min_score is not None:
         ok &= out["score"] >= params.min_score

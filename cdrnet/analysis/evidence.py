@@ -15,7 +15,7 @@ import pandas as pd
 
 from cdrnet.analysis.cousage import LinkParams, link
 from cdrnet.analysis.observed import Coverage
-from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
+from cdrnet.analysis.units import bursts, call_sessions, call_sightings, cell_sessions, messaging_sessions
 from cdrnet.clock import DEFAULT_TZ, shown, shown_series
 from cdrnet.csvsafe import write_csv
 from cdrnet.network import Network
@@ -88,31 +88,39 @@ def with_network(ev: Evidence, network: Network) -> Evidence:
     return ev
 
 
-def _units(frame: pd.DataFrame, params: LinkParams, channel: str) -> pd.DataFrame:
+def _units(frame: pd.DataFrame, params: LinkParams, channel: str, calls: pd.DataFrame | None,
+           periods: pd.DataFrame | None) -> pd.DataFrame:
     if channel == "messaging":
         return bursts(messaging_sessions(frame, params.apps, params.possible_apps), params.gap)
     if channel == "coloc":
-        return bursts(cell_sessions(frame), params.gap)
+        return bursts(cell_sessions(frame, calls, periods), params.gap)
     calls = call_sessions(frame)
     return calls.assign(first_key=calls["session_key"]).reset_index(drop=True)
 
 
 def build_evidence(frame: pd.DataFrame, a: str, b: str, params: LinkParams, files: dict[str, str],
-                   coverage: Coverage | None = None, tz: str = DEFAULT_TZ) -> Evidence:
+                   coverage: Coverage | None = None, tz: str = DEFAULT_TZ,
+                   calls: pd.DataFrame | None = None) -> Evidence:
     """Recompute the pair's edge with its matches and resolve every session to its source line.
 
     With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null).
+    ``calls``: the pair's call events; a co-location their CDRs give traces to the CDR's SHA-256
+    and line (the record key is the call's event key, ``/last`` for the sighting at its last cell).
     """
     a, b = sorted((a, b))
     pair = frame[frame["msisdn"].isin([a, b])]
-    res = link(pair, params, keep_matches=True, coverage=coverage)
+    res = link(pair, params, keep_matches=True, coverage=coverage, calls=calls)
     edge = res.edges.iloc[0] if len(res.edges) else None
-    lookup = pair.set_index("session_key")[["start_utc", "dump_sha256", "source_line"]]
+    periods = res.coverage.call_periods if res.coverage is not None else None
+    seen = call_sightings(calls, periods)
+    lookup = pd.concat([pair[["session_key", "start_utc", "dump_sha256", "source_line"]],
+                        seen[["session_key", "start_utc", "dump_sha256", "source_line"]]],
+                       ignore_index=True).drop_duplicates("session_key").set_index("session_key")
     rows = []
     for channel, m in res.matches.items():
         if m is None or m.empty:
             continue
-        units = _units(pair, params, channel)
+        units = _units(pair, params, channel, calls, periods)
         ka = units.loc[m["ua"], "first_key"].to_numpy()
         kb = units.loc[m["ub"], "first_key"].to_numpy()
         for key, sa, sb in zip(m["key"], ka, kb, strict=True):

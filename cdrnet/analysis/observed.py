@@ -101,6 +101,11 @@ class Coverage:
     #: dump sha256 -> (end_scope, volume_scope); missing dumps count as per flow.
     scopes: dict[str, tuple[str, str]] = field(default_factory=dict)
     resolution: dict[str, int] = field(default_factory=dict)
+    #: The periods of the subscribers' voice/SMS CDRs (``periods``' columns): days their cells were
+    #: recorded, which co-location counts beside the data-session days (``colocation``).
+    call_periods: pd.DataFrame | None = None
+    #: SHA-256s of the case's tower dumps: they observe a cell, not a subscriber (no periods).
+    towers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.offset_s = standard_offset_s(self.tz)
@@ -115,20 +120,29 @@ class Coverage:
 
     @classmethod
     def from_reports(cls, reports: list, tz: str | None = None) -> Coverage:
+        """From the case's dump reports: data-session dumps give the observed days, voice/SMS CDRs
+        the days cells were recorded (``call_periods``), tower dumps only their SHA-256s."""
         reports = list(reports)
-        zone = tz or case_zone(reports)
+        calls = [r for r in reports if getattr(r, "kind", "sessions") == "calls"]
+        reports = [r for r in reports if getattr(r, "kind", "sessions") != "calls"]
+        zone = tz or case_zone(reports or calls)
         scopes = {r.sha256: (getattr(r, "end_scope", "") or PER_FLOW, getattr(r, "volume_scope", "") or PER_FLOW)
                   for r in reports}
         resolution: dict[str, int] = {}
         for r in reports:
             for m in r.msisdns:
                 resolution[m] = max(resolution.get(m, 0), r.resolution_s)
-        return cls(periods_from_reports(reports), zone, scopes, resolution)
+        towers = frozenset(r.sha256 for r in calls if getattr(r, "tower_cell", "") or not r.msisdns)
+        return cls(periods_from_reports(reports), zone, scopes, resolution,
+                   periods_from_reports([r for r in calls if r.sha256 not in towers]), towers)
 
     @classmethod
     def from_sessions(cls, frame: pd.DataFrame, tz: str = DEFAULT_TZ,
                       resolution: dict[str, int] | None = None) -> Coverage:
         return cls(periods_from_sessions(frame), tz, {}, dict(resolution or {}))
+
+    def _with(self, periods: pd.DataFrame, call_periods: pd.DataFrame | None) -> Coverage:
+        return Coverage(periods, self.tz, self.scopes, self.resolution, call_periods, self.towers)
 
     def with_sessions(self, frame: pd.DataFrame) -> Coverage:
         """Add row-span periods for subscribers in ``frame`` that no report covers."""
@@ -136,7 +150,27 @@ class Coverage:
         if not missing:
             return self
         extra = periods_from_sessions(frame[frame["msisdn"].isin(missing)])
-        return Coverage(pd.concat([self.periods, extra], ignore_index=True), self.tz, self.scopes, self.resolution)
+        return self._with(pd.concat([self.periods, extra], ignore_index=True), self.call_periods)
+
+    def with_calls(self, calls: pd.DataFrame | None) -> Coverage:
+        """Add row-span periods for call dumps (not tower dumps) that no report covers (call
+        events handed over without their reports: a notebook frame, two files)."""
+        if calls is None or calls.empty:
+            return self
+        known = set() if self.call_periods is None else set(self.call_periods["sha256"])
+        rest = calls[~calls["dump_sha256"].isin(known | set(self.towers))]
+        if rest.empty:
+            return self
+        extra = periods_from_sessions(rest)
+        parts = [p for p in (self.call_periods, extra) if p is not None and len(p)]
+        return self._with(self.periods, pd.concat(parts, ignore_index=True))
+
+    def colocation(self) -> Coverage:
+        """The days co-location counts on: the data-session periods and the call-record periods
+        together (a subscriber's cell is recorded by both). Itself when the case has no CDRs."""
+        if self.call_periods is None or self.call_periods.empty:
+            return self
+        return self._with(pd.concat([self.periods, self.call_periods], ignore_index=True), None)
 
     # -- questions the engine asks ------------------------------------------------
     def days_of(self, msisdn: str) -> np.ndarray:

@@ -107,10 +107,12 @@ class PairReport:
 
 
 def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str = "Asia/Kolkata",
-                all_apps: bool = False, coverage: Coverage | None = None) -> PairReport:
+                all_apps: bool = False, coverage: Coverage | None = None,
+                calls: pd.DataFrame | None = None) -> PairReport:
     """Build the report for subscribers ``a`` and ``b`` from canonical sessions.
 
-    With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null).
+    With the case's ``coverage`` the score is the one ``link`` gives the pair (pair-local null);
+    ``calls`` (their call events) add the cells their CDRs place them at, as ``link`` does.
     """
     t0 = time.perf_counter()
     both = frame[frame["msisdn"].isin([a, b])]
@@ -157,7 +159,7 @@ def pair_report(frame: pd.DataFrame, a: str, b: str, params: LinkParams, tz: str
                else pd.DataFrame(columns=["application", "instances"]))
     per_app["fraction"] = per_app["instances"] / max(len(inst), 1)
     per_app = per_app.sort_values(["instances", "application"], ascending=[False, True]).reset_index(drop=True)
-    res = link(both, params, coverage=coverage) if both["msisdn"].nunique() == 2 else None
+    res = link(both, params, coverage=coverage, calls=calls) if both["msisdn"].nunique() == 2 else None
     edge = res.edges.iloc[0] if res is not None and len(res.edges) else None
     common = int(res.coverage.common_days([a], [b])[0]) if res is not None and res.coverage is not None else 0
     n_a, n_b = int((both["msisdn"] == a).sum()), int((both["msisdn"] == b).sum())

@@ -84,9 +84,92 @@ def call_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     return out.assign(key=out["dest_ip"].astype(str) + ":" + out["dest_port"].astype("Int64").astype(str))
 
 
-def cell_sessions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Sessions with a known cell, keyed by cell id (co-location)."""
+#: What a cell sighting carries: the subscriber seen, the cell (canonical key, loader/cells.py), when,
+#: and the record it comes from (a session key, or a call's event key: see ``call_sightings``).
+SIGHTING_COLUMNS = ["session_key", "msisdn", "cell_id", "start_utc", "end_utc", "dump_sha256", "source_line"]
+#: Suffix of the record key of a call's sighting at its last cell (when it differs from the first).
+LAST_CELL_SUFFIX = "/last"
+
+
+def call_sightings(calls: pd.DataFrame | None, periods: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The cell sightings a voice/SMS CDR gives, for co-location (docs/calls-and-towers.md).
+
+    A call event places the row's own subscriber (the A party of that CDR: the target, whichever
+    way the call went) at its first cell when it started; when the last cell differs, at the last
+    cell when it ended (a handover). The other party is never placed: its cell is not in this
+    record (its own CDR places it). A call whose cells are one cell is one sighting, not two, so
+    a long call counts as one visit. With ``periods`` (the subscribers' own CDR periods,
+    observed.py ``Coverage.call_periods``), only calls inside a period of their subscriber's own
+    CDR count: a tower dump samples one cell at hours the investigator chose, so its rows count
+    only as far as they repeat the subscriber's own CDR (``cdrnet towers`` answers who was there).
+    A call delivered twice (overlapping dumps, a CDR and a tower dump) is one event: its key.
+    """
+    if calls is not None and len(calls) and periods is not None:
+        calls = calls[in_periods(calls["msisdn"], calls["start_utc"], periods)]
+    if calls is None or calls.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+            ("session_key", "string"), ("msisdn", "string"), ("cell_id", "string"),
+            ("start_utc", "datetime64[s, UTC]"), ("end_utc", "datetime64[s, UTC]"), ("dump_sha256", "string"),
+            ("source_line", "int64"))})
+    c = calls.drop_duplicates("event_key", keep="first")
+    first, last = c["first_cell"].fillna(""), c["last_cell"].fillna("")
+    moved = (last != "") & (last != first)
+    at_first = c[first != ""]
+    at_last = c[moved]
+    parts = [
+        pd.DataFrame({"session_key": at_first["event_key"], "msisdn": at_first["msisdn"],
+                      "cell_id": at_first["first_cell"], "start_utc": at_first["start_utc"],
+                      # The same cell at both ends: seen there from start to end.
+                      "end_utc": at_first["start_utc"].where(moved[first != ""], at_first["end_utc"]),
+                      "dump_sha256": at_first["dump_sha256"], "source_line": at_first["source_line"]}),
+        pd.DataFrame({"session_key": at_last["event_key"] + LAST_CELL_SUFFIX, "msisdn": at_last["msisdn"],
+                      "cell_id": at_last["last_cell"], "start_utc": at_last["end_utc"],
+                      "end_utc": at_last["end_utc"], "dump_sha256": at_last["dump_sha256"],
+                      "source_line": at_last["source_line"]}),
+    ]
+    return pd.concat(parts, ignore_index=True)[SIGHTING_COLUMNS]
+
+
+def in_periods(msisdn: pd.Series, when: pd.Series, periods: pd.DataFrame) -> np.ndarray:
+    """Whether each (subscriber, time) lies in one of that subscriber's ``periods`` (bounds inclusive)."""
+    if periods is None or periods.empty or not len(msisdn):
+        return np.zeros(len(msisdn), dtype=bool)
+    t = epoch_seconds(when)
+    rows = pd.DataFrame({"msisdn": msisdn.to_numpy(dtype=object), "t": t, "i": np.arange(len(msisdn))})
+    per = pd.DataFrame({"msisdn": periods["msisdn"].to_numpy(dtype=object),
+                        "lo": epoch_seconds(periods["start_utc"]), "hi": epoch_seconds(periods["end_utc"])})
+    both = rows.merge(per, on="msisdn")
+    hit = both.loc[(both["t"] >= both["lo"]) & (both["t"] <= both["hi"]), "i"].to_numpy()
+    out = np.zeros(len(msisdn), dtype=bool)
+    out[hit] = True
+    return out
+
+
+def cdr_periods(periods: pd.DataFrame | None) -> dict[str, list[list[int]]]:
+    """The subscribers' CDR periods as epoch seconds per number (the Cypher engine's form of
+    ``in_periods``' argument)."""
+    if periods is None or periods.empty:
+        return {}
+    lo, hi = epoch_seconds(periods["start_utc"]), epoch_seconds(periods["end_utc"])
+    out: dict[str, list[list[int]]] = {}
+    for m, a, b in zip(periods["msisdn"].astype(str), lo.tolist(), hi.tolist(), strict=True):
+        out.setdefault(m, []).append([int(a), int(b)])
+    return out
+
+
+def cell_sessions(frame: pd.DataFrame, calls: pd.DataFrame | None = None,
+                  periods: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Cell sightings keyed by cell id (co-location): sessions with a known cell and, when
+    ``calls`` are given, the sightings their call records give (``call_sightings``) of the
+    subscribers in ``frame``. Both carry the canonical cell key, so they join."""
     out = frame[frame["cell_id"].fillna("") != ""]
+    seen = call_sightings(calls, periods)
+    if len(seen):
+        seen = seen[seen["msisdn"].isin(set(frame["msisdn"].unique()))]
+    if len(seen):
+        text = {"session_key": object, "msisdn": object, "cell_id": object}
+        out = pd.concat([out[[c for c in SIGHTING_COLUMNS if c in out]].astype(text), seen.astype(text)],
+                        ignore_index=True)
     return out.assign(key=out["cell_id"])
 
 

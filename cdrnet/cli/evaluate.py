@@ -78,7 +78,8 @@ def evaluate_cmd(app: AppContext, edges_file: str, truth_file: str, baseline: st
     subs = sorted(frame["msisdn"].unique())
     coverage = case.store.coverage()
     if tz:
-        coverage = Coverage(coverage.periods, tz, coverage.scopes, coverage.resolution)
+        coverage = Coverage(coverage.periods, tz, coverage.scopes, coverage.resolution, coverage.call_periods,
+                            coverage.towers)
     a, b = all_pairs(subs)
     common = pairs_common_days(a, b, coverage, frame)
     keep = common >= min_common_days

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # simulate.py imports this module
     from cdrnet.synth.scenario import Scenario
     from cdrnet.synth.simulate import Population
 
+#: Parties of a meeting arrive within this many seconds of its start (and call from there).
+MEETING_ARRIVAL_S = 300
 #: The CDR layout of each IPDR operator layout (the paper's layout has no operator: BSNL or DoT).
 CDR_LAYOUT = {"jio": "jio_cdr", "airtel": "airtel_cdr", "airtel_excel": "airtel_cdr", "vi": "vi_cdr"}
 
@@ -47,9 +49,11 @@ def _outside_numbers(n: int, rng: np.random.Generator, taken: set[str]) -> np.nd
     return np.array(out, dtype=object)
 
 
-def call_events(sc: Scenario, pop: Population, truth: pd.DataFrame) -> pd.DataFrame:
+def call_events(sc: Scenario, pop: Population, truth: pd.DataFrame,
+                meetings: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every call and SMS of the case, one row per call (caller's view): caller/callee indexes
-    (-1: outside the case, with its number), type, start (naive local), duration."""
+    (-1: outside the case, with its number), type, start (naive local), duration; ``cell`` where
+    the call is made from a meeting's cell (else the subscriber's home or work cell)."""
     rng = np.random.default_rng([sc.seed, 61])
     n = len(pop.msisdn)
     index = pd.Series(np.arange(n), index=pop.msisdn)
@@ -83,7 +87,40 @@ def call_events(sc: Scenario, pop: Population, truth: pd.DataFrame) -> pd.DataFr
     f["duration"] = np.where(sms, 0, np.clip(rng.lognormal(np.log(90), 0.9, m), 3, 3600).astype(np.int64))
     f["jitter"] = rng.integers(0, 3, m)  # the callee's switch records the call a little later
     f["at_work"] = rng.random(m) < 0.4
+    f["cell"] = None
+    # Drawn after everything above, so the other calls of a seed stay what they were.
+    extra = _meeting_calls(sc, meetings, outside, rng)
+    if len(extra):
+        f = pd.concat([f, extra], ignore_index=True).astype(
+            {"caller": np.int64, "callee": np.int64, "duration": np.int64, "jitter": np.int64, "at_work": bool})
     return f.drop(columns="day").sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def _meeting_calls(sc: Scenario, meetings: pd.DataFrame | None, outside: np.ndarray,
+                   rng: np.random.Generator) -> pd.DataFrame:
+    """Calls and SMS made at meetings: each party, with probability ``cdr_meeting_share``, calls or
+    texts someone outside the case from the meeting's cell as it arrives (within the meeting's first
+    ``MEETING_ARRIVAL_S`` seconds: "I'm here", "I'll be late")."""
+    cols = ["caller", "callee", "outside", "day", "type", "start", "duration", "jitter", "at_work", "cell"]
+    if meetings is None or meetings.empty or sc.cdr_meeting_share <= 0:
+        return pd.DataFrame(columns=cols)
+    m = meetings[(meetings["day"] >= 0) & (meetings["day"] < sc.days)]
+    who = np.concatenate([m["a"].to_numpy(), m["b"].to_numpy()])
+    t = np.concatenate([m["t"].to_numpy(), m["t"].to_numpy()]) + rng.uniform(0, MEETING_ARRIVAL_S, len(who))
+    day = np.concatenate([m["day"].to_numpy(), m["day"].to_numpy()])
+    cell = np.concatenate([m["cell"].to_numpy(), m["cell"].to_numpy()])
+    keep = (rng.random(len(who)) < sc.cdr_meeting_share) & (t < 86400)
+    who, t, day, cell = who[keep], t[keep], day[keep], cell[keep]
+    k = len(who)
+    sms = rng.random(k) < sc.cdr_sms_share
+    out_ = rng.random(k) < 0.5
+    return pd.DataFrame({
+        "caller": np.where(out_, who, -1), "callee": np.where(out_, -1, who),
+        "outside": outside[rng.integers(0, len(outside), k)], "day": day,
+        "type": np.where(sms, "sms", "voice"),
+        "start": pd.Timestamp(sc.start_date) + pd.to_timedelta(day, unit="D") + pd.to_timedelta(np.floor(t), unit="s"),
+        "duration": np.where(sms, 0, np.clip(rng.lognormal(np.log(90), 0.9, k), 3, 3600).astype(np.int64)),
+        "jitter": np.zeros(k, dtype=np.int64), "at_work": np.zeros(k, dtype=bool), "cell": cell}, columns=cols)
 
 
 def _views(f: pd.DataFrame, pop: Population) -> pd.DataFrame:
@@ -100,6 +137,8 @@ def _views(f: pd.DataFrame, pop: Population) -> pd.DataFrame:
         w = who.to_numpy()[keep]
         at_work = f["at_work"].to_numpy()[keep]
         cell = np.where(at_work, np.asarray(pop.work_cell)[w], np.asarray(pop.home_cell)[w])
+        met = f["cell"].to_numpy()[keep]
+        cell = np.where(pd.notna(met), met, cell)
         start = f["start"][keep] + pd.to_timedelta(f["jitter"][keep] * shift, unit="s")
         sides.append(pd.DataFrame({"who": w, "msisdn": msisdn[w], "b_party": other[keep], "direction": side,
                                    "type": f["type"][keep].to_numpy(), "start": start.to_numpy(),
@@ -111,13 +150,13 @@ def _views(f: pd.DataFrame, pop: Population) -> pd.DataFrame:
 
 
 def write_call_records(sc: Scenario, pop: Population, truth: pd.DataFrame, plan_layouts: dict[int, str],
-                       folder: Path) -> dict:
+                       folder: Path, meetings: pd.DataFrame | None = None) -> dict:
     """Write one CDR per subscriber and ``tower_dumps`` tower dumps into ``folder``; a summary for scenario.json.
 
     Also writes ``contacts_truth.csv`` beside the folder: the planted pairs that call or
     text, with how many calls and SMS they exchanged.
     """
-    f = call_events(sc, pop, truth)
+    f = call_events(sc, pop, truth, meetings)
     views = _views(f, pop)
     files = []
     for who, part in views.groupby("who", sort=True):
@@ -148,5 +187,6 @@ def write_call_records(sc: Scenario, pop: Population, truth: pd.DataFrame, plan_
                 .groupby(["a", "b"], as_index=False).sum())
     contacts.to_csv(folder.parent / "contacts_truth.csv", index=False)
     return {"cdr_files": files, "tower_dumps": towers, "calls": int((f["type"] == "voice").sum()),
-            "sms": int((f["type"] == "sms").sum()), "planted_pairs_calling": int(len(contacts)),
+            "sms": int((f["type"] == "sms").sum()), "meeting_calls": int(f["cell"].notna().sum()),
+            "planted_pairs_calling": int(len(contacts)),
             "planted_pairs_never_calling": int(len(truth) - len(contacts))}

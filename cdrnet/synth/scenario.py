@@ -75,6 +75,9 @@ class Scenario:
     cdr_sms_share: float = 0.35
     cdr_outside_numbers: int = 300
     tower_dumps: int = 3  # busiest cell-days dumped
+    # Each party of a meeting (planted pairs meeting at one cell for an hour) makes a call or SMS
+    # there to someone outside the case with this probability: their CDRs place both at that cell.
+    cdr_meeting_share: float = 0.5
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,7 +93,7 @@ class Scenario:
 
 
 CALL_FIELDS = ("cdrs", "cdr_pair_share", "cdr_pair_rate", "cdr_outside_rate", "cdr_sms_share", "cdr_outside_numbers",
-               "tower_dumps")
+               "tower_dumps", "cdr_meeting_share")
 
 PRESETS: dict[str, dict] = {
     "easy": {},

@@ -143,6 +143,10 @@ class DayGenerator:
     def __init__(self, sc: Scenario, pop: Population) -> None:
         self.sc, self.pop = sc, pop
         self.n = len(pop.msisdn)
+        #: Every meeting generated (a, b, day, t: its start in seconds into the day, cell), for the
+        #: call records (cdrnet/synth/calls.py): people at a meeting also call and text others.
+        self.meetings: list[pd.DataFrame] = []
+        self._day = 0
 
     def _times(self, rng: np.random.Generator, who: np.ndarray) -> np.ndarray:
         """Seconds into the day, drawn from each subscriber's own hourly rhythm."""
@@ -203,6 +207,7 @@ class DayGenerator:
 
     def generate(self, day: int) -> pd.DataFrame:
         sc, pop, n = self.sc, self.pop, self.n
+        self._day = day
         # Days before the case start (another requested period) draw from their own streams.
         rng = np.random.default_rng([sc.seed, day, 17] if day >= 0 else [sc.seed, 17, -day, 1])
         parts: list[dict] = []
@@ -325,6 +330,7 @@ class DayGenerator:
         if not len(a):
             return None
         t = self._times(rng, a)
+        self.meetings.append(pd.DataFrame({"a": a, "b": b, "day": self._day, "t": t, "cell": self.pop.work_cell[a]}))
         rows = []
         for side in (a, b):
             m = 4
@@ -630,7 +636,9 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
     if sc.cdrs:
         from cdrnet.synth.calls import write_call_records
 
+        met = pd.concat(gen.meetings, ignore_index=True) if gen.meetings else None
         summary["call_records"] = write_call_records(sc, pop, truth, {int(w): str(la) for w, la in
-                                                                      zip(plan.who, plan.layout, strict=True)}, dumps)
+                                                                      zip(plan.who, plan.layout, strict=True)}, dumps,
+                                                     met)
     (out / "scenario.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return summary
