@@ -38,6 +38,7 @@ from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
+from cdrnet.synth.calls import files_by_date_order
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from cdrnet.workspace import Workspace
@@ -99,11 +100,13 @@ def run_contacts_case(scenario: str, seed: int, work: Path, **overrides: object)
 
     sc = build_scenario(scenario, seed=seed, **overrides)
     case = work / f"{scenario}-{seed}"
-    simulate(sc, case)
+    summary = simulate(sc, case)
     ws = Workspace(case / "ws").create()
     rules = load_signatures("modern")
-    ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules, date_order="dmy"), "modern",
-                 show_progress=False)
+    for order, files in files_by_date_order(summary, case).items():  # short dumps read both ways
+        if files:
+            ingest_paths(files, ws, builtin_layouts(), Options(rules=rules, date_order=order), "modern",
+                         show_progress=False)
     frame = ws.sessions()
     subs = sorted(frame["msisdn"].unique())
     edges = link(frame, LinkParams(), coverage=ws.coverage()).edges  # data-session dumps only

@@ -130,19 +130,6 @@ def link_params(params: LinkParams | None = None, *, tz: str = DEFAULT_TZ, **opt
     return LinkParams(**options)
 
 
-def zoned_time(value: pd.Timestamp | str | None, zone: str) -> pd.Timestamp | None:
-    """A time an analyst typed, read in the case's zone unless it carries an offset (as UTC)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = pd.Timestamp(value)
-        except ValueError as exc:
-            raise UsageError(f"cannot read the time '{value}'",
-                             "use ISO format, e.g. 2024-03-01 or 2024-03-01T18:00+05:30") from exc
-    return value.tz_localize(zone) if value.tzinfo is None else value.tz_convert("UTC")
-
-
 def read_options(tz: str = DEFAULT_TZ, country_code: str = "91", signatures: str = "modern",
                  extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
     """Validated options for reading dumps (zone, country code, signature table, date order)."""
@@ -660,8 +647,7 @@ class Case:
         zone = tz or self.zone
         read_options(tz=zone)
         numbers = normalise_numbers(suspects)
-        lo = parse_time(since, zone) if isinstance(since, str) else since
-        hi = parse_time(until, zone) if isinstance(until, str) else until
+        lo, hi = parse_time(since, zone), parse_time(until, zone)
         places = self.places(lo, hi, zone, pseudonymized)
         if places.placed.empty:
             raise WorkspaceError("no sessions or calls at a cell match the selection",

@@ -47,13 +47,14 @@ def case_zone(reports: Iterable[object]) -> str:
     return next(z for z in zones if counts[z] == best)
 
 
-def parse_time(text: str | None, tz: str = "UTC") -> pd.Timestamp | None:
+def parse_time(text: str | pd.Timestamp | None, tz: str = "UTC") -> pd.Timestamp | None:
     """ISO date/time as an analyst types it; without an offset it is read in ``tz`` (the case's zone).
 
     ``2024-03-05`` with tz Asia/Kolkata is midnight IST (18:30 UTC the day before);
-    ``2024-03-05T00:00Z`` or ``…+05:30`` carry their own offset and win.
+    ``2024-03-05T00:00Z`` or ``…+05:30`` carry their own offset and win. Library callers may pass
+    a ``pd.Timestamp``: a naive one is read in ``tz`` the same way, an aware one keeps its instant.
     """
-    if not text:
+    if text is None or (isinstance(text, str) and not text):
         return None
     try:
         ts = pd.Timestamp(text)

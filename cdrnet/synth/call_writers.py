@@ -80,12 +80,20 @@ def _position(f: pd.DataFrame) -> pd.Series:
     return (f["lat"].map("{:.5f}".format) + "/" + f["lon"].map("{:.5f}".format)).where(ok, "")
 
 
-def _rows(f: pd.DataFrame, layout: str) -> pd.DataFrame:
-    """The data rows of one layout as text columns, in header order."""
+def excel_date(start: pd.Series) -> pd.Series:
+    """Dates as Excel on a US-locale machine saves them: month first, without leading zeros (``3/14/2026``)."""
+    return (start.dt.month.astype(str) + "/" + start.dt.day.astype(str) + "/" + start.dt.year.astype(str)).astype(
+        "string")
+
+
+def _rows(f: pd.DataFrame, layout: str, excel: bool = False) -> pd.DataFrame:
+    """The data rows of one layout as text columns, in header order (``excel``: dates re-saved month-first)."""
     f = f.reset_index(drop=True)
     code = pd.Series([CODES[layout][(d, t)] for d, t in zip(f["direction"], f["type"], strict=True)], index=f.index)
     target, other = national(f["msisdn"]), national(f["b_party"])
     date, time = f["start"].dt.strftime("%d/%m/%Y"), f["start"].dt.strftime("%H:%M:%S")
+    if excel:
+        date = excel_date(f["start"])
     dur = f["duration"].astype(np.int64).astype(str)
     cell = f["cell"].astype("string").fillna("")
     last = f["last_cell"].astype("string").fillna("") if "last_cell" in f else cell
@@ -126,9 +134,22 @@ def _csv(rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
+def _pad(head: str, width: int) -> str:
+    """Preamble lines as Excel saves them: each padded with commas up to the header's width."""
+    return "".join(line + "," * (width - 1) + "\n" for line in head.splitlines())
+
+
 def render_calls(f: pd.DataFrame, layout: str, *, period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
-                 tower_cell: str = "") -> str:
-    """The whole file of one CDR (or, with ``tower_cell``, an Airtel tower dump of that cell)."""
+                 tower_cell: str = "", excel: bool = False) -> str:
+    """The whole file of one CDR (or, with ``tower_cell``, an Airtel tower dump of that cell).
+
+    ``excel`` writes an Airtel export as it comes back after a re-save through Excel on a
+    US-locale machine (BRIEF.md): the row dates month-first without leading zeros, every
+    preamble line padded with commas to the header's width; the preamble's own text (its
+    period) is unchanged, since Excel keeps text cells as they were.
+    """
+    if excel and layout != "airtel_cdr":
+        raise ValueError("Excel re-saved call records are written in the Airtel layout")
     f = f.sort_values("start", kind="stable").reset_index(drop=True)
     first = f["start"].min().floor("D") if len(f) else pd.Timestamp("2026-03-02")
     last = (f["start"].max().floor("D") if len(f) else first) + pd.Timedelta(seconds=86399)
@@ -140,6 +161,8 @@ def render_calls(f: pd.DataFrame, layout: str, *, period: tuple[pd.Timestamp, pd
         if layout != "airtel_cdr":
             raise ValueError("tower dumps are written in the Airtel layout")
         head = f"BHARTI AIRTEL LIMITED\nCall Details of CELL ID '{tower_cell}' {span}\n"
+        if excel:
+            head = _pad(head, len(HEADERS[layout]))
         if f.empty:
             return head + "No Data Found\n"
     else:
@@ -151,7 +174,9 @@ def render_calls(f: pd.DataFrame, layout: str, *, period: tuple[pd.Timestamp, pd
             "bsnl_cdr": f"Search Criteria : MSISDN\nStart Date : {first:%Y%m%d%H%M}\n\n",
             "dot_cdr": "",
         }[layout]
-    body = _rows(f, layout)
+        if excel:
+            head = _pad(head, len(HEADERS[layout]))
+    body = _rows(f, layout, excel)
     lines = [HEADERS[layout], *body.to_numpy().tolist()]
     text = _csv(lines)
     if layout == "vi_cdr":  # Vi data rows end with a trailing comma

@@ -33,6 +33,27 @@ MEETING_ARRIVAL_S = 300
 CDR_LAYOUT = {"jio": "jio_cdr", "airtel": "airtel_cdr", "airtel_excel": "airtel_cdr", "vi": "vi_cdr"}
 
 
+def month_first_files(summary: dict) -> set[str]:
+    """The files of a simulated case written month-first (Excel re-saved IPDRs, CDRs and tower
+    dumps), as paths relative to the case folder: the ground truth a test or benchmark needs to
+    load the dumps whose dates read both ways with the right ``--date-order``."""
+    out = {f for d in summary.get("dumps", []) if d.get("layout") == "airtel_excel" for f in d["files"]}
+    return out | set(summary.get("call_records", {}).get("month_first", []))
+
+
+def files_by_date_order(summary: dict, case: Path) -> dict[str, list[str]]:
+    """Every file of a simulated case under the ``--date-order`` it was written in ("dmy"/"mdy"):
+    a short dump's dates read both ways, and one order forced on the whole folder would misread
+    the dumps written in the other (exactly what an analyst must not do either)."""
+    mdy = month_first_files(summary)
+    every = [*summary.get("files", []), *summary.get("call_records", {}).get("cdr_files", []),
+             *summary.get("call_records", {}).get("tower_dumps", [])]
+    out: dict[str, list[str]] = {"dmy": [], "mdy": []}
+    for f in dict.fromkeys(every):
+        out["mdy" if f in mdy else "dmy"].append(str(case / f))
+    return out
+
+
 def _callers(sc: Scenario, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """The planted pairs that also call or text each other (the others never do)."""
     calls = rng.random(len(truth)) < sc.cdr_pair_share
@@ -158,26 +179,46 @@ def write_call_records(sc: Scenario, pop: Population, truth: pd.DataFrame, plan_
     """
     f = call_events(sc, pop, truth, meetings)
     views = _views(f, pop)
-    files = []
+    files, month_first = [], []
     for who, part in views.groupby("who", sort=True):
-        layout = CDR_LAYOUT.get(plan_layouts.get(int(who), "paper"), "bsnl_cdr" if int(who) % 2 else "dot_cdr")
+        ipdr_layout = plan_layouts.get(int(who), "paper")
+        layout = CDR_LAYOUT.get(ipdr_layout, "bsnl_cdr" if int(who) % 2 else "dot_cdr")
         number = str(pop.msisdn[int(who)])
-        path = write_calls(part, layout, folder / f"cdr_{layout}_{number}.csv")
+        excel = ipdr_layout == "airtel_excel"  # the analyst re-saved this subscriber's Airtel exports
+        path = write_calls(part, layout, folder / f"cdr_{layout}_{number}.csv", excel=excel)
         files.append(f"{folder.name}/{path.name}")
-    towers = []
+        if excel:
+            month_first.append(files[-1])
+    towers, empty = [], []
     rng = np.random.default_rng([sc.seed, 62])
     day = views["start"].dt.floor("D")
     busy = views.groupby([views["cell"], day]).size().sort_values(ascending=False, kind="stable")
     busy = busy[~busy.index.get_level_values(0).duplicated()]  # the busiest day of each cell: distinct places
-    for (cell, d), _ in busy.head(sc.tower_dumps).items():
+    chosen = [(cell, d, False) for (cell, d), _ in busy.head(sc.tower_dumps).items()]
+    first_day = day.min()
+    first = views[(day == first_day) & ~views["cell"].isin([c for c, _, _ in chosen])]
+    for cell in first["cell"].value_counts().index[: sc.tower_excel]:
+        chosen.append((cell, first_day, True))  # a short dump whose dates all read both ways
+    for cell, d, excel in chosen:
         rows = views[(views["cell"] == cell) & (day == d)]
         strangers = rows.sample(frac=0.3, random_state=int(rng.integers(0, 2**31)))  # people passing by
         strangers = strangers.assign(msisdn=_outside_numbers(len(strangers), rng, set(pop.msisdn)))
         dump = pd.concat([rows, strangers], ignore_index=True)
         name = f"tower_{cell}_{d:%Y%m%d}.csv"
         write_calls(dump, "airtel_cdr", folder / name, tower_cell=str(cell),
-                    period=(d, d + pd.Timedelta(seconds=86399)))
+                    period=(d, d + pd.Timedelta(seconds=86399)), excel=excel)
         towers.append(f"{folder.name}/{name}")
+        if excel:
+            month_first.append(towers[-1])
+    used = set(views["cell"].astype(str)) | set(views["last_cell"].astype(str))
+    mcc_mnc_lac = str(views["cell"].iloc[0]).rsplit("-", 1)[0]
+    free = (f"{mcc_mnc_lac}-{ci}" for ci in range(90000, 90000 + len(used) + sc.tower_empty + 1))
+    for cell in [c for c in free if c not in used][: sc.tower_empty]:  # cells nobody used that day
+        name = f"tower_{cell}_{first_day:%Y%m%d}.csv"
+        write_calls(views.iloc[:0], "airtel_cdr", folder / name, tower_cell=cell,
+                    period=(first_day, first_day + pd.Timedelta(seconds=86399)))
+        towers.append(f"{folder.name}/{name}")
+        empty.append(towers[-1])
     case = f[(f["caller"] >= 0) & (f["callee"] >= 0)]
     msisdn = np.asarray(pop.msisdn, dtype=object)
     lo = np.minimum(msisdn[case["caller"]], msisdn[case["callee"]])
@@ -186,7 +227,8 @@ def write_call_records(sc: Scenario, pop: Population, truth: pd.DataFrame, plan_
                               "sms": (case["type"] == "sms").to_numpy().astype(int)})
                 .groupby(["a", "b"], as_index=False).sum())
     contacts.to_csv(folder.parent / "contacts_truth.csv", index=False)
-    return {"cdr_files": files, "tower_dumps": towers, "calls": int((f["type"] == "voice").sum()),
+    return {"cdr_files": files, "tower_dumps": towers, "month_first": month_first, "empty_tower_dumps": empty,
+            "calls": int((f["type"] == "voice").sum()),
             "sms": int((f["type"] == "sms").sum()), "meeting_calls": int(f["cell"].notna().sum()),
             "planted_pairs_calling": int(len(contacts)),
             "planted_pairs_never_calling": int(len(truth) - len(contacts))}

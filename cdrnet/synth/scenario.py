@@ -78,6 +78,10 @@ class Scenario:
     # Each party of a meeting (planted pairs meeting at one cell for an hour) makes a call or SMS
     # there to someone outside the case with this probability: their CDRs place both at that cell.
     cdr_meeting_share: float = 0.5
+    # Real shapes of tower dumps: one re-saved through Excel (month-first dates, BRIEF.md) for the
+    # busiest other cell on the case's first day, and empty ones (``No Data Found``) of quiet cells.
+    tower_excel: int = 0
+    tower_empty: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -93,7 +97,7 @@ class Scenario:
 
 
 CALL_FIELDS = ("cdrs", "cdr_pair_share", "cdr_pair_rate", "cdr_outside_rate", "cdr_sms_share", "cdr_outside_numbers",
-               "tower_dumps", "cdr_meeting_share")
+               "tower_dumps", "cdr_meeting_share", "tower_excel", "tower_empty")
 
 PRESETS: dict[str, dict] = {
     "easy": {},
@@ -123,7 +127,8 @@ PRESETS["realistic_sparse"] = {**PRESETS["realistic"], "name": "realistic_sparse
 
 # The easy and realistic cases with call records too: CDRs of every subscriber and tower dumps.
 PRESETS["calls"] = {"name": "calls", "cdrs": True}
-PRESETS["realistic_calls"] = {**PRESETS["realistic"], "name": "realistic_calls", "cdrs": True}
+PRESETS["realistic_calls"] = {**PRESETS["realistic"], "name": "realistic_calls", "cdrs": True, "tower_excel": 1,
+                              "tower_empty": 1}
 
 LAYOUTS = ("paper", "jio", "airtel", "airtel_excel", "vi")
 
