@@ -45,8 +45,9 @@ class UnknownLayoutError(CdrnetError):
 class DateOrderError(CdrnetError):
     """A dump's numeric dates cannot be read day-first or month-first with certainty."""
 
-    hint = ("check a few dates of the dump against its period, then re-run with --date-order dmy "
-            "(day first, 03/04 = 3 April) or --date-order mdy (month first, 03/04 = 4 March)")
+    hint = ("check a few dates of the dump against its period, then re-run those files alone with --date-order "
+            "dmy (day first, 03/04 = 3 April) or --date-order mdy (month first, 03/04 = 4 March): one order forced "
+            "on a whole folder misreads the dumps written the other way")
 
 
 class IngestWorkerError(CdrnetError):
