@@ -208,7 +208,10 @@ def _pick_reading(stated: StatedPeriod | None, readings: dict[str, tuple[pd.Time
                   order: str) -> tuple[tuple[pd.Timestamp, pd.Timestamp] | None, str]:
     """A period stated as ``02-03-2026 … 03-03-2026`` reads two ways: keep the one the rows fall in."""
     starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
-    local = parse_local(starts.astype("string").fillna(""), formats_for_order(formats, order)).dropna()
+    fmts = formats_for_order(formats, order)
+    # Call records put the date and the time in two columns: a start cell may hold a date alone.
+    fmts = (*fmts, *dict.fromkeys(f.split(" ")[0] for f in fmts if " " in f))
+    local = parse_local(starts.astype("string").fillna("").str.strip(), fmts).dropna()
     fits = []
     for reading in readings.values():
         lo, hi = reading[0].normalize(), reading[1].normalize() + pd.Timedelta(days=1)

@@ -90,6 +90,11 @@ def test_short_tower_dump_loads_in_the_order_the_analyst_names(capsys, tmp_path)
         assert local_starts(w) == expected(calls)  # 7 May, never 5 July
         rep = w.reports()[0]
         assert (rep.loaded, rep.rejected, rep.date_order, rep.date_order_source) == (4, {}, order, "option")
+        # The numeric period reads both ways; the reading the rows fall in is kept (dates alone in
+        # their own column, as call records write them, still read).
+        assert (rep.period_source, rep.period_start_utc, rep.period_end_utc) == (
+            "preamble", "2026-05-06T18:30:00+00:00", "2026-05-07T18:29:59+00:00")
+        assert not rep.notes
 
 
 def test_the_wrong_order_named_for_a_short_dump_is_the_analysts_call(ws, tmp_path):
