@@ -130,6 +130,16 @@ def link_params(params: LinkParams | None = None, *, tz: str = DEFAULT_TZ, **opt
     return LinkParams(**options)
 
 
+def _require_in_calls(numbers: list[str], called: pd.DataFrame) -> None:
+    """Refuse a number no call record holds: "no common contact" or "no chain" would read as a finding
+    when the number was mistyped or its CDR never loaded."""
+    seen = set(called["a"]) | set(called["b"])
+    missing = [n for n in numbers if n not in seen]
+    if missing:
+        raise UsageError(f"no calls or SMS of {', '.join(missing)} in the call records",
+                         "check the number, or run 'cdrnet dumps' to see what is loaded")
+
+
 def read_options(tz: str = DEFAULT_TZ, country_code: str = "91", signatures: str = "modern",
                  extra_signatures: Iterable[str] = (), date_order: str = "auto"):  # noqa: ANN201 - loader Options
     """Validated options for reading dumps (zone, country code, signature table, date order)."""
@@ -462,10 +472,13 @@ class Case:
         self._require_calls()
         return self.store.called()
 
-    def contacts(self, msisdn: str, tz: str = "Asia/Kolkata", night: tuple[int, int] | None = None) -> Contacts:
+    def contacts(self, msisdn: str, tz: str | None = None, night: tuple[int, int] | None = None) -> Contacts:
         """Everyone ``msisdn`` called or texted or was called or texted by: per contact calls and SMS each
-        way, seconds, night calls, first and last contact; most frequent first (``.top``, ``.bottom``)."""
+        way, seconds, night calls (in ``tz``, default the case's zone), first and last contact; most
+        frequent first (``.top``, ``.bottom``)."""
         from cdrnet.analysis.contacts import NIGHT_HOURS, contacts_of
+
+        tz = self.zone_or_case(tz)
 
         (m,) = normalise_numbers([msisdn])
         events = self.calls([m])
@@ -474,10 +487,13 @@ class Case:
         return contacts_of(events, m, tz, night or NIGHT_HOURS)
 
     def write_contacts(self, msisdn: str | None = None, out_dir: str | Path | None = None,
-                       tz: str = "Asia/Kolkata", night: tuple[int, int] | None = None) -> list[Path]:
+                       tz: str | None = None, night: tuple[int, int] | None = None) -> list[Path]:
         """contacts.csv (``a,b,calls,sms,seconds,first,last``: every pair, or those of ``msisdn``) and, for
-        one number, contacts_<msisdn>.csv (per contact, with night calls); default folder WORKSPACE/contacts."""
+        one number, contacts_<msisdn>.csv (per contact, with night calls); default folder WORKSPACE/contacts.
+        Times are written in ``tz`` (default the case's zone) with their offset."""
         from cdrnet.analysis.contacts import csv_table
+
+        tz = self.zone_or_case(tz)
 
         out = Path(out_dir) if out_dir is not None else self.output("contacts")
         out.mkdir(parents=True, exist_ok=True)
@@ -503,7 +519,9 @@ class Case:
         wanted = list(dict.fromkeys(normalise_numbers(numbers)))
         if len(wanted) < 2:
             raise UsageError("common contacts need at least two different numbers")
-        return common_contacts(self.called(), wanted)
+        called = self.called()
+        _require_in_calls(wanted, called)
+        return common_contacts(called, wanted)
 
     def chains(self, a: str, b: str, max_hops: int = 4, limit: int = 20) -> list[list[str]]:
         """The shortest chains of direct contacts between ``a`` and ``b`` (at most ``max_hops`` calls long)."""
@@ -512,12 +530,16 @@ class Case:
         na, nb = normalise_numbers([a, b])
         if na == nb:
             raise UsageError("a chain needs two different numbers")
-        return contact_chains(self.called(), na, nb, max_hops, limit)
+        called = self.called()
+        _require_in_calls([na, nb], called)
+        return contact_chains(called, na, nb, max_hops, limit)
 
-    def equipment(self, msisdn: str, tz: str = "Asia/Kolkata") -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(devices, SIMs) of a subscriber with the period each was seen, from IPDR sessions and call
-        records together: a handset or SIM change shows as a new row."""
+    def equipment(self, msisdn: str, tz: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(devices, SIMs) of a subscriber with the period each was seen (in ``tz``, default the case's
+        zone), from IPDR sessions and call records together: a handset or SIM change shows as a new row."""
         from cdrnet.analysis.contacts import equipment_periods
+
+        tz = self.zone_or_case(tz)
 
         (m,) = normalise_numbers([msisdn])
         try:
@@ -548,14 +570,16 @@ class Case:
             out.append(hits[0])
         return out
 
-    def towers(self, places: Iterable[str] = (), k: int | None = None, tz: str = "Asia/Kolkata") -> Presence:
+    def towers(self, places: Iterable[str] = (), k: int | None = None, tz: str | None = None) -> Presence:
         """Numbers seen in at least ``k`` of the tower dumps (default: all of them).
 
-        A place is ``DUMP`` or ``DUMP@FROM/TO`` (times ISO, in ``tz`` unless they carry an
-        offset): only the rows of that window count there, for "who was at both places at the
-        right times".
+        A place is ``DUMP`` or ``DUMP@FROM/TO`` (times ISO, in ``tz`` -- default the case's zone --
+        unless they carry an offset): only the rows of that window count there, for "who was at
+        both places at the right times".
         """
         from cdrnet.analysis.towers import Place, presence
+
+        tz = self.zone_or_case(tz)
 
         parsed = [_place_ref(p, tz) for p in places]
         reports = self.tower_dumps([ref for ref, _, _ in parsed])

@@ -168,3 +168,29 @@ def test_contact_csvs_are_spreadsheet_safe(ws, tmp_path, capsys):
     assert code == 0, err
     per = (tmp_path / "o" / "contacts_919876543210.csv").read_text()
     assert "'=HYPERLINK(x)" in per and '"=HYPERLINK' not in per.replace("\"'=", "")
+
+
+def test_numbers_without_call_records_are_refused_not_reported_as_no_chain(contact_ws, capsys):
+    root = str(contact_ws.root)
+    for args in (("chain", A, "919899999999"), ("common", A, "+91 98999 99999")):
+        code, out, err = run_cli(capsys, "-w", root, *args)
+        assert code == 1
+        assert err.splitlines()[-2:] == ["error: no calls or SMS of 919899999999 in the call records",
+                                         "hint: check the number, or run 'cdrnet dumps' to see what is loaded"]
+    code, out, _ = run_cli(capsys, "-w", root, "chain", f"+91{D[2:]}", f"0{B[2:]}")  # as analysts type them
+    assert code == 0 and out.splitlines()[-1] == f"  {D}* -- {A} -- {B}"
+
+
+def test_contacts_and_towers_show_times_in_the_cases_zone(ws, tmp_path, capsys):
+    res = ingest(ws, *write_contact_case(tmp_path), tz="Europe/London")
+    assert not res.failed
+    code, out, err = run_cli(capsys, "-w", str(ws.root), "contacts", A)
+    assert code == 0, err
+    assert out.splitlines()[1].endswith("times in Europe/London")
+    assert out.splitlines()[2] == "first contact 2026-03-14 10:00, last contact 2026-03-15 22:15"
+    pairs = pd.read_csv(ws.root / "contacts" / f"contacts_{A}_pairs.csv", dtype={"a": str, "b": str})
+    assert pairs["first"].tolist()[0] == "2026-03-14T10:00:00+00:00"
+    code, out, _ = run_cli(capsys, "-w", str(ws.root), "contacts", A, "--tz", "Asia/Kolkata")
+    assert code == 0 and out.splitlines()[2] == "first contact 2026-03-14 15:30, last contact 2026-03-16 03:45"
+    code, _, err = run_cli(capsys, "-w", str(ws.root), "contacts", A, "--tz", "Mars/Olympus")
+    assert code != 0 and err.splitlines()[0].startswith("error: ") and "Mars/Olympus" in err

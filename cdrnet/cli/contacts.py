@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from cdrnet.cli.common import AppContext
+from cdrnet.cli.common import SHOW_TZ_HELP, AppContext, zone_option
 from cdrnet.errors import UsageError
 
 
@@ -31,11 +31,12 @@ def _table(frame: pd.DataFrame) -> str:
 @click.argument("msisdn", required=False)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the CSVs [default: WORKSPACE/contacts].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True, help="Zone for the times shown and written.")
+@zone_option(SHOW_TZ_HELP + " Also the zone of the CSVs' times (written with their offset).")
 @click.option("--night", default="22-6", show_default=True, help="Night hours FROM-TO in --tz (night calls).")
 @click.option("--top", type=int, default=10, show_default=True, help="How many pairs to print without MSISDN.")
 @click.pass_obj
-def contacts_cmd(app: AppContext, msisdn: str | None, out_dir: str | None, tz: str, night: str, top: int) -> None:
+def contacts_cmd(app: AppContext, msisdn: str | None, out_dir: str | None, tz: str | None, night: str,
+                 top: int) -> None:
     """Direct contacts from call records: who called or texted whom, how often, how long, when.
 
     With MSISDN: that number's contacts, most frequent first (Top 10 and Bottom 10), calls
@@ -51,6 +52,7 @@ def contacts_cmd(app: AppContext, msisdn: str | None, out_dir: str | None, tz: s
     """
     hours = _night(night)
     case = app.open()
+    tz = case.zone_or_case(tz)
     if msisdn is None:
         agg = case.called()
         paths = case.write_contacts(None, out_dir, tz)
@@ -150,12 +152,12 @@ def chain_cmd(app: AppContext, a: str, b: str, max_hops: int) -> None:
 @click.argument("dumps", nargs=-1)
 @click.option("-k", "k", type=int, default=None,
               help="Numbers present in at least K of the tower dumps [default: all of them].")
-@click.option("--tz", default="Asia/Kolkata", show_default=True,
-              help="Zone of the times shown and of times in DUMP@FROM/TO without an offset.")
+@zone_option("Zone of the times shown and of times in DUMP@FROM/TO without an offset [default: the case's zone, "
+             "the one its dumps were ingested in].")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="CSV of the numbers found [default: WORKSPACE/contacts/towers.csv].")
 @click.pass_obj
-def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str, out_path: str | None) -> None:
+def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str | None, out_path: str | None) -> None:
     """Numbers seen in at least K of N tower dumps, and who was at several places at the right times.
 
     DUMP names a loaded tower dump by its file, file name or SHA-256 prefix (all of the
@@ -174,6 +176,7 @@ def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str, 
     from cdrnet.files import atomic_write_bytes
 
     case = app.open()
+    tz = case.zone_or_case(tz)
     res = case.towers(dumps, k, tz)
     click.echo(f"{len(res.table):,} number(s) seen in at least {res.k} of {len(res.places)} tower dump(s) "
                f"(times in {tz}):")
