@@ -213,7 +213,10 @@ def _place_ref(text: str, tz: str) -> tuple[str, pd.Timestamp | None, pd.Timesta
     lo, sep, hi = window.partition("/")
     if not sep:
         raise UsageError(f"'{text}': a time window is FROM/TO", "e.g. scene.csv@2026-03-14T21:00/2026-03-14T23:30")
-    return ref, parse_time(lo, tz), parse_time(hi, tz)
+    since, until = parse_time(lo, tz), parse_time(hi, tz)
+    if since is not None and until is not None and since >= until:
+        raise UsageError(f"'{text}': the window ends before it starts", "write DUMP@FROM/TO with FROM before TO")
+    return ref, since, until
 
 
 @dataclass

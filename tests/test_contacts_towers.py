@@ -146,7 +146,7 @@ def test_towers_cli(tower_ws, tmp_path, capsys):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[1] == "3 number(s) seen in at least 2 of 3 tower dump(s) (times in Asia/Kolkata):"
-    assert lines[2] == "  place 1: cell 405-52-8192-1 (scene.csv)"
+    assert lines[2] == "  place 1: cell 405-52-8192-1 (scene.csv): 3 number(s) there"
     got = pd.read_csv(tower_ws.root / "contacts" / "towers.csv", dtype=str)
     assert got["msisdn"].tolist() == [X, Y, Z] and got["in_case"].tolist() == ["no"] * 3
     code, _, err = run_cli(capsys, "-w", str(tower_ws.root), "towers", "nowhere.csv")
@@ -194,3 +194,23 @@ def test_contacts_and_towers_show_times_in_the_cases_zone(ws, tmp_path, capsys):
     assert code == 0 and out.splitlines()[2] == "first contact 2026-03-14 15:30, last contact 2026-03-16 03:45"
     code, _, err = run_cli(capsys, "-w", str(ws.root), "contacts", A, "--tz", "Mars/Olympus")
     assert code != 0 and err.splitlines()[0].startswith("error: ") and "Mars/Olympus" in err
+
+
+def test_towers_say_which_place_nobody_was_at(tower_ws, tmp_path, capsys):
+    from cdrnet.synth.call_writers import render_calls
+    from tests.test_call_layouts import make_calls
+
+    quiet = tmp_path / "quiet.csv"
+    quiet.write_text(render_calls(make_calls(1).iloc[:0], "airtel_cdr", tower_cell="405-52-8192-9",
+                                  period=(pd.Timestamp("2026-03-14"), pd.Timestamp("2026-03-14 23:59:59"))))
+    assert ingest(tower_ws, quiet).loaded[0].layout == "empty-export"
+    root = str(tower_ws.root)
+    code, out, err = run_cli(capsys, "-w", root, "towers", "scene.csv", "quiet.csv", "-k", "1")
+    assert code == 0, err
+    assert out.splitlines()[2:4] == [
+        "  place 1: cell 405-52-8192-1 (scene.csv): 3 number(s) there",
+        "  place 2: cell 405-52-8192-9 (quiet.csv): nobody there (an empty export, or no call in the window)"]
+    code, out, err = run_cli(capsys, "-w", root, "towers", "scene.csv@2026-03-14T23:00/2026-03-14T21:00")
+    assert code == 1
+    assert err.splitlines() == ["error: 'scene.csv@2026-03-14T23:00/2026-03-14T21:00': the window ends before it "
+                                "starts", "hint: write DUMP@FROM/TO with FROM before TO"]

@@ -39,6 +39,9 @@ class Presence:
     tz: str
     table: pd.DataFrame  # msisdn, places, then per place "first seen" (local text, "" when absent), in_case
     events: pd.DataFrame = field(default_factory=pd.DataFrame)  # the rows behind the table (evidence)
+    #: Distinct numbers seen at each place (within its window): a place nobody was at (an empty
+    #: ``No Data Found`` export, a window that misses every call) makes "all N places" empty.
+    numbers_at: list[int] = field(default_factory=list)
 
 
 def presence(events: pd.DataFrame, places: list[Place], k: int, tz: str,
@@ -71,12 +74,15 @@ def presence(events: pd.DataFrame, places: list[Place], k: int, tz: str,
         first = at["min"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
         last = at["max"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
         seen_text = (first + " .. " + last).where(first != last, first)
-        table[label] = table["msisdn"].map(seen_text).fillna("")
+        table[label] = table["msisdn"].map(seen_text).astype(object).fillna("")
     if case_numbers is not None:
         table["in_case"] = table["msisdn"].isin(case_numbers)
     table = table.sort_values(["places", "msisdn"], ascending=[False, True]).reset_index(drop=True)
     rows = seen[seen["msisdn"].isin(set(keep))].drop(columns="_place")
-    return Presence(places, k, tz, table, rows.sort_values(["msisdn", "start_utc"]).reset_index(drop=True))
+    at_place = seen.groupby("_place")["msisdn"].nunique()
+    numbers_at = [int(at_place.get(i, 0)) for i in range(len(places))]
+    return Presence(places, k, tz, table, rows.sort_values(["msisdn", "start_utc"]).reset_index(drop=True),
+                    numbers_at)
 
 
 def _unique_labels(places: list[Place]) -> list[str]:

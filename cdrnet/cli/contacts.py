@@ -186,7 +186,10 @@ def towers_cmd(app: AppContext, dumps: tuple[str, ...], k: int | None, tz: str |
             lo = p.since.tz_convert(tz).strftime("%Y-%m-%d %H:%M") if p.since is not None else "start"
             hi = p.until.tz_convert(tz).strftime("%Y-%m-%d %H:%M") if p.until is not None else "end"
             window = f", only {lo} .. {hi}"
-        click.echo(f"  place {i}: cell {p.label} ({p.name}{window})")
+        there = res.numbers_at[i - 1] if res.numbers_at else None
+        count = "" if there is None else f": {there:,} number(s) there" if there else \
+            ": nobody there (an empty export, or no call in the window)"
+        click.echo(f"  place {i}: cell {p.label} ({p.name}{window}){count}")
     table = res.table.copy()
     if "in_case" in table:
         table["in_case"] = table["in_case"].map({True: "yes", False: "no"})
