@@ -214,3 +214,17 @@ def test_towers_say_which_place_nobody_was_at(tower_ws, tmp_path, capsys):
     assert code == 1
     assert err.splitlines() == ["error: 'scene.csv@2026-03-14T23:00/2026-03-14T21:00': the window ends before it "
                                 "starts", "hint: write DUMP@FROM/TO with FROM before TO"]
+
+
+def test_pair_refuses_call_records_given_as_ipdr(tmp_path, capsys):
+    from cdrnet.synth.call_writers import write_calls
+    from tests.test_call_layouts import make_calls
+
+    tower = write_calls(make_calls(4), "airtel_cdr", tmp_path / "tower.csv", tower_cell="405-52-8192-1")
+    cdr = write_calls(make_calls(4, "919811111111"), "jio_cdr", tmp_path / "cdr.csv")
+    code, out, err = run_cli(capsys, "pair", str(tower), str(cdr))
+    assert code == 1
+    assert err.splitlines() == [
+        f"error: {tower}: voice/SMS call records (a CDR or a tower dump), not an IPDR dump",
+        "hint: pair compares data sessions: give two IPDR dumps, or ingest call records and use 'cdrnet contacts', "
+        "'common', 'chain' or 'towers'"]
