@@ -228,3 +228,17 @@ def test_pair_refuses_call_records_given_as_ipdr(tmp_path, capsys):
         f"error: {tower}: voice/SMS call records (a CDR or a tower dump), not an IPDR dump",
         "hint: pair compares data sessions: give two IPDR dumps, or ingest call records and use 'cdrnet contacts', "
         "'common', 'chain' or 'towers'"]
+
+
+def test_a_call_written_to_the_minute_still_counts_once():
+    # A's CDR re-saved through Excel keeps 10:00 of a call B's switch wrote as 10:00:46.
+    t = pd.Timestamp("2026-03-14 04:30:00", tz="UTC")
+    events = pd.DataFrame({
+        "msisdn": [A, B, A, A], "caller": A, "callee": B, "type": "voice", "duration_s": [60, 60, 30, 30],
+        "start_utc": [t, t + pd.Timedelta(seconds=46), t + pd.Timedelta(minutes=5), t + pd.Timedelta(minutes=5)],
+        "start_local": ["3/14/2026 10:00", "14/03/2026 10:00:46", "3/14/2026 10:05", "3/14/2026 10:05"],
+        "dump_sha256": ["a", "b", "a", "a"], "source_line": [1, 1, 2, 3]})
+    # Two calls at 10:05 in A's own CDR stay two (the same dump and side: not a repeat).
+    assert aggregate(events)["calls"].tolist() == [3]
+    seconds = events.assign(start_local=["14/03/2026 10:00:00", "14/03/2026 10:00:46", "x", "y"])
+    assert aggregate(seconds)["calls"].tolist() == [4]  # written to the second: 46 s apart are two calls

@@ -28,12 +28,24 @@ NIGHT_HOURS = (22, 6)
 AGGREGATE_COLUMNS = ["a", "b", "calls", "sms", "seconds", "first_utc", "last_utc"]
 
 
+def minute_precision(events: pd.DataFrame) -> pd.Series:
+    """Rows whose start was written without seconds (``11:34``: an export re-saved through Excel
+    keeps only the minute), so the call started anywhere in that minute."""
+    if "start_local" not in events:
+        return pd.Series(False, index=events.index)
+    text = events["start_local"].astype("string").fillna("")
+    return (text.str.contains(r"\d:\d\d\s*(?:[AaPp][Mm])?\s*$", regex=True)
+            & ~text.str.contains(r"\d:\d\d:\d\d", regex=True)).astype(bool)
+
+
 def distinct_calls(events: pd.DataFrame) -> pd.DataFrame:
     """One row per call: the first row of each call seen several times (see ``SAME_CALL_S``).
 
     Sorted by caller, callee, type and start; a row is a repeat when the previous row has
     the same three and starts at most ``SAME_CALL_S`` earlier, from another dump or
-    another side. Two real calls seconds apart in one CDR stay two.
+    another side. Two real calls seconds apart in one CDR stay two. A previous row written
+    to the minute only (``minute_precision``) stands for its whole minute, so the other end's
+    row may start up to 60 + ``SAME_CALL_S`` seconds after it.
     """
     if events.empty:
         return events
@@ -42,7 +54,10 @@ def distinct_calls(events: pd.DataFrame) -> pd.DataFrame:
     same_pair = (f["caller"] == prev["caller"]) & (f["callee"] == prev["callee"]) & (f["type"] == prev["type"])
     gap = (f["start_utc"] - prev["start_utc"]).dt.total_seconds()
     other_view = (f["dump_sha256"] != prev["dump_sha256"]) | (f["msisdn"] != prev["msisdn"])
-    repeat = same_pair & (gap <= SAME_CALL_S) & other_view
+    minute = minute_precision(f).to_numpy()
+    prev_minute = np.concatenate([[False], minute[:-1]])
+    tolerance = np.where(prev_minute, 60 + SAME_CALL_S, SAME_CALL_S)
+    repeat = same_pair & (gap <= tolerance) & other_view
     return f[~repeat.fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
 
 
