@@ -675,6 +675,9 @@ class Case:
         read_options(tz=zone)
         numbers = normalise_numbers(suspects)
         lo, hi = parse_time(since, zone), parse_time(until, zone)
+        if lo is not None and hi is not None and lo >= hi:
+            raise UsageError(f"--since {since} is not before --until {until}",
+                             "give the start of the period with --since and its end with --until")
         places = self.places(lo, hi, zone, pseudonymized)
         if places.placed.empty:
             raise WorkspaceError("no sessions or calls at a cell match the selection",

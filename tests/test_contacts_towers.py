@@ -242,3 +242,11 @@ def test_a_call_written_to_the_minute_still_counts_once():
     assert aggregate(events)["calls"].tolist() == [3]
     seconds = events.assign(start_local=["14/03/2026 10:00:00", "14/03/2026 10:00:46", "x", "y"])
     assert aggregate(seconds)["calls"].tolist() == [4]  # written to the second: 46 s apart are two calls
+
+
+def test_place_view_refuses_a_period_that_ends_before_it_starts(contact_ws, capsys):
+    code, _, err = run_cli(capsys, "-w", str(contact_ws.root), "cells", "map", "--since", "2026-03-15",
+                           "--until", "2026-03-14")
+    assert code == 1
+    assert err.splitlines() == ["error: --since 2026-03-15 is not before --until 2026-03-14",
+                                "hint: give the start of the period with --since and its end with --until"]
