@@ -93,6 +93,24 @@ CONTACT_SCENARIOS = ("calls", "realistic_calls")
 QUICK_CONTACTS = {"calls": {"subscribers": 20, "days": 5}, "realistic_calls": {"subscribers": 24, "days": 6}}
 
 
+def load_case(summary: dict, case: Path) -> Workspace:
+    """Ingest a simulated case with call records as an analyst would: ``--date-order auto``, then the
+    dumps refused because every date reads both ways again, each group in the order it was written
+    in (an Excel re-saved dump month-first, the others day-first). One order forced on the whole
+    folder would read the month-first dumps on the wrong months."""
+    ws = Workspace(case / "ws").create()
+    rules = load_signatures("modern")
+    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules), "modern",
+                       show_progress=False)
+    undecided = {name for name, exc in res.failed if isinstance(exc, DateOrderError)}
+    for order, files in files_by_date_order(summary, case).items():
+        again = [f for f in files if f in undecided]
+        if again:
+            ingest_paths(again, ws, builtin_layouts(), Options(rules=rules, date_order=order), "modern",
+                         show_progress=False)
+    return ws
+
+
 def run_contacts_case(scenario: str, seed: int, work: Path, **overrides: object) -> dict:
     """A case with call records: how cdrnet's links agree with the planted truth and with the direct
     contacts (the check a real case without planted truth has; docs/calls-and-towers.md)."""
@@ -101,18 +119,7 @@ def run_contacts_case(scenario: str, seed: int, work: Path, **overrides: object)
     sc = build_scenario(scenario, seed=seed, **overrides)
     case = work / f"{scenario}-{seed}"
     summary = simulate(sc, case)
-    ws = Workspace(case / "ws").create()
-    rules = load_signatures("modern")
-    res = ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules), "modern",
-                       show_progress=False)
-    # Short dumps whose dates read both ways are refused; the analyst re-runs each group in the
-    # order it was written in (an Excel re-saved tower dump month-first, the others day-first).
-    undecided = {name for name, exc in res.failed if isinstance(exc, DateOrderError)}
-    for order, files in files_by_date_order(summary, case).items():
-        again = [f for f in files if f in undecided]
-        if again:
-            ingest_paths(again, ws, builtin_layouts(), Options(rules=rules, date_order=order), "modern",
-                         show_progress=False)
+    ws = load_case(summary, case)
     frame = ws.sessions()
     subs = sorted(frame["msisdn"].unique())
     edges = link(frame, LinkParams(), coverage=ws.coverage()).edges  # data-session dumps only
@@ -132,10 +139,7 @@ def run_colocation_case(scenario: str, seed: int, work: Path, **overrides: objec
     sc = build_scenario(scenario, seed=seed, **overrides)
     case = work / f"{scenario}-{seed}"
     summary = simulate(sc, case)
-    ws = Workspace(case / "ws").create()
-    rules = load_signatures("modern")
-    ingest_paths([str(case / "dumps")], ws, builtin_layouts(), Options(rules=rules, date_order="dmy"), "modern",
-                 show_progress=False)
+    ws = load_case(summary, case)
     frame, calls, coverage = ws.sessions(), ws.calls(), ws.coverage()
     subs = sorted(frame["msisdn"].unique())
     truth = pd.read_csv(case / "truth.csv", dtype=str)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cdrnet.errors import CdrnetError
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import BlockResult, Options, normalise_block
@@ -143,12 +144,16 @@ def look_ahead(sources: Iterable[DumpSource], layouts: list[Layout], opts: Optio
             captured.append(c)
         except Exception:  # noqa: BLE001, S112 - its own parse meets it again and reports it
             continue
-    preps = []
+    preps, ready = [], []
     for c in captured:
-        preps.append(prepare_block(c.data, c.first, c.det, opts, c.key[0], c.part, c.name))
+        try:
+            preps.append(prepare_block(c.data, c.first, c.det, opts, c.key[0], c.part, c.name))
+        except CdrnetError:
+            continue  # e.g. dates that read both ways: its own parse refuses it, the others still load
+        ready.append(c)
         c.data = b""  # held once, in its prepared block
     ahead = LookAhead()
-    for c, prep, result in zip(captured, preps, normalise_together(preps, opts), strict=True):
+    for c, prep, result in zip(ready, preps, normalise_together(preps, opts), strict=True):
         ahead.precomputed[c.key] = complete_block(prep, result)
         ahead.detections[(c.key[0], c.part)] = c.detection
     return ahead

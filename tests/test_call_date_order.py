@@ -202,3 +202,18 @@ def test_simulated_case_holds_every_tower_shape_and_loads_in_each_files_order(tm
     assert got.min() >= first.tz_localize(IST) - pd.Timedelta(hours=8)  # calls start from 01:00 the day before
     assert got.max() < (first + pd.Timedelta(days=sc.days)).tz_localize(IST)
     assert json.loads((tmp_path / "case" / "scenario.json").read_text())["call_records"]["month_first"]
+
+
+def test_one_ambiguous_tower_dump_does_not_stop_the_others(capsys, tmp_path):
+    folder = tmp_path / "case"
+    folder.mkdir()
+    tower_file(folder / "scene.csv", tower_calls("2026-05-07"), excel=True)  # refused
+    tower_file(folder / "border.csv", tower_calls("2026-05-14"), excel=True)  # decided by its dates
+    write_calls(tower_calls("2026-05-13").assign(msisdn="919811000000"), "airtel_cdr", folder / "cdr.csv")
+    code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(folder))
+    assert code == 1
+    assert "2 dump(s) loaded (0 sessions, 8 call events, 0 rejected rows), 0 unchanged, 0 refused, 1 failed" in out
+    assert [x for x in err.splitlines() if x.startswith("error:")] == [
+        f"error: {folder / 'scene.csv'}: cannot tell day-first from month-first: every date reads both ways "
+        f"(e.g. 05/07/2026) and the stated period itself reads both ways; re-run with --date-order dmy or "
+        f"--date-order mdy"]
