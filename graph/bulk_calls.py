@@ -95,7 +95,8 @@ def _zoned(ts: pd.Series, tz: pd.Series) -> pa.Array:
     for zone in pd.unique(tz):
         at = (tz == zone).to_numpy()
         local = ts[at].dt.tz_convert(zone).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-        out[at] = local.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True) + f"[{zone}]"
+        named = "" if zone.startswith(("+", "-")) else f"[{zone}]"  # an offset is its own zone
+        out[at] = local.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True) + named
     return pa.array(out.to_numpy(dtype=object), pa.string())
 
 
