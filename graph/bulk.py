@@ -204,7 +204,8 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     """Node and relationship files for the importer, from committed dumps (in load order).
 
     A session delivered by two dumps is one node with two CONTAINS (its properties those
-    of the later dump, as the Bolt writer's MERGE leaves them).
+    of the later dump, as the Bolt writer's MERGE leaves them); call events likewise (one Call,
+    two RECORDED: graph/bulk_calls.py).
     """
     from cdrnet.graph.bulk_calls import call_cell_rows, parties, read_calls, write_calls
 
@@ -233,8 +234,8 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
             if name.endswith(":string[]"):
                 empty = pc.fill_null(pc.equal(table.column(i), ""), False)
                 if pc.any(empty).as_py():
-                    keys = table.column(0).filter(empty).to_pylist()
-                    out.empty_lists.append((label, name.split(":")[0], keys))
+                    ids = table.column(0).filter(empty).to_pylist()
+                    out.empty_lists.append((label, name.split(":")[0], ids))
 
     def rel_file(rtype: str, header: list[str], table: pa.Table) -> None:
         h, d = _write(out.folder, f"rels_{rtype}", header, table)
