@@ -273,3 +273,16 @@ def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, 
     swap = Swap(home, "neo4j")
     for name in (STAGING, "neo4j" + ASIDE):
         assert not any(p.exists() for p in swap.folders(name)), name
+
+
+def test_bulk_import_of_call_records_only(graph, driver, call_dumps, tmp_path, capsys, monkeypatch):
+    """A case of CDRs and tower dumps without IPDR: no Session at all, the same graph both ways."""
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dumps").mkdir()
+    for f in [*call_dumps.glob("cdr_*.csv"), *call_dumps.glob("tower_*.csv")]:
+        shutil.copy(f, tmp_path / "dumps" / f.name)
+    driver.close()
+    bolt, _, _, driver = _both_ways(capsys, script, "--date-order", "dmy")
+    assert ("Session",) not in bolt["nodes"] and bolt["nodes"][("Call",)] and bolt["rels"]["CALLED"]
+    driver.close()
