@@ -15,7 +15,8 @@ The files describe the same graph the Bolt writer creates: labels, keys, propert
 and relationship types come from graph/model.py; the usage summaries
 (``summarises`` relationships, subscriber first/last seen, applications) are the
 same aggregates graph/writes.py computes in Cypher, computed here on the sessions;
-Dump nodes carry the same properties (:func:`cdrnet.graph.store.dump_props`).
+Dump nodes carry the same properties (:func:`cdrnet.graph.store.dump_props`). Call records
+(voice/SMS CDRs, tower dumps) are written by graph/bulk_calls.py, as the Bolt writer leaves them.
 A database is replaced only when it is empty or a test scratch database
 (graph/scratch.py: the marker is carried over); anything else is refused.
 """
@@ -64,6 +65,11 @@ class ImportFiles:
     rel_counts: dict[str, int] = field(default_factory=dict)
     multiline: bool = False
     sessions: int = 0
+    #: Call-record rows read (voice/SMS CDRs and tower dumps).
+    calls: int = 0
+    #: (label, property, keys) of empty lists: the importer cannot write an empty array (it leaves the
+    #: property out), so they are set after it (:func:`finish`), as the Bolt writer's ``[]``.
+    empty_lists: list[tuple[str, str, list[str]]] = field(default_factory=list)
     seconds: float = 0.0
 
     def importer_args(self, database: str) -> list[str]:
@@ -180,8 +186,8 @@ def _read_sessions(dumps: list[tuple[DumpReport, Path]]) -> tuple[pa.Table, np.n
         t = pq.read_table(path, columns=cols)
         tables.append(t)
         which.append(np.full(t.num_rows, i, dtype=np.int32))
-    if not tables:
-        raise GraphError("the workspace holds no dumps to import", "run 'cdrnet ingest PATH' first")
+    if not tables:  # call records only
+        return SESSION_SCHEMA.empty_table().select(cols), np.zeros(0, dtype=np.int32)
     return pa.concat_tables(tables), np.concatenate(which)
 
 
@@ -198,12 +204,22 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     """Node and relationship files for the importer, from committed dumps (in load order).
 
     A session delivered by two dumps is one node with two CONTAINS (its properties those
-    of the later dump, as the Bolt writer's MERGE leaves them).
+    of the later dump, as the Bolt writer's MERGE leaves them); call events likewise (one Call,
+    two RECORDED: graph/bulk_calls.py).
     """
+    from cdrnet.graph.bulk_calls import call_cell_rows, parties, read_calls, write_calls
+
     t0 = time.perf_counter()
     out = ImportFiles(Path(folder).resolve())
     out.folder.mkdir(parents=True, exist_ok=True)
-    rows, which = _read_sessions(dumps)
+    # Data sessions and call records (voice/SMS CDRs, tower dumps) are read apart; ``load`` is each
+    # dump's position among all of them, the order the Bolt writer would have loaded them in.
+    session_dumps = [(i, d) for i, d in enumerate(dumps) if d[0].kind != "calls"]
+    calls, call_which = read_calls([(i, r, p) for i, (r, p) in enumerate(dumps) if r.kind == "calls"])
+    out.calls = calls.num_rows
+    rows, which = _read_sessions([d for _, d in session_dumps])
+    load = np.array([i for i, _ in session_dumps], dtype=np.int32)[which]
+    everything, dumps = dumps, [d for _, d in session_dumps]
     keys = rows.column("session_key").to_pandas()
     last = ~keys.duplicated(keep="last").to_numpy()
     nodes = rows.filter(pa.array(last))
@@ -214,6 +230,12 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
         out.nodes.append((label, h, d))
         out.node_counts[label] = out.node_counts.get(label, 0) + table.num_rows
         out.multiline = out.multiline or _has_newline(table)
+        for i, name in enumerate(header):
+            if name.endswith(":string[]"):
+                empty = pc.fill_null(pc.equal(table.column(i), ""), False)
+                if pc.any(empty).as_py():
+                    ids = table.column(0).filter(empty).to_pylist()
+                    out.empty_lists.append((label, name.split(":")[0], ids))
 
     def rel_file(rtype: str, header: list[str], table: pa.Table) -> None:
         h, d = _write(out.folder, f"rels_{rtype}", header, table)
@@ -253,10 +275,17 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     sub = NODE_BY_LABEL["Subscriber"]
     g = unique.groupby("msisdn", sort=True)
     apps = unique[unique["app"].fillna("") != ""].groupby("msisdn")["app"].agg(lambda s: sorted(set(s)))
-    subs = pd.DataFrame({sub.key: g.size().index, "first_seen": g["start_utc"].min().to_numpy(),
+    subs = pd.DataFrame({sub.key: g.size().index.astype(object), "first_seen": g["start_utc"].min().to_numpy(),
                          "last_seen": g["start_utc"].max().to_numpy(), "sessions": g.size().to_numpy()})
     subs["applications"] = subs[sub.key].map(apps).map(lambda v: v if isinstance(v, list) else [])
-    subs["first_seen"], subs["last_seen"] = _iso(subs["first_seen"]), _iso(subs["last_seen"])
+    subs["first_seen"] = _iso(subs["first_seen"]).to_numpy(zero_copy_only=False)
+    subs["last_seen"] = _iso(subs["last_seen"]).to_numpy(zero_copy_only=False)
+    subs["sessions"] = subs["sessions"].astype(object)
+    # The other parties of calls (and numbers only call records name): Subscriber nodes without a summary.
+    others = sorted(parties(calls) - set(subs[sub.key]))
+    if others:
+        subs = pd.concat([subs, pd.DataFrame({sub.key: others, "first_seen": None, "last_seen": None,
+                                              "sessions": None, "applications": None})], ignore_index=True)
     header, table = _node_table(sub, subs, case, {"first_seen": pa.string(), "last_seen": pa.string(),
                                                    "sessions": pa.int64(), "applications": pa.list_(pa.string())},
                                 ("first_seen", "last_seen"))
@@ -270,7 +299,12 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     for prop, col in (("vendor", "app_vendor"), ("category", "app_category")):
         apps_f[prop] = apps_f[appn.key].map(frame.drop_duplicates("app", keep="last").set_index("app")[col])
     node_file(appn.label, *_node_table(appn, apps_f, case, {"vendor": pa.string(), "category": pa.string()}))
-    _cells(frame, case, node_file)
+    # Cells of sessions and of calls, their stated names and positions in the order the Bolt writer sent them.
+    cell_rows = frame[_CELL_COLUMNS].assign(load=load, seq=pd.Series(load).groupby(load).cumcount().to_numpy())
+    if calls.num_rows:
+        cell_rows = pd.concat([cell_rows, call_cell_rows(calls.to_pandas(), call_which)], ignore_index=True)
+        cell_rows = cell_rows.sort_values(["load", "seq"], kind="stable")
+    _cells(cell_rows, case, node_file)
 
     # Each row's dump and application, cell (a session shared by dumps: one of each per distinct pair).
     contains = frame[["dump", "session_key"]].drop_duplicates()
@@ -282,13 +316,20 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     _summaries(unique, case, node_file, rel_file)
 
     # Dumps: the properties the Bolt writer's commit sets (one function for both), and who they were for.
-    reports = [d[0] for d in dumps]
+    if calls.num_rows:
+        shas = np.array([r.sha256 for r, _ in everything], dtype=object)
+        write_calls(calls, call_which, case, shas, node_file, rel_file)
+    reports = [d[0] for d in everything]
     _dumps(reports, case, set(subs[sub.key]), node_file, rel_file)
     if scratch:
         # The tests' scratch marker (graph/scratch.py) stays: the database is still theirs.
         node_file(MARKER, [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]}))
     out.seconds = time.perf_counter() - t0
     return out
+
+
+#: What a row says of its cell (sessions' columns; graph/bulk_calls.py gives calls' cells so too).
+_CELL_COLUMNS = ["cell_id", "cell_raw", "cell_name", "lat", "lon"]
 
 
 def _cells(frame: pd.DataFrame, case: str, node_file: Callable) -> None:
@@ -422,6 +463,10 @@ def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) 
         for prop, expr in n.computed:
             driver.execute_query(f"MATCH (e:{n.label} {{{CASE}: $case}}) WITH e, e.{n.key} AS k "
                                  f"SET e.{prop} = {expr}", {"case": case}, database_=database)
+    for label, prop, keys in files.empty_lists:
+        n = NODE_BY_LABEL[label]
+        driver.execute_query(f"UNWIND $keys AS k MATCH (e:{n.label} {{{CASE}: $case, {n.key}: k}}) SET e.{prop} = []",
+                             {"case": case, "keys": keys}, database_=database)
     # Which numbers are outside the case: the same statement the Bolt writer runs after each dump.
     write(driver, "subscribers_outside", {"case": case}, database)
     for label, want in files.node_counts.items():
@@ -442,6 +487,7 @@ class BulkResult:
     """What a bulk import did, with the seconds of each step (what ``neo4j-import`` prints)."""
 
     sessions: int
+    calls: int
     nodes: dict[str, int]
     relationships: dict[str, int]
     steps: dict[str, float]
@@ -503,7 +549,8 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     finally:
         if keep_files is None:
             shutil.rmtree(folder, ignore_errors=True)
-    return BulkResult(files.sessions, files.node_counts, files.rel_counts, steps, time.perf_counter() - t_all)
+    return BulkResult(files.sessions, files.calls, files.node_counts, files.rel_counts, steps,
+                      time.perf_counter() - t_all)
 
 
 def default_script() -> Path | None:
@@ -518,17 +565,16 @@ def workspace_dumps(workspace: str | Path) -> list[tuple[DumpReport, Path]]:
 
     ws = Workspace(workspace)
     paths = dict(ws.dump_files())  # names a missing sessions file with the repair
+    calls = dict(ws.call_files())  # voice/SMS CDRs and tower dumps: their events (graph/bulk_calls.py)
+    for sha, path in calls.items():
+        if not path.exists():
+            raise GraphError(f"workspace {ws.root}: the call records file {path.name} is missing",
+                             f"ingest the original file again to repair it (its SHA-256 is {sha})")
+    paths.update(calls)
     dumps = [(r, paths[r.sha256]) for r in ws.reports()]
     if not dumps:
         raise GraphError(f"workspace {ws.root} holds no dumps to import",
                          f"run 'cdrnet -w {ws.root} ingest PATH' first")
-    calls = [r.name for r, _ in dumps if r.kind == "calls"]
-    if calls:
-        # The importer's files are derived from the session model only; call events (and their
-        # CALLED aggregates) are written by the Bolt path, which keeps its own consistency checks.
-        raise GraphError(f"workspace {ws.root} holds {len(calls)} call-record dump(s) ({calls[0]}, ...): the bulk "
-                         f"importer loads data sessions only",
-                         "load this case with 'cdrnet --neo4j URI ingest PATH' (the batched Bolt writer)")
     return dumps
 
 

@@ -49,8 +49,8 @@ def canonical(driver) -> dict:
     def plain(v):  # noqa: ANN001, ANN202 - any property value
         if isinstance(v, list):
             return tuple(plain(x) for x in v)
-        if hasattr(v, "iso_format"):
-            return v.iso_format()
+        if hasattr(v, "iso_format"):  # with the zone's name: CALLED's first/last are in a named zone
+            return v.iso_format(), str(getattr(v, "tzinfo", None))
         if hasattr(v, "srid"):
             return (v.srid, *v)
         return v
@@ -100,21 +100,18 @@ def _server_env(monkeypatch) -> Path:
     return script
 
 
-def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys, monkeypatch):
-    script = _server_env(monkeypatch)
-    monkeypatch.chdir(tmp_path)
-    shutil.copytree(dumps, tmp_path / "dumps")
-    # 1. Bolt writer, straight into Neo4j.
-    code, bolt_out, _ = run_cli(capsys, "-w", "bolt-out", "--neo4j", URI, "--case", CASE, "ingest", "dumps")
+def _both_ways(capsys, script: Path, *options: str) -> tuple[dict, dict, str, object]:
+    """The dumps in ./dumps loaded by the Bolt writer, then by the importer (the scratch marker is
+    carried over): the canonical dumps of the two databases, the Bolt load's output and a new driver."""
+    code, bolt_out, _ = run_cli(capsys, "-w", "bolt-out", "--neo4j", URI, "--case", CASE, "ingest", "dumps", *options)
     assert code == 0
-    bolt = canonical(driver)
-    # 2. The same dumps into a workspace, then the importer (the scratch marker is carried over).
-    assert run_cli(capsys, "-w", "ws", "ingest", "dumps")[0] == 0
+    with fresh() as d:
+        bolt = canonical(d)
+    assert run_cli(capsys, "-w", "ws", "ingest", "dumps", *options)[0] == 0
     code, out, err = run_cli(capsys, "-w", "ws", "--neo4j", URI, "--case", CASE, "neo4j-import", "--server",
                              str(script))
     assert code == 0, err
     assert "sessions/s" in out and "neo4j-admin database import full" in out
-    driver.close()
     driver = fresh()
     bulk = canonical(driver)
     assert set(bulk["nodes"]) == set(bolt["nodes"]) and set(bulk["rels"]) == set(bolt["rels"])
@@ -124,6 +121,15 @@ def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys
     for rtype in bolt["rels"]:
         assert len(bulk["rels"][rtype]) == len(bolt["rels"][rtype]), rtype
         assert bulk["rels"][rtype] == bolt["rels"][rtype], rtype
+    return bolt, bulk, bolt_out, driver
+
+
+def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys, monkeypatch):
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(dumps, tmp_path / "dumps")
+    driver.close()
+    bolt, _, bolt_out, driver = _both_ways(capsys, script)
     shared = [c for c in bolt["rels"]["CONTAINS"]]
     assert len(shared) > len(bolt["nodes"][("Session",)])  # the resend: sessions contained by two dumps
     # The same constraints and indexes as after a Bolt load; the case reads back the same.
@@ -138,6 +144,42 @@ def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys
     assert listed.splitlines()[-1] in bolt_out + listed
     assert (tmp_path / "ws" / "neo4j-rejects" / "rejects.csv").read_text() == \
         (tmp_path / "bolt-out" / "neo4j-rejects" / "rejects.csv").read_text()
+    driver.close()
+
+
+@pytest.fixture(scope="module")
+def call_dumps(tmp_path_factory) -> Path:
+    """A small case with voice/SMS CDRs of several layouts, tower dumps and IPDR (issue 18)."""
+    from dataclasses import replace
+
+    root = tmp_path_factory.mktemp("bulk-calls")
+    simulate(replace(build_scenario("realistic_calls", subscribers=5, days=7, seed=7), malformed_share=0.01), root)
+    return root / "dumps"
+
+
+def test_bulk_import_of_call_records_gives_the_bolt_graph(graph, driver, call_dumps, tmp_path, capsys,
+                                                          monkeypatch):
+    """Calls, both parties (those outside the case marked), CALLED aggregates with their zone, the
+    cells calls name with the positions the records state: the same graph both ways."""
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(call_dumps, tmp_path / "dumps")
+    driver.close()
+    bolt, _, _, driver = _both_ways(capsys, script, "--date-order", "dmy")
+    # The case really has what is compared: calls from CDRs and tower dumps, outside numbers, placed cells.
+    calls = bolt["nodes"][("Call",)]
+    assert len({dict(c)["layout"] for c in calls}) >= 3
+    dumps = [dict(d) for d in bolt["nodes"][("Dump",)]]
+    assert any(d.get("tower_cell") for d in dumps)
+    outside = [dict(s) for s in bolt["nodes"][("Subscriber",)] if dict(s).get("outside_case")]
+    assert outside and all("sessions" not in s for s in outside)
+    assert bolt["rels"]["CALLED"] and bolt["rels"]["PLACED"] and bolt["rels"]["TO"] and bolt["rels"]["RECORDED"]
+    assert bolt["rels"]["FIRST_CELL"] and bolt["rels"]["LAST_CELL"]
+    assert any(dict(c).get("position_source") == "operator" for c in bolt["nodes"][("Cell",)])
+    called = [dict(r[2]) for r in bolt["rels"]["CALLED"]]
+    assert all(c["first"][1] != "None" for c in called)
+    # The count check after the import included the calls (one line with them).
+    driver.close()
 
 
 def test_bulk_import_refuses_a_database_holding_data(driver, tmp_path, capsys, monkeypatch):
@@ -231,3 +273,16 @@ def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, 
     swap = Swap(home, "neo4j")
     for name in (STAGING, "neo4j" + ASIDE):
         assert not any(p.exists() for p in swap.folders(name)), name
+
+
+def test_bulk_import_of_call_records_only(graph, driver, call_dumps, tmp_path, capsys, monkeypatch):
+    """A case of CDRs and tower dumps without IPDR: no Session at all, the same graph both ways."""
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dumps").mkdir()
+    for f in [*call_dumps.glob("cdr_*.csv"), *call_dumps.glob("tower_*.csv")]:
+        shutil.copy(f, tmp_path / "dumps" / f.name)
+    driver.close()
+    bolt, _, _, driver = _both_ways(capsys, script, "--date-order", "dmy")
+    assert ("Session",) not in bolt["nodes"] and bolt["nodes"][("Call",)] and bolt["rels"]["CALLED"]
+    driver.close()

@@ -24,7 +24,9 @@ def neo4j_import_cmd(app: AppContext, script: str | None, files_only: str | None
     A first load only: the importer builds a new database, so it refuses a database that
     holds anything (add later dumps with `cdrnet --neo4j URI ingest`, the Bolt writer).
     The server is stopped during the import and started again; constraints, indexes and
-    usage summaries are then the same as after a Bolt load. Ingest into the workspace first.
+    usage summaries are then the same as after a Bolt load. Data sessions and call records
+    (voice/SMS CDRs, tower dumps: calls, CALLED contacts, their cells) give the graph the Bolt
+    writer gives. Ingest into the workspace first.
     The importer builds a staging database that replaces the old one only on success: if it
     fails, the server restarts on the database as it was (output in its logs/cdrnet-import.log).
 
@@ -43,7 +45,8 @@ def neo4j_import_cmd(app: AppContext, script: str | None, files_only: str | None
         files = write_import_files(dumps, app.case, files_only)
         args = files.importer_args(app.database or "neo4j")
         (Path(files_only) / "import.args").write_text("\n".join(args) + "\n", encoding="utf-8")
-        click.echo(f"{files.sessions:,} sessions of {len(dumps)} dump(s) (case '{app.case}') written as "
+        click.echo(f"{files.sessions:,} sessions{_calls(files.calls)} of {len(dumps)} dump(s) (case '{app.case}') "
+                   f"written as "
                    f"{len(files.nodes)} node and {len(files.relationships)} relationship files in "
                    f"{files.seconds:.1f} s")
         click.echo(f"with the server stopped, run in {Path(files_only).resolve()}: neo4j-admin @import.args")
@@ -65,5 +68,11 @@ def neo4j_import_cmd(app: AppContext, script: str | None, files_only: str | None
     for step, secs in res.steps.items():
         click.echo(f"  {step}: {secs:.1f} s")
     nodes = ", ".join(f"{n:,} {label}" for label, n in res.nodes.items())
-    click.echo(f"{res.sessions:,} sessions of {len(dumps)} dump(s) imported into case '{app.case}' in "
+    click.echo(f"{res.sessions:,} sessions{_calls(res.calls)} of {len(dumps)} dump(s) imported into case "
+               f"'{app.case}' in "
                f"{res.seconds:.1f} s ({res.sessions / max(res.seconds, 1e-9):,.0f} sessions/s): {nodes}")
+
+
+def _calls(n: int) -> str:
+    """`` and N call events`` when the case has call records (the sessions/s rate counts sessions only)."""
+    return f" and {n:,} call events" if n else ""
