@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdrnet.errors import GraphError
@@ -130,6 +130,8 @@ class Swap:
     home: Path
     database: str
     swapped: bool = False
+    #: The database's folders a staged folder was renamed to (what a rollback deletes when none was aside).
+    _placed: list[Path] = field(default_factory=list)
 
     def _roots(self) -> list[Path]:
         data = data_dir(self.home)
@@ -154,24 +156,40 @@ class Swap:
             shutil.rmtree(p, ignore_errors=True)
 
     def swap_in(self) -> None:
-        """Move the database's folders aside and give the staged ones its name (server stopped)."""
-        for current, staged, aside in zip(self.folders(self.database), self.folders(STAGING),
-                                          self.folders(self.database + ASIDE), strict=True):
+        """Move the database's folders aside and give the staged ones its name (server stopped).
+
+        Every staged folder is checked before anything moves, and each rename is marked as it is
+        done (``swapped``): a failure between two renames (a full disk, a permission) leaves a
+        state :meth:`rollback` undoes, instead of a store served with another database's logs.
+        """
+        pairs = list(zip(self.folders(self.database), self.folders(STAGING), self.folders(self.database + ASIDE),
+                         strict=True))
+        for _, staged, _ in pairs:
             if not staged.exists():
                 raise GraphError(f"the importer left no {staged}", "run the import again")
+        for current, staged, aside in pairs:
             if current.exists():
                 current.rename(aside)
+                self.swapped = True
             staged.rename(current)
-        self.swapped = True
+            self.swapped = True
+            self._placed.append(current)
 
     def rollback(self) -> None:
-        """Put the folders moved aside back in place of the new database (server stopped)."""
+        """Put the folders moved aside back in place of the new database (server stopped).
+
+        Only what :meth:`swap_in` did is undone: a folder of the database it had not yet moved
+        aside is the old database's own and stays.
+        """
         if not self.swapped:
             return
         for current, aside in zip(self.folders(self.database), self.folders(self.database + ASIDE), strict=True):
-            shutil.rmtree(current, ignore_errors=True)  # the new database, built by the importer
-            if aside.exists():
+            if aside.exists():  # whatever holds the name now came from the importer
+                shutil.rmtree(current, ignore_errors=True)
                 aside.rename(current)
+            elif current in self._placed:  # the database had no such folder: the new one goes
+                shutil.rmtree(current, ignore_errors=True)
+        self._placed.clear()
         self.swapped = False
 
     def commit(self) -> None:
