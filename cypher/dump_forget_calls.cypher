@@ -1,6 +1,10 @@
-// Drop the call events one dump delivered before it is read again (ingest --replace): each row of a
-// CDR or tower dump is its own Call node (RECORDED by that dump only).
-MATCH (:Dump {case: $case, sha256: $sha256})-[:RECORDED]->(c:Call)
-CALL (c) {
+// Drop the call events one dump delivered before it is read again (ingest --replace): its RECORDED
+// links, and the Call nodes no other dump of the case also recorded (a Call is one event, merged on
+// its event key, so an operator's re-send or a tower dump can record the same call as this dump).
+MATCH (:Dump {case: $case, sha256: $sha256})-[r:RECORDED]->(c:Call)
+CALL (r, c) {
+  DELETE r
+  WITH c
+  WHERE NOT EXISTS { (c)<-[:RECORDED]-(:Dump) }
   DETACH DELETE c
 } IN TRANSACTIONS OF 10000 ROWS

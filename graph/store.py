@@ -449,7 +449,7 @@ class GraphStore(SiteListsMixin):
         from cdrnet.analysis.contacts import aggregate
 
         mine = self.calls(dumps=[sha])
-        numbers = sorted(set(mine["caller"]) | set(mine["callee"]) - {""})
+        numbers = sorted((set(mine["caller"]) | set(mine["callee"])) - {""})
         if not numbers:
             return
         agg = aggregate(self.calls(numbers=numbers))

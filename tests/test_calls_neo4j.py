@@ -149,3 +149,32 @@ def test_one_network_in_browser_is_the_case_s_one_network(graph, tmp_path):
     rows = run(graph.driver, "one_network_pairs", prepare("one_network_pairs", {"limit": "1000"}, CASE, "91"), None)
     got = sorted((r["a"], r["b"], r["kind"], r["calls"], r["sms"], r["seconds"]) for r in rows)
     assert got == sorted(zip(net["a"], net["b"], net["kind"], net["calls"], net["sms"], net["seconds"], strict=True))
+
+
+def test_replacing_a_resend_keeps_the_calls_the_first_delivery_recorded(graph, tmp_path):
+    """A Call is one event shared by every dump that delivers it (an operator's re-send overlaps
+    the first delivery): ``ingest --replace`` of the re-send must not take the first dump's calls."""
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    a_path, b_path = write_contact_case(tmp_path)
+    lines = a_path.read_text().splitlines(keepends=True)
+    resend = tmp_path / "a_airtel_resend.csv"
+    resend.write_text("".join(lines[:-1]))  # the same export without its last row: another SHA-256
+    ingest(graph, a_path, b_path)
+    assert len(ingest(graph, resend).loaded) == 1
+
+    def recorded() -> dict[str, int]:
+        rows = graph.driver.execute_query(
+            "MATCH (d:Dump {case: $c})-[:RECORDED]->(x:Call) RETURN d.file_name AS f, count(x) AS n", c=CASE).records
+        return {r["f"].rsplit("/", 1)[-1]: r["n"] for r in rows}
+
+    before = recorded()
+    assert before["a_airtel.csv"] > before["a_airtel_resend.csv"] > 0
+    opts = Options(tz="Asia/Kolkata", rules=load_signatures("modern"))
+    res = ingest_paths([str(resend)], graph, builtin_layouts(), opts, "modern", show_progress=False, replace=True)
+    assert len(res.replaced) == 1
+    assert recorded() == before
+    assert called_tuples(graph.called()) == EXPECTED_CALLED
