@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,3 +29,13 @@ def browser() -> Iterator[object]:
     require_browser()
     with _browser() as driver:
         yield driver
+
+
+def wait_places(driver, timeout: float = 30.0) -> None:
+    """Wait until the offline place view says it has drawn (maps and `cells map` share it)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if driver.execute_script("return window.cdrnetPlaces && window.cdrnetPlaces.ready"):
+            return
+        time.sleep(0.1)
+    raise AssertionError("place view never drawn")

@@ -10,7 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from cdrnet.viz.netmap import MapOptions, build_graph, export_graph, write_map
-from tests.browser import browser, console_errors, network_requests
+from tests.browser import browser, console_errors, network_requests, wait_places
 from tests.helpers import frame, sess
 
 HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -132,15 +132,6 @@ def _places_case(with_positions: bool = True):
     placed = place_cells(case_cells(seen), pd.DataFrame({c: pd.Series(dtype="string") for c in SITE_COLUMNS}))
     return f, Places(placed, presence(seen, placed.dropna(subset=["lat"])["cell_id"], "Asia/Kolkata"),
                      coverage(placed))
-
-
-def wait_places(driver, timeout: float = 30.0) -> None:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if driver.execute_script("return window.cdrnetPlaces && window.cdrnetPlaces.ready"):
-            return
-        time.sleep(0.1)
-    raise AssertionError("place view never drawn")
 
 
 def test_map_carries_the_place_view_offline_and_picks_follow(tmp_path):

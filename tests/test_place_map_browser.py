@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -11,7 +9,7 @@ from PIL import Image
 from cdrnet.analysis.places import case_cells, coverage, place_cells, presence, sightings
 from cdrnet.loader.cellsites import SITE_COLUMNS
 from cdrnet.viz.placemap import PlaceOptions, write_place_map
-from tests.browser import browser, console_errors, network_requests
+from tests.browser import browser, console_errors, network_requests, wait_places
 from tests.helpers import frame, sess
 
 HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -26,15 +24,6 @@ def sites(rows: list[tuple[str, float, float, str, str]]) -> pd.DataFrame:
                          "site_name": [r[4] for r in rows], "status": "In-service", "list_sha256": "ab" * 32,
                          "source_line": range(2, 2 + len(rows))})
     return pd.concat([f, body], ignore_index=True)
-
-
-def wait_ready(driver, timeout: float = 30.0) -> None:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if driver.execute_script("return window.cdrnetPlaces && window.cdrnetPlaces.ready"):
-            return
-        time.sleep(0.1)
-    raise AssertionError("place view never drawn")
 
 
 def test_place_view_offline_days_in_case_zone_and_safe(tmp_path):
@@ -63,7 +52,7 @@ def test_place_view_offline_days_in_case_zone_and_safe(tmp_path):
     assert "4 cells in the case, 3 with a position" in page
     with browser() as d:
         d.get(path.as_uri())
-        wait_ready(d)
+        wait_places(d)
         assert d.execute_script("return document.querySelectorAll('circle.cell').length") == 3
         assert d.execute_script("return window.cdrnetPlaces.active") == 3
         assert d.execute_script("return document.querySelectorAll('circle.cell.suspect').length") == 1
@@ -99,6 +88,6 @@ def test_place_view_with_no_placed_cell_still_opens(tmp_path):
     assert "1 cells in the case, 0 with a position" in path.read_text()
     with browser() as d:
         d.get(path.as_uri())
-        wait_ready(d)
+        wait_places(d)
         assert d.execute_script("return window.cdrnetPlaces.cells") == 0
         assert network_requests(d) == [] and console_errors(d) == []
