@@ -67,17 +67,30 @@ class _Timed:
             self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - t0
 
 
-def _channel_agg(driver: Driver, db: str | None, channel: str, params: dict, codes: pd.Index, window: int,
-                 overlap: bool, shift: bool, tight: int, call_filter: bool, tol: float, stats: SweepStats,
-                 timed: _Timed, days: DayFrame) -> pd.DataFrame:
-    """One channel in one read: its episodes, their null-model bins and the matches (scored in Python)."""
-    text, p = query_chain([f"episodes_{channel}", "episodes_match"],
-                          {**params, "window": window, "overlap": overlap, "tight": tight,
-                           "tight_coarse": tight + COARSE_TIGHT_EXTRA_S if tight >= 0 else -1,
-                           "call_filter": call_filter, "tol": tol, "offset": days.offset,
-                           "bucket": max(int(window), 1), **cypher_definitions("min_tol_s", "mirror")})
-    got = {r.pop("kind"): r for r in timed(f"{channel}: episodes, bins and matches (one read)", read_text, driver,
-                                           text, p, db, f"episodes_{channel} + episodes_match")}
+def _episodes(driver: Driver, db: str | None, params: dict, channels: dict[str, dict], timed: _Timed,
+              ) -> dict[str, dict[str, dict]]:
+    """Every channel's episodes, null-model bins and matches from one read of the sessions.
+
+    Returns channel -> kind ('bin', 'match') -> columns. ``channels`` maps each channel computed to
+    its settings (gap, window, overlap, tight, call_filter); the bucket is one window.
+    """
+    settings = {c: {**s, "bucket": max(int(s["window"]), 1),
+                    "tight_coarse": s["tight"] + COARSE_TIGHT_EXTRA_S if s["tight"] >= 0 else -1}
+                for c, s in channels.items()}
+    text, p = query_chain(["episodes_sessions", "episodes_match"],
+                          {**params, "channels": settings,
+                           **cypher_definitions("min_tol_s", "mirror", "call_ports", "call_protos",
+                                                "call_categories")})
+    got: dict[str, dict[str, dict]] = {}
+    for r in timed("episodes, bins and matches of every channel (one read)", read_text, driver, text, p, db,
+                   "episodes_sessions + episodes_match"):
+        got.setdefault(r.pop("channel"), {})[r.pop("kind")] = r
+    return got
+
+
+def _channel_agg(got: dict[str, dict], channel: str, codes: pd.Index, window: int, overlap: bool, shift: bool,
+                 stats: SweepStats, days: DayFrame) -> pd.DataFrame:
+    """One channel's bins and matches (from :func:`_episodes`), scored in Python."""
     # A channel without episodes returns no row at all (the kind is a grouping key).
     b = got.get("bin", {"a": [], "key": [], "da": [], "obs": [], "tight": []})
     bins = pd.DataFrame({"msisdn": b["a"], "key": b["key"], "h": b["da"], "n": b["obs"], "dur": b["tight"]})
@@ -163,27 +176,30 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     overlap = params.mode == "overlap"
     per_channel: dict[str, pd.DataFrame] = {}
     # As in the embedded engine, the tight-window scale applies to start mode only.
-    tight = -1 if overlap else params.tight_window_s
-    per_channel["messaging"] = _channel_agg(
-        driver, database, "messaging",
-        {**scope, "apps": _apps(params), "gap": params.gap, "record_end_dumps": record_end,
-         "end_stand_in": params.window_s if overlap else 0,
-         "messaging_categories": list(messaging_categories(params.possible_apps))},
-        codes, params.window_s, overlap, True, tight, False, params.call_duration_tol, sweeps["messaging"], timed, days)
-    if params.calls:
-        per_channel["call"] = _channel_agg(
-            driver, database, "call",
-            {**scope, "record_end_dumps": record_end, "record_volume_dumps": record_volume,
-             **cypher_definitions("call_ports", "call_protos", "call_categories")},
-            codes, params.call_window_s, False, False, params.tight_window_s, True, params.call_duration_tol,
-            sweeps["call"], timed, days)
+    channels = {"messaging": {"gap": params.gap, "window": params.window_s, "overlap": overlap,
+                              "tight": -1 if overlap else params.tight_window_s, "call_filter": False}}
+    if params.calls:  # every call flow is its own unit (gap -1: never merged)
+        channels["call"] = {"gap": -1, "window": params.call_window_s, "overlap": False,
+                            "tight": params.tight_window_s, "call_filter": True}
     if params.colocation:
-        per_channel["coloc"] = _channel_agg(
-            driver, database, "coloc",
-            # Only the subscribers with sessions in scope (their CDRs add cells, never subscribers).
-            {**scope, "msisdns": list(codes), "gap": params.gap, "cdr_periods": cdr_periods(cov.call_periods)}, codes,
-            params.window_s, False, False, params.tight_window_s, False, params.call_duration_tol, sweeps["coloc"],
-            timed, coloc_days)
+        channels["coloc"] = {"gap": params.gap, "window": params.window_s, "overlap": False,
+                             "tight": params.tight_window_s, "call_filter": False}
+    # Only the subscribers with sessions in scope (a CDR adds cells, never subscribers).
+    got = _episodes(driver, database,
+                    {**scope, "msisdns": list(codes), "apps": _apps(params), "record_end_dumps": record_end,
+                     "record_volume_dumps": record_volume, "end_stand_in": params.window_s if overlap else 0,
+                     "cdr_periods": cdr_periods(cov.call_periods), "tol": params.call_duration_tol,
+                     "offset": days.offset,
+                     "messaging_categories": list(messaging_categories(params.possible_apps))},
+                    channels, timed)
+    per_channel["messaging"] = _channel_agg(got.get("messaging", {}), "messaging", codes, params.window_s, overlap,
+                                            True, sweeps["messaging"], days)
+    if params.calls:
+        per_channel["call"] = _channel_agg(got.get("call", {}), "call", codes, params.call_window_s, False, False,
+                                           sweeps["call"], days)
+    if params.colocation:
+        per_channel["coloc"] = _channel_agg(got.get("coloc", {}), "coloc", codes, params.window_s, False, False,
+                                            sweeps["coloc"], coloc_days)
     msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
     testable = tested_pairs(params, codes, days, coloc_days)
     edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution,

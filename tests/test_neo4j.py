@@ -215,33 +215,41 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
 
 
 def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, driver, case):
-    """Each channel is one read: no operator writes (episodes are rows, not nodes: nothing goes
+    """Every channel in one read: no operator writes (episodes are rows, not nodes: nothing goes
     through the transaction log) and none pairs every episode of a service with every other."""
     from cdrnet.analysis.units import cypher_definitions
     from cdrnet.cypher import query_chain
 
     ingest(graph, case / "dumps", date_order=SIM_ORDER)
     driver.execute_query("CALL db.clearQueryCaches()")
-    common = {"case": CASE, "since": None, "until": None, "msisdns": None, "window": 180, "overlap": False,
-              "tight": 30, "tight_coarse": 90, "call_filter": False, "tol": 0.25, "offset": 19800, "bucket": 180,
-              **cypher_definitions("min_tol_s", "mirror")}
-    channels = {"messaging": {"apps": None, "gap": 60, "record_end_dumps": [], "end_stand_in": 0,
-                              **cypher_definitions("messaging_categories")},
-                "call": {"record_end_dumps": [], "record_volume_dumps": [],
-                         **cypher_definitions("call_ports", "call_protos", "call_categories")},
-                "coloc": {"gap": 60, "cdr_periods": {}}}
-    for channel, extra in channels.items():
-        text, p = query_chain([f"episodes_{channel}", "episodes_match"], {**common, **extra})
-        with driver.session() as s:
-            summary = s.run("EXPLAIN " + text, p).consume()
-        ops, todo = [], [summary.plan]
-        while todo:
-            node = todo.pop()
-            ops.append(node["operatorType"].split("@")[0])
-            todo.extend(node.get("children", []))
-        assert "CartesianProduct" not in ops, channel
-        assert not [o for o in ops if o.startswith(("Create", "Delete", "DetachDelete", "Merge", "Set", "Remove"))], ops
-        assert summary.query_type == "r", channel  # read only
+    channels = {"messaging": {"gap": 60, "window": 180, "overlap": False, "bucket": 180, "tight": 30,
+                              "tight_coarse": 90, "call_filter": False},
+                "call": {"gap": -1, "window": 5, "overlap": False, "bucket": 5, "tight": 30, "tight_coarse": 90,
+                         "call_filter": True},
+                "coloc": {"gap": 60, "window": 180, "overlap": False, "bucket": 180, "tight": 30, "tight_coarse": 90,
+                          "call_filter": False}}
+    params = {"case": CASE, "since": None, "until": None, "msisdns": [], "tol": 0.25, "offset": 19800,
+              "apps": None, "record_end_dumps": [], "record_volume_dumps": [], "end_stand_in": 0, "cdr_periods": {},
+              "channels": channels,
+              **cypher_definitions("min_tol_s", "mirror", "messaging_categories", "call_ports", "call_protos",
+                                   "call_categories")}
+    # All channels from one read of the sessions (each session is read once, whatever the channels).
+    text, p = query_chain(["episodes_sessions", "episodes_match"], params)
+    with driver.session() as s:
+        summary = s.run("EXPLAIN " + text, p).consume()
+    ops, details, todo = [], [], [summary.plan]
+    while todo:
+        node = todo.pop()
+        ops.append(node["operatorType"].split("@")[0])
+        details.append(str(node.get("args", {}).get("Details", "")))
+        todo.extend(node.get("children", []))
+    assert "CartesianProduct" not in ops
+    assert not [o for o in ops if o.startswith(("Create", "Delete", "DetachDelete", "Merge", "Set", "Remove"))], ops
+    assert summary.query_type == "r"  # read only
+    # The sessions are read once: one expansion to them, no scan of every session (the call
+    # channel's OR once scanned them twice).
+    assert ops.count("Expand(All)") == 1, ops
+    assert not [(o, d) for o, d in zip(ops, details, strict=True) if o.startswith("Node") and ":Session" in d]
     assert counts(driver)["Episode"] == 0
 
 

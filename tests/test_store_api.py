@@ -62,9 +62,9 @@ def test_usage_summaries_are_written_from_their_declarations():
 
 
 def test_co_usage_definitions_reach_the_cypher_as_parameters():
-    for name, wanted in [("episodes_call", {"call_ports", "call_protos", "call_categories"}),
+    for name, wanted in [("episodes_sessions", {"call_ports", "call_protos", "call_categories",
+                                                "messaging_categories"}),
                          ("episodes_match", {"min_tol_s", "mirror"}),
-                         ("episodes_messaging", {"messaging_categories"}),
                          ("subscribers_in_scope", {"messaging_categories"})]:
         text = load(name)
         assert wanted <= parameters(text), name

@@ -1,0 +1,69 @@
+// The episodes of one link run, every channel from one read of the sessions: each session of a
+// subscriber in scope ($msisdns: the subscribers with sessions in scope) is read once and counts in
+// each channel of $channels (channel -> its settings; a channel left out is not computed) it belongs to:
+// - messaging: sessions of a messaging category ($messaging_categories, $apps) per service. Sessions of
+//   dumps in $record_end_dumps have no per-flow end: they end at start + $end_stand_in (the window in
+//   overlap mode; 0 in start mode, where ends are not used);
+// - call: every UDP flow to a STUN/TURN relay ($call_ports, $call_protos) or in the call category
+//   ($call_categories) is its own unit, keyed by relay ip:port. Dumps in $record_end_dumps (no per-flow
+//   end) and $record_volume_dumps (no per-flow volume) are left out of the duration and volume
+//   comparison (dk: duration known);
+// - coloc: the subscriber's cell sightings, its sessions' cells and the calls of its own voice/SMS CDRs.
+// Sessions of one channel, key and subscriber are merged into an episode while consecutive starts are
+// at most the channel's gap apart (see docs/co-usage.md; call units have gap -1: never merged).
+// An episode is a list [m, key, t, n, te, dk, up, down] (subscriber, key, start, sessions, latest end,
+// and the call units' duration flag and volumes; lists cost the server less than maps).
+// Read only: the episodes are rows of this query, collected per channel as `eps` for
+// cypher/episodes_match.cypher (appended to it), never nodes: nothing goes through the transaction log.
+// The definitions ($messaging_categories, $call_ports, ...) come from cdrnet/analysis/units.py.
+MATCH (sub:Subscriber {case: $case})
+WHERE sub.msisdn IN $msisdns
+CALL (sub) {
+  CALL (sub) {
+    MATCH (sub)-[:HAD]->(x:Session)
+    WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
+    WITH x, x.start_s AS t, coalesce(x.end_s, x.start_s) AS te, x.app_category AS cat,
+         x.dump_sha256 IN $record_end_dumps AS record_end
+    // One row per channel the session counts in: [channel, key, start, end, dk, up, down].
+    UNWIND CASE WHEN $channels.messaging IS NOT NULL AND cat IN $messaging_categories
+                 AND ($apps IS NULL OR toLower(x.service) IN $apps OR toLower(x.app) IN $apps)
+                THEN [['messaging', x.service, t, CASE WHEN record_end THEN t + $end_stand_in ELSE te END]]
+                ELSE [] END
+         + CASE WHEN $channels.coloc IS NOT NULL AND x.cell_id <> '' THEN [['coloc', x.cell_id, t, te]] ELSE [] END
+         + CASE WHEN $channels.call IS NOT NULL AND coalesce(x.dest_ip, '') <> ''
+                 AND ((x.dest_port >= $call_ports[0] AND x.dest_port <= $call_ports[1]
+                       AND coalesce(x.proto, '') IN $call_protos) OR cat IN $call_categories)
+                THEN [['call', x.dest_ip + ':' + toString(x.dest_port), t, CASE WHEN record_end THEN t ELSE te END,
+                       NOT record_end, CASE WHEN x.dump_sha256 IN $record_volume_dumps THEN null ELSE x.uplink END,
+                       CASE WHEN x.dump_sha256 IN $record_volume_dumps THEN null ELSE x.downlink END]]
+                ELSE [] END AS s
+    RETURN s
+    UNION ALL
+    // The cells the subscriber's own voice/SMS CDRs place it at (cdrnet/analysis/units.py
+    // call_sightings): the first cell at the call's start; the last cell at its end when it differs.
+    // Only calls inside a period of the subscriber's own CDR count ($cdr_periods: number -> [[from,
+    // to]] epoch seconds, inclusive): a tower dump's rows count only where they repeat that CDR.
+    MATCH (c:Call {case: $case, msisdn: sub.msisdn})
+    WHERE $channels.coloc IS NOT NULL
+      AND ($since IS NULL OR c.start_s >= $since) AND ($until IS NULL OR c.start_s < $until)
+      AND any(p IN coalesce($cdr_periods[sub.msisdn], []) WHERE c.start_s >= p[0] AND c.start_s <= p[1])
+    WITH c, coalesce(c.first_cell, '') AS first, coalesce(c.last_cell, '') AS last
+    UNWIND CASE WHEN last <> '' AND last <> first THEN [[first, c.start_s, c.start_s], [last, c.end_s, c.end_s]]
+                ELSE [[first, c.start_s, c.end_s]] END AS seen
+    WITH seen WHERE seen[0] <> ''
+    RETURN ['coloc'] + seen AS s
+  }
+  WITH sub.msisdn AS m, s[0] AS channel, s[1] AS key, s[2] AS t, s[3] AS te, s[4..] AS rest
+  // Sessions starting together fall in one episode whatever their order: no tie-breaker needed.
+  ORDER BY channel, key, t
+  WITH m, channel, key, collect([t, CASE WHEN te > t THEN te ELSE t END] + rest) AS ts
+  WITH m, channel, key, ts, $channels[channel].gap AS gap
+  WITH m, channel, key, ts, [i IN range(0, size(ts) - 1) WHERE i = 0 OR ts[i][0] - ts[i - 1][0] > gap] AS starts
+  // One row per episode: start, latest end, sessions (and a call unit's own flag and volumes).
+  UNWIND range(0, size(starts) - 1) AS j
+  WITH m, channel, key, ts, starts[j] AS lo, CASE WHEN j + 1 < size(starts) THEN starts[j + 1] ELSE size(ts) END AS hi
+  RETURN channel, [m, key, ts[lo][0], hi - lo,
+                   reduce(mx = ts[lo][1], p IN ts[lo..hi] | CASE WHEN p[1] > mx THEN p[1] ELSE mx END),
+                   ts[lo][2], ts[lo][3], ts[lo][4]] AS e
+}
+WITH channel, collect(e) AS eps
