@@ -178,7 +178,7 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     assert code == 0, err
     assert "links written as CO_USED relationships to Neo4j" in out and "(case 'ws')" in out
     steps = next(line for line in out.splitlines() if "Neo4j time by step:" in line)
-    assert "messaging: episodes, bins and matches (one read)" in steps and "writing CO_USED" in steps
+    assert "episodes, bins and matches of every channel (one read)" in steps and "writing CO_USED" in steps
     ws_env = ["-w", str(tmp_path / "ws2")]
     run_cli(capsys, *ws_env, "ingest", "--date-order", SIM_ORDER, str(case / "dumps"))
     run_cli(capsys, *ws_env, "link", "--out", str(tmp_path / "ws_edges.csv"))
