@@ -417,7 +417,10 @@ class Workspace(SiteListsMixin):
         """
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
-        for rep in session_reports(self.reports(exclude)):
+        # In any order (a set of hashes): inside an ingest batch, without sorting every report per dump.
+        reports = [r for sha, r in self._batch.items() if sha != exclude] if self._batch is not None else (
+            self.reports(exclude))
+        for rep in session_reports(reports):
             if wanted is not None and not wanted.intersection(rep.msisdns):
                 continue
             path = self.dumps_dir / f"{rep.sha256}.parquet"
