@@ -78,6 +78,24 @@ def _empty_calls_parquet() -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame``'s columns of ``schema`` as an Arrow table: what ``pa.Table.from_pandas`` gives
+    (missing values, NaN included, become nulls), column by column.
+
+    ``from_pandas`` spends more on its own machinery (a thread pool, pandas metadata) than on
+    converting a small dump's block, whose text columns are Arrow's already; the Parquet
+    writer drops the pandas metadata, so the files are byte for byte the same.
+    """
+    columns = []
+    for f in schema:
+        col = frame[f.name]
+        if isinstance(col.array, pd.arrays.ArrowStringArray):
+            columns.append(pa.array(col.array).cast(f.type))
+        else:
+            columns.append(pa.array(col, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 class DumpWriter:
     """Streams one dump's sessions and rejects to temporary files.
 
@@ -132,8 +150,7 @@ class DumpWriter:
     def write_sessions(self, sessions: pd.DataFrame) -> None:
         self._check()
         if len(sessions):
-            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA,
-                                                 preserve_index=False))
+            self._queue.put(arrow_table(sessions, SESSION_SCHEMA))
 
     def write_calls(self, events: pd.DataFrame) -> None:
         """One block of call events (cdrnet/model.py CALL_SCHEMA)."""
@@ -193,6 +210,8 @@ class Workspace(SiteListsMixin):
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
+        #: During an ingest batch: the dumps (SHA-256) naming each subscriber, for the overlap check.
+        self._batch_subscribers: dict[str, set[str]] = {}
         self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
@@ -305,16 +324,22 @@ class Workspace(SiteListsMixin):
             yield
             return
         self.check_format()
-        self._batch = {}
+        self._batch, self._batch_subscribers = {}, {}
         for path in sorted(self.dumps_dir.glob("*.json")) if self.dumps_dir.exists() else []:
             with contextlib.suppress(WorkspaceError):  # a damaged report is not loaded: this run may repair it
                 report = self._read_report(path)
-                self._batch[report.sha256] = report
+                self._keep_in_batch(report)
         try:
             yield
         finally:
-            self._batch = None
+            self._batch, self._batch_subscribers = None, {}
             self.rebuild_rejects()
+
+    def _keep_in_batch(self, report: DumpReport) -> None:
+        assert self._batch is not None
+        self._batch[report.sha256] = report
+        for m in report.msisdns:
+            self._batch_subscribers.setdefault(m, set()).add(report.sha256)
 
     def publish(self, staged: StagedDump, report: DumpReport) -> None:
         """Make a staged dump part of the workspace: the report is written last (it is what
@@ -335,7 +360,7 @@ class Workspace(SiteListsMixin):
             raise storage_error(exc, final) from exc
         atomic_write_bytes(self.dumps_dir / f"{staged.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
         if self._batch is not None:
-            self._batch[staged.sha] = report
+            self._keep_in_batch(report)
         else:
             self.rebuild_rejects()
 
@@ -417,9 +442,13 @@ class Workspace(SiteListsMixin):
         """
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
-        # In any order (a set of hashes): inside an ingest batch, without sorting every report per dump.
-        reports = [r for sha, r in self._batch.items() if sha != exclude] if self._batch is not None else (
-            self.reports(exclude))
+        if self._batch is None:
+            reports = self.reports(exclude)
+        elif wanted is None:
+            reports = [r for sha, r in self._batch.items() if sha != exclude]
+        else:  # inside an ingest batch: the dumps naming these subscribers, not a look at every report
+            shas = sorted(set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude})
+            reports = [self._batch[sha] for sha in shas if sha in self._batch]
         for rep in session_reports(reports):
             if wanted is not None and not wanted.intersection(rep.msisdns):
                 continue
