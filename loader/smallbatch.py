@@ -66,12 +66,16 @@ def _reading(prep: PreparedBlock) -> tuple:
             tuple(str(t) for t in prep.frame.dtypes))
 
 
-def _group_rows(group: np.ndarray, n: int) -> list[slice | np.ndarray]:
-    """Each group's rows: one slice each when the rows come in group order (they do: every step of
-    the normaliser keeps its rows' order), else each group's positions."""
+def _group_rows(group: np.ndarray, n: int) -> list[np.ndarray]:
+    """Each group's row positions: one range each when the rows come in group order (they do: every
+    step of the normaliser keeps its rows' order), else a mask per group.
+
+    Positions, not slices: each dump's rows are then copied out of the batch, so a dump's own
+    frame does not keep the whole batch's columns alive (a view did: +100 MB peak on 400 dumps).
+    """
     if not len(group) or (np.diff(group) >= 0).all():
         bounds = np.searchsorted(group, np.arange(n + 1)).tolist()
-        return [slice(bounds[g], bounds[g + 1]) for g in range(n)]
+        return [np.arange(bounds[g], bounds[g + 1]) for g in range(n)]
     return [np.flatnonzero(group == g) for g in range(n)]
 
 
