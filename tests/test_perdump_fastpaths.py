@@ -261,7 +261,7 @@ def test_header_search_finds_every_line_naming_a_subscriber_column(lines: list[s
     from cdrnet.loader.normalize import Options
 
     layouts = builtin_layouts()
-    parser = parse.DumpParser(layouts, Options(), lambda *a: a, lambda *a: None)
+    parser = parse.DumpParser(layouts, Options(), lambda *a: a, lambda *_: None)
     names = {n.encode() for layout in layouts for n in layout.normalised.get("msisdn", ()) if n}
     data = "\n".join(lines).encode() + b"\n"
     want = [k for k, line in enumerate(data.lower().split(b"\n")) if any(n in line for n in names)]
