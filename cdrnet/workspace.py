@@ -78,24 +78,6 @@ def _empty_calls_parquet() -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """``frame``'s columns of ``schema`` as an Arrow table: what ``pa.Table.from_pandas`` gives
-    (missing values, NaN included, become nulls), column by column.
-
-    ``from_pandas`` spends more on its own machinery (a thread pool, pandas metadata) than on
-    converting a small dump's block, whose text columns are Arrow's already; the Parquet
-    writer drops the pandas metadata, so the files are byte for byte the same.
-    """
-    columns = []
-    for f in schema:
-        col = frame[f.name]
-        if isinstance(col.array, pd.arrays.ArrowStringArray):
-            columns.append(pa.array(col.array).cast(f.type))
-        else:
-            columns.append(pa.array(col, type=f.type, from_pandas=True))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
 class DumpWriter:
     """Streams one dump's sessions and rejects to temporary files.
 
@@ -150,7 +132,8 @@ class DumpWriter:
     def write_sessions(self, sessions: pd.DataFrame) -> None:
         self._check()
         if len(sessions):
-            self._queue.put(arrow_table(sessions, SESSION_SCHEMA))
+            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA,
+                                                 preserve_index=False))
 
     def write_calls(self, events: pd.DataFrame) -> None:
         """One block of call events (cdrnet/model.py CALL_SCHEMA)."""

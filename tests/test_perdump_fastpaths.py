@@ -289,36 +289,3 @@ def test_hashset_reference_is_what_the_summary_uses() -> None:
     s.add(np.array([3, 1], dtype=np.uint64))
     assert s.contains(np.array([1, 2, 3], dtype=np.uint64)).tolist() == [True, False, True]
 
-
-# --- the Parquet table --------------------------------------------------------------------------
-
-@SETTINGS
-@given(blocks=session_blocks(), lat=st.lists(st.one_of(st.none(), st.floats(allow_nan=True)), min_size=40,
-                                              max_size=40))
-def test_arrow_table_equals_from_pandas(blocks: pd.DataFrame, lat: list[float | None]) -> None:
-    """Column by column conversion gives the table (and the Parquet bytes) ``from_pandas`` gave."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from cdrnet.workspace import SESSION_PARQUET_OPTIONS, arrow_table
-
-    frame = blocks.assign(lat=pd.Series(lat[: len(blocks)], dtype="float64"),
-                          tz=pd.Series(["Asia/Kolkata"] * len(blocks), dtype="str"),
-                          name_obj=pd.Series([None if k % 3 == 0 else f"x{k}" for k in range(len(blocks))],
-                                             dtype=object))
-    schema = pa.schema([("msisdn", pa.string()), ("start_utc", pa.timestamp("s", tz="UTC")),
-                        ("dest_port", pa.int32()), ("uplink", pa.int64()), ("lat", pa.float64()),
-                        ("tz", pa.string()), ("name_obj", pa.string()), ("record_key", pa.string())])
-    want = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-    got = arrow_table(frame, schema)
-    assert got.equals(want)
-    files = []
-    for table in (got, want):
-        buf = io.BytesIO()
-        with pq.ParquetWriter(buf, schema, compression="zstd",
-                              use_dictionary=SESSION_PARQUET_OPTIONS["use_dictionary"][:3]) as w:
-            w.write_table(table)
-        files.append(buf.getvalue())
-    assert files[0] == files[1]
