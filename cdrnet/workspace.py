@@ -193,6 +193,8 @@ class Workspace(SiteListsMixin):
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
+        #: During an ingest batch: the dumps (SHA-256) naming each subscriber, for the overlap check.
+        self._batch_subscribers: dict[str, set[str]] = {}
         self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
@@ -305,16 +307,22 @@ class Workspace(SiteListsMixin):
             yield
             return
         self.check_format()
-        self._batch = {}
+        self._batch, self._batch_subscribers = {}, {}
         for path in sorted(self.dumps_dir.glob("*.json")) if self.dumps_dir.exists() else []:
             with contextlib.suppress(WorkspaceError):  # a damaged report is not loaded: this run may repair it
                 report = self._read_report(path)
-                self._batch[report.sha256] = report
+                self._keep_in_batch(report)
         try:
             yield
         finally:
-            self._batch = None
+            self._batch, self._batch_subscribers = None, {}
             self.rebuild_rejects()
+
+    def _keep_in_batch(self, report: DumpReport) -> None:
+        assert self._batch is not None
+        self._batch[report.sha256] = report
+        for m in report.msisdns:
+            self._batch_subscribers.setdefault(m, set()).add(report.sha256)
 
     def publish(self, staged: StagedDump, report: DumpReport) -> None:
         """Make a staged dump part of the workspace: the report is written last (it is what
@@ -335,7 +343,7 @@ class Workspace(SiteListsMixin):
             raise storage_error(exc, final) from exc
         atomic_write_bytes(self.dumps_dir / f"{staged.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
         if self._batch is not None:
-            self._batch[staged.sha] = report
+            self._keep_in_batch(report)
         else:
             self.rebuild_rejects()
 
@@ -417,7 +425,14 @@ class Workspace(SiteListsMixin):
         """
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
-        for rep in session_reports(self.reports(exclude)):
+        if self._batch is None:
+            reports = self.reports(exclude)
+        elif wanted is None:
+            reports = [r for sha, r in self._batch.items() if sha != exclude]
+        else:  # inside an ingest batch: the dumps naming these subscribers, not a look at every report
+            shas = sorted(set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude})
+            reports = [self._batch[sha] for sha in shas if sha in self._batch]
+        for rep in session_reports(reports):
             if wanted is not None and not wanted.intersection(rep.msisdns):
                 continue
             path = self.dumps_dir / f"{rep.sha256}.parquet"

@@ -33,6 +33,7 @@ from cdrnet.errors import IngestWorkerError
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.quality import DumpReport
+from cdrnet.loader.smallbatch import BATCH_BYTES, batchable
 from cdrnet.loader.sources import DumpSource, Refused, check_readable
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class _Entry:
     source: DumpSource | Refused
     future: Future | None = None
     here: bool = False  # parse in this process at its turn (an archive member, a repeated file)
+    #: Its place in the worker's answer when several small dumps went to one worker together.
+    index: int | None = None
 
 
 def _picklable(source: DumpSource) -> bool:
@@ -61,16 +64,25 @@ def _picklable(source: DumpSource) -> bool:
 
 
 class _Batch:
-    """The dumps of one run in input order, whole dumps parsed by a process pool."""
+    """The dumps of one run in input order, whole dumps parsed by a process pool.
+
+    Small dumps (``smallbatch.batchable``) are sent to a worker together, up to ``BATCH_BYTES``
+    of them, and the worker normalises their first blocks as one (:func:`stage_run`), as a
+    one-process run's look-ahead does: on the many-dump shape a per-dump task paid the
+    normaliser's fixed cost once per dump in every worker.
+    """
 
     def __init__(self, store: StagingStore, workers: int, submit: Callable[[DumpSource], Future],
                  on_refused: Callable[[Refused], None], record: Callable[[DumpSource, Attempt], None],
-                 serial: Callable[[DumpSource], DumpReport | None], progress: Callable[[int], None]) -> None:
-        self.store, self.submit = store, submit
+                 serial: Callable[[DumpSource], DumpReport | None], progress: Callable[[int], None],
+                 submit_run: Callable[[list[DumpSource]], Future] | None = None) -> None:
+        self.store, self.submit, self.submit_run = store, submit, submit_run
         self.on_refused, self.record, self.serial, self.progress = on_refused, record, serial, progress
         self.pending: deque[_Entry] = deque()
         self.claimed: set[str] = set()  # SHA-256 of dumps handed to a worker in this run
-        self.limit = 2 * workers  # dumps in flight: bounds memory (each worker holds one block at a time)
+        self.limit = 2 * workers  # tasks in flight: bounds memory (each holds a block or a small run)
+        self.run: list[_Entry] = []  # small dumps waiting to go to a worker together
+        self.run_bytes = 0
 
     def add(self, src: DumpSource | Refused) -> None:
         entry = _Entry(src)
@@ -80,26 +92,55 @@ class _Batch:
                 entry = _Entry(bad)
             elif src.sha256() in self.claimed or self.store.has_dump(src.sha256()) or not _picklable(src):
                 entry.here = True  # a repeat is "unchanged" at its turn, as in a serial run
+            elif self.submit_run is not None and batchable(src):
+                self.claimed.add(src.sha256())
+                if self.run and self.run_bytes + (src.size or 0) > BATCH_BYTES:
+                    self.flush()
+                self.run.append(entry)
+                self.run_bytes += src.size or 0
+                return
             else:
                 self.claimed.add(src.sha256())
                 entry.future = self.submit(src)
+        self.flush()
+        self._append(entry)
+
+    def flush(self) -> None:
+        """Send the waiting small dumps to a worker (one task; one dump alone goes as any other)."""
+        run, self.run, self.run_bytes = self.run, [], 0
+        if len(run) == 1:
+            run[0].future = self.submit(run[0].source)  # type: ignore[arg-type]
+        elif run:
+            assert self.submit_run is not None
+            future = self.submit_run([e.source for e in run])  # type: ignore[misc]
+            for k, e in enumerate(run):
+                e.future, e.index = future, k
+        for e in run:
+            self._append(e)
+
+    def _append(self, entry: _Entry) -> None:
         self.pending.append(entry)
         # In input order: the oldest is finished when it needs no worker, or when enough wait.
         while self.pending and (self.pending[0].future is None or self._in_flight() > self.limit):
             self.finish_oldest()
 
     def _in_flight(self) -> int:
-        return sum(1 for e in self.pending if e.future is not None)
+        return len({id(e.future) for e in self.pending if e.future is not None})
 
     def _publish(self, entry: _Entry) -> DumpReport | None:
         from cdrnet.loader.ingest import finish_report
 
         assert entry.future is not None
         try:
-            report, staged, seen = entry.future.result()
+            outcome = entry.future.result()
         except BrokenProcessPool as exc:
             raise IngestWorkerError(f"{entry.source.name}: a worker process died while parsing "
                                     f"(out of memory?): {exc}") from exc
+        if entry.index is not None:  # one dump of a small run: its own outcome, or what it raised
+            outcome, error = outcome[entry.index]
+            if error is not None:
+                raise error
+        report, staged, seen = outcome
         try:
             finish_report(report, seen, self.store)
             self.store.publish(staged, report)
@@ -121,11 +162,16 @@ class _Batch:
 
     def abandon(self) -> None:
         """Interrupted: nothing a worker staged may stay behind."""
+        self.pending.extend(self.run)
+        self.run = []
         for entry in self.pending:
             if entry.future is not None and not entry.future.cancel():
                 try:
-                    _, staged, _ = entry.future.result()
-                    self.store.discard(staged)
+                    outcome = entry.future.result()
+                    if entry.index is not None:
+                        outcome = outcome[entry.index][0]
+                    if outcome is not None:
+                        self.store.discard(outcome[1])
                 except BaseException:  # noqa: BLE001 - its worker already removed what it wrote
                     pass
         self.pending.clear()
@@ -141,15 +187,17 @@ def ingest_many(sources: Iterable[DumpSource | Refused], store: StagingStore, la
     refused or failed) as the serial loop does; ``serial(source)`` ingests one source in this
     process (archive members, whose openers cannot travel, and a file seen twice in one run).
     """
-    from cdrnet.loader.ingest import stage_dump
+    from cdrnet.loader.ingest import stage_dump, stage_run
 
     stager = store.stager()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     batch = _Batch(store, workers, lambda src: pool.submit(stage_dump, src, stager, layouts, opts, signatures_name),
-                   on_refused, record, serial, progress)
+                   on_refused, record, serial, progress,
+                   lambda run: pool.submit(stage_run, run, stager, layouts, opts, signatures_name))
     try:
         for src in sources:
             batch.add(src)
+        batch.flush()
         while batch.pending:
             batch.finish_oldest()
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -192,7 +193,7 @@ def nothing_loaded(store: SessionStore, sha: str) -> bool:
 
 
 def stage_dump(source: DumpSource, stager: StagingStore, layouts: list[Layout], opts: Options,
-               signatures_name: str) -> tuple[DumpReport, StagedDump, np.ndarray]:
+               signatures_name: str, ahead: LookAhead | None = None) -> tuple[DumpReport, StagedDump, np.ndarray]:
     """Parse one whole dump to temporary files, in a worker process (see :mod:`cdrnet.loader.batch`).
 
     The sessions never travel between processes: the worker writes them itself, and only the
@@ -201,7 +202,7 @@ def stage_dump(source: DumpSource, stager: StagingStore, layouts: list[Layout], 
     sha = source.sha256()
     writer = stager.begin_dump(sha, source.name)
     try:
-        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name)
+        report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, ahead=ahead)
         return report, writer.stage(), seen
     except OSError as exc:  # a full disk or read-only folder: the parent stops the run with one line
         writer.abort()
@@ -209,6 +210,32 @@ def stage_dump(source: DumpSource, stager: StagingStore, layouts: list[Layout], 
     except BaseException:
         writer.abort()
         raise
+
+
+def stage_run(sources: list[DumpSource], stager: StagingStore, layouts: list[Layout], opts: Options,
+              signatures_name: str) -> list[tuple[tuple[DumpReport, StagedDump, np.ndarray] | None, Exception | None]]:
+    """Stage several small dumps in one worker, their first blocks normalised together (loader/smallbatch.py).
+
+    Each dump's outcome is its own: what :func:`stage_dump` returns, or what it raised (the parent
+    raises it at that dump's turn, so one bad file fails alone, as in a one-process run).
+    """
+    ahead = look_ahead(sources, layouts, opts)
+    out: list[tuple[tuple[DumpReport, StagedDump, np.ndarray] | None, Exception | None]] = []
+    for src in sources:
+        try:
+            out.append((stage_dump(src, stager, layouts, opts, signatures_name, ahead), None))
+        except Exception as exc:  # noqa: BLE001 - handed to the parent, which files or re-raises it
+            out.append((None, exc if _picklable(exc) else CdrnetError(f"{src.name}: {type(exc).__name__}: {exc}")))
+    return out
+
+
+def _picklable(exc: Exception) -> bool:
+    """Whether an error travels back from a worker (one that cannot must not fail its run's other dumps)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure to round-trip means "no"
+        return False
+    return True
 
 
 def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,

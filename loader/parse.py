@@ -58,6 +58,19 @@ def _line_starts(data: bytes) -> np.ndarray:
     return np.concatenate([[0], nl + 1])
 
 
+def _after_lines(data: bytes, skip: int) -> bytes:
+    """``data`` without its first ``skip`` lines (a preamble: a few lines, found without a pass over the block)."""
+    pos = 0
+    for _ in range(min(skip, 1000)):
+        pos = data.find(b"\n", pos) + 1
+        if not pos:
+            return b""
+    if skip > 1000:
+        starts = _line_starts(data)
+        return data[starts[skip]:] if skip < len(starts) else b""
+    return data[pos:]
+
+
 def _line_text(data: bytes, starts: np.ndarray, k: int) -> str:
     end = starts[k + 1] - 1 if k + 1 < len(starts) else len(data)
     return data[starts[k] : end].decode("utf-8", errors="replace")
@@ -140,25 +153,44 @@ def _drop_padding(data: bytes, first: int) -> tuple[bytes, np.ndarray, int]:
     line starts and ends with a padding byte (an empty quoted cell starts with two
     quotes), so ordinary blocks are passed over after a look at their line ends.
     """
-    n = count_lines(data)
-    every = np.arange(first, first + n, dtype=np.int64)
-    if not n:
-        return data, every, 0
+    if not data:
+        return data, np.zeros(0, dtype=np.int64), 0
     arr = np.frombuffer(data, dtype=np.uint8)
-    starts = _line_starts(data)[:n]
-    ends = np.concatenate([starts[1:] - 1, [len(arr)]])  # each line's newline (or the end)
+    starts = _line_starts(data)
+    if data.endswith(b"\n"):
+        starts = starts[:-1]  # the empty string after a final newline is not a line
+    n = len(starts)
+    every = np.arange(first, first + n, dtype=np.int64)
+    nxt = np.append(starts[1:], len(arr))  # where each line's bytes, its newline included, end
+    ends = np.append(starts[1:] - 1, len(arr))  # each line's newline (or the end)
     last = np.maximum(ends - 1, starts)
     second = np.minimum(starts + 1, len(arr) - 1)
     cand = (_PAD_BYTES[arr[starts]] & _PAD_BYTES[arr[last]]
             & ((arr[starts] != ord('"')) | (arr[second] == ord('"')))) | (ends == starts)
     if not cand.any():
         return data, every, 0
-    solid = np.add.reduceat(~_PAD_BYTES[arr], starts, dtype=np.int64)
-    pad = (solid == 0) & cand
+    pad = np.zeros(n, dtype=bool)
+    pad[cand] = _solid_bytes(arr, starts, nxt, cand) == 0
     if not pad.any():
         return data, every, 0
-    keep_bytes = np.repeat(~pad, np.diff(np.concatenate([starts, [len(arr)]])))
+    keep_bytes = np.repeat(~pad, nxt - starts)
     return arr[keep_bytes].tobytes(), every[~pad], int(pad.sum())
+
+
+def _solid_bytes(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """Bytes other than padding in each candidate line ([start, end), never empty: its newline counts).
+
+    Only the candidates' bytes are looked at: a block with one blank line among 100,000 rows no
+    longer classifies every byte. When the candidates are much of the block (a sheet padded with
+    empty rows), one pass over the whole block is cheaper than gathering their bytes.
+    """
+    lens = ends[cand] - starts[cand]
+    total = int(lens.sum())
+    if total * 8 > len(arr):
+        return np.add.reduceat(~_PAD_BYTES[arr], starts, dtype=np.int64)[cand]
+    offs = np.cumsum(lens) - lens
+    idx = np.repeat(starts[cand] - offs, lens) + np.arange(total)
+    return np.add.reduceat(~_PAD_BYTES[arr[idx]], offs, dtype=np.int64)
 
 
 def _blank_nul_lines(data: bytes) -> tuple[bytes, dict[int, tuple[str, str]]]:
@@ -371,6 +403,8 @@ class DumpParser:
         #: Blocks normalised ahead, together with other small dumps' (loader/smallbatch.py), by
         #: :func:`block_key`; a block found here is not normalised again.
         self.precomputed: dict[tuple, BlockOutput] = {}
+        #: Lines holding a subscriber column name, of blocks searched ahead (by :func:`block_key`).
+        self.name_lines: dict[tuple, list[int]] = {}
         #: Layouts detected ahead (by SHA-256 and part), so a dump is not detected twice.
         self.detections: dict[tuple[str, str], Detection] = {}
         #: Stop at the first block to normalise, raising :class:`Captured` (smallbatch's look-ahead).
@@ -503,9 +537,8 @@ class DumpParser:
                 if not report.layout:
                     self._record_layout(det, report)
                 skip = det.header_line - first + 1
-                starts = _line_starts(data)
                 report.nondata += skip
-                data = data[starts[skip]:] if skip < len(starts) else b""
+                data = _after_lines(data, skip)
                 first += skip
                 current = self._current_header = det
                 if not data:
@@ -513,7 +546,7 @@ class DumpParser:
                         progress(block.raw_bytes)
                     continue
             raw_bytes = block.raw_bytes
-            for seg, seg_first, header in self._segments(data, first, report):
+            for seg, seg_first, header in self._segments(data, first, report, part):
                 if header is not None:
                     current = self._switch(header, det, current, report)
                 if not seg:
@@ -563,7 +596,7 @@ class DumpParser:
         return self.pool.submit(process_block, seg, seg_first, current, self.opts, report.sha256, part,
                                 report.name), current
 
-    def _segments(self, data: bytes, first: int, report: DumpReport
+    def _segments(self, data: bytes, first: int, report: DumpReport, part: str = ""
                   ) -> Iterator[tuple[bytes, int, Detection | None]]:
         """Cut a block at header lines that change how rows are read.
 
@@ -572,7 +605,8 @@ class DumpParser:
         one with its columns in another order, or another layout's, starts a new segment
         and is itself counted as non-data.
         """
-        cuts = [(k, d) for k, d in self._header_lines(data, report) if d is not None]
+        cuts = [(k, d) for k, d in self._header_lines(data, report, block_key(report.sha256, part, first, data))
+                if d is not None]
         if not cuts:
             yield data, first, None
             return
@@ -586,40 +620,59 @@ class DumpParser:
             pos, line, header = nxt, first + k + 1, d
         yield data[pos:], line, header
 
-    def _header_lines(self, data: bytes, report: DumpReport) -> list[tuple[int, Detection | None]]:
+    def _header_lines(self, data: bytes, report: DumpReport, key: tuple | None = None
+                      ) -> list[tuple[int, Detection | None]]:
         """Lines of a block that are a header of some layout: (0-based line, its detection).
 
         Every layout's header names its subscriber column, so only lines holding one of those
         names (a C-speed search) are tried by the detector; the detection is None for the
-        header rows are being read under, repeated as it is.
+        header rows are being read under, repeated as it is. ``key`` (:func:`block_key`) finds the
+        lines a look-ahead already searched (``name_lines``), so a small dump's block is searched once.
         """
-        if self._msisdn_names is None:
-            names = {n for layout in self.layouts for n in layout.normalised.get("msisdn", ())}
-            self._msisdn_names = sorted(n.encode() for n in names if n)
-        low = data.lower()
-        hits: set[int] = set()
-        for name in self._msisdn_names:
-            at = low.find(name)
-            while at >= 0:
-                hits.add(at)
-                at = low.find(name, at + 1)
-        if not hits:
+        lines = self.name_lines.pop(key, None) if key is not None else None
+        if lines is None:
+            lines = self._name_lines(data)
+            if self.capture and key is not None:
+                self.name_lines[key] = lines
+        if not lines:
             return []
         starts = _line_starts(data)
         found: list[tuple[int, Detection | None]] = []
-        for k in sorted(set(np.searchsorted(starts, sorted(hits), side="right") - 1)):
-            text = _line_text(data, starts, int(k))
-            key = text.strip()
-            if key not in self._headers_seen:
+        for k in lines:
+            text = _line_text(data, starts, k)
+            seen = text.strip()
+            if seen not in self._headers_seen:
                 try:
                     d = detect([text], self.layouts, report.name)
-                    self._headers_seen[key] = d if d.layout is not None else None
+                    self._headers_seen[seen] = d if d.layout is not None else None
                 except UnknownLayoutError:
-                    self._headers_seen[key] = None
-            d = self._headers_seen[key]
+                    self._headers_seen[seen] = None
+            d = self._headers_seen[seen]
             if d is not None:
-                found.append((int(k), d))
+                found.append((k, d))
         return [(k, None if self._same_reading(d) else d) for k, d in found]
+
+    def _name_lines(self, data: bytes) -> list[int]:
+        """0-based lines of a block holding a subscriber column name (any case, ASCII), in order.
+
+        A name holding another (``msisdn_userid`` holds ``msisdn``) finds no line the shorter one
+        misses, so only the shortest are searched; after a hit the search goes on from the next
+        line, so a name on every row costs a find per row, not per occurrence.
+        """
+        if self._msisdn_names is None:
+            names = {n.encode() for layout in self.layouts for n in layout.normalised.get("msisdn", ()) if n}
+            self._msisdn_names = sorted(n for n in names if not any(o != n and o in n for o in names))
+        low = data.lower()
+        hits: list[int] = []
+        for name in self._msisdn_names:
+            at = low.find(name)
+            while at >= 0:
+                hits.append(at)
+                end = low.find(b"\n", at)
+                at = low.find(name, end + 1) if end >= 0 else -1
+        if not hits:
+            return []
+        return sorted(set((np.searchsorted(_line_starts(data), hits, side="right") - 1).tolist()))
 
     def _same_reading(self, header: Detection) -> bool:
         """Whether a header reads rows exactly as the current one does (a plain repeat)."""
@@ -663,7 +716,7 @@ class DumpParser:
         if out.sessions.columns.empty:  # a second layout's lines: rejects only
             if len(out.rejected.lines):
                 self.on_rejects(out.rejected, part)
-            acc.add(out.sessions, pd.Series(out.rejected.reasons, dtype="string"), out.nondata, out.stats)
+            acc.add(out.sessions, out.rejected.reasons, out.nondata, out.stats)
             return
         starts: list[np.ndarray] = []
 
@@ -711,7 +764,7 @@ class DumpParser:
             lines = h.sessions["source_line"].to_numpy().astype(np.int64)
             rej = Rejected(lines, [stray_reason] * len(lines), [h.texts[int(n)] for n in lines])
             self.on_rejects(rej, h.part)
-            acc.add(h.sessions.iloc[:0], pd.Series(rej.reasons, dtype="string"), 0, {})
+            acc.add(h.sessions.iloc[:0], rej.reasons, 0, {})
         if not strays.holding:
             acc.report.notes.append(f"more than {HOLD_LIMIT:,} rows lie far from the dump's main run of activity: "
                                     "they were kept (check the dump's dates)")
@@ -732,4 +785,4 @@ class DumpParser:
                            rej.reasons + dup_reasons, rej.texts + texts)
         if len(rej.lines):
             self.on_rejects(rej, part)
-        acc.add(sessions, pd.Series(rej.reasons, dtype="string"), out.nondata, out.stats)
+        acc.add(sessions, rej.reasons, out.nondata, out.stats)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.normalize import BLANKED_PREFIX, key_hash_of
@@ -131,7 +134,9 @@ class DumpReport:
         return self.app_identified / self.with_destination if self.with_destination else 0.0
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # What ``asdict`` gives (its deep copy costs a millisecond a dump): every field in order,
+        # containers copied; their items (numbers, text) need no copy.
+        d = {name: _copied(getattr(self, name)) for name in _FIELD_NAMES}
         d["rejected_total"] = self.rejected_total
         d["app_identified_share"] = round(self.app_identified_share, 4)
         return d
@@ -233,6 +238,18 @@ class DumpReport:
         return out
 
 
+_FIELD_NAMES = [f.name for f in fields(DumpReport)]
+
+
+def _copied(value: object) -> object:
+    """A report field's value as ``dataclasses.asdict`` copies it (dicts and lists of plain values)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
+
+
 def session_reports(reports: list[DumpReport]) -> list[DumpReport]:
     """The reports of data-session dumps (IPDR, data reports): what co-usage and coverage read.
 
@@ -279,6 +296,52 @@ def app_kind(sessions: pd.DataFrame) -> pd.Series:
     return kind
 
 
+def _utc_datetime64(start_utc: pd.Series) -> np.ndarray:
+    """A column of UTC times as naive numpy datetime64 in its own unit (NaT stays NaT): one conversion,
+    then numpy compares and counts without a pandas call per fact."""
+    dtype = start_utc.dtype
+    unit = dtype.unit if isinstance(dtype, pd.DatetimeTZDtype) else np.datetime_data(dtype)[0]
+    return start_utc.to_numpy(dtype=f"datetime64[{unit}]")
+
+
+def _bounds_in_unit(start_iso: str, end_iso: str, dtype: np.dtype) -> tuple[np.datetime64, np.datetime64]:
+    """A stated period as datetime64 bounds in the times' unit, compared as the Timestamps were: a
+    time is before the start when before its ceiling in that unit, after the end when after its floor."""
+    unit = np.datetime_data(dtype)[0]
+    lo = pd.Timestamp(start_iso).tz_convert(None).ceil(unit).as_unit(unit).to_datetime64()
+    hi = pd.Timestamp(end_iso).tz_convert(None).floor(unit).as_unit(unit).to_datetime64()
+    return lo, hi
+
+
+def _distinct_flags(column: pd.Series, *tests: Callable[[str], bool]) -> list[np.ndarray]:
+    """Each of ``tests`` on each row's text (a missing value reads as ""), asked once per distinct
+    value: a dump has a handful of categories and confidences, not one per row."""
+    codes, uniques = pd.factorize(column)
+    texts = [str(u) for u in uniques] + [""]  # code -1 (missing) picks the last entry
+    return [np.array([bool(test(t)) for t in texts], dtype=bool)[codes] for test in tests]
+
+
+def _nonempty(column: pd.Series) -> np.ndarray:
+    """Rows whose text is neither missing nor empty (Arrow's string lengths when the column is Arrow's)."""
+    if isinstance(column.array, pd.arrays.ArrowStringArray):
+        lengths = pc.binary_length(pa.array(column.array))
+        return pc.fill_null(pc.greater(lengths, 0), False).to_numpy(zero_copy_only=False)
+    return (column.fillna("") != "").to_numpy(dtype=bool)
+
+
+def app_kind_counts(sessions: pd.DataFrame, dest: np.ndarray) -> tuple[int, int, int]:
+    """How many of the rows in ``dest`` :func:`app_kind` calls "named", "generic" and "possible",
+    counted over each column's distinct values (the per-row pandas string operations of
+    :func:`app_kind` were a quarter of a small dump's quality summary)."""
+    has_app = _nonempty(sessions["app"])
+    generic, possible = _distinct_flags(sessions["app_category"], lambda c: c in GENERIC_CATEGORIES,
+                                        lambda c: c.endswith(POSSIBLE_SUFFIX))
+    possible |= _distinct_flags(sessions["app_confidence"], lambda c: c.lower() == "low")[0]
+    counted = dest & has_app
+    return (int((counted & ~generic & ~possible).sum()), int((counted & generic).sum()),
+            int((counted & ~generic & possible).sum()))
+
+
 class Accumulator:
     """Collects block results into the final report without keeping whole blocks."""
 
@@ -293,50 +356,94 @@ class Accumulator:
         self.with_seconds = 0
         self.tmin: pd.Timestamp | None = None
         self.tmax: pd.Timestamp | None = None
-        self.period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+        self.period: tuple[np.datetime64, np.datetime64] | None = None
         self.volume = 0
         self.rows_sum = 0
         self.records_seen = HashSet()  # hashes of record keys already counted
 
-    def add(self, sessions: pd.DataFrame, rejects: pd.Series, nondata: int, stats: dict[str, int]) -> None:
+    def add(self, sessions: pd.DataFrame, reasons: list[str] | pd.Series, nondata: int, stats: dict[str, int]) -> None:
+        """One block's kept rows, the reasons its other rows were rejected, its non-data lines and counts.
+
+        Every fact is a numpy count over arrays taken from the block once: a per-subscriber dump
+        is one block of a few thousand rows, so the number of pandas calls, not the rows, was the cost.
+        """
         r = self.report
         r.loaded += len(sessions)
         r.nondata += nondata
-        if len(rejects):
-            self.rejects.update(rejects.value_counts().to_dict())
+        self._add_rejects(list(reasons))
         self.stats.update(stats)
-        if len(sessions):
-            st = sessions["start_utc"]
+        if not len(sessions):
+            return
+        st = sessions["start_utc"]
+        times = _utc_datetime64(st)
+        valid = ~np.isnat(times)
+        if valid.all():
+            lo, hi = st.iloc[int(np.argmin(times))], st.iloc[int(np.argmax(times))]
+        else:  # pandas skips a missing time (numpy's min would return it)
             lo, hi = st.min(), st.max()
-            self.tmin = lo if self.tmin is None else min(self.tmin, lo)
-            self.tmax = hi if self.tmax is None else max(self.tmax, hi)
-            self.with_seconds += int((st.dt.second != 0).sum())
-            codes, uniques = pd.factorize(sessions["msisdn"])
-            self.msisdn_set.update(uniques.tolist())
-            m = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
-            t = st.astype("int64").to_numpy().view(np.uint64)
-            self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
-            if r.period_source == "preamble":
-                if self.period is None:
-                    self.period = (pd.Timestamp(r.period_start_utc), pd.Timestamp(r.period_end_utc))
-                r.rows_outside_period += int(((st < self.period[0]) | (st > self.period[1])).sum())
-            if "dest_port" in sessions:
-                self._add_session_facts(sessions)
+        self.tmin = lo if self.tmin is None else min(self.tmin, lo)
+        self.tmax = hi if self.tmax is None else max(self.tmax, hi)
+        # A missing time counts as "with seconds" (its second is NaN, which is not 0), as it always did.
+        self.with_seconds += int((~valid | (times.astype("datetime64[s]").astype(np.int64) % 60 != 0)).sum())
+        codes, uniques = pd.factorize(sessions["msisdn"])
+        self.msisdn_set.update(uniques.tolist())
+        m = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+        t = times.view(np.int64).view(np.uint64)
+        self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
+        if r.period_source == "preamble":
+            if self.period is None:
+                self.period = _bounds_in_unit(r.period_start_utc, r.period_end_utc, times.dtype)
+            r.rows_outside_period += int(((times < self.period[0]) | (times > self.period[1])).sum())
+        if "dest_port" in sessions:
+            self._add_session_facts(sessions)
+
+    def _add_rejects(self, reasons: list[str]) -> None:
+        """Count reject reasons in the order a block's ``value_counts`` gives them (the report keeps it)."""
+        if not reasons:
+            return
+        if len(set(reasons)) == 1:
+            self.rejects[reasons[0]] += len(reasons)
+        else:
+            self.rejects.update(pd.Series(reasons, dtype="string").value_counts().to_dict())
 
     def _add_session_facts(self, sessions: pd.DataFrame) -> None:
         """Destinations, applications and volumes: what only data sessions have."""
         r = self.report
-        dest = sessions["dest_port"].notna() | (sessions["dest_ip"].fillna("") != "")
+        dest = sessions["dest_port"].notna().to_numpy(dtype=bool) | _nonempty(sessions["dest_ip"])
         r.with_destination += int(dest.sum())
-        r.app_identified += int((dest & (sessions["app"] != "")).sum())
-        kind = app_kind(sessions)
-        r.app_named += int((dest & (kind == "named")).sum())
-        r.app_generic += int((dest & (kind == "generic")).sum())
-        r.app_possible += int((dest & (kind == "possible")).sum())
+        r.app_identified += int((dest & _nonempty(sessions["app"])).sum())
+        named, generic, possible = app_kind_counts(sessions, dest)
+        r.app_named += named
+        r.app_generic += generic
+        r.app_possible += possible
         self._add_volumes(sessions)
 
     def _add_volumes(self, sessions: pd.DataFrame) -> None:
         """Volumes counted once per record: a record's first row in the dump carries its totals."""
+        if not (isinstance(sessions["uplink"].dtype, pd.Int64Dtype)
+                and isinstance(sessions["downlink"].dtype, pd.Int64Dtype)):
+            self._add_volumes_general(sessions)
+            return
+        # The normaliser's integer columns: numpy on their values and masks, as pandas' nullable sums do.
+        up, down = sessions["uplink"].array, sessions["downlink"].array
+        has = ~(up.isna() & down.isna())  # a missing side counts 0; a row with neither has no volume
+        if not has.any():
+            return
+        vol = up.to_numpy(dtype=np.int64, na_value=0) + down.to_numpy(dtype=np.int64, na_value=0)
+        self.rows_sum += int(vol[has].sum())
+        key = sessions["record_key"].fillna("")
+        keyed = _nonempty(key)
+        h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
+        first = np.zeros(len(h), dtype=bool)
+        first[np.unique(h, return_index=True)[1]] = True  # each record's first row in the block
+        first &= ~self.records_seen.contains(h)
+        self.records_seen.add(h)
+        as_float = np.where(has, vol.astype(np.float64), np.nan)
+        counted = float(vol[~keyed & has].sum()) + float(np.nansum(as_float[keyed][first]))
+        self.volume += int(counted)
+
+    def _add_volumes_general(self, sessions: pd.DataFrame) -> None:
+        """:meth:`_add_volumes` for volume columns of any type (text, floats)."""
         up = pd.to_numeric(sessions["uplink"], errors="coerce")
         down = pd.to_numeric(sessions["downlink"], errors="coerce")
         vol = up.add(down, fill_value=0)
@@ -375,8 +482,8 @@ class Accumulator:
             r.start_max = self.tmax.isoformat() if self.tmax is not None else ""
             r.seconds_share = round(self.with_seconds / r.loaded, 4)
             r.seconds_present = r.seconds_share > 0.02 or r.loaded < 20 and self.with_seconds > 0
-            keys = pd.Series(np.concatenate(self.start_keys))
-            r.shared_start_share = round(float(keys.duplicated(keep=False).mean()), 4)
+            _, inverse, counts = np.unique(np.concatenate(self.start_keys), return_inverse=True, return_counts=True)
+            r.shared_start_share = round(float((counts[inverse] > 1).mean()), 4)
         if not r.period_source and r.loaded:
             r.period_start_utc, r.period_end_utc, r.period_source = r.start_min, r.start_max, "rows"
         level = base_level

@@ -46,8 +46,24 @@ EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 RELEASED = pd.Timestamp("2026-12-01", tz="UTC")
 
 
+def _utc64(start_utc: pd.Series) -> np.ndarray:
+    """UTC times as naive datetime64 in the column's own unit (NaT stays NaT, and compares False
+    as the pandas comparisons did): numpy compares without a pandas call per bound."""
+    if isinstance(start_utc.dtype, pd.DatetimeTZDtype):
+        return start_utc.to_numpy(dtype=f"datetime64[{start_utc.dtype.unit}]")
+    return pd.to_datetime(start_utc, utc=True).dt.tz_localize(None).to_numpy()
+
+
+def _bound(ts: pd.Timestamp, times: np.ndarray, up: bool) -> np.datetime64:
+    """``ts`` in the unit of ``times``, rounded so that comparing with it equals comparing with ``ts``:
+    up (ceiling) for "before ts", down (floor) for "after ts"."""
+    unit = np.datetime_data(times.dtype)[0]
+    naive = ts.tz_convert(None)
+    return (naive.ceil(unit) if up else naive.floor(unit)).as_unit(unit).to_datetime64()
+
+
 def _days(start_utc: pd.Series) -> np.ndarray:
-    seconds = pd.to_datetime(start_utc, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+    seconds = _utc64(start_utc).astype("datetime64[s]")
     return seconds.astype(np.int64) // 86_400
 
 
@@ -106,18 +122,21 @@ class StrayFilter:
 
     def absurd(self, start_utc: pd.Series) -> np.ndarray:
         """Dates no dump can hold: before 2000 or after the day of ingest."""
-        st = pd.to_datetime(start_utc, utc=True)
-        today = max(self.now, RELEASED).normalize()
-        return np.array((st < EARLIEST) | (st > today + pd.Timedelta(days=1)), dtype=bool)
+        return self._outside(_utc64(start_utc), EARLIEST, max(self.now, RELEASED).normalize() + pd.Timedelta(days=1))
+
+    @staticmethod
+    def _outside(times: np.ndarray, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
+        """Times before ``lo`` or after ``hi`` (a missing time is neither)."""
+        return (times < _bound(lo, times, up=True)) | (times > _bound(hi, times, up=False))
 
     def classify(self, start_utc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """(stray now, hold back) masks over one block's kept sessions; updates the day counts."""
-        stray = self.absurd(start_utc)
+        times = _utc64(start_utc)
+        stray = self._outside(times, EARLIEST, max(self.now, RELEASED).normalize() + pd.Timedelta(days=1))
         if self.period is not None:
-            st = pd.to_datetime(start_utc, utc=True)
-            stray |= ((st < self.period[0] - STATED_MARGIN) | (st > self.period[1] + STATED_MARGIN)).to_numpy()
+            stray |= self._outside(times, self.period[0] - STATED_MARGIN, self.period[1] + STATED_MARGIN)
             return stray, np.zeros(len(stray), dtype=bool)
-        days = _days(start_utc)
+        days = times.astype("datetime64[s]").astype(np.int64) // 86_400
         for d, n in zip(*np.unique(days[~stray], return_counts=True), strict=True):
             self.days[int(d)] += int(n)
         hold = np.zeros(len(stray), dtype=bool)
