@@ -78,6 +78,10 @@ def _empty_calls_parquet() -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+#: Session key hashes an ingest batch keeps in memory for the overlap check (8 bytes each: 32 MB).
+KEY_HASHES_HELD = 1 << 22
+
+
 class DumpWriter:
     """Streams one dump's sessions and rejects to temporary files.
 
@@ -193,6 +197,8 @@ class Workspace(SiteListsMixin):
         self.rejects = RejectsFile(self.root / "rejects", self.root / "rejects.csv")
         self._format_ok = False
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
+        self._key_hashes: dict[str, np.ndarray] = {}  # during a batch: dumps' key hashes read once (see below)
+        self._key_hashes_held = 0
         self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
@@ -314,6 +320,7 @@ class Workspace(SiteListsMixin):
             yield
         finally:
             self._batch = None
+            self._key_hashes, self._key_hashes_held = {}, 0
             self.rebuild_rejects()
 
     def publish(self, staged: StagedDump, report: DumpReport) -> None:
@@ -334,6 +341,7 @@ class Workspace(SiteListsMixin):
         except OSError as exc:
             raise storage_error(exc, final) from exc
         atomic_write_bytes(self.dumps_dir / f"{staged.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
+        self._forget_key_hashes(staged.sha)  # a dump read again replaced its sessions file
         if self._batch is not None:
             self._batch[staged.sha] = report
         else:
@@ -420,13 +428,36 @@ class Workspace(SiteListsMixin):
         for rep in session_reports(self.reports(exclude)):
             if wanted is not None and not wanted.intersection(rep.msisdns):
                 continue
-            path = self.dumps_dir / f"{rep.sha256}.parquet"
-            try:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"]):
-                    out.append(key_hash_of(batch.column(0)))
-            except (OSError, pa.ArrowInvalid) as exc:
-                raise self._damaged(path, exc) from exc
+            out.append(self._dump_key_hashes(rep.sha256))
         return np.concatenate(out)
+
+    def _dump_key_hashes(self, sha: str) -> np.ndarray:
+        """One dump's key hashes; inside an ingest batch each dump's are read from Parquet once.
+
+        A subscriber's week comes in up to 15 part files, and every part's overlap check asks
+        for all the other parts' keys: read each time, that is quadratic in the parts. The
+        batch keeps them (8 bytes a session) up to :data:`KEY_HASHES_HELD`, beyond which they
+        are read again as before, so memory stays bounded on any case.
+        """
+        held = self._key_hashes.get(sha)
+        if held is not None:
+            return held
+        path = self.dumps_dir / f"{sha}.parquet"
+        try:
+            parts = [key_hash_of(batch.column(0))
+                     for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"])]
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise self._damaged(path, exc) from exc
+        hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        if self._batch is not None and self._key_hashes_held + len(hashes) <= KEY_HASHES_HELD:
+            self._key_hashes[sha] = hashes
+            self._key_hashes_held += len(hashes)
+        return hashes
+
+    def _forget_key_hashes(self, sha: str) -> None:
+        held = self._key_hashes.pop(sha, None)
+        if held is not None:
+            self._key_hashes_held -= len(held)
 
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                  msisdns: list[str] | None = None, *, columns: list[str] | None = None,
