@@ -78,6 +78,15 @@ def _empty_calls_parquet() -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _ingest_order(report: DumpReport) -> tuple[str, str]:
+    """Reports oldest ingest first (then by name)."""
+    return (report.ingested_at, report.name)
+
+
+#: Session key hashes an ingest batch keeps in memory for the overlap check (8 bytes each: 32 MB).
+KEY_HASHES_HELD = 1 << 22
+
+
 class DumpWriter:
     """Streams one dump's sessions and rejects to temporary files.
 
@@ -195,6 +204,8 @@ class Workspace(SiteListsMixin):
         self._batch: dict[str, DumpReport] | None = None  # reports by SHA-256 during an ingest batch
         #: During an ingest batch: the dumps (SHA-256) naming each subscriber, for the overlap check.
         self._batch_subscribers: dict[str, set[str]] = {}
+        self._key_hashes: dict[str, np.ndarray] = {}  # during a batch: dumps' key hashes read once (see below)
+        self._key_hashes_held = 0
         self.site_lists = SiteListFolder(self.root / "cells")
 
     def describe(self) -> str:
@@ -316,6 +327,7 @@ class Workspace(SiteListsMixin):
             yield
         finally:
             self._batch, self._batch_subscribers = None, {}
+            self._key_hashes, self._key_hashes_held = {}, 0
             self.rebuild_rejects()
 
     def _keep_in_batch(self, report: DumpReport) -> None:
@@ -342,6 +354,7 @@ class Workspace(SiteListsMixin):
         except OSError as exc:
             raise storage_error(exc, final) from exc
         atomic_write_bytes(self.dumps_dir / f"{staged.sha}.json", json.dumps(report.to_dict(), indent=2).encode())
+        self._forget_key_hashes(staged.sha)  # a dump read again replaced its sessions file
         if self._batch is not None:
             self._keep_in_batch(report)
         else:
@@ -365,13 +378,14 @@ class Workspace(SiteListsMixin):
             return []
         return [self._read_report(p) for p in self.dumps_dir.glob("*.json") if p.stem != exclude]
 
+    def _unordered_reports(self, exclude: str | None = None) -> list[DumpReport]:
+        if self._batch is not None:
+            return [r for sha, r in self._batch.items() if sha != exclude]
+        return self._read_reports(exclude)
+
     def reports(self, exclude: str | None = None) -> list[DumpReport]:
         """Reports of all committed dumps, oldest ingest first (``exclude``: one not to read)."""
-        if self._batch is not None:
-            out = [r for sha, r in self._batch.items() if sha != exclude]
-        else:
-            out = self._read_reports(exclude)
-        return sorted(out, key=lambda r: (r.ingested_at, r.name))
+        return sorted(self._unordered_reports(exclude), key=_ingest_order)
 
     def dump_files(self, exclude: str | None = None) -> Iterator[tuple[str, Path]]:
         """Each committed data-session dump's sessions file (call dumps are in ``call_files``); a missing
@@ -426,22 +440,47 @@ class Workspace(SiteListsMixin):
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
         if self._batch is None:
-            reports = self.reports(exclude)
+            # Dumps sharing a subscriber first, then in ingest order (what reports() would give, filtered):
+            # sorting all of a case's reports per dump was quadratic in the dumps.
+            reports = self._unordered_reports(exclude)
+            if wanted is not None:
+                reports = [r for r in reports if wanted.intersection(r.msisdns)]
+            reports = sorted(reports, key=_ingest_order)
         elif wanted is None:
             reports = [r for sha, r in self._batch.items() if sha != exclude]
         else:  # inside an ingest batch: the dumps naming these subscribers, not a look at every report
             shas = sorted(set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude})
             reports = [self._batch[sha] for sha in shas if sha in self._batch]
-        for rep in session_reports(reports):
-            if wanted is not None and not wanted.intersection(rep.msisdns):
-                continue
-            path = self.dumps_dir / f"{rep.sha256}.parquet"
-            try:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"]):
-                    out.append(key_hash_of(batch.column(0)))
-            except (OSError, pa.ArrowInvalid) as exc:
-                raise self._damaged(path, exc) from exc
+        out += [self._dump_key_hashes(rep.sha256) for rep in session_reports(reports)]
         return np.concatenate(out)
+
+    def _dump_key_hashes(self, sha: str) -> np.ndarray:
+        """One dump's key hashes; inside an ingest batch each dump's are read from Parquet once.
+
+        A subscriber's week comes in up to 15 part files, and every part's overlap check asks
+        for all the other parts' keys: read each time, that is quadratic in the parts. The
+        batch keeps them (8 bytes a session) up to :data:`KEY_HASHES_HELD`, beyond which they
+        are read again as before, so memory stays bounded on any case.
+        """
+        held = self._key_hashes.get(sha)
+        if held is not None:
+            return held
+        path = self.dumps_dir / f"{sha}.parquet"
+        try:
+            parts = [key_hash_of(batch.column(0))
+                     for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["session_key"])]
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise self._damaged(path, exc) from exc
+        hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        if self._batch is not None and self._key_hashes_held + len(hashes) <= KEY_HASHES_HELD:
+            self._key_hashes[sha] = hashes
+            self._key_hashes_held += len(hashes)
+        return hashes
+
+    def _forget_key_hashes(self, sha: str) -> None:
+        held = self._key_hashes.pop(sha, None)
+        if held is not None:
+            self._key_hashes_held -= len(held)
 
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                  msisdns: list[str] | None = None, *, columns: list[str] | None = None,

@@ -24,6 +24,7 @@ from cdrnet.loader.dateorder import (
     sensitive_formats,
 )
 from cdrnet.loader.detect import Detection
+from cdrnet.loader.hashing import arrow_text, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
     clean_text,
     imei14,
@@ -160,12 +161,13 @@ def _key_bytes(keys: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray) -> np.
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: every input bit reaches every output bit."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """SplitMix64's finaliser: every input bit reaches every output bit (in place: ``x`` is overwritten)."""
+    t = np.empty_like(x)
+    np.bitwise_xor(x, np.right_shift(x, np.uint64(30), out=t), out=x)
+    np.multiply(x, np.uint64(0xBF58476D1CE4E5B9), out=x)
+    np.bitwise_xor(x, np.right_shift(x, np.uint64(27), out=t), out=x)
+    np.multiply(x, np.uint64(0x94D049BB133111EB), out=x)
+    return np.bitwise_xor(x, np.right_shift(x, np.uint64(31), out=t), out=x)
 
 
 _HASH_KEYS = ((0x9E3779B97F4A7C15, "cdrnet-session-1"), (0xD1B54A32D192ED03, "cdrnet-session-2"))
@@ -175,8 +177,8 @@ def _column_words(col: pd.Series) -> list[np.ndarray]:
     """One 64-bit word per value and hash key: integers as themselves, text through its distinct values.
 
     Text columns repeat heavily (a subscriber, a server, a cell), so hashing the
-    distinct values and gathering is far cheaper than hashing every row; the distinct
-    values are found once for both keys.
+    distinct values and gathering is far cheaper than hashing every row; Arrow text is
+    factorised once in C++ for both keys (loader/hashing.py), missing text hashes as "".
     """
     if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(col.dtype):
         arr = col.to_numpy(dtype="datetime64[s]")
@@ -185,6 +187,9 @@ def _column_words(col: pd.Series) -> list[np.ndarray]:
         return [v.view(np.uint64)] * len(_HASH_KEYS)
     if pd.api.types.is_integer_dtype(col.dtype):
         return [col.fillna(-1).to_numpy(dtype=np.int64).view(np.uint64)] * len(_HASH_KEYS)
+    text = arrow_text(col)
+    if text is not None:
+        return text_hashes(text.fill_null("") if text.null_count else text, [k for _, k in _HASH_KEYS])
     codes, uniques = pd.factorize(col.astype("string").fillna(""), use_na_sentinel=False)
     values = np.asarray(uniques, dtype=object)
     return [pd.util.hash_array(values, hash_key=hash_key)[codes] for _, hash_key in _HASH_KEYS]
@@ -202,7 +207,8 @@ def session_hashes(frame: pd.DataFrame, columns: list[str] = SESSION_KEY_COLUMNS
     for i, c in enumerate(columns):
         for k, ((seed, _), words) in enumerate(zip(_HASH_KEYS, _column_words(frame[c]), strict=True)):
             salt = np.uint64(((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF)
-            out[k] = _mix(out[k] ^ _mix(words + salt))
+            np.bitwise_xor(out[k], _mix(words + salt), out=out[k])
+            _mix(out[k])
     return out[0], out[1]
 
 
@@ -219,8 +225,8 @@ def record_keys(layout: Layout, msisdn: pd.Series, charging_id: pd.Series, end_u
         return empty
     parts = pd.DataFrame({"m": msisdn.fillna(""), "c": charging_id,
                           "e": end_utc.astype("int64")})
-    h1 = pd.util.hash_pandas_object(parts, index=False, hash_key="cdrnet-record-01").to_numpy()
-    h2 = pd.util.hash_pandas_object(parts, index=False, hash_key="cdrnet-record-02").to_numpy()
+    # = pd.util.hash_pandas_object(parts, index=False, hash_key=...) per key, each column factorised once
+    h1, h2 = frame_hashes(parts, ("cdrnet-record-01", "cdrnet-record-02"))
     keys = _hex_keys(h1, h2).set_axis(msisdn.index)
     return keys.where(charging_id != "", "").astype("string")
 
@@ -272,8 +278,8 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
     content = raw[keep]
     if serial is not None and serial < content.shape[1]:
         content = content.drop(columns=content.columns[serial])
-    return (pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
-            if len(content) else np.zeros(0, dtype=np.uint64))
+    # = pd.util.hash_pandas_object(content, index=False), from Arrow's buffers (loader/hashing.py)
+    return frame_hashes(content)[0] if len(content) else np.zeros(0, dtype=np.uint64)
 
 
 def _counter(groups: np.ndarray | None) -> Callable[[pd.Series], int | np.ndarray]:
