@@ -447,10 +447,10 @@ class Workspace(SiteListsMixin):
                 reports = [r for r in reports if wanted.intersection(r.msisdns)]
             reports = sorted(reports, key=_ingest_order)
         elif wanted is None:
-            reports = [r for sha, r in self._batch.items() if sha != exclude]
+            reports = sorted((r for sha, r in self._batch.items() if sha != exclude), key=_ingest_order)
         else:  # inside an ingest batch: the dumps naming these subscribers, not a look at every report
-            shas = sorted(set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude})
-            reports = [self._batch[sha] for sha in shas if sha in self._batch]
+            shas = set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude}
+            reports = sorted((self._batch[sha] for sha in shas if sha in self._batch), key=_ingest_order)
         out += [self._dump_key_hashes(rep.sha256) for rep in session_reports(reports)]
         return np.concatenate(out)
 
