@@ -357,9 +357,14 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     _dumps(reports, case, set(subs[sub.key]), node_file, rel_file)
     if scratch:
         # The tests' scratch marker (graph/scratch.py) stays: the database is still theirs.
-        node_file(MARKER, [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]}))
+        node_file(MARKER, *_marker())
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _marker() -> tuple[list[str], pa.Table]:
+    """The tests' scratch marker node (graph/scratch.py ``MERGE (:CdrnetScratch {id: 1})``) as a node file."""
+    return [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]})
 
 
 #: What a row says of its cell (sessions' columns; graph/bulk_calls.py gives calls' cells so too).
@@ -528,6 +533,44 @@ class BulkResult:
     seconds: float
 
 
+def _server_home(uri: str, script: Path) -> Path:
+    """The Neo4j home the control script runs, checked to be the server ``uri`` names."""
+    home = home_of(script)
+    port = bolt_port_of(home)
+    uri_port = urlsplit(uri).port or 7687
+    if port is not None and port != uri_port:
+        raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
+                         "pass the URI of the server the script controls")
+    return home
+
+
+def _import_and_swap(script: Path, home: Path, swap: Swap, files: ImportFiles, steps: dict[str, float],
+                     after: Callable[[], dict[str, float]]) -> None:
+    """Stop the server, import ``files`` into the staging database, swap it in, start the server and run
+    ``after`` (schema, checks); whatever fails, the server is started again on the database it held before."""
+
+    def timed(step: str, fn: Callable[[], object]) -> None:
+        t0 = time.perf_counter()
+        fn()
+        steps[step] = time.perf_counter() - t0
+
+    timed("stopping the server", lambda: server_control(script, "stop"))
+    try:
+        timed("neo4j-admin database import full",
+              lambda: run_importer(home, files.importer_args(STAGING), files.folder))
+        swap.swap_in()
+        timed("starting the server", lambda: server_control(script, "start"))
+        steps.update(after())
+    except BaseException:
+        # Back to the database as it was (the staged one is deleted), and the server on it.
+        server_control(script, "stop")
+        swap.rollback()
+        swap.discard_staging()
+        server_control(script, "start")
+        raise
+    swap.commit()
+
+
 def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
               connect: Callable[[], Driver], database: str | None = None, keep_files: Path | None = None,
               work: Path | None = None) -> BulkResult:
@@ -537,12 +580,7 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     Whatever fails, the server is started again on the database it held before (graph/importer.py).
     """
     t_all = time.perf_counter()
-    home = home_of(script)
-    port = bolt_port_of(home)
-    uri_port = urlsplit(uri).port or 7687
-    if port is not None and port != uri_port:
-        raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
-                         "pass the URI of the server the script controls")
+    home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
     swap.check()
     driver = connect()
@@ -553,38 +591,67 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     steps: dict[str, float] = {}
     folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
 
-    def timed(step: str, fn: Callable[[], object]) -> None:
-        t0 = time.perf_counter()
-        fn()
-        steps[step] = time.perf_counter() - t0
+    def after() -> dict[str, float]:
+        driver = connect()
+        try:
+            return finish(driver, files, case, database)
+        finally:
+            driver.close()
 
     try:
         files = write_import_files(dumps, case, folder, scratch=scratch)
         steps["writing node and relationship files"] = files.seconds
-        timed("stopping the server", lambda: server_control(script, "stop"))
-        try:
-            timed("neo4j-admin database import full",
-                  lambda: run_importer(home, files.importer_args(STAGING), files.folder))
-            swap.swap_in()
-            timed("starting the server", lambda: server_control(script, "start"))
-            driver = connect()
-            try:
-                steps.update(finish(driver, files, case, database))
-            finally:
-                driver.close()
-        except BaseException:
-            # Back to the database as it was (the staged one is deleted), and the server on it.
-            server_control(script, "stop")
-            swap.rollback()
-            swap.discard_staging()
-            server_control(script, "start")
-            raise
-        swap.commit()
+        _import_and_swap(script, home, swap, files, steps, after)
     finally:
         if keep_files is None:
             shutil.rmtree(folder, ignore_errors=True)
     return BulkResult(files.sessions, files.calls, files.node_counts, files.rel_counts, steps,
                       time.perf_counter() - t_all)
+
+
+def empty_scratch(uri: str, script: Path, connect: Callable[[], Driver], database: str | None = None,
+                  work: Path | None = None) -> dict[str, float]:
+    """Empty a tests' scratch database by importing one that holds only the scratch marker and the schema.
+
+    The same end state as graph/scratch.py ``wipe`` (marker, schema, nothing else), in a server restart
+    instead of deleting every node through the transaction log (about ten minutes for a million
+    sessions). Only a database that holds the marker is replaced, so, as with ``wipe``, nothing that
+    tests and benchmarks did not create is deleted; anything else raises GraphError.
+    """
+    home = _server_home(uri, script)
+    swap = Swap(home, database or "neo4j")
+    swap.check()
+    driver = connect()
+    try:
+        with driver.session(database=database) as s:
+            owned = s.run(f"MATCH (m:{MARKER}) RETURN count(m) > 0 AS owned").single()["owned"]
+    finally:
+        driver.close()
+    if not owned:
+        raise GraphError("only a tests' scratch database (one holding the CdrnetScratch marker) is emptied by "
+                         "an import", "wipe it with cdrnet.graph.scratch.wipe, which refuses data it did not create")
+    files = ImportFiles(Path(work or home / "import") / f"cdrnet-empty-{os.getpid()}")
+    files.folder.mkdir(parents=True, exist_ok=True)
+    h, d = _write(files.folder, f"nodes_{MARKER}", *_marker())
+    files.nodes.append((MARKER, h, d))
+    steps: dict[str, float] = {}
+
+    def after() -> dict[str, float]:
+        driver = connect()
+        try:
+            create_schema_at_once(driver, database)
+            n = driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=database).records[0]["n"]
+        finally:
+            driver.close()
+        if n != 1:
+            raise GraphError(f"the emptied scratch database holds {n} nodes, not its marker alone")
+        return {}
+
+    try:
+        _import_and_swap(script, home, swap, files, steps, after)
+    finally:
+        shutil.rmtree(files.folder, ignore_errors=True)
+    return steps
 
 
 def default_script() -> Path | None:
