@@ -124,7 +124,7 @@ def _node_table(n: NodeType, frame: pd.DataFrame, case: str, types: dict[str, pa
     then the given columns (typed by ``types``; ``datetimes`` are ISO UTC text)."""
     cols: dict[str, pa.Array] = {}
     header = [f"{n.key}:ID({n.label})"]
-    cols[n.key] = pa.array(frame[n.key].astype(str).to_numpy(dtype=object), pa.string())
+    cols[n.key] = _text(frame[n.key])
     if n.per_case:
         header.append(CASE)
         cols[CASE] = pa.array(np.full(len(frame), case, dtype=object), pa.string())
@@ -143,16 +143,36 @@ def _rel_table(r: str, start: pd.Series, end: pd.Series, props: dict[str, tuple[
                ) -> tuple[list[str], pa.Table]:
     rel = REL_BY_TYPE[r]
     header = [f":START_ID({rel.start})", f":END_ID({rel.end})"]
-    cols = {"s": pa.array(start.astype(str).to_numpy(dtype=object), pa.string()),
-            "e": pa.array(end.astype(str).to_numpy(dtype=object), pa.string())}
+    cols = {"s": _text(start), "e": _text(end)}
     for name, (values, typ) in (props or {}).items():
         header.append(f"{name}:{typ}")
         cols[name] = values
     return header, pa.table(cols)
 
 
+def _text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """Node keys as Arrow text. Columns already held as Arrow strings go over as they are (a million
+    keys through ``astype(str)`` were a Python call each); anything else as ``str`` makes it."""
+    arr = pa.array(values, from_pandas=True) if isinstance(values.dtype, pd.ArrowDtype | pd.StringDtype) else None
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) \
+            and not arr.null_count:
+        return arr.cast(pa.string())
+    return pa.array(values.astype(str).to_numpy(dtype=object), pa.string())
+
+
+def _iso_text(seconds: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """UTC timestamps in whole seconds as ISO text (``ISO_UTC``), as ``pc.strftime`` writes them.
+
+    Built from the plain cast to text (``2024-03-03 18:33:12``) with the ``T`` and ``Z`` put in:
+    a tenth of strftime's CPU, which formats each value through the zone database.
+    """
+    naive = pc.cast(pc.cast(seconds, pa.timestamp("s", tz="UTC")), pa.timestamp("s"))
+    text = pc.utf8_replace_slice(pc.cast(naive, pa.string()), 10, 11, "T")
+    return pc.binary_join_element_wise(text, "Z", "")
+
+
 def _iso(ts: pd.Series) -> pa.Array:
-    return pc.strftime(pa.array(ts, pa.timestamp("s", tz="UTC"), from_pandas=True), format=ISO_UTC)
+    return _iso_text(pa.array(ts, pa.timestamp("s", tz="UTC"), from_pandas=True))
 
 
 def _seconds(ts: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -161,9 +181,22 @@ def _seconds(ts: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _has_newline(table: pa.Table) -> bool:
+    """Whether a text value holds a line break (the importer then needs --multiline-fields).
+
+    Reads each chunk's character bytes at once (a regex per value cost a second at 1M sessions);
+    a null's bytes, if any, can only make it answer yes: slower import, same graph.
+    """
     for col in table.columns:
-        if pa.types.is_string(col.type) and pc.any(pc.match_substring_regex(col, "[\r\n]")).as_py():
-            return True
+        if not pa.types.is_string(col.type):
+            continue
+        for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
+            _, offsets, data = chunk.buffers()
+            if data is None or not len(chunk):
+                continue
+            ends = np.frombuffer(offsets, dtype=np.int32)[chunk.offset: chunk.offset + len(chunk) + 1]
+            chars = np.frombuffer(data, dtype=np.uint8)[ends[0]: ends[-1]]
+            if (chars == 10).any() or (chars == 13).any():
+                return True
     return False
 
 
@@ -262,7 +295,7 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     for t, src in SESSION.datetimes:
         source = SESSION_COMPUTED[src] if src in SESSION_COMPUTED else src
         header.append(f"{t}:datetime")
-        cols[t] = pc.strftime(_seconds(nodes.column(source)), format=ISO_UTC)
+        cols[t] = _iso_text(_seconds(nodes.column(source)))
     node_file(SESSION.label, header, pa.table(cols))
 
     frame = rows.select(["session_key", "msisdn", "start_utc", "app", "app_vendor", "app_category", "cell_id",
@@ -274,7 +307,8 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     # Subscribers with their usage summary (the aggregates of graph/writes.py usage_summaries).
     sub = NODE_BY_LABEL["Subscriber"]
     g = unique.groupby("msisdn", sort=True)
-    apps = unique[unique["app"].fillna("") != ""].groupby("msisdn")["app"].agg(lambda s: sorted(set(s)))
+    used = unique.loc[unique["app"].fillna("") != "", ["msisdn", "app"]].drop_duplicates()
+    apps = used.sort_values(["msisdn", "app"], kind="stable").groupby("msisdn")["app"].agg(list)
     subs = pd.DataFrame({sub.key: g.size().index.astype(object), "first_seen": g["start_utc"].min().to_numpy(),
                          "last_seen": g["start_utc"].max().to_numpy(), "sessions": g.size().to_numpy()})
     subs["applications"] = subs[sub.key].map(apps).map(lambda v: v if isinstance(v, list) else [])
@@ -294,7 +328,7 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
 
     # Applications and cells: the latest non-empty value of each property in load order.
     appn = NODE_BY_LABEL["Application"]
-    names = pd.Index(sorted(set(frame.loc[frame["app"].fillna("") != "", "app"])), name=appn.key)
+    names = pd.Index(sorted(frame.loc[frame["app"].fillna("") != "", "app"].unique()), name=appn.key)
     apps_f = pd.DataFrame({appn.key: names})
     for prop, col in (("vendor", "app_vendor"), ("category", "app_category")):
         apps_f[prop] = apps_f[appn.key].map(frame.drop_duplicates("app", keep="last").set_index("app")[col])
@@ -323,9 +357,14 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     _dumps(reports, case, set(subs[sub.key]), node_file, rel_file)
     if scratch:
         # The tests' scratch marker (graph/scratch.py) stays: the database is still theirs.
-        node_file(MARKER, [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]}))
+        node_file(MARKER, *_marker())
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _marker() -> tuple[list[str], pa.Table]:
+    """The tests' scratch marker node (graph/scratch.py ``MERGE (:CdrnetScratch {id: 1})``) as a node file."""
+    return [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]})
 
 
 #: What a row says of its cell (sessions' columns; graph/bulk_calls.py gives calls' cells so too).
@@ -335,7 +374,7 @@ _CELL_COLUMNS = ["cell_id", "cell_raw", "cell_name", "lat", "lon"]
 def _cells(frame: pd.DataFrame, case: str, node_file: Callable) -> None:
     cell = NODE_BY_LABEL["Cell"]
     cells = frame[frame["cell_id"].fillna("") != ""]
-    f = pd.DataFrame({cell.key: sorted(set(cells["cell_id"]))})
+    f = pd.DataFrame({cell.key: sorted(cells["cell_id"].unique())})
     for prop, col in (("cell_raw", "cell_raw"), ("name", "cell_name")):
         f[prop] = f[cell.key].map(_latest(cells, "cell_id", col))
     lat, lon = pd.to_numeric(cells["lat"], errors="coerce"), pd.to_numeric(cells["lon"], errors="coerce")
@@ -494,6 +533,44 @@ class BulkResult:
     seconds: float
 
 
+def _server_home(uri: str, script: Path) -> Path:
+    """The Neo4j home the control script runs, checked to be the server ``uri`` names."""
+    home = home_of(script)
+    port = bolt_port_of(home)
+    uri_port = urlsplit(uri).port or 7687
+    if port is not None and port != uri_port:
+        raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
+                         "pass the URI of the server the script controls")
+    return home
+
+
+def _import_and_swap(script: Path, home: Path, swap: Swap, files: ImportFiles, steps: dict[str, float],
+                     after: Callable[[], dict[str, float]]) -> None:
+    """Stop the server, import ``files`` into the staging database, swap it in, start the server and run
+    ``after`` (schema, checks); whatever fails, the server is started again on the database it held before."""
+
+    def timed(step: str, fn: Callable[[], object]) -> None:
+        t0 = time.perf_counter()
+        fn()
+        steps[step] = time.perf_counter() - t0
+
+    timed("stopping the server", lambda: server_control(script, "stop"))
+    try:
+        timed("neo4j-admin database import full",
+              lambda: run_importer(home, files.importer_args(STAGING), files.folder))
+        swap.swap_in()
+        timed("starting the server", lambda: server_control(script, "start"))
+        steps.update(after())
+    except BaseException:
+        # Back to the database as it was (the staged one is deleted), and the server on it.
+        server_control(script, "stop")
+        swap.rollback()
+        swap.discard_staging()
+        server_control(script, "start")
+        raise
+    swap.commit()
+
+
 def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
               connect: Callable[[], Driver], database: str | None = None, keep_files: Path | None = None,
               work: Path | None = None) -> BulkResult:
@@ -503,12 +580,7 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     Whatever fails, the server is started again on the database it held before (graph/importer.py).
     """
     t_all = time.perf_counter()
-    home = home_of(script)
-    port = bolt_port_of(home)
-    uri_port = urlsplit(uri).port or 7687
-    if port is not None and port != uri_port:
-        raise GraphError(f"{uri} is not the server of {home} (it listens on Bolt port {port})",
-                         "pass the URI of the server the script controls")
+    home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
     swap.check()
     driver = connect()
@@ -519,38 +591,67 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     steps: dict[str, float] = {}
     folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
 
-    def timed(step: str, fn: Callable[[], object]) -> None:
-        t0 = time.perf_counter()
-        fn()
-        steps[step] = time.perf_counter() - t0
+    def after() -> dict[str, float]:
+        driver = connect()
+        try:
+            return finish(driver, files, case, database)
+        finally:
+            driver.close()
 
     try:
         files = write_import_files(dumps, case, folder, scratch=scratch)
         steps["writing node and relationship files"] = files.seconds
-        timed("stopping the server", lambda: server_control(script, "stop"))
-        try:
-            timed("neo4j-admin database import full",
-                  lambda: run_importer(home, files.importer_args(STAGING), files.folder))
-            swap.swap_in()
-            timed("starting the server", lambda: server_control(script, "start"))
-            driver = connect()
-            try:
-                steps.update(finish(driver, files, case, database))
-            finally:
-                driver.close()
-        except BaseException:
-            # Back to the database as it was (the staged one is deleted), and the server on it.
-            server_control(script, "stop")
-            swap.rollback()
-            swap.discard_staging()
-            server_control(script, "start")
-            raise
-        swap.commit()
+        _import_and_swap(script, home, swap, files, steps, after)
     finally:
         if keep_files is None:
             shutil.rmtree(folder, ignore_errors=True)
     return BulkResult(files.sessions, files.calls, files.node_counts, files.rel_counts, steps,
                       time.perf_counter() - t_all)
+
+
+def empty_scratch(uri: str, script: Path, connect: Callable[[], Driver], database: str | None = None,
+                  work: Path | None = None) -> dict[str, float]:
+    """Empty a tests' scratch database by importing one that holds only the scratch marker and the schema.
+
+    The same end state as graph/scratch.py ``wipe`` (marker, schema, nothing else), in a server restart
+    instead of deleting every node through the transaction log (about ten minutes for a million
+    sessions). Only a database that holds the marker is replaced, so, as with ``wipe``, nothing that
+    tests and benchmarks did not create is deleted; anything else raises GraphError.
+    """
+    home = _server_home(uri, script)
+    swap = Swap(home, database or "neo4j")
+    swap.check()
+    driver = connect()
+    try:
+        with driver.session(database=database) as s:
+            owned = s.run(f"MATCH (m:{MARKER}) RETURN count(m) > 0 AS owned").single()["owned"]
+    finally:
+        driver.close()
+    if not owned:
+        raise GraphError("only a tests' scratch database (one holding the CdrnetScratch marker) is emptied by "
+                         "an import", "wipe it with cdrnet.graph.scratch.wipe, which refuses data it did not create")
+    files = ImportFiles(Path(work or home / "import") / f"cdrnet-empty-{os.getpid()}")
+    files.folder.mkdir(parents=True, exist_ok=True)
+    h, d = _write(files.folder, f"nodes_{MARKER}", *_marker())
+    files.nodes.append((MARKER, h, d))
+    steps: dict[str, float] = {}
+
+    def after() -> dict[str, float]:
+        driver = connect()
+        try:
+            create_schema_at_once(driver, database)
+            n = driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=database).records[0]["n"]
+        finally:
+            driver.close()
+        if n != 1:
+            raise GraphError(f"the emptied scratch database holds {n} nodes, not its marker alone")
+        return {}
+
+    try:
+        _import_and_swap(script, home, swap, files, steps, after)
+    finally:
+        shutil.rmtree(files.folder, ignore_errors=True)
+    return steps
 
 
 def default_script() -> Path | None:

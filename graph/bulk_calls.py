@@ -67,7 +67,7 @@ def _floats_null(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def call_node_table(nodes: pa.Table, case: str) -> tuple[list[str], pa.Table]:
     """The Call node file: key, case, the declared properties (epoch seconds computed) and DATETIMEs (UTC)."""
-    from cdrnet.graph.bulk import ISO_UTC, _neo4j_type, _seconds
+    from cdrnet.graph.bulk import _iso_text, _neo4j_type, _seconds
 
     types = {f.name: f.type for f in CALL_SCHEMA}
     header = [f"{CALL.key}:ID({CALL.label})", CASE]
@@ -84,7 +84,7 @@ def call_node_table(nodes: pa.Table, case: str) -> tuple[list[str], pa.Table]:
         cols[p] = values
     for t, src in CALL.datetimes:
         header.append(f"{t}:datetime")
-        cols[t] = pc.strftime(_seconds(nodes.column(CALL_COMPUTED[src])), format=ISO_UTC)
+        cols[t] = _iso_text(_seconds(nodes.column(CALL_COMPUTED[src])))
     return header, pa.table(cols)
 
 

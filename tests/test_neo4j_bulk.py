@@ -286,3 +286,40 @@ def test_bulk_import_of_call_records_only(graph, driver, call_dumps, tmp_path, c
     bolt, _, _, driver = _both_ways(capsys, script, "--date-order", "dmy")
     assert ("Session",) not in bolt["nodes"] and bolt["nodes"][("Call",)] and bolt["rels"]["CALLED"]
     driver.close()
+
+
+def test_empty_scratch_leaves_the_marker_and_the_schema_alone(graph, driver, tmp_path, monkeypatch):
+    """Emptying by import (what the bench does between its loads) gives what wipe gives: the marker,
+    the schema, nothing else; the server serves the emptied database."""
+    from cdrnet.graph.bulk import empty_scratch
+    from cdrnet.graph.model import schema_statements
+
+    script = _server_env(monkeypatch)
+    driver.execute_query("CREATE (:Session {case: 'test-empty', session_key: 'a'})-[:HAD]->(:Cell {cell_id: 'c'})")
+    empty_scratch(URI, script, fresh, work=tmp_path)
+    with fresh() as d:
+        rows = d.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p").records
+        assert [(r["l"], r["p"]) for r in rows] == [(["CdrnetScratch"], {"id": 1})]
+        names = {r["name"] for r in d.execute_query("SHOW INDEXES YIELD name").records}
+    wanted = {s.split()[2] for s in schema_statements() if s.startswith("CREATE")}
+    assert wanted <= names
+    assert not list(tmp_path.iterdir())  # its import files are gone
+
+
+def test_empty_scratch_refuses_a_database_without_the_marker(driver, tmp_path, monkeypatch):
+    """Only a tests' scratch database is emptied: data the tests did not create is never deleted."""
+    from cdrnet.errors import GraphError
+    from cdrnet.graph.bulk import empty_scratch
+
+    script = _server_env(monkeypatch)
+    wipe(driver)
+    driver.execute_query("MATCH (m:CdrnetScratch) DELETE m")
+    driver.execute_query("CREATE (:AnalystCase {name: 'someone else'})")
+    try:
+        with pytest.raises(GraphError, match="only a tests' scratch database"):
+            empty_scratch(URI, script, fresh, work=tmp_path)
+        assert driver.execute_query("MATCH (n:AnalystCase) RETURN count(n) AS n").records[0]["n"] == 1
+    finally:
+        driver.execute_query("MATCH (n:AnalystCase {name: 'someone else'}) DELETE n")
+    with fresh() as d:
+        wipe(d)  # the database is the tests' again
