@@ -118,6 +118,26 @@ def leading_bytes(arr: pa.Array, width: int) -> np.ndarray:
     return out
 
 
+def may_match(arr: pa.Array, rows: np.ndarray, items: tuple[tuple[str, int, int], ...]) -> np.ndarray:
+    """The rows among ``rows`` that hold every separator of the format (as many times as it does).
+
+    A value without them cannot parse by any path: strptime and pandas both match a literal
+    only by itself, and none of the directives ``compile_format`` allows consumes one (spaces
+    are left out: strptime lets a format's space match none).
+    """
+    need: dict[str, int] = {}
+    for name, _, _ in items:
+        if name.startswith("=") and not name[1].isspace():
+            need[name[1]] = need.get(name[1], 0) + 1
+    if not need or not len(rows):
+        return rows
+    taken = arr.take(pa.array(rows))
+    keep = np.ones(len(rows), dtype=bool)
+    for char, count in need.items():
+        keep &= pc.count_substring(taken, char).to_numpy(zero_copy_only=False) >= count
+    return rows[keep]
+
+
 _YEARS = np.arange(10000, dtype=np.int64)
 #: Per year 0-9999: 1 for a leap year, and the days from 1970-01-01 to its 1 January (numpy's
 #: proleptic Gregorian calendar, as Arrow's and pandas' timestamps).

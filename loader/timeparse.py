@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdrnet.loader.fixedtime import compile_format, large_strings, parse_fixed, value_lengths
+from cdrnet.loader.fixedtime import compile_format, large_strings, may_match, parse_fixed, value_lengths
 
 #: NaT as the int64 under a datetime64 array.
 NAT = np.iinfo(np.int64).min
@@ -46,7 +46,9 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     The formats arrive already rendered in the dump's decided day/month order
     (``dateorder.formats_for_order``), so ``03/04/2023`` is never guessed. Each format first
     reads the well-formed fixed-width values from the column's buffer (``fixedtime``); only
-    the rest goes through strptime. The result of a row is the same either way.
+    the rest goes through strptime, less the values that lack one of the format's separators
+    (a month-first ``07/13/2023 00:01`` tried against ``%d-%b-%Y``). The result of a row is
+    the same either way.
     """
     arr = large_strings(text)
     out = np.full(len(text), NAT, dtype=np.int64)
@@ -69,7 +71,9 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
                     continue
                 out[fast] = values
                 todo[fast] = False
-                rows = np.flatnonzero(todo)
+                rows = may_match(arr, np.flatnonzero(todo), items)
+                if not len(rows):
+                    continue
             parsed = _parse_format(text.iloc[rows], fmt)
         values = parsed.astype("datetime64[s]").to_numpy(dtype="datetime64[s]").view(np.int64)
         hit = values != NAT

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdrnet.loader.dateorder import NUMERIC_DATE, formats_for_order, numeric_fields
-from cdrnet.loader.fixedtime import compile_format, parse_fixed
+from cdrnet.loader.fixedtime import compile_format, may_match, parse_fixed
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.timeparse import NAT, _parse_format, parse_local
 
@@ -101,6 +101,17 @@ def general(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     return out
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), fmt=st.sampled_from(FORMATS))
+def test_values_without_the_separators_never_parse(data, fmt):
+    """``may_match`` only drops values the general path refuses (texts of any layout format)."""
+    values = data.draw(st.lists(st.sampled_from(FORMATS).flatmap(texts), min_size=1, max_size=40))
+    text = pd.Series(values, dtype="string")
+    kept = may_match(pa.array(text.array, type=pa.large_string()), np.arange(len(text)), compile_format(fmt))
+    dropped = np.setdiff1d(np.arange(len(text)), kept)
+    assert _parse_format(text, fmt).iloc[dropped].isna().all()
+
+
 def test_every_layout_format_has_the_fast_path():
     assert FORMATS
     for fmt in FORMATS:
@@ -123,7 +134,8 @@ def test_fast_path_reads_what_the_general_path_reads(data, fmt):
     order=st.sampled_from(["dmy", "mdy", ""]))
 def test_parse_local_equals_the_general_path(data, layout, order):
     fmts = formats_for_order(layout, order)
-    strategies = [texts(f) for f in fmts if f != "ISO8601"] + [st.just(""), st.just("2023-07-17T10:11:12+05:30")]
+    strategies = [texts(f) for f in fmts if f != "ISO8601"] + [
+        st.sampled_from(FORMATS).flatmap(texts), st.just(""), st.just("2023-07-17T10:11:12+05:30")]
     values = data.draw(st.lists(st.one_of(strategies), min_size=1, max_size=40))
     text = pd.Series(values, dtype="string", index=np.arange(len(values)) * 3 + 7)
     pd.testing.assert_series_equal(parse_local(text, fmts), general(text, fmts))
