@@ -132,6 +132,15 @@ def numeric_fields(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return f1, f2, np.where(y < 100, y + 2000, y)
 
 
+def numeric_fields_of(columns: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`numeric_fields` of several columns one after the other (no concatenated copy)."""
+    parts = [numeric_fields(c) for c in columns]
+    if not parts:
+        return (np.zeros(0, np.int64),) * 3
+    f1, f2, y = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return f1, f2, y
+
+
 def _dates(day: np.ndarray, month: np.ndarray, year: np.ndarray) -> pd.Series:
     """Calendar dates from fields, NaT where no such date (31/02)."""
     return pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
@@ -160,8 +169,7 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
            formats: tuple[str, ...], option: str, tz: str, stated_by_header: str = "") -> DateDecision:
     """Decide the dump's date order and period from its first block (see the module doc)."""
     sensitive = any(is_order_sensitive(f) for f in formats)
-    cells = pd.concat(date_cells, ignore_index=True) if date_cells else pd.Series([], dtype="string")
-    f1, f2, _ = numeric_fields(cells) if sensitive else (np.zeros(0, np.int64),) * 3
+    f1, f2, _ = numeric_fields_of(date_cells) if sensitive else (np.zeros(0, np.int64),) * 3
     readings = stated.readings() if stated is not None else {}
     distinct = {v for v in readings.values()}
     period = next(iter(distinct)) if len(distinct) == 1 else None
@@ -206,8 +214,7 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
 def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | None,
                period: tuple[pd.Timestamp, pd.Timestamp] | None, sensitive: bool) -> tuple[str, str]:
     """Every date reads both ways: the order whose dates fall inside the stated period wins."""
-    starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
-    f1, f2, year = numeric_fields(starts) if sensitive else (np.zeros(0, np.int64),) * 3
+    f1, f2, year = numeric_fields_of(start_cells) if sensitive else (np.zeros(0, np.int64),) * 3
     differ = f1 != f2  # 03/03 reads the same both ways and says nothing
     f1, f2, year = f1[differ], f2[differ], year[differ]
     example = f"{f1[0]:02d}/{f2[0]:02d}/{year[0]}" if len(f1) else "every date"
