@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdrnet.errors import DateOrderError
+from cdrnet.loader.fixedtime import large_strings, leading_bytes
 from cdrnet.loader.period import StatedPeriod, to_utc
 from cdrnet.loader.timeparse import parse_local
 
@@ -96,16 +97,48 @@ class DateDecision:
 
 
 def numeric_fields(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First field, second field and year of every numeric date (other cells are dropped)."""
-    arr = pa.array(texts.to_numpy(dtype=object), type=pa.string())
-    parts = pc.extract_regex(arr, NUMERIC_DATE)
-    valid = pc.is_valid(parts)
-    if not pc.any(valid).as_py():
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    parts = pc.filter(parts, valid)
-    f1, f2, y = (pc.cast(pc.struct_field(parts, k), pa.int64()).to_numpy() for k in ("f1", "f2", "y"))
+    """First field, second field and year of every numeric date (other cells are dropped).
+
+    ``NUMERIC_DATE`` by bytes where the answer is plain from a cell's first bytes: a
+    zero-padded ``dd/dd/dddd`` (the usual export) is read, and a cell that starts neither
+    with space nor with ``d/`` or ``dd/`` followed by a digit (``17-Jul-2023``) cannot match.
+    Only the other cells go through Arrow's regex (tests/test_fixedtime.py checks the two agree).
+    """
+    arr = large_strings(texts)
+    head = leading_bytes(arr, 11)
+    digit = head - np.uint8(ord("0"))  # wraps below "0": ``<= 9`` checks both ends
+    is_digit = digit <= 9
+    is_sep = (head == ord("-")) | (head == ord("/")) | (head == ord("."))
+    fast = is_digit[[0, 1, 3, 4, 6, 7, 8, 9]].all(axis=0) & is_sep[2] & is_sep[5] & ~is_digit[10]
+    f1 = digit[0].astype(np.int64) * 10 + digit[1]
+    f2 = digit[3].astype(np.int64) * 10 + digit[4]
+    y = ((digit[6].astype(np.int64) * 10 + digit[7]) * 10 + digit[8]) * 10 + digit[9]
+    # No leading space (nor anything unusual) and neither ``d[-/.]d`` nor ``dd[-/.]d``: no match.
+    plain = (head[0] > 0x20) & (head[0] < 0x80)
+    shaped = is_digit[0] & ((is_sep[1] & is_digit[2]) | (is_digit[1] & is_sep[2] & is_digit[3]))
+    found = fast
+    rest = np.flatnonzero(~fast & ~(plain & ~shaped))
+    if len(rest):
+        parts = pc.extract_regex(arr.take(pa.array(rest)), NUMERIC_DATE)
+        valid = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+        if valid.any():
+            parts = pc.filter(parts, pa.array(valid))
+            hit = rest[valid]
+            f1[hit], f2[hit], y[hit] = (pc.cast(pc.struct_field(parts, k), pa.int64()).to_numpy()
+                                        for k in ("f1", "f2", "y"))
+            found = found.copy()
+            found[hit] = True
+    f1, f2, y = f1[found], f2[found], y[found]
     return f1, f2, np.where(y < 100, y + 2000, y)
+
+
+def numeric_fields_of(columns: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`numeric_fields` of several columns one after the other (no concatenated copy)."""
+    parts = [numeric_fields(c) for c in columns]
+    if not parts:
+        return (np.zeros(0, np.int64),) * 3
+    f1, f2, y = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return f1, f2, y
 
 
 def _dates(day: np.ndarray, month: np.ndarray, year: np.ndarray) -> pd.Series:
@@ -136,8 +169,7 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
            formats: tuple[str, ...], option: str, tz: str, stated_by_header: str = "") -> DateDecision:
     """Decide the dump's date order and period from its first block (see the module doc)."""
     sensitive = any(is_order_sensitive(f) for f in formats)
-    cells = pd.concat(date_cells, ignore_index=True) if date_cells else pd.Series([], dtype="string")
-    f1, f2, _ = numeric_fields(cells) if sensitive else (np.zeros(0, np.int64),) * 3
+    f1, f2, _ = numeric_fields_of(date_cells) if sensitive else (np.zeros(0, np.int64),) * 3
     readings = stated.readings() if stated is not None else {}
     distinct = {v for v in readings.values()}
     period = next(iter(distinct)) if len(distinct) == 1 else None
@@ -182,8 +214,7 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
 def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | None,
                period: tuple[pd.Timestamp, pd.Timestamp] | None, sensitive: bool) -> tuple[str, str]:
     """Every date reads both ways: the order whose dates fall inside the stated period wins."""
-    starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
-    f1, f2, year = numeric_fields(starts) if sensitive else (np.zeros(0, np.int64),) * 3
+    f1, f2, year = numeric_fields_of(start_cells) if sensitive else (np.zeros(0, np.int64),) * 3
     differ = f1 != f2  # 03/03 reads the same both ways and says nothing
     f1, f2, year = f1[differ], f2[differ], year[differ]
     example = f"{f1[0]:02d}/{f2[0]:02d}/{year[0]}" if len(f1) else "every date"

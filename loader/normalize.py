@@ -24,6 +24,7 @@ from cdrnet.loader.dateorder import (
     sensitive_formats,
 )
 from cdrnet.loader.detect import Detection
+from cdrnet.loader.fixedtime import large_strings, value_lengths
 from cdrnet.loader.hashing import arrow_text, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
     clean_text,
@@ -89,7 +90,8 @@ def _order_rejects(texts: list[pd.Series], parsed: list[pd.Series], formats: tup
     if not alt_formats:
         return hit, ""
     for text, value in zip(texts, parsed, strict=True):
-        failed = (text != "") & value.isna()
+        failed = np.isnat(value.to_numpy(dtype="datetime64[s]"))
+        failed &= value_lengths(large_strings(text)) > 0
         if failed.any():
             alt = parse_local(text[failed], alt_formats)
             hit[alt[alt.notna()].index] = True

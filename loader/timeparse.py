@@ -7,6 +7,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdrnet.loader.fixedtime import compile_format, large_strings, may_match, parse_fixed, value_lengths
+
+#: NaT as the int64 under a datetime64 array.
+NAT = np.iinfo(np.int64).min
+
 
 def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
     """Arrow's C++ strptime for speed, made strict where Arrow is lenient.
@@ -39,25 +44,42 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     """Parse naive local times trying each format in turn on what is still unparsed.
 
     The formats arrive already rendered in the dump's decided day/month order
-    (``dateorder.formats_for_order``), so ``03/04/2023`` is never guessed.
+    (``dateorder.formats_for_order``), so ``03/04/2023`` is never guessed. Each format first
+    reads the well-formed fixed-width values from the column's buffer (``fixedtime``); only
+    the rest goes through strptime, less the values that lack one of the format's separators
+    (a month-first ``07/13/2023 00:01`` tried against ``%d-%b-%Y``). The result of a row is
+    the same either way.
     """
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
-    todo = text != ""
+    arr = large_strings(text)
+    out = np.full(len(text), NAT, dtype=np.int64)
+    todo = value_lengths(arr) > 0
     for fmt in formats:
-        if not todo.any():
+        rows = np.flatnonzero(todo)
+        if not len(rows):
             break
-        sub = text[todo]
         if fmt == "ISO8601":
-            parsed = pd.to_datetime(sub, format="ISO8601", errors="coerce")
+            parsed = pd.to_datetime(text.iloc[rows], format="ISO8601", errors="coerce")
             if getattr(parsed.dt, "tz", None) is not None:
                 parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
         else:
-            parsed = _parse_format(sub, fmt)
-        parsed = parsed.astype("datetime64[s]")
-        hit = parsed.notna()
-        out.loc[hit[hit].index] = parsed[hit]
-        todo = todo & out.isna()
-    return out
+            items = compile_format(fmt)
+            if items is not None:
+                fast, values = parse_fixed(arr, rows, items)
+                if len(fast) == len(rows):  # the usual column: every value read, nothing left
+                    out[rows] = values
+                    todo[:] = False
+                    continue
+                out[fast] = values
+                todo[fast] = False
+                rows = may_match(arr, np.flatnonzero(todo), items)
+                if not len(rows):
+                    continue
+            parsed = _parse_format(text.iloc[rows], fmt)
+        values = parsed.astype("datetime64[s]").to_numpy(dtype="datetime64[s]").view(np.int64)
+        hit = values != NAT
+        out[rows[hit]] = values[hit]
+        todo[rows[hit]] = False
+    return pd.Series(out.view("datetime64[s]"), index=text.index)
 
 
 def to_utc(local: pd.Series, tz: str) -> pd.Series:
