@@ -158,9 +158,14 @@ LAT_LONG_IN_TEXT = (r"(?i)\blat(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)\s*[;,
                     r"\blong?(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)")
 
 
-def _from_pattern(text: pd.Series, pattern: str) -> tuple[pd.Series, pd.Series]:
+def _from_pattern(text: pd.Series, pattern: str) -> tuple[pd.Series, pd.Series] | None:
+    """The two captured parts per row (distinct values only); None when no value holds both,
+    as a site name never does: :func:`coordinates` would find no position, so the gather back
+    to rows is skipped."""
     codes, uniques = pd.factorize(text.fillna(""), use_na_sentinel=False)
     found = pd.Series(uniques, dtype="string").str.extract(pattern).fillna("")
+    if not ((found[0] != "") & (found[1] != "")).any():
+        return None
     return (pd.Series(found[0].to_numpy()[codes], index=text.index, dtype="string"),
             pd.Series(found[1].to_numpy()[codes], index=text.index, dtype="string"))
 
@@ -175,7 +180,10 @@ def stated_positions(lat_text: pd.Series, lon_text: pd.Series, lat_lon_text: pd.
     for text, pattern in ((lat_lon_text, LAT_SLASH_LON), (location_text, LAT_LONG_IN_TEXT)):
         if text is None or not (lat.isna() & (text.fillna("") != "")).any():
             continue
-        a, o = coordinates(*_from_pattern(text, pattern))
+        parts = _from_pattern(text, pattern)
+        if parts is None:
+            continue
+        a, o = coordinates(*parts)
         missing = lat.isna()
         lat, lon = lat.where(~missing, a), lon.where(~missing, o)
     return lat, lon

@@ -36,17 +36,98 @@ def precision_lost(s: pd.Series) -> pd.Series:
     return s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool)
 
 
-def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]]) -> tuple[pd.Series, pd.Series]:
+#: A fast path's verdict on a column: which values it handles, and their results (the
+#: other values go through the general path).
+Quick = Callable[[pd.Series], "tuple[np.ndarray, pa.Array] | None"]
+
+
+def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]],
+                 quick: Quick | None = None, unflagged: object = None) -> tuple[pd.Series, pd.Series]:
     """Apply a two-result column function to the distinct values only, then spread back.
 
     Identifier columns repeat heavily within a dump (one subscriber, one handset
     per thousands of rows), so this turns regex work per row into work per value.
+    ``quick`` handles the usual forms (digits already canonical, a bare national number) in a
+    few Arrow kernels, with ``unflagged`` as their second result; ``fn``'s ~25 string
+    operations cost far more than the few distinct values they would run on, so they run only
+    on what ``quick`` leaves. A column ``quick`` handles whole costs no factorize nor gather.
     """
+    if quick is not None:
+        q = quick(s)
+        if q is not None and q[0].all():
+            return (pd.Series(pd.arrays.ArrowStringArray(q[1]), index=s.index),
+                    pd.Series(unflagged, index=s.index, dtype=_flag_dtype(unflagged)))
     codes, uniques = pd.factorize(s, use_na_sentinel=False)
     if len(uniques) * 4 > len(s):
-        return fn(s)
-    a, b = fn(pd.Series(uniques, dtype=s.dtype))
+        return _quick_apart(s, fn, quick, unflagged)
+    a, b = _quick_apart(pd.Series(uniques, dtype=s.dtype), fn, quick, unflagged)
     return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
+
+
+def _flag_dtype(unflagged: object) -> str:
+    return "bool" if isinstance(unflagged, bool) else "string"
+
+
+def _quick_apart(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]], quick: Quick | None,
+                 unflagged: object) -> tuple[pd.Series, pd.Series]:
+    """``quick``'s results where it handles a value, ``fn``'s on the rest."""
+    q = quick(s) if quick is not None else None
+    if q is None or not q[0].any():
+        return fn(s)
+    odd = np.flatnonzero(~q[0])
+    a = pd.arrays.ArrowStringArray(q[1])
+    if _flag_dtype(unflagged) == "bool":
+        b = np.zeros(len(s), dtype=bool)
+    else:
+        b = pd.array([unflagged] * len(s), dtype="string")
+    if len(odd):
+        a_odd, b_odd = fn(s.iloc[odd].reset_index(drop=True))
+        a = a.copy()
+        a[odd] = a_odd.array
+        b[odd] = b_odd.to_numpy()
+    return pd.Series(a, index=s.index), pd.Series(b, index=s.index)
+
+
+def _text(s: pd.Series) -> pa.Array | None:
+    """The column as one Arrow array, or None when it holds a missing value (only the general
+    path knows what those become)."""
+    arr = pa.array(s.array, type=pa.large_string())
+    return None if arr.null_count else arr
+
+
+def _digits_only(s: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+    """Equipment ids that are digits alone (or nothing) are already canonical."""
+    arr = _text(s)
+    if arr is None:
+        return None
+    return pc.match_substring_regex(arr, r"^[0-9]*$").to_numpy(zero_copy_only=False), arr
+
+
+def _plain_msisdn(s: pd.Series, country_code: str) -> tuple[np.ndarray, pa.Array] | None:
+    """Numbers of digits alone that :func:`_normalise_msisdn` keeps or only prefixes.
+
+    A number starting with 1-9 is unchanged unless it is a bare national number (one of the
+    country's lengths, not already ``<cc>`` + a national number), which gets the country code;
+    the result must then be 8-15 digits. Anything else (separators, ``+``, ``00``, a trunk
+    ``0``, Excel renderings, empty) is left to the general path.
+    """
+    arr = _text(s)
+    if arr is None:
+        return None
+    ok = pc.match_substring_regex(arr, r"^[1-9][0-9]*$")
+    out = arr
+    lengths = NATIONAL_LENGTHS.get(country_code)
+    if lengths:
+        n = pc.binary_length(arr)
+        national = pa.array(lengths, pa.int64())
+        international = pc.and_(pc.and_(pc.starts_with(arr, country_code),
+                                        pc.is_in(pc.subtract(n, len(country_code)), national)),
+                                pc.match_substring_regex(arr, f"^{country_code}[1-9]"))
+        bare = pc.and_(pc.is_in(n, national), pc.invert(international))
+        out = pc.if_else(bare, pc.binary_join_element_wise(pa.scalar(country_code, pa.large_string()), arr,
+                                                                 pa.scalar("", pa.large_string())), arr)
+    ok = pc.and_(ok, pc.match_substring_regex(out, r"^[1-9][0-9]{7,14}$"))
+    return ok.to_numpy(zero_copy_only=False), out
 
 
 #: Digits of a national (significant) mobile number per country code, without the trunk prefix,
@@ -103,7 +184,9 @@ def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Serie
     code. Excel's renderings of the number (``….0``, exact ``9.19812345678E+11``) are the
     same subscriber; an inexact one (``9.18E+11``) is refused, never guessed.
     """
-    return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code))
+    # A canonical number (digits, no trunk prefix, not a bare national number) stays as it is.
+    return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code),
+                        lambda s: _plain_msisdn(s, country_code), pd.NA)
 
 
 def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.Series]:
@@ -147,13 +230,15 @@ def normalise_equipment(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         lost = precision_lost(s)
         return s.where(~lost, ""), lost
 
-    return per_distinct(raw, one)
+    return per_distinct(raw, one, _digits_only, False)
 
 
 def imei14(imei: pd.Series) -> pd.Series:
     """TAC + serial (first 14 digits) so an IMEI and its IMEISV compare equal."""
-    digits = imei.str.fullmatch(r"[0-9]{14,16}").fillna(False).astype(bool)
-    return imei.str.slice(0, 14).where(digits, "")
+    arr = pa.array(imei.array, type=pa.large_string())
+    digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{14,16}$"), False)
+    out = pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=imei.index)
 
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdrnet.loader.cells import normalise_cells, stated_positions
 from cdrnet.loader.dateorder import (
@@ -252,17 +253,28 @@ def nondata_rows(raw: pd.DataFrame, det: Detection, col: Callable[[str], pd.Seri
     """
     layout = det.layout
     assert layout is not None
-    msisdn_raw = col("msisdn")
-    cand = msisdn_raw == ""
+    msisdn_raw = _arrow(col("msisdn"))
+    cand = _is_empty(msisdn_raw)
     others = [f for f in layout.required if f != "msisdn" and f in det.index]
     if others:
-        cand |= np.logical_and.reduce([col(f) == "" for f in others])
-    nondata = pd.Series(False, index=raw.index)
+        cand |= np.logical_and.reduce([_is_empty(_arrow(col(f))) for f in others])
+    nondata = np.zeros(len(raw), dtype=bool)
     if cand.any():
         joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
-        nondata[cand] = joined.map(is_nondata_text).astype(bool)
+        nondata[cand] = joined.map(is_nondata_text).astype(bool).to_numpy()
     header_name = normalise_header(det.columns[det.index["msisdn"]])
-    return nondata | (msisdn_raw.str.lower().str.strip() == header_name)
+    header = pc.equal(pc.utf8_trim_whitespace(pc.utf8_lower(msisdn_raw)), header_name)
+    return pd.Series(nondata | pc.fill_null(header, False).to_numpy(zero_copy_only=False), index=raw.index)
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    """A cleaned text column's Arrow array (no copy: :func:`column_reader` builds them on Arrow)."""
+    return pa.array(text.array, type=pa.large_string())
+
+
+def _is_empty(arr: pa.Array) -> np.ndarray:
+    """True where a text cell is empty (missing counts as not empty, as ``== ""`` has it)."""
+    return pc.fill_null(pc.equal(arr, ""), False).to_numpy(zero_copy_only=False)
 
 
 def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndarray:
@@ -274,6 +286,29 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
         content = content.drop(columns=content.columns[serial])
     return (pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
             if len(content) else np.zeros(0, dtype=np.uint64))
+
+
+def _seconds(text: pd.Series) -> np.ndarray:
+    """A duration column as float seconds, NaN where empty or unreadable.
+
+    Whole numbers (the usual export) take one Arrow cast; anything else (``12.5``, ``1e3``,
+    a stray word) goes through ``pd.to_numeric``, which decides what reads as a number.
+    """
+    arr = _arrow(text)
+    try:
+        values = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return values.to_numpy(zero_copy_only=False).astype(float)
+
+
+def _protocols(text: pd.Series) -> pd.Series:
+    """``tcp``/``udp`` from a protocol column (names or IANA numbers); "" for anything else."""
+    arr = pc.utf8_lower(_arrow(text))
+    keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
+    names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
+    at = pc.fill_null(pc.index_in(arr, keys), len(PROTO_NUMBERS))
+    return pd.Series(pd.arrays.ArrowStringArray(names.take(at)), index=text.index)
 
 
 def _counter(groups: np.ndarray | None) -> Callable[[pd.Series], int | np.ndarray]:
@@ -329,8 +364,8 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason[wrong_order & reason.isna()] = why
     reason[local_start.isna() & reason.isna()] = "invalid_time"
 
-    duration = pd.to_numeric(col("duration").where(col("duration") != "", None), errors="coerce")
-    duration = duration.where((duration >= 0) & (duration < 7 * 86400))
+    duration = _seconds(col("duration"))
+    duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
     by_duration = local_start + pd.to_timedelta(duration, unit="s")
     local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
     local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)
@@ -351,7 +386,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     public_port, bad_public_port = to_int(col("public_port"), 0, 65535)
     uplink, bad_uplink = to_int(col("uplink"), 0, 2**62)
     downlink, bad_downlink = to_int(col("downlink"), 0, 2**62)
-    proto = col("proto").str.lower().map(PROTO_NUMBERS).astype("string").fillna("")
+    proto = _protocols(col("proto"))
 
     imei, lost_imei = normalise_equipment(col("imei"))
     imsi, lost_imsi = normalise_equipment(col("imsi"))

@@ -159,25 +159,24 @@ def classify(
     port_arr = port.fillna(-1).to_numpy(dtype=np.int64)
     day_arr = _days(when)
     proto_codes, proto_uni = pd.factorize(proto.fillna("").str.lower())
-    keys = pd.DataFrame({"v": ver, "h": hi, "l": lo, "p": port_arr, "t": proto_codes, "d": day_arr})
-    codes, ukeys = _factorize_rows(keys)
-    u_ver, u_hi, u_lo = ukeys["v"].to_numpy(), ukeys["h"].to_numpy(np.uint64), ukeys["l"].to_numpy(np.uint64)
-    u_port, u_day = ukeys["p"].to_numpy(), ukeys["d"].to_numpy()
-    u_proto = (np.asarray(proto_uni, dtype=object)[ukeys["t"].to_numpy()] if len(proto_uni)
+    codes, first = _factorize_rows([ver, hi, lo, port_arr, proto_codes, day_arr])
+    u_ver, u_hi, u_lo = ver[first], hi[first].astype(np.uint64), lo[first].astype(np.uint64)
+    u_port, u_day = port_arr[first], day_arr[first]
+    u_proto = (np.asarray(proto_uni, dtype=object)[proto_codes[first]] if len(proto_uni)
                else np.array([], dtype=object))
-    assigned = np.full(len(ukeys), -1, dtype=np.int64)
+    assigned = np.full(len(first), -1, dtype=np.int64)
     order = sorted(range(len(rules)), key=lambda i: (rules[i].tier, i))
     has_ip = u_ver > 0
     for i in order:
         r = rules[i]
         m = assigned < 0
         if r.ports:
-            pm = np.zeros(len(ukeys), bool)
+            pm = np.zeros(len(first), bool)
             for a, b in r.ports:
                 pm |= (u_port >= a) & (u_port <= b)
             m &= pm
         if r.prefixes:
-            xm = np.zeros(len(ukeys), bool)
+            xm = np.zeros(len(first), bool)
             for v, fh, fl, lh, ll in r.prefixes:
                 ge = (u_hi > np.uint64(fh)) | ((u_hi == np.uint64(fh)) & (u_lo >= np.uint64(fl)))
                 le = (u_hi < np.uint64(lh)) | ((u_hi == np.uint64(lh)) & (u_lo <= np.uint64(ll)))
@@ -212,14 +211,24 @@ def _day_number(ts: pd.Timestamp) -> int:
     return int(np.datetime64(ts.date(), "D").astype(np.int64))
 
 
-def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Factorize whole rows: codes per row plus the distinct rows."""
-    if frame.empty:
-        return np.zeros(0, np.int64), frame
-    grouped = frame.groupby(list(frame.columns), sort=False, dropna=False)
-    codes = grouped.ngroup().to_numpy()
-    uniq = grouped.size().reset_index()[list(frame.columns)]
-    return codes, uniq
+def _factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize whole rows of equal-length columns: codes per row, and the first row of each
+    distinct row (in code order).
+
+    The columns' codes are combined pairwise into one integer and re-factorized, so the
+    combined code never exceeds rows squared (no overflow) and each step is one hash pass.
+    """
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        c, u = pd.factorize(col)
+        codes, _ = pd.factorize(codes * len(u) + c)
+    codes = codes.astype(np.int64)
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
+    return codes, first
 
 
 #: Category suffix of a label that names candidates, not one application ("XMPP (WhatsApp
