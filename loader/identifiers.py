@@ -6,6 +6,7 @@ gone, so such values are never "repaired": two subscribers would merge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -20,15 +21,50 @@ def clean_text(s: pd.Series) -> pd.Series:
     """Strip Excel's ``="…"`` wrapping, a leading apostrophe and surrounding space.
 
     Arrow kernels on the column's own buffers: this runs on every text column of
-    every block, so pandas' per-call overhead showed in profiles.
+    every block, so pandas' per-call overhead showed in profiles. Each step runs only
+    when a value's first or last byte says it could change something (see :func:`_edges`):
+    most operator columns need none of them.
     """
-    arr = pc.utf8_trim_whitespace(pc.fill_null(pa.array(s.array, type=pa.large_string()), ""))
+    arr = _one_array(s)
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    first, last = _edges(arr)
+    if _SPACE_LIKE[first].any() or _SPACE_LIKE[last].any():
+        arr = pc.utf8_trim_whitespace(arr)
+        first, _ = _edges(arr)
     # The regexes only run when some value needs them (rare in operator exports).
-    if pc.any(pc.or_(pc.starts_with(arr, '"'), pc.starts_with(arr, "="))).as_py():
+    if ((first == ord('"')) | (first == ord("="))).any():
         arr = pc.replace_substring_regex(arr, r'^=?"(.*)"$', r"\1")
-    if pc.any(pc.starts_with(arr, "'")).as_py():
+        first, _ = _edges(arr)
+    if (first == ord("'")).any():
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
+
+
+def _one_array(s: pd.Series) -> pa.Array:
+    """A text column as one large_string Arrow array (no copy when it is one already)."""
+    arr = pa.array(s.array, type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+#: Bytes a value starting or ending in whitespace can start or end with: ASCII controls and
+#: space, and every byte of a non-ASCII character (Unicode spaces such as U+00A0 included).
+_SPACE_LIKE = np.zeros(256, dtype=bool)
+_SPACE_LIKE[:0x21] = True
+_SPACE_LIKE[0x7F:] = True
+
+
+def _edges(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """First and last byte of every non-empty value of a null-free large_string array, read
+    from its buffers (a gather per row instead of a string kernel)."""
+    data = arr.buffers()[2]
+    if len(arr) == 0 or data is None:
+        return np.zeros(0, np.uint8), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return raw[starts[filled]], raw[ends[filled] - 1]
 
 
 def precision_lost(s: pd.Series) -> pd.Series:
@@ -36,9 +72,9 @@ def precision_lost(s: pd.Series) -> pd.Series:
     return s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool)
 
 
-#: A fast path's verdict on a column: which values it handles, and their results (the
-#: other values go through the general path).
-Quick = Callable[[pd.Series], "tuple[np.ndarray, pa.Array] | None"]
+#: A fast path over distinct values: which values it handles, and their results (the other
+#: values go through the general path).
+Quick = Callable[[pa.Array], tuple[np.ndarray, pa.Array]]
 
 
 def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]],
@@ -48,15 +84,19 @@ def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
     Identifier columns repeat heavily within a dump (one subscriber, one handset
     per thousands of rows), so this turns regex work per row into work per value.
     ``quick`` handles the usual forms (digits already canonical, a bare national number) in a
-    few Arrow kernels, with ``unflagged`` as their second result; ``fn``'s ~25 string
+    few Arrow kernels, with ``unflagged`` as their second result: ``fn``'s ~25 string
     operations cost far more than the few distinct values they would run on, so they run only
-    on what ``quick`` leaves. A column ``quick`` handles whole costs no factorize nor gather.
+    on what ``quick`` leaves.
     """
-    if quick is not None:
-        q = quick(s)
-        if q is not None and q[0].all():
-            return (pd.Series(pd.arrays.ArrowStringArray(q[1]), index=s.index),
-                    pd.Series(unflagged, index=s.index, dtype=_flag_dtype(unflagged)))
+    arr = _one_array(s) if quick is not None else None
+    if arr is not None and not arr.null_count:
+        encoded = pc.dictionary_encode(arr)
+        ok, values = quick(encoded.dictionary)
+        if ok.all():
+            # The usual column: one hash pass, kernels on a handful of values, one gather.
+            out = s if values is encoded.dictionary else pd.Series(
+                pd.arrays.ArrowStringArray(values.take(encoded.indices)), index=s.index)
+            return out, pd.Series(unflagged, index=s.index, dtype=_flag_dtype(unflagged))
     codes, uniques = pd.factorize(s, use_na_sentinel=False)
     if len(uniques) * 4 > len(s):
         return _quick_apart(s, fn, quick, unflagged)
@@ -71,11 +111,14 @@ def _flag_dtype(unflagged: object) -> str:
 def _quick_apart(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]], quick: Quick | None,
                  unflagged: object) -> tuple[pd.Series, pd.Series]:
     """``quick``'s results where it handles a value, ``fn``'s on the rest."""
-    q = quick(s) if quick is not None else None
-    if q is None or not q[0].any():
+    arr = pa.array(s.array, type=pa.large_string()) if quick is not None else None
+    if arr is None or arr.null_count:
+        return fn(s)  # only the general path knows what a missing value becomes
+    ok, values = quick(arr)
+    if not ok.any():
         return fn(s)
-    odd = np.flatnonzero(~q[0])
-    a = pd.arrays.ArrowStringArray(q[1])
+    odd = np.flatnonzero(~ok)
+    a = pd.arrays.ArrowStringArray(values)
     if _flag_dtype(unflagged) == "bool":
         b = np.zeros(len(s), dtype=bool)
     else:
@@ -88,22 +131,12 @@ def _quick_apart(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
     return pd.Series(a, index=s.index), pd.Series(b, index=s.index)
 
 
-def _text(s: pd.Series) -> pa.Array | None:
-    """The column as one Arrow array, or None when it holds a missing value (only the general
-    path knows what those become)."""
-    arr = pa.array(s.array, type=pa.large_string())
-    return None if arr.null_count else arr
-
-
-def _digits_only(s: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+def _digits_only(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Equipment ids that are digits alone (or nothing) are already canonical."""
-    arr = _text(s)
-    if arr is None:
-        return None
     return pc.match_substring_regex(arr, r"^[0-9]*$").to_numpy(zero_copy_only=False), arr
 
 
-def _plain_msisdn(s: pd.Series, country_code: str) -> tuple[np.ndarray, pa.Array] | None:
+def _plain_msisdn(arr: pa.Array, country_code: str) -> tuple[np.ndarray, pa.Array]:
     """Numbers of digits alone that :func:`_normalise_msisdn` keeps or only prefixes.
 
     A number starting with 1-9 is unchanged unless it is a bare national number (one of the
@@ -111,9 +144,6 @@ def _plain_msisdn(s: pd.Series, country_code: str) -> tuple[np.ndarray, pa.Array
     the result must then be 8-15 digits. Anything else (separators, ``+``, ``00``, a trunk
     ``0``, Excel renderings, empty) is left to the general path.
     """
-    arr = _text(s)
-    if arr is None:
-        return None
     ok = pc.match_substring_regex(arr, r"^[1-9][0-9]*$")
     out = arr
     lengths = NATIONAL_LENGTHS.get(country_code)
@@ -122,10 +152,11 @@ def _plain_msisdn(s: pd.Series, country_code: str) -> tuple[np.ndarray, pa.Array
         national = pa.array(lengths, pa.int64())
         international = pc.and_(pc.and_(pc.starts_with(arr, country_code),
                                         pc.is_in(pc.subtract(n, len(country_code)), national)),
-                                pc.match_substring_regex(arr, f"^{country_code}[1-9]"))
+                                pc.match_substring_regex(arr, f"^{re.escape(country_code)}[1-9]"))
         bare = pc.and_(pc.is_in(n, national), pc.invert(international))
-        out = pc.if_else(bare, pc.binary_join_element_wise(pa.scalar(country_code, pa.large_string()), arr,
-                                                                 pa.scalar("", pa.large_string())), arr)
+        if pc.any(bare).as_py():
+            out = pc.if_else(bare, pc.binary_join_element_wise(pa.scalar(country_code, pa.large_string()), arr,
+                                                               pa.scalar("", pa.large_string())), arr)
     ok = pc.and_(ok, pc.match_substring_regex(out, r"^[1-9][0-9]{7,14}$"))
     return ok.to_numpy(zero_copy_only=False), out
 
@@ -243,7 +274,7 @@ def imei14(imei: pd.Series) -> pd.Series:
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    arr = pa.array(s, type=pa.string())
+    arr = _one_array(s)
     empty = pc.equal(arr, "")
     try:
         # Fast path: every non-empty value is a plain integer (the usual export).

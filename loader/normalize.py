@@ -34,7 +34,7 @@ from cdrnet.loader.identifiers import (
 )
 from cdrnet.loader.ipaddr import normalise_ips
 from cdrnet.loader.layouts import Layout, normalise_header
-from cdrnet.loader.signatures import Rule, classify
+from cdrnet.loader.signatures import Rule, classify_columns
 from cdrnet.loader.timeparse import combine, parse_local, to_utc
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
@@ -402,32 +402,30 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     end_utc = to_utc(local_end, tz)
     cell_raw = col("cell_id")
     lat, lon = stated_positions(col("lat"), col("lon"), col("lat_lon"), col("cell_name"))
-    frame = pd.DataFrame(
-        {
-            "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
-            "start_utc": start_utc, "end_utc": end_utc,
-            "start_local": local_text, "tz": tz,
-            "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
-            "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
-            "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
-            "cell_id": normalise_cells(cell_raw, layout.cell_format == "hex_eci"), "cell_raw": cell_raw,
-            "cell_name": col("cell_name"), "lat": lat, "lon": lon,
-            "uplink": uplink, "downlink": downlink, "rat": col("rat"),
-            "apn": col("apn"), "record_key": record_keys(layout, msisdn, col("charging_id"), end_utc),
-        },
-        index=raw.index,
-    )
+    columns = {
+        "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
+        "start_utc": start_utc, "end_utc": end_utc,
+        "start_local": local_text,
+        "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
+        "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
+        "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
+        "cell_id": normalise_cells(cell_raw, layout.cell_format == "hex_eci"), "cell_raw": cell_raw,
+        "cell_name": col("cell_name"), "lat": lat, "lon": lon,
+        "uplink": uplink, "downlink": downlink, "rat": col("rat"),
+        "apn": col("apn"), "record_key": record_keys(layout, msisdn, col("charging_id"), end_utc),
+    }
     if layout.has_destination:
-        apps = classify(ver, hi, lo, dest_port, proto, start_utc, opts.rules)
+        columns.update(classify_columns(ver, hi, lo, dest_port, proto, start_utc, opts.rules))
     else:
-        apps = pd.DataFrame({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
-    frame = pd.concat([frame, apps], axis=1)
-    frame["dump_sha256"] = dump_sha
-    frame["source_part"] = source_part
-    frame["source_line"] = lines.astype(np.int64)
-    frame["layout"] = layout.name
+        columns.update({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
+    # One frame from the columns' arrays (every one is on raw's index): no alignment, no
+    # concat, no column inserts; the constants are broadcast as the constructor does them.
+    frame = pd.DataFrame({**{name: c.array for name, c in columns.items()}, "tz": tz, "dump_sha256": dump_sha,
+                          "source_part": source_part, "source_line": lines.astype(np.int64),
+                          "layout": layout.name}, index=raw.index)
 
-    sessions = frame[keep.to_numpy()]
+    keep_rows = keep.to_numpy()
+    sessions = frame if keep_rows.all() else frame[keep_rows]
     h1, h2 = session_hashes(sessions)
     sessions = sessions.assign(session_key=_hex_keys(h1, h2).set_axis(sessions.index))
     rej_mask = (~keep & ~nondata).to_numpy()

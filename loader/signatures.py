@@ -150,7 +150,15 @@ def classify(
     ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: pd.Series, proto: pd.Series,
     when: pd.Series, rules: list[Rule],
 ) -> pd.DataFrame:
-    """Return app, app_vendor, app_category, app_confidence per row (empty when unknown).
+    """Return app, app_vendor, app_category, app_confidence per row (empty when unknown)."""
+    return pd.DataFrame(classify_columns(ver, hi, lo, port, proto, when, rules))
+
+
+def classify_columns(
+    ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: pd.Series, proto: pd.Series,
+    when: pd.Series, rules: list[Rule],
+) -> dict[str, pd.Series]:
+    """:func:`classify`'s columns, for a caller that builds its own frame.
 
     Rules are evaluated over the distinct (address, port, protocol, day) tuples
     rather than over rows, so the cost follows the variety of destinations.
@@ -196,7 +204,7 @@ def classify(
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
         labels = pd.array([*values, ""], dtype="string")
         out[name] = pd.Series(labels.take(idx), index=port.index)
-    return pd.DataFrame(out)
+    return out
 
 
 def _days(when: pd.Series) -> np.ndarray:
