@@ -254,14 +254,15 @@ def normalise_equipment(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     Excel's renderings (``….0``, exact E-notation) and separators (``35-345601-234567-0``)
     are undone, so one handset keeps one identifier whichever way a dump wrote it.
     """
-    def one(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-        s = _undo_float_rendering(s)
-        spaced = s.str.fullmatch(r"[0-9][0-9 \-/]*[0-9]").fillna(False).astype(bool)
-        s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
-        lost = precision_lost(s)
-        return s.where(~lost, ""), lost
+    return per_distinct(raw, _normalise_equipment, _digits_only, False)
 
-    return per_distinct(raw, one, _digits_only, False)
+
+def _normalise_equipment(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = _undo_float_rendering(s)
+    spaced = s.str.fullmatch(r"[0-9][0-9 \-/]*[0-9]").fillna(False).astype(bool)
+    s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
+    lost = precision_lost(s)
+    return s.where(~lost, ""), lost
 
 
 def imei14(imei: pd.Series) -> pd.Series:

@@ -295,11 +295,21 @@ def _seconds(text: pd.Series) -> np.ndarray:
     a stray word) goes through ``pd.to_numeric``, which decides what reads as a number.
     """
     arr = _arrow(text)
-    try:
-        values = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr), pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values.to_numpy(zero_copy_only=False).astype(float)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    data = arr.buffers()[2] if len(arr) else None
+    # Arrow's cast also reads ``0x1F``: only signs and digits take the cast.
+    if not arr.null_count and (data is None or _INTEGER_BYTES[np.frombuffer(data, dtype=np.uint8)].all()):
+        try:
+            values = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr), pa.int64())
+            return values.to_numpy(zero_copy_only=False).astype(float)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+_INTEGER_BYTES = np.zeros(256, dtype=bool)
+_INTEGER_BYTES[list(b"0123456789+-")] = True
 
 
 def _protocols(text: pd.Series) -> pd.Series:
