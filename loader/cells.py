@@ -28,6 +28,9 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from cdrnet.loader.identifiers import arrow_text
 
 SEPARATORS = re.compile(r"[\s\-_/:.]+")
 DIGITS = re.compile(r"^\d+$")
@@ -136,13 +139,22 @@ def resolve_digits(keys: pd.Series, known: pd.Series) -> pd.Series:
     return found.fillna(keys).astype("string")
 
 
+def _filled(text: pd.Series) -> np.ndarray:
+    """True where a text cell holds something (neither empty nor missing); one Arrow kernel
+    for an Arrow-backed column, which every loader column is."""
+    if isinstance(text.array, pd.arrays.ArrowStringArray):
+        arr = arrow_text(text)
+        return pc.fill_null(pc.not_equal(arr, ""), False).to_numpy(zero_copy_only=False)
+    return (text.fillna("") != "").to_numpy(dtype=bool)
+
+
 def coordinates(lat_text: pd.Series, lon_text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Latitude and longitude as floats, NaN where missing, out of range, or the 0/0 placeholder.
 
     Operators fill unknown positions with 0 or leave them empty; a cell at 0°N 0°E
     (the Gulf of Guinea) would pull every map there.
     """
-    if not ((lat_text != "") & (lon_text != "")).any():  # the usual IPDR: no stated position at all
+    if not (_filled(lat_text) & _filled(lon_text)).any():  # the usual IPDR: no stated position at all
         nan = pd.Series(np.nan, index=lat_text.index, dtype="float64")
         return nan, nan.copy()
     lat = pd.to_numeric(lat_text.where(lat_text != "", None), errors="coerce").astype("float64")
@@ -178,7 +190,7 @@ def stated_positions(lat_text: pd.Series, lon_text: pd.Series, lat_lon_text: pd.
     the location text (BSNL ``First BTS Location``). Checked by :func:`coordinates`."""
     lat, lon = coordinates(lat_text, lon_text)
     for text, pattern in ((lat_lon_text, LAT_SLASH_LON), (location_text, LAT_LONG_IN_TEXT)):
-        if text is None or not (lat.isna() & (text.fillna("") != "")).any():
+        if text is None or not (np.isnan(lat.to_numpy()) & _filled(text)).any():
             continue
         parts = _from_pattern(text, pattern)
         if parts is None:

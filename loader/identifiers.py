@@ -25,7 +25,7 @@ def clean_text(s: pd.Series) -> pd.Series:
     when a value's first or last byte says it could change something (see :func:`_edges`):
     most operator columns need none of them.
     """
-    arr = _one_array(s)
+    arr = arrow_text(s)
     if arr.null_count:
         arr = pc.fill_null(arr, "")
     first, last = _edges(arr)
@@ -41,7 +41,7 @@ def clean_text(s: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
 
 
-def _one_array(s: pd.Series) -> pa.Array:
+def arrow_text(s: pd.Series) -> pa.Array:
     """A text column as one large_string Arrow array (no copy when it is one already)."""
     arr = pa.array(s.array, type=pa.large_string())
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
@@ -88,7 +88,7 @@ def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
     operations cost far more than the few distinct values they would run on, so they run only
     on what ``quick`` leaves.
     """
-    arr = _one_array(s) if quick is not None else None
+    arr = arrow_text(s) if quick is not None else None
     if arr is not None and not arr.null_count:
         encoded = pc.dictionary_encode(arr)
         ok, values = quick(encoded.dictionary)
@@ -275,7 +275,7 @@ def imei14(imei: pd.Series) -> pd.Series:
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    arr = _one_array(s)
+    arr = arrow_text(s)
     empty = pc.equal(arr, "")
     try:
         # Fast path: every non-empty value is a plain integer (the usual export).

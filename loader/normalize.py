@@ -26,6 +26,7 @@ from cdrnet.loader.dateorder import (
 )
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.identifiers import (
+    arrow_text,
     clean_text,
     imei14,
     normalise_equipment,
@@ -228,18 +229,19 @@ def record_keys(layout: Layout, msisdn: pd.Series, charging_id: pd.Series, end_u
 
 def column_reader(raw: pd.DataFrame, det: Detection) -> Callable[[str], pd.Series]:
     """A canonical field's cleaned text column (empty strings where the layout lacks it), cached."""
-    empty = pd.Series("", index=raw.index, dtype="string")
     cleaned: dict[str, pd.Series] = {}
 
     def col(name: str) -> pd.Series:
         if name not in cleaned:
             positions = [p for p in (det.alternatives.get(name) or
                                      ([det.index[name]] if name in det.index else [])) if p < raw.shape[1]]
-            value = empty
+            value = None
             for pos in positions:
                 # Several columns for one field (Destination_IP4, Destination_IP6): the first non-empty wins.
                 text = clean_text(raw.iloc[:, pos])
-                value = text if value is empty else value.where(value != "", text)
+                value = text if value is None else value.where(value != "", text)
+            if value is None:  # one shared empty column for every field the layout lacks
+                value = cleaned.setdefault("", pd.Series("", index=raw.index, dtype="string"))
             cleaned[name] = value
         return cleaned[name]
 
@@ -253,11 +255,11 @@ def nondata_rows(raw: pd.DataFrame, det: Detection, col: Callable[[str], pd.Seri
     """
     layout = det.layout
     assert layout is not None
-    msisdn_raw = _arrow(col("msisdn"))
+    msisdn_raw = arrow_text(col("msisdn"))
     cand = _is_empty(msisdn_raw)
     others = [f for f in layout.required if f != "msisdn" and f in det.index]
     if others:
-        cand |= np.logical_and.reduce([_is_empty(_arrow(col(f))) for f in others])
+        cand |= np.logical_and.reduce([_is_empty(arrow_text(col(f))) for f in others])
     nondata = np.zeros(len(raw), dtype=bool)
     if cand.any():
         joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
@@ -265,11 +267,6 @@ def nondata_rows(raw: pd.DataFrame, det: Detection, col: Callable[[str], pd.Seri
     header_name = normalise_header(det.columns[det.index["msisdn"]])
     header = pc.equal(pc.utf8_trim_whitespace(pc.utf8_lower(msisdn_raw)), header_name)
     return pd.Series(nondata | pc.fill_null(header, False).to_numpy(zero_copy_only=False), index=raw.index)
-
-
-def _arrow(text: pd.Series) -> pa.Array:
-    """A cleaned text column's Arrow array (no copy: :func:`column_reader` builds them on Arrow)."""
-    return pa.array(text.array, type=pa.large_string())
 
 
 def _is_empty(arr: pa.Array) -> np.ndarray:
@@ -294,9 +291,7 @@ def _seconds(text: pd.Series) -> np.ndarray:
     Whole numbers (the usual export) take one Arrow cast; anything else (``12.5``, ``1e3``,
     a stray word) goes through ``pd.to_numeric``, which decides what reads as a number.
     """
-    arr = _arrow(text)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = arrow_text(text)
     data = arr.buffers()[2] if len(arr) else None
     # Arrow's cast also reads ``0x1F``: only signs and digits take the cast.
     if not arr.null_count and (data is None or _INTEGER_BYTES[np.frombuffer(data, dtype=np.uint8)].all()):
@@ -314,11 +309,18 @@ _INTEGER_BYTES[list(b"0123456789+-")] = True
 
 def _protocols(text: pd.Series) -> pd.Series:
     """``tcp``/``udp`` from a protocol column (names or IANA numbers); "" for anything else."""
-    arr = pc.utf8_lower(_arrow(text))
+    arr = pc.utf8_lower(arrow_text(text))
     keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
     names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
     at = pc.fill_null(pc.index_in(arr, keys), len(PROTO_NUMBERS))
     return pd.Series(pd.arrays.ArrowStringArray(names.take(at)), index=text.index)
+
+
+def _mark(reason: pd.Series, rows: pd.Series | np.ndarray, why: str) -> None:
+    """Give ``why`` to the rows without a reason yet; no write when no row needs it (the usual)."""
+    hit = np.asarray(rows, dtype=bool) & reason.isna().to_numpy()
+    if hit.any():
+        reason[hit] = why
 
 
 def _counter(groups: np.ndarray | None) -> Callable[[pd.Series], int | np.ndarray]:
@@ -342,14 +344,12 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     assert layout is not None
     stats: dict = {}
     count = _counter(groups)
-    empty = pd.Series("", index=raw.index, dtype="string")
     col = column_reader(raw, det)
     msisdn_raw = col("msisdn")
     nondata = nondata_rows(raw, det, col)
-    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
 
     msisdn, r_msisdn = normalise_msisdn(msisdn_raw, opts.country_code)
-    reason = reason.fillna(r_msisdn)
+    reason = pd.Series(r_msisdn.array, index=raw.index, dtype="string", copy=True)  # first reason: the subscriber
 
     tz = layout.timezone or opts.tz
     decision = det.decision or DateDecision()
@@ -387,9 +387,9 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason[(backwards & ~roll) & reason.isna()] = "end_before_start"
 
     dest_port, bad_port = to_int(col("dest_port"), 0, 65535)
-    reason[bad_port & reason.isna()] = "invalid_port"
+    _mark(reason, bad_port, "invalid_port")
     dest_ip, bad_ip, ver, hi, lo = normalise_ips(col("dest_ip"))
-    reason[bad_ip & reason.isna()] = "invalid_ip"
+    _mark(reason, bad_ip, "invalid_ip")
     # Optional numbers out of range or unreadable (a port 70000, a volume -5) are blanked, not
     # fatal to the row, and counted per field in the quality summary (never silently).
     src_port, bad_src_port = to_int(col("src_port"), 0, 65535)
@@ -427,6 +427,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     if layout.has_destination:
         columns.update(classify_columns(ver, hi, lo, dest_port, proto, start_utc, opts.rules))
     else:
+        empty = pd.Series("", index=raw.index, dtype="string")
         columns.update({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
     # One frame from the columns' arrays (every one is on raw's index): no alignment, no
     # concat, no column inserts; the constants are broadcast as the constructor does them.

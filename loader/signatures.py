@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdrnet.errors import SignatureError
+from cdrnet.loader.identifiers import arrow_text
 from cdrnet.loader.ipaddr import network_bounds
 
 COLUMNS = ["app", "vendor", "category", "proto", "ports", "prefixes", "valid_from", "valid_to", "confidence", "source"]
@@ -166,7 +169,10 @@ def classify_columns(
     n = len(port)
     port_arr = port.fillna(-1).to_numpy(dtype=np.int64)
     day_arr = _days(when)
-    proto_codes, proto_uni = pd.factorize(proto.fillna("").str.lower())
+    # Protocols by Arrow's dictionary encoding: codes in order of first appearance, as factorize.
+    encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(arrow_text(proto), "")))
+    proto_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    proto_uni = encoded.dictionary.to_pylist()
     codes, first = _factorize_rows([ver, hi, lo, port_arr, proto_codes, day_arr])
     u_ver, u_hi, u_lo = ver[first], hi[first].astype(np.uint64), lo[first].astype(np.uint64)
     u_port, u_day = port_arr[first], day_arr[first]
@@ -201,15 +207,16 @@ def classify_columns(
     fields = (list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules
               else [(), (), (), ()])
     out = {}
+    at = pa.array(idx, type=pa.int64())
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
-        labels = pd.array([*values, ""], dtype="string")
-        out[name] = pd.Series(labels.take(idx), index=port.index)
+        labels = pa.array([*values, ""], type=pa.large_string())
+        out[name] = pd.Series(pd.arrays.ArrowStringArray(labels.take(at)), index=port.index)
     return out
 
 
 def _days(when: pd.Series) -> np.ndarray:
     """Days since the epoch (UTC); unknown times become day 0."""
-    arr = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    arr = when.dt.tz_convert("UTC").to_numpy(dtype="datetime64[D]")  # a UTC day, without a copy per step
     out = arr.astype(np.int64)
     out[np.isnat(arr)] = 0
     return out
@@ -220,23 +227,42 @@ def _day_number(ts: pd.Timestamp) -> int:
 
 
 def _factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Factorize whole rows of equal-length columns: codes per row, and the first row of each
-    distinct row (in code order).
+    """Factorize whole rows of equal-length integer columns: codes per row (in order of first
+    appearance), and the first row of each distinct row (in code order).
 
-    The columns' codes are combined pairwise into one integer and re-factorized, so the
-    combined code never exceeds rows squared (no overflow) and each step is one hash pass.
+    Each column becomes a small code (its offset from its minimum when its range is narrow,
+    as ports, protocols, days and IPv4 halves are; else its factorize code), and the codes are
+    combined into one integer by mixed radix: one exact code per distinct row, found by a
+    single factorize at the end (re-factorized on the way should the radix outgrow 62 bits).
     """
     n = len(columns[0])
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    codes = np.zeros(n, dtype=np.int64)
+    combined = np.zeros(n, dtype=np.int64)
+    span = 1
     for col in columns:
-        c, u = pd.factorize(col)
-        codes, _ = pd.factorize(codes * len(u) + c)
+        code, size = _small_codes(np.asarray(col))
+        if span * size >= 1 << 62:
+            combined, uniques = pd.factorize(combined)
+            span = len(uniques)
+        combined = combined * size + code
+        span *= size
+    codes, _ = pd.factorize(combined)
     codes = codes.astype(np.int64)
     seen = np.maximum.accumulate(codes)
     first = np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
     return codes, first
+
+
+def _small_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """A column as codes from 0 and their count (a bijection of its values, not a ranking)."""
+    if col.dtype.kind in "iu":
+        wide = col.astype(np.int64 if col.dtype.kind == "i" else np.uint64)  # no overflow below
+        lo, hi = wide.min(), wide.max()
+        if int(hi) - int(lo) < 1 << 20:
+            return (wide - lo).astype(np.int64), int(hi) - int(lo) + 1
+    codes, uniques = pd.factorize(col)
+    return codes.astype(np.int64), max(len(uniques), 1)
 
 
 #: Category suffix of a label that names candidates, not one application ("XMPP (WhatsApp
