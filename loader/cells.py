@@ -28,9 +28,10 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdrnet.loader.identifiers import arrow_text
+from cdrnet.loader.identifiers import arrow_text, distinct_text
 
 SEPARATORS = re.compile(r"[\s\-_/:.]+")
 DIGITS = re.compile(r"^\d+$")
@@ -89,9 +90,10 @@ def canonical_cell(raw: str, hex_eci: bool = False) -> str:
 
 def normalise_cells(raw: pd.Series, hex_eci: bool = False) -> pd.Series:
     """Canonical cell keys for a column of raw cell texts (distinct values only)."""
-    codes, uniques = pd.factorize(raw.fillna(""), use_na_sentinel=False)
-    canon = np.array([canonical_cell(str(u), hex_eci) for u in uniques], dtype=object)
-    return pd.Series(canon[codes] if len(codes) else np.array([], dtype=object), index=raw.index, dtype="string")
+    codes, uniques = distinct_text(raw)
+    canon = pa.array([canonical_cell(u, hex_eci) for u in uniques] + [""], type=pa.large_string())
+    at = np.where(codes < 0, len(uniques), codes)  # a missing cell is an empty one
+    return pd.Series(pd.arrays.ArrowStringArray(canon.take(pa.array(at))), index=raw.index)
 
 
 def key_parts(keys: pd.Series) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cdrnet.loader.cells import canonical_cell, normalise_cells
 from cdrnet.loader.identifiers import (
     NATIONAL_LENGTHS,
     NO_TRUNK_ZERO,
@@ -25,6 +26,7 @@ from cdrnet.loader.identifiers import (
     normalise_equipment,
     normalise_msisdn,
 )
+from cdrnet.loader.ipaddr import _parse, normalise_ips
 from cdrnet.loader.normalize import PROTO_NUMBERS, _protocols, _seconds
 from cdrnet.loader.signatures import _factorize_rows
 
@@ -143,3 +145,27 @@ def test_row_codes_group_equal_rows(rows: list[tuple[int, int, int]]) -> None:
     for i, row in enumerate(rows):
         assert codes[i] == distinct.setdefault(row, len(distinct))
     assert first.tolist() == [rows.index(row) for row in distinct]
+
+
+CELLS = ["", "404-70-166-232169", "4058740000e718", " 404 70 166 232169", "Sector 185, New Delhi", "404200000059160"]
+cell_text = st.lists(st.one_of(st.none(), st.sampled_from(CELLS), st.text(max_size=6)), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=cell_text, hex_eci=st.booleans())
+def test_cells_are_each_value_canonical(values: list[str | None], hex_eci: bool) -> None:
+    out = normalise_cells(pd.Series(values, dtype="string"), hex_eci)
+    assert out.tolist() == [canonical_cell(v or "", hex_eci) for v in values]
+    assert str(out.dtype) == "string"
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.sampled_from(["", "1.2.3.4", "::ffff:1.2.3.4", "2406:da1a::1", "[::1]",
+                                                               "zz", "01.2.3.4", "1.2.3.4 "])), max_size=20))
+def test_ips_are_each_value_parsed(values: list[str | None]) -> None:
+    canon, bad, ver, hi, lo = normalise_ips(pd.Series(values, dtype="string"))
+    for i, v in enumerate(values):
+        p = _parse(v) if v else None
+        assert canon.iloc[i] == (p[0] if p else "")
+        assert (ver[i], hi[i], lo[i]) == ((p[1], p[2], p[3]) if p else (0, 0, 0))
+        assert bad.iloc[i] == (p is None and bool(v))
