@@ -28,6 +28,10 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cdrnet.loader.identifiers import arrow_text, distinct_text
 
 SEPARATORS = re.compile(r"[\s\-_/:.]+")
 DIGITS = re.compile(r"^\d+$")
@@ -86,9 +90,10 @@ def canonical_cell(raw: str, hex_eci: bool = False) -> str:
 
 def normalise_cells(raw: pd.Series, hex_eci: bool = False) -> pd.Series:
     """Canonical cell keys for a column of raw cell texts (distinct values only)."""
-    codes, uniques = pd.factorize(raw.fillna(""), use_na_sentinel=False)
-    canon = np.array([canonical_cell(str(u), hex_eci) for u in uniques], dtype=object)
-    return pd.Series(canon[codes] if len(codes) else np.array([], dtype=object), index=raw.index, dtype="string")
+    codes, uniques = distinct_text(raw)
+    canon = pa.array([canonical_cell(u, hex_eci) for u in uniques] + [""], type=pa.large_string())
+    at = np.where(codes < 0, len(uniques), codes)  # a missing cell is an empty one
+    return pd.Series(pd.arrays.ArrowStringArray(canon.take(pa.array(at))), index=raw.index)
 
 
 def key_parts(keys: pd.Series) -> pd.DataFrame:
@@ -136,13 +141,22 @@ def resolve_digits(keys: pd.Series, known: pd.Series) -> pd.Series:
     return found.fillna(keys).astype("string")
 
 
+def _filled(text: pd.Series) -> np.ndarray:
+    """True where a text cell holds something (neither empty nor missing); one Arrow kernel
+    for an Arrow-backed column, which every loader column is."""
+    if isinstance(text.array, pd.arrays.ArrowStringArray):
+        arr = arrow_text(text)
+        return pc.fill_null(pc.not_equal(arr, ""), False).to_numpy(zero_copy_only=False)
+    return (text.fillna("") != "").to_numpy(dtype=bool)
+
+
 def coordinates(lat_text: pd.Series, lon_text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Latitude and longitude as floats, NaN where missing, out of range, or the 0/0 placeholder.
 
     Operators fill unknown positions with 0 or leave them empty; a cell at 0°N 0°E
     (the Gulf of Guinea) would pull every map there.
     """
-    if not ((lat_text != "") & (lon_text != "")).any():  # the usual IPDR: no stated position at all
+    if not (_filled(lat_text) & _filled(lon_text)).any():  # the usual IPDR: no stated position at all
         nan = pd.Series(np.nan, index=lat_text.index, dtype="float64")
         return nan, nan.copy()
     lat = pd.to_numeric(lat_text.where(lat_text != "", None), errors="coerce").astype("float64")
@@ -158,9 +172,14 @@ LAT_LONG_IN_TEXT = (r"(?i)\blat(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)\s*[;,
                     r"\blong?(?:itude)?\s*[-:=]?\s*(-?\d{1,3}(?:\.\d+)?)")
 
 
-def _from_pattern(text: pd.Series, pattern: str) -> tuple[pd.Series, pd.Series]:
+def _from_pattern(text: pd.Series, pattern: str) -> tuple[pd.Series, pd.Series] | None:
+    """The two captured parts per row (distinct values only); None when no value holds both,
+    as a site name never does: :func:`coordinates` would find no position, so the gather back
+    to rows is skipped."""
     codes, uniques = pd.factorize(text.fillna(""), use_na_sentinel=False)
     found = pd.Series(uniques, dtype="string").str.extract(pattern).fillna("")
+    if not ((found[0] != "") & (found[1] != "")).any():
+        return None
     return (pd.Series(found[0].to_numpy()[codes], index=text.index, dtype="string"),
             pd.Series(found[1].to_numpy()[codes], index=text.index, dtype="string"))
 
@@ -173,9 +192,12 @@ def stated_positions(lat_text: pd.Series, lon_text: pd.Series, lat_lon_text: pd.
     the location text (BSNL ``First BTS Location``). Checked by :func:`coordinates`."""
     lat, lon = coordinates(lat_text, lon_text)
     for text, pattern in ((lat_lon_text, LAT_SLASH_LON), (location_text, LAT_LONG_IN_TEXT)):
-        if text is None or not (lat.isna() & (text.fillna("") != "")).any():
+        if text is None or not (np.isnan(lat.to_numpy()) & _filled(text)).any():
             continue
-        a, o = coordinates(*_from_pattern(text, pattern))
+        parts = _from_pattern(text, pattern)
+        if parts is None:
+            continue
+        a, o = coordinates(*parts)
         missing = lat.isna()
         lat, lon = lat.where(~missing, a), lon.where(~missing, o)
     return lat, lon

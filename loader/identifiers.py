@@ -6,6 +6,7 @@ gone, so such values are never "repaired": two subscribers would merge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -20,15 +21,58 @@ def clean_text(s: pd.Series) -> pd.Series:
     """Strip Excel's ``="…"`` wrapping, a leading apostrophe and surrounding space.
 
     Arrow kernels on the column's own buffers: this runs on every text column of
-    every block, so pandas' per-call overhead showed in profiles.
+    every block, so pandas' per-call overhead showed in profiles. Each step runs only
+    when a value's first or last byte says it could change something (see :func:`_edges`):
+    most operator columns need none of them.
     """
-    arr = pc.utf8_trim_whitespace(pc.fill_null(pa.array(s.array, type=pa.large_string()), ""))
+    arr = arrow_text(s)
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    first, last = _edges(arr)
+    if _SPACE_LIKE[first].any() or _SPACE_LIKE[last].any():
+        arr = pc.utf8_trim_whitespace(arr)
+        first, _ = _edges(arr)
     # The regexes only run when some value needs them (rare in operator exports).
-    if pc.any(pc.or_(pc.starts_with(arr, '"'), pc.starts_with(arr, "="))).as_py():
+    if ((first == ord('"')) | (first == ord("="))).any():
         arr = pc.replace_substring_regex(arr, r'^=?"(.*)"$', r"\1")
-    if pc.any(pc.starts_with(arr, "'")).as_py():
+        first, _ = _edges(arr)
+    if (first == ord("'")).any():
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
+
+
+def arrow_text(s: pd.Series) -> pa.Array:
+    """A text column as one large_string Arrow array (no copy when it is one already)."""
+    arr = pa.array(s.array, type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def distinct_text(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes per row (-1 where missing) and the distinct values, in order of first appearance
+    (as ``pd.factorize``), by Arrow's dictionary encoding: no Python string per row."""
+    encoded = pc.dictionary_encode(arrow_text(s))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+#: Bytes a value starting or ending in whitespace can start or end with: ASCII controls and
+#: space, and every byte of a non-ASCII character (Unicode spaces such as U+00A0 included).
+_SPACE_LIKE = np.zeros(256, dtype=bool)
+_SPACE_LIKE[:0x21] = True
+_SPACE_LIKE[0x7F:] = True
+
+
+def _edges(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """First and last byte of every non-empty value of a null-free large_string array, read
+    from its buffers (a gather per row instead of a string kernel)."""
+    data = arr.buffers()[2]
+    if len(arr) == 0 or data is None:
+        return np.zeros(0, np.uint8), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return raw[starts[filled]], raw[ends[filled] - 1]
 
 
 def precision_lost(s: pd.Series) -> pd.Series:
@@ -36,17 +80,93 @@ def precision_lost(s: pd.Series) -> pd.Series:
     return s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool)
 
 
-def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]]) -> tuple[pd.Series, pd.Series]:
+#: A fast path over distinct values: which values it handles, and their results (the other
+#: values go through the general path).
+Quick = Callable[[pa.Array], tuple[np.ndarray, pa.Array]]
+
+
+def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]],
+                 quick: Quick | None = None, unflagged: object = None) -> tuple[pd.Series, pd.Series]:
     """Apply a two-result column function to the distinct values only, then spread back.
 
     Identifier columns repeat heavily within a dump (one subscriber, one handset
     per thousands of rows), so this turns regex work per row into work per value.
+    ``quick`` handles the usual forms (digits already canonical, a bare national number) in a
+    few Arrow kernels, with ``unflagged`` as their second result: ``fn``'s ~25 string
+    operations cost far more than the few distinct values they would run on, so they run only
+    on what ``quick`` leaves.
     """
+    arr = arrow_text(s) if quick is not None else None
+    if arr is not None and not arr.null_count:
+        encoded = pc.dictionary_encode(arr)
+        ok, values = quick(encoded.dictionary)
+        if ok.all():
+            # The usual column: one hash pass, kernels on a handful of values, one gather.
+            out = s if values is encoded.dictionary else pd.Series(
+                pd.arrays.ArrowStringArray(values.take(encoded.indices)), index=s.index)
+            return out, pd.Series(unflagged, index=s.index, dtype=_flag_dtype(unflagged))
     codes, uniques = pd.factorize(s, use_na_sentinel=False)
     if len(uniques) * 4 > len(s):
-        return fn(s)
-    a, b = fn(pd.Series(uniques, dtype=s.dtype))
+        return _quick_apart(s, fn, quick, unflagged)
+    a, b = _quick_apart(pd.Series(uniques, dtype=s.dtype), fn, quick, unflagged)
     return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
+
+
+def _flag_dtype(unflagged: object) -> str:
+    return "bool" if isinstance(unflagged, bool) else "string"
+
+
+def _quick_apart(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]], quick: Quick | None,
+                 unflagged: object) -> tuple[pd.Series, pd.Series]:
+    """``quick``'s results where it handles a value, ``fn``'s on the rest."""
+    arr = pa.array(s.array, type=pa.large_string()) if quick is not None else None
+    if arr is None or arr.null_count:
+        return fn(s)  # only the general path knows what a missing value becomes
+    ok, values = quick(arr)
+    if not ok.any():
+        return fn(s)
+    odd = np.flatnonzero(~ok)
+    a = pd.arrays.ArrowStringArray(values)
+    if _flag_dtype(unflagged) == "bool":
+        b = np.zeros(len(s), dtype=bool)
+    else:
+        b = pd.array([unflagged] * len(s), dtype="string")
+    if len(odd):
+        a_odd, b_odd = fn(s.iloc[odd].reset_index(drop=True))
+        a = a.copy()
+        a[odd] = a_odd.array
+        b[odd] = b_odd.to_numpy()
+    return pd.Series(a, index=s.index), pd.Series(b, index=s.index)
+
+
+def _digits_only(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Equipment ids that are digits alone (or nothing) are already canonical."""
+    return pc.match_substring_regex(arr, r"^[0-9]*$").to_numpy(zero_copy_only=False), arr
+
+
+def _plain_msisdn(arr: pa.Array, country_code: str) -> tuple[np.ndarray, pa.Array]:
+    """Numbers of digits alone that :func:`_normalise_msisdn` keeps or only prefixes.
+
+    A number starting with 1-9 is unchanged unless it is a bare national number (one of the
+    country's lengths, not already ``<cc>`` + a national number), which gets the country code;
+    the result must then be 8-15 digits. Anything else (separators, ``+``, ``00``, a trunk
+    ``0``, Excel renderings, empty) is left to the general path.
+    """
+    ok = pc.match_substring_regex(arr, r"^[1-9][0-9]*$")
+    out = arr
+    lengths = NATIONAL_LENGTHS.get(country_code)
+    if lengths:
+        n = pc.binary_length(arr)
+        national = pa.array(lengths, pa.int64())
+        international = pc.and_(pc.and_(pc.starts_with(arr, country_code),
+                                        pc.is_in(pc.subtract(n, len(country_code)), national)),
+                                pc.match_substring_regex(arr, f"^{re.escape(country_code)}[1-9]"))
+        bare = pc.and_(pc.is_in(n, national), pc.invert(international))
+        if pc.any(bare).as_py():
+            out = pc.if_else(bare, pc.binary_join_element_wise(pa.scalar(country_code, pa.large_string()), arr,
+                                                               pa.scalar("", pa.large_string())), arr)
+    ok = pc.and_(ok, pc.match_substring_regex(out, r"^[1-9][0-9]{7,14}$"))
+    return ok.to_numpy(zero_copy_only=False), out
 
 
 #: Digits of a national (significant) mobile number per country code, without the trunk prefix,
@@ -103,7 +223,9 @@ def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Serie
     code. Excel's renderings of the number (``….0``, exact ``9.19812345678E+11``) are the
     same subscriber; an inexact one (``9.18E+11``) is refused, never guessed.
     """
-    return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code))
+    # A canonical number (digits, no trunk prefix, not a bare national number) stays as it is.
+    return per_distinct(raw, lambda s: _normalise_msisdn(s, country_code),
+                        lambda s: _plain_msisdn(s, country_code), pd.NA)
 
 
 def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.Series]:
@@ -140,25 +262,28 @@ def normalise_equipment(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     Excel's renderings (``….0``, exact E-notation) and separators (``35-345601-234567-0``)
     are undone, so one handset keeps one identifier whichever way a dump wrote it.
     """
-    def one(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-        s = _undo_float_rendering(s)
-        spaced = s.str.fullmatch(r"[0-9][0-9 \-/]*[0-9]").fillna(False).astype(bool)
-        s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
-        lost = precision_lost(s)
-        return s.where(~lost, ""), lost
+    return per_distinct(raw, _normalise_equipment, _digits_only, False)
 
-    return per_distinct(raw, one)
+
+def _normalise_equipment(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = _undo_float_rendering(s)
+    spaced = s.str.fullmatch(r"[0-9][0-9 \-/]*[0-9]").fillna(False).astype(bool)
+    s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
+    lost = precision_lost(s)
+    return s.where(~lost, ""), lost
 
 
 def imei14(imei: pd.Series) -> pd.Series:
     """TAC + serial (first 14 digits) so an IMEI and its IMEISV compare equal."""
-    digits = imei.str.fullmatch(r"[0-9]{14,16}").fillna(False).astype(bool)
-    return imei.str.slice(0, 14).where(digits, "")
+    arr = pa.array(imei.array, type=pa.large_string())
+    digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{14,16}$"), False)
+    out = pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=imei.index)
 
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    arr = pa.array(s, type=pa.string())
+    arr = arrow_text(s)
     empty = pc.equal(arr, "")
     try:
         # Fast path: every non-empty value is a plain integer (the usual export).

@@ -10,6 +10,9 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from cdrnet.loader.identifiers import distinct_text
 
 
 def _parse(value: str) -> tuple[str, int, int, int] | None:
@@ -30,15 +33,15 @@ def normalise_ips(s: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray, np.nd
     Returns (canonical text, invalid mask for non-empty unparsable values,
     version array (0 for none), high and low 64-bit halves as uint64).
     """
-    codes, uniques = pd.factorize(s, sort=False)
+    codes, uniques = distinct_text(s)
     parsed = [_parse(u) if u else None for u in uniques]
-    text = np.array([p[0] if p else "" for p in parsed] + [""], dtype=object)
+    text = pa.array([p[0] if p else "" for p in parsed] + [""], type=pa.large_string())
     ver = np.array([p[1] if p else 0 for p in parsed] + [0], dtype=np.int8)
     hi = np.array([p[2] if p else 0 for p in parsed] + [0], dtype=np.uint64)
     lo = np.array([p[3] if p else 0 for p in parsed] + [0], dtype=np.uint64)
     bad_u = np.array([(p is None and bool(u)) for p, u in zip(parsed, uniques, strict=True)] + [False])
     idx = np.where(codes < 0, len(parsed), codes)
-    canon = pd.Series(text[idx], index=s.index, dtype="string")
+    canon = pd.Series(pd.arrays.ArrowStringArray(text.take(pa.array(idx))), index=s.index)
     bad = pd.Series(bad_u[idx], index=s.index)
     return canon, bad, ver[idx], hi[idx], lo[idx]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdrnet.loader.cells import normalise_cells, stated_positions
 from cdrnet.loader.dateorder import (
@@ -27,6 +28,7 @@ from cdrnet.loader.detect import Detection
 from cdrnet.loader.fixedtime import large_strings, value_lengths
 from cdrnet.loader.hashing import arrow_text, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
+    arrow_text,
     clean_text,
     imei14,
     normalise_equipment,
@@ -35,7 +37,7 @@ from cdrnet.loader.identifiers import (
 )
 from cdrnet.loader.ipaddr import normalise_ips
 from cdrnet.loader.layouts import Layout, normalise_header
-from cdrnet.loader.signatures import Rule, classify
+from cdrnet.loader.signatures import Rule, classify_columns
 from cdrnet.loader.timeparse import combine, parse_local, to_utc
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
@@ -235,18 +237,19 @@ def record_keys(layout: Layout, msisdn: pd.Series, charging_id: pd.Series, end_u
 
 def column_reader(raw: pd.DataFrame, det: Detection) -> Callable[[str], pd.Series]:
     """A canonical field's cleaned text column (empty strings where the layout lacks it), cached."""
-    empty = pd.Series("", index=raw.index, dtype="string")
     cleaned: dict[str, pd.Series] = {}
 
     def col(name: str) -> pd.Series:
         if name not in cleaned:
             positions = [p for p in (det.alternatives.get(name) or
                                      ([det.index[name]] if name in det.index else [])) if p < raw.shape[1]]
-            value = empty
+            value = None
             for pos in positions:
                 # Several columns for one field (Destination_IP4, Destination_IP6): the first non-empty wins.
                 text = clean_text(raw.iloc[:, pos])
-                value = text if value is empty else value.where(value != "", text)
+                value = text if value is None else value.where(value != "", text)
+            if value is None:  # one shared empty column for every field the layout lacks
+                value = cleaned.setdefault("", pd.Series("", index=raw.index, dtype="string"))
             cleaned[name] = value
         return cleaned[name]
 
@@ -260,17 +263,23 @@ def nondata_rows(raw: pd.DataFrame, det: Detection, col: Callable[[str], pd.Seri
     """
     layout = det.layout
     assert layout is not None
-    msisdn_raw = col("msisdn")
-    cand = msisdn_raw == ""
+    msisdn_raw = arrow_text(col("msisdn"))
+    cand = _is_empty(msisdn_raw)
     others = [f for f in layout.required if f != "msisdn" and f in det.index]
     if others:
-        cand |= np.logical_and.reduce([col(f) == "" for f in others])
-    nondata = pd.Series(False, index=raw.index)
+        cand |= np.logical_and.reduce([_is_empty(arrow_text(col(f))) for f in others])
+    nondata = np.zeros(len(raw), dtype=bool)
     if cand.any():
         joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
-        nondata[cand] = joined.map(is_nondata_text).astype(bool)
+        nondata[cand] = joined.map(is_nondata_text).astype(bool).to_numpy()
     header_name = normalise_header(det.columns[det.index["msisdn"]])
-    return nondata | (msisdn_raw.str.lower().str.strip() == header_name)
+    header = pc.equal(pc.utf8_trim_whitespace(pc.utf8_lower(msisdn_raw)), header_name)
+    return pd.Series(nondata | pc.fill_null(header, False).to_numpy(zero_copy_only=False), index=raw.index)
+
+
+def _is_empty(arr: pa.Array) -> np.ndarray:
+    """True where a text cell is empty (missing counts as not empty, as ``== ""`` has it)."""
+    return pc.fill_null(pc.equal(arr, ""), False).to_numpy(zero_copy_only=False)
 
 
 def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndarray:
@@ -282,6 +291,44 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
         content = content.drop(columns=content.columns[serial])
     # = pd.util.hash_pandas_object(content, index=False), from Arrow's buffers (loader/hashing.py)
     return frame_hashes(content)[0] if len(content) else np.zeros(0, dtype=np.uint64)
+
+
+def _seconds(text: pd.Series) -> np.ndarray:
+    """A duration column as float seconds, NaN where empty or unreadable.
+
+    Whole numbers (the usual export) take one Arrow cast; anything else (``12.5``, ``1e3``,
+    a stray word) goes through ``pd.to_numeric``, which decides what reads as a number.
+    """
+    arr = arrow_text(text)
+    data = arr.buffers()[2] if len(arr) else None
+    # Arrow's cast also reads ``0x1F``: only signs and digits take the cast.
+    if not arr.null_count and (data is None or _INTEGER_BYTES[np.frombuffer(data, dtype=np.uint8)].all()):
+        try:
+            values = pc.cast(pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.large_string()), arr), pa.int64())
+            return values.to_numpy(zero_copy_only=False).astype(float)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+_INTEGER_BYTES = np.zeros(256, dtype=bool)
+_INTEGER_BYTES[list(b"0123456789+-")] = True
+
+
+def _protocols(text: pd.Series) -> pd.Series:
+    """``tcp``/``udp`` from a protocol column (names or IANA numbers); "" for anything else."""
+    arr = pc.utf8_lower(arrow_text(text))
+    keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
+    names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
+    at = pc.fill_null(pc.index_in(arr, keys), len(PROTO_NUMBERS))
+    return pd.Series(pd.arrays.ArrowStringArray(names.take(at)), index=text.index)
+
+
+def _mark(reason: pd.Series, rows: pd.Series | np.ndarray, why: str) -> None:
+    """Give ``why`` to the rows without a reason yet; no write when no row needs it (the usual)."""
+    hit = np.asarray(rows, dtype=bool) & reason.isna().to_numpy()
+    if hit.any():
+        reason[hit] = why
 
 
 def _counter(groups: np.ndarray | None) -> Callable[[pd.Series], int | np.ndarray]:
@@ -305,14 +352,12 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     assert layout is not None
     stats: dict = {}
     count = _counter(groups)
-    empty = pd.Series("", index=raw.index, dtype="string")
     col = column_reader(raw, det)
     msisdn_raw = col("msisdn")
     nondata = nondata_rows(raw, det, col)
-    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
 
     msisdn, r_msisdn = normalise_msisdn(msisdn_raw, opts.country_code)
-    reason = reason.fillna(r_msisdn)
+    reason = pd.Series(r_msisdn.array, index=raw.index, dtype="string", copy=True)  # first reason: the subscriber
 
     tz = layout.timezone or opts.tz
     decision = det.decision or DateDecision()
@@ -337,8 +382,8 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason[wrong_order & reason.isna()] = why
     reason[local_start.isna() & reason.isna()] = "invalid_time"
 
-    duration = pd.to_numeric(col("duration").where(col("duration") != "", None), errors="coerce")
-    duration = duration.where((duration >= 0) & (duration < 7 * 86400))
+    duration = _seconds(col("duration"))
+    duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
     by_duration = local_start + pd.to_timedelta(duration, unit="s")
     local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
     local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)
@@ -350,16 +395,16 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     reason[(backwards & ~roll) & reason.isna()] = "end_before_start"
 
     dest_port, bad_port = to_int(col("dest_port"), 0, 65535)
-    reason[bad_port & reason.isna()] = "invalid_port"
+    _mark(reason, bad_port, "invalid_port")
     dest_ip, bad_ip, ver, hi, lo = normalise_ips(col("dest_ip"))
-    reason[bad_ip & reason.isna()] = "invalid_ip"
+    _mark(reason, bad_ip, "invalid_ip")
     # Optional numbers out of range or unreadable (a port 70000, a volume -5) are blanked, not
     # fatal to the row, and counted per field in the quality summary (never silently).
     src_port, bad_src_port = to_int(col("src_port"), 0, 65535)
     public_port, bad_public_port = to_int(col("public_port"), 0, 65535)
     uplink, bad_uplink = to_int(col("uplink"), 0, 2**62)
     downlink, bad_downlink = to_int(col("downlink"), 0, 2**62)
-    proto = col("proto").str.lower().map(PROTO_NUMBERS).astype("string").fillna("")
+    proto = _protocols(col("proto"))
 
     imei, lost_imei = normalise_equipment(col("imei"))
     imsi, lost_imsi = normalise_equipment(col("imsi"))
@@ -375,32 +420,31 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     end_utc = to_utc(local_end, tz)
     cell_raw = col("cell_id")
     lat, lon = stated_positions(col("lat"), col("lon"), col("lat_lon"), col("cell_name"))
-    frame = pd.DataFrame(
-        {
-            "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
-            "start_utc": start_utc, "end_utc": end_utc,
-            "start_local": local_text, "tz": tz,
-            "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
-            "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
-            "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
-            "cell_id": normalise_cells(cell_raw, layout.cell_format == "hex_eci"), "cell_raw": cell_raw,
-            "cell_name": col("cell_name"), "lat": lat, "lon": lon,
-            "uplink": uplink, "downlink": downlink, "rat": col("rat"),
-            "apn": col("apn"), "record_key": record_keys(layout, msisdn, col("charging_id"), end_utc),
-        },
-        index=raw.index,
-    )
+    columns = {
+        "msisdn": msisdn, "imsi": imsi, "imei": imei, "imei14": imei14(imei),
+        "start_utc": start_utc, "end_utc": end_utc,
+        "start_local": local_text,
+        "alloc_start_utc": to_utc(alloc_start, tz), "alloc_end_utc": to_utc(alloc_end, tz),
+        "src_ip": col("src_ip"), "src_port": src_port, "public_ip": col("public_ip"),
+        "public_port": public_port, "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto,
+        "cell_id": normalise_cells(cell_raw, layout.cell_format == "hex_eci"), "cell_raw": cell_raw,
+        "cell_name": col("cell_name"), "lat": lat, "lon": lon,
+        "uplink": uplink, "downlink": downlink, "rat": col("rat"),
+        "apn": col("apn"), "record_key": record_keys(layout, msisdn, col("charging_id"), end_utc),
+    }
     if layout.has_destination:
-        apps = classify(ver, hi, lo, dest_port, proto, start_utc, opts.rules)
+        columns.update(classify_columns(ver, hi, lo, dest_port, proto, start_utc, opts.rules))
     else:
-        apps = pd.DataFrame({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
-    frame = pd.concat([frame, apps], axis=1)
-    frame["dump_sha256"] = dump_sha
-    frame["source_part"] = source_part
-    frame["source_line"] = lines.astype(np.int64)
-    frame["layout"] = layout.name
+        empty = pd.Series("", index=raw.index, dtype="string")
+        columns.update({c: empty for c in ("app", "app_vendor", "app_category", "app_confidence")})
+    # One frame from the columns' arrays (every one is on raw's index): no alignment, no
+    # concat, no column inserts; the constants are broadcast as the constructor does them.
+    frame = pd.DataFrame({**{name: c.array for name, c in columns.items()}, "tz": tz, "dump_sha256": dump_sha,
+                          "source_part": source_part, "source_line": lines.astype(np.int64),
+                          "layout": layout.name}, index=raw.index)
 
-    sessions = frame[keep.to_numpy()]
+    keep_rows = keep.to_numpy()
+    sessions = frame if keep_rows.all() else frame[keep_rows]
     h1, h2 = session_hashes(sessions)
     sessions = sessions.assign(session_key=_hex_keys(h1, h2).set_axis(sessions.index))
     rej_mask = (~keep & ~nondata).to_numpy()

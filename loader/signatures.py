@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdrnet.errors import SignatureError
+from cdrnet.loader.identifiers import arrow_text
 from cdrnet.loader.ipaddr import network_bounds
 
 COLUMNS = ["app", "vendor", "category", "proto", "ports", "prefixes", "valid_from", "valid_to", "confidence", "source"]
@@ -150,7 +153,15 @@ def classify(
     ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: pd.Series, proto: pd.Series,
     when: pd.Series, rules: list[Rule],
 ) -> pd.DataFrame:
-    """Return app, app_vendor, app_category, app_confidence per row (empty when unknown).
+    """Return app, app_vendor, app_category, app_confidence per row (empty when unknown)."""
+    return pd.DataFrame(classify_columns(ver, hi, lo, port, proto, when, rules))
+
+
+def classify_columns(
+    ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port: pd.Series, proto: pd.Series,
+    when: pd.Series, rules: list[Rule],
+) -> dict[str, pd.Series]:
+    """:func:`classify`'s columns, for a caller that builds its own frame.
 
     Rules are evaluated over the distinct (address, port, protocol, day) tuples
     rather than over rows, so the cost follows the variety of destinations.
@@ -158,26 +169,28 @@ def classify(
     n = len(port)
     port_arr = port.fillna(-1).to_numpy(dtype=np.int64)
     day_arr = _days(when)
-    proto_codes, proto_uni = pd.factorize(proto.fillna("").str.lower())
-    keys = pd.DataFrame({"v": ver, "h": hi, "l": lo, "p": port_arr, "t": proto_codes, "d": day_arr})
-    codes, ukeys = _factorize_rows(keys)
-    u_ver, u_hi, u_lo = ukeys["v"].to_numpy(), ukeys["h"].to_numpy(np.uint64), ukeys["l"].to_numpy(np.uint64)
-    u_port, u_day = ukeys["p"].to_numpy(), ukeys["d"].to_numpy()
-    u_proto = (np.asarray(proto_uni, dtype=object)[ukeys["t"].to_numpy()] if len(proto_uni)
+    # Protocols by Arrow's dictionary encoding: codes in order of first appearance, as factorize.
+    encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(arrow_text(proto), "")))
+    proto_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    proto_uni = encoded.dictionary.to_pylist()
+    codes, first = _factorize_rows([ver, hi, lo, port_arr, proto_codes, day_arr])
+    u_ver, u_hi, u_lo = ver[first], hi[first].astype(np.uint64), lo[first].astype(np.uint64)
+    u_port, u_day = port_arr[first], day_arr[first]
+    u_proto = (np.asarray(proto_uni, dtype=object)[proto_codes[first]] if len(proto_uni)
                else np.array([], dtype=object))
-    assigned = np.full(len(ukeys), -1, dtype=np.int64)
+    assigned = np.full(len(first), -1, dtype=np.int64)
     order = sorted(range(len(rules)), key=lambda i: (rules[i].tier, i))
     has_ip = u_ver > 0
     for i in order:
         r = rules[i]
         m = assigned < 0
         if r.ports:
-            pm = np.zeros(len(ukeys), bool)
+            pm = np.zeros(len(first), bool)
             for a, b in r.ports:
                 pm |= (u_port >= a) & (u_port <= b)
             m &= pm
         if r.prefixes:
-            xm = np.zeros(len(ukeys), bool)
+            xm = np.zeros(len(first), bool)
             for v, fh, fl, lh, ll in r.prefixes:
                 ge = (u_hi > np.uint64(fh)) | ((u_hi == np.uint64(fh)) & (u_lo >= np.uint64(fl)))
                 le = (u_hi < np.uint64(lh)) | ((u_hi == np.uint64(lh)) & (u_lo <= np.uint64(ll)))
@@ -194,15 +207,16 @@ def classify(
     fields = (list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules
               else [(), (), (), ()])
     out = {}
+    at = pa.array(idx, type=pa.int64())
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
-        labels = pd.array([*values, ""], dtype="string")
-        out[name] = pd.Series(labels.take(idx), index=port.index)
-    return pd.DataFrame(out)
+        labels = pa.array([*values, ""], type=pa.large_string())
+        out[name] = pd.Series(pd.arrays.ArrowStringArray(labels.take(at)), index=port.index)
+    return out
 
 
 def _days(when: pd.Series) -> np.ndarray:
     """Days since the epoch (UTC); unknown times become day 0."""
-    arr = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    arr = when.dt.tz_convert("UTC").to_numpy(dtype="datetime64[D]")  # a UTC day, without a copy per step
     out = arr.astype(np.int64)
     out[np.isnat(arr)] = 0
     return out
@@ -212,14 +226,43 @@ def _day_number(ts: pd.Timestamp) -> int:
     return int(np.datetime64(ts.date(), "D").astype(np.int64))
 
 
-def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Factorize whole rows: codes per row plus the distinct rows."""
-    if frame.empty:
-        return np.zeros(0, np.int64), frame
-    grouped = frame.groupby(list(frame.columns), sort=False, dropna=False)
-    codes = grouped.ngroup().to_numpy()
-    uniq = grouped.size().reset_index()[list(frame.columns)]
-    return codes, uniq
+def _factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize whole rows of equal-length integer columns: codes per row (in order of first
+    appearance), and the first row of each distinct row (in code order).
+
+    Each column becomes a small code (its offset from its minimum when its range is narrow,
+    as ports, protocols, days and IPv4 halves are; else its factorize code), and the codes are
+    combined into one integer by mixed radix: one exact code per distinct row, found by a
+    single factorize at the end (re-factorized on the way should the radix outgrow 62 bits).
+    """
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    combined = np.zeros(n, dtype=np.int64)
+    span = 1
+    for col in columns:
+        code, size = _small_codes(np.asarray(col))
+        if span * size >= 1 << 62:
+            combined, uniques = pd.factorize(combined)
+            span = len(uniques)
+        combined = combined * size + code
+        span *= size
+    codes, _ = pd.factorize(combined)
+    codes = codes.astype(np.int64)
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]])
+    return codes, first
+
+
+def _small_codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    """A column as codes from 0 and their count (a bijection of its values, not a ranking)."""
+    if col.dtype.kind in "iu":
+        wide = col.astype(np.int64 if col.dtype.kind == "i" else np.uint64)  # no overflow below
+        lo, hi = wide.min(), wide.max()
+        if int(hi) - int(lo) < 1 << 20:
+            return (wide - lo).astype(np.int64), int(hi) - int(lo) + 1
+    codes, uniques = pd.factorize(col)
+    return codes.astype(np.int64), max(len(uniques), 1)
 
 
 #: Category suffix of a label that names candidates, not one application ("XMPP (WhatsApp
