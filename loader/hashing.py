@@ -75,7 +75,7 @@ def _chunk_hashes(chunk: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray]
     return out
 
 
-def arrow_text(values: pd.Series | pd.api.extensions.ExtensionArray) -> pa.ChunkedArray | None:
+def arrow_backing(values: pd.Series | pd.api.extensions.ExtensionArray) -> pa.ChunkedArray | None:
     """The Arrow string array behind a pandas column, or None when it has none."""
     arr = values.array if isinstance(values, pd.Series) else values
     if isinstance(arr, pd.arrays.ArrowStringArray):
@@ -103,7 +103,7 @@ def text_hashes(values: pa.Array | pa.ChunkedArray, hash_keys: Sequence[str] = (
 
 def column_hashes(values: pd.Series, hash_keys: Sequence[str] = (DEFAULT_HASH_KEY,)) -> list[np.ndarray]:
     """``pd.util.hash_array(values.array, hash_key=k)`` for each key: Arrow text fast, the rest by pandas."""
-    text = arrow_text(values)
+    text = arrow_backing(values)
     if text is not None:
         return text_hashes(text, hash_keys)
     data = values._values  # what hash_pandas_object hashes (an ndarray for numpy dtypes, else the array)

@@ -26,7 +26,7 @@ from cdrnet.loader.dateorder import (
 )
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.fixedtime import large_strings, value_lengths
-from cdrnet.loader.hashing import arrow_text, frame_hashes, text_hashes
+from cdrnet.loader.hashing import arrow_backing, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
     arrow_text,
     clean_text,
@@ -191,7 +191,7 @@ def _column_words(col: pd.Series) -> list[np.ndarray]:
         return [v.view(np.uint64)] * len(_HASH_KEYS)
     if pd.api.types.is_integer_dtype(col.dtype):
         return [col.fillna(-1).to_numpy(dtype=np.int64).view(np.uint64)] * len(_HASH_KEYS)
-    text = arrow_text(col)
+    text = arrow_backing(col)
     if text is not None:
         return text_hashes(text.fill_null("") if text.null_count else text, [k for _, k in _HASH_KEYS])
     codes, uniques = pd.factorize(col.astype("string").fillna(""), use_na_sentinel=False)
