@@ -285,11 +285,17 @@ def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
     arr = arrow_text(s)
     empty = pc.equal(arr, "")
-    try:
-        # Fast path: every non-empty value is a plain integer (the usual export).
-        values = pc.cast(pc.if_else(empty, None, arr), pa.int64())
-        digits = pc.invert(empty)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    values = None
+    # Fast path: every non-empty value is a plain integer (the usual export). Arrow's cast also
+    # reads hexadecimal ("0x1F" as 31), which no layout writes and pandas refuses: such a column
+    # takes the general path, where it is unreadable like any other text.
+    if not pc.any(pc.match_substring(arr, "x", ignore_case=True)).as_py():
+        try:
+            values = pc.cast(pc.if_else(empty, None, arr), pa.int64())
+            digits = pc.invert(empty)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = None
+    if values is None:
         digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{1,18}$"), False)
         values = pc.cast(pc.if_else(digits, arr, None), pa.int64())
     in_range = pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high))

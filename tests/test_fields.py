@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdrnet.loader.identifiers import clean_text, imei14, normalise_msisdn
+from cdrnet.loader.identifiers import clean_text, imei14, normalise_msisdn, to_int
 from cdrnet.loader.textblocks import sniff_encoding
 from cdrnet.synth.writers import PAPER_HEADER
 from tests.conftest import ingest
@@ -136,3 +136,13 @@ def test_daylight_saving_gap_and_overlap_never_give_an_empty_time():
     assert got.notna().all()
     want = ["2024-03-31 01:00:00", "2024-10-27 00:30:00", "2024-06-01 10:00:00"]
     assert got.tolist() == [pd.Timestamp(t, tz="UTC") for t in want]
+
+
+def test_a_hexadecimal_port_is_unreadable_not_a_number(ws, tmp_path):
+    """Arrow's integer cast reads "0x1F" as 31; no layout writes hexadecimal ports, and the general
+    path (pandas) refuses them, so such a row is rejected whichever path its block takes."""
+    assert to_int(pd.Series(["0x1F", "443", "", "0X10"], dtype="string"), 0, 65535)[1].tolist() == [
+        True, False, False, True]
+    rows = [row(), row(dest_port="0x1F", start="11:00:00", end="11:01:00")]
+    rep = ingest(ws, paper_file(tmp_path, rows)).loaded[0]
+    assert rep.loaded == 1 and rep.rejected == {"invalid_port": 1}
