@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cdrnet.loader import parse, textblocks
 from cdrnet.loader.dedupe import HashSet
-from cdrnet.loader.quality import Accumulator, DumpReport, app_kind
+from cdrnet.loader.quality import Accumulator, DumpReport, app_kind, shared_share
 from cdrnet.loader.strays import EARLIEST, RELEASED, STATED_MARGIN, StrayFilter, main_run
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -289,3 +289,12 @@ def test_hashset_reference_is_what_the_summary_uses() -> None:
     s.add(np.array([3, 1], dtype=np.uint64))
     assert s.contains(np.array([1, 2, 3], dtype=np.uint64)).tolist() == [True, False, True]
 
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=1, max_size=300), st.integers(1, 40))
+def test_shared_start_share_is_pandas_duplicated_keep_false(values, spread):
+    """The share of rows whose start key recurs, by an in-place sort (the old np.unique with
+    return_inverse held several copies of ten million keys: ~700 MB above them)."""
+    keys = np.array([v % (2**64 // spread) for v in values], dtype=np.uint64)
+    expected = float(pd.Series(keys).duplicated(keep=False).mean())
+    assert shared_share(keys.copy()) == expected
