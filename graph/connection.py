@@ -75,15 +75,21 @@ def read(driver: Driver, name: str, params: dict[str, Any], database: str | None
 
 
 def read_text(driver: Driver, text: str, p: dict[str, Any], database: str | None = None,
-              name: str = "generated query") -> list[dict]:
-    """Run a read statement generated from the model (graph/model.py) and return its records as dicts."""
+              name: str = "generated query", plain: bool = False) -> list[dict]:
+    """Run a read statement generated from the model (graph/model.py) and return its records as dicts.
+
+    ``plain``: the statement returns only plain values (numbers, strings, lists of them), so the
+    records are taken as they come: ``Record.data()`` walks every element of every list to convert
+    nodes and relationships, which on the co-usage query's columns (millions of list elements)
+    cost the client more CPU than the whole embedded engine.
+    """
     try:
         records, _, _ = driver.execute_query(text, p, database_=database, routing_="r")
     except (ServiceUnavailable, SessionExpired) as exc:
         raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
     except ClientError as exc:
         raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
-    return [r.data() for r in records]
+    return [dict(r) for r in records] if plain else [r.data() for r in records]
 
 
 def write(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:

@@ -83,7 +83,7 @@ def _episodes(driver: Driver, db: str | None, params: dict, channels: dict[str, 
                                                 "call_categories")})
     got: dict[str, dict[str, dict]] = {}
     for r in timed("episodes, bins and matches of every channel (one read)", read_text, driver, text, p, db,
-                   "episodes_sessions + episodes_match"):
+                   "episodes_sessions + episodes_match", True):
         got.setdefault(r.pop("channel"), {})[r.pop("kind")] = r
     return got
 
