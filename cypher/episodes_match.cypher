@@ -1,8 +1,9 @@
 // Appended to cypher/episodes_sessions.cypher (a row per channel: `channel` and its episodes `eps`,
 // each [m, key, t, n, te, dk, up, down]): the null model's input and the co-usage events, in one read.
 // The channel's settings are $channels[channel]: window, overlap, bucket, tight, tight_coarse, call_filter.
-// 1. Bins: episode counts (and summed durations) per subscriber, key and local hour (hours counted
-//    at the zone's standard offset $offset, so local days and hours of day are exact).
+// 1. Bins: episode counts (and summed durations and session counts) per subscriber, key and local
+//    hour (hours counted at the zone's standard offset $offset, so local days and hours of day are
+//    exact). The messaging channel's session counts are the subscribers' messaging sessions in scope.
 // 2. Matches: episode pairs of different subscribers on the same key whose starts differ by at most
 //    the window (inclusive) -- or, with overlap, whose episodes overlap. A hash join on time
 //    buckets of `bucket` seconds: each episode is data in its start's bucket and a query in every
@@ -12,9 +13,11 @@
 //    keeps only matches on days both subscribers were observed.
 CALL (channel, eps) {
   UNWIND eps AS e
-  WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur
+  WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
+       sum(e[3]) AS sessions
   RETURN channel AS ch, 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
-         collect(n) AS obs, collect(dur) AS tight, [] AS tight2, [] AS first, [] AS last
+         collect(n) AS obs, collect(dur) AS tight, [] AS tight2, [] AS first, [] AS last,
+         collect(sessions) AS sessions
   UNION ALL
   WITH channel, eps, $channels[channel] AS p
   UNWIND eps AS e
@@ -44,7 +47,7 @@ CALL (channel, eps) {
        max(CASE WHEN ea[2] > eb[2] THEN ea[2] ELSE eb[2] END) AS last
   RETURN channel AS ch, 'match' AS kind, collect(a) AS a, collect(b) AS b, collect(key) AS key, collect(da) AS da,
          collect(db) AS db, collect(obs) AS obs, collect(tight) AS tight, collect(tight2) AS tight2,
-         collect(first) AS first, collect(last) AS last
+         collect(first) AS first, collect(last) AS last, [] AS sessions
 }
 // Two rows per channel of parallel lists (columns), not a row per bin or match: far cheaper to transfer.
-RETURN ch AS channel, kind, a, b, key, da, db, obs, tight, tight2, first, last
+RETURN ch AS channel, kind, a, b, key, da, db, obs, tight, tight2, first, last, sessions

@@ -1,8 +1,13 @@
-// Subscribers with sessions in scope, and their messaging session counts.
-MATCH (x:Session {case: $case})
-WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
-  AND ($msisdns IS NULL OR x.msisdn IN $msisdns)
-WITH x.msisdn AS msisdn,
-     sum(CASE WHEN x.app_category IN $messaging_categories
-              AND ($apps IS NULL OR toLower(x.service) IN $apps OR toLower(x.app) IN $apps) THEN 1 ELSE 0 END) AS messaging
-RETURN msisdn, messaging ORDER BY msisdn
+// The subscribers a link run scores: those with at least one session in scope ($since, $until;
+// $msisdns: the subscribers asked for, null for all). A CDR adds cells, never subscribers.
+// An existence check per subscriber stops at its first session in scope: counting every session
+// here (a second read of all of them beside the episodes query) cost more than a second at 1M
+// sessions. The messaging session counts come from the episodes query's bins instead
+// (cypher/episodes_match.cypher, column `sessions`).
+MATCH (sub:Subscriber {case: $case})
+WHERE ($msisdns IS NULL OR sub.msisdn IN $msisdns)
+  AND EXISTS {
+    MATCH (sub)-[:HAD]->(x:Session)
+    WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
+  }
+RETURN sub.msisdn AS msisdn ORDER BY msisdn

@@ -136,6 +136,19 @@ def _channel_agg(got: dict[str, dict], channel: str, codes: pd.Index, window: in
     return agg
 
 
+def _messaging_sessions(got: dict[str, dict]) -> pd.Series:
+    """Messaging sessions in scope per subscriber, summed from the messaging channel's bins.
+
+    Every messaging session is in exactly one messaging episode, so the bins' session counts add
+    up to what a count of the sessions gives, without reading them a second time.
+    """
+    b = got.get("bin")
+    if not b or not b["a"]:
+        return pd.Series(dtype=np.int64)
+    return pd.Series(np.asarray(b["sessions"], dtype=np.int64), index=pd.Index(b["a"], dtype=object)).groupby(
+        level=0, sort=True).sum()
+
+
 def _not_per_flow(cov: Coverage) -> tuple[list[str], list[str]]:
     """Dumps whose end time, and whose volumes, are not the flow's own (declared per layout)."""
     ends = sorted(sha for sha, (end, _) in cov.scopes.items() if end != PER_FLOW)
@@ -156,11 +169,8 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     timed = _Timed()
     run = uuid.uuid4().hex[:12]
     scope = _scope(params, msisdns, case)
-    subs = pd.DataFrame(timed("subscribers in scope", read, driver, "subscribers_in_scope",
-                              {**scope, "apps": _apps(params),
-                               "messaging_categories": list(messaging_categories(params.possible_apps))},
-                              database))
-    codes = pd.Index(sorted(subs["msisdn"])) if len(subs) else pd.Index([], dtype=object)
+    subs = timed("subscribers in scope", read, driver, "subscribers_in_scope", scope, database)
+    codes = pd.Index(sorted(r["msisdn"] for r in subs)) if subs else pd.Index([], dtype=object)
     if coverage is None:
         from cdrnet.graph.store import dump_reports
 
@@ -200,7 +210,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     if params.colocation:
         per_channel["coloc"] = _channel_agg(got.get("coloc", {}), "coloc", codes, params.window_s, False, False,
                                             sweeps["coloc"], coloc_days)
-    msg_counts = subs.set_index("msisdn")["messaging"] if len(subs) else pd.Series(dtype=np.int64)
+    msg_counts = _messaging_sessions(got.get("messaging", {}))
     testable = tested_pairs(params, codes, days, coloc_days)
     edges, unscored = combine(per_channel, codes, params, msg_counts[msg_counts > 0], testable, resolution,
                               days, coloc_days)
@@ -218,10 +228,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
 def scope_subscribers(driver: Driver, params: LinkParams, msisdns: list[str] | None, database: str | None,
                       case: str) -> list[str]:
     """The subscribers a link run scores (the CO_USED it replaces are only between these)."""
-    rows = read(driver, "subscribers_in_scope",
-                {**_scope(params, msisdns, case), "apps": _apps(params),
-                 "messaging_categories": list(messaging_categories(params.possible_apps))},
-                database)
+    rows = read(driver, "subscribers_in_scope", _scope(params, msisdns, case), database)
     return sorted(r["msisdn"] for r in rows)
 
 

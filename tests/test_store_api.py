@@ -64,8 +64,7 @@ def test_usage_summaries_are_written_from_their_declarations():
 def test_co_usage_definitions_reach_the_cypher_as_parameters():
     for name, wanted in [("episodes_sessions", {"call_ports", "call_protos", "call_categories",
                                                 "messaging_categories"}),
-                         ("episodes_match", {"min_tol_s", "mirror"}),
-                         ("subscribers_in_scope", {"messaging_categories"})]:
+                         ("episodes_match", {"min_tol_s", "mirror"})]:
         text = load(name)
         assert wanted <= parameters(text), name
         # 'messaging' may name the channel (a session's tag), never the category it is defined by.

@@ -16,8 +16,8 @@ import pandas as pd
 from cdrnet.loader.normalize import key_hash_of
 
 # The co-usage definitions, declared once: the embedded engine uses them here and in
-# cdrnet/analysis/cousage.py, the Neo4j engine passes them to cypher/episodes_*.cypher and
-# subscribers_in_scope.cypher as parameters (cypher_definitions()).
+# cdrnet/analysis/cousage.py, the Neo4j engine passes them to cypher/episodes_*.cypher as
+# parameters (cypher_definitions()).
 #: Application categories whose sessions are messaging evidence.
 MESSAGING_CATEGORIES = ("messaging",)
 #: Low-confidence messaging labels ("XMPP (WhatsApp possible)": a port alone, outside the app's
