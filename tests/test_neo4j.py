@@ -360,6 +360,37 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
 
 
+def test_scoped_link_neo4j_equals_embedded(graph, driver, tmp_path):
+    """Under a time scope, the subscribers scored (an existence check per subscriber, stopping at
+    its first session in scope) and their messaging session counts (summed from the messaging
+    bins, not a second read of the sessions) equal the embedded engine's, edge for edge."""
+    from cdrnet.graph.cousage import scope_subscribers
+
+    sc = build_scenario("realistic", seed=5, subscribers=12, days=6, excel_share=0.0, short_dumps=0)
+    simulate(sc, tmp_path / "scoped")
+    ingest(graph, tmp_path / "scoped" / "dumps", date_order=SIM_ORDER)
+    cov = Coverage.from_reports(graph.reports())
+    frame = graph.sessions()
+    start = pd.to_datetime(frame["start_utc"], utc=True)
+    since, until = start.quantile(0.3).floor("h"), start.quantile(0.7).ceil("h")
+    inside = (start >= since) & (start < until)
+    in_scope = sorted(frame.loc[inside, "msisdn"].unique())
+    assert 0 < len(in_scope)
+    # Someone with sessions only outside the scope is not scored (nor counted as a subscriber).
+    outside = sorted(set(frame["msisdn"]) - set(in_scope))
+    params = LinkParams(since=since, until=until)
+    emb = link(frame[inside], params, coverage=cov)  # the stores hand the embedded engine the scope's sessions
+    neo = link_neo4j(driver, params, case=CASE, write_edges=False)
+    assert neo.subscribers == emb.subscribers == len(in_scope)
+    a = neo.edges.sort_values(["a", "b"]).reset_index(drop=True)
+    b = emb.edges.sort_values(["a", "b"]).reset_index(drop=True)
+    assert len(b) > 0 and (b["sessions_a"] > 0).any()
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    assert scope_subscribers(driver, params, None, None, CASE) == in_scope
+    asked = in_scope[:2] + outside[:1]
+    assert scope_subscribers(driver, params, asked, None, CASE) == in_scope[:2]
+
+
 def test_browser_model_links_evidence_summaries_and_queries(graph, driver, case, capsys, monkeypatch):
     """Issue 20: only links as CO_USED with evidence caption and band, run parameters apart,
     no Episode schema left, subscriber summaries, dumps tied to their subscriber, symmetric
