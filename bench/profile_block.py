@@ -48,6 +48,7 @@ def main() -> None:
             parse.process_block(body, 2, d, opts, "profile", "")
             cpu.append(time.process_time() - c0)
         print(f"{len(out.sessions)} sessions, {label}: {sorted(cpu)[2] * 1000:.0f} ms CPU (median of 5)")
+    kernel_side_by_side(body, later, opts)
     if LineProfiler is None:
         import cProfile
         import pstats
@@ -66,6 +67,44 @@ def main() -> None:
     out = profiled(body, 2, det, opts, "profile", "")
     print(f"{len(out.sessions)} sessions in {time.perf_counter() - t0:.3f} s (with profiling overhead)")
     lp.print_stats(output_unit=1e-3)
+
+
+def kernel_side_by_side(body: bytes, det: object, opts: object) -> None:
+    """CPU ms of a later block and of the pieces the C kernel serves, with it and with the pure path,
+    interleaved in one run (the machine's other load falls on both alike)."""
+    import numpy as np
+
+    from cdrnet.loader import native, normalize, parse
+    from cdrnet.loader.identifiers import to_int
+
+    if native.KERNEL is None:
+        print("the compiled kernel (cdrnet.loader._native) is not built: pure path only")
+        return
+    raw, _ = parse._split_arrow(body, det)
+    keep = np.ones(len(raw), dtype=bool)
+    sessions = parse.process_block(body, 2, det, opts, "profile", "").sessions
+    ports = [raw.iloc[:, i] for i, name in enumerate(raw.columns) if "PORT" in name or "VOLUME" in name]
+    pieces = {
+        "whole later block": lambda: parse.process_block(body, 2, det, opts, "profile", ""),
+        "raw-row hash": lambda: normalize.raw_row_hash(raw, keep, det),
+        "session hashes": lambda: normalize.session_hashes(sessions),
+        f"to_int x{len(ports)}": lambda: [to_int(c, 0, 2**62) for c in ports],
+    }
+    kernel, cpu = native.KERNEL, {}
+    try:
+        for _ in range(5):
+            for name, fn in pieces.items():
+                for mode in ("kernel", "pure"):
+                    native.KERNEL = kernel if mode == "kernel" else None
+                    c0 = time.process_time()
+                    fn()
+                    cpu.setdefault((name, mode), []).append(time.process_time() - c0)
+    finally:
+        native.KERNEL = kernel
+    print("CPU ms, median of 5, interleaved:  kernel  pure path  ratio")
+    for name in pieces:
+        k, p = (sorted(cpu[(name, m)])[2] * 1000 for m in ("kernel", "pure"))
+        print(f"  {name:30s} {k:7.1f} {p:9.1f}  {p / max(k, 1e-9):5.2f}x")
 
 
 if __name__ == "__main__":

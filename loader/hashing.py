@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdrnet.loader import native
+
 #: pandas' default ``hash_key`` (pandas.core.util.hashing._default_hash_key).
 DEFAULT_HASH_KEY = "0123456789123456"
 #: What pandas gives a missing value of an Arrow-backed column.
@@ -37,8 +39,25 @@ def _binary(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary())
 
 
+def _siphash_native(values: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray] | None:
+    """:func:`_siphash` by the compiled kernel, straight from Arrow's buffers (None without it)."""
+    out = []
+    for key in hash_keys:
+        h = native.hash_strings(values, key)
+        if h is None:
+            return None
+        out.append(h)
+    return out
+
+
 def _siphash(values: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray]:
-    """pandas' per-value hash (SipHash-2-4 of the UTF-8 bytes, then its 64-bit mix), one array a key."""
+    """pandas' per-value hash (SipHash-2-4 of the UTF-8 bytes, then its 64-bit mix), one array a key.
+
+    pandas (the reference) needs a ``bytes`` object per value; the kernel reads the buffers.
+    """
+    fast = _siphash_native(values, hash_keys)
+    if fast is not None:
+        return fast
     objects = _binary(values).to_numpy(zero_copy_only=False)
     return [pd.util.hash_array(objects, hash_key=key, categorize=False) for key in hash_keys]
 
@@ -50,24 +69,32 @@ def _all_empty(chunk: pa.Array) -> bool:
     return bool(offsets[chunk.offset + len(chunk)] == offsets[chunk.offset])
 
 
-def _chunk_hashes(chunk: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray]:
-    """Hashes of one Arrow string chunk; nulls get pandas' missing-value hash."""
-    n = len(chunk)
-    if n == 0:
-        return [np.zeros(0, dtype=np.uint64) for _ in hash_keys]
-    nulls = chunk.null_count
-    if _all_empty(chunk):  # a column the layout has but the operator left blank: one hash for all
-        return [np.where(chunk.is_null().to_numpy(zero_copy_only=False), NULL_HASH, h[0]) if nulls
-                else np.full(n, h[0], dtype=np.uint64) for h in _siphash(pa.array([""]), hash_keys)]
+def _pure_chunk_hashes(chunk: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray]:
+    """The pure path's hashes of a chunk (nulls still to be set): by distinct value when they repeat."""
+    n, nulls = len(chunk), chunk.null_count
     sample = chunk.slice(0, _SAMPLE)
     if n > _SAMPLE and pc.count_distinct(sample).as_py() < _FACTORISE_BELOW * len(sample):
         encoded = pc.dictionary_encode(chunk)
         codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False) if nulls else \
             encoded.indices.to_numpy(zero_copy_only=False)
         distinct = _siphash(encoded.dictionary, hash_keys)
-        out = [h.take(codes) if len(h) else np.zeros(n, dtype=np.uint64) for h in distinct]
-    else:
-        out = _siphash(chunk.fill_null("") if nulls else chunk, hash_keys)
+        return [h.take(codes) if len(h) else np.zeros(n, dtype=np.uint64) for h in distinct]
+    return _siphash(chunk.fill_null("") if nulls else chunk, hash_keys)
+
+
+def _chunk_hashes(chunk: pa.Array, hash_keys: Sequence[str]) -> list[np.ndarray]:
+    """Hashes of one Arrow string chunk; nulls get pandas' missing-value hash."""
+    n = len(chunk)
+    if n == 0:
+        return [np.zeros(0, dtype=np.uint64) for _ in hash_keys]
+    nulls = chunk.null_count
+    # The kernel hashes every cell from the buffers: cheaper than factorising first.
+    out = _siphash_native(chunk, hash_keys)
+    if out is None:
+        if _all_empty(chunk):  # a column the layout has but the operator left blank: one hash for all
+            return [np.where(chunk.is_null().to_numpy(zero_copy_only=False), NULL_HASH, h[0]) if nulls
+                    else np.full(n, h[0], dtype=np.uint64) for h in _siphash(pa.array([""]), hash_keys)]
+        out = _pure_chunk_hashes(chunk, hash_keys)
     if nulls:
         missing = chunk.is_null().to_numpy(zero_copy_only=False)
         for h in out:

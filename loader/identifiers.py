@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdrnet.loader import native
+
 SCI_NOTATION = r"^[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+$"
 
 
@@ -284,6 +286,11 @@ def imei14(imei: pd.Series) -> pd.Series:
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
     arr = arrow_text(s)
+    plain = native.plain_ints(arr, low, high)
+    if plain is not None:  # every value empty or a plain integer: one pass of the kernel
+        values, status = plain
+        ok = status == 1
+        return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=s.index), pd.Series(status == 2, index=s.index)
     empty = pc.equal(arr, "")
     values = None
     # Fast path: every non-empty value is a plain integer (the usual export). Arrow's cast also

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdrnet.loader import native
 from cdrnet.loader.cells import normalise_cells, stated_positions
 from cdrnet.loader.dateorder import (
     ORDERS,
@@ -210,9 +211,10 @@ def session_hashes(frame: pd.DataFrame, columns: list[str] = SESSION_KEY_COLUMNS
     out = [np.full(len(frame), seed, dtype=np.uint64) for seed, _ in _HASH_KEYS]
     for i, c in enumerate(columns):
         for k, ((seed, _), words) in enumerate(zip(_HASH_KEYS, _column_words(frame[c]), strict=True)):
-            salt = np.uint64(((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF)
-            np.bitwise_xor(out[k], _mix(words + salt), out=out[k])
-            _mix(out[k])
+            salt = ((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF
+            if not native.mix_into(out[k], words, salt):  # the kernel does these steps in one pass
+                np.bitwise_xor(out[k], _mix(words + np.uint64(salt)), out=out[k])
+                _mix(out[k])
     return out[0], out[1]
 
 
@@ -300,6 +302,10 @@ def _seconds(text: pd.Series) -> np.ndarray:
     a stray word) goes through ``pd.to_numeric``, which decides what reads as a number.
     """
     arr = arrow_text(text)
+    plain = native.plain_ints(arr, -(2**63), 2**63 - 1)
+    if plain is not None:  # every value empty or a plain integer: one pass of the kernel
+        values, status = plain
+        return np.where(status == 0, np.nan, values.astype(float))
     data = arr.buffers()[2] if len(arr) else None
     # Arrow's cast also reads ``0x1F``: only signs and digits take the cast.
     if not arr.null_count and (data is None or _INTEGER_BYTES[np.frombuffer(data, dtype=np.uint8)].all()):

@@ -1,0 +1,88 @@
+"""The compiled kernel (loader/_native.c) when it was built, else nothing: callers keep their pure path.
+
+Why one module: the C extension is optional (setup.py builds it with ``optional=True``, so an
+install without a compiler still succeeds), and every caller must run the same with or without
+it. Each function here returns the kernel's answer, or None where the caller's pure path must
+decide (no kernel, or a value the kernel does not claim to read exactly as that path does).
+
+``CDRNET_NATIVE=0`` turns the kernel off (to measure or test the pure path);
+``CDRNET_REQUIRE_NATIVE=1`` makes a missing kernel an error at import, so a test run (scripts/test)
+cannot pass on a build that silently fell back.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy as np
+import pyarrow as pa
+
+from cdrnet.errors import CdrnetError
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("CDRNET_NATIVE", "1") == "0":
+        return None
+    try:
+        from cdrnet.loader import _native
+    except ImportError as exc:
+        if os.environ.get("CDRNET_REQUIRE_NATIVE") == "1":
+            raise CdrnetError(f"the compiled normaliser (cdrnet.loader._native) is not built: {exc}; "
+                              "reinstall with a C compiler and Python's headers (e.g. apt-get install gcc "
+                              "python3-dev), or unset CDRNET_REQUIRE_NATIVE to run the pure path") from exc
+        return None
+    return _native
+
+
+#: The extension module, or None (pure path).
+KERNEL: ModuleType | None = _load()
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, object]:
+    """A string/binary array's offsets (sliced to the array) and value bytes, zero copy."""
+    large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    return offsets, bufs[2] if bufs[2] is not None else b""
+
+
+def _strings(arr: pa.Array) -> bool:
+    t = arr.type
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+
+def hash_strings(arr: pa.Array, hash_key: str) -> np.ndarray | None:
+    """``pd.util.hash_array`` of each value's bytes (missing values hash as ""), or None without the kernel."""
+    if KERNEL is None or not _strings(arr):
+        return None
+    out = np.empty(len(arr), dtype=np.uint64)
+    if len(arr):
+        if arr.null_count:
+            arr = arr.fill_null("")
+        offsets, data = _buffers(arr)
+        KERNEL.hash_strings(offsets, data, hash_key.encode("utf8"), out)
+    return out
+
+
+def plain_ints(arr: pa.Array, low: int, high: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Values and status (0 empty, 1 in range, 2 out of range) of a column whose every non-empty
+    value is an optional ``-`` and 1-18 ASCII digits; None for any other column (or without the kernel)."""
+    if KERNEL is None or not _strings(arr) or arr.null_count:
+        return None
+    values = np.zeros(len(arr), dtype=np.int64)
+    status = np.zeros(len(arr), dtype=np.uint8)
+    if len(arr):
+        offsets, data = _buffers(arr)
+        if KERNEL.parse_ints(offsets, data, low, high, values, status):
+            return None
+    return values, status
+
+
+def mix_into(out: np.ndarray, words: np.ndarray, salt: int) -> bool:
+    """``out = mix(out ^ mix(words + salt))`` in place (SplitMix64's finaliser, wrapping arithmetic);
+    False without the kernel (nothing done)."""
+    if KERNEL is None:
+        return False
+    KERNEL.mix_into(out, np.ascontiguousarray(words, dtype=np.uint64), salt)
+    return True

@@ -1,0 +1,218 @@
+"""The compiled kernel (loader/_native.c) gives the same bits as the pure path it speeds up.
+
+The pure path (pandas' SipHash, Arrow's integer cast and pandas' ``to_numeric``) is the
+reference and stays: an install without a compiler runs it. Each test runs the same input
+through both (``native.KERNEL`` set to None for the pure one) on generated valid and invalid
+texts: empty, missing, any Unicode, arbitrary bytes, signs, spaces, points, hexadecimal,
+numbers past 64 bits, sliced Arrow arrays with 32- and 64-bit offsets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdrnet.loader import hashing, native, normalize
+from cdrnet.loader.identifiers import to_int
+
+SETTINGS = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+TEXT = st.one_of(st.just(""), st.sampled_from(["a", "919876543210", "ü", "名前", "x" * 40]),
+                 st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+#: Integer-like texts, valid and not: what a port, volume or duration column can hold.
+NUMBER = st.one_of(
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.integers(min_value=0, max_value=70000).map(str),
+    st.sampled_from(["", "0", "-0", "+5", "-", "+", "007", " 443", "443 ", "443.0", "1e3", "0x1F", "0X10",
+                     "12.5", "abc", "٤٤٣", "４４３", "1_000", "9" * 18, "9" * 19, "-" + "9" * 18, "1234567890123456789",
+                     "nan", "inf", "--5", "5-", "\t7", "4\u00a0"]),
+    st.text(alphabet="0123456789+-. xX", max_size=22),
+    TEXT,
+)
+needs_kernel = pytest.mark.skipif(native.KERNEL is None and os.environ.get("CDRNET_REQUIRE_NATIVE") != "1",
+                                  reason="the compiled kernel is not built (scripts/test requires it)")
+
+
+@pytest.fixture
+def pure(monkeypatch):
+    """Run the pure path: every native function answers None."""
+    monkeypatch.setattr(native, "KERNEL", None)
+
+
+def _array(values: list, large: bool, pad: int, binary: bool = False) -> pa.Array:
+    """An Arrow array of the values, sliced off ``pad`` values of padding on both sides."""
+    typ = (pa.large_binary() if large else pa.binary()) if binary else (pa.large_string() if large else pa.string())
+    return pa.array(["p"] * pad + values + ["p"] * pad, typ).slice(pad, len(values))
+
+
+def test_required_kernel_is_loaded():
+    """scripts/test sets CDRNET_REQUIRE_NATIVE=1: a build that silently fell back fails here."""
+    if os.environ.get("CDRNET_REQUIRE_NATIVE") == "1":
+        assert native.KERNEL is not None
+    code = "from cdrnet.loader import native; print(native.KERNEL is not None)"
+    env = {**os.environ, "CDRNET_REQUIRE_NATIVE": "1"}
+    env.pop("CDRNET_NATIVE", None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if native.KERNEL is not None:
+        assert run.returncode == 0 and run.stdout.strip() == "True"
+    else:
+        assert run.returncode != 0 and "is not built" in run.stderr
+
+
+def test_missing_kernel_is_an_error_only_when_required():
+    """Without the extension: the pure path, unless CDRNET_REQUIRE_NATIVE=1 (one clear error)."""
+    code = ("import sys; sys.modules['cdrnet.loader._native'] = None\n"
+            "from cdrnet.loader import native; print(native.KERNEL)")
+    env = {k: v for k, v in os.environ.items() if k not in ("CDRNET_REQUIRE_NATIVE", "CDRNET_NATIVE")}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "None"
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "CDRNET_REQUIRE_NATIVE": "1"},
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "the compiled normaliser (cdrnet.loader._native) is not built" in run.stderr
+    off = subprocess.run([sys.executable, "-c", "from cdrnet.loader import native; print(native.KERNEL)"],
+                         env={**env, "CDRNET_NATIVE": "0"}, capture_output=True, text=True)
+    assert off.returncode == 0 and off.stdout.strip() == "None"
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.one_of(TEXT, st.none()), max_size=40), st.booleans(), st.integers(0, 3),
+       st.sampled_from(["0123456789123456", "cdrnet-session-1", "cdrnet-record-02"]))
+def test_text_hashes_equal_pandas(values, large, pad, key):
+    """SipHash-2-4 + pandas' mix of every value (nulls as pandas has them), with or without the kernel."""
+    arr = _array(values, large, pad)
+    fast = hashing.text_hashes(arr, [key])[0]
+    expected = pd.util.hash_array(pd.array(values, dtype="string[pyarrow]"), hash_key=key)
+    np.testing.assert_array_equal(fast, expected)
+    saved, native.KERNEL = native.KERNEL, None
+    try:
+        np.testing.assert_array_equal(hashing.text_hashes(arr, [key])[0], expected)
+    finally:
+        native.KERNEL = saved
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.binary(max_size=40), max_size=40), st.booleans(), st.integers(0, 3))
+def test_hash_of_any_bytes_equals_pandas(values, large, pad):
+    """Bytes that are not UTF-8, NULs, every length around SipHash's 8-byte words."""
+    arr = _array(values, large, pad, binary=True)
+    out = native.hash_strings(arr, "0123456789123456")
+    expected = pd.util.hash_array(np.array(values + [b""], dtype=object)[:-1], categorize=False)
+    np.testing.assert_array_equal(out, expected)
+
+
+@needs_kernel
+def test_kernel_refuses_offsets_outside_the_data():
+    """Offsets are checked before any byte is read: a bad buffer is an error, never a crash."""
+    out = np.zeros(2, dtype=np.uint64)
+    with pytest.raises(ValueError, match="monotone"):
+        native.KERNEL.hash_strings(np.array([0, 5, 99], dtype=np.int64), b"abcdef", b"0123456789123456", out)
+    with pytest.raises(ValueError, match="monotone"):
+        native.KERNEL.hash_strings(np.array([0, 5, 3], dtype=np.int32), b"abcdef", b"0123456789123456", out)
+    with pytest.raises(ValueError, match="16 bytes"):
+        native.KERNEL.hash_strings(np.array([0, 1, 2], dtype=np.int64), b"ab", b"short", out)
+
+
+def _to_int_both(values: list[str], low: int, high: int, dtype: str) -> tuple:
+    s = pd.Series(values, dtype=dtype)
+    fast = to_int(s, low, high)
+    saved, native.KERNEL = native.KERNEL, None
+    try:
+        slow = to_int(s, low, high)
+    finally:
+        native.KERNEL = saved
+    return fast, slow
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(NUMBER, max_size=30), st.sampled_from([(0, 65535), (0, 2**62)]), st.sampled_from(["str", "string"]))
+def test_to_int_kernel_equals_pure_path(values, bounds, dtype):
+    """Values, missing mask and the blanked-as-invalid mask are identical, whatever the column holds."""
+    (fv, fb), (sv, sb) = _to_int_both(values, *bounds, dtype)
+    assert fv.dtype == sv.dtype == "Int64"
+    np.testing.assert_array_equal(fv.isna().to_numpy(), sv.isna().to_numpy())
+    np.testing.assert_array_equal(fv.fillna(0).to_numpy(dtype=np.int64), sv.fillna(0).to_numpy(dtype=np.int64))
+    np.testing.assert_array_equal(fb.to_numpy(), sb.to_numpy())
+    assert fb.dtype == sb.dtype
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.one_of(st.integers(-(10**18) + 1, 10**18 - 1).map(str), st.just("")), max_size=30),
+       st.sampled_from([(0, 65535), (0, 2**62)]))
+def test_to_int_plain_columns_take_the_kernel(values, bounds):
+    """The usual column (plain integers, blanks) is read by the kernel, not handed back."""
+    assert native.plain_ints(pa.array(values, pa.large_string()), *bounds) is not None
+    (fv, fb), (sv, sb) = _to_int_both(values, *bounds, "str")
+    assert fv.equals(sv) and fb.equals(sb)
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(NUMBER, max_size=30), st.sampled_from(["str", "string"]))
+def test_seconds_kernel_equals_pure_path(values, dtype):
+    s = pd.Series(values, dtype=dtype)
+    fast = normalize._seconds(s)
+    saved, native.KERNEL = native.KERNEL, None
+    try:
+        slow = normalize._seconds(s)
+    finally:
+        native.KERNEL = saved
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_pure_path_without_kernel(pure):
+    """Every wrapper answers None without the kernel, so callers take their own path."""
+    arr = pa.array(["1", "2"], pa.large_string())
+    assert native.hash_strings(arr, "0123456789123456") is None
+    assert native.plain_ints(arr, 0, 10) is None
+    values, bad = to_int(pd.Series(["1", "x", "70000", ""], dtype="str"), 0, 65535)
+    assert values.tolist() == [1, pd.NA, pd.NA, pd.NA] and bad.tolist() == [False, True, True, False]
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=40), st.lists(st.integers(0, 2**64 - 1), max_size=40),
+       st.integers(0, 2**64 - 1))
+def test_mix_into_equals_numpy(start, words, salt):
+    """The session key's step, wrapping 64-bit arithmetic included."""
+    n = min(len(start), len(words))
+    out = np.array(start[:n], dtype=np.uint64)
+    w = np.array(words[:n], dtype=np.uint64)
+    expected = out.copy()
+    np.bitwise_xor(expected, normalize._mix(w + np.uint64(salt)), out=expected)
+    normalize._mix(expected)
+    assert native.mix_into(out, w, salt)
+    np.testing.assert_array_equal(out, expected)
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.tuples(st.one_of(TEXT, st.none()), st.one_of(st.integers(-(2**40), 2**40), st.none()),
+                          st.one_of(st.integers(0, 2_000_000_000), st.none())), max_size=30))
+def test_session_hashes_kernel_equals_pure_path(rows):
+    """Session keys (stored in workspaces) from text, integer and time columns, missing values included."""
+    frame = pd.DataFrame({
+        "t": pd.array([r[0] for r in rows], dtype="string[pyarrow]"),
+        "i": pd.array([r[1] for r in rows], dtype="Int64"),
+        "d": pd.to_datetime(pd.Series([r[2] for r in rows], dtype="float64"), unit="s", utc=True),
+    })
+    fast = normalize.session_hashes(frame, ["t", "i", "d"])
+    saved, native.KERNEL = native.KERNEL, None
+    try:
+        slow = normalize.session_hashes(frame, ["t", "i", "d"])
+    finally:
+        native.KERNEL = saved
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
