@@ -143,7 +143,7 @@ class _Batch:
         report, staged, seen = outcome
         try:
             finish_report(report, seen, self.store)
-            self.store.publish(staged, report)
+            self.store.publish(staged, report, seen)
         except BaseException:
             self.store.discard(staged)
             raise

@@ -157,7 +157,19 @@ def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> 
         # The duplicate filter already holds this dump's key hashes (8 bytes a session);
         # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
         others = store.session_key_hashes(exclude=report.sha256, msisdns=report.msisdns)
-        report.duplicates_of_other_dumps = int(np.isin(seen, others).sum()) if len(others) else 0
+        report.duplicates_of_other_dumps = count_known(seen, others)
+
+
+def count_known(seen: np.ndarray, others: np.ndarray) -> int:
+    """How many of ``seen`` (sorted, distinct: the duplicate filter's) occur in ``others`` (any order,
+    repeats allowed): ``np.isin(seen, others).sum()`` without sorting ``others`` with them."""
+    if not len(seen) or not len(others):
+        return 0
+    pos = np.searchsorted(seen, others)
+    found = seen[np.minimum(pos, len(seen) - 1)] == others
+    hit = np.zeros(len(seen), dtype=bool)
+    hit[pos[found]] = True
+    return int(hit.sum())
 
 
 def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
@@ -175,7 +187,7 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers,
                                    ahead)
         finish_report(report, seen, store)
-        writer.commit(report)
+        writer.commit(report, seen)
         return report
     except OSError as exc:
         writer.abort()
