@@ -8,6 +8,7 @@ A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import pickle
@@ -188,6 +189,7 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
                                    ahead)
         finish_report(report, seen, store)
         writer.commit(report, seen)
+        collect_dump_garbage()
         return report
     except OSError as exc:
         writer.abort()
@@ -195,6 +197,18 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     except BaseException:
         writer.abort()
         raise
+
+
+def collect_dump_garbage() -> None:
+    """Free a committed dump's frames now, not at the collector's next full pass.
+
+    pandas frames and their Arrow-backed columns form reference cycles, which only the cycle
+    collector frees, and it runs by counts of Python objects made, not bytes held: a dump's
+    frames (megabytes, few objects) waited for it across many dumps. Collecting the young
+    generations once a dump is committed costs ~0.3 ms and lowered the peak of a 400-dump
+    ingest from ~700 to ~350 MB (``python -m bench.manydumps --phases`` prints it).
+    """
+    gc.collect(1)
 
 
 def nothing_loaded(store: SessionStore, sha: str) -> bool:
