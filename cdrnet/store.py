@@ -52,7 +52,10 @@ class DumpWriter(Protocol):
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None: ...
 
-    def commit(self, report: DumpReport) -> None: ...
+    def commit(self, report: DumpReport, key_hashes: np.ndarray | None = None) -> None:
+        """Make the dump part of the store. ``key_hashes``: its sessions' key hashes (sorted), which a
+        store may keep for the overlap checks of the dumps committed after it."""
+        ...
 
     def abort(self) -> None: ...
 
@@ -174,8 +177,9 @@ class StagingStore(Protocol):
 
     def begin_dump(self, sha: str, name: str) -> DumpWriter: ...
 
-    def publish(self, staged: StagedDump, report: DumpReport) -> None:
-        """Make a staged dump part of the store (the report last: it counts the dump as loaded)."""
+    def publish(self, staged: StagedDump, report: DumpReport, key_hashes: np.ndarray | None = None) -> None:
+        """Make a staged dump part of the store (the report last: it counts the dump as loaded);
+        ``key_hashes`` as for :meth:`DumpWriter.commit`."""
         ...
 
     def discard(self, staged: StagedDump) -> None: ...

@@ -28,7 +28,7 @@ from cdrnet.errors import StorageError, UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes, storage_error
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
-from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
+from cdrnet.model import CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import REJECT_COLUMNS, RejectsFile
 from cdrnet.sitelists import SiteListFolder, SiteListsMixin
 from cdrnet.store import StoredLinkRun
@@ -69,6 +69,22 @@ SESSION_PARQUET_OPTIONS: dict = {
     "use_dictionary": [c for c in SESSION_COLUMNS if c not in _UNIQUE_PER_ROW],
     "write_statistics": ["msisdn", "start_utc", "end_utc", "source_line"],
 }
+
+
+def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """``frame``'s columns named in ``schema`` as an Arrow table of that schema.
+
+    Each column is converted as ``pa.Table.from_pandas`` converts it (``pa.array(column,
+    type, from_pandas=True)``), without what else that call does per table: the pandas
+    metadata it builds (a JSON description of every column) is not stored, as the Parquet
+    writer keeps its own schema. On a dump of a few thousand rows that was half the cost
+    of handing its sessions to the writer (``python -m bench.manydumps --phases``).
+    """
+    if list(frame.columns) != schema.names:
+        frame = frame[schema.names]
+    arrays = [pa.array(col, type=fld.type, from_pandas=True)
+              for (_, col), fld in zip(frame.items(), schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _empty_calls_parquet() -> bytes:
@@ -141,8 +157,7 @@ class DumpWriter:
     def write_sessions(self, sessions: pd.DataFrame) -> None:
         self._check()
         if len(sessions):
-            self._queue.put(pa.Table.from_pandas(sessions[SESSION_COLUMNS], schema=SESSION_SCHEMA,
-                                                 preserve_index=False))
+            self._queue.put(arrow_table(sessions, SESSION_SCHEMA))
 
     def write_calls(self, events: pd.DataFrame) -> None:
         """One block of call events (cdrnet/model.py CALL_SCHEMA)."""
@@ -150,8 +165,7 @@ class DumpWriter:
             self.ws.calls_dir.mkdir(parents=True, exist_ok=True)
             self.calls_writer = pq.ParquetWriter(self.tmp_calls, CALL_SCHEMA, compression="zstd")
         if len(events):
-            self.calls_writer.write_table(pa.Table.from_pandas(events[CALL_COLUMNS], schema=CALL_SCHEMA,
-                                                               preserve_index=False))
+            self.calls_writer.write_table(arrow_table(events, CALL_SCHEMA))
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)
@@ -168,8 +182,8 @@ class DumpWriter:
             tmp_calls = self.tmp_calls
         return StagedDump(self.sha, self.tmp_parquet, self.rejects.tmp, tmp_calls)
 
-    def commit(self, report: DumpReport) -> None:
-        self.ws.publish(self.stage(), report)
+    def commit(self, report: DumpReport, key_hashes: np.ndarray | None = None) -> None:
+        self.ws.publish(self.stage(), report, key_hashes)
 
     def abort(self) -> None:
         try:
@@ -336,9 +350,14 @@ class Workspace(SiteListsMixin):
         for m in report.msisdns:
             self._batch_subscribers.setdefault(m, set()).add(report.sha256)
 
-    def publish(self, staged: StagedDump, report: DumpReport) -> None:
+    def publish(self, staged: StagedDump, report: DumpReport, key_hashes: np.ndarray | None = None) -> None:
         """Make a staged dump part of the workspace: the report is written last (it is what
-        counts a dump as loaded, so an interruption before it leaves nothing trusted)."""
+        counts a dump as loaded, so an interruption before it leaves nothing trusted).
+
+        ``key_hashes``: the dump's session key hashes as its duplicate filter kept them (the
+        set its sessions file holds, sorted). Inside an ingest batch they are held for the
+        overlap checks of the dumps after it, so its file is not read back for them.
+        """
         final = (self.calls_dir if report.kind == "calls" else self.dumps_dir) / f"{staged.sha}.parquet"
         try:
             self.rejects.publish(staged.tmp_rejects, staged.sha)
@@ -357,6 +376,8 @@ class Workspace(SiteListsMixin):
         self._forget_key_hashes(staged.sha)  # a dump read again replaced its sessions file
         if self._batch is not None:
             self._keep_in_batch(report)
+            if key_hashes is not None and report.kind != "calls":
+                self._hold_key_hashes(staged.sha, key_hashes)
         else:
             self.rebuild_rejects()
 
@@ -472,10 +493,15 @@ class Workspace(SiteListsMixin):
         except (OSError, pa.ArrowInvalid) as exc:
             raise self._damaged(path, exc) from exc
         hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-        if self._batch is not None and self._key_hashes_held + len(hashes) <= KEY_HASHES_HELD:
+        if self._batch is not None:
+            self._hold_key_hashes(sha, hashes)
+        return hashes
+
+    def _hold_key_hashes(self, sha: str, hashes: np.ndarray) -> None:
+        """Keep one dump's key hashes for the rest of the batch, up to :data:`KEY_HASHES_HELD` in all."""
+        if self._key_hashes_held + len(hashes) <= KEY_HASHES_HELD:
             self._key_hashes[sha] = hashes
             self._key_hashes_held += len(hashes)
-        return hashes
 
     def _forget_key_hashes(self, sha: str) -> None:
         held = self._key_hashes.pop(sha, None)

@@ -237,7 +237,8 @@ class GraphDumpWriter:
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)
 
-    def commit(self, report: DumpReport) -> None:
+    def commit(self, report: DumpReport, key_hashes: np.ndarray | None = None) -> None:  # noqa: ARG002
+        """``key_hashes`` are not kept: Neo4j answers the overlap check by a query."""
         self.rejects.commit()
         case = self.store.case
         if report.kind == "calls":

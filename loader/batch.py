@@ -128,7 +128,7 @@ class _Batch:
         return len({id(e.future) for e in self.pending if e.future is not None})
 
     def _publish(self, entry: _Entry) -> DumpReport | None:
-        from cdrnet.loader.ingest import finish_report
+        from cdrnet.loader.ingest import collect_dump_garbage, finish_report
 
         assert entry.future is not None
         try:
@@ -143,7 +143,8 @@ class _Batch:
         report, staged, seen = outcome
         try:
             finish_report(report, seen, self.store)
-            self.store.publish(staged, report)
+            self.store.publish(staged, report, seen)
+            collect_dump_garbage()
         except BaseException:
             self.store.discard(staged)
             raise

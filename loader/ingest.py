@@ -8,6 +8,7 @@ A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import pickle
@@ -157,7 +158,19 @@ def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> 
         # The duplicate filter already holds this dump's key hashes (8 bytes a session);
         # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
         others = store.session_key_hashes(exclude=report.sha256, msisdns=report.msisdns)
-        report.duplicates_of_other_dumps = int(np.isin(seen, others).sum()) if len(others) else 0
+        report.duplicates_of_other_dumps = count_known(seen, others)
+
+
+def count_known(seen: np.ndarray, others: np.ndarray) -> int:
+    """How many of ``seen`` (sorted, distinct: the duplicate filter's) occur in ``others`` (any order,
+    repeats allowed): ``np.isin(seen, others).sum()`` without sorting ``others`` with them."""
+    if not len(seen) or not len(others):
+        return 0
+    pos = np.searchsorted(seen, others)
+    found = seen[np.minimum(pos, len(seen) - 1)] == others
+    hit = np.zeros(len(seen), dtype=bool)
+    hit[pos[found]] = True
+    return int(hit.sum())
 
 
 def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout], opts: Options, signatures_name: str,
@@ -175,7 +188,8 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers,
                                    ahead)
         finish_report(report, seen, store)
-        writer.commit(report)
+        writer.commit(report, seen)
+        collect_dump_garbage()
         return report
     except OSError as exc:
         writer.abort()
@@ -183,6 +197,18 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     except BaseException:
         writer.abort()
         raise
+
+
+def collect_dump_garbage() -> None:
+    """Free a committed dump's frames now, not at the collector's next full pass.
+
+    pandas frames and their Arrow-backed columns form reference cycles, which only the cycle
+    collector frees, and it runs by counts of Python objects made, not bytes held: a dump's
+    frames (megabytes, few objects) waited for it across many dumps. Collecting the young
+    generations once a dump is committed costs ~0.3 ms and lowered the peak of a 400-dump
+    ingest from ~700 to ~350 MB (``python -m bench.manydumps --phases`` prints it).
+    """
+    gc.collect(1)
 
 
 def nothing_loaded(store: SessionStore, sha: str) -> bool:

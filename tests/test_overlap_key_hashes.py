@@ -11,8 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdrnet import workspace as wsm
+from cdrnet.loader.ingest import count_known
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.synth.writers import render
 from tests.conftest import ingest, make_sessions
@@ -74,8 +77,44 @@ def test_a_dump_read_again_is_not_answered_from_its_old_hashes(ws, tmp_path):
         sha_a = ws.reports()[0].sha256
         sha_b = ws.reports()[1].sha256
         before = ws.session_key_hashes(exclude=sha_b)
-        assert np.array_equal(before, _fresh(ws, sha_a)) and sha_a in ws._key_hashes
+        # Held from the duplicate filter when each dump was published: the file's set, sorted.
+        assert np.array_equal(before, np.sort(_fresh(ws, sha_a))) and sha_a in ws._key_hashes
         # The same dump published again (as ``ingest --replace`` does) drops what was held for it.
         ws._forget_key_hashes(sha_a)
         assert sha_a not in ws._key_hashes
         assert np.array_equal(ws.session_key_hashes(exclude=sha_b), _fresh(ws, sha_a))
+
+
+def test_published_dumps_hold_the_hashes_their_files_hold_without_reading_them(ws, tmp_path, monkeypatch):
+    """Inside a batch a published dump's key hashes come from its duplicate filter: the same set its
+    Parquet file holds (the overlap check counts members, so order does not matter), and no file is
+    opened for them."""
+    s = make_sessions(30)
+    paths = []
+    for name, rows in (("a", s.iloc[:12]), ("b", s.iloc[8:22]), ("c", s.iloc[20:])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text(render(rows, "paper"))
+        paths.append(path)
+    opened: list[str] = []
+    real = pq.ParquetFile
+
+    def counting(path, *a, **k):
+        opened.append(str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(wsm.pq, "ParquetFile", counting)
+    with ws.ingest_batch():
+        res = ingest(ws, *paths)
+        assert [r.duplicates_of_other_dumps for r in res.loaded] == [0, 4, 2]
+        assert opened == []
+        for r in res.loaded:
+            assert np.array_equal(ws._key_hashes[r.sha256], np.sort(_fresh(ws, r.sha256)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), unique=True), st.lists(st.integers(0, 60)))
+def test_count_known_equals_isin(seen, others):
+    """The overlap count by binary search equals numpy's ``isin`` on any sorted distinct ``seen``."""
+    a = np.array(sorted(seen), dtype=np.uint64)
+    b = np.array(others, dtype=np.uint64)
+    assert count_known(a, b) == int(np.isin(a, b).sum())
