@@ -107,7 +107,10 @@ def _cause(output: str) -> str:
 
 
 def run_importer(home: Path, args: list[str], cwd: Path) -> None:
-    """Run ``neo4j-admin`` with ``args`` (the server must be stopped); GraphError with its reason on failure.
+    """Run ``neo4j-admin`` with ``args``; GraphError with its reason on failure.
+
+    Into the staging database (:data:`STAGING`) it may run while the server is up or stopping: it
+    writes only that database's folders, which the server does not serve (graph/bulk.py overlaps them).
 
     The whole output goes to the server's logs folder (:data:`LOG_NAME`), which the error names.
     """

@@ -79,3 +79,60 @@ def test_a_database_without_folders_rolls_back_to_none(tmp_path):
     swap.swap_in()
     swap.rollback()
     assert _held(swap, "neo4j") == [None, None]
+
+
+def test_a_failing_rollback_does_not_hide_why_the_import_failed(tmp_path, monkeypatch):
+    """The count check fails after the swap and putting the old folders back fails too (a full disk):
+    the user sees the count check's error, with the rollback's failure and what to do in its hint;
+    the server is still started again (every restore step is tried)."""
+    import cdrnet.graph.bulk as bulk
+    from cdrnet.graph.bulk import ImportFiles, _import_and_swap
+
+    swap = _home(tmp_path)
+    calls: list[str] = []
+    monkeypatch.setattr(bulk, "server_control", lambda *a: calls.append(a[1]))
+    monkeypatch.setattr(bulk, "run_importer", lambda *a: calls.append(f"import ({len(a)} arguments)"))
+    real = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if self.name.endswith(ASIDE):  # only the way back fails
+            raise OSError(28, "No space left on device")
+        return real(self, target)
+
+    def after() -> dict[str, float]:
+        monkeypatch.setattr(Path, "rename", rename)
+        raise GraphError("the import wrote 3 Session nodes, the files hold 4", "run it again")
+
+    with pytest.raises(GraphError) as caught:
+        _import_and_swap(Path("neo4j-local"), swap.home, swap, ImportFiles(tmp_path / "files"), {}, after)
+    assert str(caught.value) == "the import wrote 3 Session nodes, the files hold 4"
+    assert caught.value.hint.startswith("run it again; putting the previous database back failed too (")
+    assert "No space left on device" in caught.value.hint
+    assert f"neo4j{ASIDE}" in caught.value.hint
+    assert sorted(calls[:2]) == ["import (3 arguments)", "stop"]  # the server stops while the importer runs
+    assert calls[2:] == ["start", "stop", "start"]
+    # Nothing the import did not create was deleted: the old store is still aside, whole.
+    assert _held(swap, "neo4j" + ASIDE)[0] == "old"
+
+
+def test_a_failing_restore_of_another_error_keeps_it_and_notes_why(tmp_path, monkeypatch):
+    """Any exception (here Ctrl-C during the import) stays the one raised; a failed restart is noted on it."""
+    import cdrnet.graph.bulk as bulk
+    from cdrnet.graph.bulk import ImportFiles, _import_and_swap
+
+    swap = _home(tmp_path)
+
+    def control(script: Path, action: str) -> None:
+        if action == "start":
+            raise GraphError("neo4j-local start failed: port in use")
+
+    def interrupted(home: Path, args: list[str], cwd: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bulk, "server_control", control)
+    monkeypatch.setattr(bulk, "run_importer", interrupted)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _import_and_swap(Path("neo4j-local"), swap.home, swap, ImportFiles(tmp_path / "files"), {}, dict)
+    assert any("starting the server failed too (neo4j-local start failed: port in use)" in n
+               for n in caught.value.__notes__)
+    assert _held(swap, "neo4j") == ["old", "old"] and _held(swap, STAGING) == [None, None]
