@@ -43,7 +43,7 @@ from neo4j import Driver
 
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import write
-from cdrnet.graph.importer import ASIDE, STAGING, Swap, bolt_port_of, home_of, run_importer, server_control
+from cdrnet.graph.importer import STAGING, Swap, bolt_port_of, home_of, run_importer, server_control
 from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, SESSION, SESSION_COMPUTED, NodeType
 from cdrnet.graph.scratch import MARKER
 from cdrnet.graph.writes import NODE_BY_LABEL, REL_BY_TYPE
@@ -604,11 +604,25 @@ def _restore(script: Path, swap: Swap, cause: BaseException) -> None:
             failed.append(f"{what} failed too ({exc})")
     if not failed:
         return
-    note = "; ".join(failed) + (f"; if a folder named {swap.database}{ASIDE} is left in the server's data folders, "
-                                "move it back to its name with the server stopped, then start the server")
+    note = "; ".join(failed) + ("; the next bulk import into this server finishes putting the database back "
+                                f"(from {swap.journal().name}), or start the server by hand")
     cause.add_note(note)
     if isinstance(cause, GraphError):
         cause.hint = f"{cause.hint}; {note}" if cause.hint else note
+
+
+def recover_interrupted(script: Path, swap: Swap) -> dict[str, float]:
+    """Finish or undo a swap an earlier import was killed in (graph/importer.py ``Swap.recover``), the
+    server stopped meanwhile; the step and its seconds, named by what was done (none when nothing was)."""
+    if not swap.interrupted():
+        return {}
+    t0 = time.perf_counter()
+    server_control(script, "stop")
+    try:
+        done = swap.recover()
+    finally:
+        server_control(script, "start")
+    return {f"recovering an interrupted import: {done}": time.perf_counter() - t0}
 
 
 def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
@@ -622,13 +636,12 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     t_all = time.perf_counter()
     home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
-    swap.check()
+    steps: dict[str, float] = recover_interrupted(script, swap)
     driver = connect()
     try:
         scratch = replaceable(driver, database)
     finally:
         driver.close()
-    steps: dict[str, float] = {}
     folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
 
     def after() -> dict[str, float]:
@@ -660,7 +673,7 @@ def empty_scratch(uri: str, script: Path, connect: Callable[[], Driver], databas
     """
     home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
-    swap.check()
+    recover_interrupted(script, swap)
     driver = connect()
     try:
         with driver.session(database=database) as s:
