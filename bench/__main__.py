@@ -414,11 +414,12 @@ def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
     w.commit(report)
     bolt = time.perf_counter() - t0
     driver.close()
-    restart = res.steps["stopping the server"] + res.steps["starting the server"]
+    # The stop overlaps the importer (graph/bulk.py): only the start is on the way.
+    restart = res.steps["starting the server"]
     out = [{"stage": "Neo4j first load: bulk import, end to end", "size": len(frame), "ours_s": res.seconds,
             "reference": "Bolt writer, same sessions", "reference_s": bolt, "ratio": res.seconds / bolt,
             "rows_per_s": len(frame) / res.seconds},
-           {"stage": "Neo4j first load: bulk import without the server restart", "size": len(frame),
+           {"stage": "Neo4j first load: bulk import without the server start", "size": len(frame),
             "ours_s": res.seconds - restart, "reference": "Bolt writer, same sessions", "reference_s": bolt,
             "ratio": (res.seconds - restart) / bolt, "rows_per_s": len(frame) / (res.seconds - restart)},
            {"stage": "Neo4j first load: Bolt writer (sessions, relationships, summaries)", "size": len(frame),

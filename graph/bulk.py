@@ -3,13 +3,14 @@
 The batched Bolt writer (graph/store.py) is bound by Neo4j's transactional write
 path (about 7k sessions/s here, whatever the client does). The offline importer
 writes the store files directly, an order of magnitude faster, but it *builds a new
-database*: it can only load a case into an empty one, and the server must be
-stopped while it runs (Community has one user database and cannot stop it alone).
-So a first load goes: workspace (Parquet, from ``cdrnet ingest``) -> node and
-relationship CSV files -> server stopped -> importer into a staging database -> swapped in
-for the database (graph/importer.py; a failure leaves the old one as it was) -> server
-started -> schema, computed properties and a count check over Bolt. Later loads add dumps
-with the Bolt writer.
+database*: it can only load a case into an empty one, and the server must be stopped
+before the new database takes the old one's place (Community has one user database and
+cannot stop it alone). So a first load goes: workspace (Parquet, from ``cdrnet ingest``) ->
+node and relationship CSV files -> importer into a staging database, while the server
+stops (the importer only writes the staging folders, which the server does not know) ->
+swapped in for the database (graph/importer.py; a failure leaves the old one as it was) ->
+server started -> schema, computed properties and a count check over Bolt. Later loads add
+dumps with the Bolt writer.
 
 The files describe the same graph the Bolt writer creates: labels, keys, properties
 and relationship types come from graph/model.py; the usage summaries
@@ -27,6 +28,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -546,29 +548,81 @@ def _server_home(uri: str, script: Path) -> Path:
 
 def _import_and_swap(script: Path, home: Path, swap: Swap, files: ImportFiles, steps: dict[str, float],
                      after: Callable[[], dict[str, float]]) -> None:
-    """Stop the server, import ``files`` into the staging database, swap it in, start the server and run
-    ``after`` (schema, checks); whatever fails, the server is started again on the database it held before."""
+    """Import ``files`` into the staging database while the server stops, swap it in, start the server and
+    run ``after`` (schema, checks); whatever fails, the server is started again on the database it held before."""
 
     def timed(step: str, fn: Callable[[], object]) -> None:
         t0 = time.perf_counter()
         fn()
         steps[step] = time.perf_counter() - t0
 
-    timed("stopping the server", lambda: server_control(script, "stop"))
+    # The server stops while the importer runs: the importer writes only the staging folders, which the
+    # server does not serve; the stop (a checkpoint, then the JVM's exit) is waited for before the swap.
+    with ThreadPoolExecutor(1) as pool:
+        stopping = pool.submit(timed, "stopping the server", lambda: server_control(script, "stop"))
+        try:
+            timed("neo4j-admin database import full",
+                  lambda: run_importer(home, files.importer_args(STAGING), files.folder))
+        except BaseException as exc:
+            _wait(stopping, exc)
+            _restore(script, swap, exc)
+            raise
     try:
-        timed("neo4j-admin database import full",
-              lambda: run_importer(home, files.importer_args(STAGING), files.folder))
+        stopping.result()
         swap.swap_in()
         timed("starting the server", lambda: server_control(script, "start"))
         steps.update(after())
-    except BaseException:
-        # Back to the database as it was (the staged one is deleted), and the server on it.
-        server_control(script, "stop")
-        swap.rollback()
-        swap.discard_staging()
-        server_control(script, "start")
+    except BaseException as exc:
+        _restore(script, swap, exc)
         raise
     swap.commit()
+
+
+def _wait(stopping: Future, cause: BaseException) -> None:
+    """Wait for the server's stop after ``cause`` ended the import; its own failure is noted on ``cause``."""
+    try:
+        stopping.result()
+    except Exception as exc:  # noqa: BLE001 - the restore stops it again; the cause stays the error
+        cause.add_note(f"stopping the server failed too ({exc})")
+
+
+def _restore(script: Path, swap: Swap, cause: BaseException) -> None:
+    """Back to the database as it was (the staged one deleted) and the server on it, after ``cause``.
+
+    ``cause`` is what the user must see (why the import failed), so a step of this restore that
+    fails too is not raised over it: each step is still tried, and what failed is added to the
+    cause's hint (and as a note) with what to do by hand.
+    """
+    failed: list[str] = []
+    for what, step in (("stopping the server", lambda: server_control(script, "stop")),
+                       ("putting the previous database back", swap.rollback),
+                       ("deleting the staged database", swap.discard_staging),
+                       ("starting the server", lambda: server_control(script, "start"))):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - reported with the cause, never instead of it
+            failed.append(f"{what} failed too ({exc})")
+    if not failed:
+        return
+    note = "; ".join(failed) + ("; the next bulk import into this server finishes putting the database back "
+                                f"(from {swap.journal().name}), or start the server by hand")
+    cause.add_note(note)
+    if isinstance(cause, GraphError):
+        cause.hint = f"{cause.hint}; {note}" if cause.hint else note
+
+
+def recover_interrupted(script: Path, swap: Swap) -> dict[str, float]:
+    """Finish or undo a swap an earlier import was killed in (graph/importer.py ``Swap.recover``), the
+    server stopped meanwhile; the step and its seconds, named by what was done (none when nothing was)."""
+    if not swap.interrupted():
+        return {}
+    t0 = time.perf_counter()
+    server_control(script, "stop")
+    try:
+        done = swap.recover()
+    finally:
+        server_control(script, "start")
+    return {f"recovering an interrupted import: {done}": time.perf_counter() - t0}
 
 
 def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case: str,
@@ -582,13 +636,12 @@ def bulk_load(dumps: list[tuple[DumpReport, Path]], uri: str, script: Path, case
     t_all = time.perf_counter()
     home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
-    swap.check()
+    steps: dict[str, float] = recover_interrupted(script, swap)
     driver = connect()
     try:
         scratch = replaceable(driver, database)
     finally:
         driver.close()
-    steps: dict[str, float] = {}
     folder = keep_files or Path(work or home / "import") / f"cdrnet-bulk-{os.getpid()}"
 
     def after() -> dict[str, float]:
@@ -620,7 +673,7 @@ def empty_scratch(uri: str, script: Path, connect: Callable[[], Driver], databas
     """
     home = _server_home(uri, script)
     swap = Swap(home, database or "neo4j")
-    swap.check()
+    recover_interrupted(script, swap)
     driver = connect()
     try:
         with driver.session(database=database) as s:

@@ -18,6 +18,7 @@ reading its configuration (which Bolt port, which data folders).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -107,7 +108,10 @@ def _cause(output: str) -> str:
 
 
 def run_importer(home: Path, args: list[str], cwd: Path) -> None:
-    """Run ``neo4j-admin`` with ``args`` (the server must be stopped); GraphError with its reason on failure.
+    """Run ``neo4j-admin`` with ``args``; GraphError with its reason on failure.
+
+    Into the staging database (:data:`STAGING`) it may run while the server is up or stopping: it
+    writes only that database's folders, which the server does not serve (graph/bulk.py overlaps them).
 
     The whole output goes to the server's logs folder (:data:`LOG_NAME`), which the error names.
     """
@@ -129,13 +133,56 @@ def run_importer(home: Path, args: list[str], cwd: Path) -> None:
 
 @dataclass
 class Swap:
-    """The folders of ``database`` and of the staging database the importer builds, in one server home."""
+    """The folders of ``database`` and of the staging database the importer builds, in one server home.
+
+    A journal beside the data folders (:meth:`journal`) records the swap as it goes, so a swap killed
+    in the middle (power cut, SIGKILL) is finished or undone by the next import (:meth:`recover`)
+    instead of leaving folders to move back by hand: before the first rename it says ``swapping``; each
+    folder of the database that came from the staging one is listed (``placed``) before its rename and
+    taken off before a rollback puts the old one back; ``committing`` is written before the folders
+    moved aside are deleted. So a recovery deletes only what the importer built, or what a commit had
+    already decided to delete.
+    """
 
     home: Path
     database: str
     swapped: bool = False
     #: The database's folders a staged folder was renamed to (what a rollback deletes when none was aside).
     _placed: list[Path] = field(default_factory=list)
+
+    def journal(self) -> Path:
+        return data_dir(self.home) / f"cdrnet-swap-{self.database}.json"
+
+    def _record(self, state: str) -> None:
+        """Write the journal (a new file renamed over the old: never half written)."""
+        path = self.journal()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"state": state, "placed": [str(p) for p in self._placed]}), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def interrupted(self) -> bool:
+        """Whether an earlier import was killed during its swap (a journal or a folder moved aside is left)."""
+        return self.journal().exists() or any(p.exists() for p in self.folders(self.database + ASIDE))
+
+    def recover(self) -> str:
+        """Finish or undo an interrupted swap (server stopped); returns what was done.
+
+        ``committing``: the new database had been checked and served, the folders aside are deleted.
+        ``swapping``: the old database's folders are put back and the staged ones deleted. Folders
+        aside without a journal (left by a version that kept none) are refused as before.
+        """
+        if not self.journal().exists():
+            self.check()
+            return "nothing to recover"
+        record = json.loads(self.journal().read_text(encoding="utf-8"))
+        if record["state"] == "committing":
+            self.commit()
+            return "the interrupted import had been checked: its database is kept"
+        self._placed = [Path(p) for p in record["placed"]]
+        self.swapped = True
+        self.rollback()
+        self.discard_staging()
+        return "the interrupted import was undone: the database is back as it was"
 
     def _roots(self) -> list[Path]:
         data = data_dir(self.home)
@@ -171,13 +218,15 @@ class Swap:
         for _, staged, _ in pairs:
             if not staged.exists():
                 raise GraphError(f"the importer left no {staged}", "run the import again")
+        self._record("swapping")
         for current, staged, aside in pairs:
             if current.exists():
                 current.rename(aside)
                 self.swapped = True
+            self._placed.append(current)
+            self._record("swapping")  # before the rename: a folder listed and aside is restored from aside
             staged.rename(current)
             self.swapped = True
-            self._placed.append(current)
 
     def rollback(self) -> None:
         """Put the folders moved aside back in place of the new database (server stopped).
@@ -186,17 +235,28 @@ class Swap:
         aside is the old database's own and stays.
         """
         if not self.swapped:
+            self.journal().unlink(missing_ok=True)
             return
         for current, aside in zip(self.folders(self.database), self.folders(self.database + ASIDE), strict=True):
+            placed = current in self._placed
+            if placed:
+                self._placed.remove(current)
             if aside.exists():  # whatever holds the name now came from the importer
+                if placed:  # off the journal's list before the old folder is back under the name
+                    self._record("swapping")
                 shutil.rmtree(current, ignore_errors=True)
                 aside.rename(current)
-            elif current in self._placed:  # the database had no such folder: the new one goes
+            elif placed:  # the database had no such folder: the new one goes, then off the list
                 shutil.rmtree(current, ignore_errors=True)
+                self._record("swapping")
         self._placed.clear()
         self.swapped = False
+        self.journal().unlink(missing_ok=True)
 
     def commit(self) -> None:
         """Delete the folders moved aside: the new database is served and checked."""
+        self._record("committing")
         for aside in self.folders(self.database + ASIDE):
             shutil.rmtree(aside, ignore_errors=True)
+        self._placed.clear()
+        self.journal().unlink(missing_ok=True)

@@ -62,9 +62,12 @@ SESSION = NodeType(
     ("msisdn", "start_s", "end_s", "app", "app_vendor", "app_category", "service", "dest_ip", "dest_port",
      "proto", "uplink", "downlink", "cell_id", "cell_raw", "cell_name", "lat", "lon", "record_key", "imei",
      "imsi", "public_ip", "public_port", "dump_sha256", "source_line", "layout"),
-    # ``start`` (DATETIME) is what Browser users filter on; ``start_s`` what cdrnet's queries seek on.
-    # (msisdn, start_s) bounds queries/link_sessions.cypher to two people's sessions in a window.
-    indexes=(("start_s",), ("start",), ("service", "start_s"), ("dump_sha256",), ("msisdn",), ("msisdn", "start_s")),
+    # One index besides the key: (case, msisdn, start_s) bounds queries/link_sessions.cypher to two
+    # people's sessions in a window (it also serves a seek on (case, msisdn), its prefix). Every other
+    # read reaches sessions from their Subscriber, Dump or Cell, or reads a whole case; the indexes
+    # no query used are retired (RETIRED_INDEXES): each cost every load an index entry per session
+    # (docs/architecture.md, "Indexes").
+    indexes=(("msisdn", "start_s"),),
     datetimes=(("start", "start_s"), ("end", "end_s")),
 )
 APPLICATION = NodeType("Application", "name", ("vendor", "category"))
@@ -117,6 +120,12 @@ NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CE
 #: read episodes as query rows): dropped wherever a killed run left it behind.
 LEGACY_SCHEMA: tuple[str, ...] = ("DROP CONSTRAINT episode_episode_id IF EXISTS",
                                   "DROP INDEX episode_run_channel_key_t IF EXISTS")
+
+#: Indexes of earlier versions that no query uses any more (the Session ones cost the bulk import about
+#: 2 CPU s per million sessions each, the Bolt writer an index entry per session each): dropped from
+#: databases that have them, so both load paths leave one schema.
+RETIRED_INDEXES: tuple[str, ...] = ("session_case_start_s", "session_case_start", "session_case_service_start_s",
+                                    "session_case_dump_sha256", "session_case_msisdn")
 
 #: The edges.csv columns a CO_USED relationship keeps (what Browser and ``map`` on Neo4j show).
 CO_USED_EDGE_COLUMNS: tuple[str, ...] = (
@@ -204,6 +213,7 @@ def schema_statements() -> list[str]:
     out.append("CREATE INDEX called_case IF NOT EXISTS FOR ()-[r:CALLED]-() ON (r.case)")
     out.append("DROP INDEX co_used_score IF EXISTS")
     out.extend(LEGACY_SCHEMA)
+    out.extend(f"DROP INDEX {name} IF EXISTS" for name in RETIRED_INDEXES)
     return out
 
 

@@ -36,8 +36,9 @@ def test_schema_is_derived_and_created(graph, driver):
     assert {"subscriber_case_msisdn", "session_case_session_key", "dump_case_sha256", "linkrun_case_run"} <= names
     assert "subscriber_msisdn" not in names  # one number may be in several cases
     idx = {r["name"] for r in driver.execute_query("SHOW INDEXES YIELD name").records}
-    assert {"session_case_service_start_s", "session_case_start", "session_case_msisdn_start_s",
-            "device_case_imei14"} <= idx
+    assert {"session_case_msisdn_start_s", "device_case_imei14"} <= idx
+    # Sessions: the key and one index, no more (each is an entry per session in every load).
+    assert {n for n in idx if n.startswith("session_")} == {"session_case_session_key", "session_case_msisdn_start_s"}
     # Episodes are temporary: their schema exists only while a link run computes.
     assert not any(n.startswith("episode") for n in names | idx)
 
@@ -451,6 +452,62 @@ def test_link_sessions_query_seeks_two_people_not_the_service(graph, driver):
     text = str(plan)
     assert "session_case_msisdn_start_s" in text or "Session(case, msisdn, start_s)" in text
     assert "NodeByLabelScan" not in text and "AllNodesScan" not in text
+
+
+#: Queries that read every node of a label in a case by design (a whole case's dumps, runs, links or
+#: subscribers): no index narrows them. Every other query starts from an index.
+WHOLE_LABEL_READS = {"dumps_list", "link_run_latest", "link_runs", "subscribers_in_scope", "subscribers_outside",
+                     "queries/cases", "queries/clear_suspects", "queries/network", "queries/strongest_links",
+                     "queries/one_network"}
+
+
+def _index_uses(driver, text: str) -> tuple[set[tuple[str, str]], list[str]]:
+    """The (label, properties) of every index a statement's plan reads, and its operators (with their
+    details for the scans)."""
+    with driver.session() as s:
+        plan = s.run("EXPLAIN " + text).consume().plan
+    used, ops, todo = set(), [], [plan]
+    while todo:
+        node = todo.pop()
+        op = node["operatorType"].split("@")[0]
+        details = str(node.get("args", {}).get("Details", ""))
+        ops.append(f"{op} {details}" if "Scan" in op else op)
+        if "Index" in op:
+            used |= set(re.findall(r"(?:INDEX|UNIQUE) \w+:(\w+)\(([^)]*)\)", details))
+        todo.extend(node.get("children", []))
+    return used, ops
+
+
+def test_every_query_starts_from_an_index_and_every_session_index_is_used(graph, driver, case):
+    """The schema keeps what the queries need and nothing else (docs/architecture.md, "Indexes"):
+    every statement in cypher/ and cypher/queries/ (the episode chain is tested above) starts from an
+    index unless it reads a whole label by design, and each Session index is used by some statement."""
+    from pathlib import Path
+
+    import cdrnet.cypher as cypher_pkg
+    from cdrnet.cypher import load
+    from cdrnet.graph.model import SESSION, node_key, session_read
+    from cdrnet.graph.writes import load_sessions
+
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
+    folder = Path(cypher_pkg.__file__).parent
+    names = sorted(f"{p.parent.name}/{p.stem}" if p.parent != folder else p.stem
+                   for p in [*folder.glob("*.cypher"), *folder.glob("queries/*.cypher")])
+    session_indexes: set[tuple[str, str]] = set()
+    for name in names:
+        if name.startswith("episodes_"):
+            continue
+        used, ops = _index_uses(driver, load(name))
+        assert not [o for o in ops if o.startswith("AllNodesScan")], (name, ops)
+        if name not in WHOLE_LABEL_READS:
+            assert used, f"{name} reads no index: {ops}"
+            # Sessions, the most numerous nodes, are never scanned outside a whole case's read.
+            assert not [o for o in ops if o.startswith("NodeByLabelScan") and ":Session" in o], (name, ops)
+        session_indexes |= {props for label, props in used if label == "Session"}
+    for text in (session_read(), load_sessions()):
+        session_indexes |= {props for label, props in _index_uses(driver, text)[0] if label == "Session"}
+    declared = {", ".join(node_key(SESSION))} | {", ".join(("case", *props)) for props in SESSION.indexes}
+    assert session_indexes == declared
 
 
 def test_committed_browser_guide_is_generated_from_the_queries():

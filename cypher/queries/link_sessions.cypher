@@ -14,6 +14,8 @@
 WITH CASE WHEN $a < $b THEN $a ELSE $b END AS pa, CASE WHEN $a < $b THEN $b ELSE $a END AS pb,
      CASE WHEN $window_s > $call_window_s THEN $window_s ELSE $call_window_s END AS w
 MATCH (x:Session {case: $case, msisdn: pa})
+// (every session has start_s: the condition lets a's sessions come from the same index)
+WHERE x.start_s IS NOT NULL
 // Each of a's sessions seeks b's sessions in its window: bounded by two people's sessions.
 MATCH (y:Session {case: $case, msisdn: pb})
 USING INDEX SEEK y:Session(case, msisdn, start_s)
