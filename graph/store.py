@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from neo4j import Driver, ManagedTransaction
+from neo4j.exceptions import ConstraintError
 
+from cdrnet.cypher import query
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import read, read_text, run_auto, run_write, write
 from cdrnet.graph.model import (
@@ -57,8 +61,9 @@ def _seconds(ts: pd.Series) -> np.ndarray:
     return out
 
 
-def session_rows(sessions: pd.DataFrame) -> list[dict]:
-    """Bolt parameters for a batch: key plus the declared properties (None when missing).
+def session_rows(sessions: pd.DataFrame, fields: dict[str, list] | None = None) -> list[dict]:
+    """Bolt parameters for a batch: key plus the declared properties (None when missing),
+    and ``fields`` (one value a row) beside them.
 
     Times travel as epoch seconds (packing Python datetimes is ten times slower);
     the DATETIME properties are computed by Cypher.
@@ -75,8 +80,30 @@ def session_rows(sessions: pd.DataFrame) -> list[dict]:
             cols[c] = col.astype(object).where(col.notna(), None).to_numpy()
     names = list(cols)
     values = [c.tolist() for c in cols.values()]
-    return [{"key": k, "props": dict(zip(names, v, strict=True))}
-            for k, v in zip(f["session_key"].tolist(), zip(*values, strict=True), strict=True)]
+    fields = fields or {}
+    extra = zip(*fields.values(), strict=True) if fields else repeat(())
+    return [{"key": k, "props": dict(zip(names, v, strict=True)), **dict(zip(fields, e, strict=True))}
+            for k, v, e in zip(f["session_key"].tolist(), zip(*values, strict=True), extra, strict=False)]
+
+
+def _positions(values: pd.Series) -> tuple[list, list]:
+    """Each row's position in the list of distinct non-empty values (None for an empty one), and the list."""
+    v = values.fillna("").astype(object)
+    codes, uniques = pd.factorize(v.where(v != "", None), use_na_sentinel=True)
+    pos = codes.astype(object)
+    pos[codes < 0] = None
+    return pos.tolist(), [str(u) for u in uniques]
+
+
+def session_batch(sessions: pd.DataFrame) -> tuple[list[dict], dict[str, list]]:
+    """Bolt parameters of one batch for ``load_sessions``: the rows (``session_rows``) each naming
+    its subscriber, application and cell by position in the batch's distinct keys, and those keys
+    (``subs``, ``apps``, ``cells``), so Neo4j looks each node up once per batch, not per row."""
+    lookups: dict[str, list] = {}
+    fields: dict[str, list] = {}
+    for name, field, col in (("subs", "sub", "msisdn"), ("apps", "app", "app"), ("cells", "cell", "cell_id")):
+        fields[field], lookups[name] = _positions(sessions[col])
+    return session_rows(sessions, fields), lookups
 
 
 def call_rows(events: pd.DataFrame) -> list[dict]:
@@ -167,12 +194,61 @@ def place_rows(placed: pd.DataFrame) -> list[dict]:
     return out
 
 
+@dataclass
+class SessionBatch:
+    """One batch of a dump's sessions as Bolt parameters, with what the fresh check needs."""
+
+    #: Subscriber, Application and Cell merges, sent before the sessions in the same transaction.
+    nodes: list[tuple[str, list[dict]]]
+    rows: list[dict]
+    #: The batch's distinct subscribers, applications and cells the rows name by position.
+    lookups: dict[str, list]
+    #: Per subscriber, the first and last start (epoch seconds) of its sessions in the batch.
+    spans: list[dict]
+    #: Every session has a start (one without cannot be placed in a span: never fresh).
+    timed: bool
+
+
+def session_batch_plan(f: pd.DataFrame) -> SessionBatch:
+    """Everything one batch sends, prepared off the sending thread."""
+    rows, lookups = session_batch(f)
+    subs = [{"key": m, "props": {}} for m in lookups["subs"]]
+    # The latest value given wins (here and across batches), as in a bulk import (graph/bulk.py).
+    apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app", keep="last")
+    apps = [{"key": a, "props": {"vendor": v, "category": c}}
+            for a, v, c in zip(apps_f["app"], apps_f["app_vendor"], apps_f["app_category"], strict=True)]
+    start = f["start_utc"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+    timed = not bool(np.isnat(start).any())
+    spans: list[dict] = []
+    if timed and len(f):
+        g = pd.DataFrame({"msisdn": f["msisdn"].to_numpy(), "s": start.astype(np.int64)}).groupby("msisdn")["s"]
+        lo, hi = g.min(), g.max()
+        spans = [{"msisdn": m, "lo": int(a), "hi": int(b)}
+                 for m, a, b in zip(lo.index.tolist(), lo.tolist(), hi.tolist(), strict=True)]
+    nodes = [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cell_rows(f))]
+    return SessionBatch(nodes, rows, lookups, spans, timed)
+
+
 class GraphDumpWriter:
-    """Writes one dump's sessions in batches; rejects go to a local CSV beside the workspace."""
+    """Writes one dump's sessions in batches; rejects go to a local CSV beside the workspace.
+
+    A batch whose sessions cannot be in the database yet is CREATEd rather than MERGEd (fewer
+    lookups and locks in Neo4j). A session's key includes its number and start, so it can be
+    there only if the case holds a session of that number starting within the batch's span of
+    starts for it: the writer asks Neo4j (one index range seek per number, in the batch's own
+    transaction) unless this writer has itself written into that span already. A load running
+    beside this one can still CREATE the same session first: the uniqueness constraint then
+    fails the whole batch (nothing of it is written), which is written again by MERGE, and the
+    writer MERGEs from then on. A failed load leaves the Dump incomplete either way.
+    """
 
     def __init__(self, store: GraphStore, sha: str, name: str) -> None:
         self.store, self.sha, self.name = store, sha, name
         self.sent = 0
+        #: Whether batches may still be CREATEd (False after a constraint failure).
+        self.fast = True
+        #: Per subscriber, the span of starts this writer has written (first, last; epoch seconds).
+        self.written: dict[str, tuple[int, int]] = {}
         write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
         self.rejects = store.rejects.begin(sha, name)
 
@@ -192,20 +268,51 @@ class GraphDumpWriter:
                 self._send(plan)
 
     @staticmethod
-    def _plan(f: pd.DataFrame) -> list[tuple[str, list[dict]]]:
-        rows = session_rows(f)
-        subs = [{"key": m, "props": {}} for m in f["msisdn"].unique()]
-        # The latest value given wins (here and across batches), as in a bulk import (graph/bulk.py).
-        apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app", keep="last")
-        apps = [{"key": a, "props": {"vendor": v, "category": c}}
-                for a, v, c in zip(apps_f["app"], apps_f["app_vendor"], apps_f["app_category"], strict=True)]
-        cells = cell_rows(f)
-        load_text = load_sessions()
-        return [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cells),
-                (load_text, rows)]
+    def _plan(f: pd.DataFrame) -> SessionBatch:
+        return session_batch_plan(f)
 
-    def _send(self, plan: list[tuple[str, list[dict]]], loader: str | None = None) -> None:
-        load_text = loader or load_sessions()
+    def _fresh(self, tx: ManagedTransaction, batch: SessionBatch) -> bool:
+        """Whether no session of the batch can be in the database yet (see the class's docstring)."""
+        if not (self.fast and batch.timed and batch.spans):
+            return False
+        for sp in batch.spans:  # one entry per subscriber of the batch, not per row
+            seen = self.written.get(sp["msisdn"])
+            if seen is not None and sp["lo"] <= seen[1] and seen[0] <= sp["hi"]:
+                return False
+        text, params = query("sessions_in_spans", {"case": self.store.case, "spans": batch.spans})
+        return not tx.run(text, params).single()["found"]
+
+    def _send(self, batch: SessionBatch) -> None:
+        case = self.store.case
+
+        def work(tx: ManagedTransaction, fast: bool) -> list[int]:
+            done = [tx.run(text, {"rows": rows, "case": case}).single()["rows"] if rows else 0
+                    for text, rows in batch.nodes]
+            fresh = fast and self._fresh(tx, batch)
+            params = {"rows": batch.rows, "case": case, "sha256": self.sha, **batch.lookups}
+            done.append(tx.run(load_sessions(fresh), params).single()["rows"] if batch.rows else 0)
+            return done
+
+        try:
+            done = run_write(self.store.driver, lambda tx: work(tx, self.fast), self.store.database)
+        except GraphError as exc:
+            if not (self.fast and isinstance(exc.__cause__, ConstraintError)):
+                raise
+            self.fast = False  # a session was there after all (a load beside this one): MERGE from now on
+            done = run_write(self.store.driver, lambda tx: work(tx, False), self.store.database)
+        sent = [len(b) for _, b in batch.nodes] + [len(batch.rows)]
+        if done != sent:
+            raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} "
+                             "(subscribers, applications, cells, sessions)",
+                             "run the same command again: loads are idempotent")
+        for sp in batch.spans:
+            seen = self.written.get(sp["msisdn"])
+            self.written[sp["msisdn"]] = ((sp["lo"], sp["hi"]) if seen is None
+                                          else (min(seen[0], sp["lo"]), max(seen[1], sp["hi"])))
+        self.sent += len(batch.rows)
+
+    def _send_calls(self, plan: list[tuple[str, list[dict]]]) -> None:
+        load_text = load_calls()
 
         def work(tx: ManagedTransaction) -> list[int]:
             done = []
@@ -219,8 +326,7 @@ class GraphDumpWriter:
         done = run_write(self.store.driver, work, self.store.database)
         sent = [len(b) for _, b in plan]
         if done != sent:
-            raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} "
-                             "(subscribers, applications, cells, sessions)",
+            raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} (subscribers, cells, call events)",
                              "run the same command again: loads are idempotent")
         self.sent += sent[-1]
 
@@ -231,8 +337,8 @@ class GraphDumpWriter:
             numbers = pd.unique(pd.concat([f["caller"], f["callee"]]).fillna(""))
             subs = [{"key": m, "props": {}} for m in numbers if m]
             rows = call_rows(f)
-            self._send([(merge_nodes("Subscriber"), subs), (merge_nodes("Cell"), cell_rows(call_cells(f))),
-                        (load_calls(), rows)], loader=load_calls())
+            self._send_calls([(merge_nodes("Subscriber"), subs), (merge_nodes("Cell"), cell_rows(call_cells(f))),
+                              (load_calls(), rows)])
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)

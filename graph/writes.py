@@ -41,28 +41,43 @@ def _set_each(n: NodeType, var: str) -> str:
                      + [f"{var}.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in n.datetimes])
 
 
-@lru_cache(maxsize=1)
-def load_sessions() -> str:
+@cache
+def load_sessions(fresh: bool = False) -> str:
     """One batch of a dump's sessions with HAD, CONTAINS, OF_APP and AT_CELL, in one pass.
 
-    Properties are set one by one (not ``+= map``) so the planner needs no Eager
-    barrier; Subscriber, Application and Cell nodes are merged just before.
+    The batch's Subscriber, Application and Cell nodes (merged just before, in the same
+    transaction) are looked up once per batch, not once per row: ``$subs``, ``$apps`` and
+    ``$cells`` list the batch's distinct keys and each row names its own by position
+    (``r.sub``, ``r.app``, ``r.cell``; null for none). Each lookup list is built in key order
+    (ORDER BY the position), so a position always finds its node.
+
+    ``fresh``: the writer has checked that no session of the batch can be in the database yet
+    (graph/store.py ``GraphDumpWriter``), so the sessions and their relationships are CREATEd
+    (no key lookup, no MERGE lock); a session there after all fails the uniqueness constraint
+    and the batch is written again by MERGE. Properties are set one by one (not ``+= map``) so
+    the planner needs no Eager barrier.
     """
     s, sub, dump, app, cell = (NODE_BY_LABEL[x] for x in ("Session", "Subscriber", "Dump", "Application", "Cell"))
-    sets = _set_each(s, "s")
+    verb = "CREATE" if fresh else "MERGE"
+
+    def lookup(n: NodeType, param: str) -> str:
+        return (f"CALL () {{ UNWIND range(0, size(${param}) - 1) AS i "
+                f"OPTIONAL MATCH {_pattern(n, 'x', f'${param}[i]')} "
+                f"WITH i, x ORDER BY i RETURN collect([x]) AS {param} }}")
+
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
+        lookup(sub, "subs"),
+        lookup(app, "apps"),
+        lookup(cell, "cells"),
         "UNWIND $rows AS r",
-        f"MATCH {_pattern(sub, 'sub', 'r.props.msisdn')}",
-        f"MERGE {_pattern(s, 's', 'r.key')}",
-        f"SET {sets}",
-        f"MERGE (sub)-[:{REL_BY_TYPE['HAD'].type}]->(s)",
-        f"MERGE (d)-[:{REL_BY_TYPE['CONTAINS'].type}]->(s)",
-        "WITH s, r",
-        f"OPTIONAL MATCH {_pattern(app, 'a', 'r.props.app')}",
-        f"OPTIONAL MATCH {_pattern(cell, 'c', 'r.props.cell_id')}",
-        f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | MERGE (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
-        f"FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | MERGE (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
+        "WITH d, r, subs[r.sub][0] AS sub, apps[r.app][0] AS a, cells[r.cell][0] AS c",
+        f"{verb} {_pattern(s, 's', 'r.key')}",
+        f"SET {_set_each(s, 's')}",
+        f"{verb} (sub)-[:{REL_BY_TYPE['HAD'].type}]->(s)",
+        f"{verb} (d)-[:{REL_BY_TYPE['CONTAINS'].type}]->(s)",
+        f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | {verb} (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
+        f"FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | {verb} (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
         "RETURN count(*) AS rows",
     ])
 
