@@ -397,3 +397,23 @@ def test_cells_commands_refuse_clearly(tmp_path, capsys):
                    "hint: run 'cdrnet cells list' to see the case's cells\n")
     code, _, err = run_cli(capsys, "-w", str(ws), "cells", "map", "--since", "next tuesday")
     assert code == 1 and err.startswith("error: cannot read the time 'next tuesday'")
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells(with_lac=True), cells())
+def test_digits_with_a_tac_find_the_one_listed_lte_cell(cell, other):
+    """An LTE cell run together with its TAC (``40470166232169``) finds the listed ECGI, which has
+    no TAC; with a second listed cell written with the same digits, it finds none."""
+    mcc, mnc, lac, ci = cell
+    if ci <= 65535 or lac > 99999:
+        return
+    digits = f"{mcc}{mnc}{lac}{ci}"
+    key = cgi_key(mcc, mnc, lac, ci)
+    assert key == cgi_key(mcc, mnc, None, ci)
+    listed = pd.Series([key, cgi_key(*other)], dtype="string")
+    got = resolve_digits(pd.Series([digits], dtype="string"), listed).iloc[0]
+    assert got in (key, digits)  # never another cell
+    if got == digits:  # left alone only when the other listed cell is written with these digits too
+        assert cgi_key(*other) != key
+        assert resolve_digits(pd.Series([digits], dtype="string"), listed[1:]).iloc[0] == cgi_key(*other)
+    assert resolve_digits(pd.Series([digits], dtype="string"), listed[:1]).iloc[0] == key
