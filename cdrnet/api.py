@@ -861,10 +861,13 @@ class Case:
 
     def write_report(self, path: str | Path, summary: CaseSummary | None = None, labels: Labels | None = None,
                      app: str = "WhatsApp", tz: str | None = None) -> Path:
-        """The Excel workbook for investigators: Summary, Dumps, Subscribers, Links, Trends, Evidence
+        """The Excel workbook for investigators: the sections of :meth:`overview` (Summary, Dumps,
+        Operators, No records, Subscribers, Links, IMEI-IMSI periods, Trends, Evidence) and, with call
+        records, Direct contacts, Top 10 and Bottom 10 contacts and Night calls per subscriber
         (``summary``: an :meth:`overview` already computed, else one is made with ``labels`` and ``tz``)."""
         from cdrnet.viz.workbook import write_workbook
 
         summary = summary or self.overview(labels, tz=tz)
         frame = self.store.sessions()
-        return write_workbook(summary, frame, self.store.coverage(), Path(path), app)
+        calls = self.store.calls() if self.has_calls() else None
+        return write_workbook(summary, frame, self.store.coverage(), Path(path), app, calls)

@@ -8,8 +8,14 @@ identity in hex, eNB id x 256 + sector). Co-location evidence, the place view an
 lookups join cells by this key, so every form of one cell must give one key and two different
 cells must never share one. The key keeps the parts apart:
 
-- ``MCC-MNC-LAC-CI`` (a CGI; LAC/TAC and CI as integers, so leading zeros do not matter),
-- ``MCC-MNC-ECI`` (an LTE ECGI, which 3GPP defines without the TAC: Jio's hex ids carry none),
+- ``MCC-MNC-LAC-CI`` (a GSM/UMTS CGI; LAC and CI as integers, so leading zeros do not matter),
+- ``MCC-MNC-ECI`` (an LTE ECGI, which 3GPP defines without the TAC: Jio's hex ids carry none).
+  An LTE cell written with its TAC (``404-70-166-232169``, a cell-site list's ``MCC/MNC/TAC/ECI``)
+  gets this key too, so an IPDR that writes the TAC and a CDR or chart that does not join: the
+  ECI (28 bits) is unique within its network, the TAC only says where it is paged. A CI above
+  65535 cannot be a GSM/UMTS CI (16 bits), so such a four-part id is an ECI and its TAC is
+  dropped; at or below 65535 only a list's ``radio`` column (``LTE``/``NR``) can say so
+  (:func:`fold_tac`), else the four parts are kept (a GSM CI is unique only within its LAC),
 - the digits as given when a run of digits cannot be cut into parts with certainty
   (``40470166232169`` may be 166/232169 or 1662/32169): :func:`resolve_digits` joins such a
   key to a listed cell whose parts concatenate to exactly those digits, and only when one does,
@@ -17,6 +23,8 @@ cells must never share one. The key keeps the parts apart:
 
 The MNC is kept as written (2 or 3 digits): 3GPP treats ``05`` and ``005`` as two networks. Where
 the hex form does not say how long the MNC is, Jio's 405-8xx networks take 3 digits, others 2.
+Jio's layouts always write a 3-digit MNC field; under MCC 404, whose networks all have 2-digit
+MNCs, a leading zero there is padding (``404070…`` is network 404-70, as Airtel writes it).
 
 Work is done per distinct value (a subscriber's dump holds a few hundred cells for a million
 rows), then gathered back to rows.
@@ -41,6 +49,11 @@ HEX_ECGI = re.compile(r"^\d{5,6}[0-9a-f]{7,8}$")
 KEY = re.compile(r"^(\d{3})-(\d{2,3})-(\d+)(?:-(\d+))?$")
 #: Width of each of LAC and CI in the fixed-width decimal form.
 FIXED_PART = 5
+#: The largest GSM/UMTS cell identity (16 bits): a larger CI is an LTE ECI (or a 5G NCI).
+GSM_CI_MAX = 65535
+#: MCCs whose networks all have 2-digit MNCs, so a fixed 3-digit MNC field there is zero-padded
+#: (India's 404; 405 mixes 2- and 3-digit MNCs, e.g. 405-52 and 405-025, so it is not listed).
+TWO_DIGIT_MNC_MCCS = frozenset({"404"})
 
 
 def _mnc_digits(compact: str) -> int:
@@ -50,8 +63,9 @@ def _mnc_digits(compact: str) -> int:
 
 
 def cgi_key(mcc: str | int, mnc: str, lac: int | str | None, ci: int | str) -> str:
-    """The key of a cell given by its parts (``lac`` None: an LTE ECGI without TAC)."""
-    if lac is None or lac == "":
+    """The key of a cell given by its parts (``lac`` None: an LTE ECGI without TAC). A CI above
+    :data:`GSM_CI_MAX` is an ECI: its TAC is dropped, so the cell has one key with or without it."""
+    if lac is None or lac == "" or int(ci) > GSM_CI_MAX:
         return f"{int(mcc):03d}-{mnc}-{int(ci)}"
     return f"{int(mcc):03d}-{mnc}-{int(lac)}-{int(ci)}"
 
@@ -72,7 +86,10 @@ def canonical_cell(raw: str, hex_eci: bool = False) -> str:
         return cgi_key(parts[0], parts[1], parts[2] if len(parts) == 4 else None, parts[-1])
     compact = "".join(parts).lower()
     if hex_eci and len(compact) >= 13 and re.fullmatch(r"\d{6}[0-9a-f]+", compact):
-        return cgi_key(compact[:3], compact[3:6], None, int(compact[6:], 16))
+        mnc = compact[3:6]
+        if compact[:3] in TWO_DIGIT_MNC_MCCS and mnc.startswith("0"):
+            mnc = mnc[1:]  # the fixed 3-digit field's padding of a 2-digit MNC
+        return cgi_key(compact[:3], mnc, None, int(compact[6:], 16))
     if DIGITS.match(compact):
         mnc = _mnc_digits(compact)
         if len(compact) == 3 + mnc + 2 * FIXED_PART:
@@ -131,10 +148,43 @@ def digit_forms(keys: pd.Series) -> pd.DataFrame:
     return out.drop_duplicates().reset_index(drop=True)
 
 
+def fold_tac(keys: pd.Series, lte: pd.Series | None = None) -> pd.Series:
+    """Structured keys with the TAC of an LTE/5G cell dropped (``MCC-MNC-TAC-ECI`` to
+    ``MCC-MNC-ECI``): where the CI is above :data:`GSM_CI_MAX`, or where ``lte`` (a list's
+    ``radio`` column read as LTE or NR) says so. Other keys are returned as they are."""
+    p = key_parts(keys)
+    ci = pd.to_numeric(p["ci"], errors="coerce")
+    fold = p["lac"].notna() & (ci > GSM_CI_MAX)
+    if lte is not None:
+        fold |= p["lac"].notna() & lte.fillna(False).astype(bool).to_numpy()
+    return keys.where(~fold, p["mcc"] + "-" + p["mnc"] + "-" + p["ci"]).astype("string")
+
+
+def _ecgi_candidates(bare: pd.Series) -> pd.DataFrame:
+    """For runs of digits, every ``MCC-MNC-ECI`` key they may hold with a TAC written between
+    MNC and ECI (``digits``, ``cell_id``): MNC of 2 or 3 digits, TAC of 1 to 5, an ECI above
+    :data:`GSM_CI_MAX` (a smaller CI keeps its LAC, and :func:`digit_forms` covers it)."""
+    d = pd.Series(pd.unique(bare.dropna()), dtype="string")
+    out = []
+    for mnc in (2, 3):
+        for tac in range(1, FIXED_PART + 1):
+            eci = d.str.slice(3 + mnc + tac)
+            ok = (eci.str.len() > 0) & ~eci.str.startswith("0")
+            ok &= pd.to_numeric(eci.where(ok), errors="coerce") > GSM_CI_MAX
+            key = d.str.slice(0, 3) + "-" + d.str.slice(3, 3 + mnc) + "-" + eci
+            out.append(pd.DataFrame({"digits": d[ok], "cell_id": key[ok]}))
+    return pd.concat(out, ignore_index=True)
+
+
 def resolve_digits(keys: pd.Series, known: pd.Series) -> pd.Series:
     """Keys that are bare runs of digits, replaced by the one known structured key written with
-    exactly those digits (kept as they are when none or several are)."""
-    forms = digit_forms(pd.Series(pd.unique(known.dropna()), dtype="string"))
+    exactly those digits (kept as they are when none or several are). A known LTE key has no
+    TAC (:func:`cgi_key`), so digits holding one are matched by :func:`_ecgi_candidates`."""
+    distinct = pd.Series(pd.unique(known.dropna()), dtype="string")
+    forms = digit_forms(distinct)
+    bare_digits = keys[keys.fillna("").str.fullmatch(r"\d+")]
+    cands = _ecgi_candidates(bare_digits)
+    forms = pd.concat([forms, cands[cands["cell_id"].isin(distinct)]], ignore_index=True).drop_duplicates()
     unique = forms.groupby("digits")["cell_id"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else pd.NA)
     bare = keys.fillna("").str.fullmatch(r"\d+")
     found = keys.where(~bare).fillna(keys[bare].map(unique))

@@ -12,8 +12,9 @@ positions keyed by the canonical cell key (:mod:`cdrnet.loader.cells`).
   are read too.
 - **OpenCelliD** ``radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,
   averageSignal`` (the per-country downloads have no header line; the last Mozilla Location
-  Service export has the same columns). LTE rows are keyed by TAC and ECI; a Jio cell id carries
-  no TAC and joins on MCC, MNC and ECI (see ``cell_family``).
+  Service export has the same columns). LTE rows are keyed by TAC and ECI there; here an LTE or
+  5G row (``radio``, or a CI above 65535) is keyed by MCC, MNC and ECI alone, as a Jio cell id
+  (no TAC) is (see ``fold_tac``).
 
 Nothing is looked up online: only what the analyst imports is read.
 """
@@ -31,7 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cdrnet.errors import UnknownLayoutError
-from cdrnet.loader.cells import canonical_cell, coordinates
+from cdrnet.loader.cells import canonical_cell, coordinates, fold_tac
 from cdrnet.loader.detect import header_candidates
 from cdrnet.loader.layouts import normalise_header
 from cdrnet.loader.sources import DumpSource
@@ -43,6 +44,8 @@ RADIOS = ("gsm", "umts", "lte", "nr", "cdma")
 OPENCELLID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
                       "changeable", "created", "updated", "averagesignal")
 #: Columns of the stored table, in order.
+#: ``radio`` values of LTE and 5G cells, whose identity is unique in their network without the TAC.
+LTE_RADIOS = ("LTE", "NR", "4G", "5G")
 SITE_COLUMNS = ["cell_id", "cell_raw", "lat", "lon", "radio", "site_name", "address", "azimuth", "status",
                 "range_m", "source", "list_sha256", "source_line"]
 #: Where a position comes from, best first (the operator's own columns in a dump win over both).
@@ -272,14 +275,17 @@ def parse_cell_list(source: DumpSource, sha: str | None = None) -> CellList:
         total = body.count(b"\n")
         blank = frame.apply(lambda c: c.fillna("").str.strip() == "").all(axis=1).to_numpy()
         bad_nondata = [is_nondata_text(t) for _, t in bad]
+        radio = _col(frame, det, "radio").str.upper()
         key, raw = _keys(frame, det)
+        # An LTE/5G row's TAC is no part of its cell's key (loader/cells.py): OpenCelliD keys LTE
+        # rows by TAC and ECI, while Jio's CDRs and IPDRs carry no TAC.
+        key = fold_tac(key, radio.isin(LTE_RADIOS))
         lat, lon = coordinates(_col(frame, det, "lat"), _col(frame, det, "lon"))
         reason = pd.Series(pd.NA, index=frame.index, dtype="string")
         reason[key.isna()] = "invalid_cell_id"
         reason[reason.isna() & (lat.isna() | lon.isna())] = "invalid_position"
         reason[blank] = pd.NA
         keep = reason.isna().to_numpy() & ~blank
-        radio = _col(frame, det, "radio").str.upper()
         sites = pd.DataFrame({
             "cell_id": key, "cell_raw": raw, "lat": lat, "lon": lon, "radio": radio,
             "site_name": _col(frame, det, "site_name"), "address": _col(frame, det, "address"),

@@ -19,7 +19,15 @@ it, vectorised with Arrow's regex kernel):
    DoT uniform layout write ``(dd/mm/yyyy)`` into their column names): that
    order (source ``header``) -- after the data and the period, because an
    Excel re-save changes the dates but not the header text;
-5. still ambiguous: refused with ``DateOrderError`` naming ``--date-order``.
+5. still ambiguous, but the dump's preamble states its period and shows no
+   spreadsheet re-save (Excel pads every preamble row with empty fields when it
+   saves a CSV, and only a re-save on another locale's machine turns the dates
+   around): the layout's own order (source ``layout``; Airtel's CDR writes
+   ``02/03/2026`` day-first, and the shipped sample reads so). Both readings of
+   such a dump's rows fit both readings of its period, so nothing else in it can
+   tell them apart;
+6. still ambiguous: refused with ``DateOrderError`` naming the file, why, and
+   ``--date-order`` with what each order would make of one of its dates.
 
 Layouts write numeric dates with ``%d`` and ``%m``; the loader renders such a
 format in the decided order (``formats_for_order``). Text months (``%b``) and
@@ -165,6 +173,12 @@ def header_order(headers: list[str]) -> str:
     return found.pop() if len(found) == 1 else ""
 
 
+def layout_order(formats: tuple[str, ...]) -> str:
+    """The order the layout writes its numeric dates in ("" when it has none, or both)."""
+    found = {"dmy" if f.find("%d") < f.find("%m") else "mdy" for f in formats if is_order_sensitive(f)}
+    return found.pop() if len(found) == 1 else ""
+
+
 def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series], stated: StatedPeriod | None,
            formats: tuple[str, ...], option: str, tz: str, stated_by_header: str = "") -> DateDecision:
     """Decide the dump's date order and period from its first block (see the module doc)."""
@@ -201,9 +215,13 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
             try:
                 order, source = _by_period(name, start_cells, stated, period, sensitive)
             except DateOrderError:
-                if not stated_by_header:
+                native = layout_order(formats)
+                if stated_by_header:
+                    order, source = stated_by_header, "header"
+                elif stated is not None and not stated.resaved and native:
+                    order, source = native, "layout"
+                else:
                     raise
-                order, source = stated_by_header, "header"
     if period is None and len(distinct) == 2:
         period, note = _pick_reading(stated, readings, start_cells, formats, order)
     if period is None:
@@ -218,6 +236,12 @@ def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | N
     differ = f1 != f2  # 03/03 reads the same both ways and says nothing
     f1, f2, year = f1[differ], f2[differ], year[differ]
     example = f"{f1[0]:02d}/{f2[0]:02d}/{year[0]}" if len(f1) else "every date"
+    option = "re-run with --date-order dmy or --date-order mdy"
+    if len(f1):
+        dmy, mdy = _dates(f1[:1], f2[:1], year[:1]).iloc[0], _dates(f2[:1], f1[:1], year[:1]).iloc[0]
+        if pd.notna(dmy) and pd.notna(mdy):
+            option = (f"re-run this file with --date-order dmy (if {example} is {dmy.day} {dmy:%B %Y}) or "
+                      f"--date-order mdy (if it is {mdy.day} {mdy:%B %Y})")
     if period is not None and len(f1):
         fits = [o for o in ORDERS if _fit(f1, f2, year, o, period) >= FIT_SHARE]
         if len(fits) == 1:
@@ -228,9 +252,11 @@ def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | N
         why = "the stated period itself reads both ways"
     else:
         why = "no period is stated in the preamble to decide"
+    if stated is not None and stated.resaved:
+        why += " (the file was re-saved through a spreadsheet: its preamble rows are padded with empty fields)"
     raise DateOrderError(
         f"{name}: cannot tell day-first from month-first: every date reads both ways (e.g. {example}) and {why}; "
-        f"re-run with --date-order dmy or --date-order mdy"
+        f"{option}"
     )
 
 
@@ -250,5 +276,8 @@ def _pick_reading(stated: StatedPeriod | None, readings: dict[str, tuple[pd.Time
             fits.append(reading)
     if len(fits) == 1:
         return fits[0], ""
+    if len(fits) > 1 and stated is not None and not stated.resaved and order in readings:
+        # No spreadsheet touched the file: its preamble is written in the order its rows are.
+        return readings[order], ""
     text = f"{stated.start_text} .. {stated.end_text}" if stated else ""
     return None, f"the stated period '{text}' reads both day-first and month-first; the rows' span is used instead"

@@ -41,6 +41,9 @@ class StatedPeriod:
     start_text: str
     end_text: str
     line: str
+    #: The preamble's lines carry a spreadsheet's padding (``BHARTI AIRTEL LTD,,,,,``): the file was
+    #: re-saved through Excel, whose locale may have rewritten the rows' dates (not this text).
+    resaved: bool = False
 
     def readings(self) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
         """Local (naive) start and inclusive end under each day/month order that reads validly.
@@ -83,6 +86,11 @@ def parse_period_text(text: str, order: str, end: bool) -> pd.Timestamp | None:
     return None
 
 
+#: A preamble line ending in a run of empty fields, as a spreadsheet pads every row to the table's
+#: width when it saves a CSV (operators' own preambles end in text: ``Date Range :,… - …``).
+PADDED = re.compile(r"[,;|\t]{2,}\s*$")
+
+
 def _clean(line: str) -> str:
     """A preamble line without CSV quoting and Excel's comma padding."""
     return line.replace('"', "").strip().rstrip(",;|\t ").strip()
@@ -91,6 +99,7 @@ def _clean(line: str) -> str:
 def stated_period(lines: list[str]) -> StatedPeriod | None:
     """Find the requested period among the preamble lines (those before the header), if stated."""
     parts: dict[str, str] = {}
+    resaved = any(PADDED.search(raw) for raw in lines)
     for raw in lines:
         line = _clean(raw)
         if not line:
@@ -98,7 +107,7 @@ def stated_period(lines: list[str]) -> StatedPeriod | None:
         for pattern in (FROM_TO, DATE_RANGE):
             m = pattern.search(line)
             if m:
-                return StatedPeriod(m["a"], m["b"], line)
+                return StatedPeriod(m["a"], m["b"], line, resaved)
         kv = KEY_VALUE.match(line)
         if kv and kv["v"].strip():
             side = "from" if kv["side"].lower() == "from" else "till"
@@ -107,7 +116,7 @@ def stated_period(lines: list[str]) -> StatedPeriod | None:
         start = f"{parts['from_date']} {parts.get('from_time', '')}".strip()
         end = f"{parts['till_date']} {parts.get('till_time', '')}".strip()
         line = "; ".join(f"{k} {v}" for k, v in parts.items())
-        return StatedPeriod(start, end, line)
+        return StatedPeriod(start, end, line, resaved)
     return None
 
 

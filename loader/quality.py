@@ -192,7 +192,9 @@ class DumpReport:
                        f"(kept; check the dump is the one requested)")
         if self.date_order_source:
             how = {"data": "decided from the dates", "preamble": "decided by the stated period",
-                   "option": "set by --date-order"}.get(self.date_order_source, self.date_order_source)
+                   "option": "set by --date-order", "header": "stated by the header",
+                   "layout": "the layout's own: no sign of a spreadsheet re-save"}.get(self.date_order_source,
+                                                                                        self.date_order_source)
             out.append(f"  date order {self.date_order} ({how})")
         return out
 

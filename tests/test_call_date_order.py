@@ -3,7 +3,8 @@
 An Airtel tower dump covers one cell for a day or a few hours, so every date in it can
 read both ways (``07/05/2026``); re-saved through Excel on a US-locale machine its rows
 come back month-first while the preamble keeps the text Airtel wrote. Such a dump is
-refused with one line naming ``--date-order`` unless its stated period decides; a
+refused with one line naming ``--date-order`` unless its stated period decides, or its preamble shows
+no spreadsheet re-save (then the layout's own order holds); a
 long dump is decided by its own dates (a day above 12).
 """
 
@@ -68,7 +69,9 @@ def test_short_excel_resaved_tower_dump_is_refused_with_one_line(capsys, tmp_pat
     assert code == 1
     assert [x for x in err.splitlines() if x.startswith("error:")] == [
         f"error: {p}: cannot tell day-first from month-first: every date reads both ways (e.g. 05/07/2026) and the "
-        f"stated period itself reads both ways; re-run with --date-order dmy or --date-order mdy"]
+        "stated period itself reads both ways (the file was re-saved through a spreadsheet: its preamble rows are "
+        "padded with empty fields); re-run this file with --date-order dmy (if 05/07/2026 is 5 July 2026) or "
+        "--date-order mdy (if it is 7 May 2026)"]
     assert [x for x in err.splitlines() if x.startswith("hint:")] == [
         "hint: check a few dates of the dump against its period, then re-run those files alone with --date-order "
         "dmy (day first, 03/04 = 3 April) or --date-order mdy (month first, 03/04 = 4 March): one order forced "
@@ -215,5 +218,41 @@ def test_one_ambiguous_tower_dump_does_not_stop_the_others(capsys, tmp_path):
     assert "2 dump(s) loaded (0 sessions, 8 call events, 0 rejected rows), 0 unchanged, 0 refused, 1 failed" in out
     assert [x for x in err.splitlines() if x.startswith("error:")] == [
         f"error: {folder / 'scene.csv'}: cannot tell day-first from month-first: every date reads both ways "
-        f"(e.g. 05/07/2026) and the stated period itself reads both ways; re-run with --date-order dmy or "
-        f"--date-order mdy"]
+        "(e.g. 05/07/2026) and the stated period itself reads both ways (the file was re-saved through a "
+        "spreadsheet: its preamble rows are padded with empty fields); re-run this file with --date-order dmy "
+        "(if 05/07/2026 is 5 July 2026) or --date-order mdy (if it is 7 May 2026)"]
+
+
+# The shipped samples beside the repository (../shared, as CI has it).
+SAMPLE_CDR = Path(__file__).resolve().parents[2] / "shared" / "samples" / "cdr_airtel.csv"
+
+
+def test_a_dump_no_spreadsheet_touched_reads_in_its_layouts_order(capsys, tmp_path):
+    # Every date reads both ways and so does the stated period, but the preamble is as Airtel
+    # wrote it (no comma padding): no re-save turned the dates around, Airtel writes day first.
+    p = tower_file(tmp_path / "scene.csv", tower_calls("2026-05-07"), excel=False)
+    assert "07/05/2026" in p.read_text() and not p.read_text().splitlines()[0].endswith(",,")
+    code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
+    assert code == 0, err
+    assert "date order dmy (the layout's own: no sign of a spreadsheet re-save)" in out
+    w = Workspace(tmp_path / "ws")
+    assert local_starts(w) == expected(tower_calls("2026-05-07"))
+    rep = w.reports()[0]
+    assert (rep.date_order, rep.date_order_source) == ("dmy", "layout")
+    # The period reads both ways too; read in the rows' order, as the same export wrote both.
+    assert (rep.period_source, rep.period_start_utc, rep.period_end_utc) == (
+        "preamble", "2026-05-06T18:30:00+00:00", "2026-05-07T18:29:59+00:00")
+    assert not rep.notes
+
+
+def test_the_shipped_airtel_cdr_sample_ingests_without_an_option(capsys, tmp_path):
+    import os
+
+    assert SAMPLE_CDR.exists() or os.environ.get("CI") != "true", f"{SAMPLE_CDR} missing"
+    if not SAMPLE_CDR.exists():
+        return
+    code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(SAMPLE_CDR))
+    assert code == 0, err
+    assert "lines 15 = loaded 12 + rejected 0 + non-data 3" in out
+    assert "date order dmy (the layout's own: no sign of a spreadsheet re-save)" in out
+    assert "period 2026-03-02 00:00 .. 2026-03-03 23:59:59 Asia/Kolkata (stated in preamble)" in out

@@ -53,8 +53,9 @@ def test_call_layout_round_trip(ws, tmp_path, layout):
     expected = calls["start"].dt.tz_localize("Asia/Kolkata").dt.tz_convert("UTC").tolist()
     assert got["start_utc"].tolist() == expected
     assert (got["end_utc"] - got["start_utc"]).dt.total_seconds().astype(int).tolist() == calls["duration"].tolist()
-    # One canonical cell id whatever the form (Jio writes the hex LTE cell identity).
-    assert got["first_cell"].tolist() == [c if layout != "jio_cdr" else "404-070-" + c.split("-")[3]
+    # One canonical cell id whatever the form (Jio writes the hex LTE cell identity, no TAC, the
+    # MNC in a 3-digit field: "404070…" is network 404-70, MCC 404's MNCs having 2 digits).
+    assert got["first_cell"].tolist() == [c if layout != "jio_cdr" else "404-70-" + c.split("-")[3]
                                           for c in calls["cell"]]
     assert got["imei"].unique().tolist() == ["359193622303069"]
     assert ws.sessions is not None and list(ws.dump_files()) == []  # no data sessions were made up

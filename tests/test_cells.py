@@ -30,6 +30,8 @@ def mnc_width(mcc: str, mnc: str) -> int:
 def cells(draw, with_lac: bool | None = None) -> tuple[str, str, int | None, int]:
     mcc = str(draw(st.integers(100, 999)))
     mnc = draw(st.sampled_from([f"{draw(st.integers(0, 99)):02d}", f"{draw(st.integers(0, 999)):03d}"]))
+    if mcc == "404":  # India's 404 networks all have 2-digit MNCs (loader.cells.TWO_DIGIT_MNC_MCCS)
+        mnc = mnc[-2:]
     lac = None if with_lac is False else draw(st.integers(1, 65535))
     if with_lac is None and draw(st.booleans()):
         lac = None
@@ -72,10 +74,28 @@ def test_every_rendering_of_one_cell_gives_one_key(data):
         assert canonical_cell(f"  '{text}' ", hex_eci) == key
 
 
+def identity(cell: tuple[str, str, int | None, int]) -> tuple:
+    """What makes a cell itself: an LTE ECI (above 65535, or written without a TAC) is unique in
+    its network, so its TAC is no part of it; a GSM/UMTS CI is unique only within its LAC."""
+    mcc, mnc, lac, ci = cell
+    return (mcc, mnc, None if ci > 65535 else lac, ci)
+
+
+@st.composite
+def neighbours(draw) -> tuple[tuple, tuple]:
+    """Two cells that often share MCC, MNC and CI and differ in the TAC/LAC or its absence."""
+    a = draw(cells())
+    if draw(st.booleans()):
+        return a, draw(cells())
+    lac = draw(st.sampled_from([None, 1, 7, 65535]))
+    return a, (a[0], a[1], lac, a[3])
+
+
 @settings(max_examples=300, deadline=None)
-@given(cells(), cells(), st.data())
-def test_different_cells_never_share_a_key(a, b, data):
-    if a == b:
+@given(neighbours(), st.data())
+def test_different_cells_never_share_a_key(pair, data):
+    a, b = pair
+    if identity(a) == identity(b):
         return
     keys_a = {canonical_cell(t, h) for t, h in data.draw(renderings(a))}
     keys_b = {canonical_cell(t, h) for t, h in data.draw(renderings(b))}
@@ -90,8 +110,21 @@ def test_an_lte_cell_with_and_without_its_tac_is_one_family(cell):
     assert fam.nunique() == 1 and fam.iloc[0] == f"{mcc}-{mnc}-{ci}"
 
 
+@settings(max_examples=300, deadline=None)
+@given(neighbours(), st.data())
+def test_one_lte_cell_with_any_tac_or_none_gives_one_key(pair, data):
+    a, b = pair
+    if identity(a) != identity(b):
+        return
+    keys = {canonical_cell(t, h) for cell in (a, b) for t, h in data.draw(renderings(cell))}
+    assert keys == {cgi_key(*a)} == {cgi_key(*b)}
+
+
 def test_known_forms():
-    assert canonical_cell("404-70-166-232169") == canonical_cell("404 70 0166 0232169") == "404-70-166-232169"
+    # An LTE ECI (above 65535) with its TAC, as Airtel writes it, and without: one key.
+    assert canonical_cell("404-70-166-232169") == canonical_cell("404 70 0166 0232169") == "404-70-232169"
+    assert canonical_cell("404-70-9-232169") == canonical_cell("40407000038ae9", hex_eci=True) == "404-70-232169"
+    assert canonical_cell("404-70-166-28492") == "404-70-166-28492"  # a 16-bit CI may be GSM: LAC kept
     # Jio: MCC 405, MNC 874, LTE cell identity 0x0000e718 = 59160 (eNB 231 x 256 + sector 24); no TAC.
     assert canonical_cell("4058740000e718", hex_eci=True) == canonical_cell("4058740000E718") == "405-874-59160"
     assert canonical_cell("40585703AD319") == f"405-857-{15059 * 256 + 25}"
@@ -104,10 +137,14 @@ def test_digits_that_cannot_be_cut_join_only_one_listed_cell():
     # 40470166232169 is 404-70-166-232169 or 404-70-1662-32169: never guessed.
     assert canonical_cell("40470166232169") == "40470166232169"
     keys = pd.Series(["40470166232169", "40470166232169", "4047016659160"], dtype="string")
-    one = pd.Series(["404-70-166-232169", "404-70-166-59160"], dtype="string")
-    assert resolve_digits(keys, one).tolist() == ["404-70-166-232169", "404-70-166-232169", "404-70-166-59160"]
-    two = pd.Series(["404-70-166-232169", "404-70-1662-32169"], dtype="string")
+    one = pd.Series(["404-70-232169", "404-70-166-59160"], dtype="string")  # canonical: the ECI's TAC dropped
+    assert resolve_digits(keys, one).tolist() == ["404-70-232169", "404-70-232169", "404-70-166-59160"]
+    two = pd.Series(["404-70-232169", "404-70-1662-32169"], dtype="string")
     assert resolve_digits(keys[:1], two).tolist() == ["40470166232169"]
+    # The listed LTE key carries no TAC: the digits' TAC is found between MNC and ECI, once.
+    assert resolve_digits(keys[:1], pd.Series(["404-70-232169"], dtype="string")).tolist() == ["404-70-232169"]
+    assert resolve_digits(keys[:1], pd.Series(["404-70-232169", "404-701-66232169"], dtype="string")).tolist() == [
+        "40470166232169"]
 
 
 def test_positions_stated_by_operators():
@@ -191,7 +228,8 @@ def test_opencellid_with_and_without_header_and_gzipped(tmp_path):
         r = cl.report
         assert (r.kind, r.lines_read, r.loaded, r.rejected, r.nondata) == (
             "opencellid", lines, 2, {"invalid_cell_id": 1, "invalid_position": 1}, nondata)
-        assert cl.sites["cell_id"].tolist() == ["405-874-7-59160", "404-70-166-10074"]
+        # The LTE row's TAC is dropped (a Jio id has none); the GSM row keeps its LAC.
+        assert cl.sites["cell_id"].tolist() == ["405-874-59160", "404-70-166-10074"]
         assert cl.sites["radio"].tolist() == ["LTE", "GSM"] and cl.sites["range_m"].tolist() == [1000, 500]
 
 
@@ -359,3 +397,23 @@ def test_cells_commands_refuse_clearly(tmp_path, capsys):
                    "hint: run 'cdrnet cells list' to see the case's cells\n")
     code, _, err = run_cli(capsys, "-w", str(ws), "cells", "map", "--since", "next tuesday")
     assert code == 1 and err.startswith("error: cannot read the time 'next tuesday'")
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells(with_lac=True), cells())
+def test_digits_with_a_tac_find_the_one_listed_lte_cell(cell, other):
+    """An LTE cell run together with its TAC (``40470166232169``) finds the listed ECGI, which has
+    no TAC; with a second listed cell written with the same digits, it finds none."""
+    mcc, mnc, lac, ci = cell
+    if ci <= 65535 or lac > 99999:
+        return
+    digits = f"{mcc}{mnc}{lac}{ci}"
+    key = cgi_key(mcc, mnc, lac, ci)
+    assert key == cgi_key(mcc, mnc, None, ci)
+    listed = pd.Series([key, cgi_key(*other)], dtype="string")
+    got = resolve_digits(pd.Series([digits], dtype="string"), listed).iloc[0]
+    assert got in (key, digits)  # never another cell
+    if got == digits:  # left alone only when the other listed cell is written with these digits too
+        assert cgi_key(*other) != key
+        assert resolve_digits(pd.Series([digits], dtype="string"), listed[1:]).iloc[0] == cgi_key(*other)
+    assert resolve_digits(pd.Series([digits], dtype="string"), listed[:1]).iloc[0] == key

@@ -128,7 +128,9 @@ def test_simulated_call_records_load_and_join_the_network(calls_case, ws, capsys
     from openpyxl import load_workbook
 
     wb = load_workbook(ws.root / "report.xlsx", read_only=True)
-    assert wb.sheetnames == ["Summary", "Dumps", "Subscribers", "Links", "Direct contacts", "Trends", "Evidence"]
+    assert wb.sheetnames == ["Summary", "Dumps", "Operators", "No records", "Subscribers", "Links", "Direct contacts",
+                             "Top 10 contacts", "Bottom 10 contacts", "Night calls", "IMEI-IMSI periods", "Trends",
+                             "Evidence"]
     rows = list(wb["Direct contacts"].iter_rows(values_only=True))
     assert rows[0][:5] == ("kind", "a", "a label", "b", "b label")
     assert sorted((r[0], r[1], r[3], r[7], r[8]) for r in rows[1:]) == sorted(

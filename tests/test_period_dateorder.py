@@ -213,7 +213,8 @@ def test_ambiguous_without_a_period_is_refused_by_the_cli(capsys, tmp_path):
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {p}: cannot tell day-first from month-first: every date reads both ways "
                       f"(e.g. 03/04/2023) and no period is stated in the preamble to decide; "
-                      f"re-run with --date-order dmy or --date-order mdy"]
+                      f"re-run this file with --date-order dmy (if 03/04/2023 is 3 April 2023) or "
+                      f"--date-order mdy (if it is 4 March 2023)"]
     assert "Traceback" not in err
 
 

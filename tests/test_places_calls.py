@@ -30,15 +30,16 @@ def test_cells_of_call_records_and_tower_dumps(tmp_path, capsys):
     assert code == 0, err
     code, out, _ = run_cli(capsys, "-w", str(ws), "cells", "list")
     assert code == 0, out
-    assert ("3 cells in the case, 2 with a position (76 % of the sessions and calls with a cell): 0 from the "
-            "operator's own columns, 0 from a CGI chart, 2 from OpenCelliD/MLS; 1 without a position") in out
-    # A's CDR and the tower dumps: 5 + 3 + 2 + 2 call events; B's Jio CDR writes the cell as the
-    # synthetic "404-070" hex (MNC 070, a network of its own), which no list places.
+    assert ("3 cells in the case, 3 with a position (100 % of the sessions and calls with a cell): 0 from the "
+            "operator's own columns, 0 from a CGI chart, 3 from OpenCelliD/MLS; 0 without a position") in out
+    # A's CDR and the tower dumps: 5 + 3 + 2 + 2 call events. B's Jio CDR writes the cell in hex with
+    # the MNC in a 3-digit field ("404070…"): network 404-70 (MCC 404's MNCs have 2 digits), an ECGI
+    # without TAC, placed by its family. The LTE row of OpenCelliD is keyed without its TAC.
     assert out.splitlines()[3:7] == [
         "cell                      sessions   calls subscribers  position",
-        "404-070-2001                     0       4           1  none",
         "404-70-166-2001                  0      12           4  23.00000, 72.50000 (opencellid)",
-        "405-874-59160                    0       1           1  23.10000, 72.60000 (opencellid, matched by family)"]
+        "404-70-2001                      0       4           1  23.00000, 72.50000 (opencellid, matched by family)",
+        "405-874-59160                    0       1           1  23.10000, 72.60000 (opencellid)"]
     code, out, _ = run_cli(capsys, "-w", str(ws), "cells", "show", "4058740000E718", "--tz", "UTC")
     assert code == 0 and "0 session(s) and 1 call event(s) of 1 subscriber(s); times in UTC" in out
     assert f"  {C}  2026-03-14  04:30:00-04:30:30  1 session(s)/call(s)" in out

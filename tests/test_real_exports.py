@@ -77,8 +77,10 @@ def one(ws, path: Path):
 # ---------------------------------------------------------------- 1. cells and places
 
 def test_cell_forms_join_and_jio_hex_decodes():
-    assert canonical_cell("404-70-166-232169") == "404-70-166-232169"
-    assert canonical_cell(" 404 70 0166 232169 ") == "404-70-166-232169"
+    # An LTE ECI (above 65535) is keyed without its TAC, so Airtel's form joins Jio's hex.
+    assert canonical_cell("404-70-166-232169") == "404-70-232169"
+    assert canonical_cell(" 404 70 0166 232169 ") == "404-70-232169"
+    assert canonical_cell("40407000038ae9", hex_eci=True) == "404-70-232169"
     # Jio: MCC 405, MNC 874, LTE cell identity 0x0000e718 = 59160 (eNB 231 x 256 + sector 24)
     assert canonical_cell("4058740000e718", hex_eci=True) == "405-874-59160"
     assert canonical_cell("40585703AD319") == "405-857-" + str(0x03AD319)

@@ -1,12 +1,15 @@
 """The Excel workbook investigators expect (``cdrnet report``): one sheet per question they ask.
 
-Summary, Dumps, Subscribers (persona per subscriber), Links (edges with evidence
-counts), Trends (3-hour table) and Evidence (per link, every supporting session with
-its file SHA-256 and line). Every sheet has a frozen header row, a filter and column
-widths; times are real Excel dates in the case's zone (the header names it);
-identifiers (MSISDN, IMSI, IMEI, SHA-256) are text cells, so Excel never shows
-``9.18E+11``; and every text cell is written as text, so a value such as ``=HYPERLINK(…)``
-or ``+91…`` from a hostile dump is shown, never run as a formula.
+Summary, Dumps, Operators (per operator and layout), No records (exports with none),
+Subscribers (persona per subscriber), Links (edges with evidence counts), IMEI-IMSI periods
+(devices and SIMs per subscriber, changes marked), Trends (3-hour table) and Evidence (per
+link, every supporting session with its file SHA-256 and line): the sections of ``cdrnet
+summary``. With call records also Direct contacts, and per subscriber the Top 10 and Bottom 10
+contacts and the Night calls (each with its file and line), as ``cdrnet contacts MSISDN`` shows
+them. Every sheet has a frozen header row, a filter and column widths; times are real Excel
+dates in the case's zone (the header names it); identifiers (MSISDN, IMSI, IMEI, SHA-256) are
+text cells, so Excel never shows ``9.18E+11``; and every text cell is written as text, so a value
+such as ``=HYPERLINK(…)`` or ``+91…`` from a hostile dump is shown, never run as a formula.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from cdrnet.files import atomic_write_bytes
 MAX_ROWS = 1_048_575
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DAY_FORMAT = "yyyy-mm-dd"
-SHEETS = ("Summary", "Dumps", "Subscribers", "Links", "Trends", "Evidence")
+SHEETS = ("Summary", "Dumps", "Operators", "No records", "Subscribers", "Links", "IMEI-IMSI periods", "Trends",
+          "Evidence")
 
 
 def excel_times(values: pd.Series, tz: str) -> pd.Series:
@@ -262,6 +266,127 @@ def _contacts_sheet(s: CaseSummary) -> _Sheet:
     return _Sheet(out, text=["kind", "a", "a label", "b", "b label"])
 
 
+def _operators_sheet(s: CaseSummary) -> _Sheet:
+    """Per operator and layout (the summary's "operators and layouts")."""
+    o = s.operators
+    out = pd.DataFrame({"operator": o["operator"], "layout": o["layout"], "dumps": o["dumps"],
+                        "subscribers": o["subscribers"], "sessions": o["sessions"]})
+    return _Sheet(out, text=["operator", "layout"])
+
+
+def _empty_sheet(s: CaseSummary) -> _Sheet:
+    """Exports that hold no records (``No Records Found``): the request was answered, nothing was there."""
+    e, tz = s.empty_exports, s.tz
+    out = pd.DataFrame({"file": e["file"], "layout": e["layout"], "operator": e["operator"],
+                        "subscribers": e["subscribers"],
+                        f"period start ({tz})": excel_times(e["period_start_utc"], tz),
+                        f"period end ({tz})": excel_times(e["period_end_utc"], tz)})
+    return _Sheet(out, text=["file", "layout", "operator", "subscribers"],
+                  dates=[f"period start ({tz})", f"period end ({tz})"])
+
+
+#: The sheets a case with call records gets, as investigators keep them (BRIEF.md) and as
+#: ``cdrnet contacts MSISDN`` prints them: per subscriber, the Top 10 and Bottom 10 contacts and
+#: the night calls; the devices and SIMs of every subscriber with their periods.
+TOP_SHEET, BOTTOM_SHEET, NIGHT_SHEET, EQUIPMENT_SHEET = ("Top 10 contacts", "Bottom 10 contacts", "Night calls",
+                                                         "IMEI-IMSI periods")
+CONTACT_TEXT = ["subscriber", "subscriber label", "contact", "contact label", "in case"]
+
+
+def _ranked_contacts(s: CaseSummary, parties: dict[str, pd.DataFrame], bottom: bool) -> _Sheet:
+    """Per subscriber with call records, its 10 most (``bottom``: least) frequent contacts, as
+    ``cdrnet contacts MSISDN`` lists them: calls and SMS each way, call time, night calls."""
+    from cdrnet.analysis.contacts import contacts_of
+
+    tz, inside = s.tz, set(s.subscribers["msisdn"])
+    parts = []
+    for m in s.subscribers["msisdn"]:
+        if m in parties:
+            c = contacts_of(parties[m], m, tz)
+            t = c.bottom if bottom else c.top
+            parts.append(t.assign(subscriber=m, rank=np.arange(1, len(t) + 1)))
+    t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["subscriber", "rank", "contact", "calls_out", "calls_in", "sms_out", "sms_in", "seconds",
+                 "night_calls", "first_utc", "last_utc"])
+    out = pd.DataFrame({
+        "subscriber": t["subscriber"].astype(str), "subscriber label": s.labels.column(t["subscriber"].astype(str)),
+        "rank": pd.to_numeric(t["rank"]).astype("Int64"), "contact": t["contact"].astype(str),
+        "contact label": s.labels.column(t["contact"].astype(str)),
+        "in case": t["contact"].isin(inside).map({True: "yes", False: "no"}).astype(str)})
+    for col, name in (("calls_out", "calls out"), ("calls_in", "calls in"), ("sms_out", "SMS out"),
+                      ("sms_in", "SMS in"), ("seconds", "call time (s)"), ("night_calls", "night calls")):
+        out[name] = pd.to_numeric(t[col]).astype("Int64")
+    out[f"first ({tz})"] = excel_times(t["first_utc"], tz)
+    out[f"last ({tz})"] = excel_times(t["last_utc"], tz)
+    return _Sheet(out, text=CONTACT_TEXT, dates=[f"first ({tz})", f"last ({tz})"])
+
+
+def _night_sheet(s: CaseSummary, parties: dict[str, pd.DataFrame]) -> _Sheet:
+    """Every voice call of a subscriber that started in the night (22:00-06:00 in the case's zone),
+    with the dump (SHA-256) and line it was read from."""
+    from cdrnet.analysis.contacts import NIGHT_HOURS, night_call_rows
+
+    tz, inside = s.tz, set(s.subscribers["msisdn"])
+    parts = []
+    for m in s.subscribers["msisdn"]:
+        if m in parties:
+            f = night_call_rows(parties[m], m, tz)
+            if len(f):
+                outgoing = (f["caller"] == m).to_numpy()
+                parts.append(pd.DataFrame({
+                    "subscriber": m, "contact": np.where(outgoing, f["callee"], f["caller"]),
+                    "direction": np.where(outgoing, "out", "in"), "start_utc": f["start_utc"].to_numpy(),
+                    "duration_s": f["duration_s"].to_numpy(), "cell": f["first_cell"].fillna("").to_numpy(),
+                    "sha": f["dump_sha256"].to_numpy(), "line": f["source_line"].to_numpy()}))
+    t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["subscriber", "contact", "direction", "start_utc", "duration_s", "cell", "sha", "line"])
+    files = dict(zip(s.dumps["sha256"], s.dumps["file"], strict=True))
+    lo, hi = NIGHT_HOURS
+    out = pd.DataFrame({
+        "subscriber": t["subscriber"].astype(str), "subscriber label": s.labels.column(t["subscriber"].astype(str)),
+        "contact": t["contact"].fillna("").astype(str), "contact label": s.labels.column(t["contact"].astype(str)),
+        "in case": t["contact"].isin(inside).map({True: "yes", False: "no"}).astype(str),
+        "direction": t["direction"].astype(str),
+        f"start ({tz}; night {lo:02d}:00-{hi:02d}:00)": excel_times(t["start_utc"], tz),
+        "duration (s)": pd.to_numeric(t["duration_s"]).astype("Int64"), "first cell": t["cell"].astype(str),
+        "file": t["sha"].map(files).fillna("").astype(str), "sha256": t["sha"].astype(str),
+        "line": pd.to_numeric(t["line"]).astype("Int64")})
+    return _Sheet(out, text=[*CONTACT_TEXT, "direction", "first cell", "file", "sha256"],
+                  dates=[f"start ({tz}; night {lo:02d}:00-{hi:02d}:00)"])
+
+
+def _equipment_sheet(s: CaseSummary, frame: pd.DataFrame, parties: dict[str, pd.DataFrame]) -> _Sheet:
+    """Every subscriber's devices (IMEI) and SIMs (IMSI) with the period each was seen, from IPDR
+    sessions and call records together: a handset or SIM change shows as a new row."""
+    from cdrnet.analysis.contacts import equipment_periods
+
+    tz = s.tz
+    groups = dict(tuple(frame.groupby("msisdn", sort=False))) if len(frame) else {}
+    parts = []
+    for m in s.subscribers["msisdn"]:
+        for kind, col in (("IMEI", "imei"), ("IMSI", "imsi")):
+            sessions = groups.get(m)
+            e = equipment_periods(sessions if sessions is not None and col in sessions else None, parties.get(m), m,
+                                  col, tz)
+            if len(e):
+                parts.append(pd.DataFrame({"subscriber": m, "kind": kind, "identifier": e[col].astype(str),
+                                           "sessions": e["sessions"], "calls": e["calls"],
+                                           "first": e["first"], "last": e["last"]}))
+    t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["subscriber", "kind", "identifier", "sessions", "calls", "first", "last"])
+    changed = t.groupby(["subscriber", "kind"])["identifier"].transform("size") > 1 if len(t) else t["kind"]
+    out = pd.DataFrame({
+        "subscriber": t["subscriber"].astype(str), "subscriber label": s.labels.column(t["subscriber"].astype(str)),
+        "kind": t["kind"].astype(str), "identifier": t["identifier"].astype(str),
+        "changed": pd.Series(changed, index=t.index).map({True: "yes", False: "no"}).astype(str),
+        "sessions": pd.to_numeric(t["sessions"]).astype("Int64"), "calls": pd.to_numeric(t["calls"]).astype("Int64"),
+        # equipment_periods gives the minute in the zone; an Excel date of it (no zone: the header says it)
+        f"first seen ({tz})": pd.Series(pd.to_datetime(t["first"]).dt.to_pydatetime(), index=t.index, dtype=object),
+        f"last seen ({tz})": pd.Series(pd.to_datetime(t["last"]).dt.to_pydatetime(), index=t.index, dtype=object)})
+    return _Sheet(out, text=["subscriber", "subscriber label", "kind", "identifier", "changed"],
+                  dates=[f"first seen ({tz})", f"last seen ({tz})"])
+
+
 def _trends_sheet(s: CaseSummary, frame: pd.DataFrame, app: str) -> _Sheet:
     from cdrnet.analysis.trends import app_sessions, three_hour_table
 
@@ -303,13 +428,23 @@ def _evidence_sheet(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage) -> 
                              "b session key"], dates=[f"a start ({tz})", f"b start ({tz})"]), support
 
 
-def write_workbook(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage, path: Path, app: str = "WhatsApp") -> Path:
-    """Write the workbook (atomically); ``frame`` is the case's sessions, ``coverage`` its periods."""
+def write_workbook(s: CaseSummary, frame: pd.DataFrame, coverage: Coverage, path: Path, app: str = "WhatsApp",
+                   calls: pd.DataFrame | None = None) -> Path:
+    """Write the workbook (atomically); ``frame`` is the case's sessions, ``coverage`` its periods,
+    ``calls`` its call events (CALL_SCHEMA; None or empty: a case without call records)."""
     import io
 
+    from cdrnet.analysis.contacts import events_by_party
+
     evidence, support = _evidence_sheet(s, frame, coverage)
-    sheets = {"Dumps": _dumps_sheet(s), "Subscribers": _subscribers_sheet(s, frame), "Links": _links_sheet(s, support),
+    parties = events_by_party(calls, list(s.subscribers["msisdn"])) if calls is not None and len(calls) else {}
+    call_sheets = ({TOP_SHEET: _ranked_contacts(s, parties, bottom=False),
+                    BOTTOM_SHEET: _ranked_contacts(s, parties, bottom=True), NIGHT_SHEET: _night_sheet(s, parties)}
+                   if calls is not None and len(calls) else {})
+    sheets = {"Dumps": _dumps_sheet(s), "Operators": _operators_sheet(s), "No records": _empty_sheet(s),
+              "Subscribers": _subscribers_sheet(s, frame), "Links": _links_sheet(s, support),
               **({CONTACTS_SHEET: _contacts_sheet(s)} if s.contacts is not None else {}),
+              **call_sheets, EQUIPMENT_SHEET: _equipment_sheet(s, frame, parties),
               "Trends": _trends_sheet(s, frame, app), "Evidence": evidence}
     notes = [f"sheet {name}: the first {MAX_ROWS:,} rows of {MAX_ROWS + sh.truncated:,} (Excel's limit)"
              for name, sh in sheets.items() if sh.truncated]

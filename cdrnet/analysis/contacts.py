@@ -154,6 +154,33 @@ def contacts_of(events: pd.DataFrame, msisdn: str, tz: str, night: tuple[int, in
     return Contacts(msisdn, tz, table, directed)
 
 
+def events_by_party(events: pd.DataFrame, numbers: list[str]) -> dict[str, pd.DataFrame]:
+    """Each of ``numbers`` with the call events it is a party to (as caller or callee), grouped
+    once: a case's workbook asks for every subscriber, and filtering the whole table per
+    subscriber would scan it once per subscriber."""
+    if events.empty:
+        return {}
+    wanted = set(numbers)
+    parts = []
+    for side in ("caller", "callee"):
+        hit = events[events[side].isin(wanted)]
+        parts.append(hit.assign(_party=hit[side], _row=np.flatnonzero(events[side].isin(wanted).to_numpy())))
+    both = pd.concat(parts, ignore_index=True).drop_duplicates(["_row", "_party"])  # a call to oneself: once
+    return {m: g.drop(columns=["_party", "_row"]).reset_index(drop=True)
+            for m, g in both.groupby("_party", sort=False)}
+
+
+def night_call_rows(events: pd.DataFrame, msisdn: str, tz: str, night: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """The voice calls of ``msisdn`` that started in the night (in ``tz``), one row per call
+    (``distinct_calls``), oldest first, each with the dump and line it was read from."""
+    f = distinct_calls(events[((events["caller"] == msisdn) | (events["callee"] == msisdn))
+                              & (events["type"] == "voice")])
+    if f.empty:
+        return f
+    f = f[night_mask(f["start_utc"], tz, night).to_numpy(dtype=bool)]
+    return f.sort_values(["start_utc", "dump_sha256", "source_line"], kind="stable").reset_index(drop=True)
+
+
 def common_contacts(agg: pd.DataFrame, numbers: list[str]) -> pd.DataFrame:
     """Numbers in direct contact (a call or SMS either way) with every one of ``numbers``.
 

@@ -161,8 +161,9 @@ def input_options(f: Callable[..., Any] | None = None, *, tz_help: str = INGEST_
     f = click.option("--date-order", type=click.Choice(["auto", "dmy", "mdy"]), default="auto", show_default=True,
                      expose_value=False, callback=_keep_date_order, is_eager=False,
                      help="Order of numeric dates (03/04/2023): 'auto' decides per dump from the dates, else from "
-                          "the period the preamble states, and refuses the dump when neither tells; 'dmy' = day "
-                          "first, 'mdy' = month first (Excel re-saved on a US-locale machine).")(f)
+                          "the period the preamble states, else from the header's format or, when the preamble "
+                          "shows no spreadsheet re-save, the layout's own order, and refuses the dump when none "
+                          "tells; 'dmy' = day first, 'mdy' = month first (Excel re-saved on a US-locale machine).")(f)
     f = click.option("--layout", "layout_file", type=click.Path(exists=True, dir_okay=False),
                      help="Mapping file (TOML/YAML) for a layout cdrnet does not know.")(f)
     f = click.option("--tz", default=tz_default, show_default=tz_default is not None, metavar="ZONE",

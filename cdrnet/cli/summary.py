@@ -81,9 +81,14 @@ def summary_cmd(app: AppContext, out: str | None, labels_file: str | None, tz: s
 def report_cmd(app: AppContext, xlsx: str | None, app_name: str, labels_file: str | None, tz: str | None) -> None:
     """The Excel workbook investigators expect, from the case's current network.
 
-    Sheets: Summary, Dumps, Subscribers (persona per subscriber), Links (edges with
-    evidence counts), Direct contacts (with call records: every pair that is an
-    inferred link, a direct contact or both, and which), Trends (3-hour table),
+    Sheets: the sections of 'cdrnet summary' -- Summary, Dumps, Operators (per
+    operator and layout), No records (exports with none), Subscribers (persona per
+    subscriber), Links (edges with evidence counts) -- then, with call records,
+    Direct contacts (every pair that is an inferred link, a direct contact or both,
+    and which) and, per subscriber as 'cdrnet contacts MSISDN' shows them, Top 10
+    contacts, Bottom 10 contacts and Night calls (22:00-06:00, each call with its
+    file, SHA-256 and line); IMEI-IMSI periods (each device and SIM of each
+    subscriber, first and last seen, changes marked), Trends (3-hour table),
     Evidence (per link, every supporting session with its file, SHA-256 and line).
     Header rows frozen, filters on,
     dates as Excel dates in the case's zone (named in the header), MSISDN, IMSI and

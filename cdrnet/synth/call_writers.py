@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cdrnet.synth.writers import jio_hex_cell
+
 AIRTEL_CDR_HEADER = ["Target No", "Call Type", "TOC", "B Party No", "LRN No", "LRN TSP-LSA", "Date", "Time", "Dur(s)",
                      "First CGI Lat/Long", "First CGI", "Last CGI Lat/Long", "Last CGI", "SMSC No", "Service Type",
                      "IMEI", "IMSI", "Call Fow No", "Roam Nw", "SW & MSC ID", "IN TG", "OUT TG",
@@ -61,16 +63,6 @@ def national(number: pd.Series) -> pd.Series:
     """Numbers as Indian operators print them: ten digits, no country code."""
     text = number.astype("string").fillna("")
     return text.where(~text.str.fullmatch(r"91\d{10}"), text.str.slice(2))
-
-
-def jio_hex_cell(cell: pd.Series) -> pd.Series:
-    """A hyphenated cell id as Jio writes it: MCC, 3-digit MNC, the cell identity in 8 hex digits."""
-    parts = cell.astype("string").fillna("").str.split("-", expand=True)
-    if parts.shape[1] < 4:
-        return cell.astype("string").fillna("")
-    mnc = parts[1].str.zfill(3)
-    eci = pd.to_numeric(parts[3], errors="coerce").fillna(0).astype(np.int64)
-    return (parts[0] + mnc + eci.map(lambda v: f"{v:08x}")).where(cell.fillna("") != "", "")
 
 
 def _position(f: pd.DataFrame) -> pd.Series:

@@ -79,7 +79,9 @@ def build_population(sc: Scenario, rng: np.random.Generator) -> Population:
     cdf = np.cumsum(curve / curve.sum(1, keepdims=True), axis=1)
     has_app = np.stack([rng.random(n) < 0.92, rng.random(n) < sc.telegram_share, rng.random(n) < sc.signal_share], 1)
     n_cells = max(4, n // 3)
-    cells = np.array([f"404-70-166-{10000 + k * 37}" for k in range(n_cells)])
+    # LTE cells as Airtel writes them (MCC-MNC-TAC-ECI; ECI = eNB id x 256 + sector, so above the
+    # 16-bit GSM range): the engine keys them without the TAC, as Jio's hex ids (no TAC) are.
+    cells = np.array([f"404-70-166-{(1000 + k // 3) * 256 + k % 3}" for k in range(n_cells)])
     imei = np.stack([_digits(rng, n, 16), _digits(rng, n, 16)], 1)
     imei[:, 0] = np.char.add("35", np.char.ljust(imei[:, 0], 14).astype("<U14"))
     imei[:, 1] = np.char.add("86", np.char.ljust(imei[:, 1], 14).astype("<U14"))

@@ -164,6 +164,20 @@ def _sci(v: pd.Series) -> pd.Series:
     return text.where(ok, "")
 
 
+def jio_hex_cell(cell: pd.Series) -> pd.Series:
+    """A hyphenated cell id as Jio writes it in its CDRs and IPDRs alike (BRIEF.md, the samples'
+    ``4058740000e718``): MCC, the MNC in a 3-digit field, the cell identity in 8 hex digits, no TAC.
+    Worked out per distinct cell (a dump holds few), then gathered back to rows."""
+    text = cell.astype("string").fillna("")
+    codes, uniq = pd.factorize(text)
+    parts = pd.Series(uniq, dtype="string").str.split("-", expand=True)
+    if parts.shape[1] < 4:
+        return text
+    eci = pd.to_numeric(parts[3], errors="coerce").fillna(0).astype(np.int64)
+    hexed = (parts[0] + parts[1].str.zfill(3) + eci.map(lambda v: f"{v:08x}")).where(pd.Series(uniq) != "", "")
+    return pd.Series(hexed.to_numpy()[codes], index=cell.index, dtype="string")
+
+
 def _cgi_position(cell: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A stable made-up position per cell id (Excel re-saved exports carry CGI latitude/longitude)."""
     codes, uniq = pd.factorize(cell)
@@ -260,7 +274,7 @@ def _frame(s: pd.DataFrame, layout: str, pdp_minutes: int, serial_start: int) ->
         out[JIO_HEADER[14]] = _s(s["imsi"])
         out[JIO_HEADER[15]] = "10.20.30.40"
         out[JIO_HEADER[16]] = "jionet"
-        out[JIO_HEADER[17]] = _s(s["cell_id"])
+        out[JIO_HEADER[17]] = jio_hex_cell(_s(s["cell_id"]))  # CGI ID: hex, as Jio's CDRs write it
         out[JIO_HEADER[18]] = _fmt(s["start"], "%d/%m/%Y %H:%M:%S")
         out[JIO_HEADER[19]] = "H"
         out[JIO_HEADER[20]] = "Delhi"
