@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+#: Schema metadata of every stored file holding cell keys (sessions, calls, site lists): the cell
+#: key scheme its keys follow. Scheme 2: an LTE cell's key has no TAC, and Jio's 3-digit MNC
+#: field under MCC 404 is the 2-digit network (loader/cells.py). Files written before carry no
+#: such entry, and their keys are brought to the scheme when read (``upgrade_stored_cells``).
+CELL_KEY_SCHEME = {b"cdrnet.cell_keys": b"2"}
+
 #: Canonical session columns, in storage order.
 SESSION_SCHEMA = pa.schema(
     [
@@ -47,7 +53,8 @@ SESSION_SCHEMA = pa.schema(
         ("source_part", pa.string()),
         ("source_line", pa.int64()),
         ("layout", pa.string()),
-    ]
+    ],
+    metadata=CELL_KEY_SCHEME,
 )
 
 SESSION_COLUMNS: list[str] = SESSION_SCHEMA.names
@@ -132,7 +139,8 @@ CALL_SCHEMA = pa.schema(
         ("source_part", pa.string()),
         ("source_line", pa.int64()),
         ("layout", pa.string()),
-    ]
+    ],
+    metadata=CELL_KEY_SCHEME,
 )
 
 CALL_COLUMNS: list[str] = CALL_SCHEMA.names

@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 from cdrnet.csvsafe import csv_text
 from cdrnet.errors import WorkspaceError
 from cdrnet.files import atomic_write_bytes
+from cdrnet.loader.cells import upgrade_stored_cells
 from cdrnet.loader.cellsites import SITE_COLUMNS, CellList, CellListReport
+from cdrnet.model import CELL_KEY_SCHEME
 from cdrnet.rejects import REJECT_COLUMNS
 
 SITE_SCHEMA = pa.schema([
@@ -27,7 +29,7 @@ SITE_SCHEMA = pa.schema([
     ("radio", pa.string()), ("site_name", pa.string()), ("address", pa.string()), ("azimuth", pa.string()),
     ("status", pa.string()), ("range_m", pa.float64()), ("source", pa.string()), ("list_sha256", pa.string()),
     ("source_line", pa.int64()),
-])
+], metadata=CELL_KEY_SCHEME)
 assert SITE_SCHEMA.names == SITE_COLUMNS
 
 
@@ -68,7 +70,7 @@ class SiteListFolder:
     def sites(self) -> pd.DataFrame:
         """Every imported position (SITE_COLUMNS), in import order."""
         files = [self.root / f"{r.sha256}.parquet" for r in self.reports()]
-        frames = [pq.read_table(p).to_pandas() for p in files if p.exists()]
+        frames = [upgrade_stored_cells(pq.read_table(p)).to_pandas() for p in files if p.exists()]
         if not frames:
             return pa.Table.from_pylist([], schema=SITE_SCHEMA).to_pandas()
         return pd.concat(frames, ignore_index=True)

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from cdrnet import __version__
 from cdrnet.errors import StorageError, UsageError, WorkspaceError
 from cdrnet.files import atomic_write_bytes, storage_error
+from cdrnet.loader.cells import upgrade_stored_cells
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
@@ -421,7 +422,7 @@ class Workspace(SiteListsMixin):
 
     def _read_parquet(self, path: Path, columns: list[str] | None = None) -> pa.Table:
         try:
-            return pq.read_table(path, columns=columns)
+            return upgrade_stored_cells(pq.read_table(path, columns=columns))
         except (OSError, pa.ArrowInvalid) as exc:
             raise self._damaged(path, exc) from exc
 

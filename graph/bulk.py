@@ -47,6 +47,7 @@ from cdrnet.graph.importer import STAGING, Swap, bolt_port_of, home_of, run_impo
 from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, SESSION, SESSION_COMPUTED, NodeType
 from cdrnet.graph.scratch import MARKER
 from cdrnet.graph.writes import NODE_BY_LABEL, REL_BY_TYPE
+from cdrnet.loader.cells import upgrade_stored_cells
 from cdrnet.loader.quality import DumpReport
 from cdrnet.model import SESSION_SCHEMA
 
@@ -218,7 +219,7 @@ def _read_sessions(dumps: list[tuple[DumpReport, Path]]) -> tuple[pa.Table, np.n
     cols = _source_columns()
     tables, which = [], []
     for i, (_, path) in enumerate(dumps):
-        t = pq.read_table(path, columns=cols)
+        t = upgrade_stored_cells(pq.read_table(path, columns=cols))
         tables.append(t)
         which.append(np.full(t.num_rows, i, dtype=np.int32))
     if not tables:  # call records only

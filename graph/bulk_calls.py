@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from cdrnet.graph.model import CALL, CALL_COMPUTED, CASE
 from cdrnet.graph.store import BATCH
+from cdrnet.loader.cells import upgrade_stored_cells
 from cdrnet.loader.quality import DumpReport
 from cdrnet.model import CALL_SCHEMA
 
@@ -38,7 +39,7 @@ def read_calls(dumps: list[tuple[int, DumpReport, Path]]) -> tuple[pa.Table, np.
     """Every call dump's events in load order, and the load position (index among all dumps) of each row."""
     tables, which = [], []
     for i, _, path in dumps:
-        t = pq.read_table(path).select(CALL_SCHEMA.names).cast(CALL_SCHEMA)
+        t = upgrade_stored_cells(pq.read_table(path)).select(CALL_SCHEMA.names).cast(CALL_SCHEMA)
         tables.append(t)
         which.append(np.full(t.num_rows, i, dtype=np.int32))
     if not tables:

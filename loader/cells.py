@@ -54,6 +54,8 @@ GSM_CI_MAX = 65535
 #: MCCs whose networks all have 2-digit MNCs, so a fixed 3-digit MNC field there is zero-padded
 #: (India's 404; 405 mixes 2- and 3-digit MNCs, e.g. 405-52 and 405-025, so it is not listed).
 TWO_DIGIT_MNC_MCCS = frozenset({"404"})
+#: A site list's radio values that name an LTE or 5G cell (whose TAC is no part of its key).
+LTE_RADIOS = ("LTE", "NR", "4G", "5G")
 
 
 def _mnc_digits(compact: str) -> int:
@@ -158,6 +160,51 @@ def fold_tac(keys: pd.Series, lte: pd.Series | None = None) -> pd.Series:
     if lte is not None:
         fold |= p["lac"].notna() & lte.fillna(False).astype(bool).to_numpy()
     return keys.where(~fold, p["mcc"] + "-" + p["mnc"] + "-" + p["ci"]).astype("string")
+
+
+#: The stored columns that hold cell keys (sessions, calls, site lists).
+STORED_CELL_COLUMNS = ("cell_id", "first_cell", "last_cell")
+#: A key an older cdrnet made from Jio's hex cell ids: the MNC field's padding kept (``404-070-ECI``).
+_PADDED_404 = re.compile(r"^404-0(\d{2})-(\d+)$")
+
+
+def current_keys(keys: pd.Series, lte: pd.Series | None = None) -> pd.Series:
+    """Stored keys of an older scheme in today's (:data:`cdrnet.model.CELL_KEY_SCHEME`): an LTE
+    cell's TAC dropped (:func:`fold_tac`), and ``404-0NN-ECI`` (an ECGI an older cdrnet cut from
+    Jio's hex with the 3-digit MNC field's padding) read as ``404-NN-ECI``. Keys already in
+    today's scheme come back unchanged, so a workspace ingested by an older cdrnet joins today's
+    site lists and dumps without being ingested again."""
+    folded = fold_tac(keys, lte)
+    parts = folded.str.extract(_PADDED_404.pattern)
+    padded = parts[0].notna() & (pd.to_numeric(parts[1], errors="coerce") > GSM_CI_MAX)
+    return folded.where(~padded, "404-" + parts[0] + "-" + parts[1]).astype("string")
+
+
+def upgrade_stored_cells(table: pa.Table) -> pa.Table:
+    """A stored table's cell keys in today's scheme. Files whose schema metadata names the current
+    scheme are returned as they are (no cost); older files have each cell column's distinct keys
+    rewritten by :func:`current_keys` (a site list's ``radio`` column says which cells are LTE)."""
+    from cdrnet.model import CELL_KEY_SCHEME
+
+    meta = table.schema.metadata or {}
+    if all(meta.get(k) == v for k, v in CELL_KEY_SCHEME.items()):
+        return table
+    for name in STORED_CELL_COLUMNS:
+        if name not in table.column_names:
+            continue
+        if "radio" in table.column_names:  # a site list: per row, since the radio may differ per row
+            radio = table["radio"].to_pandas().astype("string").str.upper()
+            new = current_keys(table[name].to_pandas().astype("string"), radio.isin(LTE_RADIOS))
+            column = pa.array(new.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        else:  # distinct keys only: a dump has millions of rows and a few thousand cells
+            encoded = pc.dictionary_encode(table[name].combine_chunks())
+            distinct = pd.Series(encoded.dictionary.to_pandas(), dtype="string")
+            new = current_keys(distinct)
+            if new.equals(distinct):
+                continue
+            column = pa.array(new.to_numpy(dtype=object), type=pa.string(), from_pandas=True).take(encoded.indices)
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
 
 
 def _ecgi_candidates(bare: pd.Series) -> pd.DataFrame:

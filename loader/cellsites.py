@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cdrnet.errors import UnknownLayoutError
-from cdrnet.loader.cells import canonical_cell, coordinates, fold_tac
+from cdrnet.loader.cells import LTE_RADIOS, canonical_cell, coordinates, fold_tac
 from cdrnet.loader.detect import header_candidates
 from cdrnet.loader.layouts import normalise_header
 from cdrnet.loader.sources import DumpSource
@@ -44,8 +44,6 @@ RADIOS = ("gsm", "umts", "lte", "nr", "cdma")
 OPENCELLID_COLUMNS = ("radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
                       "changeable", "created", "updated", "averagesignal")
 #: Columns of the stored table, in order.
-#: ``radio`` values of LTE and 5G cells, whose identity is unique in their network without the TAC.
-LTE_RADIOS = ("LTE", "NR", "4G", "5G")
 SITE_COLUMNS = ["cell_id", "cell_raw", "lat", "lon", "radio", "site_name", "address", "azimuth", "status",
                 "range_m", "source", "list_sha256", "source_line"]
 #: Where a position comes from, best first (the operator's own columns in a dump win over both).
