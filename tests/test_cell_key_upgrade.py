@@ -50,7 +50,7 @@ def test_current_keys_is_idempotent_and_drops_only_an_eci_tac(net, tac, ci):
 def _as_older_cdrnet_wrote(path: Path, column: str) -> None:
     """Rewrite a stored file as an older cdrnet had it: old-form cell keys, no scheme metadata."""
     table = pq.read_table(path)
-    back = dict(zip(CELLS_TODAY, CELLS_BEFORE))
+    back = dict(zip(CELLS_TODAY, CELLS_BEFORE, strict=True))
     old = [back.get(k, k) for k in table[column].to_pylist()]
     table = table.set_column(table.column_names.index(column), column, pa.array(old, type=pa.string()))
     pq.write_table(table.replace_schema_metadata(None), path)
@@ -63,7 +63,8 @@ def test_old_workspace_sessions_read_in_todays_keys(ws: Workspace, tmp_path: Pat
     ingest(ws, tmp_path / "a.csv", date_order=SIM_ORDER)
     today = ws.sessions()["cell_id"].tolist()
     assert set(today) == set(CELLS_TODAY[:3])
-    assert pq.read_schema(next(iter(ws.dump_files()))[1]).metadata[b"cdrnet.cell_keys"] == CELL_KEY_SCHEME[b"cdrnet.cell_keys"]
+    scheme = pq.read_schema(next(iter(ws.dump_files()))[1]).metadata[b"cdrnet.cell_keys"]
+    assert scheme == CELL_KEY_SCHEME[b"cdrnet.cell_keys"]
 
     _as_older_cdrnet_wrote(next(iter(ws.dump_files()))[1], "cell_id")
     raw = pq.read_table(next(iter(ws.dump_files()))[1])["cell_id"].to_pylist()
