@@ -188,3 +188,25 @@ def test_one_score_in_link_pair_evidence_and_map(tmp_path, ws, capsys):
     links = graph.get("links") or graph.get("edges")
     scores = {tuple(sorted((str(x["source"]), str(x["target"])))): x.get("score") for x in links}
     assert scores[(top["a"], top["b"])] == pytest.approx(top["score"], rel=1e-6)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_common_day_bitmap_equals_table_search(tz: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dense day bitmap (issue 17) answers exactly what the binary search of the day table does,
+    including times before, between and after every period and subscribers with no period."""
+    from cdrnet.analysis import cousage
+
+    cov = coverage({A: [("2024-03-01", "2024-03-05"), ("2024-03-09", "2024-03-10")],
+                    B: [("2024-03-04", "2024-03-12")]}, tz)
+    codes = pd.Index([A, B, C])
+    fast = cousage.DayFrame(cov, codes)
+    monkeypatch.setattr(cousage, "GRID_MAX_CELLS", 0)
+    slow = cousage.DayFrame(cov, codes)
+    assert fast.grid is not None and slow.grid is None
+    rng = np.random.default_rng(7)
+    lo, hi = pd.Timestamp("2024-02-25", tz="UTC").timestamp(), pd.Timestamp("2024-03-16", tz="UTC").timestamp()
+    t = rng.integers(int(lo), int(hi), 20_000)
+    a, b = rng.integers(0, 3, len(t)), rng.integers(0, 3, len(t))
+    got, want = fast.on_common_days(a, b, t), slow.on_common_days(a, b, t)
+    assert want.any() and not want.all()
+    np.testing.assert_array_equal(got, want)
