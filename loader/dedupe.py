@@ -19,13 +19,20 @@ class DuplicateFilter:
     def __call__(self, sessions: pd.DataFrame, key_hash: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         if len(sessions) == 0:
             return sessions, np.zeros(0, dtype=np.int64)
-        first_in_block = ~pd.Series(key_hash).duplicated().to_numpy()
-        pos = np.searchsorted(self.seen, key_hash)
-        known = ((pos < len(self.seen)) & (self.seen[np.minimum(pos, max(len(self.seen) - 1, 0))] == key_hash)
-                 if len(self.seen) else np.zeros(len(key_hash), bool))
-        keep = first_in_block & ~known
-        new = np.sort(key_hash[keep])
-        self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
+        # The block's hashes in sorted order (stable, so the first of equal hashes is the earliest
+        # row): repeats within the block are neighbours, and the binary searches into ``seen``
+        # walk it in order (a 100k-row block's unsorted searches cost twice the sort, mostly cache
+        # misses, growing with the dump).
+        order = np.argsort(key_hash, kind="stable")
+        ordered = key_hash[order]
+        keep_sorted = np.ones(len(ordered), dtype=bool)
+        keep_sorted[1:] = ordered[1:] != ordered[:-1]
+        pos = np.searchsorted(self.seen, ordered)
+        if len(self.seen):
+            keep_sorted &= self.seen[np.minimum(pos, len(self.seen) - 1)] != ordered
+        self.seen = np.insert(self.seen, pos[keep_sorted], ordered[keep_sorted])
+        keep = np.empty(len(ordered), dtype=bool)
+        keep[order] = keep_sorted
         dropped = sessions["source_line"].to_numpy()[~keep]
         return sessions[keep], dropped
 

@@ -86,3 +86,19 @@ def mix_into(out: np.ndarray, words: np.ndarray, salt: int) -> bool:
         return False
     KERNEL.mix_into(out, np.ascontiguousarray(words, dtype=np.uint64), salt)
     return True
+
+
+def name_lines(data: bytes, names: tuple[bytes, ...]) -> list[int] | None:
+    """0-based lines of ``data`` holding any of ``names`` with data's ASCII letters lower-cased, in
+    order, each once (``loader/parse.py``'s ``name_lines_pure``); None without the kernel or for names
+    it does not take (empty, over 64, holding a newline or an ASCII capital)."""
+    if KERNEL is None or not names or len(names) > 64:
+        return None
+    if any(not n or b"\n" in n or n != n.lower() for n in names):
+        return None
+    out = np.empty(256, dtype=np.int64)
+    found = KERNEL.name_lines(data, names, out)
+    if found > len(out):  # a name on many lines: once more with room for all
+        out = np.empty(found, dtype=np.int64)
+        found = KERNEL.name_lines(data, names, out)
+    return out[:found].tolist()

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from cdrnet import __version__
 from cdrnet.errors import CdrnetError, CorruptInputError, IngestWorkerError, UnknownLayoutError
+from cdrnet.loader import native
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.detect import Detection, detect
@@ -74,6 +75,23 @@ def _after_lines(data: bytes, skip: int) -> bytes:
 def _line_text(data: bytes, starts: np.ndarray, k: int) -> str:
     end = starts[k + 1] - 1 if k + 1 < len(starts) else len(data)
     return data[starts[k] : end].decode("utf-8", errors="replace")
+
+
+def name_lines_pure(data: bytes, names: list[bytes]) -> list[int]:
+    """0-based lines of ``data`` holding any of ``names`` with its ASCII letters lower-cased, in order,
+    each once: the reference for ``native.name_lines``. After a hit the search goes on from the next
+    line, so a name on every row costs a find per row, not per occurrence."""
+    low = data.lower()
+    hits: list[int] = []
+    for name in names:
+        at = low.find(name)
+        while at >= 0:
+            hits.append(at)
+            end = low.find(b"\n", at)
+            at = low.find(name, end + 1) if end >= 0 else -1
+    if not hits:
+        return []
+    return sorted(set((np.searchsorted(_line_starts(data), hits, side="right") - 1).tolist()))
 
 
 def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
@@ -656,23 +674,14 @@ class DumpParser:
         """0-based lines of a block holding a subscriber column name (any case, ASCII), in order.
 
         A name holding another (``msisdn_userid`` holds ``msisdn``) finds no line the shorter one
-        misses, so only the shortest are searched; after a hit the search goes on from the next
-        line, so a name on every row costs a find per row, not per occurrence.
+        misses, so only the shortest are searched. The compiled kernel does it in one pass over the
+        block (the pure path lowers a copy and searches it once per name: ~40 ms of a 16 MB block).
         """
         if self._msisdn_names is None:
             names = {n.encode() for layout in self.layouts for n in layout.normalised.get("msisdn", ()) if n}
             self._msisdn_names = sorted(n for n in names if not any(o != n and o in n for o in names))
-        low = data.lower()
-        hits: list[int] = []
-        for name in self._msisdn_names:
-            at = low.find(name)
-            while at >= 0:
-                hits.append(at)
-                end = low.find(b"\n", at)
-                at = low.find(name, end + 1) if end >= 0 else -1
-        if not hits:
-            return []
-        return sorted(set((np.searchsorted(_line_starts(data), hits, side="right") - 1).tolist()))
+        found = native.name_lines(data, tuple(self._msisdn_names))
+        return found if found is not None else name_lines_pure(data, self._msisdn_names)
 
     def _same_reading(self, header: Detection) -> bool:
         """Whether a header reads rows exactly as the current one does (a plain repeat)."""

@@ -40,3 +40,29 @@ def test_empty_and_extremes() -> None:
     hs.add(np.zeros(0, dtype=np.uint64))
     hs.add(np.array([2**64 - 1, 2**64 - 1], dtype=np.uint64))
     assert hs.contains(np.array([0, 2**64 - 1, 2**64 - 2], dtype=np.uint64)).tolist() == [False, True, False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=40).map(lambda h: h * 0x9E3779B97F4A7C15 % 2**64),
+                         max_size=30), max_size=8))
+def test_duplicate_filter_keeps_each_key_once_in_row_order(blocks: list[list[int]]) -> None:
+    """DuplicateFilter (sorted per block since the fifth round) keeps a row when its key hash was
+    not seen in an earlier block nor earlier in its own, and drops the rest by line, as a set would."""
+    import pandas as pd
+
+    from cdrnet.loader.dedupe import DuplicateFilter
+
+    seen: set[int] = set()
+    dup = DuplicateFilter()
+    line = 0
+    for block in blocks:
+        lines = np.arange(line, line + len(block), dtype=np.int64)
+        line += len(block)
+        kept, dropped = dup(pd.DataFrame({"source_line": lines}), np.array(block, dtype=np.uint64))
+        want = []
+        for h in block:
+            want.append(h not in seen)
+            seen.add(h)
+        assert kept["source_line"].tolist() == lines[np.array(want, dtype=bool)].tolist()
+        assert dropped.tolist() == lines[~np.array(want, dtype=bool)].tolist()
+        assert dup.seen.tolist() == sorted(seen)

@@ -216,3 +216,37 @@ def test_session_hashes_kernel_equals_pure_path(rows):
         native.KERNEL = saved
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+#: Lines of a block: the layouts' subscriber column names in any case, parts of them, other
+#: header-like words, data-like rows, arbitrary bytes; joined with newlines (carriage returns kept).
+NAME_LINE = st.one_of(
+    st.sampled_from(["MSISDN,START", "msisdn", "Msisdn_UserId;x", "mobile no.", "MOBILE NO", "Target No",
+                     "TARGET/A-PARTY NUMBER", "target/a-party", "A PARTY NUMBER", "calling party telephone number",
+                     "msisd", "xmsisdnx,msisdn", "919876543210,10.1.2.3,4G", "", "\r", "ms\u0130sdn"]),
+    st.text(alphabet="msidnMSIDN ,.\r-/abcopqrtuyzAT", max_size=30),
+    st.binary(max_size=30).map(lambda b: b.replace(b"\n", b" ").decode("latin-1")),
+)
+NAMES = [b"a party number", b"calling party telephone number", b"mobile no.", b"msisdn", b"target no",
+         b"target number", b"target/a-party number"]
+
+
+@needs_kernel
+@SETTINGS
+@given(lines=st.lists(NAME_LINE, max_size=400), end=st.booleans(),
+       names=st.one_of(st.just(NAMES), st.lists(st.sampled_from(NAMES + [b"n", b"a-", b"."]), min_size=1, max_size=5)))
+def test_name_lines_kernel_equals_pure_path(lines, end, names):
+    """The kernel's one-pass search finds the same header candidates as lower() + find, including
+    a name on hundreds of lines (the kernel's second call with room) and non-ASCII bytes."""
+    from cdrnet.loader.parse import name_lines_pure
+
+    data = "\n".join(lines).encode("utf-8", errors="surrogatepass") + (b"\n" if end else b"")
+    assert native.name_lines(data, tuple(names)) == name_lines_pure(data, names)
+
+
+def test_name_lines_refuses_what_the_pure_path_must_decide():
+    """Names the kernel does not claim to read as the pure path does go back to it (None)."""
+    assert native.name_lines(b"MSISDN\n", (b"MSISDN",)) is None or native.KERNEL is None
+    assert native.name_lines(b"a\nb", (b"a\nb",)) is None
+    assert native.name_lines(b"x", ()) is None
+    assert native.name_lines(b"x", (b"",)) is None
