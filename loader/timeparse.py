@@ -40,6 +40,14 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
     return out
 
 
+def parse_iso(text: pd.Series) -> pd.Series:
+    """ISO 8601 texts as naive times: a value with an offset is read as its UTC time, one without
+    as written. Both kinds may share a column (hostile or hand-edited input): pandas refuses a mix
+    ("Mixed timezones detected") unless told ``utc=True``, which reads a naive value as written
+    and converts one with an offset, so one call gives the same result as each kind alone."""
+    return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+
+
 def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     """Parse naive local times trying each format in turn on what is still unparsed.
 
@@ -58,9 +66,7 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
         if not len(rows):
             break
         if fmt == "ISO8601":
-            parsed = pd.to_datetime(text.iloc[rows], format="ISO8601", errors="coerce")
-            if getattr(parsed.dt, "tz", None) is not None:
-                parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+            parsed = parse_iso(text.iloc[rows])
         else:
             items = compile_format(fmt)
             if items is not None:

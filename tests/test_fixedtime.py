@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from cdrnet.loader.dateorder import NUMERIC_DATE, formats_for_order, numeric_fields
 from cdrnet.loader.fixedtime import compile_format, may_match, parse_fixed
 from cdrnet.loader.layouts import builtin_layouts
-from cdrnet.loader.timeparse import NAT, _parse_format, parse_local
+from cdrnet.loader.timeparse import NAT, _parse_format, parse_iso, parse_local
 
 
 def _layout_formats() -> list[str]:
@@ -90,9 +90,7 @@ def general(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
         if not todo.any():
             break
         if fmt == "ISO8601":
-            parsed = pd.to_datetime(text[todo], format="ISO8601", errors="coerce")
-            if getattr(parsed.dt, "tz", None) is not None:
-                parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+            parsed = parse_iso(text[todo])
         else:
             parsed = _parse_format(text[todo], fmt)
         parsed = parsed.astype("datetime64[s]")
@@ -203,3 +201,11 @@ def test_numeric_fields_edge_values():
     f1, f2, y = numeric_fields(pd.Series(values, dtype="string"))
     assert (f1.tolist(), f2.tolist(), y.tolist()) == regex_fields(values)
     assert f1.tolist() == [17, 7, 1, 1, 1, 1, 99, 1, 1]
+
+
+def test_iso_values_with_and_without_an_offset_in_one_column():
+    """pandas refuses such a mix ("Mixed timezones detected"); hypothesis found it crashing ingest."""
+    text = pd.Series(["19900101 000000", "2023-07-17T10:11:12+05:30", "2023-07-17T10:11:12", "junk"], dtype="string")
+    got = parse_local(text, ("ISO8601",))
+    assert got.astype("string").tolist()[:3] == ["1990-01-01 00:00:00", "2023-07-17 04:41:12", "2023-07-17 10:11:12"]
+    assert got.isna().tolist() == [False, False, False, True]
