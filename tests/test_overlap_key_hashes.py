@@ -26,6 +26,20 @@ def _fresh(ws: wsm.Workspace, sha: str) -> np.ndarray:
 
 
 @pytest.fixture
+def parquet_opens(monkeypatch) -> list[str]:
+    """The paths the workspace opens with ``pq.ParquetFile`` from now on (the files it reads back)."""
+    opened: list[str] = []
+    real = pq.ParquetFile
+
+    def counting(path, *a, **k):
+        opened.append(str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(wsm.pq, "ParquetFile", counting)
+    return opened
+
+
+@pytest.fixture
 def three_parts(ws, tmp_path):
     s = make_sessions(12)
     for name, rows in (("a", s.iloc[:6]), ("b", s.iloc[4:10]), ("c", s.iloc[8:])):
@@ -35,17 +49,11 @@ def three_parts(ws, tmp_path):
     return ws, res.loaded
 
 
-def test_batch_answers_equal_fresh_reads_and_read_each_dump_once(three_parts, monkeypatch):
+def test_batch_answers_equal_fresh_reads_and_read_each_dump_once(three_parts, parquet_opens):
     ws, reports = three_parts
     outside = {r.sha256: ws.session_key_hashes(exclude=r.sha256, msisdns=r.msisdns) for r in reports}
-    opened: list[str] = []
-    real = pq.ParquetFile
-
-    def counting(path, *a, **k):
-        opened.append(str(path))
-        return real(path, *a, **k)
-
-    monkeypatch.setattr(wsm.pq, "ParquetFile", counting)
+    opened = parquet_opens
+    opened.clear()  # count the batch's reads only
     with ws.ingest_batch():
         for _ in range(2):
             for r in reports:
@@ -85,7 +93,7 @@ def test_a_dump_read_again_is_not_answered_from_its_old_hashes(ws, tmp_path):
         assert np.array_equal(ws.session_key_hashes(exclude=sha_b), _fresh(ws, sha_a))
 
 
-def test_published_dumps_hold_the_hashes_their_files_hold_without_reading_them(ws, tmp_path, monkeypatch):
+def test_published_dumps_hold_the_hashes_their_files_hold_without_reading_them(ws, tmp_path, parquet_opens):
     """Inside a batch a published dump's key hashes come from its duplicate filter: the same set its
     Parquet file holds (the overlap check counts members, so order does not matter), and no file is
     opened for them."""
@@ -95,18 +103,10 @@ def test_published_dumps_hold_the_hashes_their_files_hold_without_reading_them(w
         path = tmp_path / f"{name}.csv"
         path.write_text(render(rows, "paper"))
         paths.append(path)
-    opened: list[str] = []
-    real = pq.ParquetFile
-
-    def counting(path, *a, **k):
-        opened.append(str(path))
-        return real(path, *a, **k)
-
-    monkeypatch.setattr(wsm.pq, "ParquetFile", counting)
     with ws.ingest_batch():
         res = ingest(ws, *paths)
         assert [r.duplicates_of_other_dumps for r in res.loaded] == [0, 4, 2]
-        assert opened == []
+        assert parquet_opens == []
         for r in res.loaded:
             assert np.array_equal(ws._key_hashes[r.sha256], np.sort(_fresh(ws, r.sha256)))
 
