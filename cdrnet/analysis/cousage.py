@@ -20,7 +20,7 @@ from scipy import stats
 
 from cdrnet.analysis.null import expected_pairs
 from cdrnet.analysis.observed import _DAY_BASE, MIN_COMMON_DAYS, PER_FLOW, Coverage, pair_common_days
-from cdrnet.analysis.sweep import SweepStats, window_pairs
+from cdrnet.analysis.sweep import SweepStats, window_pairs, window_runs
 from cdrnet.analysis.units import (
     CALL_MIN_DURATION_TOL_S,
     CALL_MIRROR_RATIO,
@@ -159,21 +159,31 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
     """
     if units.empty:
         return iter(()), np.zeros(0, dtype=object)
-    u = units.assign(sub=codes.get_indexer(units["msisdn"]))
-    kcode, kuni = pd.factorize(u["key"])
-    u = u.assign(kc=kcode).sort_values(["kc", "t", "sub"], kind="stable").reset_index()
-    key, t, sub = u["kc"].to_numpy(np.int64), u["t"].to_numpy(np.int64), u["sub"].to_numpy(np.int64)
-    orig = u["index"].to_numpy()
-    t_end = u["t_end"].to_numpy(np.int64) if overlap else None
+    kcode, kuni = pd.factorize(units["key"])
+    # Sort integer columns only (a stable lexsort is the stable sort on (kc, t, sub)): sorting the
+    # units frame itself moved its string columns too.
+    sub0 = codes.get_indexer(units["msisdn"]).astype(np.int64)
+    t0 = units["t"].to_numpy(np.int64)
+    order = np.lexsort((sub0, t0, kcode))
+    key, t, sub = kcode.astype(np.int64)[order], t0[order], sub0[order]
+    orig = units.index.to_numpy()[order]
+    t_end = units["t_end"].to_numpy(np.int64)[order] if overlap else None
 
     def chunks() -> Iterator[Matches]:
+        if not full:
+            # The earlier unit of each match repeats once per follower: take its attributes by
+            # repeat (sequential), not by gathering through an expanded index.
+            for first, count, j in window_runs(key, t, window, stats_out, t_end=t_end):
+                si, sj = np.repeat(sub[first], count), sub[j]
+                keep = si != sj
+                si, sj = si[keep], sj[keep]
+                yield {"a": np.minimum(si, sj), "b": np.maximum(si, sj),
+                       "key": np.repeat(key[first], count)[keep], "lo": np.repeat(t[first], count)[keep],
+                       "hi": t[j[keep]]}
+            return
         for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
             si, sj = sub[i], sub[j]
             keep = si != sj
-            if not full:  # i precedes j in (key, t) order, so t[i] <= t[j]
-                i, j, si, sj = i[keep], j[keep], si[keep], sj[keep]
-                yield {"a": np.minimum(si, sj), "b": np.maximum(si, sj), "key": key[i], "lo": t[i], "hi": t[j]}
-                continue
             i, j = i[keep], j[keep]
             swap = sub[i] > sub[j]
             a_idx, b_idx = np.where(swap, j, i), np.where(swap, i, j)
@@ -458,34 +468,42 @@ def add_resolution(edges: pd.DataFrame, codes: pd.Index, resolution: dict[str, i
     return sorted((k, v) for k, v in (resolution or {}).items() if v > window and k in present)
 
 
-def _aggregate(chunks: Iterable[Matches], kuni: np.ndarray, units: pd.DataFrame, codes: pd.Index, window: int,
-               overlap: bool, mean_dur: pd.Series | None, days: DayFrame, shift: bool = True,
-               tight: int | None = None) -> pd.DataFrame:
-    """Per pair: observed matches, expected matches, per-key counts, first/last time.
+#: Largest dense per-pair (subscribers squared) or per-(pair, key) table the reduction keeps, in
+#: cells of 8 bytes: 4,096 subscribers, or 1,000 subscribers with 16 keys. Larger cases reduce
+#: each chunk with a pandas groupby instead (same result, slower).
+DENSE_MAX_CELLS = 1 << 24
 
-    Each chunk of matches is reduced to one row per (pair, key) at once, so
-    memory follows the number of distinct (pair, key)s, not of matches.
-    """
-    n_keys = max(len(kuni), 1)
+
+def _chunk_columns(m: Matches, tight: int | None) -> tuple[np.ndarray, ...]:
+    """A chunk as (a, b, key, lo, hi, close, near) arrays (lo <= hi: the pair's two times)."""
+    if "lo" in m:
+        lo, hi = np.asarray(m["lo"], dtype=np.int64), np.asarray(m["hi"], dtype=np.int64)
+    else:
+        ta, tb = np.asarray(m["ta"], dtype=np.int64), np.asarray(m["tb"], dtype=np.int64)
+        lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+    a, b = np.asarray(m["a"], dtype=np.int64), np.asarray(m["b"], dtype=np.int64)
+    close = (hi - lo <= tight) if tight is not None else np.zeros(len(a), dtype=bool)
+    near = (hi - lo <= tight + COARSE_TIGHT_EXTRA_S) if tight is not None else close
+    return a, b, np.asarray(m["key"], dtype=np.int64), lo, hi, close, near
+
+
+def _reduce_grouped(chunks: Iterable[Matches], n: int, n_keys: int,
+                    tight: int | None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Per pair (obs, first, last, tight, tight2; sorted by a, b) and per (pair, key) counts,
+    by a pandas groupby per chunk: the reference for ``_reduce_dense`` and the path of cases
+    too large for its tables."""
     partial = []
     for m in chunks:
         if not _rows(m):
             continue
-        if "lo" in m:
-            lo, hi = np.asarray(m["lo"], dtype=np.int64), np.asarray(m["hi"], dtype=np.int64)
-        else:
-            ta, tb = np.asarray(m["ta"], dtype=np.int64), np.asarray(m["tb"], dtype=np.int64)
-            lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
-        code = ((np.asarray(m["a"], dtype=np.int64) * len(codes) + np.asarray(m["b"], dtype=np.int64)) * n_keys
-                + np.asarray(m["key"], dtype=np.int64))
-        close = (hi - lo <= tight) if tight is not None else np.zeros(len(code), dtype=bool)
-        near = (hi - lo <= tight + COARSE_TIGHT_EXTRA_S) if tight is not None else close
+        a, b, key, lo, hi, close, near = _chunk_columns(m, tight)
+        code = (a * n + b) * n_keys + key
         g = pd.DataFrame({"code": code, "lo": lo, "hi": hi, "tight": close.astype(np.int64),
                           "tight2": near.astype(np.int64)}).groupby("code", sort=False)
         partial.append(pd.DataFrame({"c": g.size(), "lo": g["lo"].min(), "hi": g["hi"].max(), "tight": g["tight"].sum(),
                                      "tight2": g["tight2"].sum()}))
     if not partial:
-        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last", "common_days"])
+        return None
     per = pd.concat(partial)
     if len(partial) > 1:
         g = per.groupby(level=0, sort=False)
@@ -493,13 +511,83 @@ def _aggregate(chunks: Iterable[Matches], kuni: np.ndarray, units: pd.DataFrame,
                             "tight2": g["tight2"].sum()})
     code = per.index.to_numpy(np.int64)
     pair, key = np.divmod(code, n_keys)
-    a, b = np.divmod(pair, len(codes))
-    per_key = pd.DataFrame({"a": a, "b": b, "key": kuni[key], "c": per["c"].to_numpy()})
+    a, b = np.divmod(pair, n)
+    per_key = pd.DataFrame({"a": a, "b": b, "key": key, "c": per["c"].to_numpy()})
     by_pair = per.groupby([a, b], sort=True)
     agg = pd.DataFrame({"obs": by_pair["c"].sum(), "first": by_pair["lo"].min(), "last": by_pair["hi"].max(),
                         "tight": by_pair["tight"].sum(), "tight2": by_pair["tight2"].sum()})
     agg.index = agg.index.set_names(["a", "b"])
-    agg = agg.reset_index()
+    return agg.reset_index(), per_key
+
+
+def _reduce_dense(chunks: Iterable[Matches], n: int, n_keys: int,
+                  tight: int | None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``_reduce_grouped``'s result from dense tables indexed by pair (a * n + b) and by
+    (pair, key): a bincount or an unbuffered min/max per chunk, no hashing.
+
+    A 10M-session case has ~130M matches; hashing them into groups (pandas) cost ~14 CPU s,
+    counting into a table indexed by the codes themselves a fraction of that. First/last and
+    the tight counts are per pair, so only the match count needs the (pair, key) table; when
+    that table would be too large (many cells), it is counted per chunk by value_counts.
+    """
+    cells = n * n
+    dense_keys = cells * n_keys <= DENSE_MAX_CELLS
+    obs = np.zeros(cells, dtype=np.int64)
+    first = np.full(cells, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(cells, np.iinfo(np.int64).min, dtype=np.int64)
+    t1 = np.zeros(cells, dtype=np.int64)
+    t2 = np.zeros(cells, dtype=np.int64)
+    per_key_dense = np.zeros(cells * n_keys if dense_keys else 0, dtype=np.int64)
+    per_key_parts: list[pd.Series] = []
+    for m in chunks:
+        if not _rows(m):
+            continue
+        a, b, key, lo, hi, close, near = _chunk_columns(m, tight)
+        pair = a * n + b
+        obs += np.bincount(pair, minlength=cells)
+        np.minimum.at(first, pair, lo)
+        np.maximum.at(last, pair, hi)
+        if tight is not None:
+            t1 += np.bincount(pair[close], minlength=cells)
+            t2 += np.bincount(pair[near], minlength=cells)
+        code = pair * n_keys + key
+        if dense_keys:
+            per_key_dense += np.bincount(code, minlength=len(per_key_dense))
+        else:
+            per_key_parts.append(pd.Series(code).value_counts(sort=False))
+    seen = np.flatnonzero(obs)
+    if not len(seen):
+        return None
+    a, b = np.divmod(seen, n)
+    agg = pd.DataFrame({"a": a, "b": b, "obs": obs[seen], "first": first[seen], "last": last[seen],
+                        "tight": t1[seen], "tight2": t2[seen]})
+    if dense_keys:
+        code = np.flatnonzero(per_key_dense)
+        c = per_key_dense[code]
+    else:
+        counts = pd.concat(per_key_parts)
+        counts = counts.groupby(level=0, sort=False).sum() if len(per_key_parts) > 1 else counts
+        code, c = counts.index.to_numpy(np.int64), counts.to_numpy(np.int64)
+    pair, key = np.divmod(code, n_keys)
+    ka, kb = np.divmod(pair, n)
+    return agg, pd.DataFrame({"a": ka, "b": kb, "key": key, "c": c})
+
+
+def _aggregate(chunks: Iterable[Matches], kuni: np.ndarray, units: pd.DataFrame, codes: pd.Index, window: int,
+               overlap: bool, mean_dur: pd.Series | None, days: DayFrame, shift: bool = True,
+               tight: int | None = None) -> pd.DataFrame:
+    """Per pair: observed matches, expected matches, per-key counts, first/last time.
+
+    Each chunk of matches is reduced into per-pair and per-(pair, key) totals at once, so
+    memory follows the number of pairs and (pair, key)s, not of matches.
+    """
+    n, n_keys = len(codes), max(len(kuni), 1)
+    reduce = _reduce_dense if n * n <= DENSE_MAX_CELLS else _reduce_grouped
+    reduced = reduce(chunks, n, n_keys, tight)
+    if reduced is None:
+        return pd.DataFrame(columns=["a", "b", "obs", "exp", "keys", "first", "last", "common_days"])
+    agg, per_key = reduced
+    per_key["key"] = kuni[per_key["key"].to_numpy()]
     agg["keys"] = keys_text(per_key).to_numpy()
     agg["exp"], agg["common_days"] = _expected(units, codes, agg,
                                                window_factor(agg, codes, window, mean_dur if overlap else None),

@@ -173,6 +173,24 @@ def cell_sessions(frame: pd.DataFrame, calls: pd.DataFrame | None = None,
     return out.assign(key=out["cell_id"])
 
 
+def _burst_order(m_code: np.ndarray, k_code: np.ndarray, t: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """The stable order by (subscriber, key, time, tie): ``np.lexsort((tie, t, k_code, m_code))``.
+
+    When subscriber, key and time fit one int64 together (any real case: 2**62 covers a
+    million subscribers x a thousand keys x a century of seconds), they are sorted as one
+    number: a lexsort costs one stable sort per key, so two keys instead of four halve it.
+    """
+    if not len(t):
+        return np.zeros(0, dtype=np.intp)
+    n_k = int(k_code.max()) + 1
+    t0 = int(t.min())
+    span = int(t.max()) - t0 + 1
+    if (int(m_code.max()) + 1) * n_k * span < (1 << 62):
+        line = (m_code.astype(np.int64) * n_k + k_code) * span + (t - t0)
+        return np.lexsort((tie, line))
+    return np.lexsort((tie, t, k_code, m_code))
+
+
 def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     """Merge each subscriber's sessions per key into bursts.
 
@@ -190,7 +208,7 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     # session key breaks ties, through its first 64 bits (same order as the hex text).
     m_code, m_uni = pd.factorize(frame["msisdn"], sort=True)
     k_code, k_uni = pd.factorize(frame["key"], sort=True)
-    order = np.lexsort((key_hash_of(frame["session_key"]), t, k_code, m_code))
+    order = _burst_order(m_code, k_code, t, key_hash_of(frame["session_key"]))
     m_code, k_code, t, te = m_code[order], k_code[order], t[order], te[order]
     same = (m_code[1:] == m_code[:-1]) & (k_code[1:] == k_code[:-1])
     new = np.r_[True, ~(same & (np.diff(t) <= gap))]
