@@ -147,6 +147,20 @@ def _rows(m: Matches) -> int:
     return len(m) if isinstance(m, pd.DataFrame) else len(m["a"])
 
 
+def _sub_codes(units: pd.DataFrame, codes: pd.Index) -> np.ndarray:
+    """The engine's subscriber code of each unit: the ``sub`` column ``link`` adds once (both the
+    sweep and the null read it; looking the numbers up as text cost ~0.7 CPU s per 10M-session
+    channel each time), else looked up here."""
+    if "sub" in units:
+        return units["sub"].to_numpy(np.int64)
+    return codes.get_indexer(units["msisdn"]).astype(np.int64)
+
+
+def _with_sub(units: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
+    """``units`` with the ``sub`` column ``_sub_codes`` reads."""
+    return units.assign(sub=codes.get_indexer(units["msisdn"]).astype(np.int64))
+
+
 def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
                   stats_out: SweepStats, full: bool = True) -> tuple[Iterator[Matches], np.ndarray]:
     """Matched unit pairs of different subscribers on the same key, chunk by chunk.
@@ -162,7 +176,7 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
     kcode, kuni = pd.factorize(units["key"])
     # Sort integer columns only (a stable lexsort is the stable sort on (kc, t, sub)): sorting the
     # units frame itself moved its string columns too.
-    sub0 = codes.get_indexer(units["msisdn"]).astype(np.int64)
+    sub0 = _sub_codes(units, codes)
     t0 = units["t"].to_numpy(np.int64)
     order = np.lexsort((sub0, t0, kcode))
     key, t, sub = kcode.astype(np.int64)[order], t0[order], sub0[order]
@@ -243,7 +257,7 @@ def _expected(units: pd.DataFrame, codes: pd.Index, pairs: pd.DataFrame, factor:
               shift: bool, days: DayFrame) -> tuple[np.ndarray, np.ndarray]:
     if pairs.empty:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
-    sub = codes.get_indexer(units["msisdn"])
+    sub = _sub_codes(units, codes)
     tl = units["t"].to_numpy(np.int64) + days.offset
     exp, common = expected_pairs(sub, units["key"].to_numpy(), tl, len(codes), pairs["a"].to_numpy(np.int64),
                                  pairs["b"].to_numpy(np.int64), days.sig, days.sets, shift=shift)
@@ -342,6 +356,19 @@ def bh_qvalues(p: np.ndarray, m_total: int) -> np.ndarray:
     return out
 
 
+#: What messaging and co-location units are built from (bursts, the flow scopes, cell sightings).
+MESSAGING_COLUMNS = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category",
+                     "dump_sha256"]
+CELL_COLUMNS = ["session_key", "msisdn", "cell_id", "start_utc", "end_utc", "dump_sha256", "source_line"]
+
+
+def _only(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with only those of ``columns`` it has: a channel's row filter then copies these
+    columns alone, not every column the caller loaded (at 10M sessions each filtered copy of the
+    whole frame was gigabytes of peak memory)."""
+    return frame[[c for c in columns if c in frame.columns]]
+
+
 def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | None = None,
          keep_matches: bool = False, coverage: Coverage | None = None,
          calls: pd.DataFrame | None = None) -> LinkResult:
@@ -383,20 +410,20 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
             chunks = iter(parts)
         return chunks, kuni
 
-    msg_frame = messaging_sessions(frame, params.apps, params.possible_apps)
+    msg_frame = messaging_sessions(_only(frame, MESSAGING_COLUMNS), params.apps, params.possible_apps)
     if overlap:
         msg_frame = _overlap_ends(msg_frame, cov, w)
-    msg = bursts(msg_frame, gap)
+    msg = _with_sub(bursts(msg_frame, gap), codes)
     dur = (msg["t_end"] - msg["t"]).groupby(msg["msisdn"]).mean() if overlap else None
     per_channel["messaging"] = _aggregate(*run("messaging", msg, w, overlap), msg, codes, w, overlap, dur, days,
                                           tight=None if overlap else params.tight_window_s)
     if params.calls:
-        cu = _call_units(frame, cov)
+        cu = _with_sub(_call_units(frame, cov), codes)
         per_channel["call"] = _aggregate(*run("call", cu, params.call_window_s, False,
                                               lambda c: _call_filter(c, cu, params.call_duration_tol)),
                                          cu, codes, params.call_window_s, False, None, days, shift=False)
     if params.colocation:
-        cells = bursts(cell_sessions(frame, calls, cov.call_periods), gap)
+        cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap), codes)
         per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False, on_days=coloc_days), cells, codes, w, False,
                                           None, coloc_days, shift=False)
     testable = tested_pairs(params, codes, days, coloc_days)
