@@ -226,8 +226,16 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     same = (m_code[1:] == m_code[:-1]) & (k_code[1:] == k_code[:-1])
     new = np.r_[True, ~(same & (np.diff(t) <= gap))]
     first = np.flatnonzero(new)
-    return pd.DataFrame({"msisdn": np.asarray(m_uni, dtype=object)[m_code[first]],
-                         "key": np.asarray(k_uni, dtype=object)[k_code[first]],
+    # The text columns are taken as Arrow arrays: Python str objects per burst, converted back
+    # to Arrow by the DataFrame, were the link's memory peak at 10M sessions (and ~1.7 CPU s).
+    return pd.DataFrame({"msisdn": _text(m_uni).take(m_code[first]),
+                         "key": _text(k_uni).take(k_code[first]),
                          "t": t[first], "t_end": np.maximum.reduceat(te, first),
                          "n": np.diff(np.r_[first, len(t)]),
-                         "first_key": frame["session_key"].array.take(order[first]).to_numpy(dtype=object)})
+                         "first_key": _text(frame["session_key"]).take(order[first])})
+
+
+def _text(values: pd.Index | pd.Series) -> pd.api.extensions.ExtensionArray:
+    """Values as the default string array (what a DataFrame makes of Python strings), so that
+    ``take`` copies bytes, not objects."""
+    return pd.array(values, dtype="str") if values.dtype != "str" else values.array
