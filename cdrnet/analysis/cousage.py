@@ -414,20 +414,27 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
     if overlap:
         msg_frame = _overlap_ends(msg_frame, cov, w)
     msg = _with_sub(bursts(msg_frame, gap), codes)
+    # Each channel's sessions and units are dropped once reduced: at 10M sessions the later
+    # channels' peaks (the null's bin matrices) otherwise sat on top of the earlier ones' tables.
+    del msg_frame
+    msg_counts = msg.groupby("msisdn")["n"].sum()
     dur = (msg["t_end"] - msg["t"]).groupby(msg["msisdn"]).mean() if overlap else None
     per_channel["messaging"] = _aggregate(*run("messaging", msg, w, overlap), msg, codes, w, overlap, dur, days,
                                           tight=None if overlap else params.tight_window_s)
+    del msg, dur
     if params.calls:
         cu = _with_sub(_call_units(frame, cov), codes)
         per_channel["call"] = _aggregate(*run("call", cu, params.call_window_s, False,
                                               lambda c: _call_filter(c, cu, params.call_duration_tol)),
                                          cu, codes, params.call_window_s, False, None, days, shift=False)
+        del cu
     if params.colocation:
         cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap), codes)
         per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False, on_days=coloc_days), cells, codes, w, False,
                                           None, coloc_days, shift=False)
+        del cells
     testable = tested_pairs(params, codes, days, coloc_days)
-    edges, unscored = combine(per_channel, codes, params, msg.groupby("msisdn")["n"].sum(), testable, resolution,
+    edges, unscored = combine(per_channel, codes, params, msg_counts, testable, resolution,
                               days, coloc_days)
     coarse = add_resolution(edges, codes, resolution, w)
     return LinkResult(edges=edges, params=params, subscribers=n, sessions=len(frame),
