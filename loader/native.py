@@ -102,3 +102,16 @@ def name_lines(data: bytes, names: tuple[bytes, ...]) -> list[int] | None:
         out = np.empty(found, dtype=np.int64)
         found = KERNEL.name_lines(data, names, out)
     return out[:found].tolist()
+
+
+def pad_lines(data: bytes) -> tuple[int, np.ndarray] | None:
+    """(lines of ``data``, 0-based numbers of its padding lines), as ``loader/parse.py``'s
+    ``_pad_lines_pure`` finds them; None without the kernel."""
+    if KERNEL is None:
+        return None
+    out = np.empty(64, dtype=np.int64)
+    lines, found = KERNEL.pad_lines(data, out)
+    if found > len(out):  # a padded sheet: once more with room for all
+        out = np.empty(found, dtype=np.int64)
+        lines, found = KERNEL.pad_lines(data, out)
+    return lines, out[:found]

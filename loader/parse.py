@@ -162,23 +162,21 @@ _PAD_BYTES = np.zeros(256, dtype=bool)
 _PAD_BYTES[list(b" \t,;|\"'\n\x0b\x0c")] = True
 
 
-def _drop_padding(data: bytes, first: int) -> tuple[bytes, np.ndarray, int]:
-    """Take out blank and empty-cell lines (non-data) before splitting, vectorised.
+def _pad_lines_pure(data: bytes) -> tuple[int, np.ndarray]:
+    """(lines of ``data``, 0-based numbers of its padding lines), vectorised: the reference for
+    ``native.pad_lines``.
 
-    Returns the remaining bytes, the file line number of each remaining line and how
-    many lines were padding: a sheet padded with 500,000 empty rows then costs a
-    few numpy passes instead of half a million rows through the normaliser. A padding
-    line starts and ends with a padding byte (an empty quoted cell starts with two
-    quotes), so ordinary blocks are passed over after a look at their line ends.
+    A padding line is made of padding bytes only (an empty quoted cell starts with two quotes, so a
+    line opening a quote without a second one is not); an empty line always is. Ordinary blocks are
+    passed over after a look at their line ends.
     """
     if not data:
-        return data, np.zeros(0, dtype=np.int64), 0
+        return 0, np.zeros(0, dtype=np.int64)
     arr = np.frombuffer(data, dtype=np.uint8)
     starts = _line_starts(data)
     if data.endswith(b"\n"):
         starts = starts[:-1]  # the empty string after a final newline is not a line
     n = len(starts)
-    every = np.arange(first, first + n, dtype=np.int64)
     nxt = np.append(starts[1:], len(arr))  # where each line's bytes, its newline included, end
     ends = np.append(starts[1:] - 1, len(arr))  # each line's newline (or the end)
     last = np.maximum(ends - 1, starts)
@@ -186,13 +184,32 @@ def _drop_padding(data: bytes, first: int) -> tuple[bytes, np.ndarray, int]:
     cand = (_PAD_BYTES[arr[starts]] & _PAD_BYTES[arr[last]]
             & ((arr[starts] != ord('"')) | (arr[second] == ord('"')))) | (ends == starts)
     if not cand.any():
-        return data, every, 0
+        return n, np.zeros(0, dtype=np.int64)
     pad = np.zeros(n, dtype=bool)
     pad[cand] = _solid_bytes(arr, starts, nxt, cand) == 0
-    if not pad.any():
+    return n, np.flatnonzero(pad)
+
+
+def _drop_padding(data: bytes, first: int) -> tuple[bytes, np.ndarray, int]:
+    """Take out blank and empty-cell lines (non-data) before splitting.
+
+    Returns the remaining bytes, the file line number of each remaining line and how
+    many lines were padding: a sheet padded with 500,000 empty rows then costs a
+    few numpy passes instead of half a million rows through the normaliser. The padding
+    lines come from the kernel (a memchr per line) or :func:`_pad_lines_pure`; an ordinary
+    block, which has none, is not copied.
+    """
+    found = native.pad_lines(data)
+    n, pad_at = found if found is not None else _pad_lines_pure(data)
+    every = np.arange(first, first + n, dtype=np.int64)
+    if not len(pad_at):
         return data, every, 0
+    pad = np.zeros(n, dtype=bool)
+    pad[pad_at] = True
+    starts = _line_starts(data)[:n]
+    nxt = np.append(starts[1:], len(data))
     keep_bytes = np.repeat(~pad, nxt - starts)
-    return arr[keep_bytes].tobytes(), every[~pad], int(pad.sum())
+    return np.frombuffer(data, dtype=np.uint8)[keep_bytes].tobytes(), every[~pad], len(pad_at)
 
 
 def _solid_bytes(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -597,11 +614,12 @@ class DumpParser:
             return _second_layout_rejects(seg, seg_first), None
         if self.pool is None or current.decision is None:
             # The first block decides the date order the others are read in: parse it here.
-            key = block_key(report.sha256, part, seg_first, seg)
+            key = block_key(report.sha256, part, seg_first, seg) if self.capture or self.precomputed else None
             if self.capture:
+                assert key is not None
                 assert self._detection is not None
                 raise Captured(key, seg, seg_first, current, self._detection, part, report.name)
-            ahead = self.precomputed.pop(key, None)
+            ahead = self.precomputed.pop(key, None) if key is not None else None
             out = ahead if ahead is not None else process_block(seg, seg_first, current, self.opts, report.sha256,
                                                                 part, report.name)
             if current.decision is None:
@@ -623,8 +641,9 @@ class DumpParser:
         one with its columns in another order, or another layout's, starts a new segment
         and is itself counted as non-data.
         """
-        cuts = [(k, d) for k, d in self._header_lines(data, report, block_key(report.sha256, part, first, data))
-                if d is not None]
+        # The key hashes the block's bytes (~5 ms of 16 MB): only when a look-ahead may have searched it.
+        key = block_key(report.sha256, part, first, data) if self.capture or self.name_lines else None
+        cuts = [(k, d) for k, d in self._header_lines(data, report, key) if d is not None]
         if not cuts:
             yield data, first, None
             return

@@ -192,9 +192,7 @@ class BlockReader:
                     continue
                 text = overlong_marker(long_len, long_head) + text[nl:]
                 long_len = 0
-            text = carry + text
-            cut = text.rfind(b"\n")
-            body, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else (b"", text)
+            body, carry = _whole_lines(carry, text)
             if len(carry) > MAX_LINE_BYTES:
                 long_len, long_head, long_nul = len(carry), carry[: EXCERPT_CHARS * 4], not carry.strip(b"\x00")
                 carry = b""
@@ -215,6 +213,20 @@ class BlockReader:
         if kept:
             self.overlong += kept.count(OVERLONG_MARK)
             yield Block(kept, line, count_lines(kept), consumed)
+
+
+def _whole_lines(carry: bytes, text: bytes) -> tuple[bytes, bytes]:
+    """(the whole lines of ``carry + text``, the unfinished last line), copying the block once at most.
+
+    ``carry + text`` then two slices copied every 16 MB block twice; the lines are joined from a view
+    instead, and a chunk that ends a line with nothing carried is passed on as it is.
+    """
+    cut = text.rfind(b"\n")
+    if cut < 0:
+        return b"", carry + text
+    if not carry and cut == len(text) - 1:
+        return text, b""
+    return b"".join((carry, memoryview(text)[: cut + 1])), text[cut + 1 :]
 
 
 def _one_line_ending(text: bytes) -> bytes:

@@ -250,3 +250,39 @@ def test_name_lines_refuses_what_the_pure_path_must_decide():
     assert native.name_lines(b"a\nb", (b"a\nb",)) is None
     assert native.name_lines(b"x", ()) is None
     assert native.name_lines(b"x", (b"",)) is None
+
+
+#: Lines of a block: rows, padding (blank, empty cells, quoted empty cells) and near-padding.
+PAD_LINE = st.one_of(
+    st.sampled_from(["", ",,,,", " ", "\t", '"",""', '"', '",', '""', "'", ";|", ",,x,,", "x", "\x0b\x0c",
+                     "919876543210,10.1.2.3,4G", '" ,', "\r", ",\r", "\x00", "é,,"]),
+    st.text(alphabet=' \t,;|"\'x\x0b\x0c\r', max_size=12),
+)
+
+
+@needs_kernel
+@SETTINGS
+@given(lines=st.lists(PAD_LINE, max_size=300), end=st.booleans())
+def test_pad_lines_kernel_equals_pure_path(lines, end):
+    """The kernel's line-by-line padding search counts the same lines and finds the same padding
+    lines as the vectorised pure path, with or without a final newline, past its first room."""
+    from cdrnet.loader.parse import _pad_lines_pure
+
+    data = "\n".join(lines).encode("utf-8") + (b"\n" if end else b"")
+    n, pad = native.pad_lines(data)
+    n_pure, pad_pure = _pad_lines_pure(data)
+    assert n == n_pure
+    assert pad.tolist() == pad_pure.tolist()
+
+
+def test_drop_padding_same_with_and_without_kernel(monkeypatch):
+    """``_drop_padding`` keeps the same bytes and line numbers whichever path found the padding."""
+    from cdrnet.loader import parse
+
+    data = b'a,b\n,,\n\n"",""\nc,d\n"x,\n \ne,f'
+    got = parse._drop_padding(data, 5)
+    monkeypatch.setattr(native, "KERNEL", None)
+    want = parse._drop_padding(data, 5)
+    assert got[0] == want[0] == b'a,b\nc,d\n"x,\ne,f'
+    assert got[1].tolist() == want[1].tolist() == [5, 9, 10, 12]
+    assert got[2] == want[2] == 4
