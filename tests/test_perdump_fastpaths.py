@@ -298,3 +298,26 @@ def test_shared_start_share_is_pandas_duplicated_keep_false(values, spread):
     keys = np.array([v % (2**64 // spread) for v in values], dtype=np.uint64)
     expected = float(pd.Series(keys).duplicated(keep=False).mean())
     assert shared_share(keys.copy()) == expected
+
+
+@SETTINGS
+@given(values=st.lists(st.sampled_from(["919800000001", "919800000002", "", "91980000000\u00e9"]), max_size=30))
+def test_subscriber_codes_from_arrow_equal_pandas_factorize_and_hash(values: list[str]) -> None:
+    """The summary's subscribers and their hashes from Arrow's dictionary encoding and the kernel's
+    SipHash equal ``pd.factorize`` and ``pd.util.hash_array`` (what it used before)."""
+    from cdrnet.loader.quality import _distinct_flags, _msisdn_codes
+
+    arrow = pd.Series(values, dtype="string[pyarrow]")
+    plain = pd.Series(values, dtype=object)
+    codes, uniques = pd.factorize(plain)
+    expected = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+    for column in (arrow, plain):
+        got_codes, got_uniques, got_hash = _msisdn_codes(column)
+        assert got_codes.tolist() == codes.tolist()
+        assert got_uniques == uniques.tolist()
+        assert got_hash.tolist() == expected.tolist()
+    with_missing = pd.Series([v or None for v in values], dtype="string[pyarrow]")
+    tests = (lambda t: t == "", lambda t: t.endswith("1"))
+    for got, want in zip(_distinct_flags(with_missing, *tests),
+                         _distinct_flags(with_missing.astype(object), *tests), strict=True):
+        assert got.tolist() == want.tolist()
