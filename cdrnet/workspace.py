@@ -81,11 +81,31 @@ def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     writer keeps its own schema. On a dump of a few thousand rows that was half the cost
     of handing its sessions to the writer (``python -m bench.manydumps --phases``).
     """
-    if list(frame.columns) != schema.names:
-        frame = frame[schema.names]
-    arrays = [pa.array(col, type=fld.type, from_pandas=True)
-              for (_, col), fld in zip(frame.items(), schema, strict=True)]
+    names = list(frame.columns)
+    if not frame.columns.is_unique or not set(schema.names) <= set(names):
+        frame = frame[schema.names]  # what the general path did (and its KeyError for a missing column)
+        names = schema.names
+    where = {name: i for i, name in enumerate(names)}
+    arrays = [_arrow_column(_column_array(frame, where[fld.name]), fld.type) for fld in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _column_array(frame: pd.DataFrame, i: int) -> object:
+    """The array behind a frame's i-th column, without building a Series for it (pandas'
+    per-column overhead was most of handing a small dump's sessions to the writer)."""
+    getter = getattr(frame, "_get_column_array", None)
+    return getter(i) if getter is not None else frame.iloc[:, i].array
+
+
+def _arrow_column(values: object, typ: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """One column as ``pa.array(column, type=typ, from_pandas=True)`` converts it: the Arrow
+    strings behind a text column are taken (cast to ``typ``) instead of converted again."""
+    if isinstance(values, pd.arrays.ArrowStringArray) and (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        data = values._pa_array  # noqa: SLF001 - pa.array(values) goes through the same buffers
+        return data if data.type == typ else data.cast(typ)
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()  # a Series of it converts as its ndarray does (NaN is a null)
+    return pa.array(values, type=typ, from_pandas=True)
 
 
 def _empty_calls_parquet() -> bytes:

@@ -27,7 +27,7 @@ from cdrnet.loader.dateorder import (
 )
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.fixedtime import large_strings, value_lengths
-from cdrnet.loader.hashing import arrow_backing, frame_hashes, text_hashes
+from cdrnet.loader.hashing import RowHash, arrow_backing, column_hashes, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
     arrow_text,
     clean_text,
@@ -288,11 +288,18 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
     """64-bit hash of each kept row's raw cells as split (serial number aside): an identical
     re-sent line hashes identically, a re-send with changed details does not."""
     serial = det.index.get("serial")
-    content = raw[keep]
-    if serial is not None and serial < content.shape[1]:
-        content = content.drop(columns=content.columns[serial])
-    # = pd.util.hash_pandas_object(content, index=False), from Arrow's buffers (loader/hashing.py)
-    return frame_hashes(content)[0] if len(content) else np.zeros(0, dtype=np.uint64)
+    if not keep.any():
+        return np.zeros(0, dtype=np.uint64)
+    # = pd.util.hash_pandas_object(raw[keep] without the serial, index=False) (loader/hashing.py).
+    # Each row's hash depends on its own cells only, so the whole block is hashed column by
+    # column and the kept rows taken from the result: no copy of the block's columns (a
+    # pandas take of every column, then a drop) just to hash them.
+    positions = [i for i in range(raw.shape[1]) if i != serial]
+    row = RowHash(len(raw), len(positions))
+    for i in positions:
+        row.add(column_hashes(raw.iloc[:, i])[0])
+    out = row.result()
+    return out if keep.all() else out[keep]
 
 
 def _seconds(text: pd.Series) -> np.ndarray:
@@ -385,8 +392,9 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     wrong_order, why = _order_rejects([event_text, start_text, end_text, alloc_start_text, alloc_end_text],
                                       [event, start, local_end, alloc_start, alloc_end],
                                       layout.datetime_formats, decision.order)
-    reason[wrong_order & reason.isna()] = why
-    reason[local_start.isna() & reason.isna()] = "invalid_time"
+    if why:
+        _mark(reason, wrong_order, why)
+    _mark(reason, local_start.isna(), "invalid_time")
 
     duration = _seconds(col("duration"))
     duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
@@ -398,7 +406,7 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     roll = backwards & same_day
     local_end = local_end.where(~roll, local_end + ONE_DAY)
     stats["end_rolled_over"] = count(roll & reason.isna())
-    reason[(backwards & ~roll) & reason.isna()] = "end_before_start"
+    _mark(reason, backwards & ~roll, "end_before_start")
 
     dest_port, bad_port = to_int(col("dest_port"), 0, 65535)
     _mark(reason, bad_port, "invalid_port")

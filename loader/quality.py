@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdrnet.loader.dedupe import HashSet
+from cdrnet.loader.hashing import arrow_backing, text_hashes
 from cdrnet.loader.normalize import BLANKED_PREFIX, key_hash_of
 from cdrnet.loader.strays import REASON as STRAY_REASON
 
@@ -335,9 +336,42 @@ def _bounds_in_unit(start_iso: str, end_iso: str, dtype: np.dtype) -> tuple[np.d
 def _distinct_flags(column: pd.Series, *tests: Callable[[str], bool]) -> list[np.ndarray]:
     """Each of ``tests`` on each row's text (a missing value reads as ""), asked once per distinct
     value: a dump has a handful of categories and confidences, not one per row."""
-    codes, uniques = pd.factorize(column)
+    arr = _arrow_text(column)
+    if arr is not None:  # Arrow's dictionary encoding: same distinct values in the same order, no pandas call
+        encoded = pc.dictionary_encode(arr)
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
+    else:
+        codes, uniques = pd.factorize(column)
     texts = [str(u) for u in uniques] + [""]  # code -1 (missing) picks the last entry
     return [np.array([bool(test(t)) for t in texts], dtype=bool)[codes] for test in tests]
+
+
+def _arrow_text(column: pd.Series) -> pa.Array | None:
+    """The one Arrow string array behind a column of the normaliser (None for any other column).
+
+    Why: a dump's quality summary asks a dozen questions of a few thousand rows, so pandas'
+    per-call overhead (factorize, notna, getitem) was most of its cost; Arrow answers them directly.
+    """
+    data = arrow_backing(column)
+    if data is None:
+        return None
+    return data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+
+
+def _msisdn_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Per row the code of its subscriber, the distinct subscribers in order of first appearance,
+    and ``pd.util.hash_array`` of each row's subscriber, as :meth:`Accumulator.add` had them from
+    ``pd.factorize`` and pandas' hash (the kernel's SipHash equals pandas', loader/hashing.py)."""
+    arr = _arrow_text(column)
+    if arr is not None and not arr.null_count:
+        encoded = pc.dictionary_encode(arr)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary
+        return codes, uniques.to_pylist(), text_hashes(uniques)[0][codes]
+    codes, uniques = pd.factorize(column)
+    # code -1 (a missing subscriber) picks the last distinct value's hash, as it always did
+    return codes, uniques.tolist(), pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
 
 
 def _nonempty(column: pd.Series) -> np.ndarray:
@@ -348,11 +382,14 @@ def _nonempty(column: pd.Series) -> np.ndarray:
     return (column.fillna("") != "").to_numpy(dtype=bool)
 
 
-def app_kind_counts(sessions: pd.DataFrame, dest: np.ndarray) -> tuple[int, int, int]:
+def app_kind_counts(sessions: pd.DataFrame, dest: np.ndarray, has_app: np.ndarray | None = None
+                    ) -> tuple[int, int, int]:
     """How many of the rows in ``dest`` :func:`app_kind` calls "named", "generic" and "possible",
     counted over each column's distinct values (the per-row pandas string operations of
-    :func:`app_kind` were a quarter of a small dump's quality summary)."""
-    has_app = _nonempty(sessions["app"])
+    :func:`app_kind` were a quarter of a small dump's quality summary). ``has_app``: the rows
+    with an application, when the caller has them already."""
+    if has_app is None:
+        has_app = _nonempty(sessions["app"])
     generic, possible = _distinct_flags(sessions["app_category"], lambda c: c in GENERIC_CATEGORIES,
                                         lambda c: c.endswith(POSSIBLE_SUFFIX))
     possible |= _distinct_flags(sessions["app_confidence"], lambda c: c.lower() == "low")[0]
@@ -404,9 +441,8 @@ class Accumulator:
         self.tmax = hi if self.tmax is None else max(self.tmax, hi)
         # A missing time counts as "with seconds" (its second is NaN, which is not 0), as it always did.
         self.with_seconds += int((~valid | (times.astype("datetime64[s]").astype(np.int64) % 60 != 0)).sum())
-        codes, uniques = pd.factorize(sessions["msisdn"])
-        self.msisdn_set.update(uniques.tolist())
-        m = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+        _, uniques, m = _msisdn_codes(sessions["msisdn"])
+        self.msisdn_set.update(uniques)
         t = times.view(np.int64).view(np.uint64)
         self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
         if r.period_source == "preamble":
@@ -428,10 +464,12 @@ class Accumulator:
     def _add_session_facts(self, sessions: pd.DataFrame) -> None:
         """Destinations, applications and volumes: what only data sessions have."""
         r = self.report
-        dest = sessions["dest_port"].notna().to_numpy(dtype=bool) | _nonempty(sessions["dest_ip"])
+        port = sessions["dest_port"].array
+        dest = ~np.asarray(port.isna(), dtype=bool) | _nonempty(sessions["dest_ip"])
         r.with_destination += int(dest.sum())
-        r.app_identified += int((dest & _nonempty(sessions["app"])).sum())
-        named, generic, possible = app_kind_counts(sessions, dest)
+        has_app = _nonempty(sessions["app"])
+        r.app_identified += int((dest & has_app).sum())
+        named, generic, possible = app_kind_counts(sessions, dest, has_app)
         r.app_named += named
         r.app_generic += generic
         r.app_possible += possible

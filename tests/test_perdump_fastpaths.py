@@ -298,3 +298,61 @@ def test_shared_start_share_is_pandas_duplicated_keep_false(values, spread):
     keys = np.array([v % (2**64 // spread) for v in values], dtype=np.uint64)
     expected = float(pd.Series(keys).duplicated(keep=False).mean())
     assert shared_share(keys.copy()) == expected
+
+
+@SETTINGS
+@given(values=st.lists(st.sampled_from(["919800000001", "919800000002", "", "91980000000\u00e9"]), max_size=30))
+def test_subscriber_codes_from_arrow_equal_pandas_factorize_and_hash(values: list[str]) -> None:
+    """The summary's subscribers and their hashes from Arrow's dictionary encoding and the kernel's
+    SipHash equal ``pd.factorize`` and ``pd.util.hash_array`` (what it used before)."""
+    from cdrnet.loader.quality import _distinct_flags, _msisdn_codes
+
+    arrow = pd.Series(values, dtype="string[pyarrow]")
+    plain = pd.Series(values, dtype=object)
+    codes, uniques = pd.factorize(plain)
+    expected = pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+    for column in (arrow, plain):
+        got_codes, got_uniques, got_hash = _msisdn_codes(column)
+        assert got_codes.tolist() == codes.tolist()
+        assert got_uniques == uniques.tolist()
+        assert got_hash.tolist() == expected.tolist()
+    with_missing = pd.Series([v or None for v in values], dtype="string[pyarrow]")
+    tests = (lambda t: t == "", lambda t: t.endswith("1"))
+    for got, want in zip(_distinct_flags(with_missing, *tests),
+                         _distinct_flags(with_missing.astype(object), *tests), strict=True):
+        assert got.tolist() == want.tolist()
+
+
+@SETTINGS
+@given(n=st.integers(0, 12), seed=st.integers(0, 2**16), shuffled=st.booleans())
+def test_arrow_table_equals_pa_array_per_column(n: int, seed: int, shuffled: bool) -> None:
+    """``arrow_table`` takes the Arrow strings behind text columns instead of converting them
+    again: the table equals ``pa.array(column, type, from_pandas=True)`` per column (the general path)."""
+    import pyarrow as pa
+
+    from cdrnet.model import SESSION_SCHEMA
+    from cdrnet.workspace import arrow_table
+
+    rng = np.random.default_rng(seed)
+    cols: dict[str, object] = {}
+    for fld in SESSION_SCHEMA:
+        if pa.types.is_timestamp(fld.type):
+            stamps = pd.to_datetime(rng.integers(0, 2**31, n), unit="s", utc=True)
+            values = pd.Series(stamps).astype("datetime64[s, UTC]")
+            cols[fld.name] = values.where(rng.random(n) > 0.2)
+        elif pa.types.is_integer(fld.type):
+            cols[fld.name] = pd.Series(rng.integers(0, 60000, n), dtype="Int64").where(rng.random(n) > 0.3)
+        elif pa.types.is_floating(fld.type):
+            cols[fld.name] = pd.Series(np.where(rng.random(n) > 0.3, rng.random(n), np.nan))
+        else:
+            texts = [["", "a", "\u00e9t\u00e9", "x,y"][k] for k in rng.integers(0, 4, n)]
+            cols[fld.name] = pd.Series(texts, dtype="str" if seed % 2 else "string").where(rng.random(n) > 0.2)
+    frame = pd.DataFrame(cols)
+    if shuffled:
+        frame = frame[list(reversed(frame.columns))].assign(extra=1)
+    ours = arrow_table(frame, SESSION_SCHEMA)
+    ref_frame = frame[SESSION_SCHEMA.names]
+    ref = pa.Table.from_arrays([pa.array(c, type=f.type, from_pandas=True)
+                                for (_, c), f in zip(ref_frame.items(), SESSION_SCHEMA, strict=True)],
+                               schema=SESSION_SCHEMA)
+    assert ours.schema.equals(ref.schema) and ours.equals(ref)
