@@ -83,7 +83,11 @@ def decide_dates(raw: pd.DataFrame, det: Detection, opts: Options, name: str) ->
     layout = det.layout
     assert layout is not None
     present = [f for f in (*START_DATE_FIELDS, *END_DATE_FIELDS) if f in det.index and det.index[f] < raw.shape[1]]
-    cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
+    arrays = raw_arrays(raw) if present else None
+    if arrays is not None:  # the columns' Arrow text cleaned, without a Series per column
+        cells: dict = {f: clean_array(arrays[det.index[f]]) for f in present}
+    else:
+        cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
     starts = [cells[f] for f in present if f in START_DATE_FIELDS]
     return decide(name, list(cells.values()), starts, det.stated, layout.datetime_formats, opts.date_order,
                   layout.timezone or opts.tz, header_order(list(layout.fields.values())))
