@@ -27,7 +27,12 @@ def clean_text(s: pd.Series) -> pd.Series:
     when a value's first or last byte says it could change something (see :func:`_edges`):
     most operator columns need none of them.
     """
-    arr = arrow_text(s)
+    return pd.Series(pd.arrays.ArrowStringArray(clean_array(arrow_text(s))), index=s.index)
+
+
+def clean_array(arr: pa.Array) -> pa.Array:
+    """:func:`clean_text` of a ``large_string`` array, as a null-free array: the normaliser keeps its
+    columns as Arrow arrays, so a Series per column (~25 a block) is not built just to be taken apart."""
     if arr.null_count:
         arr = pc.fill_null(arr, "")
     first, last = _edges(arr)
@@ -40,12 +45,16 @@ def clean_text(s: pd.Series) -> pd.Series:
         first, _ = _edges(arr)
     if (first == ord("'")).any():
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
-    return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
+    return arr
 
 
-def arrow_text(s: pd.Series) -> pa.Array:
-    """A text column as one large_string Arrow array (no copy when it is one already)."""
-    arr = pa.array(s.array, type=pa.large_string())
+def arrow_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A text column as one large_string Arrow array (no copy when it is one already); an Arrow
+    array is taken as it is (cast to ``large_string`` if need be)."""
+    if isinstance(s, pa.Array | pa.ChunkedArray):
+        arr = s if s.type == pa.large_string() else s.cast(pa.large_string())
+    else:
+        arr = pa.array(s.array, type=pa.large_string())
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
@@ -112,6 +121,19 @@ def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
         return _quick_apart(s, fn, quick, unflagged)
     a, b = _quick_apart(pd.Series(uniques, dtype=s.dtype), fn, quick, unflagged)
     return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
+
+
+def distinct_quick(arr: pa.Array, quick: Quick) -> pa.Array | None:
+    """:func:`per_distinct`'s usual case on a null-free Arrow array, without a Series: ``quick``'s
+    result per row when it takes every distinct value (its flag is then the unflagged one), else
+    None (the caller runs :func:`per_distinct` on the column)."""
+    if arr.null_count:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    ok, values = quick(encoded.dictionary)
+    if not ok.all():
+        return None
+    return arr if values is encoded.dictionary else values.take(encoded.indices)
 
 
 def _flag_dtype(unflagged: object) -> str:
@@ -277,20 +299,28 @@ def _normalise_equipment(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def imei14(imei: pd.Series) -> pd.Series:
     """TAC + serial (first 14 digits) so an IMEI and its IMEISV compare equal."""
-    arr = pa.array(imei.array, type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(imei14_array(arrow_text(imei))), index=imei.index)
+
+
+def imei14_array(arr: pa.Array) -> pa.Array:
+    """:func:`imei14` of a ``large_string`` array."""
     digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{14,16}$"), False)
-    out = pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
-    return pd.Series(pd.arrays.ArrowStringArray(out), index=imei.index)
+    return pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
 
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    arr = arrow_text(s)
+    values, ok, bad = int_arrays(arrow_text(s), low, high)
+    return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=s.index), pd.Series(bad, index=s.index)
+
+
+def int_arrays(arr: pa.Array, low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`to_int` of a ``large_string`` array as numpy arrays: (values, where a value is read and
+    in range, where a non-empty value is not)."""
     plain = native.plain_ints(arr, low, high)
     if plain is not None:  # every value empty or a plain integer: one pass of the kernel
         values, status = plain
-        ok = status == 1
-        return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=s.index), pd.Series(status == 2, index=s.index)
+        return values, status == 1, status == 2
     empty = pc.equal(arr, "")
     values = None
     # Fast path: every non-empty value is a plain integer (the usual export). Arrow's cast also
@@ -312,10 +342,11 @@ def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     # "443.0" (Excel) is an integer too.
     odd = ~digits.to_numpy(zero_copy_only=False) & nonempty
     if odd.any():
-        f = pd.to_numeric(s[odd], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        text = pd.Series(pd.arrays.ArrowStringArray(arr.filter(pa.array(odd))))
+        f = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         whole = ~np.isnan(f) & (f == np.floor(f)) & (f >= low) & (f <= high)
         where = np.flatnonzero(odd)[whole]
         out[where] = f[whole].astype(np.int64)
         ok[where] = True
     bad = nonempty & ~ok
-    return pd.Series(pd.arrays.IntegerArray(out, ~ok), index=s.index), pd.Series(bad, index=s.index)
+    return out, ok, bad
