@@ -35,6 +35,8 @@ def clean_array(arr: pa.Array) -> pa.Array:
     columns as Arrow arrays, so a Series per column (~25 a block) is not built just to be taken apart."""
     if arr.null_count:
         arr = pc.fill_null(arr, "")
+    if not _may_need_cleaning(arr):
+        return arr
     first, last = _edges(arr)
     if _SPACE_LIKE[first].any() or _SPACE_LIKE[last].any():
         arr = pc.utf8_trim_whitespace(arr)
@@ -71,6 +73,31 @@ def distinct_text(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 _SPACE_LIKE = np.zeros(256, dtype=bool)
 _SPACE_LIKE[:0x21] = True
 _SPACE_LIKE[0x7F:] = True
+
+
+#: First bytes that can make :func:`clean_array` change a value (space-like, ``"``, ``=``, ``'``: bit 1),
+#: and last bytes that can (space-like: bit 2).
+_EDGE_FLAGS = (_SPACE_LIKE * np.uint8(3)).astype(np.uint8)
+_EDGE_FLAGS[[ord('"'), ord("="), ord("'")]] |= 1
+
+
+def _may_need_cleaning(arr: pa.Array) -> bool:
+    """False when no value of a null-free ``large_string`` array starts or ends with a byte that
+    :func:`clean_array` acts on, so it is clean as it is (most operator columns).
+
+    Reads every value's first and last byte straight off the offsets, empty values included (they
+    read a neighbour's byte, or a clipped one): that can only say "maybe" where the exact check
+    (:func:`_edges`, which drops empty values first) would say no, never the reverse, and it
+    saves that check's two compress passes on every column of every block.
+    """
+    data = arr.buffers()[2]
+    if len(arr) == 0 or data is None or data.size == 0:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    first = _EDGE_FLAGS.take(raw.take(offsets[:-1], mode="clip"))
+    last = _EDGE_FLAGS.take(raw.take(offsets[1:] - 1, mode="clip"))
+    return bool((first & 1).any() or (last & 2).any())
 
 
 def _edges(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +322,42 @@ def _normalise_equipment(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = s.where(~spaced, s.str.replace(r"[ \-/]", "", regex=True))
     lost = precision_lost(s)
     return s.where(~lost, ""), lost
+
+
+#: An Excel E-notation rendering with a point (``4.04703E+14``): the groups are the digits after the
+#: point and the exponent (at most 18 digits, so it reads as an int64 as the general path reads it).
+#: Such a value is exact when the exponent equals that digit count.
+_SCI_POINT = re.compile(r"[0-9]+\.([0-9]*)[eE]\+?([0-9]{1,18})")
+#: :data:`SCI_NOTATION` (any E-notation), for Python's ``re``.
+_SCI_ANY = re.compile(SCI_NOTATION[1:-1])
+
+
+def equipment_odd(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`_normalise_equipment` of the few distinct IMEI/IMSI values the quick path leaves
+    (the normaliser's per-value general path), with its usual case settled without pandas.
+
+    A re-saved Excel dump renders every IMEI as an inexact ``4.04703E+14``, and pandas' string
+    methods cost ~15 ms a block on a handful of values. Such a value (digits, a point, digits,
+    ``E``, an exponent other than the digit count after the point) passes the ``.0`` and exact
+    E-notation repairs and the separator step unchanged, and is then blanked as precision lost:
+    ("", True). Every other value still takes :func:`_normalise_equipment`, and all of them do when
+    one of those is in E-notation too: that path's repairs run on a column only when some value of
+    it holds a point, so such a value must meet the same company as before.
+    """
+    texts = s.tolist()
+    inexact = np.array([isinstance(v, str) and (m := _SCI_POINT.fullmatch(v)) is not None
+                        and int(m[2]) != len(m[1]) for v in texts], dtype=bool)
+    if not inexact.any() or any(isinstance(v, str) and _SCI_ANY.fullmatch(v)
+                                for v, settled in zip(texts, inexact, strict=True) if not settled):
+        return _normalise_equipment(s)
+    fixed = np.full(len(texts), "", dtype=object)
+    lost = np.ones(len(texts), dtype=bool)
+    rest = np.flatnonzero(~inexact)
+    if len(rest):
+        f, flags = _normalise_equipment(s.iloc[rest].reset_index(drop=True))
+        fixed[rest] = f.to_numpy(dtype=object)
+        lost[rest] = flags.to_numpy(dtype=bool)
+    return pd.Series(fixed, dtype=s.dtype), pd.Series(lost)
 
 
 def imei14(imei: pd.Series) -> pd.Series:

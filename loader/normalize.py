@@ -31,12 +31,12 @@ from cdrnet.loader.hashing import RowHash, arrow_backing, column_hashes, frame_h
 from cdrnet.loader.identifiers import (
     _digits_only,
     _edges,
-    _normalise_equipment,
     _normalise_msisdn,
     _plain_msisdn,
     arrow_text,
     clean_array,
     clean_text,
+    equipment_odd,
     imei14,
     imei14_array,
     int_arrays,
@@ -741,7 +741,7 @@ def _msisdn_of(text: pa.Array, country_code: str, reasons: _Reasons) -> pa.Array
 
 def _equipment_of(text: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """IMEI/IMSI canonical per distinct value: (distinct results, row codes, rows whose value lost digits)."""
-    values, codes, odd, lost = _per_value(text, _digits_only, _normalise_equipment)
+    values, codes, odd, lost = _per_value(text, _digits_only, equipment_odd)
     if lost is None:
         return values, codes, np.zeros(len(text), dtype=bool)
     per_value = np.zeros(len(values), dtype=bool)
