@@ -36,6 +36,7 @@ year-first dates are unambiguous and never change.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ class DateDecision:
     note: str = ""
 
 
-def numeric_fields(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def numeric_fields(texts: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First field, second field and year of every numeric date (other cells are dropped).
 
     ``NUMERIC_DATE`` by bytes where the answer is plain from a cell's first bytes: a
@@ -140,7 +141,7 @@ def numeric_fields(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return f1, f2, np.where(y < 100, y + 2000, y)
 
 
-def numeric_fields_of(columns: list[pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def numeric_fields_of(columns: list[pd.Series] | list[pa.Array]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`numeric_fields` of several columns one after the other (no concatenated copy)."""
     parts = [numeric_fields(c) for c in columns]
     if not parts:
@@ -179,7 +180,8 @@ def layout_order(formats: tuple[str, ...]) -> str:
     return found.pop() if len(found) == 1 else ""
 
 
-def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series], stated: StatedPeriod | None,
+def decide(name: str, date_cells: list[pd.Series] | list[pa.Array], start_cells: list[pd.Series] | list[pa.Array],
+           stated: StatedPeriod | None,
            formats: tuple[str, ...], option: str, tz: str, stated_by_header: str = "") -> DateDecision:
     """Decide the dump's date order and period from its first block (see the module doc)."""
     sensitive = any(is_order_sensitive(f) for f in formats)
@@ -226,7 +228,15 @@ def decide(name: str, date_cells: list[pd.Series], start_cells: list[pd.Series],
         period, note = _pick_reading(stated, readings, start_cells, formats, order)
     if period is None:
         return DateDecision(order, source, note=note)
-    return DateDecision(order, source, to_utc(period[0], tz), to_utc(period[1], tz), note)
+    return DateDecision(order, source, _period_utc(period[0], tz), _period_utc(period[1], tz), note)
+
+
+
+@functools.lru_cache(maxsize=4096)
+def _period_utc(local: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """:func:`~cdrnet.loader.period.to_utc`, remembered: it builds a Series to convert one time (~1 ms),
+    once for each end of every dump's stated period, and a case's dumps state the same few periods."""
+    return to_utc(local, tz)
 
 
 def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | None,
@@ -264,7 +274,8 @@ def _pick_reading(stated: StatedPeriod | None, readings: dict[str, tuple[pd.Time
                   start_cells: list[pd.Series], formats: tuple[str, ...],
                   order: str) -> tuple[tuple[pd.Timestamp, pd.Timestamp] | None, str]:
     """A period stated as ``02-03-2026 … 03-03-2026`` reads two ways: keep the one the rows fall in."""
-    starts = pd.concat(start_cells, ignore_index=True) if start_cells else pd.Series([], dtype="string")
+    cells = [c if isinstance(c, pd.Series) else pd.Series(pd.arrays.ArrowStringArray(c)) for c in start_cells]
+    starts = pd.concat(cells, ignore_index=True) if cells else pd.Series([], dtype="string")
     fmts = formats_for_order(formats, order)
     # Call records put the date and the time in two columns: a start cell may hold a date alone.
     fmts = (*fmts, *dict.fromkeys(f.split(" ")[0] for f in fmts if " " in f))

@@ -69,11 +69,15 @@ def _width(items: tuple[tuple[str, int, int], ...]) -> int:
     return pos + width
 
 
-def large_strings(text: pd.Series) -> pa.Array:
+def large_strings(text: pd.Series | pa.Array) -> pa.Array:
     """A text column as one null-free ``large_string`` array ("" where missing).
 
-    An Arrow-backed column keeps its own buffers (no Python string per value).
+    An Arrow-backed column keeps its own buffers (no Python string per value); an Arrow array is
+    taken as it is.
     """
+    if isinstance(text, pa.Array):
+        arr = text if text.type == pa.large_string() else text.cast(pa.large_string())
+        return pc.fill_null(arr, "") if arr.null_count else arr
     arr = pc.fill_null(pa.array(text.array, type=pa.large_string(), from_pandas=True), "")
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 

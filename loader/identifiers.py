@@ -27,9 +27,16 @@ def clean_text(s: pd.Series) -> pd.Series:
     when a value's first or last byte says it could change something (see :func:`_edges`):
     most operator columns need none of them.
     """
-    arr = arrow_text(s)
+    return pd.Series(pd.arrays.ArrowStringArray(clean_array(arrow_text(s))), index=s.index)
+
+
+def clean_array(arr: pa.Array) -> pa.Array:
+    """:func:`clean_text` of a ``large_string`` array, as a null-free array: the normaliser keeps its
+    columns as Arrow arrays, so a Series per column (~25 a block) is not built just to be taken apart."""
     if arr.null_count:
         arr = pc.fill_null(arr, "")
+    if not _may_need_cleaning(arr):
+        return arr
     first, last = _edges(arr)
     if _SPACE_LIKE[first].any() or _SPACE_LIKE[last].any():
         arr = pc.utf8_trim_whitespace(arr)
@@ -40,12 +47,16 @@ def clean_text(s: pd.Series) -> pd.Series:
         first, _ = _edges(arr)
     if (first == ord("'")).any():
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
-    return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
+    return arr
 
 
-def arrow_text(s: pd.Series) -> pa.Array:
-    """A text column as one large_string Arrow array (no copy when it is one already)."""
-    arr = pa.array(s.array, type=pa.large_string())
+def arrow_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A text column as one large_string Arrow array (no copy when it is one already); an Arrow
+    array is taken as it is (cast to ``large_string`` if need be)."""
+    if isinstance(s, pa.Array | pa.ChunkedArray):
+        arr = s if s.type == pa.large_string() else s.cast(pa.large_string())
+    else:
+        arr = pa.array(s.array, type=pa.large_string())
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
@@ -62,6 +73,31 @@ def distinct_text(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 _SPACE_LIKE = np.zeros(256, dtype=bool)
 _SPACE_LIKE[:0x21] = True
 _SPACE_LIKE[0x7F:] = True
+
+
+#: First bytes that can make :func:`clean_array` change a value (space-like, ``"``, ``=``, ``'``: bit 1),
+#: and last bytes that can (space-like: bit 2).
+_EDGE_FLAGS = (_SPACE_LIKE * np.uint8(3)).astype(np.uint8)
+_EDGE_FLAGS[[ord('"'), ord("="), ord("'")]] |= 1
+
+
+def _may_need_cleaning(arr: pa.Array) -> bool:
+    """False when no value of a null-free ``large_string`` array starts or ends with a byte that
+    :func:`clean_array` acts on, so it is clean as it is (most operator columns).
+
+    Reads every value's first and last byte straight off the offsets, empty values included (they
+    read a neighbour's byte, or a clipped one): that can only say "maybe" where the exact check
+    (:func:`_edges`, which drops empty values first) would say no, never the reverse, and it
+    saves that check's two compress passes on every column of every block.
+    """
+    data = arr.buffers()[2]
+    if len(arr) == 0 or data is None or data.size == 0:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)
+    first = _EDGE_FLAGS.take(raw.take(offsets[:-1], mode="clip"))
+    last = _EDGE_FLAGS.take(raw.take(offsets[1:] - 1, mode="clip"))
+    return bool((first & 1).any() or (last & 2).any())
 
 
 def _edges(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -112,6 +148,19 @@ def per_distinct(s: pd.Series, fn: Callable[[pd.Series], tuple[pd.Series, pd.Ser
         return _quick_apart(s, fn, quick, unflagged)
     a, b = _quick_apart(pd.Series(uniques, dtype=s.dtype), fn, quick, unflagged)
     return (pd.Series(a.array.take(codes), index=s.index), pd.Series(b.array.take(codes), index=s.index))
+
+
+def distinct_quick(arr: pa.Array, quick: Quick) -> pa.Array | None:
+    """:func:`per_distinct`'s usual case on a null-free Arrow array, without a Series: ``quick``'s
+    result per row when it takes every distinct value (its flag is then the unflagged one), else
+    None (the caller runs :func:`per_distinct` on the column)."""
+    if arr.null_count:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    ok, values = quick(encoded.dictionary)
+    if not ok.all():
+        return None
+    return arr if values is encoded.dictionary else values.take(encoded.indices)
 
 
 def _flag_dtype(unflagged: object) -> str:
@@ -275,22 +324,66 @@ def _normalise_equipment(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return s.where(~lost, ""), lost
 
 
+#: An Excel E-notation rendering with a point (``4.04703E+14``): the groups are the digits after the
+#: point and the exponent (at most 18 digits, so it reads as an int64 as the general path reads it).
+#: Such a value is exact when the exponent equals that digit count.
+_SCI_POINT = re.compile(r"[0-9]+\.([0-9]*)[eE]\+?([0-9]{1,18})")
+#: :data:`SCI_NOTATION` (any E-notation), for Python's ``re``.
+_SCI_ANY = re.compile(SCI_NOTATION[1:-1])
+
+
+def equipment_odd(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`_normalise_equipment` of the few distinct IMEI/IMSI values the quick path leaves
+    (the normaliser's per-value general path), with its usual case settled without pandas.
+
+    A re-saved Excel dump renders every IMEI as an inexact ``4.04703E+14``, and pandas' string
+    methods cost ~15 ms a block on a handful of values. Such a value (digits, a point, digits,
+    ``E``, an exponent other than the digit count after the point) passes the ``.0`` and exact
+    E-notation repairs and the separator step unchanged, and is then blanked as precision lost:
+    ("", True). Every other value still takes :func:`_normalise_equipment`, and all of them do when
+    one of those is in E-notation too: that path's repairs run on a column only when some value of
+    it holds a point, so such a value must meet the same company as before.
+    """
+    texts = s.tolist()
+    inexact = np.array([isinstance(v, str) and (m := _SCI_POINT.fullmatch(v)) is not None
+                        and int(m[2]) != len(m[1]) for v in texts], dtype=bool)
+    if not inexact.any() or any(isinstance(v, str) and _SCI_ANY.fullmatch(v)
+                                for v, settled in zip(texts, inexact, strict=True) if not settled):
+        return _normalise_equipment(s)
+    fixed = np.full(len(texts), "", dtype=object)
+    lost = np.ones(len(texts), dtype=bool)
+    rest = np.flatnonzero(~inexact)
+    if len(rest):
+        f, flags = _normalise_equipment(s.iloc[rest].reset_index(drop=True))
+        fixed[rest] = f.to_numpy(dtype=object)
+        lost[rest] = flags.to_numpy(dtype=bool)
+    return pd.Series(fixed, dtype=s.dtype), pd.Series(lost)
+
+
 def imei14(imei: pd.Series) -> pd.Series:
     """TAC + serial (first 14 digits) so an IMEI and its IMEISV compare equal."""
-    arr = pa.array(imei.array, type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(imei14_array(arrow_text(imei))), index=imei.index)
+
+
+def imei14_array(arr: pa.Array) -> pa.Array:
+    """:func:`imei14` of a ``large_string`` array."""
     digits = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{14,16}$"), False)
-    out = pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
-    return pd.Series(pd.arrays.ArrowStringArray(out), index=imei.index)
+    return pc.if_else(digits, pc.utf8_slice_codeunits(arr, 0, 14), pa.scalar("", pa.large_string()))
 
 
 def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     """Parse integers; return (values as nullable Int64, mask of non-empty invalid values)."""
-    arr = arrow_text(s)
+    values, ok, bad = int_arrays(arrow_text(s), low, high)
+    return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=s.index), pd.Series(bad, index=s.index)
+
+
+def int_arrays(arr: pa.Array, low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`to_int` of a ``large_string`` array as numpy arrays: (values, where a value is read and
+    in range, where a non-empty value is not)."""
     plain = native.plain_ints(arr, low, high)
     if plain is not None:  # every value empty or a plain integer: one pass of the kernel
         values, status = plain
-        ok = status == 1
-        return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=s.index), pd.Series(status == 2, index=s.index)
+        return values, status == 1, status == 2
     empty = pc.equal(arr, "")
     values = None
     # Fast path: every non-empty value is a plain integer (the usual export). Arrow's cast also
@@ -312,10 +405,11 @@ def to_int(s: pd.Series, low: int, high: int) -> tuple[pd.Series, pd.Series]:
     # "443.0" (Excel) is an integer too.
     odd = ~digits.to_numpy(zero_copy_only=False) & nonempty
     if odd.any():
-        f = pd.to_numeric(s[odd], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        text = pd.Series(pd.arrays.ArrowStringArray(arr.filter(pa.array(odd))))
+        f = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         whole = ~np.isnan(f) & (f == np.floor(f)) & (f >= low) & (f <= high)
         where = np.flatnonzero(odd)[whole]
         out[where] = f[whole].astype(np.int64)
         ok[where] = True
     bad = nonempty & ~ok
-    return pd.Series(pd.arrays.IntegerArray(out, ~ok), index=s.index), pd.Series(bad, index=s.index)
+    return out, ok, bad

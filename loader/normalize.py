@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdrnet.loader import native
-from cdrnet.loader.cells import normalise_cells, stated_positions
+from cdrnet.loader.cells import cell_array, normalise_cells, stated_positions, states_no_position
 from cdrnet.loader.dateorder import (
     ORDERS,
     DateDecision,
@@ -29,17 +29,25 @@ from cdrnet.loader.detect import Detection
 from cdrnet.loader.fixedtime import large_strings, value_lengths
 from cdrnet.loader.hashing import RowHash, arrow_backing, column_hashes, frame_hashes, text_hashes
 from cdrnet.loader.identifiers import (
+    _digits_only,
+    _edges,
+    _normalise_msisdn,
+    _plain_msisdn,
     arrow_text,
+    clean_array,
     clean_text,
+    equipment_odd,
     imei14,
+    imei14_array,
+    int_arrays,
     normalise_equipment,
     normalise_msisdn,
     to_int,
 )
-from cdrnet.loader.ipaddr import normalise_ips
+from cdrnet.loader.ipaddr import ip_arrays, normalise_ips
 from cdrnet.loader.layouts import Layout, normalise_header
-from cdrnet.loader.signatures import Rule, classify_columns
-from cdrnet.loader.timeparse import combine, parse_local, to_utc
+from cdrnet.loader.signatures import Rule, classify_arrays, classify_columns
+from cdrnet.loader.timeparse import NAT, combine, combine_arrays, parse_local, parse_local_array, to_utc
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
 FOOTER = re.compile(
@@ -75,7 +83,11 @@ def decide_dates(raw: pd.DataFrame, det: Detection, opts: Options, name: str) ->
     layout = det.layout
     assert layout is not None
     present = [f for f in (*START_DATE_FIELDS, *END_DATE_FIELDS) if f in det.index and det.index[f] < raw.shape[1]]
-    cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
+    arrays = raw_arrays(raw) if present else None
+    if arrays is not None:  # the columns' Arrow text cleaned, without a Series per column
+        cells: dict = {f: clean_array(arrays[det.index[f]]) for f in present}
+    else:
+        cells = {f: clean_text(raw.iloc[:, det.index[f]]) for f in present}
     starts = [cells[f] for f in present if f in START_DATE_FIELDS]
     return decide(name, list(cells.values()), starts, det.stated, layout.datetime_formats, opts.date_order,
                   layout.timezone or opts.tz, header_order(list(layout.fields.values())))
@@ -302,7 +314,7 @@ def raw_row_hash(raw: pd.DataFrame, keep: np.ndarray, det: Detection) -> np.ndar
     return out if keep.all() else out[keep]
 
 
-def _seconds(text: pd.Series) -> np.ndarray:
+def _seconds(text: pd.Series | pa.Array) -> np.ndarray:
     """A duration column as float seconds, NaN where empty or unreadable.
 
     Whole numbers (the usual export) take one Arrow cast; anything else (``12.5``, ``1e3``,
@@ -321,6 +333,8 @@ def _seconds(text: pd.Series) -> np.ndarray:
             return values.to_numpy(zero_copy_only=False).astype(float)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+    if not isinstance(text, pd.Series):
+        text = pd.Series(pd.arrays.ArrowStringArray(arr))
     return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -358,9 +372,22 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
 
     ``groups`` (a small int per row) lets several small dumps read the same way be normalised
     as one block (loader/smallbatch.py): every step is per row, and the per-block fixed cost
-    (~100 pandas/Arrow calls) is what a per-subscriber dump mostly costs. The counts
-    (``stats``, ``nondata``) then come back per group, as arrays.
+    is what a per-subscriber dump mostly costs. The counts (``stats``, ``nondata``) then come
+    back per group, as arrays.
+
+    The columns go through the steps as Arrow and numpy arrays (:func:`_normalise_arrays`); a
+    block that path does not claim (see there) takes :func:`normalise_block_general`, the
+    pandas Series path, which gives the same result (tests/test_normalise_arrays.py).
     """
+    fast = _normalise_arrays(raw, lines, det, opts, dump_sha, source_part, groups)
+    return fast if fast is not None else normalise_block_general(raw, lines, det, opts, dump_sha, source_part,
+                                                                  groups)
+
+
+def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
+                            dump_sha: str, source_part: str, groups: np.ndarray | None = None) -> BlockResult:
+    """:func:`normalise_block` by pandas Series, step by step: the general path, and the reference
+    the array path is tested against."""
     layout = det.layout
     assert layout is not None
     stats: dict = {}
@@ -465,3 +492,453 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
     row_hash = raw_row_hash(raw, keep.to_numpy(), det)
     return BlockResult(sessions[SESSION_COLUMNS], rejects, count(nondata), stats, h1, row_hash)
+
+
+# --- The array path -------------------------------------------------------------------------------
+# Every step on Arrow/numpy arrays: a block paid ~24 ms of fixed cost in ~100 pandas calls
+# (a Series built per cleaned column, ``where``/``fillna`` per time step, a reason Series marked
+# in place, a frame then filtered), which is most of what a small dump costs.
+
+def _empty_text(n: int) -> pa.Array:
+    """``n`` empty strings (offsets only, no data)."""
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(np.zeros(n + 1, dtype=np.int64)),
+                                                        pa.py_buffer(b"")])
+
+
+def raw_arrays(raw: pd.DataFrame) -> list[pa.Array] | None:
+    """Each raw column's Arrow text (nulls as they are), without a Series per column; None when a
+    column is not Arrow-backed text (the general path then reads it)."""
+    out = []
+    for values in raw._iter_column_arrays():
+        text = arrow_backing(values)
+        if text is None:
+            return None
+        arr = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+        out.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
+    return out
+
+
+def array_reader(arrays: list[pa.Array], det: Detection, n: int) -> Callable[[str], pa.Array]:
+    """:func:`column_reader` on raw Arrow arrays: a field's cleaned text as a null-free array, cached."""
+    cleaned: dict[str, pa.Array] = {}
+    by_position: dict[int, pa.Array] = {}
+
+    def col(name: str) -> pa.Array:
+        if name not in cleaned:
+            positions = [p for p in (det.alternatives.get(name) or
+                                     ([det.index[name]] if name in det.index else [])) if p < len(arrays)]
+            value = None
+            for pos in positions:
+                if pos not in by_position:
+                    by_position[pos] = clean_array(arrays[pos])
+                text = by_position[pos]
+                # Several columns for one field (Destination_IP4, Destination_IP6): the first non-empty wins.
+                value = text if value is None else pc.if_else(pc.equal(value, ""), text, value)
+            if value is None:  # one shared empty column for every field the layout lacks
+                value = cleaned.setdefault("", _empty_text(n))
+            cleaned[name] = value
+        return cleaned[name]
+
+    return col
+
+
+class _Reasons:
+    """Each row's first reject reason as a small code (0: none yet): marking a reason is a numpy
+    mask, where a pandas string Series cost an ``isna`` and a write per step."""
+
+    def __init__(self, n: int) -> None:
+        self.code = np.zeros(n, dtype=np.int16)
+        self.names: list[str] = [""]
+
+    def mark(self, rows: np.ndarray, why: str) -> None:
+        """Give ``why`` to the rows without a reason yet (as :func:`_mark`)."""
+        hit = rows & (self.code == 0)
+        if hit.any():
+            if why not in self.names:
+                self.names.append(why)
+            self.code[hit] = self.names.index(why)
+
+    def take(self, reasons: pd.Series) -> None:
+        """The subscriber's reasons (a string Series, NA where none) as the first ones."""
+        codes, names = pd.factorize(reasons, use_na_sentinel=True)
+        for k, why in enumerate(names):
+            self.mark(codes == k, str(why))
+
+    def texts(self, rows: np.ndarray) -> np.ndarray:
+        """The reasons of ``rows`` (every one has one) as Python strings."""
+        return np.array(self.names, dtype=object)[self.code[rows]]
+
+
+def _filled_mask(arr: pa.Array) -> np.ndarray:
+    return value_lengths(arr) > 0
+
+
+def _choose(mask: np.ndarray, a: pa.Array, b: pa.Array) -> pa.Array:
+    """``a`` where ``mask``, else ``b`` (null-free text), without a kernel when one side wins everywhere."""
+    if mask.all():
+        return a
+    if not mask.any():
+        return b
+    return pc.if_else(pa.array(mask), a, b)
+
+
+def _local_end(local_start: np.ndarray, local_end: np.ndarray, duration: np.ndarray, use_event: np.ndarray,
+               alloc_start: np.ndarray, alloc_end: np.ndarray) -> np.ndarray | None:
+    """The local end time as the general path fills it (int64 seconds, ``NAT`` for none), or None when
+    a fractional duration would fill one (pandas then turns the column into sub-second times)."""
+    has_start = local_start != NAT
+    by = ~np.isnan(duration) & has_start & (use_event | (alloc_start == NAT))
+    fill = by & (local_end == NAT)
+    if fill.any():
+        d = duration[fill]
+        if not (d == np.floor(d)).all():
+            return None
+        local_end = local_end.copy()
+        local_end[fill] = local_start[fill] + d.astype(np.int64)
+    else:
+        local_end = local_end.copy()
+    gap = (local_end == NAT) & ~use_event
+    local_end[gap] = alloc_end[gap]
+    gap = local_end == NAT
+    local_end[gap] = local_start[gap]
+    return local_end
+
+
+def _utc(local: list[np.ndarray], tz: str) -> list[pd.api.extensions.ExtensionArray]:
+    """:func:`to_utc` of several columns of local seconds in one pandas call (each value is converted
+    on its own, so one call over all gives each column's result)."""
+    both = np.concatenate(local).view("datetime64[s]")
+    first = np.ones(len(both), dtype=bool)
+    utc = pd.array(both).tz_localize(tz, ambiguous=first, nonexistent="shift_forward").tz_convert("UTC")
+    out, at = [], 0
+    for part in local:
+        out.append(utc[at : at + len(part)])
+        at += len(part)
+    return out
+
+
+def _seconds_of(utc: pd.api.extensions.ExtensionArray) -> np.ndarray:
+    """UTC seconds of a tz-aware seconds array (``NAT`` where none)."""
+    return np.asarray(utc.asi8, dtype=np.int64)
+
+
+def _time_words(seconds: np.ndarray) -> np.ndarray:
+    v = seconds.copy()
+    v[seconds == NAT] = -1
+    return v.view(np.uint64)
+
+
+def _int_words(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    return np.where(ok, values, -1).astype(np.int64).view(np.uint64)
+
+
+def _mix_columns(n: int, words: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`session_hashes`' mixing over each key column's words (one array per hash key)."""
+    out = [np.full(n, seed, dtype=np.uint64) for seed, _ in _HASH_KEYS]
+    for i, col_words in enumerate(words):
+        for k, ((seed, _), w) in enumerate(zip(_HASH_KEYS, col_words, strict=True)):
+            salt = ((i + 1) * seed) & 0xFFFFFFFFFFFFFFFF
+            if not native.mix_into(out[k], w, salt):
+                np.bitwise_xor(out[k], _mix(w + np.uint64(salt)), out=out[k])
+                _mix(out[k])
+    return out[0], out[1]
+
+
+def _text_words(arr: pa.Array) -> list[np.ndarray]:
+    return text_hashes(arr.fill_null("") if arr.null_count else arr, [k for _, k in _HASH_KEYS])
+
+
+def _record_key_array(layout: Layout, msisdn: pa.Array, charging_id: pa.Array, end_s: np.ndarray) -> pa.Array:
+    """:func:`record_keys` on arrays (msisdn and charging id null-free, end times as int64 UTC seconds)."""
+    n = len(msisdn)
+    if layout.volume_scope != "record" or "charging_id" not in layout.fields:
+        return _empty_text(n)
+    keys = ("cdrnet-record-01", "cdrnet-record-02")
+    rows = [RowHash(n, 3) for _ in keys]
+    times = pd.util.hash_array(end_s)
+    for hashes in (text_hashes(msisdn, keys), text_hashes(charging_id, keys), [times, times]):
+        for row, h in zip(rows, hashes, strict=True):
+            row.add(h)
+    h1, h2 = (row.result() for row in rows)
+    text = pa.array(_hex_keys(h1, h2).array)
+    return pc.if_else(pc.equal(charging_id, ""), pa.scalar("", pa.large_string()), text)
+
+
+def _nondata_of(raw: pd.DataFrame, det: Detection, col: Callable[[str], pa.Array]) -> np.ndarray:
+    """:func:`nondata_rows` as a numpy mask, on the array reader's columns."""
+    layout = det.layout
+    assert layout is not None
+    msisdn_raw = col("msisdn")
+    cand = ~_filled_mask(msisdn_raw)
+    others = [f for f in layout.required if f != "msisdn" and f in det.index]
+    if others:
+        cand |= np.logical_and.reduce([~_filled_mask(col(f)) for f in others])
+    nondata = np.zeros(len(raw), dtype=bool)
+    if cand.any():
+        joined = raw[cand].fillna("").astype(str).agg(" ".join, axis=1)
+        nondata[cand] = joined.map(is_nondata_text).astype(bool).to_numpy()
+    header_name = normalise_header(det.columns[det.index["msisdn"]])
+    if header_name[:1].isascii() and header_name[:1].isalpha() and not _may_be_word(msisdn_raw):
+        return nondata  # every value starts with a digit (a number): none lowers and trims to a name
+    header = pc.equal(pc.utf8_trim_whitespace(pc.utf8_lower(msisdn_raw)), header_name)
+    return nondata | pc.fill_null(header, False).to_numpy(zero_copy_only=False)
+
+
+def _may_be_word(arr: pa.Array) -> bool:
+    """Whether some value of a null-free text array starts with a byte other than an ASCII digit (or is
+    empty): lower-casing and trimming keep a leading digit, so only such values can equal a name."""
+    first, _ = _edges(arr)
+    return len(first) < len(arr) or bool(((first - np.uint8(ord("0"))) > 9).any())
+
+
+def _order_rejects_of(texts: list[pa.Array], parsed: list[np.ndarray], formats: tuple[str, ...],
+                      order: str) -> tuple[np.ndarray, str]:
+    """:func:`_order_rejects` on arrays (times as int64 seconds)."""
+    hit = np.zeros(len(texts[0]), dtype=bool)
+    others = [o for o in ORDERS if o != order]
+    alt_formats = tuple(f for o in others for f in sensitive_formats(formats, o))
+    if not alt_formats:
+        return hit, ""
+    for text, value in zip(texts, parsed, strict=True):
+        failed = np.flatnonzero((value == NAT) & _filled_mask(text))
+        if len(failed):
+            alt = parse_local_array(text.take(pa.array(failed)), alt_formats)
+            hit[failed[alt != NAT]] = True
+    return hit, "date_order_conflict" if order in ORDERS else "date_order_undecided"
+
+
+def _per_value(text: pa.Array, quick: Callable[[pa.Array], tuple[np.ndarray, pa.Array]],
+               fn: Callable[[pd.Series], tuple[pd.Series, pd.Series]]
+               ) -> tuple[pa.Array, pa.Array, np.ndarray, pd.Series | None]:
+    """:func:`~cdrnet.loader.identifiers.per_distinct` on a null-free array, kept per distinct value:
+    (each distinct value's result, each row's code, the distinct values ``fn`` took, their flags or
+    None). ``quick`` takes the usual values; ``fn`` (the general path, value by value) runs on the
+    others only: an Excel-rendered IMEI in a dump no longer sends its whole column through pandas."""
+    encoded = pc.dictionary_encode(text)
+    distinct = encoded.dictionary
+    ok, values = quick(distinct)
+    if ok.all():
+        return values, encoded.indices, np.zeros(0, dtype=np.int64), None
+    odd = np.flatnonzero(~ok)
+    fixed, flags = fn(pd.Series(pd.arrays.ArrowStringArray(distinct.take(pa.array(odd)))))
+    values = pc.replace_with_mask(values, pa.array(~ok), arrow_text(fixed))
+    return values, encoded.indices, odd, flags
+
+
+def _msisdn_of(text: pa.Array, country_code: str, reasons: _Reasons) -> pa.Array:
+    """The subscriber column canonical, its refusals marked first; per distinct value."""
+    values, codes, odd, why = _per_value(text, lambda a: _plain_msisdn(a, country_code),
+                                         lambda s: _normalise_msisdn(s, country_code))
+    if why is not None:
+        row_codes = codes.to_numpy(zero_copy_only=False)
+        found, names = pd.factorize(why, use_na_sentinel=True)
+        for k, name in enumerate(names):
+            per_value = np.zeros(len(values), dtype=bool)
+            per_value[odd[found == k]] = True
+            reasons.mark(per_value[row_codes], str(name))
+    return values.take(codes)
+
+
+def _equipment_of(text: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """IMEI/IMSI canonical per distinct value: (distinct results, row codes, rows whose value lost digits)."""
+    values, codes, odd, lost = _per_value(text, _digits_only, equipment_odd)
+    if lost is None:
+        return values, codes, np.zeros(len(text), dtype=bool)
+    per_value = np.zeros(len(values), dtype=bool)
+    per_value[odd] = lost.to_numpy(dtype=bool)
+    return values, codes, per_value[codes.to_numpy(zero_copy_only=False)]
+
+
+def _positions_of(col: Callable[[str], pa.Array], n: int) -> tuple[np.ndarray, np.ndarray]:
+    texts = [col(f) for f in ("lat", "lon", "lat_lon", "cell_name")]
+    if states_no_position(*texts):
+        nan = np.full(n, np.nan)
+        return nan, nan.copy()
+    lat, lon = stated_positions(*(pd.Series(pd.arrays.ArrowStringArray(t)) for t in texts))
+    return lat.to_numpy(dtype=float), lon.to_numpy(dtype=float)
+
+
+def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options, dump_sha: str,
+                      source_part: str, groups: np.ndarray | None) -> BlockResult | None:
+    """:func:`normalise_block` with the columns as Arrow/numpy arrays; None where it does not claim the
+    block: a raw column not Arrow text, an index other than 0..n-1, or a fractional duration filling
+    an end time (pandas turns that column into sub-second times)."""
+    layout = det.layout
+    assert layout is not None
+    n = len(raw)
+    if not n or not isinstance(raw.index, pd.RangeIndex) or raw.index.start != 0 or raw.index.step != 1:
+        return None
+    arrays = raw_arrays(raw)
+    if arrays is None:
+        return None
+    stats: dict = {}
+    count = _counter(groups)
+    col = array_reader(arrays, det, n)
+    nondata = _nondata_of(raw, det, col)
+    reasons = _Reasons(n)
+    msisdn = _msisdn_of(col("msisdn"), opts.country_code, reasons)
+
+    tz = layout.timezone or opts.tz
+    decision = det.decision or DateDecision()
+    fmts = formats_for_order(layout.datetime_formats, decision.order)
+    event_text = col("event_time")
+    start_text = col("start") if "start" in det.index else combine_arrays(col("start_date"), col("start_time"))
+    end_text = col("end") if "end" in det.index else combine_arrays(col("end_date"), col("end_time"))
+    alloc_start_text = combine_arrays(col("alloc_start_date"), col("alloc_start_time"))
+    alloc_end_text = combine_arrays(col("alloc_end_date"), col("alloc_end_time"))
+    event = parse_local_array(event_text, fmts)
+    start = parse_local_array(start_text, fmts)
+    alloc_start = parse_local_array(alloc_start_text, fmts)
+    alloc_end = parse_local_array(alloc_end_text, fmts)
+    use_event = event != NAT
+    stats["event_time_rows"] = count(use_event)
+    local_start = np.where(use_event, event, start)
+    local_start = np.where(local_start == NAT, alloc_start, local_start)
+    local_text = _choose(use_event, event_text, _choose(_filled_mask(start_text), start_text, alloc_start_text))
+    end_parsed = parse_local_array(end_text, fmts)
+    wrong_order, why = _order_rejects_of([event_text, start_text, end_text, alloc_start_text, alloc_end_text],
+                                         [event, start, end_parsed, alloc_start, alloc_end],
+                                         layout.datetime_formats, decision.order)
+    if why:
+        reasons.mark(wrong_order, why)
+    reasons.mark(local_start == NAT, "invalid_time")
+
+    duration = _seconds(col("duration"))
+    duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
+    local_end = _local_end(local_start, end_parsed, duration, use_event, alloc_start, alloc_end)
+    if local_end is None:
+        return None
+    both = (local_end != NAT) & (local_start != NAT)
+    backwards = both & (local_end < local_start)
+    same_day = both & (local_end // 86400 == local_start // 86400)
+    roll = backwards & same_day
+    local_end = np.where(roll, local_end + 86400, local_end)
+    stats["end_rolled_over"] = count(roll & (reasons.code == 0))
+    reasons.mark(backwards & ~roll, "end_before_start")
+
+    dest_port, ok_dest_port, bad_port = int_arrays(col("dest_port"), 0, 65535)
+    reasons.mark(bad_port, "invalid_port")
+    dest_ip, bad_ip, ver, hi, lo = ip_arrays(col("dest_ip"))
+    reasons.mark(bad_ip, "invalid_ip")
+    src_port, ok_src_port, bad_src_port = int_arrays(col("src_port"), 0, 65535)
+    public_port, ok_public_port, bad_public_port = int_arrays(col("public_port"), 0, 65535)
+    uplink, ok_uplink, bad_uplink = int_arrays(col("uplink"), 0, 2**62)
+    downlink, ok_downlink, bad_downlink = int_arrays(col("downlink"), 0, 2**62)
+    proto = _protocol_array(col("proto"))
+
+    imei_values, imei_codes, lost_imei = _equipment_of(col("imei"))
+    imsi_values, imsi_codes, lost_imsi = _equipment_of(col("imsi"))
+    reasons.code[nondata] = 0
+    keep = (reasons.code == 0) & ~nondata
+    stats["imei_precision_lost"] = count(lost_imei & keep)
+    stats["imsi_precision_lost"] = count(lost_imsi & keep)
+    for name, bad in (("src_port", bad_src_port), ("public_port", bad_public_port), ("uplink", bad_uplink),
+                      ("downlink", bad_downlink)):
+        stats[BLANKED_PREFIX + name] = count(bad & keep)
+
+    start_utc, end_utc, alloc_start_utc, alloc_end_utc = _utc([local_start, local_end, alloc_start, alloc_end], tz)
+    cell_raw = col("cell_id")
+    lat, lon = _positions_of(col, n)
+    if layout.has_destination:
+        labels = classify_arrays(ver, hi, lo, np.where(ok_dest_port, dest_port, -1), proto,
+                                 _day_numbers(_seconds_of(start_utc)), opts.rules)
+    else:
+        labels = dict.fromkeys(("app", "app_vendor", "app_category", "app_confidence"), _empty_text(n))
+
+    every = bool(keep.all())
+    mask = pa.array(keep) if not every else None
+
+    def rows(arr: pa.Array) -> pa.Array:
+        return arr if every else arr.filter(mask)
+
+    def text(arr: pa.Array) -> pd.arrays.ArrowStringArray:
+        return pd.arrays.ArrowStringArray(rows(arr))
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if every else values[keep]
+
+    def ints(values: np.ndarray, ok: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(kept(values), ~kept(ok))
+
+    def times(values: pd.api.extensions.ExtensionArray) -> pd.api.extensions.ExtensionArray:
+        return values if every else values[keep]
+
+    msisdn = rows(msisdn)
+    imei_codes, imsi_codes = rows(imei_codes), rows(imsi_codes)
+    src_ip, public_ip, dest_ip = rows(col("src_ip")), rows(col("public_ip")), rows(dest_ip)
+    start_utc, end_utc, alloc_start_utc = times(start_utc), times(end_utc), times(alloc_start_utc)
+    end_s = _seconds_of(end_utc)
+    columns = {
+        "msisdn": pd.arrays.ArrowStringArray(msisdn),
+        "imsi": pd.arrays.ArrowStringArray(imsi_values.take(imsi_codes)),
+        "imei": pd.arrays.ArrowStringArray(imei_values.take(imei_codes)),
+        "imei14": pd.arrays.ArrowStringArray(imei14_array(imei_values).take(imei_codes)),
+        "start_utc": start_utc, "end_utc": end_utc, "start_local": text(local_text),
+        "alloc_start_utc": alloc_start_utc, "alloc_end_utc": times(alloc_end_utc),
+        "src_ip": pd.arrays.ArrowStringArray(src_ip), "src_port": ints(src_port, ok_src_port),
+        "public_ip": pd.arrays.ArrowStringArray(public_ip), "public_port": ints(public_port, ok_public_port),
+        "dest_ip": pd.arrays.ArrowStringArray(dest_ip), "dest_port": ints(dest_port, ok_dest_port),
+        "proto": text(proto), "cell_id": text(cell_array(cell_raw, layout.cell_format == "hex_eci")),
+        "cell_raw": text(cell_raw), "cell_name": text(col("cell_name")), "lat": kept(lat), "lon": kept(lon),
+        "uplink": ints(uplink, ok_uplink), "downlink": ints(downlink, ok_downlink), "rat": text(col("rat")),
+        "apn": text(col("apn")),
+        "record_key": pd.arrays.ArrowStringArray(_record_key_array(layout, msisdn, rows(col("charging_id")), end_s)),
+        **{name: text(arr) for name, arr in labels.items()},
+    }
+    # session_hashes' words of SESSION_KEY_COLUMNS, from the arrays.
+    h1, h2 = _mix_columns(len(msisdn), [
+        _text_words(msisdn), [_time_words(_seconds_of(start_utc))] * 2, [_time_words(end_s)] * 2,
+        [_time_words(_seconds_of(alloc_start_utc))] * 2,
+        _text_words(src_ip), [_int_words(kept(src_port), kept(ok_src_port))] * 2,
+        _text_words(public_ip), [_int_words(kept(public_port), kept(ok_public_port))] * 2,
+        _text_words(dest_ip), [_int_words(kept(dest_port), kept(ok_dest_port))] * 2,
+        [_int_words(kept(uplink), kept(ok_uplink))] * 2, [_int_words(kept(downlink), kept(ok_downlink))] * 2])
+    index = raw.index if every else raw.index[keep]
+    m = len(msisdn)
+    columns.update({"session_key": _hex_keys(h1, h2).array, "tz": _constant(tz, m),
+                    "dump_sha256": _constant(dump_sha, m), "source_part": _constant(source_part, m),
+                    "source_line": kept(lines.astype(np.int64)), "layout": _constant(layout.name, m)})
+    # Built in the stored column order (no reordering copy), from this block's own arrays (no copy).
+    frame = pd.DataFrame({c: columns[c] for c in SESSION_COLUMNS}, index=index, copy=False)
+    rej_mask = ~keep & ~nondata
+    rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reasons.texts(rej_mask)})
+    row_hash = _raw_row_hash_of(arrays, keep, det)
+    return BlockResult(frame, rejects, count(nondata), stats, h1, row_hash)
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _constant(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """``value`` on ``n`` rows with the dtype pandas gives a broadcast string (``str``), built in
+    Arrow: the frame constructor made a Python object per row."""
+    return pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype=_STR)
+
+
+def _day_numbers(seconds: np.ndarray) -> np.ndarray:
+    """Days since the epoch of UTC seconds; unknown times become day 0 (as ``signatures._days``)."""
+    days = seconds // 86400
+    days[seconds == NAT] = 0
+    return days
+
+
+def _raw_row_hash_of(arrays: list[pa.Array], keep: np.ndarray, det: Detection) -> np.ndarray:
+    """:func:`raw_row_hash` on the raw columns' Arrow arrays."""
+    serial = det.index.get("serial")
+    if not keep.any():
+        return np.zeros(0, dtype=np.uint64)
+    positions = [i for i in range(len(arrays)) if i != serial]
+    row = RowHash(len(keep), len(positions))
+    for i in positions:
+        row.add(text_hashes(arrays[i])[0])
+    out = row.result()
+    return out if keep.all() else out[keep]
+
+
+def _protocol_array(arr: pa.Array) -> pa.Array:
+    """:func:`_protocols` of an Arrow text array."""
+    lowered = pc.utf8_lower(arr)
+    keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
+    names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
+    at = pc.fill_null(pc.index_in(lowered, keys), len(PROTO_NUMBERS))
+    return names.take(at)

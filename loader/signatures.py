@@ -166,11 +166,18 @@ def classify_columns(
     Rules are evaluated over the distinct (address, port, protocol, day) tuples
     rather than over rows, so the cost follows the variety of destinations.
     """
-    n = len(port)
-    port_arr = port.fillna(-1).to_numpy(dtype=np.int64)
-    day_arr = _days(when)
+    labels = classify_arrays(ver, hi, lo, port.fillna(-1).to_numpy(dtype=np.int64), arrow_text(proto), _days(when),
+                             rules)
+    return {name: pd.Series(pd.arrays.ArrowStringArray(arr), index=port.index) for name, arr in labels.items()}
+
+
+def classify_arrays(ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port_arr: np.ndarray, proto: pa.Array,
+                    day_arr: np.ndarray, rules: list[Rule]) -> dict[str, pa.Array]:
+    """:func:`classify_columns` on arrays: ports as int64 (-1 where none), protocols as Arrow text,
+    days since the epoch (UTC; 0 where unknown); the labels come back as Arrow arrays."""
+    n = len(port_arr)
     # Protocols by Arrow's dictionary encoding: codes in order of first appearance, as factorize.
-    encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(arrow_text(proto), "")))
+    encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(proto, "")))
     proto_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     proto_uni = encoded.dictionary.to_pylist()
     codes, first = _factorize_rows([ver, hi, lo, port_arr, proto_codes, day_arr])
@@ -210,7 +217,7 @@ def classify_columns(
     at = pa.array(idx, type=pa.int64())
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
         labels = pa.array([*values, ""], type=pa.large_string())
-        out[name] = pd.Series(pd.arrays.ArrowStringArray(labels.take(at)), index=port.index)
+        out[name] = labels.take(at)
     return out
 
 

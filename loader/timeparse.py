@@ -58,15 +58,23 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     (a month-first ``07/13/2023 00:01`` tried against ``%d-%b-%Y``). The result of a row is
     the same either way.
     """
-    arr = large_strings(text)
-    out = np.full(len(text), NAT, dtype=np.int64)
+    out = parse_local_array(large_strings(text), formats)
+    return pd.Series(out.view("datetime64[s]"), index=text.index)
+
+
+def parse_local_array(arr: pa.Array, formats: tuple[str, ...]) -> np.ndarray:
+    """:func:`parse_local` of a null-free ``large_string`` array, as int64 seconds (``NAT`` where
+    unread): the normaliser keeps times as integers until its frame is built."""
+    out = np.full(len(arr), NAT, dtype=np.int64)
     todo = value_lengths(arr) > 0
+    if not todo.any():  # an empty column (a field the layout lacks): nothing to read
+        return out
     for fmt in formats:
         rows = np.flatnonzero(todo)
         if not len(rows):
             break
         if fmt == "ISO8601":
-            parsed = parse_iso(text.iloc[rows])
+            parsed = parse_iso(_text_series(arr, rows))
         else:
             items = compile_format(fmt)
             if items is not None:
@@ -80,12 +88,17 @@ def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
                 rows = may_match(arr, np.flatnonzero(todo), items)
                 if not len(rows):
                     continue
-            parsed = _parse_format(text.iloc[rows], fmt)
+            parsed = _parse_format(_text_series(arr, rows), fmt)
         values = parsed.astype("datetime64[s]").to_numpy(dtype="datetime64[s]").view(np.int64)
         hit = values != NAT
         out[rows[hit]] = values[hit]
         todo[rows[hit]] = False
-    return pd.Series(out.view("datetime64[s]"), index=text.index)
+    return out
+
+
+def _text_series(arr: pa.Array, rows: np.ndarray) -> pd.Series:
+    """The values at ``rows`` as a string Series, for the general (pandas) parsers."""
+    return pd.Series(pd.arrays.ArrowStringArray(arr.take(pa.array(rows))))
 
 
 def to_utc(local: pd.Series, tz: str) -> pd.Series:
@@ -108,8 +121,22 @@ def combine(date: pd.Series, time: pd.Series) -> pd.Series:
     """
     d = pc.fill_null(pa.array(date.array, type=pa.large_string()), "")
     t = pc.fill_null(pa.array(time.array, type=pa.large_string()), "")
+    return pd.Series(pd.arrays.ArrowStringArray(combine_arrays(d, t)), index=date.index)
+
+
+def combine_arrays(d: pa.Array, t: pa.Array) -> pa.Array:
+    """:func:`combine` of two null-free ``large_string`` arrays. A field the layout lacks is an
+    empty column, and then so is the result (no kernel runs)."""
+    if not len(d) or _all_empty(d):
+        return d
+    if _all_empty(t):
+        return t
     both = pc.and_(pc.not_equal(d, ""), pc.not_equal(t, ""))
     joined = pc.binary_join_element_wise(d, t, pa.scalar(" ", pa.large_string()))
-    out = pc.if_else(both, joined, pa.scalar("", pa.large_string()))
-    return pd.Series(pd.arrays.ArrowStringArray(out), index=date.index)
+    return pc.if_else(both, joined, pa.scalar("", pa.large_string()))
 
+
+def _all_empty(arr: pa.Array) -> bool:
+    """Whether every value of a null-free ``large_string`` array is "" (read off its offsets)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    return bool(offsets[arr.offset + len(arr)] == offsets[arr.offset])
