@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
+from cdrnet.loader.batch import worker_pool
 from cdrnet.loader.cellsites import CellListReport, parse_cell_list, sniff_cell_list
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
@@ -84,17 +84,14 @@ def default_workers() -> int:
 def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
     """A process pool when it pays: several workers and at least two blocks of input.
 
-    Workers are spawned, not forked: forking a process that already runs Arrow's
-    thread pools can deadlock the child.
+    Workers are not forked from this process: forking a process that already runs Arrow's
+    thread pools can deadlock the child (see :func:`cdrnet.loader.batch.worker_pool`).
     """
     if workers <= 1 or total_bytes < 2 * textblocks.BLOCK_SIZE:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
+    with worker_pool(workers) as pool:
         yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def read_options_record(opts: Options, signatures_name: str) -> dict[str, str]:
@@ -274,10 +271,10 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
     it is busy); a store that cannot be written (read-only, disk full) stops the run.
     ``replace``: dumps already loaded are read again and replace their stored rows.
 
-    ``workers`` > 1 parses in spawned processes (``cdrnet ingest --workers``): whole dumps
+    ``workers`` > 1 parses in worker processes (``cdrnet ingest --workers``): whole dumps
     each when there are several and the store can stage them (:mod:`cdrnet.loader.batch`),
     else the blocks of one dump. A script calling this must then guard its top level with
-    ``if __name__ == "__main__":`` as spawned workers import it. Either way the store ends
+    ``if __name__ == "__main__":`` as the workers' fork server imports it. Either way the store ends
     up holding what a one-process run leaves.
     """
     with store.writing("ingest"):

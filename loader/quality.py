@@ -316,9 +316,48 @@ def app_kind(sessions: pd.DataFrame) -> pd.Series:
     return kind
 
 
-def _utc_datetime64(start_utc: pd.Series) -> np.ndarray:
+class Columns:
+    """A frame's columns by name, each the array behind it, fetched once.
+
+    Why: the summary asks about a dozen questions of a block's columns, and ``frame[name]`` builds a
+    new Series each time (~30 µs of pandas bookkeeping); on the many-dump shape, a few thousand rows
+    a dump, that was a third of the summary's cost. The arrays are what those Series held.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._arrays: dict[str, object] = {}
+        self._unique = frame.columns.is_unique
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frame.columns
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, name: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        arr = self._arrays.get(name)
+        if arr is None:
+            getter = getattr(self.frame, "_get_column_array", None)
+            if self._unique and getter is not None:
+                arr = getter(self.frame.columns.get_loc(name))
+            else:
+                arr = self.frame[name].array
+            self._arrays[name] = arr
+        return arr
+
+
+def _as_series(column: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray) -> pd.Series:
+    """A column as a Series, for the general paths (columns not of the normaliser's types)."""
+    return column if isinstance(column, pd.Series) else pd.Series(column, copy=False)
+
+
+def _utc_datetime64(start_utc: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:
     """A column of UTC times as naive numpy datetime64 in its own unit (NaT stays NaT): one conversion,
     then numpy compares and counts without a pandas call per fact."""
+    if isinstance(start_utc, pd.arrays.DatetimeArray):
+        return start_utc._ndarray  # noqa: SLF001 - the UTC values to_numpy gives (a view, not copied)
+    start_utc = _as_series(start_utc)
     dtype = start_utc.dtype
     unit = dtype.unit if isinstance(dtype, pd.DatetimeTZDtype) else np.datetime_data(dtype)[0]
     return start_utc.to_numpy(dtype=f"datetime64[{unit}]")
@@ -333,7 +372,8 @@ def _bounds_in_unit(start_iso: str, end_iso: str, dtype: np.dtype) -> tuple[np.d
     return lo, hi
 
 
-def _distinct_flags(column: pd.Series, *tests: Callable[[str], bool]) -> list[np.ndarray]:
+def _distinct_flags(column: pd.Series | pd.api.extensions.ExtensionArray,
+                    *tests: Callable[[str], bool]) -> list[np.ndarray]:
     """Each of ``tests`` on each row's text (a missing value reads as ""), asked once per distinct
     value: a dump has a handful of categories and confidences, not one per row."""
     arr = _arrow_text(column)
@@ -347,7 +387,7 @@ def _distinct_flags(column: pd.Series, *tests: Callable[[str], bool]) -> list[np
     return [np.array([bool(test(t)) for t in texts], dtype=bool)[codes] for test in tests]
 
 
-def _arrow_text(column: pd.Series) -> pa.Array | None:
+def _arrow_text(column: pd.Series | pd.api.extensions.ExtensionArray) -> pa.Array | None:
     """The one Arrow string array behind a column of the normaliser (None for any other column).
 
     Why: a dump's quality summary asks a dozen questions of a few thousand rows, so pandas'
@@ -359,7 +399,7 @@ def _arrow_text(column: pd.Series) -> pa.Array | None:
     return data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
 
 
-def _msisdn_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _msisdn_codes(column: pd.Series | pd.api.extensions.ExtensionArray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Per row the code of its subscriber, the distinct subscribers in order of first appearance,
     and ``pd.util.hash_array`` of each row's subscriber, as :meth:`Accumulator.add` had them from
     ``pd.factorize`` and pandas' hash (the kernel's SipHash equals pandas', loader/hashing.py)."""
@@ -374,15 +414,17 @@ def _msisdn_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]
     return codes, uniques.tolist(), pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
 
 
-def _nonempty(column: pd.Series) -> np.ndarray:
+def _nonempty(column: pd.Series | pd.api.extensions.ExtensionArray) -> np.ndarray:
     """Rows whose text is neither missing nor empty (Arrow's string lengths when the column is Arrow's)."""
-    if isinstance(column.array, pd.arrays.ArrowStringArray):
-        lengths = pc.binary_length(pa.array(column.array))
+    arr = column.array if isinstance(column, pd.Series) else column
+    if isinstance(arr, pd.arrays.ArrowStringArray):
+        lengths = pc.binary_length(pa.array(arr))
         return pc.fill_null(pc.greater(lengths, 0), False).to_numpy(zero_copy_only=False)
+    column = _as_series(column)
     return (column.fillna("") != "").to_numpy(dtype=bool)
 
 
-def app_kind_counts(sessions: pd.DataFrame, dest: np.ndarray, has_app: np.ndarray | None = None
+def app_kind_counts(sessions: pd.DataFrame | Columns, dest: np.ndarray, has_app: np.ndarray | None = None
                     ) -> tuple[int, int, int]:
     """How many of the rows in ``dest`` :func:`app_kind` calls "named", "generic" and "possible",
     counted over each column's distinct values (the per-row pandas string operations of
@@ -430,18 +472,19 @@ class Accumulator:
         self.stats.update(stats)
         if not len(sessions):
             return
-        st = sessions["start_utc"]
+        cols = Columns(sessions)
+        st = cols["start_utc"]
         times = _utc_datetime64(st)
         valid = ~np.isnat(times)
         if valid.all():
-            lo, hi = st.iloc[int(np.argmin(times))], st.iloc[int(np.argmax(times))]
+            lo, hi = st[int(np.argmin(times))], st[int(np.argmax(times))]
         else:  # pandas skips a missing time (numpy's min would return it)
-            lo, hi = st.min(), st.max()
+            lo, hi = _as_series(st).min(), _as_series(st).max()
         self.tmin = lo if self.tmin is None else min(self.tmin, lo)
         self.tmax = hi if self.tmax is None else max(self.tmax, hi)
         # A missing time counts as "with seconds" (its second is NaN, which is not 0), as it always did.
         self.with_seconds += int((~valid | (times.astype("datetime64[s]").astype(np.int64) % 60 != 0)).sum())
-        _, uniques, m = _msisdn_codes(sessions["msisdn"])
+        _, uniques, m = _msisdn_codes(cols["msisdn"])
         self.msisdn_set.update(uniques)
         t = times.view(np.int64).view(np.uint64)
         self.start_keys.append(m * np.uint64(0x9E3779B97F4A7C15) ^ t)
@@ -449,8 +492,8 @@ class Accumulator:
             if self.period is None:
                 self.period = _bounds_in_unit(r.period_start_utc, r.period_end_utc, times.dtype)
             r.rows_outside_period += int(((times < self.period[0]) | (times > self.period[1])).sum())
-        if "dest_port" in sessions:
-            self._add_session_facts(sessions)
+        if "dest_port" in cols:
+            self._add_session_facts(cols)
 
     def _add_rejects(self, reasons: list[str]) -> None:
         """Count reject reasons in the order a block's ``value_counts`` gives them (the report keeps it)."""
@@ -461,11 +504,11 @@ class Accumulator:
         else:
             self.rejects.update(pd.Series(reasons, dtype="string").value_counts().to_dict())
 
-    def _add_session_facts(self, sessions: pd.DataFrame) -> None:
+    def _add_session_facts(self, sessions: Columns) -> None:
         """Destinations, applications and volumes: what only data sessions have."""
         r = self.report
-        port = sessions["dest_port"].array
-        dest = ~np.asarray(port.isna(), dtype=bool) | _nonempty(sessions["dest_ip"])
+        port = sessions["dest_port"]
+        dest = ~np.asarray(pd.isna(port), dtype=bool) | _nonempty(sessions["dest_ip"])
         r.with_destination += int(dest.sum())
         has_app = _nonempty(sessions["app"])
         r.app_identified += int((dest & has_app).sum())
@@ -475,20 +518,20 @@ class Accumulator:
         r.app_possible += possible
         self._add_volumes(sessions)
 
-    def _add_volumes(self, sessions: pd.DataFrame) -> None:
+    def _add_volumes(self, sessions: Columns) -> None:
         """Volumes counted once per record: a record's first row in the dump carries its totals."""
         if not (isinstance(sessions["uplink"].dtype, pd.Int64Dtype)
                 and isinstance(sessions["downlink"].dtype, pd.Int64Dtype)):
-            self._add_volumes_general(sessions)
+            self._add_volumes_general(sessions.frame)
             return
         # The normaliser's integer columns: numpy on their values and masks, as pandas' nullable sums do.
-        up, down = sessions["uplink"].array, sessions["downlink"].array
+        up, down = sessions["uplink"], sessions["downlink"]
         has = ~(up.isna() & down.isna())  # a missing side counts 0; a row with neither has no volume
         if not has.any():
             return
         vol = up.to_numpy(dtype=np.int64, na_value=0) + down.to_numpy(dtype=np.int64, na_value=0)
         self.rows_sum += int(vol[has].sum())
-        key = sessions["record_key"].fillna("")
+        key = _as_series(sessions["record_key"]).fillna("")
         keyed = _nonempty(key)
         h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
         first = np.zeros(len(h), dtype=bool)

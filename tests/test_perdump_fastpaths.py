@@ -356,3 +356,33 @@ def test_arrow_table_equals_pa_array_per_column(n: int, seed: int, shuffled: boo
                                 for (_, c), f in zip(ref_frame.items(), SESSION_SCHEMA, strict=True)],
                                schema=SESSION_SCHEMA)
     assert ours.schema.equals(ref.schema) and ours.equals(ref)
+
+
+@SETTINGS
+@given(blocks=st.lists(session_blocks(), min_size=1, max_size=3), stated=st.booleans())
+def test_quality_summary_same_on_plain_python_columns(blocks: list[pd.DataFrame], stated: bool) -> None:
+    """The summary reads each column's array once (``quality.Columns``); columns that are not the
+    normaliser's Arrow strings (object text, a repeated column name) take the general paths and give
+    the same report."""
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for name in out.columns:
+            if isinstance(out[name].dtype, pd.StringDtype):
+                out[name] = out[name].astype(object)
+        return out
+
+    def repeated(frame: pd.DataFrame) -> pd.DataFrame:
+        extra = pd.DataFrame([[1, 2]] * len(frame), columns=["extra", "extra"], index=frame.index)
+        return pd.concat([frame, extra], axis=1)
+
+    reports = []
+    for convert in (lambda f: f, plain, repeated):
+        report = DumpReport("d.csv", "sha", 1)
+        if stated:
+            report.period_start_utc, report.period_end_utc = "2024-03-01T00:00:00+00:00", "2024-03-09T23:59:59+00:00"
+            report.period_source = "preamble"
+        acc = Accumulator(report)
+        for block in blocks:
+            acc.add(convert(block), [], 0, {"event_time_rows": 0})
+        reports.append(acc.finish("flow", None).to_dict())
+    assert reports[0] == reports[1] == reports[2]

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from cdrnet import __version__
-from cdrnet.cli.bulk import neo4j_import_cmd
-from cdrnet.cli.cells import cells_cmd
 from cdrnet.cli.common import AppContext, run_guarded
-from cdrnet.cli.contacts import chain_cmd, common_cmd, contacts_cmd, towers_cmd
-from cdrnet.cli.demo import demo_cmd
-from cdrnet.cli.evaluate import evaluate_cmd
-from cdrnet.cli.evidence import evidence_cmd
-from cdrnet.cli.ingest import dumps_cmd, ingest_cmd, signatures_cmd
-from cdrnet.cli.link import link_cmd, pair_cmd
-from cdrnet.cli.query import query_cmd
-from cdrnet.cli.report import map_cmd, profile_cmd, trends_cmd
-from cdrnet.cli.simulate import simulate_cmd
-from cdrnet.cli.summary import report_cmd, summary_cmd
 
+#: Every subcommand and the module defining it, imported only when that command runs (or when
+#: help lists them all). Why: importing every subcommand module pulled scipy, the analysis and the
+#: graph code into every run, ``ingest`` included, and into each of its spawned worker processes
+#: (they import the ``cdrnet`` script's modules again): about a second of CPU per process.
+LAZY_COMMANDS: dict[str, str] = {
+    "ingest": "cdrnet.cli.ingest:ingest_cmd",
+    "neo4j-import": "cdrnet.cli.bulk:neo4j_import_cmd",
+    "dumps": "cdrnet.cli.ingest:dumps_cmd",
+    "signatures": "cdrnet.cli.ingest:signatures_cmd",
+    "link": "cdrnet.cli.link:link_cmd",
+    "pair": "cdrnet.cli.link:pair_cmd",
+    "evaluate": "cdrnet.cli.evaluate:evaluate_cmd",
+    "simulate": "cdrnet.cli.simulate:simulate_cmd",
+    "profile": "cdrnet.cli.report:profile_cmd",
+    "trends": "cdrnet.cli.report:trends_cmd",
+    "map": "cdrnet.cli.report:map_cmd",
+    "demo": "cdrnet.cli.demo:demo_cmd",
+    "query": "cdrnet.cli.query:query_cmd",
+    "evidence": "cdrnet.cli.evidence:evidence_cmd",
+    "contacts": "cdrnet.cli.contacts:contacts_cmd",
+    "common": "cdrnet.cli.contacts:common_cmd",
+    "chain": "cdrnet.cli.contacts:chain_cmd",
+    "towers": "cdrnet.cli.contacts:towers_cmd",
+    "summary": "cdrnet.cli.summary:summary_cmd",
+    "report": "cdrnet.cli.summary:report_cmd",
+    "cells": "cdrnet.cli.cells:cells_cmd",
+}
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     """``--quiet`` given after the subcommand: the same switch as before it."""
@@ -36,6 +52,18 @@ class CdrnetGroup(click.Group):
             cmd.params.append(click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, callback=_set_quiet,
                                            help="No progress bars (also accepted before the command)."))
         super().add_command(cmd, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use (see :data:`LAZY_COMMANDS`)."""
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            cmd = getattr(importlib.import_module(module), attr)
+            assert cmd.name == cmd_name, (cmd.name, cmd_name)
+            self.add_command(cmd, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=CdrnetGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -80,29 +108,6 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
     ctx.obj = AppContext(workspace=workspace, quiet=quiet, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
                          database=database, case_name=case_name)
     ctx.call_on_close(ctx.obj.close)
-
-
-cli.add_command(ingest_cmd)
-cli.add_command(neo4j_import_cmd)
-cli.add_command(dumps_cmd)
-cli.add_command(signatures_cmd)
-cli.add_command(link_cmd)
-cli.add_command(pair_cmd)
-cli.add_command(evaluate_cmd)
-cli.add_command(simulate_cmd)
-cli.add_command(profile_cmd)
-cli.add_command(trends_cmd)
-cli.add_command(map_cmd)
-cli.add_command(demo_cmd)
-cli.add_command(query_cmd)
-cli.add_command(evidence_cmd)
-cli.add_command(contacts_cmd)
-cli.add_command(common_cmd)
-cli.add_command(chain_cmd)
-cli.add_command(towers_cmd)
-cli.add_command(summary_cmd)
-cli.add_command(report_cmd)
-cli.add_command(cells_cmd)
 
 
 def main() -> None:
