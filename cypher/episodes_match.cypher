@@ -12,7 +12,7 @@
 //    Aggregated per pair, key and the case-calendar days of the two episodes, so that the engine
 //    keeps only matches on days both subscribers were observed.
 CALL (channel, eps) {
-  UNWIND eps AS e
+  UNWIND eps AS g UNWIND g AS e
   WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
        sum(e[3]) AS sessions
   RETURN channel AS ch, 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
@@ -26,7 +26,7 @@ CALL (channel, eps) {
     // every pair is found once, from its earlier episode, and each episode goes once through the sort
     // and the grouping (a hash join on buckets sends it through twice: as data and as a query).
     WITH eps, p.bucket AS w, p.window AS win WHERE NOT p.overlap
-    UNWIND eps AS e
+    UNWIND eps AS g UNWIND g AS e
     WITH w, win, e ORDER BY e[1], e[2]
     WITH w, win, e[1] AS key, collect(e) AS l
     // Where each run of one bucket starts in the sorted list (and the list's end).
@@ -44,7 +44,7 @@ CALL (channel, eps) {
     // Overlap mode (windows of their own length): a hash join on time buckets. Each episode is data
     // in its start's bucket and a query in every bucket [t, te] touches, so each pair meets once.
     WITH eps, p WHERE p.overlap
-    UNWIND eps AS e
+    UNWIND eps AS g UNWIND g AS e
     WITH p, e, e[2] / p.bucket AS b0, e[4] / p.bucket AS b1
     UNWIND range(b0, b1) AS bucket
     WITH e[1] AS key, bucket, collect(e) AS qs, collect(CASE WHEN bucket = b0 THEN e END) AS ds
