@@ -1,14 +1,14 @@
 // Appended to cypher/episodes_sessions.cypher (a row per channel: `channel` and its episodes `eps`,
-// each [m, key, t, n, te, dk, up, down]): the null model's input and the co-usage events, in one read.
+// lists per subscriber and key of [m, key, t, n, te, dk, up, down]): the null model's input and the co-usage events, in one read.
 // The channel's settings are $channels[channel]: window, overlap, bucket, tight, tight_coarse, call_filter.
 // 1. Bins: episode counts (and summed durations and session counts) per subscriber, key and local
 //    hour (hours counted at the zone's standard offset $offset, so local days and hours of day are
 //    exact). The messaging channel's session counts are the subscribers' messaging sessions in scope.
 // 2. Matches: episode pairs of different subscribers on the same key whose starts differ by at most
-//    the window (inclusive) -- or, with overlap, whose episodes overlap. A hash join on time
-//    buckets of `bucket` seconds: each episode is data in its start's bucket and a query in every
-//    bucket its window [t, t + window] (or [t, te]) touches, so each pair meets in exactly one
-//    bucket and only neighbours in time are compared (no cartesian product over a service).
+//    the window (inclusive) -- or, with overlap, whose episodes overlap. Start mode: a sweep over each
+//    key's episodes sorted by start, comparing each with the later ones of its own and the next bucket
+//    (one window); overlap mode: a hash join on time buckets. Either way each pair is found once and
+//    only neighbours in time are compared (no cartesian product over a service).
 //    Aggregated per pair, key and the case-calendar days of the two episodes, so that the engine
 //    keeps only matches on days both subscribers were observed.
 CALL (channel, eps) {

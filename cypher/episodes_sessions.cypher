@@ -13,7 +13,8 @@
 // at most the channel's gap apart (see docs/co-usage.md; call units have gap -1: never merged).
 // An episode is a list [m, key, t, n, te, dk, up, down] (subscriber, key, start, sessions, latest end,
 // and the call units' duration flag and volumes; lists cost the server less than maps).
-// Read only: the episodes are rows of this query, collected per channel as `eps` for
+// Read only: the episodes are lists in rows of this query (one per subscriber, channel and key),
+// collected per channel as `eps` for
 // cypher/episodes_match.cypher (appended to it), never nodes: nothing goes through the transaction log.
 // The definitions ($messaging_categories, $call_ports, ...) come from cdrnet/analysis/units.py.
 MATCH (sub:Subscriber {case: $case})
