@@ -1,18 +1,18 @@
 // Appended to cypher/episodes_sessions.cypher (a row per channel: `channel` and its episodes `eps`,
-// each [m, key, t, n, te, dk, up, down]): the null model's input and the co-usage events, in one read.
+// lists per subscriber and key of [m, key, t, n, te, dk, up, down]): the null model's input and the co-usage events, in one read.
 // The channel's settings are $channels[channel]: window, overlap, bucket, tight, tight_coarse, call_filter.
 // 1. Bins: episode counts (and summed durations and session counts) per subscriber, key and local
 //    hour (hours counted at the zone's standard offset $offset, so local days and hours of day are
 //    exact). The messaging channel's session counts are the subscribers' messaging sessions in scope.
 // 2. Matches: episode pairs of different subscribers on the same key whose starts differ by at most
-//    the window (inclusive) -- or, with overlap, whose episodes overlap. A hash join on time
-//    buckets of `bucket` seconds: each episode is data in its start's bucket and a query in every
-//    bucket its window [t, t + window] (or [t, te]) touches, so each pair meets in exactly one
-//    bucket and only neighbours in time are compared (no cartesian product over a service).
+//    the window (inclusive) -- or, with overlap, whose episodes overlap. Start mode: a sweep over each
+//    key's episodes sorted by start, comparing each with the later ones of its own and the next bucket
+//    (one window); overlap mode: a hash join on time buckets. Either way each pair is found once and
+//    only neighbours in time are compared (no cartesian product over a service).
 //    Aggregated per pair, key and the case-calendar days of the two episodes, so that the engine
 //    keeps only matches on days both subscribers were observed.
 CALL (channel, eps) {
-  UNWIND eps AS e
+  UNWIND eps AS g UNWIND g AS e
   WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
        sum(e[3]) AS sessions
   RETURN channel AS ch, 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
@@ -20,16 +20,40 @@ CALL (channel, eps) {
          collect(sessions) AS sessions
   UNION ALL
   WITH channel, eps, $channels[channel] AS p
-  UNWIND eps AS e
-  WITH channel, e, e[2] / p.bucket AS b0, (CASE WHEN p.overlap THEN e[4] ELSE e[2] + p.window END) / p.bucket AS b1
-  UNWIND range(b0, b1) AS bucket
-  WITH channel, e[1] AS key, bucket, collect(e) AS qs, collect(CASE WHEN bucket = b0 THEN e END) AS ds
-  WITH channel, key, qs, ds, $channels[channel] AS p
-  UNWIND qs AS x
-  UNWIND ds AS y
-  WITH channel, p, x, y
-  WHERE y[2] >= x[2] AND y[2] <= CASE WHEN p.overlap THEN x[4] ELSE x[2] + p.window END
-    AND y[0] <> x[0] AND (y[2] > x[2] OR y[0] > x[0])
+  CALL (channel, eps, p) {
+    // Start mode: the channel's episodes sorted by key and start, one list per key; each episode is
+    // paired with the later ones of its own bucket and of the next bucket (a bucket is one window), so
+    // every pair is found once, from its earlier episode, and each episode goes once through the sort
+    // and the grouping (a hash join on buckets sends it through twice: as data and as a query).
+    WITH eps, p.bucket AS w, p.window AS win WHERE NOT p.overlap
+    UNWIND eps AS g UNWIND g AS e
+    WITH w, win, e ORDER BY e[1], e[2]
+    WITH w, win, e[1] AS key, collect(e) AS l
+    // Where each run of one bucket starts in the sorted list (and the list's end).
+    WITH w, win, l, [i IN range(0, size(l) - 1) WHERE i = 0 OR l[i][2] / w <> l[i - 1][2] / w] + [size(l)] AS runs
+    UNWIND range(0, size(runs) - 2) AS k
+    WITH win, l, runs[k] AS lo, runs[k + 1] AS mid,
+         CASE WHEN k + 2 < size(runs) AND l[runs[k + 1]][2] / w = l[runs[k]][2] / w + 1
+              THEN runs[k + 2] ELSE runs[k + 1] END AS hi
+    UNWIND range(lo, mid - 1) AS i
+    // Indexes, not a slice of the list: a slice copies it (that made this sweep slower than the join).
+    WITH l[i] AS x, [j IN range(i + 1, hi - 1) WHERE l[j][2] <= l[i][2] + win AND l[j][0] <> l[i][0] | l[j]] AS ys
+    UNWIND ys AS y
+    RETURN x, y
+    UNION ALL
+    // Overlap mode (windows of their own length): a hash join on time buckets. Each episode is data
+    // in its start's bucket and a query in every bucket [t, te] touches, so each pair meets once.
+    WITH eps, p WHERE p.overlap
+    UNWIND eps AS g UNWIND g AS e
+    WITH p, e, e[2] / p.bucket AS b0, e[4] / p.bucket AS b1
+    UNWIND range(b0, b1) AS bucket
+    WITH e[1] AS key, bucket, collect(e) AS qs, collect(CASE WHEN bucket = b0 THEN e END) AS ds
+    UNWIND qs AS x
+    UNWIND ds AS y
+    WITH x, y
+    WHERE y[2] >= x[2] AND y[2] <= x[4] AND y[0] <> x[0] AND (y[2] > x[2] OR y[0] > x[0])
+    RETURN x, y
+  }
   WITH channel, p, x, CASE WHEN x[0] < y[0] THEN x ELSE y END AS ea, CASE WHEN x[0] < y[0] THEN y ELSE x END AS eb
   WHERE NOT p.call_filter OR (
     // Durations are compared only where both ends are the flows' own (else start and relay alone).

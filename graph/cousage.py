@@ -3,7 +3,8 @@
 Each channel is one read query: its episodes are built per subscriber by Cypher
 (cypher/episodes_<channel>.cypher) as rows, never as nodes, and the same statement
 (cypher/episodes_match.cypher appended) returns the null model's bin counts and the
-matches, found by a hash join on time buckets and aggregated per pair in Cypher.
+matches, found by a sorted sweep per key (start mode) or a hash join on time buckets
+(overlap mode) and aggregated per pair in Cypher.
 Nothing is written, so nothing goes through the transaction log (temporary Episode
 nodes, written and deleted per run, once made this engine 40x slower than the
 embedded one). The expected counts, p-values and q-values are then computed by the
