@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,8 @@ PROTO_NUMBERS = {"6": "tcp", "17": "udp", "tcp": "tcp", "udp": "udp"}
 ONE_DAY = pd.Timedelta(days=1)
 #: Block statistics counting optional values blanked as out of range or unreadable, per field.
 BLANKED_PREFIX = "blanked_"
+_T = TypeVar("_T")  # a column as one path holds it: pandas Series or Arrow array
+_P = TypeVar("_P")  # a parsed time column: datetime Series or int64 seconds
 
 
 @dataclass
@@ -384,6 +387,26 @@ def normalise_block(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: 
                                                                   groups)
 
 
+def _time_columns(col: Callable[[str], _T], det: Detection, fmts: tuple[str, ...],
+                  combine_fn: Callable[[_T, _T], _T], parse_fn: Callable[[_T, tuple[str, ...]], _P],
+                  ) -> tuple[tuple[_T, _T, _T, _T, _T], tuple[_P, _P, _P, _P, _P]]:
+    """The five time texts a layout can give (event; start and end, whole or as date + time; the
+    allocation's start and end) and each parsed with ``fmts``: one helper for both paths, which
+    differ only in the column type (``combine``/``parse_local`` on Series,
+    ``combine_arrays``/``parse_local_array`` on Arrow arrays), so they cannot pick differently.
+
+    Returns ``(event, start, end, alloc_start, alloc_end)`` as texts, then parsed, in that order.
+    """
+    event = col("event_time")
+    start = col("start") if "start" in det.index else combine_fn(col("start_date"), col("start_time"))
+    end = col("end") if "end" in det.index else combine_fn(col("end_date"), col("end_time"))
+    alloc_start = combine_fn(col("alloc_start_date"), col("alloc_start_time"))
+    alloc_end = combine_fn(col("alloc_end_date"), col("alloc_end_time"))
+    return ((event, start, end, alloc_start, alloc_end),
+            (parse_fn(event, fmts), parse_fn(start, fmts), parse_fn(end, fmts), parse_fn(alloc_start, fmts),
+             parse_fn(alloc_end, fmts)))
+
+
 def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
                             dump_sha: str, source_part: str, groups: np.ndarray | None = None) -> BlockResult:
     """:func:`normalise_block` by pandas Series, step by step: the general path, and the reference
@@ -402,20 +425,13 @@ def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection
     tz = layout.timezone or opts.tz
     decision = det.decision or DateDecision()
     fmts = formats_for_order(layout.datetime_formats, decision.order)
-    event_text = col("event_time")
-    start_text = col("start") if "start" in det.index else combine(col("start_date"), col("start_time"))
-    end_text = col("end") if "end" in det.index else combine(col("end_date"), col("end_time"))
-    alloc_start_text = combine(col("alloc_start_date"), col("alloc_start_time"))
-    alloc_end_text = combine(col("alloc_end_date"), col("alloc_end_time"))
-    event = parse_local(event_text, fmts)
-    start = parse_local(start_text, fmts)
-    alloc_start = parse_local(alloc_start_text, fmts)
-    alloc_end = parse_local(alloc_end_text, fmts)
+    texts, parsed = _time_columns(col, det, fmts, combine, parse_local)
+    event_text, start_text, end_text, alloc_start_text, alloc_end_text = texts
+    event, start, local_end, alloc_start, alloc_end = parsed
     use_event = event.notna()
     stats["event_time_rows"] = count(use_event)
     local_start = event.where(use_event, start).fillna(alloc_start)
     local_text = event_text.where(use_event, start_text.where(start_text != "", alloc_start_text))
-    local_end = parse_local(end_text, fmts)
     wrong_order, why = _order_rejects([event_text, start_text, end_text, alloc_start_text, alloc_end_text],
                                       [event, start, local_end, alloc_start, alloc_end],
                                       layout.datetime_formats, decision.order)
@@ -781,21 +797,14 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
     tz = layout.timezone or opts.tz
     decision = det.decision or DateDecision()
     fmts = formats_for_order(layout.datetime_formats, decision.order)
-    event_text = col("event_time")
-    start_text = col("start") if "start" in det.index else combine_arrays(col("start_date"), col("start_time"))
-    end_text = col("end") if "end" in det.index else combine_arrays(col("end_date"), col("end_time"))
-    alloc_start_text = combine_arrays(col("alloc_start_date"), col("alloc_start_time"))
-    alloc_end_text = combine_arrays(col("alloc_end_date"), col("alloc_end_time"))
-    event = parse_local_array(event_text, fmts)
-    start = parse_local_array(start_text, fmts)
-    alloc_start = parse_local_array(alloc_start_text, fmts)
-    alloc_end = parse_local_array(alloc_end_text, fmts)
+    texts, parsed = _time_columns(col, det, fmts, combine_arrays, parse_local_array)
+    event_text, start_text, end_text, alloc_start_text, alloc_end_text = texts
+    event, start, end_parsed, alloc_start, alloc_end = parsed
     use_event = event != NAT
     stats["event_time_rows"] = count(use_event)
     local_start = np.where(use_event, event, start)
     local_start = np.where(local_start == NAT, alloc_start, local_start)
     local_text = _choose(use_event, event_text, _choose(_filled_mask(start_text), start_text, alloc_start_text))
-    end_parsed = parse_local_array(end_text, fmts)
     wrong_order, why = _order_rejects_of([event_text, start_text, end_text, alloc_start_text, alloc_end_text],
                                          [event, start, end_parsed, alloc_start, alloc_end],
                                          layout.datetime_formats, decision.order)
