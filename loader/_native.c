@@ -67,6 +67,26 @@ static inline uint64_t siphash24(const uint8_t *in, size_t inlen, uint64_t k0, u
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/* siphash24 of a value under 8 bytes, given as one little-endian word (bytes past the value
+   zero): no block loop and no switch on the length, the same result. */
+static inline uint64_t siphash24_short(uint64_t word, size_t inlen, uint64_t k0, uint64_t k1) {
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t b = (((uint64_t)inlen) << 56) | word;
+    v3 ^= b;
+    SIPROUND; SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* SHORT_MASK[n]: the low n bytes of a word (n < 8). */
+static const uint64_t SHORT_MASK[8] = {0, 0xffULL, 0xffffULL, 0xffffffULL, 0xffffffffULL, 0xffffffffffULL,
+                                       0xffffffffffffULL, 0xffffffffffffffULL};
+
 /* pandas' _hash_ndarray redistributes each SipHash value with SplitMix64's finaliser. */
 static inline uint64_t splitmix(uint64_t x) {
     x ^= x >> 30;
@@ -138,6 +158,12 @@ static int writable_u64(PyObject *obj, Py_buffer *view, Py_ssize_t n, Py_ssize_t
 #define CACHE_BITS 8
 #define CACHE_SLOTS (1 << CACHE_BITS)
 
+/* Whether two values of the same length (8 bytes or more) hold the same bytes. */
+static inline int same_long(const uint8_t *x, const uint8_t *y, int64_t len) {
+    if (load_le64(x) != load_le64(y) || load_le64(x + len - 8) != load_le64(y + len - 8)) return 0;
+    return len <= 16 || memcmp(x + 8, y + 8, (size_t)(len - 16)) == 0;
+}
+
 /* ---- hash_strings(offsets, data, key, out): pandas' hash_array of each value's bytes ---- */
 
 static PyObject *hash_strings(PyObject *self, PyObject *args) {
@@ -159,25 +185,39 @@ static PyObject *hash_strings(PyObject *self, PyObject *args) {
     }
     uint64_t k0 = load_le64((const uint8_t *)key), k1 = load_le64((const uint8_t *)key + 8);
     const uint8_t *bytes = (const uint8_t *)s.data.buf;
+    const int64_t size = (int64_t)s.data.len;
     uint64_t *h = (uint64_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
     /* Columns repeat their values (a subscriber, a server, a day): a small direct-mapped cache of
        values already hashed, each hit confirmed by comparing every byte, skips most SipHash calls. */
-    struct { int64_t at, len; uint64_t hash; } cache[CACHE_SLOTS];
+    /* The probe of a value under 8 bytes holds its length and every byte (bits 0-7 and 8-63): equal
+       probes are equal values, no byte comparison needed (most repeats: ports, dates, addresses).
+       Longer values are confirmed by two 8-byte loads, and memcmp only past 16 bytes: memcmp
+       called per hit cost as much as the hashing. */
+    struct { int64_t at, len; uint64_t probe, hash; } cache[CACHE_SLOTS];
     for (int c = 0; c < CACHE_SLOTS; c++) cache[c].len = -1;
     for (Py_ssize_t i = 0; i < s.n; i++) {
         int64_t a = off_at(&s, i), len = off_at(&s, i + 1) - a;
         const uint8_t *p = bytes + a;
-        uint64_t probe = (uint64_t)len;
-        if (len >= 8) probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
-        else for (int64_t k = 0; k < len; k++) probe ^= (uint64_t)p[k] << (8 * k + 8);
+        uint64_t probe = (uint64_t)len, word = 0;
+        if (len >= 8) {
+            probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
+        } else {
+            /* the value's bytes as one word: one load and a mask where 8 bytes lie inside the
+               buffer (no loop, no branch on the length), byte by byte at its very end */
+            if (a + 8 <= size) word = load_le64(p) & SHORT_MASK[len];
+            else for (int64_t k = 0; k < len; k++) word |= (uint64_t)p[k] << (8 * k);
+            probe ^= word << 8;
+        }
         unsigned slot = (unsigned)((probe * 0xBF58476D1CE4E5B9ULL) >> (64 - CACHE_BITS));
-        if (cache[slot].len == len && memcmp(p, bytes + cache[slot].at, (size_t)len) == 0) {
+        if (cache[slot].len == len && cache[slot].probe == probe &&
+            (len < 8 || same_long(p, bytes + cache[slot].at, len))) {
             h[i] = cache[slot].hash;
         } else {
-            h[i] = splitmix(siphash24(p, (size_t)len, k0, k1));
+            h[i] = splitmix(len < 8 ? siphash24_short(word, (size_t)len, k0, k1) : siphash24(p, (size_t)len, k0, k1));
             cache[slot].at = a;
             cache[slot].len = len;
+            cache[slot].probe = probe;
             cache[slot].hash = h[i];
         }
     }

@@ -66,3 +66,18 @@ def test_duplicate_filter_keeps_each_key_once_in_row_order(blocks: list[list[int
         assert kept["source_line"].tolist() == lines[np.array(want, dtype=bool)].tolist()
         assert dropped.tolist() == lines[~np.array(want, dtype=bool)].tolist()
         assert dup.seen.tolist() == sorted(seen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=300), st.booleans())
+def test_sorted_firsts_is_the_stable_sort(values: list[int], narrow: bool) -> None:
+    """The duplicate filter's sort (numpy's unstable argsort, the stable one only for a block with
+    equal hashes) gives exactly the stable order, and marks the first of each value."""
+    from cdrnet.loader.dedupe import _sorted_firsts
+
+    key_hash = np.array([v % 7 if narrow else v for v in values], dtype=np.uint64)
+    order, ordered, firsts = _sorted_firsts(key_hash)
+    stable = np.argsort(key_hash, kind="stable")
+    assert order.tolist() == stable.tolist()
+    assert ordered.tolist() == key_hash[stable].tolist()
+    assert firsts.tolist() == [i == 0 or ordered[i] != ordered[i - 1] for i in range(len(ordered))]

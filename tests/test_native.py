@@ -111,6 +111,28 @@ def test_hash_of_any_bytes_equals_pandas(values, large, pad):
     np.testing.assert_array_equal(out, expected)
 
 
+#: Values the kernel's cache of hashed values must tell apart: every length 0-24, values equal in
+#: their first and last 8 bytes but not in between, and ones that differ in one byte only.
+_REPEATS = [b"", b"0", b"00", b"1", b"443", b"4430", b"abcdefg", b"abcdefh", b"12345678", b"12345679",
+            b"02345678", b"10.0.0.1", b"10.0.0.10", b"AAAAAAAA-x-BBBBBBBB", b"AAAAAAAA-y-BBBBBBBB",
+            b"AAAAAAAA--BBBBBBBB", b"0123456789abcdef", b"0123456789abcdeg", b"\x00\x00", b"\x00"]
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.sampled_from(_REPEATS), min_size=1, max_size=300), st.booleans())
+def test_hash_of_repeated_values_equals_pandas(values, large):
+    """The kernel's cache answers repeats (a short value by its length and bytes as one word, a
+    longer one confirmed byte for byte): every hit is the value's own hash, the last value ending
+    exactly at the buffer's end (a short value there is read byte by byte)."""
+    data = b"".join(values)
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])]).astype(np.int64 if large else np.int32)
+    out = np.zeros(len(values), dtype=np.uint64)
+    native.KERNEL.hash_strings(offsets, data, b"0123456789123456", out)
+    expected = pd.util.hash_array(np.array(values + [b""], dtype=object)[:-1], categorize=False)
+    np.testing.assert_array_equal(out, expected)
+
+
 @needs_kernel
 def test_kernel_refuses_offsets_outside_the_data():
     """Offsets are checked before any byte is read: a bad buffer is an error, never a crash."""
