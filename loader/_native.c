@@ -36,11 +36,23 @@ static inline uint64_t load_le64(const uint8_t *p) {
         v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                \
     } while (0)
 
+/* SipHash-2-4's last word (the tail bytes and the length in the top byte) and finalisation. */
+static inline uint64_t siphash_last(uint64_t v0, uint64_t v1, uint64_t v2, uint64_t v3, uint64_t b) {
+    v3 ^= b;
+    SIPROUND; SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#define SIP_V0 0x736f6d6570736575ULL
+#define SIP_V1 0x646f72616e646f6dULL
+#define SIP_V2 0x6c7967656e657261ULL
+#define SIP_V3 0x7465646279746573ULL
+
 static inline uint64_t siphash24(const uint8_t *in, size_t inlen, uint64_t k0, uint64_t k1) {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t v0 = SIP_V0 ^ k0, v1 = SIP_V1 ^ k1, v2 = SIP_V2 ^ k0, v3 = SIP_V3 ^ k1;
     uint64_t b = ((uint64_t)inlen) << 56;
     const uint8_t *end = in + inlen - (inlen % 8);
     for (; in != end; in += 8) {
@@ -59,28 +71,13 @@ static inline uint64_t siphash24(const uint8_t *in, size_t inlen, uint64_t k0, u
         case 1: b |= ((uint64_t)in[0]); break;
         case 0: break;
     }
-    v3 ^= b;
-    SIPROUND; SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    return siphash_last(v0, v1, v2, v3, b);
 }
 
 /* siphash24 of a value under 8 bytes, given as one little-endian word (bytes past the value
    zero): no block loop and no switch on the length, the same result. */
 static inline uint64_t siphash24_short(uint64_t word, size_t inlen, uint64_t k0, uint64_t k1) {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-    uint64_t v3 = 0x7465646279746573ULL ^ k1;
-    uint64_t b = (((uint64_t)inlen) << 56) | word;
-    v3 ^= b;
-    SIPROUND; SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    return siphash_last(SIP_V0 ^ k0, SIP_V1 ^ k1, SIP_V2 ^ k0, SIP_V3 ^ k1, (((uint64_t)inlen) << 56) | word);
 }
 
 /* SHORT_MASK[n]: the low n bytes of a word (n < 8). */
