@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdrnet.loader import native
+
 #: Width and meaning of each directive the fast path reads; any other directive disables it.
 _FIELDS = {"%d": ("day", 2), "%m": ("month", 2), "%Y": ("year", 4), "%y": ("year2", 2),
            "%H": ("hour", 2), "%M": ("minute", 2), "%S": ("second", 2), "%b": ("mon_name", 3)}
@@ -157,8 +159,19 @@ def parse_fixed(arr: pa.Array, rows: np.ndarray,
     """Seconds since the epoch (naive local) of the well-formed values among ``rows``.
 
     Returns the row positions read and their values; every other row of ``rows`` is for the
-    general path. ``items`` come from :func:`compile_format`.
+    general path. ``items`` come from :func:`compile_format`. The compiled kernel reads each value
+    in one pass where it is built (:func:`parse_fixed_pure` is its reference).
     """
+    fast = native.parse_fixed(arr, rows, items, _width(items), _YEAR_START)
+    if fast is not None:
+        ok, values = fast
+        return (rows, values) if ok.all() else (rows[ok], values[ok])
+    return parse_fixed_pure(arr, rows, items)
+
+
+def parse_fixed_pure(arr: pa.Array, rows: np.ndarray,
+                     items: tuple[tuple[str, int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_fixed` by numpy passes over the values' byte matrix: the path without the kernel."""
     rows, mat = byte_matrix(arr, rows, _width(items))
     if not len(rows):
         return rows, np.zeros(0, dtype=np.int64)

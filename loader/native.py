@@ -115,3 +115,24 @@ def pad_lines(data: bytes) -> tuple[int, np.ndarray] | None:
         out = np.empty(found, dtype=np.int64)
         lines, found = KERNEL.pad_lines(data, out)
     return lines, out[:found]
+
+
+#: loader/fixedtime.py's field names as the kernel's item codes (8: a literal byte).
+_FIELD_CODES = {"day": 0, "month": 1, "year": 2, "year2": 3, "hour": 4, "minute": 5, "second": 6, "mon_name": 7}
+
+
+def parse_fixed(arr: pa.Array, rows: np.ndarray, items: tuple[tuple[str, int, int], ...], width: int,
+                year_start: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ok, seconds) for each of ``rows`` of a ``large_string`` array read with ``items``
+    (``fixedtime.compile_format``), as ``fixedtime.parse_fixed`` reads them; None without the kernel."""
+    if KERNEL is None or not pa.types.is_large_string(arr.type):
+        return None
+    table = np.array([(8, pos, w, ord(name[1])) if name.startswith("=") else (_FIELD_CODES[name], pos, w, 0)
+                      for name, pos, w in items], dtype=np.int64)
+    ok = np.zeros(len(rows), dtype=bool)
+    values = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        offsets, data = _buffers(arr)
+        KERNEL.parse_fixed(offsets, data, np.ascontiguousarray(rows, dtype=np.int64), table, width,
+                           np.ascontiguousarray(year_start, dtype=np.int64), ok, values)
+    return ok, values

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -209,3 +210,40 @@ def test_iso_values_with_and_without_an_offset_in_one_column():
     got = parse_local(text, ("ISO8601",))
     assert got.astype("string").tolist()[:3] == ["1990-01-01 00:00:00", "2023-07-17 04:41:12", "2023-07-17 10:11:12"]
     assert got.isna().tolist() == [False, False, False, True]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), fmt=st.sampled_from(FORMATS), start=st.integers(0, 3))
+def test_kernel_reads_what_the_numpy_path_reads(data, fmt, start):
+    """The compiled ``parse_fixed`` and ``parse_fixed_pure`` take the same rows with the same
+    seconds: on a sliced array, for a subset of its rows in order, texts of any layout format."""
+    from cdrnet.loader import native
+    from cdrnet.loader.fixedtime import parse_fixed_pure
+
+    if native.KERNEL is None:
+        raise AssertionError("the kernel is not built")
+    values = data.draw(st.lists(st.sampled_from(FORMATS).flatmap(texts) | texts(fmt), min_size=start + 1,
+                                max_size=40))
+    arr = pa.array(values, type=pa.large_string()).slice(start)
+    every = np.arange(len(arr))
+    rows = np.sort(data.draw(st.lists(st.sampled_from(every.tolist()), unique=True))).astype(np.int64)
+    items = compile_format(fmt)
+    for subset in (every, rows):
+        want_rows, want = parse_fixed_pure(arr, subset, items)
+        got_rows, got = parse_fixed(arr, subset, items)
+        assert got_rows.tolist() == want_rows.tolist() and got.tolist() == want.tolist(), fmt
+
+
+def test_kernel_refuses_rows_and_items_outside_the_array():
+    """Rows and items are checked before any byte is read: an error, never a crash."""
+    from cdrnet.loader import native
+    from cdrnet.loader.fixedtime import _YEAR_START
+
+    if native.KERNEL is None:
+        raise AssertionError("the kernel is not built")
+    arr = pa.array(["17/07/2023"], type=pa.large_string())
+    items = compile_format("%d/%m/%Y")
+    with pytest.raises(ValueError, match="outside the array"):
+        native.parse_fixed(arr, np.array([1], dtype=np.int64), items, 10, _YEAR_START)
+    with pytest.raises(ValueError, match="outside the width"):
+        native.parse_fixed(arr, np.array([0], dtype=np.int64), items, 8, _YEAR_START)
