@@ -407,6 +407,18 @@ def _time_columns(col: Callable[[str], _T], det: Detection, fmts: tuple[str, ...
              parse_fn(alloc_end, fmts)))
 
 
+def _duration_us(seconds: np.ndarray) -> np.ndarray:
+    """Durations in seconds (NaN: none) as microsecond timedeltas.
+
+    Why not ``pd.to_timedelta(seconds, unit="s")``: pandas picks the unit from the values, and a
+    fractional one (12.5 s) makes it nanoseconds; adding that to a start read as year 3600 (a
+    hostile or garbled time that parses) then overflows and failed the whole dump. Microseconds
+    hold 12.5 s exactly and every year a time can be written with.
+    """
+    us = np.where(np.isnan(seconds), np.iinfo(np.int64).min, np.round(seconds * 1e6)).astype(np.int64)
+    return us.view("m8[us]")  # an array, not a Series: added by position, whatever the block's index
+
+
 def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
                             dump_sha: str, source_part: str, groups: np.ndarray | None = None) -> BlockResult:
     """:func:`normalise_block` by pandas Series, step by step: the general path, and the reference
@@ -441,7 +453,7 @@ def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection
 
     duration = _seconds(col("duration"))
     duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
-    by_duration = local_start + pd.to_timedelta(duration, unit="s")
+    by_duration = local_start + _duration_us(duration)
     local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
     local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)
     backwards = local_end < local_start

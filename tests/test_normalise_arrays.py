@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cdrnet.loader import normalize
@@ -103,6 +103,8 @@ rows = st.lists(st.one_of(st.just([]), st.lists(st.sampled_from(POOL), min_size=
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layout=st.sampled_from(LAYOUTS), cells=rows, tz=st.sampled_from(["Asia/Kolkata", "Europe/London"]),
        grouped=st.booleans())
+# A start read as year 3600 with a fractional duration once overflowed pandas' nanoseconds (found by this test).
+@example(layout="airtel", cells=[["", "3600", "", "12.5"]], tz="Asia/Kolkata", grouped=False)
 def test_array_path_equals_the_pandas_path(layout: str, cells: list[list[str]], tz: str, grouped: bool) -> None:
     raw, lines, det, opts = _block(layout, cells, tz)
     groups = np.sort(np.arange(len(raw)) % 3) if grouped else None
@@ -231,3 +233,14 @@ def test_equipment_odd_values_equal_the_general_path(values: list[str]) -> None:
     assert got[0].tolist() == want[0].tolist()
     assert got[0].dtype == want[0].dtype
     assert got[1].to_numpy(dtype=bool).tolist() == want[1].to_numpy(dtype=bool).tolist()
+
+
+def test_durations_are_microseconds_that_fit_any_year() -> None:
+    """Fractional seconds kept exactly, NaN as NaT, and a start in year 3600 plus 12.5 s does not overflow."""
+    d = normalize._duration_us(np.array([12.5, np.nan, 3.0, 0.000001]))
+    assert d.dtype == np.dtype("m8[us]")
+    assert d.astype(np.int64)[[0, 2, 3]].tolist() == [12_500_000, 3_000_000, 1] and np.isnat(d[1])
+    start = pd.Series(np.array(["3600-01-01T00:00:00", "2023-07-14T10:00:00"], dtype="datetime64[s]"))
+    end = start + normalize._duration_us(np.array([12.5, 12.5]))
+    assert end.dtype == np.dtype("M8[us]")
+    assert end.to_numpy().astype(str).tolist() == ["3600-01-01T00:00:12.500000", "2023-07-14T10:00:12.500000"]
