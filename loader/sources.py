@@ -62,6 +62,31 @@ MAX_EXPANSION_RATIO = 200
 MIN_EXPANSION_LIMIT = 64 << 20
 
 
+#: Bytes read at a time while hashing a dump.
+HASH_CHUNK = 1 << 20
+
+
+def _sha256_of(opener: Callable[[], BinaryIO]) -> str:
+    """SHA-256 of a stream's bytes, read into one reused buffer.
+
+    Why not ``fh.read(chunk)``: each read allocated a fresh megabyte, which the allocator gave
+    back to the system and took again, so hashing the 400-dump case (686 MB) cost ~72,000 page
+    faults (0.5 against 0.4 CPU s; with ``--workers 2`` the parent hashes every dump).
+    """
+    h = hashlib.sha256()
+    buf = bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    with opener() as fh:
+        readinto = getattr(fh, "readinto", None)
+        if readinto is None:  # a stream without readinto: chunks as they come
+            for chunk in iter(lambda: fh.read(HASH_CHUNK), b""):
+                h.update(chunk)
+            return h.hexdigest()
+        while n := readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
 @dataclass
 class DumpSource:
     """One dump: a readable byte stream with a name an analyst recognises."""
@@ -78,11 +103,7 @@ class DumpSource:
     def sha256(self) -> str:
         """SHA-256 of the dump's own bytes (the member's, for archives)."""
         if self._sha is None:
-            h = hashlib.sha256()
-            with self.opener() as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            self._sha = h.hexdigest()
+            self._sha = _sha256_of(self.opener)
         return self._sha
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdrnet.loader import ingest, normalize, smallbatch
 from cdrnet.loader.ingest import ingest_paths
@@ -139,3 +141,54 @@ def test_split_gives_each_dump_its_rows_lines_and_counts():
     assert together[1].rejects["line"].tolist() == [4, 7]
     assert [t.stats["end_rolled_over"] for t in together] == [1, 2, 0]  # an end on the next day
     assert set(together[2].sessions["dump_sha256"]) == {"sha2"} and together[2].sessions["source_line"].tolist() == [2]
+
+
+def _split_by_positions(result, shas, offsets):
+    """The reference ``_split`` had for each dump's rows: ``iloc`` with positions, then ``assign``."""
+    line = result.sessions["source_line"].to_numpy()
+    rows_of = smallbatch._group_rows((line >> smallbatch._LINE_BITS).astype(np.int64), len(shas))
+    out = []
+    for g, sha in enumerate(shas):
+        own = result.sessions.iloc[rows_of[g]]
+        own = own.assign(dump_sha256=sha, source_line=line[rows_of[g]] & ((1 << smallbatch._LINE_BITS) - 1))
+        own.index = own.index - offsets[g]
+        out.append(own)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=5), data=st.data())
+def test_split_by_ranges_equals_positions(sizes, data):
+    """Each dump's rows taken as a copied range of every column equal ``iloc`` with positions: the
+    same values, dtypes (Arrow text with NA or NaN, nullable ints, zoned times, floats, numpy ints),
+    index (with the gaps rejected rows leave) and compact Arrow buffers, for empty dumps too."""
+    from types import SimpleNamespace
+
+    n = sum(sizes)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    lines = (group.astype(np.int64) << smallbatch._LINE_BITS) + np.arange(2, n + 2)
+    texts = data.draw(st.lists(st.one_of(st.none(), st.text(max_size=4)), min_size=n, max_size=n))
+    frame = pd.DataFrame({
+        "msisdn": pd.array(texts, dtype=pd.StringDtype("pyarrow")),
+        "app": pd.array([t or "" for t in texts], dtype="str"),
+        "start_utc": pd.to_datetime(np.arange(n) * 61, unit="s", utc=True).as_unit("s"),
+        "dest_port": pd.array([None if k % 3 == 0 else k for k in range(n)], dtype="Int32"),
+        "lat": np.linspace(0, 1, n),
+        "dump_sha256": pd.array([""] * n, dtype="str"),
+        "source_line": lines,
+    })
+    rejected = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    kept = frame[~rejected]  # an index with gaps, as the normaliser's filtered frames have
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    hashes = np.arange(len(kept), dtype=np.uint64)
+    result = normalize.BlockResult(kept, pd.DataFrame({"line": np.zeros(0, dtype=np.int64), "reason": []}),
+                                   np.zeros(len(sizes), dtype=np.int64), {}, hashes, hashes)
+    shas = [f"sha{g}" for g in range(len(sizes))]
+    got = smallbatch._split(result, [SimpleNamespace(sha=s) for s in shas], offsets)
+    for own, want in zip(got, _split_by_positions(result, shas, offsets), strict=True):
+        pd.testing.assert_frame_equal(own.sessions, want, check_exact=True, check_index_type=True)
+        assert type(own.sessions.index) is type(want.index)
+        for name in ("msisdn", "app"):  # new, compact buffers: the batch's are not kept alive
+            arr, ref = own.sessions[name].array._pa_array, want[name].array._pa_array
+            held = sum(b.size for c in arr.chunks for b in c.buffers() if b is not None)
+            assert arr.num_chunks <= 1 and held <= sum(b.size for c in ref.chunks for b in c.buffers() if b) + 64

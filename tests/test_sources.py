@@ -6,6 +6,8 @@ import gzip
 import io
 import zipfile
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from cdrnet.synth.writers import render
@@ -85,3 +87,33 @@ def test_session_key_is_stable_across_layout_files(ws, tmp_path):
     both = ws.sessions(dedupe=False)
     keys = both.groupby("dump_sha256")["session_key"].apply(lambda k: sorted(k)).tolist()
     assert keys[0] == keys[1] and len(set(keys[0])) == 5
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.sampled_from([0, 1, 1000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 7]),
+       seed=st.integers(0, 2**32 - 1), readinto=st.booleans())
+def test_sha256_of_reads_into_one_buffer(size, seed, readinto):
+    """The dump's SHA-256 is the hash of its bytes whatever the chunking: sizes at the buffer's
+    bounds, and streams without ``readinto`` (read in chunks as before)."""
+    import hashlib
+    import random
+
+    from cdrnet.loader.sources import _sha256_of
+
+    data = random.Random(seed).randbytes(size)
+
+    class ReadOnly:  # a stream offering read() only
+        def __init__(self) -> None:
+            self._fh = io.BytesIO(data)
+
+        def read(self, n: int) -> bytes:
+            return self._fh.read(min(n, 4096))  # short reads, as a decompressor gives
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    opener = (lambda: io.BufferedReader(io.BytesIO(data))) if readinto else ReadOnly
+    assert _sha256_of(opener) == hashlib.sha256(data).hexdigest()
