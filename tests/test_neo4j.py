@@ -215,14 +215,11 @@ def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, mo
     assert set(ev_neo["zone"]) == {"Asia/Kolkata"}
 
 
-def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, driver, case):
-    """Every channel in one read: no operator writes (episodes are rows, not nodes: nothing goes
-    through the transaction log) and none pairs every episode of a service with every other."""
+def _cousage_statement() -> tuple[str, dict]:
+    """The co-usage statement of every channel (one read) with settings like a link run's."""
     from cdrnet.analysis.units import cypher_definitions
     from cdrnet.cypher import query_chain
 
-    ingest(graph, case / "dumps", date_order=SIM_ORDER)
-    driver.execute_query("CALL db.clearQueryCaches()")
     channels = {"messaging": {"gap": 60, "window": 180, "overlap": False, "bucket": 180, "tight": 30,
                               "tight_coarse": 90, "call_filter": False},
                 "call": {"gap": -1, "window": 5, "overlap": False, "bucket": 5, "tight": 30, "tight_coarse": 90,
@@ -234,8 +231,16 @@ def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, drive
               "channels": channels,
               **cypher_definitions("min_tol_s", "mirror", "messaging_categories", "call_ports", "call_protos",
                                    "call_categories")}
+    return query_chain(["episodes_sessions", "episodes_match"], params)
+
+
+def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, driver, case):
+    """Every channel in one read: no operator writes (episodes are rows, not nodes: nothing goes
+    through the transaction log) and none pairs every episode of a service with every other."""
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
+    driver.execute_query("CALL db.clearQueryCaches()")
     # All channels from one read of the sessions (each session is read once, whatever the channels).
-    text, p = query_chain(["episodes_sessions", "episodes_match"], params)
+    text, p = _cousage_statement()
     with driver.session() as s:
         summary = s.run("EXPLAIN " + text, p).consume()
     ops, details, todo = [], [], [summary.plan]
@@ -252,6 +257,23 @@ def test_cousage_query_plan_reads_only_and_has_no_cartesian_product(graph, drive
     assert ops.count("Expand(All)") == 1, ops
     assert not [(o, d) for o, d in zip(ops, details, strict=True) if o.startswith("Node") and ":Session" in d]
     assert counts(driver)["Episode"] == 0
+
+
+def test_cousage_profile_parts_are_valid_cypher(driver):
+    """bench/cypher_parts.py cuts the co-usage statement after each step to time it: every part
+    still parses and plans (the cuts follow the Cypher files' lines), and each is a real prefix."""
+    from bench.cypher_parts import parts
+
+    text, p = _cousage_statement()
+    cut = parts(text)
+    assert list(cut) == ["walk", "read", "units", "sorted", "episodes", "bins", "matches", "sweep_sort",
+                         "sweep_pairs", "full"]
+    assert cut["full"] == text
+    for name, part in cut.items():
+        with driver.session() as s:
+            summary = s.run("EXPLAIN " + part, p).consume()
+        assert summary.query_type == "r", name
+        assert name == "full" or len(part) < len(text), name
 
 
 def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, tmp_path):
