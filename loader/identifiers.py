@@ -42,12 +42,18 @@ def clean_array(arr: pa.Array) -> pa.Array:
         arr = pc.utf8_trim_whitespace(arr)
         first, _ = _edges(arr)
     # The regexes only run when some value needs them (rare in operator exports).
+    unwrapped = False
     if ((first == ord('"')) | (first == ord("="))).any():
         arr = pc.replace_substring_regex(arr, r'^=?"(.*)"$', r"\1")
         first, _ = _edges(arr)
+        unwrapped = True
     if (first == ord("'")).any():
-        arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
-    return arr
+        arr = pc.replace_substring_regex(arr, r"^'", "")
+        unwrapped = True
+    # Trimmed again after either unwrapping, as clean_text always was: a space inside the quotes
+    # (``=" 98…"``, ``" "``) is surrounding space too, and a value must not keep it only because
+    # it had no apostrophe.
+    return pc.utf8_trim_whitespace(arr) if unwrapped else arr
 
 
 def arrow_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
