@@ -256,7 +256,10 @@ def expand_exact_scientific(s: pd.Series) -> pd.Series:
         return s
     parts = s[sci].str.extract(_SCI_PARTS)
     frac = parts["frac"].fillna("")
-    exact = parts["exp"].astype(int) == frac.str.len()
+    # Compared as text: an exponent of 19+ digits (``0E+10000000000000000000``, hostile or garbled)
+    # overflowed int64 and failed the whole dump; no fraction is that long, so it is never exact.
+    exp = parts["exp"].str.lstrip("0")
+    exact = exp.where(exp != "", "0") == frac.str.len().astype(str)
     digits = (parts["int"] + frac).str.lstrip("0")
     out = s.copy()
     exact_index = exact[exact].index

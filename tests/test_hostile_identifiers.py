@@ -152,3 +152,33 @@ def test_a_dump_writing_one_number_many_ways_loads_one_subscriber_and_counts_bla
     assert set(ws.sessions()["imei"]) == {"353456012345670"}
     again = Workspace(tmp_path / "ws").reports()[0]
     assert again.fields_blanked == rep.fields_blanked
+
+
+HUGE_EXPONENT = "0E+10000000000000000000"
+
+
+def test_an_exponent_beyond_int64_is_refused_not_a_crash():
+    """An E-notation value whose exponent has 19+ digits once overflowed int64 in the exactness check
+    (found by test_msisdn_fast_path_equals_general); it is precision lost like any inexact one."""
+    out, reasons = norm([".", HUGE_EXPONENT, "1.5E+99999999999999999999", "9.19812345678E+0000000000000000011"])
+    assert out == ["", "", "", "919812345678"]
+    assert reasons == ["missing_msisdn", "msisdn_precision_lost", "msisdn_precision_lost", pd.NA]
+    out, lost = normalise_equipment(pd.Series([HUGE_EXPONENT, "3.53456012345670E+14"], dtype="string"))
+    assert out.tolist() == ["", "353456012345670"] and lost.tolist() == [True, False]
+
+
+def test_a_dump_with_a_huge_exponent_still_loads(tmp_path):
+    """One hostile cell costs its row (or its IMEI), never the dump."""
+    rows = [_row("919812345036", 1), _row(HUGE_EXPONENT, 2), _row("919812345036", 3, imei=HUGE_EXPONENT),
+            # Values that send the columns down the general (pandas) paths, where the check overflowed.
+            _row(".", 4), _row("9.19812345036E+11", 5), _row("919812345036", 6, imei="."),
+            _row("919812345036", 7, imei="3.5E+14")]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join([",".join(PAPER_HEADER), *rows]) + "\n")
+    ws = Workspace(tmp_path / "ws").create()
+    res = ingest(ws, path, date_order="dmy")
+    assert not res.failed and len(res.loaded) == 1
+    rep = res.loaded[0]
+    assert rep.loaded == 5 and rep.rejected == {"msisdn_precision_lost": 1, "missing_msisdn": 1}
+    assert rep.msisdns == ["919812345036"]
+    assert set(ws.sessions()["imei"].fillna("")) <= {"", ".", "353456012345670"}
