@@ -224,7 +224,13 @@ def _keys(frame: pd.DataFrame, det: SiteDetection) -> tuple[pd.Series, pd.Series
     if det.kind == "opencellid":
         mcc, net, area, cell = (pd.to_numeric(_col(frame, det, c), errors="coerce") for c in ("mcc", "net", "area",
                                                                                             "cell"))
-        ok = mcc.between(100, 999) & net.between(0, 999) & area.ge(0) & cell.ge(0)
+        # Whole numbers below 2**53 only: "inf", "1e400" and "1e30" passed ``ge(0)`` and the int64 cast made
+        # them -9223372036854775808 (a key ``404-70--9223372036854775808-1``, shared by every such row),
+        # and "7.5" became 7: keys no operator writes, so such rows are invalid ids like any other.
+        ok = mcc.between(100, 999) & net.between(0, 999) & area.between(0, 2.0**53) & cell.between(0, 2.0**53)
+        for x in (mcc, net, area, cell):
+            ok &= (x % 1 == 0).fillna(False)
+        mcc, net, area, cell = (x.where(ok, 0) for x in (mcc, net, area, cell))
         mnc = net.fillna(0).astype("int64").astype(str).str.zfill(2)
         raw = (_col(frame, det, "mcc") + "-" + _col(frame, det, "net") + "-" + _col(frame, det, "area") + "-"
                + _col(frame, det, "cell"))

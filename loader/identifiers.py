@@ -42,12 +42,18 @@ def clean_array(arr: pa.Array) -> pa.Array:
         arr = pc.utf8_trim_whitespace(arr)
         first, _ = _edges(arr)
     # The regexes only run when some value needs them (rare in operator exports).
+    unwrapped = False
     if ((first == ord('"')) | (first == ord("="))).any():
         arr = pc.replace_substring_regex(arr, r'^=?"(.*)"$', r"\1")
         first, _ = _edges(arr)
+        unwrapped = True
     if (first == ord("'")).any():
-        arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"^'", ""))
-    return arr
+        arr = pc.replace_substring_regex(arr, r"^'", "")
+        unwrapped = True
+    # Trimmed again after either unwrapping, as clean_text always was: a space inside the quotes
+    # (``=" 98…"``, ``" "``) is surrounding space too, and a value must not keep it only because
+    # it had no apostrophe.
+    return pc.utf8_trim_whitespace(arr) if unwrapped else arr
 
 
 def arrow_text(s: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -250,7 +256,10 @@ def expand_exact_scientific(s: pd.Series) -> pd.Series:
         return s
     parts = s[sci].str.extract(_SCI_PARTS)
     frac = parts["frac"].fillna("")
-    exact = parts["exp"].astype(int) == frac.str.len()
+    # Compared as text: an exponent of 19+ digits (``0E+10000000000000000000``, hostile or garbled)
+    # overflowed int64 and failed the whole dump; no fraction is that long, so it is never exact.
+    exp = parts["exp"].str.lstrip("0")
+    exact = exp.where(exp != "", "0") == frac.str.len().astype(str)
     digits = (parts["int"] + frac).str.lstrip("0")
     out = s.copy()
     exact_index = exact[exact].index

@@ -15,12 +15,17 @@ from hypothesis import strategies as st
 
 from cdrnet.graph.bulk import ISO_UTC, _has_newline, _iso, _iso_text, _text
 
+#: No deadline, as everywhere else in the suite: these take a few ms, but hypothesis' default 200 ms
+#: deadline fails a run (DeadlineExceeded or "unreliable test timings") whenever a loaded CI machine
+#: stalls one example, which says nothing about the code under test.
+NO_DEADLINE = settings(deadline=None)
+
 #: 1900-01-01 to 2100-01-01 UTC in seconds: any date a dump can state.
 SECONDS = st.integers(min_value=-2_208_988_800, max_value=4_102_444_800)
 
 
 @given(st.lists(st.one_of(st.none(), SECONDS), max_size=50))
-@settings(max_examples=200)
+@settings(NO_DEADLINE, max_examples=200)
 def test_iso_text_is_strftime(values):
     ts = pa.array(values, pa.timestamp("s", tz="UTC"))
     want = pc.strftime(ts, format=ISO_UTC)
@@ -31,6 +36,7 @@ def test_iso_text_is_strftime(values):
 
 
 @given(st.lists(st.one_of(st.none(), SECONDS), max_size=20))
+@NO_DEADLINE
 def test_iso_of_a_pandas_column_is_strftime(values):
     s = pd.Series(pd.to_datetime([None if v is None else v for v in values], unit="s", utc=True))
     assert _iso(s).to_pylist() == pc.strftime(pa.array(s, pa.timestamp("s", tz="UTC"), from_pandas=True),
@@ -41,6 +47,7 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 
 
 @given(st.lists(st.one_of(st.none(), TEXT), max_size=30), st.integers(0, 5), st.integers(0, 5))
+@NO_DEADLINE
 def test_has_newline_answers_as_a_regex_on_every_value(values, cut, length):
     """Sliced and chunked columns too: only the values' own characters count."""
     arr = pa.array(values, pa.string())
@@ -54,6 +61,7 @@ def test_has_newline_answers_as_a_regex_on_every_value(values, cut, length):
 
 
 @given(st.lists(TEXT, max_size=30))
+@NO_DEADLINE
 def test_text_of_arrow_strings_is_astype_str(values):
     for s in (pd.Series(values, dtype=pd.ArrowDtype(pa.string())), pd.Series(values, dtype="string[pyarrow]"),
               pd.Series(values, dtype=object)):

@@ -233,6 +233,20 @@ def test_opencellid_with_and_without_header_and_gzipped(tmp_path):
         assert cl.sites["radio"].tolist() == ["LTE", "GSM"] and cl.sites["range_m"].tolist() == [1000, 500]
 
 
+def test_opencellid_numbers_beyond_int64_or_fractional_are_rejected(tmp_path):
+    """``inf``/``1e400``/``1e30`` passed the range check and the int64 cast gave them one shared bogus key
+    (``404-70--9223372036854775808-1``); ``7.5`` was cut to 7. They are invalid cell ids."""
+    rows = ["GSM,404,70,166,10074,0,72.59,23.04,500,3,1,1500000000,1600000000,0"] + [
+        f"GSM,404,70,{area},{cell},0,72.59,23.04,500,3,1,1500000000,1600000000,0"
+        for area, cell in (("inf", "1"), ("1e400", "2"), ("7", "-inf"), ("1e30", "3"), ("7.5", "4"), ("nan", "5"))] + [
+        "GSM,404,7.5,166,6,0,72.59,23.04,500,3,1,1500000000,1600000000,0"]
+    p = tmp_path / "cell_towers.csv"
+    p.write_text(OCID_HEADER + "\n" + "\n".join(rows) + "\n")
+    cl = parse(p)
+    assert cl.sites["cell_id"].tolist() == ["404-70-166-10074"]
+    assert (cl.report.loaded, cl.report.rejected) == (1, {"invalid_cell_id": 7})
+
+
 def test_a_dump_is_no_cell_list(tmp_path):
     from cdrnet.loader.cellsites import sniff_cell_list
 
