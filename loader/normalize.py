@@ -419,6 +419,21 @@ def _duration_us(seconds: np.ndarray) -> np.ndarray:
     return us.view("m8[us]")  # an array, not a Series: added by position, whatever the block's index
 
 
+def _fill_times(times: pd.Series, fill: pd.Series) -> pd.Series:
+    """``times.fillna(fill)`` with the time unit chosen explicitly, as pandas 3 chooses it.
+
+    pandas 3 keeps ``times``' unit when the fill's values fit it (an end of whole seconds) and
+    takes the finer unit when they do not (an end 12.5 s after a start), with a warning that
+    pandas 4 will raise instead: a dump would then fail. The same result, cast before filling.
+    """
+    if times.dtype == fill.dtype:
+        return times.fillna(fill)
+    coarse = fill.astype(times.dtype)
+    if bool(((coarse == fill) | fill.isna()).all()):
+        return times.fillna(coarse)
+    return times.astype(fill.dtype).fillna(fill)
+
+
 def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts: Options,
                             dump_sha: str, source_part: str, groups: np.ndarray | None = None) -> BlockResult:
     """:func:`normalise_block` by pandas Series, step by step: the general path, and the reference
@@ -454,8 +469,8 @@ def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection
     duration = _seconds(col("duration"))
     duration = np.where((duration >= 0) & (duration < 7 * 86400), duration, np.nan)
     by_duration = local_start + _duration_us(duration)
-    local_end = local_end.fillna(by_duration.where(use_event | alloc_start.isna()))
-    local_end = local_end.fillna(alloc_end.where(~use_event)).fillna(local_start)
+    local_end = _fill_times(local_end, by_duration.where(use_event | alloc_start.isna()))
+    local_end = _fill_times(_fill_times(local_end, alloc_end.where(~use_event)), local_start)
     backwards = local_end < local_start
     same_day = local_end.dt.normalize() == local_start.dt.normalize()
     roll = backwards & same_day

@@ -244,3 +244,19 @@ def test_durations_are_microseconds_that_fit_any_year() -> None:
     end = start + normalize._duration_us(np.array([12.5, 12.5]))
     assert end.dtype == np.dtype("M8[us]")
     assert end.to_numpy().astype(str).tolist() == ["3600-01-01T00:00:12.500000", "2023-07-14T10:00:12.500000"]
+
+
+def test_filled_ends_keep_the_unit_pandas_3_gives_without_its_warning() -> None:
+    """Whole-second fills keep seconds, a 12.5 s fill takes microseconds; no incompatible-fill warning."""
+    import warnings
+
+    ends = pd.Series(np.array(["2023-07-14T10:00:00", "NaT"], dtype="M8[s]"))
+    whole = pd.Series(np.array(["2023-07-14T10:00:00", "2023-07-14T10:00:12"], dtype="M8[us]"))
+    part = pd.Series(np.array(["2023-07-14T10:00:00", "2023-07-14T10:00:12.5"], dtype="M8[us]"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got_whole, got_part = normalize._fill_times(ends, whole), normalize._fill_times(ends, part)
+        back = normalize._fill_times(got_part, pd.Series(np.array(["NaT", "NaT"], dtype="M8[s]")))
+    assert got_whole.dtype == np.dtype("M8[s]") and got_whole.iloc[1] == pd.Timestamp("2023-07-14 10:00:12")
+    assert got_part.dtype == np.dtype("M8[us]") and got_part.iloc[1] == pd.Timestamp("2023-07-14 10:00:12.5")
+    assert back.dtype == np.dtype("M8[us]") and back.equals(got_part)
