@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from cdrnet.errors import WorkspaceBusyError
 from cdrnet.files import storage_error
 
 LOCK_NAME = ".cdrnet.lock"
+HOLDER_WAIT_S = 2.0  # how long a refused command waits for the holder to write its name
 
 
 def _try_lock(fh: IO[str]) -> bool:
@@ -41,6 +43,19 @@ def _try_lock(fh: IO[str]) -> bool:
     return True
 
 
+def _holder(fh: IO[str]) -> str:
+    """The lock holder's name. A holder takes the lock first and writes its name just after,
+    so a command refused in between finds the file empty: wait briefly for the name rather
+    than tell the analyst nothing about who is writing."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        fh.seek(0)
+        holder = fh.read().strip()
+        if holder or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.02)
+
+
 @contextmanager
 def exclusive(root: Path, command: str) -> Iterator[None]:
     """Hold the workspace's write lock for the block; raise WorkspaceBusyError when another holds it."""
@@ -51,8 +66,7 @@ def exclusive(root: Path, command: str) -> Iterator[None]:
         raise storage_error(exc, path) from exc
     try:
         if not _try_lock(fh):
-            fh.seek(0)
-            holder = fh.read().strip() or "another cdrnet command"
+            holder = _holder(fh) or "another cdrnet command"
             raise WorkspaceBusyError(f"workspace {root.resolve()} is busy: {holder} is writing to it")
         try:
             fh.seek(0)
@@ -63,5 +77,11 @@ def exclusive(root: Path, command: str) -> Iterator[None]:
         except OSError as exc:
             raise storage_error(exc, path) from exc
         yield
+        try:  # leave no name behind: a later refusal must not name a command that has ended
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+        except OSError:
+            pass  # the lock is released on close all the same; a stale name is only cosmetic
     finally:
         fh.close()  # closing releases the lock

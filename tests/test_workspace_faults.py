@@ -102,6 +102,35 @@ def test_a_busy_workspace_is_refused_with_one_line(case, tmp_path, capsys):
     assert code == 0, err  # a killed holder releases the lock at once
 
 
+def test_a_command_refused_before_the_holder_names_itself_still_names_it(tmp_path):
+    """The holder takes the lock, then writes its name: a command refused in that window (CI
+    caught one) waits for the name instead of saying "another cdrnet command"."""
+    import fcntl
+
+    from cdrnet.errors import WorkspaceBusyError
+    from cdrnet.lockfile import LOCK_NAME, exclusive
+
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / LOCK_NAME, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, nothing written yet
+        writer = subprocess.Popen([sys.executable, "-c", (
+            "import time\n"
+            "time.sleep(0.3)\n"
+            f"open({str(tmp_path / LOCK_NAME)!r}, 'w').write(\"'ingest' (process 7, since now)\")\n")])
+        with pytest.raises(WorkspaceBusyError, match=r"is busy: 'ingest' \(process 7, since now\) is writing"):
+            with exclusive(tmp_path, "ingest"):
+                pass
+        writer.wait()
+
+
+def test_the_lock_file_names_no_one_once_the_holder_has_ended(tmp_path):
+    from cdrnet.lockfile import LOCK_NAME, exclusive
+
+    with exclusive(tmp_path, "ingest"):
+        assert "'ingest' (process" in (tmp_path / LOCK_NAME).read_text()
+    assert (tmp_path / LOCK_NAME).read_text() == ""
+
+
 @contextmanager
 def tiny_tmpfs(path: Path, size: str) -> Iterator[bool]:
     """A tmpfs of ``size`` at ``path`` when this process may mount one (root with the capability);
