@@ -43,17 +43,34 @@ def _try_lock(fh: IO[str]) -> bool:
     return True
 
 
-def _holder(fh: IO[str]) -> str:
-    """The lock holder's name. A holder takes the lock first and writes its name just after,
-    so a command refused in between finds the file empty: wait briefly for the name rather
-    than tell the analyst nothing about who is writing."""
+def _acquire(fh: IO[str]) -> str:
+    """Take the lock, or return the holder's name ("" once we hold it).
+
+    A holder takes the lock first and writes its name just after, and clears the name just
+    before it lets go; a command refused in either window finds the file empty. It then
+    retries for a moment: either the holder names itself, or it has ended and the lock is free.
+    """
     deadline = time.monotonic() + HOLDER_WAIT_S
     while True:
+        if _try_lock(fh):
+            return ""
         fh.seek(0)
         holder = fh.read().strip()
-        if holder or time.monotonic() >= deadline:
+        if holder:
             return holder
+        if time.monotonic() >= deadline:
+            return "another cdrnet command"
         time.sleep(0.02)
+
+
+def _clear(fh: IO[str]) -> None:
+    """Leave no name behind: a later refusal must not name a command that has ended."""
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.flush()
+    except OSError:
+        pass  # closing releases the lock all the same; a stale name would only be cosmetic
 
 
 @contextmanager
@@ -65,8 +82,8 @@ def exclusive(root: Path, command: str) -> Iterator[None]:
     except OSError as exc:
         raise storage_error(exc, path) from exc
     try:
-        if not _try_lock(fh):
-            holder = _holder(fh) or "another cdrnet command"
+        holder = _acquire(fh)
+        if holder:
             raise WorkspaceBusyError(f"workspace {root.resolve()} is busy: {holder} is writing to it")
         try:
             fh.seek(0)
@@ -76,12 +93,9 @@ def exclusive(root: Path, command: str) -> Iterator[None]:
             fh.flush()
         except OSError as exc:
             raise storage_error(exc, path) from exc
-        yield
-        try:  # leave no name behind: a later refusal must not name a command that has ended
-            fh.seek(0)
-            fh.truncate()
-            fh.flush()
-        except OSError:
-            pass  # the lock is released on close all the same; a stale name is only cosmetic
+        try:
+            yield
+        finally:
+            _clear(fh)
     finally:
         fh.close()  # closing releases the lock

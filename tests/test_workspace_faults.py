@@ -129,6 +129,25 @@ def test_the_lock_file_names_no_one_once_the_holder_has_ended(tmp_path):
     with exclusive(tmp_path, "ingest"):
         assert "'ingest' (process" in (tmp_path / LOCK_NAME).read_text()
     assert (tmp_path / LOCK_NAME).read_text() == ""
+    with pytest.raises(RuntimeError), exclusive(tmp_path, "ingest"):
+        raise RuntimeError("a command that fails still lets go and clears its name")
+    assert (tmp_path / LOCK_NAME).read_text() == ""
+
+
+def test_a_command_refused_as_the_holder_lets_go_takes_the_lock(tmp_path):
+    """The holder clears its name just before it lets go; a command that finds the lock taken
+    and the file empty retries, and gets the lock once the holder has gone."""
+    import fcntl
+
+    from cdrnet.lockfile import LOCK_NAME, exclusive
+
+    fh = open(tmp_path / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - released by the thread below
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    import threading
+
+    threading.Timer(0.3, fh.close).start()  # the "holder" lets go with its name already cleared
+    with exclusive(tmp_path, "link"):
+        assert "'link' (process" in (tmp_path / LOCK_NAME).read_text()
 
 
 @contextmanager
