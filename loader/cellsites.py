@@ -247,8 +247,14 @@ def _keys(frame: pd.DataFrame, det: SiteDetection) -> tuple[pd.Series, pd.Series
     digits = mcc.str.fullmatch(r"\d{3}") & mnc.str.fullmatch(r"\d{2,3}") & ci.str.fullmatch(r"\d+")
     if "enb" in det.columns:  # eNB id and sector: the LTE cell identity is eNB x 256 + sector
         enb = _col(frame, det, "enb")
-        digits &= enb.str.fullmatch(r"\d+")
-        eci = pd.to_numeric(enb.where(digits), errors="coerce") * 256 + pd.to_numeric(ci.where(digits), errors="coerce")
+        # The eNB id has 20 bits (up to 32 in some charts) and the sector 8: a sector of 256 or more
+        # would fall on the next eNB's cells, and an id of 20+ digits overflowed the int64 cast into
+        # one shared bogus key. Such rows are invalid cell ids.
+        digits &= enb.str.fullmatch(r"\d{1,10}")
+        enb_n = pd.to_numeric(enb.where(digits), errors="coerce")
+        ci_n = pd.to_numeric(ci.where(digits & ci.str.fullmatch(r"\d{1,3}")), errors="coerce")
+        digits &= enb_n.lt(2**32).fillna(False) & ci_n.lt(256).fillna(False)
+        eci = (enb_n * 256 + ci_n).where(digits, 0)
         key = mcc + "-" + mnc + "-" + eci.fillna(0).astype("int64").astype(str)
         raw = mcc + "-" + mnc + "-" + enb + "/" + ci
     else:

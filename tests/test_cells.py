@@ -211,6 +211,36 @@ def test_chart_with_parts_in_columns_and_enb_form(tmp_path):
     assert parse(q).sites["cell_id"].tolist() == ["405-874-59160"]  # 231 x 256 + 24
 
 
+def test_enb_ids_too_long_or_sectors_past_255_are_invalid_cell_ids(tmp_path):
+    """An eNB id of 23 digits overflowed the int64 cast: every such row got one shared key
+    ``405-874--9223372036854775808``; a sector of 256 or more lands on the next eNB's cells."""
+    q = tmp_path / "enb.csv"
+    q.write_text("MCC,MNC,eNodeB ID,Sector ID,Latitude,Longitude\n405,874,231,24,23.3,72.3\n"
+                 "405,874,99999999999999999999999,24,23.3,72.3\n405,874,36028797018963968,1,23.3,72.3\n"
+                 "405,874,231,256,23.3,72.3\n405,874,4294967295,255,23.3,72.3\n")
+    cl = parse(q)
+    assert cl.sites["cell_id"].tolist() == ["405-874-59160", f"405-874-{4294967295 * 256 + 255}"]
+    assert cl.rejects[["line", "reason"]].values.tolist() == [[3, "invalid_cell_id"], [4, "invalid_cell_id"],
+                                                              [5, "invalid_cell_id"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text("0123456789", min_size=1, max_size=25), st.text("0123456789", min_size=1,
+                                                                                   max_size=5)),
+                min_size=1, max_size=8))
+def test_enb_keys_are_exact_or_invalid(tmp_path_factory, rows):
+    """Every eNB/sector row gives eNB x 256 + sector exactly (eNB < 2**32, sector < 256) or is an
+    invalid cell id: never a rounded or wrapped-around key."""
+    q = tmp_path_factory.mktemp("enb") / "enb.csv"
+    q.write_text("MCC,MNC,eNodeB ID,Sector ID,Latitude,Longitude\n"
+                 + "".join(f"405,874,{e},{c},23.3,72.3\n" for e, c in rows))
+    cl = parse(q)
+    want = [f"405-874-{int(e) * 256 + int(c)}" for e, c in rows if int(e) < 2**32 and int(c) < 256
+            and len(e) <= 10 and len(c) <= 3]
+    assert cl.sites["cell_id"].tolist() == want
+    assert cl.report.accounted and cl.report.rejected_total == len(rows) - len(want)
+
+
 OCID_HEADER = "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
 
 
