@@ -425,3 +425,25 @@ def test_detection_head_detects_as_the_whole_megabyte() -> None:
     data = (header + row * 5000).encode()
     want = detect(data[: 1 << 20].decode().split("\n"), builtin_layouts(), "d.csv")
     assert detect(parse.detection_head(data), builtin_layouts(), "d.csv") == want
+
+
+# --- the splitter's frame ---------------------------------------------------------------------------
+
+@SETTINGS
+@given(columns=st.lists(st.lists(st.one_of(st.none(), st.text(max_size=5)), min_size=0, max_size=6),
+                        min_size=1, max_size=4), chunks=st.integers(1, 3))
+def test_split_frame_equals_to_pandas(columns: list[list[str | None]], chunks: int) -> None:
+    """The splitter's frame built from the Arrow columns is ``to_pandas``' (dtype, index, values, nulls)."""
+    import pyarrow as pa
+
+    n = min(len(c) for c in columns)
+    cut = [k * n // chunks for k in range(chunks + 1)]
+    arrays = [pa.chunked_array([pa.array(c[cut[k]:cut[k + 1]], type=pa.string()) for k in range(chunks)],
+                               type=pa.string()) for c in columns]
+    table = pa.Table.from_arrays(arrays, names=[f"c{k}" for k in range(len(columns))])
+    got, want = parse._frame_of(table), table.to_pandas()
+    pd.testing.assert_frame_equal(got, want, check_index_type=True, check_column_type=True)
+    assert [str(t) for t in got.dtypes] == [str(t) for t in want.dtypes]
+    for a, b in zip(got._iter_column_arrays(), want._iter_column_arrays(), strict=True):
+        assert type(a) is type(b)
+        assert a._pa_array.type == b._pa_array.type  # what the normaliser reads (raw_arrays)
