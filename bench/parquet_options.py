@@ -47,7 +47,9 @@ def main() -> None:
         "no compression": {"compression": "none"},
         "zstd, no dictionary at all": {"compression": "zstd", "use_dictionary": False},
         "zstd, dictionaries on repeating columns": {k: v for k, v in SESSION_PARQUET_OPTIONS.items()
-                                                    if k != "write_statistics"},
+                                                    if k not in ("write_statistics", "column_encoding")},
+        "workspace without its delta encodings": {k: v for k, v in SESSION_PARQUET_OPTIONS.items()
+                                                  if k != "column_encoding"},
         "lz4, workspace's dictionaries and statistics": {**SESSION_PARQUET_OPTIONS, "compression": "lz4"},
         "workspace (SESSION_PARQUET_OPTIONS)": SESSION_PARQUET_OPTIONS,
     }

@@ -40,7 +40,7 @@ from cdrnet.loader.parse import (
     prepare_block,
 )
 from cdrnet.loader.sources import DumpSource
-from cdrnet.loader.textblocks import BLOCK_SIZE
+from cdrnet.loader.textblocks import BLOCK_SIZE, ReadBlocks
 
 #: Input bytes normalised together at most: half a block of a big file (about 35k rows). The
 #: look-ahead holds its dumps' normalised rows until each dump's parse takes them, so it costs
@@ -175,17 +175,20 @@ class LookAhead:
     precomputed: dict[tuple, BlockOutput] = field(default_factory=dict)
     detections: dict[tuple[str, str], Detection] = field(default_factory=dict)
     name_lines: dict[tuple, list[int]] = field(default_factory=dict)  # DumpParser.name_lines
+    replays: dict[str, ReadBlocks] = field(default_factory=dict)  # DumpParser.replays: each dump read once
 
     def lend(self, parser: DumpParser) -> None:
         """Let ``parser`` take what was read ahead (each entry once: it is popped when used)."""
         parser.precomputed, parser.detections, parser.name_lines = self.precomputed, self.detections, self.name_lines
+        parser.replays = self.replays
 
 
 def look_ahead(sources: Iterable[DumpSource], layouts: list[Layout], opts: Options) -> LookAhead:
     """The first block of each of ``sources`` normalised, blocks read the same way as one.
 
     A source that cannot be read ahead (no layout, unreadable, nothing to normalise) is simply
-    not: its own parse meets the same condition and reports it as a one-dump run would.
+    not: its own parse meets the same condition and reports it as a one-dump run would. Each
+    dump's blocks are kept as read (``LookAhead.replays``), so its own parse does not read the file again.
     """
     parser = DumpParser(layouts, opts, _no_sink, _no_sink)
     parser.capture = True
@@ -205,7 +208,7 @@ def look_ahead(sources: Iterable[DumpSource], layouts: list[Layout], opts: Optio
             continue  # e.g. dates that read both ways: its own parse refuses it, the others still load
         ready.append(c)
         c.data = b""  # held once, in its prepared block
-    ahead = LookAhead(name_lines=parser.name_lines)
+    ahead = LookAhead(name_lines=parser.name_lines, replays=parser.replays)
     for c, prep, result in zip(ready, preps, normalise_together(preps, opts), strict=True):
         ahead.precomputed[c.key] = complete_block(prep, result)
         ahead.detections[(c.key[0], c.part)] = c.detection

@@ -235,6 +235,30 @@ def _one_line_ending(text: bytes) -> bytes:
     return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
+@dataclass
+class ReadBlocks:
+    """A whole stream's blocks, read once and iterated as often as needed, with the reader's counts.
+
+    A small dump read ahead (loader/smallbatch.py) is iterated by the look-ahead and again by its
+    own parse; keeping its blocks (at most a few MB) spares reading, line-counting and line-ending
+    the file a second time, and both parses see the very same text.
+    """
+
+    blocks: list[Block]
+    nul_padding: int = 0
+    overlong: int = 0
+
+    def __iter__(self) -> Iterator[Block]:
+        return iter(self.blocks)
+
+
+def read_all_blocks(stream: BinaryIO, block_size: int | None = None) -> ReadBlocks:
+    """Every block of ``stream`` (see :class:`BlockReader`), kept: for small streams only."""
+    reader = iter_blocks(stream, block_size)
+    blocks = list(reader)
+    return ReadBlocks(blocks, reader.nul_padding, reader.overlong)
+
+
 def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:
     """Yield UTF-8 blocks cut at line ends (see :class:`BlockReader`)."""
     return BlockReader(stream, block_size)

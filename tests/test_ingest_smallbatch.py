@@ -192,3 +192,34 @@ def test_split_by_ranges_equals_positions(sizes, data):
             arr, ref = own.sessions[name].array._pa_array, want[name].array._pa_array
             held = sum(b.size for c in arr.chunks for b in c.buffers() if b is not None)
             assert arr.num_chunks <= 1 and held <= sum(b.size for c in ref.chunks for b in c.buffers() if b) + 64
+
+
+def test_small_dumps_read_once_for_look_ahead_and_parse(case, tmp_path, monkeypatch):
+    """A small dump read ahead is not read from its file again by its own parse: the parse iterates
+    the blocks the look-ahead kept (``DumpParser.replays``), and takes its first block's rows by
+    place and length (``block_key``), as the one-by-one run reads and normalises it."""
+    from cdrnet.loader import parse
+
+    reads: list[str] = []
+    kept, streamed = parse.read_all_blocks, parse.iter_blocks
+
+    def spy_kept(stream, *a, **kw):
+        reads.append(getattr(stream, "name", "?"))
+        return kept(stream, *a, **kw)
+
+    def spy_streamed(stream, *a, **kw):
+        reads.append(getattr(stream, "name", "?"))
+        return streamed(stream, *a, **kw)
+
+    monkeypatch.setattr(parse, "read_all_blocks", spy_kept)
+    monkeypatch.setattr(parse, "iter_blocks", spy_streamed)
+    computed: list[int] = []
+    original = parse.process_block
+    monkeypatch.setattr(parse, "process_block", lambda *a, **kw: computed.append(1) or original(*a, **kw))
+    _, res = _ingest(case, tmp_path / "ws")
+    dumps = [str(p) for p in sorted(case.rglob("*.csv"))]
+    assert len(dumps) >= 10 and all(r.accounted for r in res.loaded)
+    counts = {name: reads.count(name) for name in dumps}
+    assert max(counts.values()) == 1, counts  # every dump's text read once, ahead or by its parse
+    # Every dump but the copy of one already loaded was parsed, and almost all took their rows from ahead.
+    assert len(computed) < len(res.loaded) // 2, (len(computed), len(res.loaded))

@@ -388,3 +388,62 @@ def test_quality_summary_same_on_plain_python_columns(blocks: list[pd.DataFrame]
             acc.add(convert(block), [], 0, {"event_time_rows": 0})
         reports.append(acc.finish("flow", None).to_dict())
     assert reports[0] == reports[1] == reports[2]
+
+
+# --- the detector's head of a block ---------------------------------------------------------------
+
+_HEAD_LINE = st.lists(st.sampled_from([b"a", b",", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\xc3", b"\r", b" "]),
+                      max_size=6).map(b"".join)
+
+
+@SETTINGS
+@given(lines=st.lists(_HEAD_LINE, max_size=parse.HEAD_LINES + 40), final_newline=st.booleans())
+def test_detection_head_holds_the_lines_the_detector_reads(lines: list[bytes], final_newline: bool) -> None:
+    """The first HEAD_LINES lines are those of the whole megabyte decoded and split, invalid UTF-8 included
+    (a truncated sequence before a newline is replaced the same either way)."""
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    got = parse.detection_head(data)
+    want = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
+    assert got[: parse.HEAD_LINES] == want[: parse.HEAD_LINES]
+    assert len(got) == min(len(want), parse.HEAD_LINES + 1)
+
+
+def test_detection_head_of_a_megabyte_cut_mid_line() -> None:
+    """Fewer than HEAD_LINES lines in the first megabyte: the whole megabyte, cut as before."""
+    data = b"MSISDN,IMEI\n" + b"9" * (1 << 20) + b"\n1,2\n"
+    want = data[: 1 << 20].decode("utf-8", errors="replace").split("\n")
+    assert parse.detection_head(data) == want
+
+
+def test_detection_head_detects_as_the_whole_megabyte() -> None:
+    """The detector gives the same detection from the head as from the whole first megabyte."""
+    from cdrnet.loader.detect import detect
+    from cdrnet.loader.layouts import builtin_layouts
+
+    header = "Report for 919812345678\n\nMSISDN,START_DATE,START_TIME,END_DATE,END_TIME,DESTIP,DESTPORT,PRIVATEIP\n"
+    row = "919812345678,13/07/2023,10:00:00,13/07/2023,10:05:00,142.250.1.1,443,10.0.0.1,extra\n"
+    data = (header + row * 5000).encode()
+    want = detect(data[: 1 << 20].decode().split("\n"), builtin_layouts(), "d.csv")
+    assert detect(parse.detection_head(data), builtin_layouts(), "d.csv") == want
+
+
+# --- the splitter's frame ---------------------------------------------------------------------------
+
+@SETTINGS
+@given(columns=st.lists(st.lists(st.one_of(st.none(), st.text(max_size=5)), min_size=0, max_size=6),
+                        min_size=1, max_size=4), chunks=st.integers(1, 3))
+def test_split_frame_equals_to_pandas(columns: list[list[str | None]], chunks: int) -> None:
+    """The splitter's frame built from the Arrow columns is ``to_pandas``' (dtype, index, values, nulls)."""
+    import pyarrow as pa
+
+    n = min(len(c) for c in columns)
+    cut = [k * n // chunks for k in range(chunks + 1)]
+    arrays = [pa.chunked_array([pa.array(c[cut[k]:cut[k + 1]], type=pa.string()) for k in range(chunks)],
+                               type=pa.string()) for c in columns]
+    table = pa.Table.from_arrays(arrays, names=[f"c{k}" for k in range(len(columns))])
+    got, want = parse._frame_of(table), table.to_pandas()
+    pd.testing.assert_frame_equal(got, want, check_index_type=True, check_column_type=True)
+    assert [str(t) for t in got.dtypes] == [str(t) for t in want.dtypes]
+    for a, b in zip(got._iter_column_arrays(), want._iter_column_arrays(), strict=True):
+        assert type(a) is type(b)
+        assert a._pa_array.type == b._pa_array.type  # what the normaliser reads (raw_arrays)
