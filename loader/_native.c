@@ -594,7 +594,131 @@ done:
     Py_RETURN_NONE;
 }
 
+/* ---- take_strings(offsets, data, indices, out_offsets) -> bytes, or None for an index out of range ----
+ *
+ * Arrow's take of a string array by row codes (a dictionary's values gathered per row): the
+ * normaliser gathers ~10 such columns a block (labels, canonical cells, addresses, IMEIs), and
+ * Arrow's take appends value by value with checks per row. Here: one pass sums the lengths into
+ * out_offsets (int64, n_indices + 1) and checks every index, then one pass copies the bytes; short
+ * values are copied as 16 fixed bytes where both buffers have room (no memcpy call per row).
+ */
+static PyObject *take_strings(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *offsets, *data, *indices_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOOO", &offsets, &data, &indices_obj, &out_obj)) return NULL;
+    Strings s;
+    if (strings_get(offsets, data, &s) < 0) return NULL;
+    Py_buffer idx;
+    if (PyObject_GetBuffer(indices_obj, &idx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        strings_release(&s);
+        return NULL;
+    }
+    if ((idx.itemsize != 4 && idx.itemsize != 8) || idx.len % idx.itemsize != 0 || !idx.format ||
+        strchr("iqlIQL", idx.format[0] == '<' || idx.format[0] == '=' ? idx.format[1] : idx.format[0]) == NULL) {
+        PyErr_SetString(PyExc_ValueError, "indices must be int32 or int64 values");
+        PyBuffer_Release(&idx);
+        strings_release(&s);
+        return NULL;
+    }
+    Py_ssize_t m = idx.len / idx.itemsize;
+    Py_buffer out;
+    if (writable_u64(out_obj, &out, m + 1, 8, "out_offsets") < 0) {
+        PyBuffer_Release(&idx);
+        strings_release(&s);
+        return NULL;
+    }
+    int64_t *oo = (int64_t *)out.buf;
+    const int wide_idx = idx.itemsize == 8;
+    const int64_t n = (int64_t)s.n;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t total = 0;
+    oo[0] = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
+        if (j < 0 || j >= n) {
+            bad = 1;
+            break;
+        }
+        total += off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j);
+        oo[i + 1] = total;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (bad) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        /* 16 bytes of room past the end, so a short value's fixed-size copy never writes outside */
+        result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)oo[m] + 16);
+    }
+    if (result && result != Py_None) {
+        uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(result);
+        const uint8_t *src = (const uint8_t *)s.data.buf;
+        const int64_t size = (int64_t)s.data.len;
+        Py_BEGIN_ALLOW_THREADS
+        memset(dst + oo[m], 0, 16);
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
+            int64_t a = off_at(&s, (Py_ssize_t)j), len = oo[i + 1] - oo[i];
+            if (len <= 16 && a + 16 <= size) memcpy(dst + oo[i], src + a, 16);
+            else if (len) memcpy(dst + oo[i], src + a, (size_t)len);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&idx);
+    strings_release(&s);
+    return result;
+}
+
+/* ---- edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 ----
+ *
+ * identifiers._may_need_cleaning in one pass: every value's first and last byte read off the
+ * offsets, clipped into the data buffer as numpy's take(mode="clip") does (an empty value reads a
+ * neighbour's byte), looked up in a 256-entry table; stops once both bits are found.
+ */
+static PyObject *edge_flags(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *offsets, *data, *table_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &offsets, &data, &table_obj)) return NULL;
+    Strings s;
+    if (strings_get(offsets, data, &s) < 0) return NULL;
+    Py_buffer table;
+    if (PyObject_GetBuffer(table_obj, &table, PyBUF_C_CONTIGUOUS) < 0) {
+        strings_release(&s);
+        return NULL;
+    }
+    if (table.len != 256) {
+        PyErr_SetString(PyExc_ValueError, "table must hold 256 bytes");
+        PyBuffer_Release(&table);
+        strings_release(&s);
+        return NULL;
+    }
+    const uint8_t *t = (const uint8_t *)table.buf, *bytes = (const uint8_t *)s.data.buf;
+    const int64_t last = (int64_t)s.data.len - 1;
+    unsigned flags = 0;
+    if (last >= 0) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < s.n && flags != 3; i++) {
+            int64_t a = off_at(&s, i), b = off_at(&s, i + 1) - 1;
+            a = a > last ? last : a;
+            b = b < 0 ? 0 : (b > last ? last : b);
+            flags |= (t[bytes[a]] & 1u) | (t[bytes[b]] & 2u);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&table);
+    strings_release(&s);
+    return PyLong_FromUnsignedLong(flags);
+}
+
 static PyMethodDef methods[] = {
+    {"take_strings", take_strings, METH_VARARGS,
+     "take_strings(offsets, data, indices, out_offsets) -> the gathered value bytes (16 spare at the end), "
+     "or None for an index out of range."},
+    {"edge_flags", edge_flags, METH_VARARGS,
+     "edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 over values."},
     {"mix_into", mix_into, METH_VARARGS, "mix_into(out, words, salt): out = mix(out ^ mix(words + salt)) in place."},
     {"hash_strings", hash_strings, METH_VARARGS,
      "hash_strings(offsets, data, key, out): pandas' hash_array (SipHash-2-4 + mix) of each value's bytes."},

@@ -136,3 +136,33 @@ def parse_fixed(arr: pa.Array, rows: np.ndarray, items: tuple[tuple[str, int, in
         KERNEL.parse_fixed(offsets, data, np.ascontiguousarray(rows, dtype=np.int64), table, width,
                            np.ascontiguousarray(year_start, dtype=np.int64), ok, values)
     return ok, values
+
+
+def take_strings(values: pa.Array, indices: np.ndarray) -> pa.Array | None:
+    """``values.take(indices)`` of a null-free ``large_string`` array by int32/int64 row codes, as a
+    ``large_string`` array; None without the kernel, for other input, or for a code out of range
+    (the caller's Arrow take then decides, and raises as it does)."""
+    if KERNEL is None or not pa.types.is_large_string(values.type) or values.null_count:
+        return None
+    if not isinstance(indices, np.ndarray) or indices.dtype not in (np.int32, np.int64):
+        return None
+    indices = np.ascontiguousarray(indices)
+    out_offsets = np.empty(len(indices) + 1, dtype=np.int64)
+    offsets, data = _buffers(values)
+    data_bytes = KERNEL.take_strings(offsets, data, indices, out_offsets)
+    if data_bytes is None:
+        return None
+    buf = pa.py_buffer(data_bytes).slice(0, int(out_offsets[-1]))
+    return pa.Array.from_buffers(pa.large_string(), len(indices), [None, pa.py_buffer(out_offsets), buf])
+
+
+def edge_flags(arr: pa.Array, table: np.ndarray) -> int | None:
+    """OR over a ``large_string`` array's values of ``table[first byte] & 1`` and ``table[last byte] & 2``,
+    each read off the offsets clipped into the data buffer (``identifiers._may_need_cleaning``'s
+    reading); None without the kernel."""
+    if KERNEL is None or not pa.types.is_large_string(arr.type):
+        return None
+    if len(arr) == 0:
+        return 0
+    offsets, data = _buffers(arr)
+    return int(KERNEL.edge_flags(offsets, data, np.ascontiguousarray(table, dtype=np.uint8)))

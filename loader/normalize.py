@@ -43,6 +43,7 @@ from cdrnet.loader.identifiers import (
     int_arrays,
     normalise_equipment,
     normalise_msisdn,
+    take_text,
     to_int,
 )
 from cdrnet.loader.ipaddr import ip_arrays, normalise_ips
@@ -779,7 +780,7 @@ def _msisdn_of(text: pa.Array, country_code: str, reasons: _Reasons) -> pa.Array
             per_value = np.zeros(len(values), dtype=bool)
             per_value[odd[found == k]] = True
             reasons.mark(per_value[row_codes], str(name))
-    return values.take(codes)
+    return take_text(values, codes)
 
 
 def _equipment_of(text: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -906,9 +907,9 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
     end_s = _seconds_of(end_utc)
     columns = {
         "msisdn": pd.arrays.ArrowStringArray(msisdn),
-        "imsi": pd.arrays.ArrowStringArray(imsi_values.take(imsi_codes)),
-        "imei": pd.arrays.ArrowStringArray(imei_values.take(imei_codes)),
-        "imei14": pd.arrays.ArrowStringArray(imei14_array(imei_values).take(imei_codes)),
+        "imsi": pd.arrays.ArrowStringArray(take_text(imsi_values, imsi_codes)),
+        "imei": pd.arrays.ArrowStringArray(take_text(imei_values, imei_codes)),
+        "imei14": pd.arrays.ArrowStringArray(take_text(imei14_array(imei_values), imei_codes)),
         "start_utc": start_utc, "end_utc": end_utc, "start_local": text(local_text),
         "alloc_start_utc": alloc_start_utc, "alloc_end_utc": times(alloc_end_utc),
         "src_ip": pd.arrays.ArrowStringArray(src_ip), "src_port": ints(src_port, ok_src_port),
@@ -977,4 +978,4 @@ def _protocol_array(arr: pa.Array) -> pa.Array:
     keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
     names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
     at = pc.fill_null(pc.index_in(lowered, keys), len(PROTO_NUMBERS))
-    return names.take(at)
+    return take_text(names, at)
