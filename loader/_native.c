@@ -161,6 +161,49 @@ static inline int same_long(const uint8_t *x, const uint8_t *y, int64_t len) {
     return len <= 16 || memcmp(x + 8, y + 8, (size_t)(len - 16)) == 0;
 }
 
+/* Each value's hash (pandas' hash_array: SipHash-2-4 of its bytes, then SplitMix64) into h[i], or,
+   with `combine`, folded into a running row hash as pandas' combine_hash_arrays does:
+   h[i] = (h[i] ^ hash) * mult. Called without the GIL. */
+static inline void hash_values(const Strings *s, uint64_t k0, uint64_t k1, uint64_t *h, int combine, uint64_t mult) {
+    const uint8_t *bytes = (const uint8_t *)s->data.buf;
+    const int64_t size = (int64_t)s->data.len;
+    /* Columns repeat their values (a subscriber, a server, a day): a small direct-mapped cache of
+       values already hashed, each hit confirmed by comparing every byte, skips most SipHash calls. */
+    /* The probe of a value under 8 bytes holds its length and every byte (bits 0-7 and 8-63): equal
+       probes are equal values, no byte comparison needed (most repeats: ports, dates, addresses).
+       Longer values are confirmed by two 8-byte loads, and memcmp only past 16 bytes: memcmp
+       called per hit cost as much as the hashing. */
+    struct { int64_t at, len; uint64_t probe, hash; } cache[CACHE_SLOTS];
+    for (int c = 0; c < CACHE_SLOTS; c++) cache[c].len = -1;
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        int64_t a = off_at(s, i), len = off_at(s, i + 1) - a;
+        const uint8_t *p = bytes + a;
+        uint64_t probe = (uint64_t)len, word = 0;
+        if (len >= 8) {
+            probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
+        } else {
+            /* the value's bytes as one word: one load and a mask where 8 bytes lie inside the
+               buffer (no loop, no branch on the length), byte by byte at its very end */
+            if (a + 8 <= size) word = load_le64(p) & SHORT_MASK[len];
+            else for (int64_t k = 0; k < len; k++) word |= (uint64_t)p[k] << (8 * k);
+            probe ^= word << 8;
+        }
+        unsigned slot = (unsigned)((probe * 0xBF58476D1CE4E5B9ULL) >> (64 - CACHE_BITS));
+        uint64_t v;
+        if (cache[slot].len == len && cache[slot].probe == probe &&
+            (len < 8 || same_long(p, bytes + cache[slot].at, len))) {
+            v = cache[slot].hash;
+        } else {
+            v = splitmix(len < 8 ? siphash24_short(word, (size_t)len, k0, k1) : siphash24(p, (size_t)len, k0, k1));
+            cache[slot].at = a;
+            cache[slot].len = len;
+            cache[slot].probe = probe;
+            cache[slot].hash = v;
+        }
+        h[i] = combine ? (h[i] ^ v) * mult : v;
+    }
+}
+
 /* ---- hash_strings(offsets, data, key, out): pandas' hash_array of each value's bytes ---- */
 
 static PyObject *hash_strings(PyObject *self, PyObject *args) {
@@ -181,43 +224,9 @@ static PyObject *hash_strings(PyObject *self, PyObject *args) {
         return NULL;
     }
     uint64_t k0 = load_le64((const uint8_t *)key), k1 = load_le64((const uint8_t *)key + 8);
-    const uint8_t *bytes = (const uint8_t *)s.data.buf;
-    const int64_t size = (int64_t)s.data.len;
     uint64_t *h = (uint64_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
-    /* Columns repeat their values (a subscriber, a server, a day): a small direct-mapped cache of
-       values already hashed, each hit confirmed by comparing every byte, skips most SipHash calls. */
-    /* The probe of a value under 8 bytes holds its length and every byte (bits 0-7 and 8-63): equal
-       probes are equal values, no byte comparison needed (most repeats: ports, dates, addresses).
-       Longer values are confirmed by two 8-byte loads, and memcmp only past 16 bytes: memcmp
-       called per hit cost as much as the hashing. */
-    struct { int64_t at, len; uint64_t probe, hash; } cache[CACHE_SLOTS];
-    for (int c = 0; c < CACHE_SLOTS; c++) cache[c].len = -1;
-    for (Py_ssize_t i = 0; i < s.n; i++) {
-        int64_t a = off_at(&s, i), len = off_at(&s, i + 1) - a;
-        const uint8_t *p = bytes + a;
-        uint64_t probe = (uint64_t)len, word = 0;
-        if (len >= 8) {
-            probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
-        } else {
-            /* the value's bytes as one word: one load and a mask where 8 bytes lie inside the
-               buffer (no loop, no branch on the length), byte by byte at its very end */
-            if (a + 8 <= size) word = load_le64(p) & SHORT_MASK[len];
-            else for (int64_t k = 0; k < len; k++) word |= (uint64_t)p[k] << (8 * k);
-            probe ^= word << 8;
-        }
-        unsigned slot = (unsigned)((probe * 0xBF58476D1CE4E5B9ULL) >> (64 - CACHE_BITS));
-        if (cache[slot].len == len && cache[slot].probe == probe &&
-            (len < 8 || same_long(p, bytes + cache[slot].at, len))) {
-            h[i] = cache[slot].hash;
-        } else {
-            h[i] = splitmix(len < 8 ? siphash24_short(word, (size_t)len, k0, k1) : siphash24(p, (size_t)len, k0, k1));
-            cache[slot].at = a;
-            cache[slot].len = len;
-            cache[slot].probe = probe;
-            cache[slot].hash = h[i];
-        }
-    }
+    hash_values(&s, k0, k1, h, 0, 0);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&out);
     strings_release(&s);
@@ -713,7 +722,124 @@ static PyObject *edge_flags(PyObject *self, PyObject *args) {
     return PyLong_FromUnsignedLong(flags);
 }
 
+/* ---- row_hash(columns, key, out): pandas' hash_pandas_object(frame, index=False) of text columns ----
+ *
+ * The raw-row hash of a block: each column's value hashes (hash_values) folded straight into the
+ * row hash, as pandas' combine_hash_arrays (CPython's tuple hash): out = 0x345678, then per column
+ * out = (out ^ h) * mult, mult += 82520 + 2 * (columns left), and finally out += 97531. One call per
+ * block instead of a hash array per column and two numpy passes to fold it in. A column is an
+ * (offsets, data) pair, or a uint64 array of its hashes already made (a column with missing values).
+ */
+static PyObject *row_hash(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *columns, *out_obj;
+    const char *key;
+    Py_ssize_t key_len;
+    if (!PyArg_ParseTuple(args, "O!y#O", &PyList_Type, &columns, &key, &key_len, &out_obj)) return NULL;
+    if (key_len != 16) {
+        PyErr_SetString(PyExc_ValueError, "the hash key must be 16 bytes (pandas' hash_key)");
+        return NULL;
+    }
+    Py_ssize_t ncols = PyList_GET_SIZE(columns);
+    Py_buffer out;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    if (out.len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "out must hold 64-bit values");
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t n = out.len / 8;
+    uint64_t *h = (uint64_t *)out.buf;
+    uint64_t k0 = load_le64((const uint8_t *)key), k1 = load_le64((const uint8_t *)key + 8);
+    for (Py_ssize_t i = 0; i < n; i++) h[i] = 0x345678ULL;
+    uint64_t mult = 1000003ULL;
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        PyObject *item = PyList_GET_ITEM(columns, c);
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
+            Strings s;
+            if (strings_get(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1), &s) < 0) goto fail;
+            if (s.n != n) {
+                strings_release(&s);
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as out");
+                goto fail;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            hash_values(&s, k0, k1, h, 1, mult);
+            Py_END_ALLOW_THREADS
+            strings_release(&s);
+        } else {
+            Py_buffer given;
+            if (PyObject_GetBuffer(item, &given, PyBUF_C_CONTIGUOUS) < 0) goto fail;
+            if (given.len != out.len) {
+                PyBuffer_Release(&given);
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as out");
+                goto fail;
+            }
+            const uint64_t *g = (const uint64_t *)given.buf;
+            for (Py_ssize_t i = 0; i < n; i++) h[i] = (h[i] ^ g[i]) * mult;
+            PyBuffer_Release(&given);
+        }
+        mult += 82520ULL + 2ULL * (uint64_t)(ncols - c);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) h[i] += 97531ULL;
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&out);
+    return NULL;
+}
+
+/* ---- hex_keys(h1, h2, out): 32 lower-case hex digits a row, h1 then h2, each big-endian ----
+ *
+ * The session key's text (normalize._hex_keys): numpy stacked the halves, byte-swapped them, and
+ * bytes.hex and an encode copied the digits twice more; here each row's digits are written once.
+ */
+static PyObject *hex_keys(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *h1_obj, *h2_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &h1_obj, &h2_obj, &out_obj)) return NULL;
+    Py_buffer h1, h2, out;
+    if (PyObject_GetBuffer(h1_obj, &h1, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(h2_obj, &h2, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    if (h1.len % 8 != 0 || h2.len != h1.len) {
+        PyErr_SetString(PyExc_ValueError, "h1 and h2 must hold as many 64-bit values");
+        PyBuffer_Release(&h2);
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    Py_ssize_t n = h1.len / 8;
+    if (writable_u64(out_obj, &out, n * 32, 1, "out") < 0) {
+        PyBuffer_Release(&h2);
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    static const char DIGITS[] = "0123456789abcdef";
+    const uint64_t *a = (const uint64_t *)h1.buf, *b = (const uint64_t *)h2.buf;
+    char *o = (char *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++, o += 32) {
+        uint64_t x = a[i], y = b[i];
+        for (int k = 15; k >= 0; k--, x >>= 4, y >>= 4) {
+            o[k] = DIGITS[x & 15];
+            o[16 + k] = DIGITS[y & 15];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&h2);
+    PyBuffer_Release(&h1);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"hex_keys", hex_keys, METH_VARARGS,
+     "hex_keys(h1, h2, out): 32 hex digits a row (h1 then h2, big-endian) into out (32 bytes a row)."},
+    {"row_hash", row_hash, METH_VARARGS,
+     "row_hash(columns, key, out): pandas' hash_pandas_object(index=False) of text columns ((offsets, data) "
+     "pairs or uint64 hash arrays), in out."},
     {"take_strings", take_strings, METH_VARARGS,
      "take_strings(offsets, data, indices, out_offsets) -> the gathered value bytes (16 spare at the end), "
      "or None for an index out of range."},

@@ -166,3 +166,38 @@ def edge_flags(arr: pa.Array, table: np.ndarray) -> int | None:
         return 0
     offsets, data = _buffers(arr)
     return int(KERNEL.edge_flags(offsets, data, np.ascontiguousarray(table, dtype=np.uint8)))
+
+
+def row_hash(columns: list[pa.Array | np.ndarray], hash_key: str) -> np.ndarray | None:
+    """``hash_pandas_object(frame, index=False, hash_key=hash_key)`` of equal-length text columns (Arrow
+    string arrays without missing values, or a column's uint64 hashes already made), one kernel call;
+    None without the kernel or for any other column."""
+    if KERNEL is None or not columns:
+        return None
+    n = len(columns[0])
+    given: list[tuple[np.ndarray, object] | np.ndarray] = []
+    for col in columns:
+        if len(col) != n:
+            return None
+        if isinstance(col, np.ndarray):
+            if col.dtype != np.uint64:
+                return None
+            given.append(np.ascontiguousarray(col))
+        elif _strings(col) and not col.null_count:
+            given.append(_buffers(col) if len(col) else (np.zeros(1, dtype=np.int64), b""))
+        else:
+            return None
+    out = np.empty(n, dtype=np.uint64)
+    KERNEL.row_hash(given, hash_key.encode("utf8"), out)
+    return out
+
+
+def hex_keys(h1: np.ndarray, h2: np.ndarray) -> np.ndarray | None:
+    """32 lower-case hex digits a row (``h1`` then ``h2``, each big-endian) as one uint8 array (ASCII);
+    None without the kernel."""
+    if KERNEL is None:
+        return None
+    out = np.empty(32 * len(h1), dtype=np.uint8)
+    if len(h1):
+        KERNEL.hex_keys(np.ascontiguousarray(h1, dtype=np.uint64), np.ascontiguousarray(h2, dtype=np.uint64), out)
+    return out

@@ -356,3 +356,16 @@ def test_edge_flags_equal_numpy_gathers(values, pad):
     assert identifiers._may_need_cleaning(arr) == identifiers._may_need_cleaning_pure(arr)
     arr = pa.array(values, pa.large_string())  # unsliced: an empty value first or last reads a clipped byte
     assert identifiers._may_need_cleaning(arr) == identifiers._may_need_cleaning_pure(arr)
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)), max_size=40))
+def test_hex_keys_equal_numpy_hex(pairs):
+    """The session key's 32 hex digits a row, by the kernel, as numpy's byte swap and ``bytes.hex``."""
+    h1 = np.array([a for a, _ in pairs], dtype=np.uint64)
+    h2 = np.array([b for _, b in pairs], dtype=np.uint64)
+    got = native.hex_keys(h1, h2)
+    assert got is not None and got.tobytes() == normalize._hex_digits_pure(h1, h2)
+    keys = normalize._hex_keys(h1, h2)
+    assert keys.tolist() == [f"{a:016x}{b:016x}" for a, b in pairs]
