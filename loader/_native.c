@@ -603,18 +603,21 @@ done:
     Py_RETURN_NONE;
 }
 
-/* ---- take_strings(offsets, data, indices, out_offsets) -> bytes, or None for an index out of range ----
+/* ---- take_strings(offsets, data, indices, out_offsets, out_data) ----
  *
  * Arrow's take of a string array by row codes (a dictionary's values gathered per row): the
  * normaliser gathers ~10 such columns a block (labels, canonical cells, addresses, IMEIs), and
- * Arrow's take appends value by value with checks per row. Here: one pass sums the lengths into
- * out_offsets (int64, n_indices + 1) and checks every index, then one pass copies the bytes; short
- * values are copied as 16 fixed bytes where both buffers have room (no memcpy call per row).
+ * Arrow's take appends value by value with checks per row. Two calls, so the caller allocates both
+ * outputs from Arrow's memory pool (fresh malloc'ed buffers each block cost page faults): with
+ * out_data None, the lengths are summed into out_offsets (int64, n_indices + 1), every index
+ * checked, and the total returned (-1 for an index out of range); with out_data (total + 16 bytes),
+ * the bytes are copied, short values as 16 fixed bytes where both buffers have room (no memcpy
+ * call per row). Returns the total.
  */
 static PyObject *take_strings(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *offsets, *data, *indices_obj, *out_obj;
-    if (!PyArg_ParseTuple(args, "OOOO", &offsets, &data, &indices_obj, &out_obj)) return NULL;
+    PyObject *offsets, *data, *indices_obj, *out_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, "OOOOO", &offsets, &data, &indices_obj, &out_obj, &dst_obj)) return NULL;
     Strings s;
     if (strings_get(offsets, data, &s) < 0) return NULL;
     Py_buffer idx;
@@ -638,47 +641,66 @@ static PyObject *take_strings(PyObject *self, PyObject *args) {
     }
     int64_t *oo = (int64_t *)out.buf;
     const int wide_idx = idx.itemsize == 8;
-    const int64_t n = (int64_t)s.n;
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    int64_t total = 0;
-    oo[0] = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
-        if (j < 0 || j >= n) {
-            bad = 1;
-            break;
-        }
-        total += off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j);
-        oo[i + 1] = total;
-    }
-    Py_END_ALLOW_THREADS
-    PyObject *result = NULL;
-    if (bad) {
-        result = Py_None;
-        Py_INCREF(result);
-    } else {
-        /* 16 bytes of room past the end, so a short value's fixed-size copy never writes outside */
-        result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)oo[m] + 16);
-    }
-    if (result && result != Py_None) {
-        uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(result);
-        const uint8_t *src = (const uint8_t *)s.data.buf;
-        const int64_t size = (int64_t)s.data.len;
+    int64_t total = -1;
+    if (dst_obj == Py_None) {
+        const int64_t n = (int64_t)s.n;
         Py_BEGIN_ALLOW_THREADS
-        memset(dst + oo[m], 0, 16);
+        int64_t sum = 0;
+        oo[0] = 0;
+        Py_ssize_t i = 0;
+        for (; i < m; i++) {
+            int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
+            if (j < 0 || j >= n) break;
+            sum += off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j);
+            oo[i + 1] = sum;
+        }
+        total = i == m ? sum : -1;
+        Py_END_ALLOW_THREADS
+    } else {
+        Py_buffer dst;
+        if (PyObject_GetBuffer(dst_obj, &dst, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
+        total = oo[m];
+        if (oo[0] != 0 || total < 0 || dst.len < total + 16) {
+            PyErr_SetString(PyExc_ValueError, "out_data must hold the summed lengths and 16 bytes more");
+            PyBuffer_Release(&dst);
+            goto done;
+        }
+        uint8_t *d = (uint8_t *)dst.buf;
+        const uint8_t *src = (const uint8_t *)s.data.buf;
+        const int64_t size = (int64_t)s.data.len, n = (int64_t)s.n;
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        memset(d + total, 0, 16);
         for (Py_ssize_t i = 0; i < m; i++) {
             int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
-            int64_t a = off_at(&s, (Py_ssize_t)j), len = oo[i + 1] - oo[i];
-            if (len <= 16 && a + 16 <= size) memcpy(dst + oo[i], src + a, 16);
-            else if (len) memcpy(dst + oo[i], src + a, (size_t)len);
+            int64_t len = oo[i + 1] - oo[i];
+            /* out_offsets came from the first call; checked again so no call can copy outside */
+            if (j < 0 || j >= n || len != off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j) ||
+                oo[i] + len > total) {
+                bad = 1;
+                break;
+            }
+            int64_t a = off_at(&s, (Py_ssize_t)j);
+            if (len <= 16 && a + 16 <= size) memcpy(d + oo[i], src + a, 16);
+            else if (len) memcpy(d + oo[i], src + a, (size_t)len);
         }
         Py_END_ALLOW_THREADS
+        PyBuffer_Release(&dst);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "out_offsets do not match the indices' values");
+            total = -1;
+            PyBuffer_Release(&out);
+            PyBuffer_Release(&idx);
+            strings_release(&s);
+            return NULL;
+        }
     }
+done:
     PyBuffer_Release(&out);
     PyBuffer_Release(&idx);
     strings_release(&s);
-    return result;
+    if (PyErr_Occurred()) return NULL;
+    return PyLong_FromLongLong((long long)total);
 }
 
 /* ---- edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 ----
@@ -841,8 +863,8 @@ static PyMethodDef methods[] = {
      "row_hash(columns, key, out): pandas' hash_pandas_object(index=False) of text columns ((offsets, data) "
      "pairs or uint64 hash arrays), in out."},
     {"take_strings", take_strings, METH_VARARGS,
-     "take_strings(offsets, data, indices, out_offsets) -> the gathered value bytes (16 spare at the end), "
-     "or None for an index out of range."},
+     "take_strings(offsets, data, indices, out_offsets, out_data) -> total bytes: with out_data None the "
+     "offsets (-1: an index out of range), else the bytes copied into out_data (total + 16 bytes)."},
     {"edge_flags", edge_flags, METH_VARARGS,
      "edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 over values."},
     {"mix_into", mix_into, METH_VARARGS, "mix_into(out, words, salt): out = mix(out ^ mix(words + salt)) in place."},

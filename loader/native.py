@@ -147,13 +147,16 @@ def take_strings(values: pa.Array, indices: np.ndarray) -> pa.Array | None:
     if not isinstance(indices, np.ndarray) or indices.dtype not in (np.int32, np.int64):
         return None
     indices = np.ascontiguousarray(indices)
-    out_offsets = np.empty(len(indices) + 1, dtype=np.int64)
+    # Both outputs from Arrow's pool (reused block after block), not fresh malloc'ed pages.
+    offsets_buf = pa.allocate_buffer(8 * (len(indices) + 1))
+    out_offsets = np.frombuffer(offsets_buf, dtype=np.int64)
     offsets, data = _buffers(values)
-    data_bytes = KERNEL.take_strings(offsets, data, indices, out_offsets)
-    if data_bytes is None:
+    total = KERNEL.take_strings(offsets, data, indices, out_offsets, None)
+    if total < 0:
         return None
-    buf = pa.py_buffer(data_bytes).slice(0, int(out_offsets[-1]))
-    return pa.Array.from_buffers(pa.large_string(), len(indices), [None, pa.py_buffer(out_offsets), buf])
+    data_buf = pa.allocate_buffer(total + 16)
+    KERNEL.take_strings(offsets, data, indices, out_offsets, data_buf)
+    return pa.Array.from_buffers(pa.large_string(), len(indices), [None, offsets_buf, data_buf.slice(0, total)])
 
 
 def edge_flags(arr: pa.Array, table: np.ndarray) -> int | None:
@@ -192,12 +195,12 @@ def row_hash(columns: list[pa.Array | np.ndarray], hash_key: str) -> np.ndarray 
     return out
 
 
-def hex_keys(h1: np.ndarray, h2: np.ndarray) -> np.ndarray | None:
-    """32 lower-case hex digits a row (``h1`` then ``h2``, each big-endian) as one uint8 array (ASCII);
-    None without the kernel."""
+def hex_keys(h1: np.ndarray, h2: np.ndarray) -> pa.Buffer | None:
+    """32 lower-case hex digits a row (``h1`` then ``h2``, each big-endian) in one buffer from Arrow's
+    pool (ASCII); None without the kernel."""
     if KERNEL is None:
         return None
-    out = np.empty(32 * len(h1), dtype=np.uint8)
+    out = pa.allocate_buffer(32 * len(h1))
     if len(h1):
         KERNEL.hex_keys(np.ascontiguousarray(h1, dtype=np.uint64), np.ascontiguousarray(h2, dtype=np.uint64), out)
     return out

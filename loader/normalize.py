@@ -154,9 +154,9 @@ def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> pd.Series:
     the kernel in one pass where it is built (else :func:`_hex_digits_pure`)."""
     text = native.hex_keys(h1, h2)
     if text is None:
-        text = _hex_digits_pure(h1, h2)
+        text = pa.py_buffer(_hex_digits_pure(h1, h2))
     offsets = np.arange(0, 32 * (len(h1) + 1), 32, dtype=np.int64)
-    arr = pa.Array.from_buffers(pa.large_string(), len(h1), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    arr = pa.Array.from_buffers(pa.large_string(), len(h1), [None, pa.py_buffer(offsets), text])
     return pd.Series(pd.arrays.ArrowStringArray(arr))
 
 

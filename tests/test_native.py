@@ -366,6 +366,6 @@ def test_hex_keys_equal_numpy_hex(pairs):
     h1 = np.array([a for a, _ in pairs], dtype=np.uint64)
     h2 = np.array([b for _, b in pairs], dtype=np.uint64)
     got = native.hex_keys(h1, h2)
-    assert got is not None and got.tobytes() == normalize._hex_digits_pure(h1, h2)
+    assert got is not None and got.to_pybytes() == normalize._hex_digits_pure(h1, h2)
     keys = normalize._hex_keys(h1, h2)
     assert keys.tolist() == [f"{a:016x}{b:016x}" for a, b in pairs]
