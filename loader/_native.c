@@ -856,7 +856,97 @@ static PyObject *hex_keys(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ---- mix_columns(out1, out2, columns, seed1, seed2): the session key's two hashes in one pass ----
+ *
+ * normalize._mix_columns over every key column at once: for column i (from 0) and hash key k,
+ * out_k = mix(out_k ^ mix(word + (i + 1) * seed_k)), out_k starting at seed_k. A column is
+ * (0, words1, words2): a text column's word per key (uint64); (1, seconds): int64 times, NAT
+ * (INT64_MIN) as -1; (2, values, ok): int64 values, -1 where ok (uint8) is 0. Each row is read
+ * once (the numpy path made a word array per column and 24 passes over the two outputs).
+ */
+#define MIX_MAX_COLUMNS 64
+static PyObject *mix_columns(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *out1_obj, *out2_obj, *columns;
+    unsigned long long seed1, seed2;
+    if (!PyArg_ParseTuple(args, "OOO!KK", &out1_obj, &out2_obj, &PyList_Type, &columns, &seed1, &seed2)) return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(columns);
+    if (ncols > MIX_MAX_COLUMNS) {
+        PyErr_SetString(PyExc_ValueError, "too many columns");
+        return NULL;
+    }
+    Py_buffer out1, out2;
+    if (PyObject_GetBuffer(out1_obj, &out1, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    Py_ssize_t n = out1.len / 8;
+    if (out1.len % 8 != 0 || writable_u64(out2_obj, &out2, n, 8, "out2") < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "out1 must hold 64-bit values");
+        PyBuffer_Release(&out1);
+        return NULL;
+    }
+    Py_buffer views[MIX_MAX_COLUMNS][2];
+    int kinds[MIX_MAX_COLUMNS], taken[MIX_MAX_COLUMNS], ok = 1;
+    memset(taken, 0, sizeof(taken));
+    for (Py_ssize_t c = 0; c < ncols && ok; c++) {
+        PyObject *item = PyList_GET_ITEM(columns, c);
+        long kind = -1;
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) >= 2) kind = PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        Py_ssize_t parts = kind == 1 ? 1 : 2;
+        if ((kind != 0 && kind != 1 && kind != 2) || PyTuple_GET_SIZE(item) != parts + 1) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a column is (0, w1, w2), (1, seconds) or (2, values, ok)");
+            ok = 0;
+            break;
+        }
+        kinds[c] = (int)kind;
+        for (Py_ssize_t p = 0; p < parts && ok; p++) {
+            Py_ssize_t item_size = (kind == 2 && p == 1) ? 1 : 8;
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, p + 1), &views[c][p], PyBUF_C_CONTIGUOUS) < 0) {
+                ok = 0;
+                break;
+            }
+            taken[c]++;
+            if (views[c][p].len != n * item_size) {
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as the outputs");
+                ok = 0;
+            }
+        }
+    }
+    if (ok) {
+        uint64_t *o1 = (uint64_t *)out1.buf, *o2 = (uint64_t *)out2.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t a = seed1, b = seed2;
+            for (Py_ssize_t c = 0; c < ncols; c++) {
+                uint64_t w1, w2;
+                if (kinds[c] == 0) {
+                    w1 = ((const uint64_t *)views[c][0].buf)[i];
+                    w2 = ((const uint64_t *)views[c][1].buf)[i];
+                } else if (kinds[c] == 1) {
+                    int64_t t = ((const int64_t *)views[c][0].buf)[i];
+                    w1 = w2 = (uint64_t)(t == INT64_MIN ? -1 : t);
+                } else {
+                    int64_t v = ((const int64_t *)views[c][0].buf)[i];
+                    w1 = w2 = (uint64_t)(((const uint8_t *)views[c][1].buf)[i] ? v : -1);
+                }
+                uint64_t salt = (uint64_t)(c + 1);
+                a = splitmix(a ^ splitmix(w1 + salt * (uint64_t)seed1));
+                b = splitmix(b ^ splitmix(w2 + salt * (uint64_t)seed2));
+            }
+            o1[i] = a;
+            o2[i] = b;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t c = 0; c < ncols; c++)
+        for (int p = 0; p < taken[c]; p++) PyBuffer_Release(&views[c][p]);
+    PyBuffer_Release(&out2);
+    PyBuffer_Release(&out1);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"mix_columns", mix_columns, METH_VARARGS,
+     "mix_columns(out1, out2, columns, seed1, seed2): the session key's two hashes over typed key columns."},
     {"hex_keys", hex_keys, METH_VARARGS,
      "hex_keys(h1, h2, out): 32 hex digits a row (h1 then h2, big-endian) into out (32 bytes a row)."},
     {"row_hash", row_hash, METH_VARARGS,

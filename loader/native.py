@@ -204,3 +204,24 @@ def hex_keys(h1: np.ndarray, h2: np.ndarray) -> pa.Buffer | None:
     if len(h1):
         KERNEL.hex_keys(np.ascontiguousarray(h1, dtype=np.uint64), np.ascontiguousarray(h2, dtype=np.uint64), out)
     return out
+
+
+def mix_columns(n: int, columns: list[tuple], seeds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The session key's two hashes (``normalize._mix_columns``) over typed key columns in one pass:
+    ``(0, words1, words2)`` a text column's uint64 word per key, ``(1, seconds)`` int64 times (``NAT``
+    -> -1), ``(2, values, ok)`` int64 values (-1 where not ``ok``); None without the kernel."""
+    if KERNEL is None:
+        return None
+    given = []
+    for col in columns:
+        if col[0] == 0:
+            given.append((0, np.ascontiguousarray(col[1], dtype=np.uint64),
+                          np.ascontiguousarray(col[2], dtype=np.uint64)))
+        elif col[0] == 1:
+            given.append((1, np.ascontiguousarray(col[1], dtype=np.int64)))
+        else:
+            given.append((2, np.ascontiguousarray(col[1], dtype=np.int64),
+                          np.ascontiguousarray(col[2], dtype=bool).view(np.uint8)))
+    out1, out2 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    KERNEL.mix_columns(out1, out2, given, seeds[0], seeds[1])
+    return out1, out2

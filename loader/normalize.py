@@ -718,6 +718,18 @@ def _mix_columns(n: int, words: list[list[np.ndarray]]) -> tuple[np.ndarray, np.
     return out[0], out[1]
 
 
+def _session_key(n: int, columns: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """The two session-key hashes of typed key columns: ``(0, text)``, ``(1, seconds)`` (``NAT`` for
+    none) or ``(2, values, ok)``, in SESSION_KEY_COLUMNS' order. The kernel mixes every column in one
+    pass over the rows (the words made on the fly); :func:`_mix_columns` of the words is its reference."""
+    typed = [(0, *_text_words(c[1])) if c[0] == 0 else c for c in columns]
+    fast = native.mix_columns(n, typed, (_HASH_KEYS[0][0], _HASH_KEYS[1][0]))
+    if fast is not None:
+        return fast
+    return _mix_columns(n, [[c[1], c[2]] if c[0] == 0 else [_time_words(c[1])] * 2 if c[0] == 1
+                            else [_int_words(c[1], c[2])] * 2 for c in typed])
+
+
 def _text_words(arr: pa.Array) -> list[np.ndarray]:
     return text_hashes(arr.fill_null("") if arr.null_count else arr, [k for _, k in _HASH_KEYS])
 
@@ -953,13 +965,11 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
         **{name: text(arr) for name, arr in labels.items()},
     }
     # session_hashes' words of SESSION_KEY_COLUMNS, from the arrays.
-    h1, h2 = _mix_columns(len(msisdn), [
-        _text_words(msisdn), [_time_words(_seconds_of(start_utc))] * 2, [_time_words(end_s)] * 2,
-        [_time_words(_seconds_of(alloc_start_utc))] * 2,
-        _text_words(src_ip), [_int_words(kept(src_port), kept(ok_src_port))] * 2,
-        _text_words(public_ip), [_int_words(kept(public_port), kept(ok_public_port))] * 2,
-        _text_words(dest_ip), [_int_words(kept(dest_port), kept(ok_dest_port))] * 2,
-        [_int_words(kept(uplink), kept(ok_uplink))] * 2, [_int_words(kept(downlink), kept(ok_downlink))] * 2])
+    h1, h2 = _session_key(len(msisdn), [
+        (0, msisdn), (1, _seconds_of(start_utc)), (1, end_s), (1, _seconds_of(alloc_start_utc)),
+        (0, src_ip), (2, kept(src_port), kept(ok_src_port)), (0, public_ip),
+        (2, kept(public_port), kept(ok_public_port)), (0, dest_ip), (2, kept(dest_port), kept(ok_dest_port)),
+        (2, kept(uplink), kept(ok_uplink)), (2, kept(downlink), kept(ok_downlink))])
     index = raw.index if every else raw.index[keep]
     m = len(msisdn)
     columns.update({"session_key": _hex_keys(h1, h2).array, "tz": _constant(tz, m),

@@ -369,3 +369,30 @@ def test_hex_keys_equal_numpy_hex(pairs):
     assert got is not None and got.to_pybytes() == normalize._hex_digits_pure(h1, h2)
     keys = normalize._hex_keys(h1, h2)
     assert keys.tolist() == [f"{a:016x}{b:016x}" for a, b in pairs]
+
+
+@needs_kernel
+@SETTINGS
+@given(st.data(), st.integers(0, 30))
+def test_mix_columns_equals_the_word_path(data, n):
+    """The session key by the kernel (words made on the fly from typed columns) equals
+    ``_mix_columns`` of the numpy words, for text, times (NAT among them) and ints with gaps."""
+    def ints(lo, hi):
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype=np.int64)
+
+    def flags():
+        return np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+
+    text = pa.array(data.draw(st.lists(TEXT, min_size=n, max_size=n)), pa.large_string())
+    times = np.where(flags(), ints(-(2**40), 2**40), normalize.NAT)
+    extreme = np.where(flags(), ints(-(2**63), 2**63 - 1), normalize.NAT)
+    columns = [(0, text), (1, times), (2, ints(-5, 70000), flags()), (1, extreme),
+               (2, ints(-(2**63), 2**63 - 1), flags())]
+    got = normalize._session_key(n, columns)
+    seeds = (normalize._HASH_KEYS[0][0], normalize._HASH_KEYS[1][0])
+    assert native.mix_columns(n, [(0, *normalize._text_words(text))] + columns[1:], seeds) is not None
+    want = normalize._mix_columns(n, [normalize._text_words(text), [normalize._time_words(times)] * 2,
+                                      [normalize._int_words(*columns[2][1:])] * 2,
+                                      [normalize._time_words(extreme)] * 2,
+                                      [normalize._int_words(*columns[4][1:])] * 2])
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
