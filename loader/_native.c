@@ -161,6 +161,49 @@ static inline int same_long(const uint8_t *x, const uint8_t *y, int64_t len) {
     return len <= 16 || memcmp(x + 8, y + 8, (size_t)(len - 16)) == 0;
 }
 
+/* Each value's hash (pandas' hash_array: SipHash-2-4 of its bytes, then SplitMix64) into h[i], or,
+   with `combine`, folded into a running row hash as pandas' combine_hash_arrays does:
+   h[i] = (h[i] ^ hash) * mult. Called without the GIL. */
+static inline void hash_values(const Strings *s, uint64_t k0, uint64_t k1, uint64_t *h, int combine, uint64_t mult) {
+    const uint8_t *bytes = (const uint8_t *)s->data.buf;
+    const int64_t size = (int64_t)s->data.len;
+    /* Columns repeat their values (a subscriber, a server, a day): a small direct-mapped cache of
+       values already hashed, each hit confirmed by comparing every byte, skips most SipHash calls. */
+    /* The probe of a value under 8 bytes holds its length and every byte (bits 0-7 and 8-63): equal
+       probes are equal values, no byte comparison needed (most repeats: ports, dates, addresses).
+       Longer values are confirmed by two 8-byte loads, and memcmp only past 16 bytes: memcmp
+       called per hit cost as much as the hashing. */
+    struct { int64_t at, len; uint64_t probe, hash; } cache[CACHE_SLOTS];
+    for (int c = 0; c < CACHE_SLOTS; c++) cache[c].len = -1;
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        int64_t a = off_at(s, i), len = off_at(s, i + 1) - a;
+        const uint8_t *p = bytes + a;
+        uint64_t probe = (uint64_t)len, word = 0;
+        if (len >= 8) {
+            probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
+        } else {
+            /* the value's bytes as one word: one load and a mask where 8 bytes lie inside the
+               buffer (no loop, no branch on the length), byte by byte at its very end */
+            if (a + 8 <= size) word = load_le64(p) & SHORT_MASK[len];
+            else for (int64_t k = 0; k < len; k++) word |= (uint64_t)p[k] << (8 * k);
+            probe ^= word << 8;
+        }
+        unsigned slot = (unsigned)((probe * 0xBF58476D1CE4E5B9ULL) >> (64 - CACHE_BITS));
+        uint64_t v;
+        if (cache[slot].len == len && cache[slot].probe == probe &&
+            (len < 8 || same_long(p, bytes + cache[slot].at, len))) {
+            v = cache[slot].hash;
+        } else {
+            v = splitmix(len < 8 ? siphash24_short(word, (size_t)len, k0, k1) : siphash24(p, (size_t)len, k0, k1));
+            cache[slot].at = a;
+            cache[slot].len = len;
+            cache[slot].probe = probe;
+            cache[slot].hash = v;
+        }
+        h[i] = combine ? (h[i] ^ v) * mult : v;
+    }
+}
+
 /* ---- hash_strings(offsets, data, key, out): pandas' hash_array of each value's bytes ---- */
 
 static PyObject *hash_strings(PyObject *self, PyObject *args) {
@@ -181,43 +224,9 @@ static PyObject *hash_strings(PyObject *self, PyObject *args) {
         return NULL;
     }
     uint64_t k0 = load_le64((const uint8_t *)key), k1 = load_le64((const uint8_t *)key + 8);
-    const uint8_t *bytes = (const uint8_t *)s.data.buf;
-    const int64_t size = (int64_t)s.data.len;
     uint64_t *h = (uint64_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
-    /* Columns repeat their values (a subscriber, a server, a day): a small direct-mapped cache of
-       values already hashed, each hit confirmed by comparing every byte, skips most SipHash calls. */
-    /* The probe of a value under 8 bytes holds its length and every byte (bits 0-7 and 8-63): equal
-       probes are equal values, no byte comparison needed (most repeats: ports, dates, addresses).
-       Longer values are confirmed by two 8-byte loads, and memcmp only past 16 bytes: memcmp
-       called per hit cost as much as the hashing. */
-    struct { int64_t at, len; uint64_t probe, hash; } cache[CACHE_SLOTS];
-    for (int c = 0; c < CACHE_SLOTS; c++) cache[c].len = -1;
-    for (Py_ssize_t i = 0; i < s.n; i++) {
-        int64_t a = off_at(&s, i), len = off_at(&s, i + 1) - a;
-        const uint8_t *p = bytes + a;
-        uint64_t probe = (uint64_t)len, word = 0;
-        if (len >= 8) {
-            probe ^= load_le64(p) ^ (load_le64(p + len - 8) * 0x9E3779B97F4A7C15ULL);
-        } else {
-            /* the value's bytes as one word: one load and a mask where 8 bytes lie inside the
-               buffer (no loop, no branch on the length), byte by byte at its very end */
-            if (a + 8 <= size) word = load_le64(p) & SHORT_MASK[len];
-            else for (int64_t k = 0; k < len; k++) word |= (uint64_t)p[k] << (8 * k);
-            probe ^= word << 8;
-        }
-        unsigned slot = (unsigned)((probe * 0xBF58476D1CE4E5B9ULL) >> (64 - CACHE_BITS));
-        if (cache[slot].len == len && cache[slot].probe == probe &&
-            (len < 8 || same_long(p, bytes + cache[slot].at, len))) {
-            h[i] = cache[slot].hash;
-        } else {
-            h[i] = splitmix(len < 8 ? siphash24_short(word, (size_t)len, k0, k1) : siphash24(p, (size_t)len, k0, k1));
-            cache[slot].at = a;
-            cache[slot].len = len;
-            cache[slot].probe = probe;
-            cache[slot].hash = h[i];
-        }
-    }
+    hash_values(&s, k0, k1, h, 0, 0);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&out);
     strings_release(&s);
@@ -594,7 +603,360 @@ done:
     Py_RETURN_NONE;
 }
 
+/* ---- take_strings(offsets, data, indices, out_offsets, out_data) ----
+ *
+ * Arrow's take of a string array by row codes (a dictionary's values gathered per row): the
+ * normaliser gathers ~10 such columns a block (labels, canonical cells, addresses, IMEIs), and
+ * Arrow's take appends value by value with checks per row. Two calls, so the caller allocates both
+ * outputs from Arrow's memory pool (fresh malloc'ed buffers each block cost page faults): with
+ * out_data None, the lengths are summed into out_offsets (int64, n_indices + 1), every index
+ * checked, and the total returned (-1 for an index out of range); with out_data (total + 16 bytes),
+ * the bytes are copied, short values as 16 fixed bytes where both buffers have room (no memcpy
+ * call per row). Returns the total.
+ */
+static PyObject *take_strings(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *offsets, *data, *indices_obj, *out_obj, *dst_obj;
+    if (!PyArg_ParseTuple(args, "OOOOO", &offsets, &data, &indices_obj, &out_obj, &dst_obj)) return NULL;
+    Strings s;
+    if (strings_get(offsets, data, &s) < 0) return NULL;
+    Py_buffer idx;
+    if (PyObject_GetBuffer(indices_obj, &idx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        strings_release(&s);
+        return NULL;
+    }
+    if ((idx.itemsize != 4 && idx.itemsize != 8) || idx.len % idx.itemsize != 0 || !idx.format ||
+        strchr("iqlIQL", idx.format[0] == '<' || idx.format[0] == '=' ? idx.format[1] : idx.format[0]) == NULL) {
+        PyErr_SetString(PyExc_ValueError, "indices must be int32 or int64 values");
+        PyBuffer_Release(&idx);
+        strings_release(&s);
+        return NULL;
+    }
+    Py_ssize_t m = idx.len / idx.itemsize;
+    Py_buffer out;
+    if (writable_u64(out_obj, &out, m + 1, 8, "out_offsets") < 0) {
+        PyBuffer_Release(&idx);
+        strings_release(&s);
+        return NULL;
+    }
+    int64_t *oo = (int64_t *)out.buf;
+    const int wide_idx = idx.itemsize == 8;
+    int64_t total = -1;
+    if (dst_obj == Py_None) {
+        const int64_t n = (int64_t)s.n;
+        Py_BEGIN_ALLOW_THREADS
+        int64_t sum = 0;
+        oo[0] = 0;
+        Py_ssize_t i = 0;
+        for (; i < m; i++) {
+            int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
+            if (j < 0 || j >= n) break;
+            sum += off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j);
+            oo[i + 1] = sum;
+        }
+        total = i == m ? sum : -1;
+        Py_END_ALLOW_THREADS
+    } else {
+        Py_buffer dst;
+        if (PyObject_GetBuffer(dst_obj, &dst, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto done;
+        total = oo[m];
+        if (oo[0] != 0 || total < 0 || dst.len < total + 16) {
+            PyErr_SetString(PyExc_ValueError, "out_data must hold the summed lengths and 16 bytes more");
+            PyBuffer_Release(&dst);
+            goto done;
+        }
+        uint8_t *d = (uint8_t *)dst.buf;
+        const uint8_t *src = (const uint8_t *)s.data.buf;
+        const int64_t size = (int64_t)s.data.len, n = (int64_t)s.n;
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        memset(d + total, 0, 16);
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int64_t j = wide_idx ? ((const int64_t *)idx.buf)[i] : (int64_t)((const int32_t *)idx.buf)[i];
+            int64_t len = oo[i + 1] - oo[i];
+            /* out_offsets came from the first call; checked again so no call can copy outside */
+            if (j < 0 || j >= n || len != off_at(&s, (Py_ssize_t)j + 1) - off_at(&s, (Py_ssize_t)j) ||
+                oo[i] + len > total) {
+                bad = 1;
+                break;
+            }
+            int64_t a = off_at(&s, (Py_ssize_t)j);
+            if (len <= 16 && a + 16 <= size) memcpy(d + oo[i], src + a, 16);
+            else if (len) memcpy(d + oo[i], src + a, (size_t)len);
+        }
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&dst);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "out_offsets do not match the indices' values");
+            total = -1;
+            PyBuffer_Release(&out);
+            PyBuffer_Release(&idx);
+            strings_release(&s);
+            return NULL;
+        }
+    }
+done:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&idx);
+    strings_release(&s);
+    if (PyErr_Occurred()) return NULL;
+    return PyLong_FromLongLong((long long)total);
+}
+
+/* ---- edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 ----
+ *
+ * identifiers._may_need_cleaning in one pass: every value's first and last byte read off the
+ * offsets, clipped into the data buffer as numpy's take(mode="clip") does (an empty value reads a
+ * neighbour's byte), looked up in a 256-entry table; stops once both bits are found.
+ */
+static PyObject *edge_flags(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *offsets, *data, *table_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &offsets, &data, &table_obj)) return NULL;
+    Strings s;
+    if (strings_get(offsets, data, &s) < 0) return NULL;
+    Py_buffer table;
+    if (PyObject_GetBuffer(table_obj, &table, PyBUF_C_CONTIGUOUS) < 0) {
+        strings_release(&s);
+        return NULL;
+    }
+    if (table.len != 256) {
+        PyErr_SetString(PyExc_ValueError, "table must hold 256 bytes");
+        PyBuffer_Release(&table);
+        strings_release(&s);
+        return NULL;
+    }
+    const uint8_t *t = (const uint8_t *)table.buf, *bytes = (const uint8_t *)s.data.buf;
+    const int64_t last = (int64_t)s.data.len - 1;
+    unsigned flags = 0;
+    if (last >= 0) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < s.n && flags != 3; i++) {
+            int64_t a = off_at(&s, i), b = off_at(&s, i + 1) - 1;
+            a = a > last ? last : a;
+            b = b < 0 ? 0 : (b > last ? last : b);
+            flags |= (t[bytes[a]] & 1u) | (t[bytes[b]] & 2u);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&table);
+    strings_release(&s);
+    return PyLong_FromUnsignedLong(flags);
+}
+
+/* ---- row_hash(columns, key, out): pandas' hash_pandas_object(frame, index=False) of text columns ----
+ *
+ * The raw-row hash of a block: each column's value hashes (hash_values) folded straight into the
+ * row hash, as pandas' combine_hash_arrays (CPython's tuple hash): out = 0x345678, then per column
+ * out = (out ^ h) * mult, mult += 82520 + 2 * (columns left), and finally out += 97531. One call per
+ * block instead of a hash array per column and two numpy passes to fold it in. A column is an
+ * (offsets, data) pair, or a uint64 array of its hashes already made (a column with missing values).
+ */
+static PyObject *row_hash(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *columns, *out_obj;
+    const char *key;
+    Py_ssize_t key_len;
+    if (!PyArg_ParseTuple(args, "O!y#O", &PyList_Type, &columns, &key, &key_len, &out_obj)) return NULL;
+    if (key_len != 16) {
+        PyErr_SetString(PyExc_ValueError, "the hash key must be 16 bytes (pandas' hash_key)");
+        return NULL;
+    }
+    Py_ssize_t ncols = PyList_GET_SIZE(columns);
+    Py_buffer out;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    if (out.len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "out must hold 64-bit values");
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t n = out.len / 8;
+    uint64_t *h = (uint64_t *)out.buf;
+    uint64_t k0 = load_le64((const uint8_t *)key), k1 = load_le64((const uint8_t *)key + 8);
+    for (Py_ssize_t i = 0; i < n; i++) h[i] = 0x345678ULL;
+    uint64_t mult = 1000003ULL;
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        PyObject *item = PyList_GET_ITEM(columns, c);
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
+            Strings s;
+            if (strings_get(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1), &s) < 0) goto fail;
+            if (s.n != n) {
+                strings_release(&s);
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as out");
+                goto fail;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            hash_values(&s, k0, k1, h, 1, mult);
+            Py_END_ALLOW_THREADS
+            strings_release(&s);
+        } else {
+            Py_buffer given;
+            if (PyObject_GetBuffer(item, &given, PyBUF_C_CONTIGUOUS) < 0) goto fail;
+            if (given.len != out.len) {
+                PyBuffer_Release(&given);
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as out");
+                goto fail;
+            }
+            const uint64_t *g = (const uint64_t *)given.buf;
+            for (Py_ssize_t i = 0; i < n; i++) h[i] = (h[i] ^ g[i]) * mult;
+            PyBuffer_Release(&given);
+        }
+        mult += 82520ULL + 2ULL * (uint64_t)(ncols - c);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) h[i] += 97531ULL;
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+fail:
+    PyBuffer_Release(&out);
+    return NULL;
+}
+
+/* ---- hex_keys(h1, h2, out): 32 lower-case hex digits a row, h1 then h2, each big-endian ----
+ *
+ * The session key's text (normalize._hex_keys): numpy stacked the halves, byte-swapped them, and
+ * bytes.hex and an encode copied the digits twice more; here each row's digits are written once.
+ */
+static PyObject *hex_keys(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *h1_obj, *h2_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &h1_obj, &h2_obj, &out_obj)) return NULL;
+    Py_buffer h1, h2, out;
+    if (PyObject_GetBuffer(h1_obj, &h1, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(h2_obj, &h2, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    if (h1.len % 8 != 0 || h2.len != h1.len) {
+        PyErr_SetString(PyExc_ValueError, "h1 and h2 must hold as many 64-bit values");
+        PyBuffer_Release(&h2);
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    Py_ssize_t n = h1.len / 8;
+    if (writable_u64(out_obj, &out, n * 32, 1, "out") < 0) {
+        PyBuffer_Release(&h2);
+        PyBuffer_Release(&h1);
+        return NULL;
+    }
+    static const char DIGITS[] = "0123456789abcdef";
+    const uint64_t *a = (const uint64_t *)h1.buf, *b = (const uint64_t *)h2.buf;
+    char *o = (char *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++, o += 32) {
+        uint64_t x = a[i], y = b[i];
+        for (int k = 15; k >= 0; k--, x >>= 4, y >>= 4) {
+            o[k] = DIGITS[x & 15];
+            o[16 + k] = DIGITS[y & 15];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&h2);
+    PyBuffer_Release(&h1);
+    Py_RETURN_NONE;
+}
+
+/* ---- mix_columns(out1, out2, columns, seed1, seed2): the session key's two hashes in one pass ----
+ *
+ * normalize._mix_columns over every key column at once: for column i (from 0) and hash key k,
+ * out_k = mix(out_k ^ mix(word + (i + 1) * seed_k)), out_k starting at seed_k. A column is
+ * (0, words1, words2): a text column's word per key (uint64); (1, seconds): int64 times, NAT
+ * (INT64_MIN) as -1; (2, values, ok): int64 values, -1 where ok (uint8) is 0. Each row is read
+ * once (the numpy path made a word array per column and 24 passes over the two outputs).
+ */
+#define MIX_MAX_COLUMNS 64
+static PyObject *mix_columns(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *out1_obj, *out2_obj, *columns;
+    unsigned long long seed1, seed2;
+    if (!PyArg_ParseTuple(args, "OOO!KK", &out1_obj, &out2_obj, &PyList_Type, &columns, &seed1, &seed2)) return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(columns);
+    if (ncols > MIX_MAX_COLUMNS) {
+        PyErr_SetString(PyExc_ValueError, "too many columns");
+        return NULL;
+    }
+    Py_buffer out1, out2;
+    if (PyObject_GetBuffer(out1_obj, &out1, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    Py_ssize_t n = out1.len / 8;
+    if (out1.len % 8 != 0 || writable_u64(out2_obj, &out2, n, 8, "out2") < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "out1 must hold 64-bit values");
+        PyBuffer_Release(&out1);
+        return NULL;
+    }
+    Py_buffer views[MIX_MAX_COLUMNS][2];
+    int kinds[MIX_MAX_COLUMNS], taken[MIX_MAX_COLUMNS], ok = 1;
+    memset(taken, 0, sizeof(taken));
+    for (Py_ssize_t c = 0; c < ncols && ok; c++) {
+        PyObject *item = PyList_GET_ITEM(columns, c);
+        long kind = -1;
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) >= 2) kind = PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        Py_ssize_t parts = kind == 1 ? 1 : 2;
+        if ((kind != 0 && kind != 1 && kind != 2) || PyTuple_GET_SIZE(item) != parts + 1) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a column is (0, w1, w2), (1, seconds) or (2, values, ok)");
+            ok = 0;
+            break;
+        }
+        kinds[c] = (int)kind;
+        for (Py_ssize_t p = 0; p < parts && ok; p++) {
+            Py_ssize_t item_size = (kind == 2 && p == 1) ? 1 : 8;
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, p + 1), &views[c][p], PyBUF_C_CONTIGUOUS) < 0) {
+                ok = 0;
+                break;
+            }
+            taken[c]++;
+            if (views[c][p].len != n * item_size) {
+                PyErr_SetString(PyExc_ValueError, "every column must hold as many values as the outputs");
+                ok = 0;
+            }
+        }
+    }
+    if (ok) {
+        uint64_t *o1 = (uint64_t *)out1.buf, *o2 = (uint64_t *)out2.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t a = seed1, b = seed2;
+            for (Py_ssize_t c = 0; c < ncols; c++) {
+                uint64_t w1, w2;
+                if (kinds[c] == 0) {
+                    w1 = ((const uint64_t *)views[c][0].buf)[i];
+                    w2 = ((const uint64_t *)views[c][1].buf)[i];
+                } else if (kinds[c] == 1) {
+                    int64_t t = ((const int64_t *)views[c][0].buf)[i];
+                    w1 = w2 = (uint64_t)(t == INT64_MIN ? -1 : t);
+                } else {
+                    int64_t v = ((const int64_t *)views[c][0].buf)[i];
+                    w1 = w2 = (uint64_t)(((const uint8_t *)views[c][1].buf)[i] ? v : -1);
+                }
+                uint64_t salt = (uint64_t)(c + 1);
+                a = splitmix(a ^ splitmix(w1 + salt * (uint64_t)seed1));
+                b = splitmix(b ^ splitmix(w2 + salt * (uint64_t)seed2));
+            }
+            o1[i] = a;
+            o2[i] = b;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t c = 0; c < ncols; c++)
+        for (int p = 0; p < taken[c]; p++) PyBuffer_Release(&views[c][p]);
+    PyBuffer_Release(&out2);
+    PyBuffer_Release(&out1);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"mix_columns", mix_columns, METH_VARARGS,
+     "mix_columns(out1, out2, columns, seed1, seed2): the session key's two hashes over typed key columns."},
+    {"hex_keys", hex_keys, METH_VARARGS,
+     "hex_keys(h1, h2, out): 32 hex digits a row (h1 then h2, big-endian) into out (32 bytes a row)."},
+    {"row_hash", row_hash, METH_VARARGS,
+     "row_hash(columns, key, out): pandas' hash_pandas_object(index=False) of text columns ((offsets, data) "
+     "pairs or uint64 hash arrays), in out."},
+    {"take_strings", take_strings, METH_VARARGS,
+     "take_strings(offsets, data, indices, out_offsets, out_data) -> total bytes: with out_data None the "
+     "offsets (-1: an index out of range), else the bytes copied into out_data (total + 16 bytes)."},
+    {"edge_flags", edge_flags, METH_VARARGS,
+     "edge_flags(offsets, data, table) -> OR of table[first byte] & 1 and table[last byte] & 2 over values."},
     {"mix_into", mix_into, METH_VARARGS, "mix_into(out, words, salt): out = mix(out ^ mix(words + salt)) in place."},
     {"hash_strings", hash_strings, METH_VARARGS,
      "hash_strings(offsets, data, key, out): pandas' hash_array (SipHash-2-4 + mix) of each value's bytes."},

@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdrnet.loader.identifiers import arrow_text, distinct_text
+from cdrnet.loader.identifiers import arrow_text, distinct_text, take_text
 
 SEPARATORS = re.compile(r"[\s\-_/:.]+")
 DIGITS = re.compile(r"^\d+$")
@@ -118,7 +118,7 @@ def cell_array(raw: pd.Series | pa.Array, hex_eci: bool = False) -> pa.Array:
     codes, uniques = distinct_text(raw)
     canon = pa.array([_canonical_cached(u, hex_eci) for u in uniques] + [""], type=pa.large_string())
     at = np.where(codes < 0, len(uniques), codes)  # a missing cell is an empty one
-    return canon.take(pa.array(at))
+    return take_text(canon, at)
 
 
 #: :func:`canonical_cell` remembered across blocks: a case's dumps name the same few thousand

@@ -172,3 +172,25 @@ def frame_hashes(frame: pd.DataFrame, hash_keys: Sequence[str] = (DEFAULT_HASH_K
         for row, h in zip(rows, column_hashes(frame.iloc[:, i], hash_keys), strict=True):
             row.add(h)
     return [row.result() for row in rows]
+
+
+def text_row_hashes(columns: Sequence[pa.Array], hash_key: str = DEFAULT_HASH_KEY, rows: int | None = None
+                    ) -> np.ndarray:
+    """``hash_pandas_object(DataFrame(columns), index=False, hash_key=hash_key)`` of equal-length Arrow
+    text columns: one kernel call that hashes each column and folds it into the row hash (no hash
+    array per column, no numpy passes to fold it); a column with missing values is hashed first
+    (pandas gives those their own hash). ``rows``: the row count when there may be no column.
+    Without the kernel: :func:`text_row_hashes_pure`."""
+    given: list[pa.Array | np.ndarray] = [text_hashes(c, (hash_key,))[0] if c.null_count else c for c in columns]
+    fast = native.row_hash(given, hash_key) if columns else None
+    return fast if fast is not None else text_row_hashes_pure(columns, hash_key, rows)
+
+
+def text_row_hashes_pure(columns: Sequence[pa.Array], hash_key: str = DEFAULT_HASH_KEY, rows: int | None = None
+                         ) -> np.ndarray:
+    """:func:`text_row_hashes` column by column through :class:`RowHash` (the kernel's reference)."""
+    n = len(columns[0]) if columns else (rows or 0)
+    row = RowHash(n, len(columns))
+    for c in columns:
+        row.add(text_hashes(c, (hash_key,))[0])
+    return row.result()

@@ -96,6 +96,14 @@ def _may_need_cleaning(arr: pa.Array) -> bool:
     (:func:`_edges`, which drops empty values first) would say no, never the reverse, and it
     saves that check's two compress passes on every column of every block.
     """
+    flags = native.edge_flags(arr, _EDGE_FLAGS)  # the kernel: one pass, no four gathers
+    if flags is not None:
+        return flags != 0
+    return _may_need_cleaning_pure(arr)
+
+
+def _may_need_cleaning_pure(arr: pa.Array) -> bool:
+    """:func:`_may_need_cleaning` by numpy gathers (the kernel's reference)."""
     data = arr.buffers()[2]
     if len(arr) == 0 or data is None or data.size == 0:
         return False
@@ -104,6 +112,20 @@ def _may_need_cleaning(arr: pa.Array) -> bool:
     first = _EDGE_FLAGS.take(raw.take(offsets[:-1], mode="clip"))
     last = _EDGE_FLAGS.take(raw.take(offsets[1:] - 1, mode="clip"))
     return bool((first & 1).any() or (last & 2).any())
+
+
+def take_text(values: pa.Array, indices: np.ndarray | pa.Array) -> pa.Array:
+    """``values.take(indices)`` (row codes into distinct values): by the kernel where it takes the
+    input (a null-free ``large_string`` array, int32/int64 codes without nulls), which copies each
+    value's bytes in one pass where Arrow's take appended them one by one; else by Arrow."""
+    if isinstance(indices, pa.Array):
+        codes = indices.to_numpy(zero_copy_only=False) if not indices.null_count else None
+    else:
+        codes = indices
+    out = native.take_strings(values, codes) if codes is not None else None
+    if out is not None:
+        return out
+    return values.take(indices if isinstance(indices, pa.Array) else pa.array(indices))
 
 
 def _edges(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +188,7 @@ def distinct_quick(arr: pa.Array, quick: Quick) -> pa.Array | None:
     ok, values = quick(encoded.dictionary)
     if not ok.all():
         return None
-    return arr if values is encoded.dictionary else values.take(encoded.indices)
+    return arr if values is encoded.dictionary else take_text(values, encoded.indices)
 
 
 def _flag_dtype(unflagged: object) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdrnet.loader.identifiers import distinct_text
+from cdrnet.loader.identifiers import distinct_text, take_text
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -55,7 +55,7 @@ def ip_arrays(s: pd.Series | pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray
     lo = np.array([p[3] if p else 0 for p in parsed] + [0], dtype=np.uint64)
     bad_u = np.array([(p is None and bool(u)) for p, u in zip(parsed, uniques, strict=True)] + [False])
     idx = np.where(codes < 0, len(parsed), codes)
-    return text.take(pa.array(idx)), bad_u[idx], ver[idx], hi[idx], lo[idx]
+    return take_text(text, idx), bad_u[idx], ver[idx], hi[idx], lo[idx]
 
 
 def network_bounds(prefix: str) -> tuple[int, int, int, int, int]:

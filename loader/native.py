@@ -136,3 +136,92 @@ def parse_fixed(arr: pa.Array, rows: np.ndarray, items: tuple[tuple[str, int, in
         KERNEL.parse_fixed(offsets, data, np.ascontiguousarray(rows, dtype=np.int64), table, width,
                            np.ascontiguousarray(year_start, dtype=np.int64), ok, values)
     return ok, values
+
+
+def take_strings(values: pa.Array, indices: np.ndarray) -> pa.Array | None:
+    """``values.take(indices)`` of a null-free ``large_string`` array by int32/int64 row codes, as a
+    ``large_string`` array; None without the kernel, for other input, or for a code out of range
+    (the caller's Arrow take then decides, and raises as it does)."""
+    if KERNEL is None or not pa.types.is_large_string(values.type) or values.null_count:
+        return None
+    if not isinstance(indices, np.ndarray) or indices.dtype not in (np.int32, np.int64):
+        return None
+    indices = np.ascontiguousarray(indices)
+    # Both outputs from Arrow's pool (reused block after block), not fresh malloc'ed pages.
+    offsets_buf = pa.allocate_buffer(8 * (len(indices) + 1))
+    out_offsets = np.frombuffer(offsets_buf, dtype=np.int64)
+    offsets, data = _buffers(values)
+    total = KERNEL.take_strings(offsets, data, indices, out_offsets, None)
+    if total < 0:
+        return None
+    data_buf = pa.allocate_buffer(total + 16)
+    KERNEL.take_strings(offsets, data, indices, out_offsets, data_buf)
+    return pa.Array.from_buffers(pa.large_string(), len(indices), [None, offsets_buf, data_buf.slice(0, total)])
+
+
+def edge_flags(arr: pa.Array, table: np.ndarray) -> int | None:
+    """OR over a ``large_string`` array's values of ``table[first byte] & 1`` and ``table[last byte] & 2``,
+    each read off the offsets clipped into the data buffer (``identifiers._may_need_cleaning``'s
+    reading); None without the kernel."""
+    if KERNEL is None or not pa.types.is_large_string(arr.type):
+        return None
+    if len(arr) == 0:
+        return 0
+    offsets, data = _buffers(arr)
+    return int(KERNEL.edge_flags(offsets, data, np.ascontiguousarray(table, dtype=np.uint8)))
+
+
+def row_hash(columns: list[pa.Array | np.ndarray], hash_key: str) -> np.ndarray | None:
+    """``hash_pandas_object(frame, index=False, hash_key=hash_key)`` of equal-length text columns (Arrow
+    string arrays without missing values, or a column's uint64 hashes already made), one kernel call;
+    None without the kernel or for any other column."""
+    if KERNEL is None or not columns:
+        return None
+    n = len(columns[0])
+    given: list[tuple[np.ndarray, object] | np.ndarray] = []
+    for col in columns:
+        if len(col) != n:
+            return None
+        if isinstance(col, np.ndarray):
+            if col.dtype != np.uint64:
+                return None
+            given.append(np.ascontiguousarray(col))
+        elif _strings(col) and not col.null_count:
+            given.append(_buffers(col) if len(col) else (np.zeros(1, dtype=np.int64), b""))
+        else:
+            return None
+    out = np.empty(n, dtype=np.uint64)
+    KERNEL.row_hash(given, hash_key.encode("utf8"), out)
+    return out
+
+
+def hex_keys(h1: np.ndarray, h2: np.ndarray) -> pa.Buffer | None:
+    """32 lower-case hex digits a row (``h1`` then ``h2``, each big-endian) in one buffer from Arrow's
+    pool (ASCII); None without the kernel."""
+    if KERNEL is None:
+        return None
+    out = pa.allocate_buffer(32 * len(h1))
+    if len(h1):
+        KERNEL.hex_keys(np.ascontiguousarray(h1, dtype=np.uint64), np.ascontiguousarray(h2, dtype=np.uint64), out)
+    return out
+
+
+def mix_columns(n: int, columns: list[tuple], seeds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The session key's two hashes (``normalize._mix_columns``) over typed key columns in one pass:
+    ``(0, words1, words2)`` a text column's uint64 word per key, ``(1, seconds)`` int64 times (``NAT``
+    -> -1), ``(2, values, ok)`` int64 values (-1 where not ``ok``); None without the kernel."""
+    if KERNEL is None:
+        return None
+    given = []
+    for col in columns:
+        if col[0] == 0:
+            given.append((0, np.ascontiguousarray(col[1], dtype=np.uint64),
+                          np.ascontiguousarray(col[2], dtype=np.uint64)))
+        elif col[0] == 1:
+            given.append((1, np.ascontiguousarray(col[1], dtype=np.int64)))
+        else:
+            given.append((2, np.ascontiguousarray(col[1], dtype=np.int64),
+                          np.ascontiguousarray(col[2], dtype=bool).view(np.uint8)))
+    out1, out2 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    KERNEL.mix_columns(out1, out2, given, seeds[0], seeds[1])
+    return out1, out2

@@ -28,7 +28,14 @@ from cdrnet.loader.dateorder import (
 )
 from cdrnet.loader.detect import Detection
 from cdrnet.loader.fixedtime import large_strings, value_lengths
-from cdrnet.loader.hashing import RowHash, arrow_backing, column_hashes, frame_hashes, text_hashes
+from cdrnet.loader.hashing import (
+    RowHash,
+    arrow_backing,
+    column_hashes,
+    frame_hashes,
+    text_hashes,
+    text_row_hashes,
+)
 from cdrnet.loader.identifiers import (
     _digits_only,
     _edges,
@@ -43,6 +50,7 @@ from cdrnet.loader.identifiers import (
     int_arrays,
     normalise_equipment,
     normalise_msisdn,
+    take_text,
     to_int,
 )
 from cdrnet.loader.ipaddr import ip_arrays, normalise_ips
@@ -142,12 +150,20 @@ def is_nondata_text(text: str) -> bool:
 
 
 def _hex_keys(h1: np.ndarray, h2: np.ndarray) -> pd.Series:
-    """32 hex digits per row, built as one Arrow buffer (no per-row Python strings)."""
-    both = np.stack([h1, h2], axis=1).astype(">u8")
-    text = both.tobytes().hex().encode("ascii")
+    """32 hex digits per row, built as one Arrow buffer (no per-row Python strings); the digits by
+    the kernel in one pass where it is built (else :func:`_hex_digits_pure`)."""
+    text = native.hex_keys(h1, h2)
+    if text is None:
+        text = pa.py_buffer(_hex_digits_pure(h1, h2))
     offsets = np.arange(0, 32 * (len(h1) + 1), 32, dtype=np.int64)
-    arr = pa.Array.from_buffers(pa.large_string(), len(h1), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    arr = pa.Array.from_buffers(pa.large_string(), len(h1), [None, pa.py_buffer(offsets), text])
     return pd.Series(pd.arrays.ArrowStringArray(arr))
+
+
+def _hex_digits_pure(h1: np.ndarray, h2: np.ndarray) -> bytes:
+    """Each row's two hashes as 32 hex digits, big-endian, concatenated (the kernel's reference)."""
+    both = np.stack([h1, h2], axis=1).astype(">u8")
+    return both.tobytes().hex().encode("ascii")
 
 
 def key_hash_of(keys: np.ndarray | pd.Series | pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -649,15 +665,30 @@ def _local_end(local_start: np.ndarray, local_end: np.ndarray, duration: np.ndar
 
 def _utc(local: list[np.ndarray], tz: str) -> list[pd.api.extensions.ExtensionArray]:
     """:func:`to_utc` of several columns of local seconds in one pandas call (each value is converted
-    on its own, so one call over all gives each column's result)."""
-    both = np.concatenate(local).view("datetime64[s]")
-    first = np.ones(len(both), dtype=bool)
-    utc = pd.array(both).tz_localize(tz, ambiguous=first, nonexistent="shift_forward").tz_convert("UTC")
+    on its own, so one call over all gives each column's result).
+
+    A column without any time (the allocation's start and end in most layouts: ~40 % of the values
+    on the 400-dump case) is not converted: NaT stays NaT, so it is built as NaT directly."""
+    timed = [bool((part != NAT).any()) for part in local]
+    parts = [part for part, has in zip(local, timed, strict=True) if has]
+    utc = None
+    if parts:
+        both = np.concatenate(parts).view("datetime64[s]")
+        first = np.ones(len(both), dtype=bool)
+        utc = pd.array(both).tz_localize(tz, ambiguous=first, nonexistent="shift_forward").tz_convert("UTC")
     out, at = [], 0
-    for part in local:
-        out.append(utc[at : at + len(part)])
-        at += len(part)
+    for part, has in zip(local, timed, strict=True):
+        if has:
+            assert utc is not None
+            out.append(utc[at : at + len(part)])
+            at += len(part)
+        else:
+            out.append(pd.array(np.full(len(part), NAT).view("datetime64[s]"), dtype=_UTC_SECONDS))
     return out
+
+
+#: The dtype ``tz_convert("UTC")`` gives a seconds column (for columns built without converting).
+_UTC_SECONDS = pd.array(np.zeros(0, dtype="datetime64[s]")).tz_localize("UTC").dtype
 
 
 def _seconds_of(utc: pd.api.extensions.ExtensionArray) -> np.ndarray:
@@ -685,6 +716,18 @@ def _mix_columns(n: int, words: list[list[np.ndarray]]) -> tuple[np.ndarray, np.
                 np.bitwise_xor(out[k], _mix(w + np.uint64(salt)), out=out[k])
                 _mix(out[k])
     return out[0], out[1]
+
+
+def _session_key(n: int, columns: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """The two session-key hashes of typed key columns: ``(0, text)``, ``(1, seconds)`` (``NAT`` for
+    none) or ``(2, values, ok)``, in SESSION_KEY_COLUMNS' order. The kernel mixes every column in one
+    pass over the rows (the words made on the fly); :func:`_mix_columns` of the words is its reference."""
+    typed = [(0, *_text_words(c[1])) if c[0] == 0 else c for c in columns]
+    fast = native.mix_columns(n, typed, (_HASH_KEYS[0][0], _HASH_KEYS[1][0]))
+    if fast is not None:
+        return fast
+    return _mix_columns(n, [[c[1], c[2]] if c[0] == 0 else [_time_words(c[1])] * 2 if c[0] == 1
+                            else [_int_words(c[1], c[2])] * 2 for c in typed])
 
 
 def _text_words(arr: pa.Array) -> list[np.ndarray]:
@@ -779,7 +822,7 @@ def _msisdn_of(text: pa.Array, country_code: str, reasons: _Reasons) -> pa.Array
             per_value = np.zeros(len(values), dtype=bool)
             per_value[odd[found == k]] = True
             reasons.mark(per_value[row_codes], str(name))
-    return values.take(codes)
+    return take_text(values, codes)
 
 
 def _equipment_of(text: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -906,9 +949,9 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
     end_s = _seconds_of(end_utc)
     columns = {
         "msisdn": pd.arrays.ArrowStringArray(msisdn),
-        "imsi": pd.arrays.ArrowStringArray(imsi_values.take(imsi_codes)),
-        "imei": pd.arrays.ArrowStringArray(imei_values.take(imei_codes)),
-        "imei14": pd.arrays.ArrowStringArray(imei14_array(imei_values).take(imei_codes)),
+        "imsi": pd.arrays.ArrowStringArray(take_text(imsi_values, imsi_codes)),
+        "imei": pd.arrays.ArrowStringArray(take_text(imei_values, imei_codes)),
+        "imei14": pd.arrays.ArrowStringArray(take_text(imei14_array(imei_values), imei_codes)),
         "start_utc": start_utc, "end_utc": end_utc, "start_local": text(local_text),
         "alloc_start_utc": alloc_start_utc, "alloc_end_utc": times(alloc_end_utc),
         "src_ip": pd.arrays.ArrowStringArray(src_ip), "src_port": ints(src_port, ok_src_port),
@@ -922,13 +965,11 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
         **{name: text(arr) for name, arr in labels.items()},
     }
     # session_hashes' words of SESSION_KEY_COLUMNS, from the arrays.
-    h1, h2 = _mix_columns(len(msisdn), [
-        _text_words(msisdn), [_time_words(_seconds_of(start_utc))] * 2, [_time_words(end_s)] * 2,
-        [_time_words(_seconds_of(alloc_start_utc))] * 2,
-        _text_words(src_ip), [_int_words(kept(src_port), kept(ok_src_port))] * 2,
-        _text_words(public_ip), [_int_words(kept(public_port), kept(ok_public_port))] * 2,
-        _text_words(dest_ip), [_int_words(kept(dest_port), kept(ok_dest_port))] * 2,
-        [_int_words(kept(uplink), kept(ok_uplink))] * 2, [_int_words(kept(downlink), kept(ok_downlink))] * 2])
+    h1, h2 = _session_key(len(msisdn), [
+        (0, msisdn), (1, _seconds_of(start_utc)), (1, end_s), (1, _seconds_of(alloc_start_utc)),
+        (0, src_ip), (2, kept(src_port), kept(ok_src_port)), (0, public_ip),
+        (2, kept(public_port), kept(ok_public_port)), (0, dest_ip), (2, kept(dest_port), kept(ok_dest_port)),
+        (2, kept(uplink), kept(ok_uplink)), (2, kept(downlink), kept(ok_downlink))])
     index = raw.index if every else raw.index[keep]
     m = len(msisdn)
     columns.update({"session_key": _hex_keys(h1, h2).array, "tz": _constant(tz, m),
@@ -963,11 +1004,7 @@ def _raw_row_hash_of(arrays: list[pa.Array], keep: np.ndarray, det: Detection) -
     serial = det.index.get("serial")
     if not keep.any():
         return np.zeros(0, dtype=np.uint64)
-    positions = [i for i in range(len(arrays)) if i != serial]
-    row = RowHash(len(keep), len(positions))
-    for i in positions:
-        row.add(text_hashes(arrays[i])[0])
-    out = row.result()
+    out = text_row_hashes([a for i, a in enumerate(arrays) if i != serial], rows=len(keep))
     return out if keep.all() else out[keep]
 
 
@@ -977,4 +1014,4 @@ def _protocol_array(arr: pa.Array) -> pa.Array:
     keys = pa.array(list(PROTO_NUMBERS), pa.large_string())
     names = pa.array([*PROTO_NUMBERS.values(), ""], pa.large_string())
     at = pc.fill_null(pc.index_in(lowered, keys), len(PROTO_NUMBERS))
-    return names.take(at)
+    return take_text(names, at)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdrnet.errors import SignatureError
-from cdrnet.loader.identifiers import arrow_text
+from cdrnet.loader.identifiers import arrow_text, take_text
 from cdrnet.loader.ipaddr import network_bounds
 
 COLUMNS = ["app", "vendor", "category", "proto", "ports", "prefixes", "valid_from", "valid_to", "confidence", "source"]
@@ -214,10 +214,10 @@ def classify_arrays(ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port_arr: n
     fields = (list(zip(*[(r.app, r.vendor, r.category, r.confidence) for r in rules], strict=True)) if rules
               else [(), (), (), ()])
     out = {}
-    at = pa.array(idx, type=pa.int64())
+    at = np.ascontiguousarray(idx, dtype=np.int64)
     for name, values in zip(("app", "app_vendor", "app_category", "app_confidence"), fields, strict=True):
         labels = pa.array([*values, ""], type=pa.large_string())
-        out[name] = labels.take(at)
+        out[name] = take_text(labels, at)
     return out
 
 

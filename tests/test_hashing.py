@@ -196,3 +196,24 @@ def test_raw_row_hash_equals_hash_pandas_object(sample, case, data) -> None:
            if len(content) else np.zeros(0, dtype=np.uint64))
     ours = raw_row_hash(raw, keep, det)
     assert ours.dtype == np.uint64 and np.array_equal(ours, ref)
+
+
+@SETTINGS
+@given(st.integers(min_value=0, max_value=12).flatmap(
+    lambda n: st.lists(st.lists(CELL, min_size=n, max_size=n), min_size=1, max_size=6)),
+    st.booleans(), st.integers(min_value=0, max_value=2))
+def test_text_row_hashes_equal_hash_pandas_object(columns, large, pad) -> None:
+    """The kernel's row hash (each column hashed and folded in one call) and its pure reference both
+    give pandas' hash_pandas_object of the columns: missing values, "" and sliced arrays included."""
+    typ = pa.large_string() if large else pa.string()
+    arrays = [pa.array(["p"] * pad + v + ["p"] * pad, typ).slice(pad, len(v)) for v in columns]
+    frame = pd.DataFrame({f"c{i}": pd.arrays.ArrowStringArray(a) for i, a in enumerate(arrays)})
+    ref = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    assert np.array_equal(hashing.text_row_hashes(arrays), ref)
+    assert np.array_equal(hashing.text_row_hashes_pure(arrays), ref)
+
+
+def test_text_row_hashes_of_no_column_is_the_empty_tuple_hash() -> None:
+    """No column (a raw block of only a serial number): every row gets the hash of the empty row."""
+    want = hashing.RowHash(3, 0).result()
+    assert np.array_equal(hashing.text_row_hashes([], rows=3), want)

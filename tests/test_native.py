@@ -308,3 +308,91 @@ def test_drop_padding_same_with_and_without_kernel(monkeypatch):
     assert got[0] == want[0] == b'a,b\nc,d\n"x,\ne,f'
     assert got[1].tolist() == want[1].tolist() == [5, 9, 10, 12]
     assert got[2] == want[2] == 4
+
+
+#: Values whose first or last byte makes ``clean_array`` act, or not: spaces, quotes, ``=``, apostrophes.
+EDGY = st.one_of(TEXT, st.sampled_from(["", " ", " a", "a ", '"a"', "=\"9\"", "'9", "9'", "a\u00a0", "\t", "x=", '"']))
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(TEXT, min_size=1, max_size=30), st.lists(st.integers(0, 10**6), max_size=60), st.integers(0, 3),
+       st.sampled_from([np.int32, np.int64]))
+def test_take_strings_equals_arrow_take(values, picks, pad, dtype):
+    """The kernel's gather gives Arrow's take bit for bit (values, offsets, no nulls), sliced arrays included."""
+    from cdrnet.loader.identifiers import take_text
+
+    arr = _array(values, True, pad)
+    idx = np.array([p % len(values) for p in picks], dtype=dtype)
+    expected = arr.take(pa.array(idx))
+    got = native.take_strings(arr, idx)
+    assert got is not None
+    got.validate(full=True)
+    assert got.type == expected.type and got.equals(expected) and got.null_count == 0
+    assert take_text(arr, pa.array(idx)).equals(expected)
+
+
+@needs_kernel
+def test_take_strings_out_of_range_is_arrows_error():
+    """A code out of range: the kernel declines and Arrow's take raises as it always did."""
+    from cdrnet.loader.identifiers import take_text
+
+    arr = pa.array(["a", "bb"], pa.large_string())
+    for bad in (np.array([0, 2]), np.array([-1], dtype=np.int32)):
+        assert native.take_strings(arr, bad) is None
+        with pytest.raises(IndexError):
+            take_text(arr, bad)
+    assert native.take_strings(pa.array(["a", None], pa.large_string()), np.array([0])) is None
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(EDGY, max_size=30), st.integers(0, 3))
+def test_edge_flags_equal_numpy_gathers(values, pad):
+    """``_may_need_cleaning`` by the kernel answers as the numpy gathers (empty values at either end included)."""
+    from cdrnet.loader import identifiers
+
+    arr = _array(values, True, pad)
+    assert identifiers._may_need_cleaning(arr) == identifiers._may_need_cleaning_pure(arr)
+    arr = pa.array(values, pa.large_string())  # unsliced: an empty value first or last reads a clipped byte
+    assert identifiers._may_need_cleaning(arr) == identifiers._may_need_cleaning_pure(arr)
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)), max_size=40))
+def test_hex_keys_equal_numpy_hex(pairs):
+    """The session key's 32 hex digits a row, by the kernel, as numpy's byte swap and ``bytes.hex``."""
+    h1 = np.array([a for a, _ in pairs], dtype=np.uint64)
+    h2 = np.array([b for _, b in pairs], dtype=np.uint64)
+    got = native.hex_keys(h1, h2)
+    assert got is not None and got.to_pybytes() == normalize._hex_digits_pure(h1, h2)
+    keys = normalize._hex_keys(h1, h2)
+    assert keys.tolist() == [f"{a:016x}{b:016x}" for a, b in pairs]
+
+
+@needs_kernel
+@SETTINGS
+@given(st.data(), st.integers(0, 30))
+def test_mix_columns_equals_the_word_path(data, n):
+    """The session key by the kernel (words made on the fly from typed columns) equals
+    ``_mix_columns`` of the numpy words, for text, times (NAT among them) and ints with gaps."""
+    def ints(lo, hi):
+        return np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n)), dtype=np.int64)
+
+    def flags():
+        return np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+
+    text = pa.array(data.draw(st.lists(TEXT, min_size=n, max_size=n)), pa.large_string())
+    times = np.where(flags(), ints(-(2**40), 2**40), normalize.NAT)
+    extreme = np.where(flags(), ints(-(2**63), 2**63 - 1), normalize.NAT)
+    columns = [(0, text), (1, times), (2, ints(-5, 70000), flags()), (1, extreme),
+               (2, ints(-(2**63), 2**63 - 1), flags())]
+    got = normalize._session_key(n, columns)
+    seeds = (normalize._HASH_KEYS[0][0], normalize._HASH_KEYS[1][0])
+    assert native.mix_columns(n, [(0, *normalize._text_words(text))] + columns[1:], seeds) is not None
+    want = normalize._mix_columns(n, [normalize._text_words(text), [normalize._time_words(times)] * 2,
+                                      [normalize._int_words(*columns[2][1:])] * 2,
+                                      [normalize._time_words(extreme)] * 2,
+                                      [normalize._int_words(*columns[4][1:])] * 2])
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

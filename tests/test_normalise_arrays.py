@@ -168,6 +168,20 @@ def test_time_steps_on_arrays_equal_the_series_ones(dates: list[str], times: lis
     for got, loc in zip(normalize._utc(local, tz), local, strict=True):
         want = to_utc(pd.Series(loc.view("datetime64[s]")), tz)
         pd.testing.assert_extension_array_equal(got, want.array)
+    # A column without any time is built as NaT, not converted: the same values and dtype.
+    local.append(np.full(n, NAT, dtype=np.int64))
+    for got, loc in zip(normalize._utc(local, tz), local, strict=True):
+        want = to_utc(pd.Series(loc.view("datetime64[s]")), tz)
+        pd.testing.assert_extension_array_equal(got, want.array)
+        assert str(got.dtype) == str(want.dtype) and got.dtype.tz is want.dtype.tz
+
+
+def test_utc_of_columns_without_any_time() -> None:
+    """Every column NaT (no conversion at all) and none: the dtype the conversion gives."""
+    for tz in ("Asia/Kolkata", "Europe/London"):
+        local = [np.full(3, NAT, dtype=np.int64), np.zeros(0, dtype=np.int64)]
+        for got, loc in zip(normalize._utc(local, tz), local, strict=True):
+            pd.testing.assert_extension_array_equal(got, to_utc(pd.Series(loc.view("datetime64[s]")), tz).array)
 
 
 @settings(max_examples=200, deadline=None)
