@@ -474,7 +474,8 @@ def test_rejects_keep_a_bounded_excerpt_of_a_long_line(ws, tmp_path):
 
 # -- hypothesis: line endings and archive members --------------------------------------------------
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(endings=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=len(LINES), max_size=len(LINES)),
        bom=st.booleans(), last=st.booleans(), pad=st.integers(0, 3000), blanks=st.lists(st.integers(0, 5), max_size=4))
 def test_fuzz_line_endings(tmp_path_factory, endings, bom, last, pad, blanks):
@@ -499,7 +500,8 @@ MEMBER_NAMES = st.sampled_from(["d.csv", "D.CSV", "sub/d.csv", "e.txt", "README.
 MEMBER_DATA = st.sampled_from(["good", "other", "garbage", "empty", "gz_good", "gz_truncated"])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(container=st.sampled_from(["zip", "tar", "tgz"]),
        members=st.lists(st.tuples(MEMBER_NAMES, MEMBER_DATA), min_size=1, max_size=6))
 def test_fuzz_archive_members_are_each_accounted(tmp_path_factory, container, members):
