@@ -425,12 +425,17 @@ def test_xls_date_cells(ws, tmp_path):
 # -- class 9: resource bounds ----------------------------------------------------------------------
 
 def _peak_rss_mb(args: list[str]) -> tuple[int, float]:
-    """Run cdrnet in a child process; return (exit code, the child's peak RSS in MB)."""
+    """Run cdrnet in a child process; return (exit code, the child's peak RSS in MB).
+
+    The peak is the child's own (VmHWM of its address space): getrusage's ru_maxrss survives exec,
+    so a child started from a pytest process already grown to 900 MB by earlier tests (any order
+    but the default) reported that instead of its own peak."""
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from cdrnet.cli import main\n"
         "try:\n    main()\nexcept SystemExit as e:\n    rc = e.code\n"
-        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc, file=sys.stderr)\n"
+        "hwm = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print('RSS', hwm, rc, file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, "-q", *args], capture_output=True, text=True,
                           env={**os.environ, "CDRNET_WORKERS": "1"}, timeout=600)
