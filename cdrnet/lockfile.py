@@ -22,7 +22,11 @@ from cdrnet.errors import WorkspaceBusyError
 from cdrnet.files import storage_error
 
 LOCK_NAME = ".cdrnet.lock"
-HOLDER_WAIT_S = 2.0  # how long a refused command waits for the holder to write its name
+#: How long a refused command waits for the holder to write its name. The holder writes it right
+#: after taking the lock, so the wait is spent only while that process is stalled (a loaded
+#: 2-core machine can stall one for seconds) or on a holder that never names itself: generous,
+#: since it costs nothing otherwise.
+HOLDER_WAIT_S = 10.0
 
 
 def _try_lock(fh: IO[str]) -> bool:

@@ -24,7 +24,8 @@ NOISE_LINE = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(layout=st.sampled_from(CALL_LAYOUTS), noise=st.lists(st.tuples(st.integers(0, 20), NOISE_LINE), max_size=8),
        crlf=st.booleans())
 def test_every_call_record_line_accounted_once(layout, noise, crlf):

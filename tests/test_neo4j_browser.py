@@ -82,14 +82,21 @@ def _browser():
     return d
 
 
-def _wait(fn, timeout: float = 60.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        out = fn()
+def _wait(fn, timeout: float = 60.0, what: str = "timed out"):
+    """Poll ``fn`` until it returns something true. Browser re-renders as it goes, so an element
+    found a moment ago may be gone: that counts as not there yet."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            out = fn()
+        except StaleElementReferenceException:
+            out = None
         if out:
             return out
-        time.sleep(0.5)
-    raise AssertionError("timed out")
+        time.sleep(0.2)
+    raise AssertionError(what)
 
 
 def _click(d, css: str) -> None:
@@ -101,27 +108,75 @@ def _click(d, css: str) -> None:
     d.execute_script("arguments[0].click();", el)
 
 
+def _editor_text(d) -> str:
+    """What the editor shows (Monaco draws spaces as no-break spaces)."""
+    text = d.execute_script("const e = document.querySelector('[data-testid=activeEditor] .view-lines');"
+                            "return e ? e.innerText : '';")
+    return text.replace("\xa0", " ")
+
+
+def _top_frame(d):
+    """The newest result frame (Browser puts it first in the stream), or None."""
+    from selenium.webdriver.common.by import By
+
+    frames = d.find_elements(By.CSS_SELECTOR, "[data-testid=frame]")
+    return frames[0] if frames else None
+
+
+def _execute(d, command: str) -> str:
+    """Run what the editor holds (``command``) and wait for its frame, instead of a fixed pause a
+    loaded machine can outlast; a ``:param`` frame also until it says the parameter is set.
+    Returns the new frame's text."""
+    from selenium.webdriver.common.by import By
+
+    first_line = command.strip().splitlines()[0].strip()
+    _wait(lambda: first_line in _editor_text(d), what=f"the editor never showed {first_line!r}")
+    before = _top_frame(d)
+    _click(d, "[data-testid=editor-Run]")
+
+    def finished() -> str | None:
+        frame = _top_frame(d)
+        if frame is None or frame == before:
+            return None
+        shown = frame.find_elements(By.CSS_SELECTOR, "[data-testid=frameCommand]")
+        if not shown or first_line not in shown[0].text:
+            return None
+        if first_line.startswith(":param "):
+            status = frame.find_elements(By.CSS_SELECTOR, "[data-testid=frameStatusbar]")
+            if not status or "Successfully set" not in status[0].text:
+                return None
+        return frame.text or None
+
+    return _wait(finished, what=f"no finished frame for {first_line!r}")
+
+
 def _run(d, code_part: str) -> None:
     """Click the guide's runnable block containing ``code_part`` (it goes to the editor) and run it."""
 
-    _wait(lambda: d.execute_script("""
+    code = _wait(lambda: d.execute_script("""
         const pre = Array.from(document.querySelectorAll('pre.runnable'))
             .find(p => p.offsetParent !== null && p.textContent.includes(arguments[0]));
-        if (!pre) return false;
+        if (!pre) return null;
         pre.click();
-        return true;""", code_part))
-    time.sleep(0.5)
-    _click(d, "[data-testid=editor-Run]")
-    time.sleep(1.5)
+        return pre.textContent;""", code_part))
+    _execute(d, code)
+
+
+def _slide_number(d) -> str:
+    """The guide's "N / M" (its current slide), "" before the guide is drawn."""
+    return d.execute_script("const c = document.querySelector('[data-testid=carousel]');"
+                            "const m = c && c.innerText.match(/\\d+ \\/ \\d+/); return m ? m[0] : '';")
 
 
 def _slide(d, title: str) -> None:
-
+    """Step through the guide to the slide titled ``title``, one slide per click: each click waits
+    until the slide has turned, so no click lands before the last one took effect."""
     for _ in range(15):
         if title in _headings(d):
             return
+        at = _slide_number(d)
         _click(d, "[data-testid=nextSlide]")
-        time.sleep(0.4)
+        _wait(lambda at=at: _slide_number(d) not in ("", at), what=f"the guide stayed at slide {at}")
     raise AssertionError(f"no guide slide '{title}'")
 
 
@@ -190,10 +245,8 @@ def _set_param(d, command: str) -> str:
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(Keys.DELETE)
     editor.send_keys(command)
-    _click(d, "[data-testid=editor-Run]")
-    time.sleep(1.5)
-    frame = d.find_elements(By.CSS_SELECTOR, "article, [data-testid=frame]")
-    return frame[0].text if frame else ""
+    _wait(lambda: _editor_text(d).strip() == command, what=f"the editor never held {command!r}")
+    return _execute(d, command)
 
 
 def _drawn(d):

@@ -92,6 +92,7 @@ class FakeDns:
     def __init__(self, answers: dict[str, str | None]) -> None:
         self.answers = answers
         self.queries: list[str] = []
+        self.asked = threading.Condition()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -106,7 +107,9 @@ class FakeDns:
                 return
             q = DNSRecord.parse(data)
             name = str(q.q.qname).rstrip(".")
-            self.queries.append(name)
+            with self.asked:
+                self.queries.append(name)
+                self.asked.notify_all()
             if name not in self.answers:
                 r = q.reply()
                 r.header.rcode = RCODE.NXDOMAIN
@@ -116,6 +119,13 @@ class FakeDns:
                 r = q.reply()
                 r.add_answer(RR(q.q.qname, QTYPE.PTR, rdata=PTR(self.answers[name]), ttl=60))
             self.sock.sendto(r.pack(), addr)
+
+    def seen(self, n: int, timeout: float = 30.0) -> list[str]:
+        """The queries received once there are ``n``: a query the client gave up on may reach this
+        thread after the client has moved on (a loaded machine), so counting at once would race."""
+        with self.asked:
+            assert self.asked.wait_for(lambda: len(self.queries) >= n, timeout), self.queries
+            return list(self.queries)
 
     def close(self) -> None:
         self.sock.close()
@@ -130,22 +140,28 @@ def dns():
     server.close()
 
 
+#: Long enough for the fake server's answers on a loaded machine (a 0.5 s timeout let an answered
+#: query count as timed out whenever its thread was stalled); the silent name costs it each time.
+TIMEOUT_S = 2.0
+
+
 def test_reverse_dns_with_cache_timeout_and_missing(dns, tmp_path):
     cache = tmp_path / "rdns.json"
     ips = ["192.168.1.1", "192.168.1.2", "192.168.1.3", "192.168.1.4"]
-    names, stats = resolve_all(ips, f"127.0.0.1:{dns.port}", timeout=0.5, cache_path=cache)
+    names, stats = resolve_all(ips, f"127.0.0.1:{dns.port}", timeout=TIMEOUT_S, cache_path=cache)
     assert names["192.168.1.1"] == "edge-star-mini.example.net"
     assert names["192.168.1.3"] == "" and names["192.168.1.4"] == ""
     assert stats == {"cached": 0, "ok": 2, "timeout": 1, "nxdomain": 1}
-    before = len(dns.queries)
-    names2, stats2 = resolve_all(ips, f"127.0.0.1:{dns.port}", timeout=0.5, cache_path=cache)
+    assert sorted(dns.seen(4)) == sorted(f"{ip.split('.')[-1]}.1.168.192.in-addr.arpa" for ip in ips)
+    names2, stats2 = resolve_all(ips, f"127.0.0.1:{dns.port}", timeout=TIMEOUT_S, cache_path=cache)
     assert names2 == names
-    assert stats2["cached"] == 3 and len(dns.queries) == before + 1  # only the timed-out IP is asked again
+    assert stats2["cached"] == 3
+    assert dns.seen(5)[4:] == ["3.1.168.192.in-addr.arpa"]  # only the timed-out IP is asked again
 
 
 def test_hostile_ptr_name_is_escaped_in_map(dns, tmp_path):
     from cdrnet.viz.assets import script_json
 
-    names, _ = resolve_all(["192.168.1.2"], f"127.0.0.1:{dns.port}", timeout=0.5)
+    names, _ = resolve_all(["192.168.1.2"], f"127.0.0.1:{dns.port}", timeout=TIMEOUT_S)
     blob = script_json({"title": names["192.168.1.2"]})
     assert "<script>" not in blob and "\\u003cscript\\u003e" in blob

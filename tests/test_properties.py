@@ -25,7 +25,8 @@ NOISE_LINE = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(noise=st.lists(st.tuples(st.integers(1, 7), NOISE_LINE), max_size=12), crlf=st.booleans())
 def test_every_line_accounted_once(noise, crlf):
     lines = list(BASE)

@@ -54,6 +54,13 @@ def cdrnet(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+def finish(p: subprocess.Popen) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr): read both pipes to the end first, so a command that writes
+    more than a pipe holds never blocks while we wait for it."""
+    out, err = p.communicate()
+    return p.returncode, out, err
+
+
 def test_two_ingests_at_once_never_lose_a_dump(case, tmp_path):
     """Two processes ingest different halves of a case into one workspace at the same moment, five
     times over: each either loads its dumps or is told the workspace is busy (and loads them when
@@ -61,14 +68,15 @@ def test_two_ingests_at_once_never_lose_a_dump(case, tmp_path):
     for attempt in range(5):
         ws = tmp_path / f"ws{attempt}"
         procs = [cdrnet("-w", str(ws), "ingest", "--date-order", SIM_ORDER, str(case / f"half{k}")) for k in (0, 1)]
-        outcomes = [(p.wait(), *p.communicate()) for p in procs]
+        outcomes = [finish(p) for p in procs]
         for k, (code, _out, err) in enumerate(outcomes):
             if code != 0:
                 assert re.search(r"^error: workspace .* is busy: 'ingest' \(process \d+, since .*\) is writing to it$",
                                  err, re.MULTILINE), err
                 assert BUSY_HINT in err.splitlines()
                 again = cdrnet("-w", str(ws), "ingest", "--date-order", SIM_ORDER, str(case / f"half{k}"))
-                assert again.wait() == 0, again.communicate()
+                code, out, err = finish(again)
+                assert code == 0, (out, err)
         reports = Workspace(ws).reports()
         assert len(reports) == 8 and len({r.sha256 for r in reports}) == 8
         assert sum(r.loaded for r in reports) == len(Workspace(ws).sessions(dedupe=False))
@@ -78,10 +86,13 @@ def test_two_ingests_at_once_never_lose_a_dump(case, tmp_path):
 def test_a_busy_workspace_is_refused_with_one_line(case, tmp_path, capsys):
     ws = tmp_path / "ws"
     Workspace(ws).create()
+    # The holder keeps the lock until the test closes its stdin (or kills it), not for a fixed time a
+    # loaded machine could outlast.
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from cdrnet.lockfile import exclusive\n"
+        "import sys; from pathlib import Path; from cdrnet.lockfile import exclusive\n"
         f"with exclusive(Path({str(ws)!r}), 'ingest'):\n"
-        "    print('held', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+        "    print('held', flush=True); sys.stdin.read()\n")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         code, out, err = run_cli(capsys, "-w", str(ws), "ingest", "--date-order", SIM_ORDER, str(case / "half0"))
@@ -102,7 +113,25 @@ def test_a_busy_workspace_is_refused_with_one_line(case, tmp_path, capsys):
     assert code == 0, err  # a killed holder releases the lock at once
 
 
-def test_a_command_refused_before_the_holder_names_itself_still_names_it(tmp_path):
+def _holder_acts_on_first_retry(monkeypatch: pytest.MonkeyPatch, act) -> list[float]:
+    """Run ``act`` where the refused command first pauses to retry, instead of after a fixed delay
+    in another process or thread (which a loaded machine can stretch past the command's wait)."""
+    import types
+
+    from cdrnet import lockfile
+
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        if not pauses:
+            act()
+        pauses.append(seconds)
+
+    monkeypatch.setattr(lockfile, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=pause))
+    return pauses
+
+
+def test_a_command_refused_before_the_holder_names_itself_still_names_it(tmp_path, monkeypatch):
     """The holder takes the lock, then writes its name: a command refused in that window (CI
     caught one) waits for the name instead of saying "another cdrnet command"."""
     import fcntl
@@ -110,17 +139,31 @@ def test_a_command_refused_before_the_holder_names_itself_still_names_it(tmp_pat
     from cdrnet.errors import WorkspaceBusyError
     from cdrnet.lockfile import LOCK_NAME, exclusive
 
-    tmp_path.mkdir(exist_ok=True)
     with open(tmp_path / LOCK_NAME, "a+", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, nothing written yet
-        writer = subprocess.Popen([sys.executable, "-c", (
-            "import time\n"
-            "time.sleep(0.3)\n"
-            f"open({str(tmp_path / LOCK_NAME)!r}, 'w').write(\"'ingest' (process 7, since now)\")\n")])
+        pauses = _holder_acts_on_first_retry(
+            monkeypatch, lambda: (tmp_path / LOCK_NAME).write_text("'ingest' (process 7, since now)"))
         with pytest.raises(WorkspaceBusyError, match=r"is busy: 'ingest' \(process 7, since now\) is writing"):
             with exclusive(tmp_path, "ingest"):
                 pass
-        writer.wait()
+        assert len(pauses) == 1  # it found the file empty once, then read the name
+
+
+def test_a_command_refused_by_a_silent_holder_gives_up_and_says_so(tmp_path, monkeypatch):
+    """A holder that never writes its name (an older cdrnet, another tool) is named generically once
+    the wait is over, rather than blocking the command."""
+    import fcntl
+
+    from cdrnet import lockfile
+    from cdrnet.errors import WorkspaceBusyError
+    from cdrnet.lockfile import LOCK_NAME, exclusive
+
+    monkeypatch.setattr(lockfile, "HOLDER_WAIT_S", 0.1)
+    with open(tmp_path / LOCK_NAME, "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(WorkspaceBusyError, match=r"is busy: another cdrnet command is writing to it"):
+            with exclusive(tmp_path, "ingest"):
+                pass
 
 
 def test_the_lock_file_names_no_one_once_the_holder_has_ended(tmp_path):
@@ -134,20 +177,19 @@ def test_the_lock_file_names_no_one_once_the_holder_has_ended(tmp_path):
     assert (tmp_path / LOCK_NAME).read_text() == ""
 
 
-def test_a_command_refused_as_the_holder_lets_go_takes_the_lock(tmp_path):
+def test_a_command_refused_as_the_holder_lets_go_takes_the_lock(tmp_path, monkeypatch):
     """The holder clears its name just before it lets go; a command that finds the lock taken
     and the file empty retries, and gets the lock once the holder has gone."""
     import fcntl
 
     from cdrnet.lockfile import LOCK_NAME, exclusive
 
-    fh = open(tmp_path / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - released by the thread below
+    fh = open(tmp_path / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - closed by the "holder" below
     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    import threading
-
-    threading.Timer(0.3, fh.close).start()  # the "holder" lets go with its name already cleared
+    pauses = _holder_acts_on_first_retry(monkeypatch, fh.close)  # lets go with its name already cleared
     with exclusive(tmp_path, "link"):
         assert "'link' (process" in (tmp_path / LOCK_NAME).read_text()
+    assert len(pauses) == 1 and fh.closed
 
 
 @contextmanager
