@@ -89,6 +89,7 @@ def make_dump(path: Path, rows: int, subscribers: int | None = None) -> int:
 
 PARSE_OURS = """
 import json, time, resource, sys
+from bench.peak import peak_mb
 from cdrnet.workspace import Workspace
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
@@ -104,31 +105,33 @@ assert r.loaded and r.loaded[0].accounted
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"seconds": time.perf_counter() - t0,
                   "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - cpu0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_mb": peak_mb(),
                   "workers": r.workers}}))
 """
 
 PARSE_FLOOR = """
 import json, time, resource
 import pyarrow.csv as pc
+from bench.peak import peak_mb
 me = resource.getrusage(resource.RUSAGE_SELF)
 cpu0 = me.ru_utime + me.ru_stime
 t0 = time.perf_counter()
 pc.read_csv({path!r})
 me = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu_s": me.ru_utime + me.ru_stime - cpu0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_mb()}}))
 """
 
 PARSE_WRITE = """
 import glob, json, resource, time
 import pyarrow.parquet as pq
+from bench.peak import peak_mb
 from cdrnet.workspace import SESSION_PARQUET_OPTIONS
 table = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0])
 t0 = time.perf_counter()
 pq.write_table(table, {out!r}, **SESSION_PARQUET_OPTIONS)  # as the workspace writes it
 print(json.dumps({{"seconds": time.perf_counter() - t0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_mb()}}))
 """
 
 

@@ -119,6 +119,7 @@ def make_case(folder: Path, files: int, rows: int, seed: int = 5) -> dict:
 # Each measurement runs in a fresh process (imports and caches paid alike, peak RSS its own).
 MANY_OURS = """
 import json, time, resource
+from bench.peak import children_peak_mb, peak_mb
 from cdrnet.workspace import Workspace
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
@@ -134,14 +135,13 @@ if __name__ == "__main__":
     assert all(rep.accounted for rep in r.loaded)
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({{"seconds": secs, "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
-                      "rss_mb": max(
-                          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+                      "rss_mb": max(peak_mb(), children_peak_mb()),
                       "workers": r.workers, "dumps": len(r.loaded), "loaded": sum(x.loaded for x in r.loaded)}}))
 """
 
 MANY_FLOOR = """
 import json, time, resource
+from bench.peak import peak_mb
 import pyarrow.csv as pc
 skip = json.load(open({skip!r}))
 t0 = time.perf_counter()
@@ -152,7 +152,7 @@ for path, k in skip.items():
     rows += t.num_rows
 me = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": rows, "cpu_s": me.ru_utime + me.ru_stime,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_mb()}}))
 """
 
 
@@ -312,9 +312,9 @@ def phase_costs(folder: Path) -> None:
         res = ingest.ingest_paths([str(folder)], ws, builtin_layouts(), opts, "modern", show_progress=False)
         total = time.process_time() - t0
     n = max(1, len(res.loaded))
-    import resource
+    from bench.peak import peak_mb
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     print(f"{len(res.loaded)} dumps, {sum(r.loaded for r in res.loaded)} sessions: {total:.1f} CPU s, "
           f"{total / n * 1000:.1f} ms a dump, peak RSS {peak:.0f} MB")
     for label, secs in spent.items():

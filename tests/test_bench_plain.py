@@ -33,3 +33,20 @@ def test_bench_help_from_another_folder(tmp_path):
                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--quick" in out.stdout
+
+
+def test_a_bench_child_reports_its_own_peak_not_its_parents():
+    """``ru_maxrss`` survives exec: the many-dump rows printed the bench parent's 385 MB for one
+    process, two workers and the floor alike. ``bench.peak.peak_mb`` is the child's own."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    ballast = np.ones(400 * 2**20 // 8)  # this process at 400+ MB when the child is started
+    code = ("import resource; from bench.peak import peak_mb\n"
+            "print(peak_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    own, inherited = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                               check=True).stdout.split())
+    assert ballast.sum() > 0
+    assert inherited > 400 and own < 200
