@@ -291,9 +291,17 @@ def test_killed_neo4j_ingest_then_rerun_equals_clean_load(graph, driver, case, t
     clean = counts(driver)
     wipe(driver)
     p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(6)
+    # Killed once the first sessions are in the database and before the last: a fixed pause either
+    # killed it before it wrote anything or, on a fast machine, after it had finished.
+    written, deadline = 0, time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        written = driver.execute_query("MATCH (s:Session) RETURN count(s) AS c").records[0]["c"]
+        if written:
+            break
+        time.sleep(0.01)
     p.send_signal(signal.SIGKILL)
     p.wait()
+    assert 0 < written < clean["Session"], (written, clean["Session"])  # killed half way
     r = subprocess.run(args, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert counts(driver) == clean
