@@ -69,15 +69,47 @@ class IngestResult:
         return [r for r in self.loaded if r.all_rejected]
 
 
-def default_workers() -> int:
-    """Parsing processes when the user names none: CDRNET_WORKERS, else 1 (this process).
+#: ``workers`` meaning "choose from the input" (what ``cdrnet ingest`` passes when no count is named).
+AUTO_WORKERS = 0
+#: Dumps of at least this many bytes in all go to worker processes when no count is named. Measured
+#: side by side on a quiet 2-core machine (docs/benchmarks.md, "Workers chosen by the input"): two
+#: workers were ~0.4 s slower up to 32 MB (starting them costs that), even at 64 MB, and 1.2x faster
+#: at 128 MB, 1.3x at 256 MB, 1.4x on the 686 MB case.
+AUTO_WORKERS_BYTES = 128 << 20
+#: At most this many when chosen automatically: each worker holds ~300 MB.
+AUTO_WORKERS_MAX = 4
 
-    A worker ships each normalised block back to this process, and on a 2-core
-    machine that transfer costs about what the parallel parsing saves (see
-    docs/benchmarks.md), so parallel parsing is opt-in (``--workers``).
-    """
+
+def default_workers() -> int:
+    """Parsing processes when the user names none: CDRNET_WORKERS, else ``AUTO_WORKERS``."""
     env = os.environ.get("CDRNET_WORKERS", "")
-    return int(env) if env.isdigit() and int(env) >= 1 else 1
+    return int(env) if env.isdigit() and int(env) >= 1 else AUTO_WORKERS
+
+
+def auto_workers(dumps: int, total: int, whole_dumps: bool) -> int:
+    """How many processes parse a run when the user named no count.
+
+    Workers pay only as whole dumps each (``loader/batch.py``): a case of many dumps, large enough
+    that their start-up is repaid. One big dump stays in this process: its blocks shipped between
+    processes cost what the second core saves (docs/benchmarks.md), so a count must be asked for.
+    Not on platforms without the fork server the workers start from (Windows).
+    """
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    if (not whole_dumps or dumps < 2 or total < AUTO_WORKERS_BYTES or cores < 2
+            or "forkserver" not in multiprocessing.get_all_start_methods()):
+        return 1
+    return min(cores, AUTO_WORKERS_MAX, dumps)
+
+
+def _chosen_workers(workers: int, dumps: list[DumpSource], store: SessionStore, replace: bool) -> int:
+    """``workers`` as given, or chosen from the run's dumps when it is ``AUTO_WORKERS``."""
+    if workers != AUTO_WORKERS:
+        return workers
+    from cdrnet.store import StagingStore
+
+    return auto_workers(len(dumps), sum(s.size or 0 for s in dumps), not replace and isinstance(store, StagingStore))
 
 
 @contextmanager
@@ -275,7 +307,8 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
     it is busy); a store that cannot be written (read-only, disk full) stops the run.
     ``replace``: dumps already loaded are read again and replace their stored rows.
 
-    ``workers`` > 1 parses in worker processes (``cdrnet ingest --workers``): whole dumps
+    ``workers`` > 1 parses in worker processes (``cdrnet ingest --workers``); ``AUTO_WORKERS``
+    chooses from the input (:func:`auto_workers`). Whole dumps
     each when there are several and the store can stage them (:mod:`cdrnet.loader.batch`),
     else the blocks of one dump. A script calling this must then guard its top level with
     ``if __name__ == "__main__":`` as the workers' fork server imports it. Either way the store ends
@@ -368,6 +401,7 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
           store.ingest_batch()):
         sources = [src for src in sources if not _take_cell_list(src, store, result, on_unchanged, bar.update)]
         dumps = [s for s in sources if isinstance(s, DumpSource)]
+        workers = _chosen_workers(workers, dumps, store, replace)
         if workers > 1 and len(dumps) > 1 and not replace and isinstance(store, StagingStore):
             from cdrnet.loader.batch import ingest_many
 

@@ -118,3 +118,41 @@ def test_one_rejects_file_rebuild_per_batch(case, tmp_path, monkeypatch):
     assert len(res.loaded) > 5 and len(calls) == 1
     combined = pd.read_csv(ws.root / "rejects.csv", dtype=str, keep_default_na=False)
     assert len(combined) == sum(r.rejected_total for r in res.loaded)
+
+
+def test_workers_chosen_by_the_input():
+    """No count named: workers only for several dumps of AUTO_WORKERS_BYTES or more, parsed whole."""
+    import os
+
+    from cdrnet.loader.ingest import AUTO_WORKERS_BYTES, AUTO_WORKERS_MAX, auto_workers
+
+    cores = os.cpu_count() or 1
+    big = AUTO_WORKERS_BYTES
+    assert auto_workers(400, 700 << 20, True) == min(cores, AUTO_WORKERS_MAX)
+    assert auto_workers(3, big, True) == min(cores, AUTO_WORKERS_MAX, 3)
+    assert auto_workers(400, big - 1, True) == 1  # a small case: starting workers costs more than they save
+    assert auto_workers(1, 10 * big, True) == 1  # one big dump: its blocks would travel between processes
+    assert auto_workers(400, 10 * big, False) == 1  # --replace or Neo4j: no whole dumps staged by workers
+
+
+def test_the_cli_without_workers_chooses_them_and_loads_the_same(case, tmp_path, monkeypatch, capsys):
+    """``cdrnet ingest`` without --workers on a case past the threshold (lowered here) parses it with
+    workers, and the workspace is the one-process one."""
+    import os
+
+    import cdrnet.loader.ingest as ingest_mod
+    from tests.conftest import run_cli
+
+    monkeypatch.delenv("CDRNET_WORKERS", raising=False)
+    monkeypatch.setattr(ingest_mod, "AUTO_WORKERS_BYTES", 1)
+    chosen = []
+    real = ingest_mod.auto_workers
+    monkeypatch.setattr(ingest_mod, "auto_workers", lambda *a: chosen.append(real(*a)) or chosen[-1])
+    code, _out, err = run_cli(capsys, "-w", str(tmp_path / "auto"), "ingest", str(case))
+    assert code == 0, err
+    assert chosen == [min(os.cpu_count() or 1, ingest_mod.AUTO_WORKERS_MAX)]
+    ws1, _ = _ingest(case, tmp_path / "one", 1)
+    one, auto = _canonical(ws1), _canonical(Workspace(tmp_path / "auto"))
+    assert json.dumps(one["reports"], sort_keys=True) == json.dumps(auto["reports"], sort_keys=True)
+    for sha, table in one["tables"].items():
+        pd.testing.assert_frame_equal(table, auto["tables"][sha])

@@ -13,7 +13,8 @@ from cdrnet.loader.signatures import load_signatures, table_frame
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @input_options
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that parse in parallel (default 1, or env CDRNET_WORKERS): whole dumps each "
+              help="Processes that parse in parallel (default: env CDRNET_WORKERS, else chosen from the input: "
+                   "up to 4 for several dumps of 128 MB or more in all, 1 otherwise): whole dumps each "
                    "when a run holds several (a case folder), else the blocks of one big dump. The result "
                    "is the same as with one process; each extra process needs ~300 MB.")
 @click.option("--replace", is_flag=True,
