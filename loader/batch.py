@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cdrnet.errors import IngestWorkerError
+from cdrnet.loader.collector import collect_dump_garbage, quiet_worker
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.quality import DumpReport
@@ -55,10 +56,11 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     already runs Arrow's thread pools, can deadlock the child; the fork server is a fresh,
     single-threaded interpreter that has only imported modules. It is stopped (and waited for) when
     the pool ends, so its CPU time and the workers' count to this process as spawned workers' did.
+    Each worker runs the cycle collector as a one-process run does (:mod:`cdrnet.loader.collector`).
     """
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=quiet_worker)
     try:
         yield pool
     finally:
@@ -157,7 +159,7 @@ class _Batch:
         return len({id(e.future) for e in self.pending if e.future is not None})
 
     def _publish(self, entry: _Entry) -> DumpReport | None:
-        from cdrnet.loader.ingest import collect_dump_garbage, finish_report
+        from cdrnet.loader.ingest import finish_report
 
         assert entry.future is not None
         try:

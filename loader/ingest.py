@@ -8,7 +8,6 @@ A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import pickle
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from cdrnet.files import storage_error
 from cdrnet.loader import textblocks
 from cdrnet.loader.batch import worker_pool
 from cdrnet.loader.cellsites import CellListReport, parse_cell_list, sniff_cell_list
+from cdrnet.loader.collector import collect_dump_garbage, fewer_collections
 from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
@@ -228,18 +228,6 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
         raise
 
 
-def collect_dump_garbage() -> None:
-    """Free a committed dump's frames now, not at the collector's next full pass.
-
-    pandas frames and their Arrow-backed columns form reference cycles, which only the cycle
-    collector frees, and it runs by counts of Python objects made, not bytes held: a dump's
-    frames (megabytes, few objects) waited for it across many dumps. Collecting the young
-    generations once a dump is committed costs ~0.3 ms and lowered the peak of a 400-dump
-    ingest from ~700 to ~350 MB (``python -m bench.manydumps --phases`` prints it).
-    """
-    gc.collect(1)
-
-
 def nothing_loaded(store: SessionStore, sha: str) -> bool:
     """Whether a stored dump had every row rejected: ingesting it again (after fixing the
     options, a layout file or the signatures) reads it again and replaces its record."""
@@ -314,7 +302,7 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
     ``if __name__ == "__main__":`` as the workers' fork server imports it. Either way the store ends
     up holding what a one-process run leaves.
     """
-    with store.writing("ingest"):
+    with store.writing("ingest"), fewer_collections():
         return _ingest_all(paths, store, layouts, opts, signatures_name, show_progress, on_report, on_unchanged,
                            workers, replace)
 
