@@ -1,7 +1,8 @@
 """The cycle collector while dumps are parsed: rarely during a run, fully once a dump is committed.
 
-One home for both halves of the policy, used by the one-process run (:mod:`cdrnet.loader.ingest`)
-and by the worker processes (:mod:`cdrnet.loader.batch`).
+The collector's settings are process-wide, so they are set for the run and handed back after it
+(a notebook that ingests keeps its own), and set for the life of each worker process. Measured
+on the 400-dump case (docs/benchmarks.md, "The cycle collector and the memory pool").
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ GC_YOUNG_THRESHOLD = 50_000
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Run the cycle collector rarely while dumps are parsed, and never over what existed before.
+    """Run the cycle collector rarely while dumps are parsed.
 
     Parsing makes Python objects by the thousand per block (frames, dicts, small lists), so at
     CPython's default threshold of 700 the collector ran ~1,000 times on the 400-dump case, seven
     of them full passes over every object of pandas, Arrow and cdrnet: 0.43 CPU s measured with
-    ``gc.callbacks``, 0.12 s with these settings. The objects that exist on entry (imported
+    ``gc.callbacks``, 0.15 s with these settings. The objects that exist on entry (imported
     modules, the caller's) are frozen out of the collector's passes and handed back on exit, as
     is the threshold; a dump's frames are still freed when it is committed
     (:func:`collect_dump_garbage`), so memory stays bounded as before.
@@ -49,7 +50,7 @@ def collect_dump_garbage() -> None:
 
 
 def quiet_worker() -> None:
-    """A worker process's start (the pool's initializer): the collector settings of
-    :func:`fewer_collections` for the process's life; what the fork server imported is frozen."""
+    """A worker process's start (the pool's initializer): the settings of :func:`fewer_collections`
+    for the process's life; what the fork server imported is frozen."""
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
