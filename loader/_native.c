@@ -330,6 +330,46 @@ static PyObject *mix_into(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ---- count_byte(data, byte): how many times one byte occurs ---- */
+
+/*
+ * bytes.count(b"\n") without CPython's per-byte loop: that loop checks a maximum count after each
+ * hit, which keeps the compiler from vectorising it (~1 byte a cycle: 0.2 CPU s for the 400-dump
+ * case's 686 MB, counted once as each block is read). Here 32 one-byte lanes count hits over runs of
+ * at most 255 * 32 bytes (a lane cannot overflow), a loop gcc turns into vector compares at -O3.
+ */
+static Py_ssize_t count_byte_in(const uint8_t *p, Py_ssize_t n, uint8_t c) {
+    Py_ssize_t total = 0, i = 0;
+    while (n - i >= 32) {
+        Py_ssize_t run = (n - i) / 32;
+        if (run > 255) run = 255;
+        uint8_t lanes[32] = {0};
+        for (Py_ssize_t r = 0; r < run; r++, i += 32)
+            for (int j = 0; j < 32; j++) lanes[j] += p[i + j] == c;
+        for (int j = 0; j < 32; j++) total += lanes[j];
+    }
+    for (; i < n; i++) total += p[i] == c;
+    return total;
+}
+
+static PyObject *count_byte(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer data;
+    int c;
+    if (!PyArg_ParseTuple(args, "y*i", &data, &c)) return NULL;
+    if (c < 0 || c > 255) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "byte: 0-255");
+        return NULL;
+    }
+    Py_ssize_t total;
+    Py_BEGIN_ALLOW_THREADS
+    total = count_byte_in((const uint8_t *)data.buf, data.len, (uint8_t)c);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(total);
+}
+
 /* ---- name_lines(data, names): the lines holding a name, ASCII case folded ---- */
 
 static Py_ssize_t count_newlines(const uint8_t *p, Py_ssize_t n) {
@@ -962,6 +1002,7 @@ static PyMethodDef methods[] = {
      "hash_strings(offsets, data, key, out): pandas' hash_array (SipHash-2-4 + mix) of each value's bytes."},
     {"parse_ints", parse_ints, METH_VARARGS,
      "parse_ints(offsets, data, low, high, values, status) -> count of values that are not plain integers."},
+    {"count_byte", count_byte, METH_VARARGS, "count_byte(data, byte) -> occurrences of byte in data (bytes.count)."},
     {"name_lines", name_lines, METH_VARARGS,
      "name_lines(data, names, out) -> count of lines of data holding a name (ASCII case folded), put in out."},
     {"pad_lines", pad_lines, METH_VARARGS,

@@ -88,6 +88,16 @@ def mix_into(out: np.ndarray, words: np.ndarray, salt: int) -> bool:
     return True
 
 
+def count_byte(data: bytes, byte: int) -> int:
+    """``data.count(bytes([byte]))``: the kernel's vectorised count, else ``bytes.count`` (its reference).
+
+    Why: CPython counts one byte at a time (~1.7 GB/s here), and every block read is counted for its
+    lines; the kernel counts ~10x faster."""
+    if KERNEL is None:
+        return data.count(bytes((byte,)))
+    return int(KERNEL.count_byte(data, byte))
+
+
 def name_lines(data: bytes, names: tuple[bytes, ...]) -> list[int] | None:
     """0-based lines of ``data`` holding any of ``names`` with data's ASCII letters lower-cased, in
     order, each once (``loader/parse.py``'s ``name_lines_pure``); None without the kernel or for names

@@ -94,7 +94,7 @@ def decide_dates(raw: pd.DataFrame, det: Detection, opts: Options, name: str) ->
     layout = det.layout
     assert layout is not None
     present = [f for f in (*START_DATE_FIELDS, *END_DATE_FIELDS) if f in det.index and det.index[f] < raw.shape[1]]
-    arrays = raw_arrays(raw) if present else None
+    arrays = raw_arrays_at(raw, sorted({det.index[f] for f in present})) if present else None
     if arrays is not None:  # the columns' Arrow text cleaned, without a Series per column
         cells: dict = {f: clean_array(arrays[det.index[f]]) for f in present}
     else:
@@ -568,13 +568,33 @@ def raw_arrays(raw: pd.DataFrame) -> list[pa.Array] | None:
     """Each raw column's Arrow text (nulls as they are), without a Series per column; None when a
     column is not Arrow-backed text (the general path then reads it)."""
     out = []
-    for values in raw._iter_column_arrays():
-        text = arrow_backing(values)
-        if text is None:
+    for values in raw._iter_column_arrays():  # noqa: SLF001
+        arr = _raw_array(values)
+        if arr is None:
             return None
-        arr = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
-        out.append(arr if arr.type == pa.large_string() else arr.cast(pa.large_string()))
+        out.append(arr)
     return out
+
+
+def raw_arrays_at(raw: pd.DataFrame, positions: list[int]) -> dict[int, pa.Array] | None:
+    """:func:`raw_arrays` of the columns at ``positions`` only (by position): :func:`decide_dates`
+    reads a layout's 2-4 date columns, where reading all ~22 cost ~0.4 ms a dump."""
+    picked = {}
+    for k in positions:
+        arr = _raw_array(raw._get_column_array(k))  # noqa: SLF001 - no Series per column
+        if arr is None:
+            return None
+        picked[k] = arr
+    return picked
+
+
+def _raw_array(values: object) -> pa.Array | None:
+    """One raw column's Arrow text as one ``large_string`` array, or None when it is not Arrow text."""
+    text = arrow_backing(values)
+    if text is None:
+        return None
+    arr = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
 def array_reader(arrays: list[pa.Array], det: Detection, n: int) -> Callable[[str], pa.Array]:

@@ -143,7 +143,7 @@ def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[
             ignore_empty_lines=False, invalid_row_handler=handler,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in det.columns}, strings_can_be_null=False,
+            column_types={c: _SPLIT_TYPE for c in det.columns}, strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
     )
@@ -158,6 +158,34 @@ def _arrow_str_dtype() -> pd.api.extensions.ExtensionDtype | None:
 
 
 _STR_DTYPE = _arrow_str_dtype()
+#: The type the splitter asks Arrow's CSV reader for: ``large_string`` when the frame's columns
+#: store it (pandas' Arrow ``str``), so each column is wrapped as read, without a cast that copied
+#: every column's offsets (22 columns a dump, 400 dumps); ``string`` otherwise (``to_pandas``).
+_SPLIT_TYPE = pa.large_string() if _STR_DTYPE is not None else pa.string()
+
+
+def _str_template() -> object | None:
+    """An empty array of :data:`_STR_DTYPE` whose ``_from_pyarrow_array`` wraps Arrow strings without
+    ``ArrowStringArray.__init__``'s type checks, cast and throw-away ``ArrowDtype`` (~35 us a column);
+    None when this pandas has no such method (the constructor is used)."""
+    if _STR_DTYPE is None:
+        return None
+    from pandas.arrays import ArrowStringArray
+
+    template = ArrowStringArray(pa.chunked_array([], type=pa.large_string()), dtype=_STR_DTYPE)
+    return template if callable(getattr(template, "_from_pyarrow_array", None)) else None
+
+
+_STR_TEMPLATE = _str_template()
+
+
+def _wrap_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """One ``large_string`` column as a pandas array of :data:`_STR_DTYPE`, sharing its buffers."""
+    if _STR_TEMPLATE is not None:
+        return _STR_TEMPLATE._from_pyarrow_array(column)  # type: ignore[attr-defined]  # noqa: SLF001
+    from pandas.arrays import ArrowStringArray
+
+    return ArrowStringArray(column, dtype=_STR_DTYPE)
 
 
 def _frame_of(table: pa.Table) -> pd.DataFrame:
@@ -165,14 +193,17 @@ def _frame_of(table: pa.Table) -> pd.DataFrame:
 
     ``to_pandas`` goes through pandas' general block reconstruction, ~0.25 ms a call more than
     wrapping each column's Arrow strings (as ``large_string``, what it stores) in the same dtype: a
-    fixed cost paid once per small dump (0.1 CPU s on the 400-dump case). Any other table (no rows,
-    a pandas whose ``str`` is not Arrow's) takes ``to_pandas``.
+    fixed cost paid once per small dump (0.1 CPU s on the 400-dump case). The splitter reads its
+    columns as ``large_string`` already (:data:`_SPLIT_TYPE`), so they are wrapped as they are;
+    ``string`` columns are cast first. Any other table (no rows, a pandas whose ``str`` is not
+    Arrow's) takes ``to_pandas``.
     """
-    if _STR_DTYPE is None or not table.num_rows or not all(pa.types.is_string(t) for t in table.schema.types):
+    types = table.schema.types
+    if _STR_DTYPE is None or not table.num_rows or not all(
+            pa.types.is_string(t) or pa.types.is_large_string(t) for t in types):
         return table.to_pandas()
-    from pandas.arrays import ArrowStringArray
-
-    arrays = [ArrowStringArray(column.cast(pa.large_string()), dtype=_STR_DTYPE) for column in table.columns]
+    arrays = [_wrap_text(column if pa.types.is_large_string(column.type) else column.cast(pa.large_string()))
+              for column in table.columns]
     return pd.DataFrame._from_arrays(arrays, columns=pd.Index(table.column_names), index=pd.RangeIndex(table.num_rows),  # noqa: SLF001
                                      verify_integrity=False)
 

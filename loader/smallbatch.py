@@ -97,15 +97,28 @@ def _copied_rows(values: object, lo: int, hi: int) -> object:
     return values.take(np.arange(lo, hi))  # type: ignore[attr-defined] - any other extension array
 
 
+def _constant_text(value: str, n: int, like: object) -> object:
+    """``value`` on ``n`` rows as ``pd.Series(value, index=...).array`` gives it (pandas' ``str``), built
+    in Arrow when ``like`` (the batch's column) is Arrow text: pandas' broadcast made a Python object
+    per row, 7,500 a dump here."""
+    if isinstance(like, pd.arrays.ArrowStringArray):
+        part = pa.chunked_array([pa.repeat(pa.scalar(value, pa.large_string()), n)])
+        return like._from_pyarrow_array(part)  # noqa: SLF001 - same dtype, new buffers
+    return pd.Series(value, index=pd.RangeIndex(n)).array
+
+
 def _own_rows(sessions: pd.DataFrame, lo: int, hi: int, offset: int, sha: str, lines: np.ndarray) -> pd.DataFrame:
     """One dump's rows [lo, hi) of a batch's sessions, as ``sessions.iloc[lo:hi]`` copied, with
     ``dump_sha256`` and ``source_line`` set as ``assign`` sets them, and the index less ``offset``
-    (each dump's own row positions)."""
+    (each dump's own row positions). The two replaced columns are not copied out of the batch first
+    (``dump_sha256`` is its widest column: 64 bytes a row)."""
     index = sessions.index[lo:hi] - offset
-    arrays = [_copied_rows(values, lo, hi) for values in sessions._iter_column_arrays()]  # noqa: SLF001
     columns = sessions.columns
-    arrays[columns.get_loc("dump_sha256")] = pd.Series(sha, index=index).array
-    arrays[columns.get_loc("source_line")] = lines
+    at_sha, at_line = columns.get_loc("dump_sha256"), columns.get_loc("source_line")
+    arrays = [None if k in (at_sha, at_line) else _copied_rows(values, lo, hi)
+              for k, values in enumerate(sessions._iter_column_arrays())]  # noqa: SLF001
+    arrays[at_sha] = _constant_text(sha, hi - lo, sessions._get_column_array(at_sha))  # noqa: SLF001
+    arrays[at_line] = lines
     return pd.DataFrame._from_arrays(arrays, columns=columns, index=index, verify_integrity=False)  # noqa: SLF001
 
 

@@ -461,3 +461,21 @@ def test_digits_with_a_tac_find_the_one_listed_lte_cell(cell, other):
         assert cgi_key(*other) != key
         assert resolve_digits(pd.Series([digits], dtype="string"), listed[1:]).iloc[0] == cgi_key(*other)
     assert resolve_digits(pd.Series([digits], dtype="string"), listed[:1]).iloc[0] == key
+
+
+COORDINATE_TEXT = st.one_of(st.none(), st.sampled_from(["", "0", "21.29669", "-72.8915", "91", "1e3", " 5 ", "abc",
+                                                        "nan", "99999999999999999999", "-0.0", "0x10", "12,5"]),
+                            st.floats(allow_nan=False, width=32).map(str), st.text(max_size=6))
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(COORDINATE_TEXT, max_size=60), repeat=st.integers(1, 4),
+       dtype=st.sampled_from(["str", "string", "object"]))
+def test_numbers_per_distinct_value_equal_per_row(values: list[str | None], repeat: int, dtype: str) -> None:
+    """Coordinates parsed once per distinct value (and gathered back) are what ``pd.to_numeric`` of
+    every row gives: same floats, NaN where empty, missing or not a number, same index and dtype,
+    whether the column holds missing cells and empty ones, few repeats or many."""
+    from cdrnet.loader.cells import numbers, numbers_pure
+
+    text = pd.Series(values * repeat, dtype=dtype, index=np.arange(len(values) * repeat) * 2 + 1)
+    pd.testing.assert_series_equal(numbers(text), numbers_pure(text), check_exact=True, check_index_type=True)

@@ -15,6 +15,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -188,7 +189,9 @@ def test_split_by_ranges_equals_positions(sizes, data):
     for own, want in zip(got, _split_by_positions(result, shas, offsets), strict=True):
         pd.testing.assert_frame_equal(own.sessions, want, check_exact=True, check_index_type=True)
         assert type(own.sessions.index) is type(want.index)
-        for name in ("msisdn", "app"):  # new, compact buffers: the batch's are not kept alive
+        sha_column = own.sessions["dump_sha256"].array
+        assert type(sha_column) is type(want["dump_sha256"].array) and sha_column._pa_array.type == pa.large_string()
+        for name in ("msisdn", "app", "dump_sha256"):  # new, compact buffers: the batch's are not kept alive
             arr, ref = own.sessions[name].array._pa_array, want[name].array._pa_array
             held = sum(b.size for c in arr.chunks for b in c.buffers() if b is not None)
             assert arr.num_chunks <= 1 and held <= sum(b.size for c in ref.chunks for b in c.buffers() if b) + 64

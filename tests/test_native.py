@@ -396,3 +396,30 @@ def test_mix_columns_equals_the_word_path(data, n):
                                       [normalize._time_words(extreme)] * 2,
                                       [normalize._int_words(*columns[4][1:])] * 2])
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@needs_kernel
+@SETTINGS
+@given(data=st.one_of(st.binary(max_size=9000),
+                      st.lists(st.sampled_from([b"\n", b"a,b", b"\r\n", b"\x00", b"\xff" * 40]),
+                               max_size=600).map(b"".join)),
+       byte=st.sampled_from([10, 0, 13, 255, 44]), cut=st.integers(0, 40))
+def test_count_byte_equals_bytes_count(data: bytes, byte: int, cut: int) -> None:
+    """The kernel's vectorised count (lanes of 32 bytes, runs of 255 of them, a tail) is ``bytes.count``,
+    also from an unaligned start (a memoryview cut into the bytes)."""
+    assert native.KERNEL is not None
+    assert native.count_byte(data, byte) == data.count(bytes((byte,)))
+    view = memoryview(data)[cut:]
+    assert native.KERNEL.count_byte(view, byte) == bytes(view).count(bytes((byte,)))
+
+
+@needs_kernel
+def test_count_byte_past_one_run_of_lanes() -> None:
+    """A run of every byte value, longer than a lane can count (255 * 32 bytes) many times over."""
+    data = bytes(range(256)) * 1000 + b"\n" * 70000
+    for byte in (0, 10, 255):
+        assert native.count_byte(data, byte) == data.count(bytes((byte,)))
+
+
+def test_count_byte_without_kernel_is_bytes_count(pure) -> None:
+    assert native.count_byte(b"a\nb\n\n", 10) == 3

@@ -200,7 +200,14 @@ def test_date_decision_from_arrays_equals_from_series(layout: str, monkeypatch: 
     raw, _, det, opts = _block(layout, [[]] * 5, "Asia/Kolkata")
     opts = Options(rules=RULES)
     fast = normalize.decide_dates(raw, det, opts, "x")
-    monkeypatch.setattr(normalize, "raw_arrays", lambda _: None)
+    # Only the date columns are read as arrays: the others may be anything (here Python objects).
+    mixed = raw.copy()
+    dates = {det.index[f] for f in (*normalize.START_DATE_FIELDS, *normalize.END_DATE_FIELDS) if f in det.index}
+    for k in range(mixed.shape[1]):
+        if k not in dates:
+            mixed.isetitem(k, mixed.iloc[:, k].astype(object))
+    assert normalize.decide_dates(mixed, det, opts, "x") == fast
+    monkeypatch.setattr(normalize, "raw_arrays_at", lambda *_: None)
     assert normalize.decide_dates(raw, det, opts, "x") == fast
 
 

@@ -431,15 +431,17 @@ def test_detection_head_detects_as_the_whole_megabyte() -> None:
 
 @SETTINGS
 @given(columns=st.lists(st.lists(st.one_of(st.none(), st.text(max_size=5)), min_size=0, max_size=6),
-                        min_size=1, max_size=4), chunks=st.integers(1, 3))
-def test_split_frame_equals_to_pandas(columns: list[list[str | None]], chunks: int) -> None:
-    """The splitter's frame built from the Arrow columns is ``to_pandas``' (dtype, index, values, nulls)."""
+                        min_size=1, max_size=4), chunks=st.integers(1, 3), large=st.booleans())
+def test_split_frame_equals_to_pandas(columns: list[list[str | None]], chunks: int, large: bool) -> None:
+    """The splitter's frame built from the Arrow columns is ``to_pandas``' (dtype, index, values, nulls),
+    from ``string`` columns and from the ``large_string`` ones the splitter now reads."""
     import pyarrow as pa
 
     n = min(len(c) for c in columns)
     cut = [k * n // chunks for k in range(chunks + 1)]
-    arrays = [pa.chunked_array([pa.array(c[cut[k]:cut[k + 1]], type=pa.string()) for k in range(chunks)],
-                               type=pa.string()) for c in columns]
+    typ = pa.large_string() if large else pa.string()
+    arrays = [pa.chunked_array([pa.array(c[cut[k]:cut[k + 1]], type=typ) for k in range(chunks)],
+                               type=typ) for c in columns]
     table = pa.Table.from_arrays(arrays, names=[f"c{k}" for k in range(len(columns))])
     got, want = parse._frame_of(table), table.to_pandas()
     pd.testing.assert_frame_equal(got, want, check_index_type=True, check_column_type=True)
@@ -447,3 +449,26 @@ def test_split_frame_equals_to_pandas(columns: list[list[str | None]], chunks: i
     for a, b in zip(got._iter_column_arrays(), want._iter_column_arrays(), strict=True):
         assert type(a) is type(b)
         assert a._pa_array.type == b._pa_array.type  # what the normaliser reads (raw_arrays)
+
+
+def test_splitter_reads_large_strings_into_the_frame_to_pandas_gives() -> None:
+    """``_split_arrow`` asks Arrow for ``large_string`` columns and wraps them as read: the frame equals
+    the one the ``string`` read and ``to_pandas`` gave (values, dtypes), and no column was copied."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from cdrnet.loader.detect import Detection
+
+    det = Detection(layout=None, header_line=0, columns=["a", "b", "c"], index={}, delimiter=",")
+    data = 'x,,"q,1"\n名前,2,\n,,\n'.encode() * 50
+    frame, bad = parse._split_arrow(data, det)
+    want = pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=det.columns),
+                          convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in det.columns},
+                                                               strings_can_be_null=False)).to_pandas()
+    assert not bad
+    pd.testing.assert_frame_equal(frame, want, check_exact=True, check_index_type=True)
+    assert [str(t) for t in frame.dtypes] == [str(t) for t in want.dtypes]
+    assert parse._SPLIT_TYPE == pa.large_string()
+    assert all(a._pa_array.type == pa.large_string() for a in frame._iter_column_arrays())
