@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ from cdrnet.graph.model import (
     schema_statements,
     session_read,
 )
-from cdrnet.graph.writes import load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
+from cdrnet.graph.writes import COLUMN, load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
 from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
@@ -61,9 +60,8 @@ def _seconds(ts: pd.Series) -> np.ndarray:
     return out
 
 
-def session_rows(sessions: pd.DataFrame, fields: dict[str, list] | None = None) -> list[dict]:
-    """Bolt parameters for a batch: key plus the declared properties (None when missing),
-    and ``fields`` (one value a row) beside them.
+def _session_values(sessions: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each declared Session property of a batch as an object array (None when missing).
 
     Times travel as epoch seconds (packing Python datetimes is ten times slower);
     the DATETIME properties are computed by Cypher.
@@ -78,12 +76,32 @@ def session_rows(sessions: pd.DataFrame, fields: dict[str, list] | None = None) 
         if c not in cols:
             col = f[c]
             cols[c] = col.astype(object).where(col.notna(), None).to_numpy()
-    names = list(cols)
-    values = [c.tolist() for c in cols.values()]
-    fields = fields or {}
-    extra = zip(*fields.values(), strict=True) if fields else repeat(())
-    return [{"key": k, "props": dict(zip(names, v, strict=True)), **dict(zip(fields, e, strict=True))}
-            for k, v, e in zip(f["session_key"].tolist(), zip(*values, strict=True), extra, strict=False)]
+    return cols
+
+
+def session_rows(sessions: pd.DataFrame) -> list[dict]:
+    """The sessions as rows (key plus the declared properties, None when missing): what
+    ``LOAD CSV`` of the same sessions reads (bench), where the writer sends columns."""
+    cols = _session_values(sessions)
+    names, values = list(cols), [c.tolist() for c in cols.values()]
+    return [{"key": k, "props": dict(zip(names, v, strict=True))}
+            for k, v in zip(sessions["session_key"].tolist(), zip(*values, strict=True), strict=True)]
+
+
+def session_columns(sessions: pd.DataFrame, fields: dict[str, list] | None = None) -> dict[str, list]:
+    """Bolt parameters for a batch as columns: ``key``, each declared property as ``p_<name>``
+    (graph/writes.py ``COLUMN``; None when missing), and ``fields`` (one value a row) beside them.
+
+    One list per property rather than one map per row: the driver packs and Neo4j decodes each
+    value without its property's name (docs/benchmarks.md, "Bolt writer: columns").
+    """
+    out: dict[str, list] = {"key": sessions["session_key"].tolist()}
+    out.update({f"{COLUMN}{name}": values.tolist() for name, values in _session_values(sessions).items()})
+    for name, values in (fields or {}).items():
+        if len(values) != len(sessions):
+            raise ValueError(f"field {name!r} has {len(values)} values for {len(sessions)} sessions")
+        out[name] = list(values)
+    return out
 
 
 def _positions(values: pd.Series) -> tuple[list, list]:
@@ -95,15 +113,16 @@ def _positions(values: pd.Series) -> tuple[list, list]:
     return pos.tolist(), [str(u) for u in uniques]
 
 
-def session_batch(sessions: pd.DataFrame) -> tuple[list[dict], dict[str, list]]:
-    """Bolt parameters of one batch for ``load_sessions``: the rows (``session_rows``) each naming
-    its subscriber, application and cell by position in the batch's distinct keys, and those keys
-    (``subs``, ``apps``, ``cells``), so Neo4j looks each node up once per batch, not per row."""
+def session_batch(sessions: pd.DataFrame) -> tuple[dict[str, list], dict[str, list]]:
+    """Bolt parameters of one batch for ``load_sessions``: the columns (``session_columns``), with
+    each row's subscriber, application and cell as a position in the batch's distinct keys
+    (``sub_at``, ``app_at``, ``cell_at``), and those keys (``subs``, ``apps``, ``cells``), so
+    Neo4j looks each node up once per batch, not per row."""
     lookups: dict[str, list] = {}
     fields: dict[str, list] = {}
-    for name, field, col in (("subs", "sub", "msisdn"), ("apps", "app", "app"), ("cells", "cell", "cell_id")):
+    for name, field, col in (("subs", "sub_at", "msisdn"), ("apps", "app_at", "app"), ("cells", "cell_at", "cell_id")):
         fields[field], lookups[name] = _positions(sessions[col])
-    return session_rows(sessions, fields), lookups
+    return session_columns(sessions, fields), lookups
 
 
 def call_rows(events: pd.DataFrame) -> list[dict]:
@@ -200,7 +219,10 @@ class SessionBatch:
 
     #: Subscriber, Application and Cell merges, sent before the sessions in the same transaction.
     nodes: list[tuple[str, list[dict]]]
-    rows: list[dict]
+    #: The sessions as columns (``session_columns``), each list one value a session.
+    columns: dict[str, list]
+    #: How many sessions the batch holds.
+    size: int
     #: The batch's distinct subscribers, applications and cells the rows name by position.
     lookups: dict[str, list]
     #: Per subscriber, the first and last start (epoch seconds) of its sessions in the batch.
@@ -211,7 +233,7 @@ class SessionBatch:
 
 def session_batch_plan(f: pd.DataFrame) -> SessionBatch:
     """Everything one batch sends, prepared off the sending thread."""
-    rows, lookups = session_batch(f)
+    columns, lookups = session_batch(f)
     subs = [{"key": m, "props": {}} for m in lookups["subs"]]
     # The latest value given wins (here and across batches), as in a bulk import (graph/bulk.py).
     apps_f = f[f["app"].fillna("") != ""].drop_duplicates("app", keep="last")
@@ -226,7 +248,7 @@ def session_batch_plan(f: pd.DataFrame) -> SessionBatch:
         spans = [{"msisdn": m, "lo": int(a), "hi": int(b)}
                  for m, a, b in zip(lo.index.tolist(), lo.tolist(), hi.tolist(), strict=True)]
     nodes = [(merge_nodes("Subscriber"), subs), (merge_nodes("Application"), apps), (merge_nodes("Cell"), cell_rows(f))]
-    return SessionBatch(nodes, rows, lookups, spans, timed)
+    return SessionBatch(nodes, columns, len(f), lookups, spans, timed)
 
 
 class GraphDumpWriter:
@@ -289,8 +311,8 @@ class GraphDumpWriter:
             done = [tx.run(text, {"rows": rows, "case": case}).single()["rows"] if rows else 0
                     for text, rows in batch.nodes]
             fresh = fast and self._fresh(tx, batch)
-            params = {"rows": batch.rows, "case": case, "sha256": self.sha, **batch.lookups}
-            done.append(tx.run(load_sessions(fresh), params).single()["rows"] if batch.rows else 0)
+            params = {**batch.columns, "case": case, "sha256": self.sha, **batch.lookups}
+            done.append(tx.run(load_sessions(fresh), params).single()["rows"] if batch.size else 0)
             return done
 
         try:
@@ -300,7 +322,7 @@ class GraphDumpWriter:
                 raise
             self.fast = False  # a session was there after all (a load beside this one): MERGE from now on
             done = run_write(self.store.driver, lambda tx: work(tx, False), self.store.database)
-        sent = [len(b) for _, b in batch.nodes] + [len(batch.rows)]
+        sent = [len(b) for _, b in batch.nodes] + [batch.size]
         if done != sent:
             raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} "
                              "(subscribers, applications, cells, sessions)",
@@ -309,7 +331,7 @@ class GraphDumpWriter:
             seen = self.written.get(sp["msisdn"])
             self.written[sp["msisdn"]] = ((sp["lo"], sp["hi"]) if seen is None
                                           else (min(seen[0], sp["lo"]), max(seen[1], sp["hi"])))
-        self.sent += len(batch.rows)
+        self.sent += batch.size
 
     def _send_calls(self, plan: list[tuple[str, list[dict]]]) -> None:
         load_text = load_calls()

@@ -41,21 +41,39 @@ def _set_each(n: NodeType, var: str) -> str:
                      + [f"{var}.{t} = datetime({{epochSeconds: r.props.{src}}})" for t, src in n.datetimes])
 
 
+#: Prefix of the per-property column parameters of ``load_sessions`` (``$p_msisdn``, ...), so a
+#: property's name never meets the statement's other parameters (``$case``, ``$subs``, ...).
+COLUMN = "p_"
+
+
+def _column_values(n: NodeType) -> list[tuple[str, str]]:
+    """(property, value at row ``i``) for every declared property and DATETIME of ``n``, from the
+    columns ``$p_<property>``: one list per property, one value per row."""
+    return ([(p, f"${COLUMN}{p}[i]") for p in n.properties]
+            + [(t, f"datetime({{epochSeconds: ${COLUMN}{src}[i]}})") for t, src in n.datetimes])
+
+
 @cache
 def load_sessions(fresh: bool = False) -> str:
     """One batch of a dump's sessions with HAD, CONTAINS, OF_APP and AT_CELL, in one pass.
 
+    The batch travels as columns, not rows: ``$key`` and one list per property (``$p_msisdn``,
+    ``$p_start_s``, ...; graph/store.py ``session_columns``), read at row ``i``. A list of
+    10,000 maps of 30 entries made the client pack and the server decode every property name
+    10,000 times (measured side by side in docs/benchmarks.md, "Bolt writer: columns").
+
     The batch's Subscriber, Application and Cell nodes (merged just before, in the same
     transaction) are looked up once per batch, not once per row: ``$subs``, ``$apps`` and
     ``$cells`` list the batch's distinct keys and each row names its own by position
-    (``r.sub``, ``r.app``, ``r.cell``; null for none). Each lookup list is built in key order
-    (ORDER BY the position), so a position always finds its node.
+    (``$sub_at``, ``$app_at``, ``$cell_at``; null for none). Each lookup list is built in key
+    order (ORDER BY the position), so a position always finds its node.
 
     ``fresh``: the writer has checked that no session of the batch can be in the database yet
     (graph/store.py ``GraphDumpWriter``), so the sessions and their relationships are CREATEd
-    (no key lookup, no MERGE lock); a session there after all fails the uniqueness constraint
-    and the batch is written again by MERGE. Properties are set one by one (not ``+= map``) so
-    the planner needs no Eager barrier.
+    (no key lookup, no MERGE lock), each node with all its properties in the CREATE (a null is
+    not stored, as ``SET x = null`` stores nothing); a session there after all fails the
+    uniqueness constraint and the batch is written again by MERGE. The MERGE path sets the
+    properties one by one (not ``+= map``) so the planner needs no Eager barrier.
     """
     s, sub, dump, app, cell = (NODE_BY_LABEL[x] for x in ("Session", "Subscriber", "Dump", "Application", "Cell"))
     verb = "CREATE" if fresh else "MERGE"
@@ -65,15 +83,20 @@ def load_sessions(fresh: bool = False) -> str:
                 f"OPTIONAL MATCH {_pattern(n, 'x', f'${param}[i]')} "
                 f"WITH i, x ORDER BY i RETURN collect([x]) AS {param} }}")
 
+    values = _column_values(s)
+    if fresh:
+        inline = ", ".join(f"{p}: {v}" for p, v in values)
+        node = f"CREATE (s:{s.label} {{{CASE}: ${CASE}, {s.key}: $key[i], {inline}}})"
+    else:
+        node = f"MERGE {_pattern(s, 's', '$key[i]')}\nSET " + ", ".join(f"s.{p} = {v}" for p, v in values)
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
         lookup(sub, "subs"),
         lookup(app, "apps"),
         lookup(cell, "cells"),
-        "UNWIND $rows AS r",
-        "WITH d, r, subs[r.sub][0] AS sub, apps[r.app][0] AS a, cells[r.cell][0] AS c",
-        f"{verb} {_pattern(s, 's', 'r.key')}",
-        f"SET {_set_each(s, 's')}",
+        "UNWIND range(0, size($key) - 1) AS i",
+        "WITH d, i, subs[$sub_at[i]][0] AS sub, apps[$app_at[i]][0] AS a, cells[$cell_at[i]][0] AS c",
+        node,
         f"{verb} (sub)-[:{REL_BY_TYPE['HAD'].type}]->(s)",
         f"{verb} (d)-[:{REL_BY_TYPE['CONTAINS'].type}]->(s)",
         f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | {verb} (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",

@@ -36,14 +36,40 @@ def test_each_row_names_its_subscriber_application_and_cell_by_position(values):
         if c not in f and c not in store_mod.SESSION_COMPUTED:
             f[c] = None
     f["start_utc"] = f["end_utc"] = pd.Timestamp("2024-01-01", tz="UTC")
-    rows, lookups = session_batch(f)
+    cols, lookups = session_batch(f)
     for name in ("subs", "apps", "cells"):
         assert len(set(lookups[name])) == len(lookups[name]) and "" not in lookups[name]
-    for r, (m, a, c) in zip(rows, values, strict=True):
-        assert lookups["subs"][r["sub"]] == m
-        assert (lookups["apps"][r["app"]] if r["app"] is not None else "") == (a or "")
-        assert (lookups["cells"][r["cell"]] if r["cell"] is not None else "") == (c or "")
-        assert r["props"]["msisdn"] == m and r["key"].startswith("k")
+    assert {len(v) for v in cols.values()} == {len(f)}  # every column one value a session
+    for i, (m, a, c) in enumerate(values):
+        assert lookups["subs"][cols["sub_at"][i]] == m
+        assert (lookups["apps"][cols["app_at"][i]] if cols["app_at"][i] is not None else "") == (a or "")
+        assert (lookups["cells"][cols["cell_at"][i]] if cols["cell_at"][i] is not None else "") == (c or "")
+        assert cols["p_msisdn"][i] == m and cols["key"][i] == f"k{i}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["9198", "9199"]), _value, st.one_of(st.none(), st.integers(0, 2**40)),
+                          st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))),
+                min_size=1, max_size=30))
+def test_columns_carry_the_same_values_as_rows(values):
+    """The writer's columns hold, session by session, exactly what the rows of the same batch hold
+    (the LOAD CSV reference and earlier writers sent rows): same keys, same properties, same None."""
+    f = pd.DataFrame(values, columns=["msisdn", "app", "uplink", "lat"])
+    f["uplink"] = f["uplink"].astype("Int64")
+    f["session_key"] = [f"k{i}" for i in range(len(f))]
+    for c in store_mod.SESSION.properties:
+        if c not in f and c not in store_mod.SESSION_COMPUTED:
+            f[c] = None
+    f["start_utc"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(range(len(f)), unit="s")
+    f["end_utc"] = pd.Series(pd.NaT, index=f.index, dtype=f["start_utc"].dtype)
+    cols = store_mod.session_columns(f)
+    rows = store_mod.session_rows(f)
+    assert cols["key"] == [r["key"] for r in rows]
+    names = rows[0]["props"].keys()
+    assert set(cols) == {"key"} | {f"p_{n}" for n in names}
+    for n in names:
+        assert cols[f"p_{n}"] == [r["props"][n] for r in rows], n
+    assert cols["p_end_s"] == [None] * len(f) and cols["p_start_s"][0] == 1704067200
 
 
 # --- against the real Neo4j ---------------------------------------------------------------------
