@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from neo4j import Driver
+from neo4j.exceptions import Neo4jError
 
 from cdrnet.errors import GraphError
 from cdrnet.graph.connection import write
@@ -79,12 +80,80 @@ class ImportFiles:
         """The arguments of ``neo4j-admin`` for these files (after the command's own name)."""
         # --verbose: on failure the importer prints its cause (graph/importer.py reads it); the
         # destination is overwritten only when it is the staging database (graph/importer.py).
+        # --id-type=actual: the files carry the node ids themselves (:class:`NodeIds`), so the importer
+        # builds no index of string ids (its "prepare node index" phase): 25.0 and 28.2 CPU s of its JVM at 1M
+        # sessions against 33.3 and 32.1 with string ids, side by side (docs/benchmarks.md).
         args = ["database", "import", "full", database, "--verbose", "--overwrite-destination=true",
                 f"--array-delimiter={ARRAY_DELIMITER}", f"--multiline-fields={str(self.multiline).lower()}",
-                "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false"]
+                "--bad-tolerance=0", "--skip-bad-relationships=false", "--skip-duplicate-nodes=false",
+                "--id-type=actual"]
         args += [f"--nodes={label}={h},{d}" for label, h, d in self.nodes]
         args += [f"--relationships={rtype}={h},{d}" for rtype, h, d in self.relationships]
         return args
+
+
+class NodeIds:
+    """Integer node ids for the importer's ``--id-type=actual``, and each label's keys to find them by.
+
+    The node files are written as the graph's helpers make them, with the key as a string ID of its
+    label (``session_key:ID(Session)``); here the key becomes a plain string property and each row gets
+    the next integer (ids run from 0 over every node file, the store's own node ids), and the
+    relationship files' two keys are replaced by those integers. With string ids the importer built
+    that mapping itself (its "prepare node index" phase), in more CPU than this (measured side by side
+    in docs/benchmarks.md). Sessions' relationships come with their node ids already (:class:`NodeRef`:
+    the sessions' keys are grouped once, :func:`_last_rows`), so no key of a million is looked up.
+
+    The importer also refused a key given twice and a relationship to a key no node file holds. The
+    second is refused here (:meth:`lookup`), before anything is imported. Each helper writes one row
+    per key by construction (deduplicated in load order); should two rows of a label still share a key,
+    the uniqueness constraint created after the import refuses the new database and the old one is
+    put back (:func:`create_schema_at_once`).
+    """
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.keys: dict[str, list[pa.Array | pa.ChunkedArray]] = {}
+        self.firsts: dict[str, list[int]] = {}
+        self._merged: dict[str, tuple[pa.Array, pa.Array]] = {}
+
+    def assign(self, label: str, header: list[str], table: pa.Table) -> tuple[list[str], pa.Table]:
+        """The node file with an integer ``:ID`` first and its key (if named) as a string property."""
+        name = header[0].split(":")[0]
+        ids = pa.array(np.arange(self.next, self.next + table.num_rows, dtype=np.int64))
+        key = pc.cast(table.column(0), pa.string())
+        self.keys.setdefault(label, []).append(key)
+        self.firsts.setdefault(label, []).append(self.next)
+        self._merged.pop(label, None)
+        self.next += table.num_rows
+        rest = table.remove_column(0)
+        if not name:  # an ID without a name is no property (the scratch marker)
+            return [":ID", *header[1:]], rest.add_column(0, "id", ids)
+        return [":ID", f"{name}:string", *header[1:]], rest.add_column(0, name, key).add_column(0, "id", ids)
+
+    def _label(self, label: str) -> tuple[pa.Array, pa.Array]:
+        """Every key of ``label`` and its node id, in the order written."""
+        if label not in self._merged:
+            chunks = self.keys.get(label, [])
+            keys = pa.chunked_array([c for k in chunks for c in (k.chunks if isinstance(k, pa.ChunkedArray)
+                                                                 else [k])], pa.string()).combine_chunks()
+            ids = np.concatenate([np.arange(f, f + len(k), dtype=np.int64)
+                                  for f, k in zip(self.firsts.get(label, []), chunks, strict=True)]
+                                 or [np.zeros(0, dtype=np.int64)])
+            self._merged[label] = keys, pa.array(ids)
+        return self._merged[label]
+
+    def lookup(self, rtype: str, label: str, keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The node ids of ``keys`` of ``label``; GraphError naming a key no node file holds."""
+        if pa.types.is_int64(keys.type):  # node ids already (NodeRef: _rel_table writes keys as text)
+            return keys
+        known, ids = self._label(label)
+        at = pc.index_in(pc.cast(keys, pa.string()), value_set=known)
+        if at.null_count:
+            missing = pc.filter(keys, pc.is_null(at))[0].as_py()
+            raise GraphError(f"the {rtype} relationships of the import files name {label} '{missing}', which no "
+                             "node file holds", "this is a bug of cdrnet's import files; load the case with the "
+                             "Bolt writer (cdrnet --neo4j URI ingest) and report it")
+        return pc.take(ids, at)
 
 
 # ---------------------------------------------------------------- columns and types
@@ -142,11 +211,26 @@ def _node_table(n: NodeType, frame: pd.DataFrame, case: str, types: dict[str, pa
     return header, pa.table(cols)
 
 
-def _rel_table(r: str, start: pd.Series, end: pd.Series, props: dict[str, tuple[pa.Array, str]] | None = None
-               ) -> tuple[list[str], pa.Table]:
+@dataclass(frozen=True)
+class NodeRef:
+    """A relationship end given by node ids (:class:`NodeIds`) instead of keys: the sessions' ends,
+    known from their rows' positions (:func:`_last_rows`) without looking a million keys up."""
+
+    ids: np.ndarray
+
+
+def _end(values: pd.Series | NodeRef) -> pa.Array | pa.ChunkedArray:
+    """A relationship end as written before the ids are put in: node ids as int64, keys as text."""
+    if isinstance(values, NodeRef):
+        return pa.array(values.ids, pa.int64())
+    return _text(values)
+
+
+def _rel_table(r: str, start: pd.Series | NodeRef, end: pd.Series | NodeRef,
+               props: dict[str, tuple[pa.Array, str]] | None = None) -> tuple[list[str], pa.Table]:
     rel = REL_BY_TYPE[r]
     header = [f":START_ID({rel.start})", f":END_ID({rel.end})"]
-    cols = {"s": _text(start), "e": _text(end)}
+    cols = {"s": _end(start), "e": _end(end)}
     for name, (values, typ) in (props or {}).items():
         header.append(f"{name}:{typ}")
         cols[name] = values
@@ -227,6 +311,26 @@ def _read_sessions(dumps: list[tuple[DumpReport, Path]]) -> tuple[pa.Table, np.n
     return pa.concat_tables(tables), np.concatenate(which)
 
 
+def _last_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows hold the last occurrence of their key (the node's row, as the Bolt writer's MERGE
+    leaves it), and for every row the position of its key's node among those rows.
+
+    One hash of the keys (Arrow's dictionary encoding) serves both: the second answer gives every
+    session relationship its node id without looking a key up again.
+    """
+    n = len(keys)
+    if not n:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    whole = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    codes = pc.dictionary_encode(whole, null_encoding="encode").indices.to_numpy(zero_copy_only=False)
+    _, from_end = np.unique(codes[::-1], return_index=True)  # every code 0..k-1, in order
+    last_at = n - 1 - from_end
+    last = np.zeros(n, dtype=bool)
+    last[last_at] = True
+    node_of_code = (np.cumsum(last) - 1)[last_at]
+    return last, node_of_code[codes].astype(np.int64)
+
+
 def _latest(frame: pd.DataFrame, key: str, col: str) -> pd.Series:
     """Per key, the last non-empty value of ``col`` in load order (what the Bolt writer leaves)."""
     given = frame[frame[col].fillna("").astype(str) != ""]
@@ -256,13 +360,17 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     rows, which = _read_sessions([d for _, d in session_dumps])
     load = np.array([i for i, _ in session_dumps], dtype=np.int32)[which]
     everything, dumps = dumps, [d for _, d in session_dumps]
-    keys = rows.column("session_key").to_pandas()
-    last = ~keys.duplicated(keep="last").to_numpy()
+    last, node_of_row = _last_rows(rows.column("session_key"))
     nodes = rows.filter(pa.array(last))
     out.sessions = nodes.num_rows
 
+    ids = NodeIds()
+    pending: list[tuple[str, list[str], pa.Table]] = []
+
     def node_file(label: str, header: list[str], table: pa.Table) -> None:
-        h, d = _write(out.folder, f"nodes_{label}", header, table)
+        stem = f"nodes_{label}" + (f"_{sum(1 for n in out.nodes if n[0] == label)}"
+                                   if any(n[0] == label for n in out.nodes) else "")
+        h, d = _write(out.folder, stem, *ids.assign(label, header, table))
         out.nodes.append((label, h, d))
         out.node_counts[label] = out.node_counts.get(label, 0) + table.num_rows
         out.multiline = out.multiline or _has_newline(table)
@@ -270,12 +378,12 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
             if name.endswith(":string[]"):
                 empty = pc.fill_null(pc.equal(table.column(i), ""), False)
                 if pc.any(empty).as_py():
-                    ids = table.column(0).filter(empty).to_pylist()
-                    out.empty_lists.append((label, name.split(":")[0], ids))
+                    keys = table.column(0).filter(empty).to_pylist()
+                    out.empty_lists.append((label, name.split(":")[0], keys))
 
     def rel_file(rtype: str, header: list[str], table: pa.Table) -> None:
-        h, d = _write(out.folder, f"rels_{rtype}", header, table)
-        out.relationships.append((rtype, h, d))
+        # Written once every node file is (:func:`_write_rels`): their ends are node ids.
+        pending.append((rtype, header, table))
         out.rel_counts[rtype] = out.rel_counts.get(rtype, 0) + table.num_rows
 
     # Sessions: the declared properties, computed ones from their sources (graph/model.py).
@@ -299,12 +407,14 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
         source = SESSION_COMPUTED[src] if src in SESSION_COMPUTED else src
         header.append(f"{t}:datetime")
         cols[t] = _iso_text(_seconds(nodes.column(source)))
+    first_session = ids.next  # the Session file's first node id: its rows are the sessions' nodes in order
     node_file(SESSION.label, header, pa.table(cols))
 
-    frame = rows.select(["session_key", "msisdn", "start_utc", "app", "app_vendor", "app_category", "cell_id",
+    frame = rows.select(["msisdn", "start_utc", "app", "app_vendor", "app_category", "cell_id",
                          "cell_raw", "cell_name", "lat", "lon", "imei", "imsi"]).to_pandas()
     del rows
     frame["dump"] = np.array([d[0].sha256 for d in dumps], dtype=object)[which]
+    frame["session"] = node_of_row + first_session  # each row's Session node id (keys are not looked up)
     unique = frame[last].reset_index(drop=True)
 
     # Subscribers with their usage summary (the aggregates of graph/writes.py usage_summaries).
@@ -327,7 +437,7 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
                                                    "sessions": pa.int64(), "applications": pa.list_(pa.string())},
                                 ("first_seen", "last_seen"))
     node_file(sub.label, header, table)
-    rel_file("HAD", *_rel_table("HAD", unique["msisdn"], unique["session_key"]))
+    rel_file("HAD", *_rel_table("HAD", unique["msisdn"], NodeRef(unique["session"].to_numpy())))
 
     # Applications and cells: the latest non-empty value of each property in load order.
     appn = NODE_BY_LABEL["Application"]
@@ -344,12 +454,12 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     _cells(cell_rows, case, node_file)
 
     # Each row's dump and application, cell (a session shared by dumps: one of each per distinct pair).
-    contains = frame[["dump", "session_key"]].drop_duplicates()
-    rel_file("CONTAINS", *_rel_table("CONTAINS", contains["dump"], contains["session_key"]))
-    of_app = frame.loc[frame["app"].fillna("") != "", ["session_key", "app"]].drop_duplicates()
-    rel_file("OF_APP", *_rel_table("OF_APP", of_app["session_key"], of_app["app"]))
-    at_cell = frame.loc[frame["cell_id"].fillna("") != "", ["session_key", "cell_id"]].drop_duplicates()
-    rel_file("AT_CELL", *_rel_table("AT_CELL", at_cell["session_key"], at_cell["cell_id"]))
+    contains = frame[["dump", "session"]].drop_duplicates()
+    rel_file("CONTAINS", *_rel_table("CONTAINS", contains["dump"], NodeRef(contains["session"].to_numpy())))
+    of_app = frame.loc[frame["app"].fillna("") != "", ["session", "app"]].drop_duplicates()
+    rel_file("OF_APP", *_rel_table("OF_APP", NodeRef(of_app["session"].to_numpy()), of_app["app"]))
+    at_cell = frame.loc[frame["cell_id"].fillna("") != "", ["session", "cell_id"]].drop_duplicates()
+    rel_file("AT_CELL", *_rel_table("AT_CELL", NodeRef(at_cell["session"].to_numpy()), at_cell["cell_id"]))
     _summaries(unique, case, node_file, rel_file)
 
     # Dumps: the properties the Bolt writer's commit sets (one function for both), and who they were for.
@@ -361,8 +471,23 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     if scratch:
         # The tests' scratch marker (graph/scratch.py) stays: the database is still theirs.
         node_file(MARKER, *_marker())
+    _write_rels(out, ids, pending)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _write_rels(out: ImportFiles, ids: NodeIds, pending: list[tuple[str, list[str], pa.Table]]) -> None:
+    """The relationship files, their start and end keys replaced by node ids (``--id-type=actual``)."""
+    while pending:
+        rtype, header, table = pending.pop(0)  # each table freed once written
+        start, end = (header[i].split("(", 1)[1].rstrip(")") for i in (0, 1))
+        cols = {"s": ids.lookup(rtype, start, table.column(0)), "e": ids.lookup(rtype, end, table.column(1))}
+        rest = table.select(range(2, table.num_columns))
+        mapped = pa.table({**cols, **{f"p{i}": rest.column(i) for i in range(rest.num_columns)}})
+        stem = f"rels_{rtype}" + (f"_{sum(1 for r in out.relationships if r[0] == rtype)}"
+                                  if any(r[0] == rtype for r in out.relationships) else "")
+        h, d = _write(out.folder, stem, [":START_ID", ":END_ID", *header[2:]], mapped)
+        out.relationships.append((rtype, h, d))
 
 
 def _marker() -> tuple[list[str], pa.Table]:
@@ -487,11 +612,18 @@ def create_schema_at_once(driver: Driver, database: str | None) -> None:
         for stmt in schema_statements():
             if not stmt.startswith("CREATE"):
                 session.run(stmt).consume()  # drops of older versions' names: nothing on a new database
-        with session.begin_transaction() as tx:
-            for stmt in creates:
-                tx.run(stmt).consume()
-            tx.commit()
-        session.run("CALL db.awaitIndexes(600)").consume()
+        try:
+            with session.begin_transaction() as tx:
+                for stmt in creates:
+                    tx.run(stmt).consume()
+                tx.commit()
+            session.run("CALL db.awaitIndexes(600)").consume()
+        except Neo4jError as exc:
+            # With integer node ids the importer no longer refuses a key given twice (graph/bulk.py NodeIds
+            # checks the files it writes): a uniqueness constraint is then what refuses the database.
+            reason = " ".join(str(exc.message).split())  # Neo4j's message spans lines: one line of output
+            raise GraphError(f"the imported database breaks the graph's schema: {reason}",
+                             "the database was left as it was and the server restarted on it") from exc
 
 
 def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) -> dict[str, float]:
@@ -686,7 +818,7 @@ def empty_scratch(uri: str, script: Path, connect: Callable[[], Driver], databas
                          "an import", "wipe it with cdrnet.graph.scratch.wipe, which refuses data it did not create")
     files = ImportFiles(Path(work or home / "import") / f"cdrnet-empty-{os.getpid()}")
     files.folder.mkdir(parents=True, exist_ok=True)
-    h, d = _write(files.folder, f"nodes_{MARKER}", *_marker())
+    h, d = _write(files.folder, f"nodes_{MARKER}", *NodeIds().assign(MARKER, *_marker()))
     files.nodes.append((MARKER, h, d))
     steps: dict[str, float] = {}
 

@@ -7,13 +7,16 @@ against the general one on generated values, including nulls, line breaks and no
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cdrnet.graph.bulk import ISO_UTC, _has_newline, _iso, _iso_text, _text
+from cdrnet.errors import GraphError
+from cdrnet.graph.bulk import ISO_UTC, NodeIds, NodeRef, _has_newline, _iso, _iso_text, _last_rows, _rel_table, _text
 
 #: No deadline, as everywhere else in the suite: these take a few ms, but hypothesis' default 200 ms
 #: deadline fails a run (DeadlineExceeded or "unreliable test timings") whenever a loaded CI machine
@@ -71,3 +74,59 @@ def test_text_of_arrow_strings_is_astype_str(values):
 def test_text_of_other_keys_is_astype_str():
     for s in (pd.Series([1, 22, 333]), pd.Series(["a", "b"], dtype=object)):
         assert _text(s).to_pylist() == list(s.astype(str).to_numpy(dtype=object))
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "é", ""]), st.text(max_size=3)), max_size=60),
+       st.integers(min_value=0, max_value=5))
+@NO_DEADLINE
+def test_last_rows_are_pandas_last_duplicates_and_each_rows_node(values, cut):
+    """The sessions' node rows are those pandas keeps with ``keep='last'`` (what the Bolt writer's MERGE
+    leaves), and each row's node position points at the node row holding its key (nulls one key)."""
+    arr = pa.array(values, pa.string())
+    keys = pa.chunked_array([arr[:cut], arr[cut:]]) if cut <= len(values) else arr
+    last, node = _last_rows(keys)
+    want = ~pd.Series(values, dtype=object).duplicated(keep="last").to_numpy()
+    assert last.tolist() == want.tolist()
+    nodes = [v for v, keep in zip(values, last, strict=True) if keep]
+    assert [nodes[i] for i in node] == values
+    assert node.dtype == np.int64
+
+
+@given(st.lists(st.lists(st.text(min_size=1, max_size=4), unique=True, max_size=8), min_size=1, max_size=4))
+@NO_DEADLINE
+def test_node_ids_number_every_file_and_find_keys_by_label(labels):
+    """Ids run from 0 over every node file; a key is found in its own label only; the key stays a
+    string property and an unnamed ID (the scratch marker) none."""
+    ids = NodeIds()
+    start = 0
+    for i, keys in enumerate(labels):
+        header, table = ids.assign(f"L{i}", [f"k:ID(L{i})", "case"], pa.table({"k": keys, "case": ["x"] * len(keys)}))
+        assert header == [":ID", "k:string", "case"]
+        assert table.column(0).to_pylist() == list(range(start, start + len(keys)))
+        assert table.column(1).to_pylist() == keys
+        start += len(keys)
+    for i, keys in enumerate(labels):
+        first = sum(len(k) for k in labels[:i])
+        assert ids.lookup("R", f"L{i}", pa.array(keys[::-1], pa.string())).to_pylist() == \
+            list(range(first, first + len(keys)))[::-1]
+    header, table = ids.assign("M", [":ID(M)", "id:long"], pa.table({"k": ["scratch"], "id": [1]}))
+    assert header == [":ID", "id:long"] and table.column_names == ["id", "id"] and table.column(0)[0].as_py() == start
+
+
+def test_node_ids_refuse_a_relationship_to_a_key_no_node_file_holds():
+    ids = NodeIds()
+    ids.assign("Cell", ["cell_id:ID(Cell)"], pa.table({"k": ["c1", "c2"]}))
+    assert ids.lookup("AT_CELL", "Cell", pa.array(["c2", "c1", "c2"])).to_pylist() == [1, 0, 1]
+    with pytest.raises(GraphError, match="the AT_CELL relationships of the import files name Cell 'c3', which no"):
+        ids.lookup("AT_CELL", "Cell", pa.array(["c1", "c3"]))
+    with pytest.raises(GraphError, match="name Session 'c1'"):
+        ids.lookup("HAD", "Session", pa.array(["c1"]))
+
+
+def test_node_refs_pass_as_ids_and_keys_as_text():
+    """Sessions' ends come as node ids (int64, not looked up); every other end as its key's text."""
+    header, table = _rel_table("HAD", pd.Series(["9170", "9171"]), NodeRef(np.array([4, 2])))
+    assert header == [":START_ID(Subscriber)", ":END_ID(Session)"]
+    assert table.column(0).type == pa.string() and table.column(1).type == pa.int64()
+    ids = NodeIds()
+    assert ids.lookup("HAD", "Session", table.column(1)).to_pylist() == [4, 2]

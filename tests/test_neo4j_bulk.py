@@ -220,7 +220,9 @@ def test_files_only_needs_no_server(tmp_path, capsys, monkeypatch):
     header = (tmp_path / "files" / "nodes_Session.header.csv").read_text().strip().split(",")
     from cdrnet.graph.model import SESSION
 
-    assert [h.split(":")[0] for h in header] == [SESSION.key, "case", *SESSION.properties, "start", "end"]
+    # Integer node ids (the importer's --id-type=actual): the key is a plain string property.
+    assert "--id-type=actual" in args and header[:2] == [":ID", f"{SESSION.key}:string"]
+    assert [h.split(":")[0] for h in header[1:]] == [SESSION.key, "case", *SESSION.properties, "start", "end"]
     # Without --neo4j and without --files-only there is nothing to import into.
     code, _, err = run_cli(capsys, "-w", "ws", "neo4j-import")
     assert code == 1
@@ -228,8 +230,10 @@ def test_files_only_needs_no_server(tmp_path, capsys, monkeypatch):
 
 
 def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, capsys, monkeypatch):
-    """The importer fails (a Session id twice in its node file): the CLI prints one line with the
-    importer's reason and exits 1, and the server restarts on the database it held, untouched."""
+    """The new database breaks the schema (a session key twice in the Session file, under two node
+    ids: the importer, given integer ids, no longer looks at keys, the key constraint created after it
+    refuses them): the CLI prints one line with the reason and exits 1, and the server restarts on the
+    database it held, untouched."""
     import cdrnet.graph.bulk as bulk
     from cdrnet.graph.importer import ASIDE, STAGING, Swap, home_of
 
@@ -248,10 +252,10 @@ def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, 
     def corrupt(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the library's own signature
         files = write_files(*args, **kwargs)
         data = next(d for label, _, d in files.nodes if label == "Session")
-        first = data.read_text(encoding="utf-8").splitlines()[0]
-        duplicated.append(first.split(",")[0].strip('"'))
+        _, rest = data.read_text(encoding="utf-8").splitlines()[0].split(",", 1)
+        duplicated.append(rest.split(",")[0].strip('"'))
         with data.open("a", encoding="utf-8") as f:
-            f.write(first + "\n")
+            f.write(f"{sum(files.node_counts.values())},{rest}\n")  # the next free node id, the same key
         return files
 
     monkeypatch.setattr(bulk, "write_import_files", corrupt)
@@ -260,10 +264,9 @@ def test_a_failed_import_leaves_the_database_as_it_was(graph, driver, tmp_path, 
     err = err_text.splitlines()
     home = home_of(script)
     assert code == 1
-    assert err[0] == (f"error: neo4j-admin database import failed (exit 70): Id '{duplicated[0]}' is defined "
-                      f"more than once in group 'Session'")
-    assert err[1] == (f"hint: the database was left as it was and the server restarted on it; the importer's "
-                      f"output is in {home / 'logs' / 'cdrnet-import.log'}")
+    assert err[0].startswith("error: the imported database breaks the graph's schema: "), err[0]
+    assert "Session" in err[0] and f"'{duplicated[0]}'" in err[0], err[0]
+    assert err[1] == "hint: the database was left as it was and the server restarted on it"
     assert len(err) == 2
     # The server answers again, on the database it held: every node and relationship as before.
     driver.close()
