@@ -55,13 +55,20 @@ def connect_or_skip():
     from cdrnet.errors import GraphError
     from cdrnet.graph.connection import connect
 
-    hold_server(URI)
     try:
-        return connect(URI, "neo4j", PASSWORD)
+        driver = connect(URI, "neo4j", PASSWORD)
     except GraphError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Neo4j must run in CI (scripts/test starts it): {exc}")
         pytest.skip(f"no local Neo4j at {URI} ({exc}); start it with scripts/neo4j-local start")
+    # Held once the server answers (connecting reads nothing, writes nothing): without a server there
+    # is nothing to guard, and a run beside another one skips as it would alone.
+    try:
+        hold_server(URI)
+    except BaseException:
+        driver.close()
+        raise
+    return driver
 
 
 def wipe(driver) -> None:

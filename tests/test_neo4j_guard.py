@@ -8,15 +8,22 @@ import uuid
 
 import pytest
 
+import tests.neo4j_fixtures as fixtures
 from tests.neo4j_fixtures import _HELD, hold_server, lock_path
 
 
-def test_a_second_run_on_the_same_server_fails_naming_the_first() -> None:
-    uri = f"bolt://127.0.0.1:1/{uuid.uuid4().hex}"  # a server of its own: no real run is disturbed
+def _hold_elsewhere(uri: str) -> subprocess.Popen:
+    """Another test run (a process) holding ``uri``, until its stdin closes."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from tests.neo4j_fixtures import hold_server; "
          f"hold_server({uri!r}); print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return holder
+
+
+def test_a_second_run_on_the_same_server_fails_naming_the_first() -> None:
+    uri = f"bolt://127.0.0.1:1/{uuid.uuid4().hex}"  # a server of its own: no real run is disturbed
+    holder = _hold_elsewhere(uri)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(pytest.fail.Exception) as failed:
@@ -31,3 +38,20 @@ def test_a_second_run_on_the_same_server_fails_naming_the_first() -> None:
     finally:
         _HELD.pop(uri).close()
         lock_path(uri).unlink()
+
+
+def test_no_server_still_skips_while_another_run_holds_the_uri(monkeypatch) -> None:
+    """With no Neo4j at the URI there is nothing to guard: a second run skips the Neo4j tests as one
+    run alone does (found by review: the lock was taken before connecting, so two plain ``pytest``
+    runs on a machine without Neo4j failed each other's Neo4j tests, naming a server that is not there)."""
+    uri = "bolt://127.0.0.1:1"  # nothing listens on port 1
+    monkeypatch.setattr(fixtures, "URI", uri)
+    monkeypatch.delenv("CI", raising=False)
+    holder = _hold_elsewhere(uri)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(pytest.skip.Exception, match="no local Neo4j at bolt://127.0.0.1:1"):
+            fixtures.connect_or_skip()
+        assert uri not in _HELD
+    finally:
+        holder.communicate("")
