@@ -8,11 +8,16 @@ on the 400-dump case (docs/benchmarks.md, "The cycle collector and the memory po
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: The cycle collector's first threshold while dumps are parsed (CPython's default is 700).
 GC_YOUNG_THRESHOLD = 50_000
+
+_lock = threading.Lock()
+_active = 0  # runs inside fewer_collections now
+_saved: tuple[int, int, int] = gc.get_threshold()  # the threshold the first of them found
 
 
 @contextmanager
@@ -26,15 +31,25 @@ def fewer_collections() -> Iterator[None]:
     modules, the caller's) are frozen out of the collector's passes and handed back on exit, as
     is the threshold; a dump's frames are still freed when it is committed
     (:func:`collect_dump_garbage`), so memory stays bounded as before.
+
+    Runs that overlap (two threads of a notebook ingesting two workspaces) share the settings:
+    the first to start sets them and the last to end hands them back.
     """
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *old[1:])
+    global _active, _saved
+    with _lock:
+        if _active == 0:
+            _saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *_saved[1:])
+        _active += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                gc.set_threshold(*_saved)
+                gc.unfreeze()
 
 
 def collect_dump_garbage() -> None:

@@ -73,3 +73,35 @@ def test_worker_processes_start_with_the_settings() -> None:
         threshold, frozen = pool.submit(_worker_threshold).result(timeout=120)
     assert threshold == collector.GC_YOUNG_THRESHOLD
     assert frozen > 0
+
+
+def test_overlapping_runs_hand_the_settings_back_once_the_last_ends() -> None:
+    """Two runs in two threads, ending in the order they started: the first's end must not hand
+    the threshold back while the second still parses, and the second's end must."""
+    import threading
+
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, int] = {}
+
+    def first() -> None:
+        with collector.fewer_collections():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with collector.fewer_collections():
+            second_in.set()
+            first_out.wait(10)
+            seen["after the first ended"] = _threshold()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == {"after the first ended": collector.GC_YOUNG_THRESHOLD}
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen_before
