@@ -33,7 +33,12 @@ def hold_server(uri: str) -> IO[str]:
     if uri in _HELD:
         return _HELD[uri]
     path = lock_path(uri)
-    fh = open(path, "a+")  # noqa: SIM115 - held for the whole test run
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - held for the whole test run
+    except OSError as exc:  # another user's run made it (temp folders are shared)
+        pytest.fail(f"cannot take the Neo4j at {uri} for this test run: {path}: {exc.strerror}; another "
+                    "user's test run may hold it: give this run its own server (CDRNET_TEST_NEO4J_HOME, "
+                    "CDRNET_TEST_NEO4J_BOLT_PORT and CDRNET_TEST_NEO4J_HTTP_PORT)")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

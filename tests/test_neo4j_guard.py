@@ -55,3 +55,17 @@ def test_no_server_still_skips_while_another_run_holds_the_uri(monkeypatch) -> N
         assert uri not in _HELD
     finally:
         holder.communicate("")
+
+
+def test_a_lock_file_this_run_cannot_open_fails_with_one_line(tmp_path, monkeypatch) -> None:
+    """Another user's run made the lock file (shared temp folder): one clear failure, no traceback."""
+    from tests import neo4j_fixtures
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr(neo4j_fixtures, "lock_path", lambda _uri: blocked / "lock")  # opening it fails
+    with pytest.raises(pytest.fail.Exception) as failed:
+        hold_server("bolt://127.0.0.1:1/other-user")
+    message = str(failed.value)
+    assert message.startswith("cannot take the Neo4j at bolt://127.0.0.1:1/other-user for this test run: ")
+    assert "CDRNET_TEST_NEO4J_BOLT_PORT" in message
