@@ -75,6 +75,9 @@ def test_the_dump_file_uses_the_chosen_encodings(tmp_path) -> None:
     assert "DELTA_LENGTH_BYTE_ARRAY" in encodings["session_key"]
     assert not {"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & encodings["dump_sha256"]
     assert {"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & encodings["msisdn"]
+    codecs = {meta.column(i).path_in_schema: meta.column(i).compression for i in range(meta.num_columns)}
+    assert codecs["msisdn"] == codecs["source_line"] == codecs["lat"] == "UNCOMPRESSED"
+    assert codecs["session_key"] == codecs["dump_sha256"] == codecs["cell_id"] == "ZSTD"
     back = pq.read_table(staged.tmp_parquet)
     assert back["session_key"].to_pylist() == frame["session_key"].tolist()
     assert back["source_line"].to_pylist() == list(range(2, n + 2))
