@@ -56,7 +56,16 @@ from cdrnet.loader.identifiers import (
 from cdrnet.loader.ipaddr import ip_arrays, normalise_ips
 from cdrnet.loader.layouts import Layout, normalise_header
 from cdrnet.loader.signatures import Rule, classify_arrays, classify_columns
-from cdrnet.loader.timeparse import NAT, combine, combine_arrays, parse_local, parse_local_array, to_utc
+from cdrnet.loader.timeparse import (
+    NAT,
+    UTC_SECONDS,
+    combine,
+    combine_arrays,
+    local_to_utc_seconds,
+    parse_local,
+    parse_local_array,
+    to_utc,
+)
 from cdrnet.model import SESSION_COLUMNS, SESSION_KEY_COLUMNS
 
 FOOTER = re.compile(
@@ -684,18 +693,15 @@ def _local_end(local_start: np.ndarray, local_end: np.ndarray, duration: np.ndar
 
 
 def _utc(local: list[np.ndarray], tz: str) -> list[pd.api.extensions.ExtensionArray]:
-    """:func:`to_utc` of several columns of local seconds in one pandas call (each value is converted
-    on its own, so one call over all gives each column's result).
+    """:func:`to_utc` of several columns of local seconds in one call (each value is converted on its
+    own, so one call over all gives each column's result): by one subtraction when no zone transition
+    is near the values (:func:`~cdrnet.loader.timeparse.local_to_utc_seconds`), else by pandas.
 
     A column without any time (the allocation's start and end in most layouts: ~40 % of the values
     on the 400-dump case) is not converted: NaT stays NaT, so it is built as NaT directly."""
     timed = [bool((part != NAT).any()) for part in local]
     parts = [part for part, has in zip(local, timed, strict=True) if has]
-    utc = None
-    if parts:
-        both = np.concatenate(parts).view("datetime64[s]")
-        first = np.ones(len(both), dtype=bool)
-        utc = pd.array(both).tz_localize(tz, ambiguous=first, nonexistent="shift_forward").tz_convert("UTC")
+    utc = local_to_utc_seconds(np.concatenate(parts), tz) if parts else None
     out, at = [], 0
     for part, has in zip(local, timed, strict=True):
         if has:
@@ -708,7 +714,7 @@ def _utc(local: list[np.ndarray], tz: str) -> list[pd.api.extensions.ExtensionAr
 
 
 #: The dtype ``tz_convert("UTC")`` gives a seconds column (for columns built without converting).
-_UTC_SECONDS = pd.array(np.zeros(0, dtype="datetime64[s]")).tz_localize("UTC").dtype
+_UTC_SECONDS = UTC_SECONDS
 
 
 def _seconds_of(utc: pd.api.extensions.ExtensionArray) -> np.ndarray:
