@@ -142,17 +142,21 @@ def local_to_utc_seconds(local: np.ndarray, tz: str) -> pd.api.extensions.Extens
     it. tests/test_fixedtime.py compares the two on zones with daylight saving, at their edges.
     """
     timed = local != NAT
+    filled = int(np.count_nonzero(timed))
+    every = filled == len(local)
     offset = None
-    if timed.any():
-        values = local[timed]
-        offset = steady_offset(tz, int(values.min()), int(values.max()))
+    if filled:
+        lo = int(local.min() if every else np.min(local, where=timed, initial=np.iinfo(np.int64).max))
+        offset = steady_offset(tz, lo, int(local.max()))
     elif len(local):
         offset = 0
     if offset is None:
         first = np.ones(len(local), dtype=bool)
         return (pd.array(local.view("datetime64[s]")).tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
                 .tz_convert("UTC"))
-    utc = np.where(timed, local - offset, NAT) if offset else local.copy()
+    utc = local - offset
+    if not every:
+        np.putmask(utc, ~timed, NAT)
     return pd.array(utc.view("datetime64[s]"), dtype=UTC_SECONDS)
 
 
