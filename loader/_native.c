@@ -555,6 +555,10 @@ static const char MONTH_NAMES[12][3] = {{'j', 'a', 'n'}, {'f', 'e', 'b'}, {'m', 
                                         {'m', 'a', 'y'}, {'j', 'u', 'n'}, {'j', 'u', 'l'}, {'a', 'u', 'g'},
                                         {'s', 'e', 'p'}, {'o', 'c', 't'}, {'n', 'o', 'v'}, {'d', 'e', 'c'}};
 
+/* DAYS_BEFORE[leap][month]: days of the year before the month's first (months 1-12; 0 and 13 unused). */
+static const int64_t DAYS_BEFORE[2][14] = {{0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365},
+                                           {0, 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366}};
+
 static PyObject *parse_fixed(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *offsets, *data, *rows_obj, *items_obj, *ys_obj, *ok_obj, *values_obj;
@@ -623,10 +627,8 @@ static PyObject *parse_fixed(PyObject *self, PyObject *args) {
         int64_t year = f[2] < 9999 ? f[2] : 9999, month = f[1] < 13 ? f[1] : 13, day = f[0];
         int leap = ((year % 4 == 0) && (year % 100 != 0)) || (year % 400 == 0);
         if (year < 1000 || day < 1 || day > DAYS_IN[leap][month] || f[4] > 23 || f[5] > 59 || f[6] > 59) continue;
-        int64_t before = 0;
-        for (int64_t mo = 1; mo < month; mo++) before += DAYS_IN[leap][mo];
         okp[i] = 1;
-        out[i] = (ystart[year] + before + (day - 1)) * 86400 + (f[4] * 3600 + f[5] * 60 + f[6]);
+        out[i] = (ystart[year] + DAYS_BEFORE[leap][month] + (day - 1)) * 86400 + (f[4] * 3600 + f[5] * 60 + f[6]);
     }
     Py_END_ALLOW_THREADS
 done:
