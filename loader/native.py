@@ -148,6 +148,20 @@ def parse_fixed(arr: pa.Array, rows: np.ndarray, items: tuple[tuple[str, int, in
     return ok, values
 
 
+def date_fields(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(status, first field, second field, year) of each value of a ``large_string`` array, as
+    ``dateorder.date_fields_pure`` reads them from the first 11 bytes; None without the kernel."""
+    if KERNEL is None or not pa.types.is_large_string(arr.type):
+        return None
+    n = len(arr)
+    status = np.empty(n, dtype=np.uint8)
+    f1, f2, y = (np.empty(n, dtype=np.int64) for _ in range(3))
+    if n:
+        offsets, data = _buffers(arr)
+        KERNEL.date_fields(offsets, data, status, f1, f2, y)
+    return status, f1, f2, y
+
+
 def take_strings(values: pa.Array, indices: np.ndarray) -> pa.Array | None:
     """``values.take(indices)`` of a null-free ``large_string`` array by int32/int64 row codes, as a
     ``large_string`` array; None without the kernel, for other input, or for a code out of range

@@ -172,14 +172,23 @@ def classify_columns(
 
 
 def classify_arrays(ver: np.ndarray, hi: np.ndarray, lo: np.ndarray, port_arr: np.ndarray, proto: pa.Array,
-                    day_arr: np.ndarray, rules: list[Rule]) -> dict[str, pa.Array]:
+                    day_arr: np.ndarray, rules: list[Rule],
+                    proto_coded: tuple[np.ndarray, list[str]] | None = None) -> dict[str, pa.Array]:
     """:func:`classify_columns` on arrays: ports as int64 (-1 where none), protocols as Arrow text,
-    days since the epoch (UTC; 0 where unknown); the labels come back as Arrow arrays."""
+    days since the epoch (UTC; 0 where unknown); the labels come back as Arrow arrays.
+
+    ``proto_coded``: the protocols already as (int64 code per row, lower-case name per code), as
+    the normaliser has them from its own protocol step; the codes need not be in order of first
+    appearance (rows are grouped by the tuple of codes, whatever their numbering). Without it the
+    text is lowered and dictionary-encoded here (three passes over every row)."""
     n = len(port_arr)
-    # Protocols by Arrow's dictionary encoding: codes in order of first appearance, as factorize.
-    encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(proto, "")))
-    proto_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    proto_uni = encoded.dictionary.to_pylist()
+    if proto_coded is not None:
+        proto_codes, proto_uni = proto_coded
+    else:
+        # Protocols by Arrow's dictionary encoding: codes in order of first appearance, as factorize.
+        encoded = pc.dictionary_encode(pc.utf8_lower(pc.fill_null(proto, "")))
+        proto_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        proto_uni = encoded.dictionary.to_pylist()
     codes, first = _factorize_rows([ver, hi, lo, port_arr, proto_codes, day_arr])
     u_ver, u_hi, u_lo = ver[first], hi[first].astype(np.uint64), lo[first].astype(np.uint64)
     u_port, u_day = port_arr[first], day_arr[first]

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import os
+import re
+import struct
+import zoneinfo
+from importlib import resources
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -111,6 +119,125 @@ def to_utc(local: pd.Series, tz: str) -> pd.Series:
     """
     first = np.ones(len(local), dtype=bool)
     return local.dt.tz_localize(tz, ambiguous=first, nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+#: ``tz_convert("UTC")``'s dtype for a seconds column.
+UTC_SECONDS = pd.array(np.zeros(0, dtype="datetime64[s]")).tz_localize("UTC").dtype
+#: A POSIX TZ string without a daylight-saving part (``IST-5:30``, ``<+04>-4``): the zone's offset
+#: after its last listed transition never changes.
+_STEADY_FOOTER = re.compile(rb"^(?:<[^>]*>|[A-Za-z]{3,})[+-]?\d{1,3}(?::\d{1,2}){0,2}$")
+#: A local time is within a day of its UTC time (offsets are under 26 hours), so a zone transition
+#: that can touch a local range lies within this margin of it.
+_MARGIN = 2 * 86400
+
+
+def local_to_utc_seconds(local: np.ndarray, tz: str) -> pd.api.extensions.ExtensionArray:
+    """:func:`to_utc` of int64 local seconds (``NAT`` for none) as a ``datetime64[s, UTC]`` array.
+
+    Why: pandas' ``tz_localize`` costs ~10 ns a value (ambiguity and gap checks against every
+    transition) and ran on every time of every block. When the zone has no transition within two
+    days of the values' range (always for a zone without daylight saving, such as Asia/Kolkata,
+    after its last change), every value is unambiguous and exists, so the result is one
+    subtraction of the one offset; otherwise, or when the zone's data cannot be read, pandas does
+    it. tests/test_fixedtime.py compares the two on zones with daylight saving, at their edges.
+    """
+    timed = local != NAT
+    filled = int(np.count_nonzero(timed))
+    every = filled == len(local)
+    offset = None
+    if filled:
+        lo = int(local.min() if every else np.min(local, where=timed, initial=np.iinfo(np.int64).max))
+        offset = steady_offset(tz, lo, int(local.max()))
+    elif len(local):
+        offset = 0
+    if offset is None:
+        first = np.ones(len(local), dtype=bool)
+        return (pd.array(local.view("datetime64[s]")).tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
+                .tz_convert("UTC"))
+    utc = local - offset
+    if not every:
+        np.putmask(utc, ~timed, NAT)
+    return pd.array(utc.view("datetime64[s]"), dtype=UTC_SECONDS)
+
+
+def steady_offset(tz: str, lo: int, hi: int) -> int | None:
+    """The zone's one UTC offset (seconds) for local times ``lo``..``hi`` (epoch seconds read as
+    local), or None when a transition may fall within two days of that range, or the zone's data
+    cannot be read as zoneinfo reads it."""
+    table = _zone_table(tz)
+    if table is None or lo < -(2**62) or hi > 2**62:
+        return None
+    trans, offsets, steady = table
+    k = int(np.searchsorted(trans, lo - _MARGIN, side="right"))  # transitions at or before the range
+    if int(np.searchsorted(trans, hi + _MARGIN, side="right")) != k:
+        return None
+    if k == len(trans) and not steady:
+        return None  # past the listed transitions, a daylight-saving rule decides
+    return _checked(tz, int(offsets[k]), lo, hi)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked(tz: str, offset: int, lo: int, hi: int) -> int | None:
+    """``offset`` if zoneinfo (pandas' source of zones) gives it at both ends of the range: the
+    table read here then is the one pandas converts with."""
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+        ends = [dt.datetime(1970, 1, 1) + dt.timedelta(seconds=t) for t in (lo, hi)]
+        seen = {zone.utcoffset(t) for t in ends}
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OverflowError, OSError):
+        return None
+    return offset if seen == {dt.timedelta(seconds=offset)} else None
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_table(tz: str) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(transition times in UTC seconds, the offset in force before the first and after each one,
+    whether the TZ string that rules after the last one has no daylight saving) from the zone's
+    TZif file (RFC 8536), found where zoneinfo finds it; None when it cannot be read so."""
+    data = _tzif_bytes(tz)
+    if data is None or len(data) < 44 or data[:4] != b"TZif" or data[4:5] not in (b"2", b"3", b"4"):
+        return None
+    try:
+        isut, isstd, leap, timecnt, typecnt, charcnt = struct.unpack(">6l", data[20:44])
+        at = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut  # past the 32-bit data
+        if data[at : at + 4] != b"TZif":
+            return None
+        isut, isstd, leap, timecnt, typecnt, charcnt = struct.unpack(">6l", data[at + 20 : at + 44])
+        at += 44
+        if leap or not typecnt:
+            return None  # leap-second ("right/") zones: not what pandas counts
+        trans = np.frombuffer(data, dtype=">i8", count=timecnt, offset=at).astype(np.int64)
+        kinds = np.frombuffer(data, dtype=np.uint8, count=timecnt, offset=at + 8 * timecnt)
+        at += 9 * timecnt
+        utoff = np.array([struct.unpack(">l", data[at + 6 * i : at + 6 * i + 4])[0] for i in range(typecnt)],
+                         dtype=np.int64)
+        at += typecnt * 6 + charcnt + isstd + isut
+        footer = data[at:].strip(b"\n")
+    except (struct.error, ValueError):
+        return None
+    if (len(trans) and (np.diff(trans) <= 0).any()) or (kinds >= typecnt).any():
+        return None
+    offsets = np.concatenate([utoff[:1], utoff[kinds]])  # type 0 rules before the first transition
+    return trans, offsets, bool(_STEADY_FOOTER.match(footer))
+
+
+def _tzif_bytes(tz: str) -> bytes | None:
+    """The zone's TZif file as ``zoneinfo.ZoneInfo`` looks it up: each TZPATH entry, then tzdata."""
+    if not tz or tz.startswith(("/", ".")) or ".." in tz.split("/") or "\0" in tz:
+        return None
+    for root in zoneinfo.TZPATH:
+        path = os.path.join(root, tz)
+        if os.path.isfile(path):
+            try:
+                with open(path, "rb") as fh:
+                    return fh.read()
+            except OSError:
+                return None
+    try:
+        *package, name = ("tzdata.zoneinfo/" + tz).split("/")
+        return resources.files(".".join(package)).joinpath(name).read_bytes()
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 def combine(date: pd.Series, time: pd.Series) -> pd.Series:

@@ -423,3 +423,31 @@ def test_count_byte_past_one_run_of_lanes() -> None:
 
 def test_count_byte_without_kernel_is_bytes_count(pure) -> None:
     assert native.count_byte(b"a\nb\n\n", 10) == 3
+
+
+DATE_BYTES = st.text(alphabet="0123456789/-.: Tx\u00e9\t\x00", max_size=14)
+#: A date's shape with any byte at each place: the read/regex/no-match edges are one byte apart.
+DATE_SHAPED = st.builds(lambda parts: "".join(parts), st.tuples(
+    *[st.sampled_from(list("0123456789") + extra) for extra in (
+        [" ", "x"], ["/", ""], ["/", "-", ".", "1"], ["1", "-"], ["7"], ["-", "/", ".", "x"], ["2"], ["0", "/"],
+        ["2"], ["3", ""], ["", "1", " ", "x", "\u00e9"])]))
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.one_of(DATE_BYTES, DATE_SHAPED, st.sampled_from(["17/07/2023 10:11:12", "07-17-2023", "1/2/2023",
+                                                        " 01/02/2023", "01.02.23", "17-Jul-2023", ""])),
+                max_size=40), st.integers(0, 3))
+def test_date_fields_equal_numpy_passes(values, pad):
+    """``dateorder.numeric_fields``' byte reading by the kernel: each value's status (read, for the
+    regex, cannot match), and for the read ones its fields, as the numpy passes give them."""
+    from cdrnet.loader.dateorder import date_fields_pure
+
+    arr = _array(values, True, pad)
+    got = native.date_fields(arr)
+    assert got is not None
+    want = date_fields_pure(arr)
+    assert np.array_equal(got[0], want[0])
+    read = want[0] == 1
+    for g, w in zip(got[1:], want[1:], strict=True):
+        assert np.array_equal(g[read], w[read])
