@@ -450,11 +450,14 @@ def _fill_times(times: pd.Series, fill: pd.Series) -> pd.Series:
     pandas 3 keeps ``times``' unit when the fill's values fit it (an end of whole seconds) and
     takes the finer unit when they do not (an end 12.5 s after a start), with a warning that
     pandas 4 will raise instead: a dump would then fail. The same result, cast before filling.
+    Only the fill values that fill a gap decide the unit: an end already given keeps the column's
+    unit even when the start plus a fractional duration would not fit it (as the array path does).
     """
     if times.dtype == fill.dtype:
         return times.fillna(fill)
     coarse = fill.astype(times.dtype)
-    if bool(((coarse == fill) | fill.isna()).all()):
+    used = times.isna() & fill.notna()
+    if bool((coarse[used] == fill[used]).all()):
         return times.fillna(coarse)
     return times.astype(fill.dtype).fillna(fill)
 

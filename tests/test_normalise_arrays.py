@@ -105,6 +105,9 @@ rows = st.lists(st.one_of(st.just([]), st.lists(st.sampled_from(POOL), min_size=
        grouped=st.booleans())
 # A start read as year 3600 with a fractional duration once overflowed pandas' nanoseconds (found by this test).
 @example(layout="airtel", cells=[["", "3600", "", "12.5"]], tz="Asia/Kolkata", grouped=False)
+# An end given beside a fractional duration keeps its unit (whole seconds) on both paths (found by this test).
+@example(layout="vi", cells=[["13/07/2023 10:00:05", "13/07/2023 10:00:05", "12.5"]], tz="Asia/Kolkata",
+         grouped=False)
 def test_array_path_equals_the_pandas_path(layout: str, cells: list[list[str]], tz: str, grouped: bool) -> None:
     raw, lines, det, opts = _block(layout, cells, tz)
     groups = np.sort(np.arange(len(raw)) % 3) if grouped else None
