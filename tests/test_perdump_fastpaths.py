@@ -544,3 +544,24 @@ def test_split_keeps_utf8_check_for_invalid_text() -> None:
     assert frame["b"].tolist() == ["\ufffd", "r"] and lines.tolist() == [5, 6] and not bad
     frame, bad = parse._split_arrow(b"x,y\nq,r\n", det)
     assert frame["a"].tolist() == ["x", "q"] and not bad
+
+
+@SETTINGS
+@given(lines=st.lists(_LINE, min_size=1, max_size=25), final_newline=st.booleans(), tail=st.integers(0, 30))
+def test_padding_cut_from_the_end_equals_whole_block(lines: list[bytes], final_newline: bool, tail: int) -> None:
+    """Padding near the block's end is cut with the last lines' starts found from the end (``_TAIL_LINES``
+    lines at most): the same kept bytes as the whole block's line starts, whatever the limit."""
+    import unittest.mock
+
+    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    n, pad_at = parse._pad_lines_pure(data)
+    if not len(pad_at):
+        return
+    pad = np.zeros(n, dtype=bool)
+    pad[pad_at] = True
+    whole = parse._line_starts(data)[:n]
+    nxt = np.append(whole[1:], len(data))
+    want = b"".join(data[whole[k]:nxt[k]] for k in range(n) if not pad[k])
+    assert parse._line_starts_from(data, n, 0).tolist() == whole.tolist()
+    with unittest.mock.patch.object(parse, "_TAIL_LINES", tail):
+        assert parse._kept_lines(data, pad, n) == want
