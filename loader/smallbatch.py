@@ -81,11 +81,12 @@ def _rows_of(values: object, lo: int, hi: int) -> object:
     without its per-column pandas bookkeeping (most of splitting a batch back, ``_split``).
 
     Not copied: the look-ahead holds every dump's rows of a batch until each dump's parse takes
-    them, so copies held as much as the batch, and copying cost ~0.1-0.3 CPU s on the 400-dump
-    case (~9,300 column copies, fresh pages each). A batch's buffers now live until its last dump
-    is written, no longer: each dump's frames are collected once it is committed (the collector
-    runs then; a view kept batches alive, +100 MB, only before it did). Each dump's rows are
-    its own range, so a step that writes into its columns touches no other dump's rows.
+    them, so copies held about as much as the batch, and copying cost ~0.1-0.3 CPU s on the
+    400-dump case (~9,300 column copies, fresh pages each). A batch's buffers now live until its
+    last dump is written: +0-30 MB of peak on that case (320-330 -> 324-356 MB, docs/benchmarks.md;
+    +100 MB when views were first tried, before each dump's frames were collected at its commit).
+    Each dump's rows are its own range, so a step that writes into its columns touches no other
+    dump's rows.
     """
     if isinstance(values, pd.arrays.ArrowStringArray | pd.arrays.ArrowExtensionArray):
         return values._from_pyarrow_array(values._pa_array.slice(lo, hi - lo))  # noqa: SLF001 - same dtype
