@@ -69,32 +69,32 @@ def _reading(prep: PreparedBlock) -> tuple:
 
 def _group_rows(group: np.ndarray, n: int) -> list[np.ndarray]:
     """Each group's row positions: one range each when the rows come in group order (they do: every
-    step of the normaliser keeps its rows' order), else a mask per group.
-
-    Positions, not slices: each dump's rows are then copied out of the batch, so a dump's own
-    frame does not keep the whole batch's columns alive (a view did: +100 MB peak on 400 dumps).
-    """
+    step of the normaliser keeps its rows' order), else a mask per group."""
     if not len(group) or (np.diff(group) >= 0).all():
         bounds = np.searchsorted(group, np.arange(n + 1)).tolist()
         return [np.arange(bounds[g], bounds[g + 1]) for g in range(n)]
     return [np.flatnonzero(group == g) for g in range(n)]
 
 
-def _copied_rows(values: object, lo: int, hi: int) -> object:
-    """Rows [lo, hi) of one column's array, copied: a dump's own frame must not keep the whole
-    batch's buffers alive (a view did: +100 MB peak on 400 dumps). An Arrow column is sliced and
-    concatenated into new buffers, a numpy one copied; what ``iloc`` with positions gave, without
-    its per-column pandas bookkeeping (most of splitting a batch back, ``_split``)."""
+def _rows_of(values: object, lo: int, hi: int) -> object:
+    """Rows [lo, hi) of one column's array, as a view of the batch's: what ``iloc[lo:hi]`` gives,
+    without its per-column pandas bookkeeping (most of splitting a batch back, ``_split``).
+
+    Not copied: the look-ahead holds every dump's rows of a batch until each dump's parse takes
+    them, so copies held about as much as the batch, and copying cost ~0.1-0.3 CPU s on the
+    400-dump case (~9,300 column copies, fresh pages each). A batch's buffers now live until its
+    last dump is written: +0-30 MB of peak on that case (320-330 -> 324-356 MB, docs/benchmarks.md;
+    +100 MB when views were first tried, before each dump's frames were collected at its commit).
+    Each dump's rows are its own range, so a step that writes into its columns touches no other
+    dump's rows.
+    """
     if isinstance(values, pd.arrays.ArrowStringArray | pd.arrays.ArrowExtensionArray):
-        part = values._pa_array.slice(lo, hi - lo)  # noqa: SLF001 - the Arrow data behind the column
-        if part.num_chunks:
-            return values._from_pyarrow_array(  # noqa: SLF001 - same dtype, new buffers
-                pa.chunked_array([pa.concat_arrays(part.chunks)], type=part.type))
+        return values._from_pyarrow_array(values._pa_array.slice(lo, hi - lo))  # noqa: SLF001 - same dtype
     if isinstance(values, pd.arrays.NumpyExtensionArray):
-        return values.to_numpy()[lo:hi].copy()
+        return values.to_numpy()[lo:hi]
     if isinstance(values, np.ndarray):
-        return values[lo:hi].copy()
-    return values.take(np.arange(lo, hi))  # type: ignore[attr-defined] - any other extension array
+        return values[lo:hi]
+    return values[lo:hi]  # type: ignore[index] - any other extension array: its own slice
 
 
 def _constant_text(value: str, n: int, like: object) -> object:
@@ -108,14 +108,14 @@ def _constant_text(value: str, n: int, like: object) -> object:
 
 
 def _own_rows(sessions: pd.DataFrame, lo: int, hi: int, offset: int, sha: str, lines: np.ndarray) -> pd.DataFrame:
-    """One dump's rows [lo, hi) of a batch's sessions, as ``sessions.iloc[lo:hi]`` copied, with
+    """One dump's rows [lo, hi) of a batch's sessions, as ``sessions.iloc[lo:hi]``, with
     ``dump_sha256`` and ``source_line`` set as ``assign`` sets them, and the index less ``offset``
-    (each dump's own row positions). The two replaced columns are not copied out of the batch first
-    (``dump_sha256`` is its widest column: 64 bytes a row)."""
+    (each dump's own row positions). ``dump_sha256`` is built per dump (Arrow's ``repeat``), not
+    taken from the batch's ``""``."""
     index = sessions.index[lo:hi] - offset
     columns = sessions.columns
     at_sha, at_line = columns.get_loc("dump_sha256"), columns.get_loc("source_line")
-    arrays = [None if k in (at_sha, at_line) else _copied_rows(values, lo, hi)
+    arrays = [None if k in (at_sha, at_line) else _rows_of(values, lo, hi)
               for k, values in enumerate(sessions._iter_column_arrays())]  # noqa: SLF001
     arrays[at_sha] = _constant_text(sha, hi - lo, sessions._get_column_array(at_sha))  # noqa: SLF001
     arrays[at_line] = lines

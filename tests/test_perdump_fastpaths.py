@@ -472,3 +472,96 @@ def test_splitter_reads_large_strings_into_the_frame_to_pandas_gives() -> None:
     assert [str(t) for t in frame.dtypes] == [str(t) for t in want.dtypes]
     assert parse._SPLIT_TYPE == pa.large_string()
     assert all(a._pa_array.type == pa.large_string() for a in frame._iter_column_arrays())
+
+
+# --- the splitter's UTF-8 check ---------------------------------------------------------------------
+
+_CELL_BYTES = st.lists(st.sampled_from([b"a", b"7", b",", b";", b'"', b'""', b" ", b"\n", b"\xc3\xa9", b"\xe2\x82\xac",
+                                        b"\xff", b"\xc3", b"\x01", b"\x7f"]), max_size=60).map(b"".join)
+
+
+def _split_checked(data: bytes, det: object) -> tuple[pd.DataFrame | None, list[tuple[int, str]], str]:
+    """The splitter as it was: Arrow checks every cell's UTF-8 (the reference for the ASCII skip)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad: list[tuple[int, str]] = []
+
+    def handler(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=det.columns,
+                                           block_size=max(1 << 20, len(data) + 1)),
+            parse_options=pacsv.ParseOptions(delimiter=det.delimiter, quote_char='"', double_quote=True,
+                                             newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types={c: parse._SPLIT_TYPE for c in det.columns},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException) as e:
+        return None, bad, type(e).__name__
+    return parse._frame_of(table), bad, ""
+
+
+@SETTINGS
+@given(data=_CELL_BYTES, ncols=st.integers(1, 3), delimiter=st.sampled_from([",", ";"]))
+def test_split_skips_utf8_check_only_where_it_cannot_fail(data: bytes, ncols: int, delimiter: str) -> None:
+    """``_split_arrow`` reads an all-ASCII block without Arrow's UTF-8 check and any other with it: the
+    rows, refused rows and errors are those of always checking (invalid UTF-8, quotes, blank lines,
+    control bytes), and ``split_rows`` (its Python fallback included) gives the same as before."""
+    from cdrnet.loader.detect import Detection
+
+    det = Detection(layout=None, header_line=0, columns=[f"c{k}" for k in range(ncols)], index={}, delimiter=delimiter)
+    want_frame, want_bad, want_err = _split_checked(data, det)
+    try:
+        frame, bad = parse._split_arrow(data, det)
+        err = ""
+    except Exception as e:  # noqa: BLE001 - compared with the reference's error
+        frame, bad, err = None, [], type(e).__name__
+    assert err == want_err
+    if not err:
+        assert bad == want_bad
+        pd.testing.assert_frame_equal(frame, want_frame, check_exact=True, check_index_type=True)
+        assert [a._pa_array.type for a in frame._iter_column_arrays()] == \
+            [a._pa_array.type for a in want_frame._iter_column_arrays()]
+
+
+def test_split_keeps_utf8_check_for_invalid_text() -> None:
+    """A block with invalid UTF-8 is still refused by Arrow (not stored as broken text): the Python splitter
+    reads it, replacing the bad bytes, as before; an ASCII block skips the check and reads the same."""
+    from cdrnet.loader.detect import Detection
+
+    det = Detection(layout=None, header_line=0, columns=["a", "b"], index={}, delimiter=",")
+    bad_utf8 = b"x,\xff\nq,r\n"
+    with pytest.raises(Exception, match="(?i)utf"):
+        parse._split_arrow(bad_utf8, det)
+    frame, lines, bad = parse.split_rows(bad_utf8, np.array([5, 6]), det)
+    assert frame["b"].tolist() == ["\ufffd", "r"] and lines.tolist() == [5, 6] and not bad
+    frame, bad = parse._split_arrow(b"x,y\nq,r\n", det)
+    assert frame["a"].tolist() == ["x", "q"] and not bad
+
+
+@SETTINGS
+@given(lines=st.lists(_LINE, min_size=1, max_size=25), final_newline=st.booleans(), tail=st.integers(0, 30))
+def test_padding_cut_from_the_end_equals_whole_block(lines: list[bytes], final_newline: bool, tail: int) -> None:
+    """Padding near the block's end is cut with the last lines' starts found from the end (``_TAIL_LINES``
+    lines at most): the same kept bytes as the whole block's line starts, whatever the limit."""
+    import unittest.mock
+
+    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    n, pad_at = parse._pad_lines_pure(data)
+    if not len(pad_at):
+        return
+    pad = np.zeros(n, dtype=bool)
+    pad[pad_at] = True
+    whole = parse._line_starts(data)[:n]
+    nxt = np.append(whole[1:], len(data))
+    want = b"".join(data[whole[k]:nxt[k]] for k in range(n) if not pad[k])
+    assert parse._line_starts_from(data, n, 0).tolist() == whole.tolist()
+    with unittest.mock.patch.object(parse, "_TAIL_LINES", tail):
+        assert parse._kept_lines(data, pad, n) == want
