@@ -599,24 +599,30 @@ def replaceable(driver: Driver, database: str | None) -> bool:
 
 
 def create_schema_at_once(driver: Driver, database: str | None) -> None:
-    """The schema of graph/model.py on a freshly imported database, every index in one transaction.
+    """The schema of graph/model.py on a freshly imported database: indexes, then constraints.
 
-    Indexes created in one transaction are populated by one scan of the store; created one by
-    one (GraphStore.create_schema, right for the Bolt writer's empty database) each scans the
-    imported nodes again. The statements are the same, so the schema is too.
+    Indexes created in one transaction are populated by one scan of the store, in the background once it
+    commits; created one by one (GraphStore.create_schema, right for the Bolt writer's empty database) each
+    scans the imported nodes again. A uniqueness constraint's index is populated while its own transaction
+    commits, one constraint after another, so the indexes' transaction is committed first: their population
+    (the Session ``(case, msisdn, start_s)`` index, ~2.3 server CPU s at 1M sessions) runs beside the
+    constraints' (the Session key, ~3.1 CPU s) instead of after it. The statements are the same, so the
+    schema is too. The importer builds a database with no schema but its token lookup indexes, so the
+    drops of older versions' names that GraphStore.create_schema runs first are left out (a round trip and
+    a plan each, ~1 s of a start's cold server; docs/benchmarks.md).
     """
     from cdrnet.graph.model import schema_statements
 
     creates = [s for s in schema_statements() if s.startswith("CREATE")]
+    indexes = [s for s in creates if s.startswith("CREATE INDEX")]
+    constraints = [s for s in creates if not s.startswith("CREATE INDEX")]
     with driver.session(database=database) as session:
-        for stmt in schema_statements():
-            if not stmt.startswith("CREATE"):
-                session.run(stmt).consume()  # drops of older versions' names: nothing on a new database
         try:
-            with session.begin_transaction() as tx:
-                for stmt in creates:
-                    tx.run(stmt).consume()
-                tx.commit()
+            for batch in (indexes, constraints):
+                with session.begin_transaction() as tx:
+                    for stmt in batch:
+                        tx.run(stmt).consume()
+                    tx.commit()
             session.run("CALL db.awaitIndexes(600)").consume()
         except Neo4jError as exc:
             # With integer node ids the importer no longer refuses a key given twice (graph/bulk.py NodeIds
@@ -624,6 +630,23 @@ def create_schema_at_once(driver: Driver, database: str | None) -> None:
             reason = " ".join(str(exc.message).split())  # Neo4j's message spans lines: one line of output
             raise GraphError(f"the imported database breaks the graph's schema: {reason}",
                              "the database was left as it was and the server restarted on it") from exc
+
+
+def _counts(driver: Driver, files: ImportFiles, database: str | None) -> list[tuple[tuple[str, str], int, int]]:
+    """((``nodes``|``relationships``, label or type), count in the database, count in the files) of every
+    label and type the files hold, read in one statement: each branch reads Neo4j's count store, and one
+    statement is one plan and one round trip where a statement per label and type was ~16 of a cold server's."""
+    wanted = ([(("nodes", label), want) for label, want in files.node_counts.items()]
+              + [(("relationships", rtype), want) for rtype, want in files.rel_counts.items()])
+    if not wanted:
+        return []
+    # Labels and types come from graph/model.py, never from the data; ``i`` ties each row to its entry,
+    # given after the count (beside it, it would be a grouping key: no row at all for a count of 0).
+    branches = [(f"MATCH (n:{name}) WITH count(n) AS n" if kind == "nodes"
+                 else f"MATCH ()-[r:{name}]->() WITH count(r) AS n") + f" RETURN {i} AS i, n"
+                for i, ((kind, name), _) in enumerate(wanted)]
+    got = {r["i"]: r["n"] for r in driver.execute_query(" UNION ALL ".join(branches), database_=database).records}
+    return [(what, got[i], want) for i, (what, want) in enumerate(wanted)]
 
 
 def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) -> dict[str, float]:
@@ -643,15 +666,9 @@ def finish(driver: Driver, files: ImportFiles, case: str, database: str | None) 
                              {"case": case, "keys": keys}, database_=database)
     # Which numbers are outside the case: the same statement the Bolt writer runs after each dump.
     write(driver, "subscribers_outside", {"case": case}, database)
-    for label, want in files.node_counts.items():
-        got = driver.execute_query(f"MATCH (n:{label}) RETURN count(n) AS n", database_=database).records[0]["n"]
+    for (kind, name), got, want in _counts(driver, files, database):
         if got != want:
-            raise GraphError(f"the import wrote {got} {label} nodes, the files hold {want}")
-    for rtype, want in files.rel_counts.items():
-        got = driver.execute_query(f"MATCH ()-[r:{rtype}]->() RETURN count(r) AS n",
-                                   database_=database).records[0]["n"]
-        if got != want:
-            raise GraphError(f"the import wrote {got} {rtype} relationships, the files hold {want}")
+            raise GraphError(f"the import wrote {got} {name} {kind}, the files hold {want}")
     steps["computed properties and count check"] = time.perf_counter() - t0
     return steps
 
@@ -703,8 +720,11 @@ def _import_and_swap(script: Path, home: Path, swap: Swap, files: ImportFiles, s
     try:
         stopping.result()
         swap.swap_in()
-        timed("starting the server", lambda: server_control(script, "start"))
+        # Bolt answers about 1.5 s before the web server (Browser, HTTP API) is up: the schema is built
+        # meanwhile, and the start is then waited for whole (the script's start returns once HTTP answers).
+        timed("starting the server", lambda: server_control(script, "start-bolt"))
         steps.update(after())
+        timed("waiting for the server's HTTP", lambda: server_control(script, "start"))
     except BaseException as exc:
         _restore(script, swap, exc)
         raise

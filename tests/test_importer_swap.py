@@ -116,7 +116,7 @@ def test_a_failing_rollback_does_not_hide_why_the_import_failed(tmp_path, monkey
     assert _held(swap, "neo4j") == ["old", "old"] and not swap.interrupted()
     assert _held(swap, "neo4j" + ASIDE) == [None, None]
     assert sorted(calls[:2]) == ["import (3 arguments)", "stop"]  # the server stops while the importer runs
-    assert calls[2:] == ["start", "stop", "start"]
+    assert calls[2:] == ["start-bolt", "stop", "start"]  # Bolt first (the schema is built while HTTP starts)
 
 
 def test_a_failing_restore_of_another_error_keeps_it_and_notes_why(tmp_path, monkeypatch):
@@ -140,6 +140,43 @@ def test_a_failing_restore_of_another_error_keeps_it_and_notes_why(tmp_path, mon
     assert any("starting the server failed too (neo4j-local start failed: port in use)" in n
                for n in caught.value.__notes__)
     assert _held(swap, "neo4j") == ["old", "old"] and _held(swap, STAGING) == [None, None]
+
+
+def test_the_schema_is_built_while_http_starts_and_the_start_is_then_waited_for(tmp_path, monkeypatch):
+    """After the swap the server is started up to Bolt only, ``after`` (schema, checks) runs, then the whole
+    start is waited for (HTTP) before the old folders are deleted: a server whose HTTP never comes up still
+    gets its old database back."""
+    import cdrnet.graph.bulk as bulk
+    from cdrnet.graph.bulk import ImportFiles, _import_and_swap
+
+    for http_fails in (False, True):
+        swap = _home(tmp_path / str(http_fails))
+        calls: list[str] = []
+
+        def control(script: Path, action: str, calls: list[str] = calls, fails: bool = http_fails) -> None:
+            calls.append(action)
+            if fails and action == "start" and "after" in calls and calls.count("start") == 1:
+                raise GraphError("neo4j-local: error: Neo4j did not answer on HTTP within 180 s")
+
+        def after(calls: list[str] = calls) -> dict[str, float]:
+            calls.append("after")
+            return {"constraints and indexes": 1.0}
+
+        monkeypatch.setattr(bulk, "server_control", control)
+        monkeypatch.setattr(bulk, "run_importer", lambda *_: None)
+        steps: dict[str, float] = {}
+        if http_fails:
+            with pytest.raises(GraphError, match="did not answer on HTTP"):
+                _import_and_swap(Path("neo4j-local"), swap.home, swap, ImportFiles(tmp_path / "f"), steps, after)
+            assert calls == ["stop", "start-bolt", "after", "start", "stop", "start"]
+            assert _held(swap, "neo4j") == ["old", "old"] and _held(swap, "neo4j" + ASIDE) == [None, None]
+        else:
+            _import_and_swap(Path("neo4j-local"), swap.home, swap, ImportFiles(tmp_path / "f"), steps, after)
+            assert calls == ["stop", "start-bolt", "after", "start"]
+            assert _held(swap, "neo4j") == ["new", "new"] and _held(swap, "neo4j" + ASIDE) == [None, None]
+            assert list(steps)[-3:] == ["starting the server", "constraints and indexes",
+                                        "waiting for the server's HTTP"]
+        assert not swap.interrupted()
 
 
 class Killed(BaseException):

@@ -326,3 +326,18 @@ def test_empty_scratch_refuses_a_database_without_the_marker(driver, tmp_path, m
         driver.execute_query("MATCH (n:AnalystCase {name: 'someone else'}) DELETE n")
     with fresh() as d:
         wipe(d)  # the database is the tests' again
+
+
+def test_the_count_check_reads_every_label_and_type_in_one_statement(graph, driver):
+    """The count check (graph/bulk.py ``_counts``) gives each label's and type's count as the database
+    holds it, beside what the files said, including a label the database lacks, so a short import fails."""
+    from cdrnet.graph.bulk import ImportFiles, _counts
+
+    driver.execute_query("CREATE (:Session {case: 'test-counts', session_key: 'a'})-[:HAD]->(:Cell {cell_id: 'c'}), "
+                         "(:Session {case: 'test-counts', session_key: 'b'})")
+    files = ImportFiles(Path("unused"), node_counts={"Session": 2, "Cell": 1, "Device": 1},
+                        rel_counts={"HAD": 1, "AT_CELL": 0})
+    assert _counts(driver, files, None) == [(("nodes", "Session"), 2, 2), (("nodes", "Cell"), 1, 1),
+                                            (("nodes", "Device"), 0, 1), (("relationships", "HAD"), 1, 1),
+                                            (("relationships", "AT_CELL"), 0, 0)]
+    assert _counts(driver, ImportFiles(Path("unused")), None) == []
