@@ -1,16 +1,24 @@
-"""Arrow's memory pool in a command's process: keep freed memory for the next dump.
+"""Arrow's memory pool in a command's process: keep freed memory, and no transparent huge pages.
 
-pyarrow allocates through mimalloc, which by default hands freed memory back to the system
-10 ms after it is freed and takes it again on the next dump, as fresh transparent huge pages that
-the kernel zeroes 2 MB at a time. On the 400-dump case of ``python -m bench.manydumps`` that
-zeroing was ~8 % of an ingest's CPU (``perf``). A command is a short process that parses dump
-after dump, so it keeps what it freed instead: 0.5-1.1 CPU s less on that case, run side by side
-at the same time, for ~30 MB more peak memory (300 -> 330 MB; 480-490 -> 505-520 MB on one
-1M-row file). docs/benchmarks.md, "The cycle collector and the memory pool", has the figures.
+pyarrow allocates through mimalloc (3.x in pyarrow 22+), and two of its defaults cost a command
+dearly on this kind of work (docs/benchmarks.md, "The cycle collector and the memory pool" and
+"mimalloc's transparent huge pages"):
 
-mimalloc reads the setting from its environment when pyarrow loads, so the command line sets it
-before anything imports pyarrow; the worker processes inherit it. A notebook that imports
-cdrnet keeps mimalloc's default (set ``MIMALLOC_PURGE_DELAY=-1`` before starting it to match).
+- It hands freed memory back to the system 1 s after it is freed and takes it again for the
+  next dump, fresh pages the kernel must zero. A command is a short process that parses dump
+  after dump, so it keeps what it freed (``MIMALLOC_PURGE_DELAY=-1``): 0.5-1.1 CPU s less on the
+  400-dump case of ``python -m bench.manydumps``, for ~30 MB more peak memory.
+- It asks the kernel for transparent huge pages (``allow_thp``). Where the machine grants them
+  on request only (``madvise``, Debian's and many distributions' default, with ``defrag``
+  ``madvise``), each fresh 2 MB region is zeroed whole and may first be compacted in the page
+  fault itself: ``cdrnet link`` of that case (3.0M sessions, 3 GB of tables) spent 16-24 s in the
+  kernel against 9 s in its own code, and took 10 s wall with ``MIMALLOC_ALLOW_THP=0`` against
+  25-31 s, with a lower peak (3.0 against 3.6 GB); an ingest is unchanged or a little faster.
+
+mimalloc reads both from its environment when pyarrow loads, so the command line sets them
+before anything imports pyarrow; the worker processes inherit them. A value the user set is
+kept. A notebook that imports cdrnet keeps mimalloc's defaults (set the two variables before
+starting it to match).
 """
 
 from __future__ import annotations
@@ -19,8 +27,13 @@ import os
 
 #: mimalloc's delay before freed memory goes back to the system; -1: never, while the process lives.
 PURGE_DELAY = "-1"
+#: mimalloc asks for transparent huge pages unless this is 0.
+ALLOW_THP = "0"
+#: What the commands set (unless already set) before pyarrow loads.
+POOL_SETTINGS = {"MIMALLOC_PURGE_DELAY": PURGE_DELAY, "MIMALLOC_ALLOW_THP": ALLOW_THP}
 
 
-def keep_freed_memory() -> None:
-    """Ask mimalloc to keep freed memory for this process (a value the user set is kept)."""
-    os.environ.setdefault("MIMALLOC_PURGE_DELAY", PURGE_DELAY)
+def tune_arrow_pool() -> None:
+    """Set mimalloc's options for a command's process (values the user set are kept)."""
+    for name, value in POOL_SETTINGS.items():
+        os.environ.setdefault(name, value)
