@@ -21,8 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from cdrnet.allocator import POOL_SETTINGS, tune_arrow_pool
+
+# The stages run in this process (the 10M link) measure what the commands run with: Arrow's pool
+# options are read when pyarrow loads, so they are set before numpy/pandas import it. The floors
+# run in child processes started without them (plain pyarrow, as anyone would run it).
+tune_arrow_pool()
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Run from a checkout (editable install or ``python -m bench`` at its root), a full run updates the
@@ -47,13 +54,15 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def child(code: str, extra: dict | None = None) -> tuple[float, float]:
+def child(code: str, extra: dict | None = None, plain: bool = False) -> tuple[float, float]:
     """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB).
 
-    Other keys it reports are copied into ``extra``.
+    Other keys it reports are copied into ``extra``. ``plain``: without the memory pool options
+    the commands set (a floor: pyarrow as anyone runs it); else with them, inherited from here.
     """
+    env = {k: v for k, v in os.environ.items() if k not in POOL_SETTINGS} if plain else None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT if CHECKOUT else None)
+                         cwd=ROOT if CHECKOUT else None, env=env)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     if extra is not None:
         extra.update(data)
@@ -161,7 +170,7 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
                 cpu[label].append(info["cpu_s"])
                 rss[label] = max(rss[label], r)
             info = {}
-            t, r = child(PARSE_FLOOR.format(path=str(path)), info)
+            t, r = child(PARSE_FLOOR.format(path=str(path)), info, plain=True)
             times["floor"].append(t)
             cpu["floor"].append(info["cpu_s"])
             rss["floor"] = max(rss["floor"], r)
