@@ -163,7 +163,9 @@ def local_to_utc_seconds(local: np.ndarray, tz: str) -> pd.api.extensions.Extens
 def steady_offset(tz: str, lo: int, hi: int) -> int | None:
     """The zone's one UTC offset (seconds) for local times ``lo``..``hi`` (epoch seconds read as
     local), or None when a transition may fall within two days of that range, or the zone's data
-    cannot be read as zoneinfo reads it."""
+    cannot be read as zoneinfo reads it, or pandas converts with other zone data than zoneinfo's."""
+    if not pandas_uses_zoneinfo(tz):
+        return None
     table = _zone_table(tz)
     if table is None or lo < -(2**62) or hi > 2**62:
         return None
@@ -174,6 +176,27 @@ def steady_offset(tz: str, lo: int, hi: int) -> int | None:
     if k == len(trans) and not steady:
         return None  # past the listed transitions, a daylight-saving rule decides
     return _checked(tz, int(offsets[k]), lo, hi)
+
+
+@functools.lru_cache(maxsize=64)
+def pandas_uses_zoneinfo(tz: str) -> bool:
+    """Does pandas convert ``tz`` with zoneinfo (the system's zone files, read here too)?
+
+    pandas 3 does; pandas 2 (which the package allows) converts a zone name with pytz and pytz's
+    own copy of the zone database, whose rules can differ from the system's (19 zones differed
+    here for late 2026, e.g. America/Vancouver one hour): the subtraction must then not be used,
+    or one dump's blocks would get times from two databases.
+    """
+    try:
+        zone = _pandas_zone(tz)
+    except Exception:  # noqa: BLE001 - pandas' own path then raises its error for the zone
+        return False
+    return isinstance(zone, zoneinfo.ZoneInfo)
+
+
+def _pandas_zone(tz: str) -> object:
+    """The zone object pandas attaches for ``tz``."""
+    return pd.Timestamp(0).tz_localize(tz).tzinfo
 
 
 @functools.lru_cache(maxsize=256)

@@ -104,3 +104,30 @@ def test_a_whole_year_past_the_listed_transitions() -> None:
             local = np.arange(lo, lo + 366 * DAY, 3 * 3600 + 17, dtype=np.int64)
             got, want = local_to_utc_seconds(local, tz), _reference(local, tz)
             assert np.array_equal(np.asarray(got.asi8), np.asarray(want.asi8)), (tz, year)
+
+
+def test_no_subtraction_when_pandas_converts_with_other_zone_data(monkeypatch) -> None:
+    """pandas 2 converts a zone name with pytz's own zone database, whose rules can differ from the
+    system's files read here (America/Vancouver in late 2026): the subtraction is then not used."""
+    from cdrnet.loader import timeparse
+
+    lo = int(pd.Timestamp("2023-07-13").timestamp())
+    timeparse.pandas_uses_zoneinfo.cache_clear()
+    assert timeparse.pandas_uses_zoneinfo("Asia/Kolkata") is (pd.__version__ >= "3")
+    assert (steady_offset("Asia/Kolkata", lo, lo + 3600) == 19800) is (pd.__version__ >= "3")
+
+    class PytzLike:  # what pandas 2 attaches: not a zoneinfo.ZoneInfo
+        pass
+
+    monkeypatch.setattr(timeparse, "_pandas_zone", lambda _tz: PytzLike())
+    timeparse.pandas_uses_zoneinfo.cache_clear()
+    try:
+        assert steady_offset("Asia/Kolkata", lo, lo + 3600) is None
+        local = np.array([lo, lo + 60, NAT], dtype=np.int64)
+        got = local_to_utc_seconds(local, "Asia/Kolkata")  # pandas' own conversion, same times here
+        assert list(got[:2]) == [pd.Timestamp(lo - 19800, unit="s", tz="UTC"),
+                                 pd.Timestamp(lo + 60 - 19800, unit="s", tz="UTC")]
+        assert pd.isna(got[2])
+    finally:
+        monkeypatch.undo()
+        timeparse.pandas_uses_zoneinfo.cache_clear()
