@@ -76,9 +76,10 @@ def fake_home(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _archive(env: dict[str, str], home: Path) -> Path:
-    """The archive's path as the script names it (version and java binary)."""
-    java_id = subprocess.run(["bash", "-c", 'readlink -f "$(command -v java)" | cksum | cut -d" " -f1'],
-                             env=env, capture_output=True, text=True, check=True).stdout.strip()
+    """The archive's path as the script names it (version, java binary and its JDK's release file)."""
+    name = ('j=$(readlink -f "$(command -v java)"); '
+            '{ echo "$j"; cat "$(dirname "$j")/../release" 2>/dev/null || true; } | cksum | cut -d" " -f1')
+    java_id = subprocess.run(["bash", "-c", name], env=env, capture_output=True, text=True, check=True).stdout.strip()
     return home / "cds" / f"neo4j-5.26.12-{java_id}.jsa"
 
 
