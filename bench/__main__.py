@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from cdrnet.allocator import POOL_SETTINGS, tune_arrow_pool
+from cdrnet.allocator import PROCESS_SETTINGS, tune_process
 
 # The stages run in this process (the 10M link) measure what the commands run with: Arrow's pool
-# options are read when pyarrow loads, so they are set before numpy/pandas import it. The floors
+# and OpenBLAS's options are read when pyarrow and numpy load, so they are set before either loads. The floors
 # run in child processes started without them (plain pyarrow, as anyone would run it).
-tune_arrow_pool()
+tune_process()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -57,10 +57,11 @@ def median_time(fn, repeats: int) -> float:
 def child(code: str, extra: dict | None = None, plain: bool = False) -> tuple[float, float]:
     """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB).
 
-    Other keys it reports are copied into ``extra``. ``plain``: without the memory pool options
-    the commands set (a floor: pyarrow as anyone runs it); else with them, inherited from here.
+    Other keys it reports are copied into ``extra``. ``plain``: without the process options
+    the commands set (memory pool, OpenBLAS threads: a floor is pyarrow as anyone runs it); else
+    with them, inherited from here.
     """
-    env = {k: v for k, v in os.environ.items() if k not in POOL_SETTINGS} if plain else None
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_SETTINGS} if plain else None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT if CHECKOUT else None, env=env)
     data = json.loads(out.stdout.strip().splitlines()[-1])

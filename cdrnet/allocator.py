@@ -1,4 +1,5 @@
-"""Arrow's memory pool in a command's process: keep freed memory, and no transparent huge pages.
+"""A command's process: Arrow's memory pool keeps freed memory and asks for no transparent huge
+pages, and numpy's OpenBLAS starts no thread pool.
 
 pyarrow allocates through mimalloc (3.x in pyarrow 22+), and two of its defaults cost a command
 dearly on this kind of work (docs/benchmarks.md, "The cycle collector and the memory pool" and
@@ -15,10 +16,16 @@ dearly on this kind of work (docs/benchmarks.md, "The cycle collector and the me
   kernel against 9 s in its own code, and took 10 s wall with ``MIMALLOC_ALLOW_THP=0`` against
   25-31 s, with a lower peak (3.0 against 3.6 GB); an ingest is unchanged or a little faster.
 
-mimalloc reads both from its environment when pyarrow loads, so the command line sets them
-before anything imports pyarrow; the worker processes inherit them. A value the user set is
-kept. A notebook that imports cdrnet keeps mimalloc's defaults (set the two variables before
-starting it to match).
+- numpy's OpenBLAS starts a thread per core when numpy loads, and those threads spin ~0.1 CPU s
+  before they sleep, in every process that imports numpy (the command, and the fork server its
+  parsing workers come from). cdrnet does no dense algebra large enough for threads to pay (its
+  one matrix product is of the case's day sets, a few hundred rows), so the commands ask for one
+  (``OPENBLAS_NUM_THREADS=1``): 0.1 CPU s less per process, measured with ``/usr/bin/time``.
+
+mimalloc and OpenBLAS read these from the environment when pyarrow and numpy load, so the command
+line sets them before anything imports either; the worker processes inherit them. A value the
+user set is kept. A notebook that imports cdrnet keeps the libraries' defaults (set the
+variables before starting it to match).
 """
 
 from __future__ import annotations
@@ -29,11 +36,15 @@ import os
 PURGE_DELAY = "-1"
 #: mimalloc asks for transparent huge pages unless this is 0.
 ALLOW_THP = "0"
-#: What the commands set (unless already set) before pyarrow loads.
+#: Arrow's memory pool options (mimalloc's environment variables).
 POOL_SETTINGS = {"MIMALLOC_PURGE_DELAY": PURGE_DELAY, "MIMALLOC_ALLOW_THP": ALLOW_THP}
+#: numpy's OpenBLAS: no thread pool (one thread: the caller's).
+THREAD_SETTINGS = {"OPENBLAS_NUM_THREADS": "1"}
+#: What the commands set (unless already set) before pyarrow and numpy load.
+PROCESS_SETTINGS = {**POOL_SETTINGS, **THREAD_SETTINGS}
 
 
-def tune_arrow_pool() -> None:
-    """Set mimalloc's options for a command's process (values the user set are kept)."""
-    for name, value in POOL_SETTINGS.items():
+def tune_process() -> None:
+    """Set the libraries' options for a command's process (values the user set are kept)."""
+    for name, value in PROCESS_SETTINGS.items():
         os.environ.setdefault(name, value)

@@ -1,4 +1,5 @@
-"""The command line sets Arrow's memory pool options before pyarrow loads (cdrnet/allocator.py)."""
+"""The command line sets Arrow's memory pool and OpenBLAS's options before pyarrow and numpy load
+(cdrnet/allocator.py)."""
 
 from __future__ import annotations
 
@@ -9,32 +10,33 @@ import sys
 
 import pytest
 
-from cdrnet.allocator import POOL_SETTINGS, tune_arrow_pool
+from cdrnet.allocator import POOL_SETTINGS, PROCESS_SETTINGS, tune_process
 
 
-def test_tune_arrow_pool_sets_each_option_and_keeps_a_users(monkeypatch) -> None:
+def test_tune_process_sets_each_option_and_keeps_a_users(monkeypatch) -> None:
     assert POOL_SETTINGS == {"MIMALLOC_PURGE_DELAY": "-1", "MIMALLOC_ALLOW_THP": "0"}
     for name in POOL_SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    tune_arrow_pool()
+    tune_process()
     assert {name: os.environ[name] for name in POOL_SETTINGS} == POOL_SETTINGS
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "250")
     monkeypatch.setenv("MIMALLOC_ALLOW_THP", "1")
-    tune_arrow_pool()
+    tune_process()
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "250" and os.environ["MIMALLOC_ALLOW_THP"] == "1"
 
 
-@pytest.mark.parametrize("user", [None, {"MIMALLOC_PURGE_DELAY": "250"}, {"MIMALLOC_ALLOW_THP": "1"}])
+@pytest.mark.parametrize("user", [None, {"MIMALLOC_PURGE_DELAY": "250"}, {"MIMALLOC_ALLOW_THP": "1"},
+                                  {"OPENBLAS_NUM_THREADS": "2"}])
 def test_the_command_line_sets_them_before_pyarrow_loads(user: dict[str, str] | None) -> None:
-    """The console entry point runs a command with the options in place and pyarrow not yet
-    loaded (mimalloc reads them when pyarrow loads)."""
+    """The console entry point runs a command with the options in place and neither pyarrow nor
+    numpy loaded yet (mimalloc and OpenBLAS read them when those load)."""
     probe = (
         "import json, os, sys\n"
         "import cdrnet.cli as cli\n"
         "seen = {}\n"
         "def fake(command):\n"
-        f"    seen['env'] = {{k: os.environ.get(k) for k in {sorted(POOL_SETTINGS)!r}}}\n"
-        "    seen['pyarrow'] = 'pyarrow' in sys.modules\n"
+        f"    seen['env'] = {{k: os.environ.get(k) for k in {sorted(PROCESS_SETTINGS)!r}}}\n"
+        "    seen['pyarrow'] = 'pyarrow' in sys.modules or 'numpy' in sys.modules\n"
         "    return 0\n"
         "cli.run_guarded = fake\n"
         "try:\n"
@@ -42,10 +44,10 @@ def test_the_command_line_sets_them_before_pyarrow_loads(user: dict[str, str] | 
         "except SystemExit:\n"
         "    pass\n"
         "print(json.dumps(seen))\n")
-    env = {k: v for k, v in os.environ.items() if k not in POOL_SETTINGS}
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_SETTINGS}
     env.update(user or {})
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == {"env": {**POOL_SETTINGS, **(user or {})}, "pyarrow": False}
+    assert json.loads(out.stdout) == {"env": {**PROCESS_SETTINGS, **(user or {})}, "pyarrow": False}
 
 
 def test_mimalloc_reads_them() -> None:
@@ -68,3 +70,19 @@ def pa_major() -> int:
     import pyarrow
 
     return int(pyarrow.__version__.split(".")[0])
+
+
+def _threads_after_numpy_loads(settings: dict[str, str]) -> int:
+    probe = "import os, numpy; print(len(os.listdir('/proc/self/task')))"
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_SETTINGS}
+    env.update(settings)
+    return int(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                              check=True).stdout)
+
+
+def test_openblas_starts_no_thread_pool() -> None:
+    """numpy's OpenBLAS reads the setting when numpy loads: with it the process has one thread,
+    without it OpenBLAS starts one per core (Linux's /proc lists a process's threads)."""
+    assert _threads_after_numpy_loads(PROCESS_SETTINGS) == 1
+    if (os.cpu_count() or 1) > 1:
+        assert _threads_after_numpy_loads({}) > 1

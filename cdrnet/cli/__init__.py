@@ -112,7 +112,7 @@ def cli(ctx: click.Context, workspace: str, quiet: bool, neo4j_uri: str | None, 
 
 def main() -> None:
     """Console-script entry point."""
-    from cdrnet.allocator import tune_arrow_pool
+    from cdrnet.allocator import tune_process
 
-    tune_arrow_pool()  # before any command imports pyarrow
+    tune_process()  # before any command imports pyarrow
     sys.exit(run_guarded(cli))
