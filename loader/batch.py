@@ -20,55 +20,25 @@ the parent holds only their key hashes.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cdrnet.errors import IngestWorkerError
-from cdrnet.loader.collector import collect_dump_garbage, quiet_worker
+from cdrnet.loader.collector import collect_dump_garbage
 from cdrnet.loader.layouts import Layout
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.quality import DumpReport
 from cdrnet.loader.smallbatch import BATCH_BYTES, batchable
 from cdrnet.loader.sources import DumpSource, Refused, check_readable
+from cdrnet.loader.workers import worker_pool
 
 if TYPE_CHECKING:
     from cdrnet.store import StagingStore
-
-#: What every worker imports to parse (pandas, Arrow, the normaliser): imported once in the fork
-#: server, which the workers are forked from, not again in each worker.
-WORKER_PRELOAD = ["__main__", "cdrnet.loader.ingest", "cdrnet.workspace"]
-
-
-@contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of ``workers`` parsing processes, forked from a fork server that preloaded the loader.
-
-    Why not ``spawn`` (what ran before): each spawned worker imported pandas, Arrow and cdrnet
-    again, ~0.5 CPU s a worker on the many-dump case. Why not ``fork``: forking this process, which
-    already runs Arrow's thread pools, can deadlock the child; the fork server is a fresh,
-    single-threaded interpreter that has only imported modules. It is stopped (and waited for) when
-    the pool ends, so its CPU time and the workers' count to this process as spawned workers' did.
-    Each worker runs the cycle collector as a one-process run does (:mod:`cdrnet.loader.collector`).
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(WORKER_PRELOAD)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=quiet_worker)
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        stop = getattr(multiprocessing.forkserver._forkserver, "_stop", None)  # noqa: SLF001 - no public stop
-        if stop is not None:
-            stop()
-
 
 #: Does the ingest of one source; raises what a serial ingest raises (recorded by the caller).
 Attempt = Callable[[], DumpReport | None]

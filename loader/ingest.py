@@ -8,7 +8,6 @@ A store is anything with ``has_dump``, ``begin_dump`` (returning a writer with
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
@@ -22,8 +21,6 @@ from tqdm import tqdm
 
 from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
-from cdrnet.loader import textblocks
-from cdrnet.loader.batch import worker_pool
 from cdrnet.loader.cellsites import CellListReport, parse_cell_list, sniff_cell_list
 from cdrnet.loader.collector import collect_dump_garbage, fewer_collections
 from cdrnet.loader.dedupe import DuplicateFilter
@@ -41,6 +38,7 @@ from cdrnet.loader.sources import (
     not_a_dump_reason,
     read_errors,
 )
+from cdrnet.loader.workers import AUTO_WORKERS, BLOCKS_BYTES, auto_workers, worker_pool
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
     from cdrnet.store import DumpWriter, SessionStore, StagingStore
@@ -69,40 +67,6 @@ class IngestResult:
         return [r for r in self.loaded if r.all_rejected]
 
 
-#: ``workers`` meaning "choose from the input" (what ``cdrnet ingest`` passes when no count is named).
-AUTO_WORKERS = 0
-#: Dumps of at least this many bytes in all go to worker processes when no count is named. Measured
-#: side by side on a quiet 2-core machine (docs/benchmarks.md, "Workers chosen by the input"): two
-#: workers were ~0.4 s slower up to 32 MB (starting them costs that), even at 64 MB, and 1.2x faster
-#: at 128 MB, 1.3x at 256 MB, 1.4x on the 686 MB case.
-AUTO_WORKERS_BYTES = 128 << 20
-#: At most this many when chosen automatically: each worker holds ~300 MB.
-AUTO_WORKERS_MAX = 4
-
-
-def default_workers() -> int:
-    """Parsing processes when the user names none: CDRNET_WORKERS, else ``AUTO_WORKERS``."""
-    env = os.environ.get("CDRNET_WORKERS", "")
-    return int(env) if env.isdigit() and int(env) >= 1 else AUTO_WORKERS
-
-
-def auto_workers(dumps: int, total: int, whole_dumps: bool) -> int:
-    """How many processes parse a run when the user named no count.
-
-    Workers pay only as whole dumps each (``loader/batch.py``): a case of many dumps, large enough
-    that their start-up is repaid. One big dump stays in this process: its blocks shipped between
-    processes cost what the second core saves (docs/benchmarks.md), so a count must be asked for.
-    Not on platforms without the fork server the workers start from (Windows).
-    """
-    import multiprocessing
-
-    cores = os.cpu_count() or 1
-    if (not whole_dumps or dumps < 2 or total < AUTO_WORKERS_BYTES or cores < 2
-            or "forkserver" not in multiprocessing.get_all_start_methods()):
-        return 1
-    return min(cores, AUTO_WORKERS_MAX, dumps)
-
-
 def _chosen_workers(workers: int, dumps: list[DumpSource], store: SessionStore, replace: bool) -> int:
     """``workers`` as given, or chosen from the run's dumps when it is ``AUTO_WORKERS``."""
     if workers != AUTO_WORKERS:
@@ -119,7 +83,7 @@ def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
     Workers are not forked from this process: forking a process that already runs Arrow's
     thread pools can deadlock the child (see :func:`cdrnet.loader.batch.worker_pool`).
     """
-    if workers <= 1 or total_bytes < 2 * textblocks.BLOCK_SIZE:
+    if workers <= 1 or total_bytes < BLOCKS_BYTES:
         yield None
         return
     with worker_pool(workers) as pool:

@@ -67,7 +67,7 @@ def _worker_threshold() -> tuple[int, int]:
 
 
 def test_worker_processes_start_with_the_settings() -> None:
-    from cdrnet.loader.batch import worker_pool
+    from cdrnet.loader.workers import worker_pool
 
     with worker_pool(2) as pool:
         threshold, frozen = pool.submit(_worker_threshold).result(timeout=120)

@@ -124,7 +124,7 @@ def test_workers_chosen_by_the_input():
     """No count named: workers only for several dumps of AUTO_WORKERS_BYTES or more, parsed whole."""
     import os
 
-    from cdrnet.loader.ingest import AUTO_WORKERS_BYTES, AUTO_WORKERS_MAX, auto_workers
+    from cdrnet.loader.workers import AUTO_WORKERS_BYTES, AUTO_WORKERS_MAX, auto_workers
 
     cores = os.cpu_count() or 1
     big = AUTO_WORKERS_BYTES
@@ -141,16 +141,17 @@ def test_the_cli_without_workers_chooses_them_and_loads_the_same(case, tmp_path,
     import os
 
     import cdrnet.loader.ingest as ingest_mod
+    import cdrnet.loader.workers as workers_mod
     from tests.conftest import run_cli
 
     monkeypatch.delenv("CDRNET_WORKERS", raising=False)
-    monkeypatch.setattr(ingest_mod, "AUTO_WORKERS_BYTES", 1)
+    monkeypatch.setattr(workers_mod, "AUTO_WORKERS_BYTES", 1)
     chosen = []
     real = ingest_mod.auto_workers
     monkeypatch.setattr(ingest_mod, "auto_workers", lambda *a: chosen.append(real(*a)) or chosen[-1])
     code, _out, err = run_cli(capsys, "-w", str(tmp_path / "auto"), "ingest", str(case))
     assert code == 0, err
-    assert chosen == [min(os.cpu_count() or 1, ingest_mod.AUTO_WORKERS_MAX)]
+    assert chosen == [min(os.cpu_count() or 1, workers_mod.AUTO_WORKERS_MAX)]
     ws1, _ = _ingest(case, tmp_path / "one", 1)
     one, auto = _canonical(ws1), _canonical(Workspace(tmp_path / "auto"))
     assert json.dumps(one["reports"], sort_keys=True) == json.dumps(auto["reports"], sort_keys=True)

@@ -1,4 +1,4 @@
-"""The parsing workers' pool (loader/batch.py ``worker_pool``): forked from a fork server that
+"""The parsing workers' pool (loader/workers.py ``worker_pool``): forked from a fork server that
 preloaded the loader, and stopped with the pool so no process outlives it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import multiprocessing.forkserver
 import os
 import sys
 
-from cdrnet.loader.batch import WORKER_PRELOAD, worker_pool
+from cdrnet.loader.workers import WORKER_PRELOAD, worker_pool
 
 
 def _loaded_in_worker() -> tuple[int, bool]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from cdrnet.cli.common import AppContext, date_order_option, input_options, zone_option
-from cdrnet.csvsafe import csv_text
-from cdrnet.loader.signatures import load_signatures, table_frame
 
 
 @click.command("ingest")
@@ -42,7 +40,21 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 
     One ingest at a time per workspace: a second one is told the workspace is busy.
     """
-    from cdrnet.loader.ingest import default_workers
+    from cdrnet.loader.workers import default_workers, start_early, stop_fork_server
+
+    count = workers or default_workers()
+    # Before this process loads pandas and Arrow: the parsing workers' fork server loads them on the
+    # other core meanwhile (loader/workers.py), when the input looks like a case for workers.
+    start_early(paths, count, whole_dumps=not replace and not app.neo4j_uri)
+    try:
+        _ingest(app, paths, layout_file, tz, country_code, signatures, extra_signatures, count, replace)
+    finally:
+        stop_fork_server()
+
+
+def _ingest(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz: str, country_code: str,
+            signatures: str, extra_signatures: tuple[str, ...], workers: int, replace: bool) -> None:
+    """``cdrnet ingest`` once the workers are settled: the run, then its counts and hints."""
     from cdrnet.loader.sources import NOT_A_DUMP, SKIPPED_KINDS
 
     case = app.open()
@@ -54,7 +66,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
     def unchanged(name: str, sha: str) -> None:
         click.echo(f"{name}\n  already loaded (sha256 {sha}): nothing changed")
 
-    result = case.ingest(list(paths), layout=layout_file, signatures=signatures, workers=workers or default_workers(),
+    result = case.ingest(list(paths), layout=layout_file, signatures=signatures, workers=workers,
                          progress=not app.quiet, on_report=show, on_unchanged=unchanged, tz=tz,
                          country_code=country_code, extra_signatures=extra_signatures, date_order=date_order_option(),
                          replace=replace)
@@ -176,6 +188,9 @@ def signatures_cmd(app: AppContext, signatures: str, extra_signatures: tuple[str
       cdrnet signatures --extra-signatures our_ranges.csv --csv
       cdrnet signatures --unknown        # what the loaded case could not identify
     """
+    from cdrnet.csvsafe import csv_text
+    from cdrnet.loader.signatures import load_signatures, table_frame
+
     if unknown:
         from cdrnet.loader.signatures import unknown_destinations
 
