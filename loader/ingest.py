@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from cdrnet.errors import CdrnetError, CorruptInputError, StorageError, UnknownLayoutError
 from cdrnet.files import storage_error
+from cdrnet.loader import textblocks
 from cdrnet.loader.cellsites import CellListReport, parse_cell_list, sniff_cell_list
 from cdrnet.loader.collector import collect_dump_garbage, fewer_collections
 from cdrnet.loader.dedupe import DuplicateFilter
@@ -38,7 +39,7 @@ from cdrnet.loader.sources import (
     not_a_dump_reason,
     read_errors,
 )
-from cdrnet.loader.workers import AUTO_WORKERS, BLOCKS_BYTES, auto_workers, worker_pool
+from cdrnet.loader.workers import AUTO_WORKERS, auto_workers, worker_pool
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
     from cdrnet.store import DumpWriter, SessionStore, StagingStore
@@ -83,7 +84,7 @@ def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
     Workers are not forked from this process: forking a process that already runs Arrow's
     thread pools can deadlock the child (see :func:`cdrnet.loader.batch.worker_pool`).
     """
-    if workers <= 1 or total_bytes < BLOCKS_BYTES:
+    if workers <= 1 or total_bytes < 2 * textblocks.BLOCK_SIZE:
         yield None
         return
     with worker_pool(workers) as pool:

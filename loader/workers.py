@@ -29,7 +29,8 @@ AUTO_WORKERS_BYTES = 128 << 20
 #: At most this many when chosen automatically: each worker holds ~300 MB.
 AUTO_WORKERS_MAX = 4
 #: The smallest single input a count named by the user parses in blocks on several processes
-#: (two of ``textblocks.BLOCK_SIZE``; ``loader.ingest.parse_pool``).
+#: (two of ``textblocks.BLOCK_SIZE``, which ``loader.ingest.parse_pool`` reads; a test keeps them
+#: equal: textblocks loads numpy).
 BLOCKS_BYTES = 2 * (16 << 20)
 
 #: What every worker imports to parse (pandas, Arrow, the normaliser): imported once in the fork
