@@ -102,7 +102,7 @@ SESSION_PARQUET_OPTIONS: dict = {
 #: the columns of one value per dump. Given a dictionary, the writer stores it and its indices as
 #: they are instead of hashing every value into its own (``DictEncoderImpl::PutByteArray``), and a
 #: column found constant costs one check here, not a hash per row: on the 400-dump case writing the
-#: sessions took ~0.3 CPU s less (3.19 -> 2.89 s, docs/benchmarks.md) and ~25 MB less peak memory.
+#: sessions took 0.13-0.3 CPU s less (of 2.3-3.2, docs/benchmarks.md) and ~25 MB less peak memory.
 #: Columns of many values per dump (destinations, cells, applications) stay plain text: their
 #: dictionary would cost a hash here instead of in the writer.
 _DICTIONARY_COLUMNS = {"msisdn", "imsi", "imei", "imei14", "src_ip", "public_ip", "proto", "rat", "apn",
