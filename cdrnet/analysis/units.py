@@ -55,6 +55,27 @@ def epoch_seconds(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
+def plain_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` that are categoricals as plain text (their categories'
+    dtype: what reading the column as text gives).
+
+    ``Workspace.link`` reads repeating texts (subscribers, applications, cells, relays) as
+    categoricals; each channel turns the few columns it reads as text back into text once its
+    rows are chosen, so the code after it (and its results, down to the sort orders of
+    ``pd.factorize(sort=True)``, which a categorical takes from its categories) is the same.
+    """
+    cats = [c for c in columns if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in cats})
+
+
+def present(text: pd.Series) -> pd.Series:
+    """Rows whose text is neither missing nor empty (``text.fillna("") != ""``, which a categorical
+    without an empty category refuses)."""
+    return text.notna() & (text != "")
+
+
 def service_of(frame: pd.DataFrame) -> pd.Series:
     """The messaging service a session belongs to: its vendor when known (WhatsApp and the
     ambiguous Meta ranges are one service), else its application name."""
@@ -66,7 +87,7 @@ def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None, possi
     """Sessions of messaging applications, keyed by service (optionally only some apps; low-confidence
     labels only with ``possible``)."""
     m = frame["app_category"].isin(messaging_categories(possible))
-    out = frame[m]
+    out = plain_text(frame[m], ["msisdn", "app", "app_vendor"])
     key = service_of(out)
     if apps:
         wanted = {a.lower() for a in apps}
@@ -80,7 +101,7 @@ def call_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     port = frame["dest_port"]
     udpish = frame["proto"].isin(list(CALL_PROTOS)) | frame["proto"].isna()
     m = ((port >= CALL_PORTS[0]) & (port <= CALL_PORTS[1]) & udpish) | frame["app_category"].isin(CALL_CATEGORIES)
-    out = frame[m.fillna(False).astype(bool) & frame["dest_ip"].fillna("").ne("")]
+    out = plain_text(frame[m.fillna(False).astype(bool) & present(frame["dest_ip"])], ["msisdn", "dest_ip"])
     return out.assign(key=out["dest_ip"].astype(str) + ":" + out["dest_port"].astype("Int64").astype(str))
 
 
@@ -162,7 +183,7 @@ def cell_sessions(frame: pd.DataFrame, calls: pd.DataFrame | None = None,
     """Cell sightings keyed by cell id (co-location): sessions with a known cell and, when
     ``calls`` are given, the sightings their call records give (``call_sightings``) of the
     subscribers in ``frame``. Both carry the canonical cell key, so they join."""
-    out = frame[frame["cell_id"].fillna("") != ""]
+    out = plain_text(frame[present(frame["cell_id"])], ["msisdn", "cell_id"])
     seen = call_sightings(calls, periods)
     if len(seen):
         seen = seen[seen["msisdn"].isin(set(frame["msisdn"].unique()))]
