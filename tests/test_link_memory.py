@@ -192,3 +192,18 @@ def test_categorical_columns_give_the_same_units(seed):
         want, got = bursts(units(f), 180), bursts(units(cat), 180)
         assert len(want)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["b", "a", "c1", "c10", "c2", "", "é", "Z"])), max_size=40),
+       st.randoms(use_true_random=False))
+def test_sorted_codes_of_a_categorical_are_factorize_of_its_text(values, rnd):
+    from cdrnet.analysis.units import sorted_codes
+
+    text = pd.Series(values, dtype="str")
+    cats = sorted({v for v in values if v is not None} | {"unused"})
+    rnd.shuffle(cats)
+    codes, uniques = sorted_codes(text.astype(pd.CategoricalDtype(cats)))
+    want_codes, want_uniques = pd.factorize(text, sort=True)
+    assert np.array_equal(codes, want_codes)
+    pd.testing.assert_index_equal(uniques, want_uniques)

@@ -183,7 +183,9 @@ def cell_sessions(frame: pd.DataFrame, calls: pd.DataFrame | None = None,
     """Cell sightings keyed by cell id (co-location): sessions with a known cell and, when
     ``calls`` are given, the sightings their call records give (``call_sightings``) of the
     subscribers in ``frame``. Both carry the canonical cell key, so they join."""
-    out = plain_text(frame[present(frame["cell_id"])], ["msisdn", "cell_id"])
+    # Subscribers and cells stay categoricals (most sessions have a cell): ``bursts`` codes them
+    # in the text's order itself.
+    out = frame[present(frame["cell_id"])]
     seen = call_sightings(calls, periods)
     if len(seen):
         seen = seen[seen["msisdn"].isin(set(frame["msisdn"].unique()))]
@@ -240,8 +242,8 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     te = np.maximum(epoch_seconds(frame["end_utc"].fillna(frame["start_utc"])), t)
     # Sort on integer codes (codes of sorted uniques keep the text order); the
     # session key breaks ties, through its first 64 bits (same order as the hex text).
-    m_code, m_uni = pd.factorize(frame["msisdn"], sort=True)
-    k_code, k_uni = pd.factorize(frame["key"], sort=True)
+    m_code, m_uni = sorted_codes(frame["msisdn"])
+    k_code, k_uni = sorted_codes(frame["key"])
     order = _burst_order(m_code, k_code, t, key_hash_of(frame["session_key"]))
     m_code, k_code, t, te = m_code[order], k_code[order], t[order], te[order]
     same = (m_code[1:] == m_code[:-1]) & (k_code[1:] == k_code[:-1])
@@ -254,6 +256,22 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
                          "t": t[first], "t_end": np.maximum.reduceat(te, first),
                          "n": np.diff(np.r_[first, len(t)]),
                          "first_key": _text(frame["session_key"]).take(order[first])})
+
+
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``, for a categorical too: codes in the text's order (a
+    categorical's own factorize follows its categories' order), without turning its rows into
+    text (the cell channel's subscribers and cells are most of a case's rows)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values, sort=True)
+    codes = values.cat.codes.to_numpy().astype(np.intp)
+    used = np.zeros(len(values.cat.categories), dtype=bool)
+    used[codes[codes >= 0]] = True
+    names = values.cat.categories[used]
+    rank = names.argsort()
+    remap = np.full(len(used), -1, dtype=np.intp)
+    remap[np.flatnonzero(used)[rank]] = np.arange(len(rank), dtype=np.intp)
+    return np.where(codes >= 0, remap[codes], -1), names[rank]
 
 
 def _text(values: pd.Index | pd.Series) -> pd.api.extensions.ExtensionArray:
