@@ -207,3 +207,36 @@ def test_sorted_codes_of_a_categorical_are_factorize_of_its_text(values, rnd):
     want_codes, want_uniques = pd.factorize(text, sort=True)
     assert np.array_equal(codes, want_codes)
     pd.testing.assert_index_equal(uniques, want_uniques)
+
+
+def test_old_cell_keys_read_as_categoricals_in_todays_keys(ws, tmp_path):
+    """A file an older cdrnet wrote has its cell keys rewritten when read (``upgrade_stored_cells``),
+    as plain text: the link's read makes them a categorical again, in today's keys."""
+    from tests.conftest import SIM_ORDER
+    from tests.test_cell_key_upgrade import CELLS_TODAY, _as_older_cdrnet_wrote
+
+    s = make_sessions(8)
+    s["cell_id"] = [CELLS_TODAY[i % 3] for i in range(len(s))]
+    (tmp_path / "a.csv").write_text(render(s, "airtel"))
+    ingest(ws, tmp_path / "a.csv", date_order=SIM_ORDER)
+    today = ws.sessions()["cell_id"].tolist()
+    _as_older_cdrnet_wrote(next(iter(ws.dump_files()))[1], "cell_id")
+    got = Workspace(ws.root)._sessions(columns=LINK_COLUMNS, categorical=LINK_CATEGORICAL)["cell_id"]
+    assert isinstance(got.dtype, pd.CategoricalDtype) and got.astype(str).tolist() == today
+
+
+def test_dumps_of_different_schemas_are_aligned_as_before(overlapping, tmp_path):
+    """A dump file without a column (an older schema) is read as pandas aligned it: missing values."""
+    import shutil
+
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(overlapping.root, ws.root)
+    path = next(iter(ws.dump_files()))[1]
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["imei"]), path)
+    want = _old_sessions(ws, None, None, None, None, True)
+    assert want["imei"].isna().any()
+    pd.testing.assert_frame_equal(ws.sessions(), want, check_exact=True)
+    params = LinkParams(window_s=3600)
+    pd.testing.assert_frame_equal(ws.link(params).edges, link(ws.sessions(), params, coverage=ws.coverage()).edges,
+                                  check_exact=True)
