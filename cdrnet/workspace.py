@@ -343,6 +343,58 @@ def in_window(frame: pd.DataFrame, since: pd.Timestamp | None, until: pd.Timesta
     return keep
 
 
+def _select_sessions(frame: pd.DataFrame, since: pd.Timestamp | None, until: pd.Timestamp | None,
+                     msisdns: list[str] | None, dedupe: bool) -> pd.DataFrame:
+    """The rows of ``frame`` that :meth:`Workspace.sessions` returns, from a pandas frame."""
+    if dedupe:
+        frame = frame.drop_duplicates("session_key", keep="first")
+    keep = in_window(frame, since, until)
+    if msisdns is not None:
+        keep &= frame["msisdn"].isin(set(msisdns))
+    return frame[keep].reset_index(drop=True)
+
+
+def _session_rows(table: pa.Table, since: pd.Timestamp | None, until: pd.Timestamp | None,
+                  msisdns: list[str] | None, dedupe: bool) -> np.ndarray | None:
+    """Which rows of ``table`` :func:`_select_sessions` keeps (first of each session key, in the
+    window, of the subscribers), computed on those columns alone; None when it keeps them all."""
+    keep = first_of_each_key(table.column("session_key")) if dedupe else np.ones(table.num_rows, dtype=bool)
+    if since is not None or until is not None:
+        start = pd.DataFrame({"start_utc": table.column("start_utc").to_pandas()})
+        keep &= in_window(start, since, until).to_numpy(bool)
+    if msisdns is not None:
+        keep &= table.column("msisdn").to_pandas().isin(set(msisdns)).to_numpy(bool)
+    return None if keep.all() else keep
+
+
+def first_of_each_key(keys: pa.ChunkedArray) -> np.ndarray:
+    """Per row, whether no row before it has the same key (``~Series.duplicated(keep="first")``).
+
+    The keys' 64-bit hashes are compared first and only rows whose hash repeats are compared
+    as text: the duplicate check of every key as text (a hash table of 3M Python strings) was
+    ~0.4 GB of the link's peak on a 3M-session case, where a few keys at most repeat.
+    """
+    keep = np.ones(len(keys), dtype=bool)
+    if len(keys) < 2:
+        return keep
+    try:
+        hashes = np.concatenate([key_hash_of(chunk) for chunk in keys.chunks if len(chunk)])
+    except UnicodeEncodeError:  # not the loader's hex keys: compared as text throughout
+        return ~keys.to_pandas().duplicated(keep="first").to_numpy(bool)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return keep
+    shared = np.zeros(len(order), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    rows = np.sort(order[shared])  # every row whose hash another row has, in table order
+    texts = keys.take(pa.array(rows)).to_pandas()
+    keep[rows[texts.duplicated(keep="first").to_numpy(bool)]] = False
+    return keep
+
+
 class Workspace(SiteListsMixin):
     """A case folder: dumps/, rejects/, rejects.csv and derived outputs (a :class:`~cdrnet.store.SessionStore`)."""
 
@@ -555,11 +607,20 @@ class Workspace(SiteListsMixin):
                                      f"ingest {rep.name} again to repair it (cdrnet ingest FILE)")
             yield rep.sha256, path
 
-    def _read_parquet(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+    def _read_parquet(self, path: Path, columns: list[str] | None = None,
+                      dictionary: list[str] | None = None) -> pa.Table:
+        """One stored file's table; the columns named in ``dictionary`` come as Arrow
+        dictionaries (pandas categoricals), whatever the file's age."""
         try:
-            return upgrade_stored_cells(pq.read_table(path, columns=columns))
+            table = upgrade_stored_cells(pq.read_table(path, columns=columns, read_dictionary=dictionary))
         except (OSError, pa.ArrowInvalid) as exc:
             raise self._damaged(path, exc) from exc
+        for name in dictionary or ():
+            # An older file's cell keys are rewritten by the upgrade as plain strings.
+            at = table.schema.get_field_index(name)
+            if at >= 0 and not pa.types.is_dictionary(table.schema.field(at).type):
+                table = table.set_column(at, name, pc.dictionary_encode(table.column(at)))
+        return table
 
     def _damaged(self, path: Path, exc: Exception) -> WorkspaceError:
         if not path.exists():
@@ -649,6 +710,20 @@ class Workspace(SiteListsMixin):
                  dedupe: bool = True) -> pd.DataFrame:
         """Loaded sessions starting in [since, until) of the given subscribers; a session delivered
         by several dumps appears once (unless ``dedupe`` is False)."""
+        return self._sessions(since, until, msisdns, columns=columns, dedupe=dedupe)
+
+    def _sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+                  msisdns: list[str] | None = None, *, columns: list[str] | None = None,
+                  dedupe: bool = True, categorical: list[str] | None = None) -> pd.DataFrame:
+        """:meth:`sessions`, with the text columns named in ``categorical`` as pandas categoricals
+        (their Parquet dictionaries kept: a 64-character SHA-256 repeated on every row of a dump
+        costs a small integer a row instead of ~70 bytes).
+
+        The dumps are read into one Arrow table, the rows to keep are chosen on its few key
+        columns, and only those rows become one pandas frame, converted column by column while
+        the Arrow buffers are released (``self_destruct``): a frame per dump, their concatenation
+        and the filtered copy held the sessions three times over at the peak.
+        """
         files = [p for _, p in self.dump_files()]
         if not files:
             if self.reports():
@@ -660,14 +735,30 @@ class Workspace(SiteListsMixin):
             cols = list(dict.fromkeys([*cols, "start_utc"]))
         if cols is not None and msisdns is not None:
             cols = list(dict.fromkeys([*cols, "msisdn"]))
-        frames = [self._read_parquet(p, cols).to_pandas() for p in files]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        if dedupe:
-            frame = frame.drop_duplicates("session_key", keep="first")
-        keep = in_window(frame, since, until)
-        if msisdns is not None:
-            keep &= frame["msisdn"].isin(set(msisdns))
-        return frame[keep].reset_index(drop=True)
+        wanted = None if cols is None else set(cols)
+        dictionary = [c for c in categorical or () if wanted is None or c in wanted] or None
+        tables = [self._read_parquet(p, cols, dictionary) for p in files]
+        if len({t.schema.remove_metadata() for t in tables}) > 1:
+            # Files of different schemas (older dumps): pandas aligns them as it always did.
+            frames = [t.to_pandas() for t in tables]
+            del tables
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            del frames
+            return _select_sessions(frame, since, until, msisdns, dedupe)
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        del tables
+        keep = _session_rows(table, since, until, msisdns, dedupe)
+        # An integer column with a null anywhere was float in the frame it was filtered from.
+        floats = [n for n, c in zip(table.column_names, table.columns, strict=True)
+                  if pa.types.is_integer(c.type) and c.null_count]
+        if keep is not None:
+            table = table.filter(pa.array(keep))
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+        for name in floats:
+            if frame[name].dtype.kind in "iu":
+                frame[name] = frame[name].astype(np.float64)
+        return frame
 
     def called(self) -> pd.DataFrame:
         """Who called or texted whom (caller -> callee: calls, sms, seconds, first/last UTC), computed
@@ -686,9 +777,12 @@ class Workspace(SiteListsMixin):
 
     def link(self, params: LinkParams, msisdns: list[str] | None = None) -> LinkResult:
         """Score pairs in pandas over the loaded sessions."""
-        from cdrnet.analysis.cousage import link
+        from cdrnet.analysis.cousage import LINK_CATEGORICAL, LINK_COLUMNS, link
 
-        frame = self.sessions(params.since, params.until, msisdns)
+        # Only the columns the engine reads, the repeating texts as categoricals: every column
+        # as text was ~1.6 GB of frame on a 3M-session case, of which the engine reads half.
+        frame = self._sessions(params.since, params.until, msisdns, columns=LINK_COLUMNS,
+                               categorical=LINK_CATEGORICAL)
         if frame.empty:
             raise WorkspaceError("no sessions match the selection", "check --since/--until/--subscribers")
         # The subscribers' voice/SMS CDRs place them at cells too (co-location; docs/calls-and-towers.md).

@@ -39,6 +39,10 @@ COARSE_TIGHT_EXTRA_S = 60
 #: The session columns the engine reads (load only these for very large cases).
 LINK_COLUMNS = ["session_key", "msisdn", "start_utc", "end_utc", "app", "app_vendor", "app_category", "dest_ip",
                 "dest_port", "proto", "cell_id", "uplink", "downlink", "dump_sha256"]
+#: Session columns the engine takes as pandas categoricals (``Workspace.link`` reads them so): texts
+#: that repeat (one dump's SHA-256 on each of its rows was a quarter of the frame as text). Each
+#: channel turns the ones it reads back into text once its rows are chosen (``units.plain_text``).
+LINK_CATEGORICAL = ["msisdn", "app", "app_vendor", "app_category", "dest_ip", "proto", "cell_id", "dump_sha256"]
 CHANNELS = ("messaging", "call", "coloc")
 #: Largest subscriber x day bitmap DayFrame builds (bytes): 10,000 subscribers over 6 years fit.
 GRID_MAX_CELLS = 1 << 26

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from cdrnet.analysis.units import plain_text
 from cdrnet.clock import DEFAULT_TZ, case_zone
 
 #: Evidence scopes a layout can declare for its end time and volumes.
@@ -78,6 +79,7 @@ def periods_from_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["msisdn", "sha256", "start_utc", "end_utc", "source"])
     by = ["msisdn", "dump_sha256"] if "dump_sha256" in frame else ["msisdn"]
+    frame = plain_text(frame, by)  # groups in text order, as a categorical's would not be
     g = frame.groupby(by, sort=True)["start_utc"]
     out = pd.DataFrame({"start_utc": g.min(), "end_utc": g.max()}).reset_index()
     out = out.rename(columns={"dump_sha256": "sha256"})

@@ -55,6 +55,27 @@ def epoch_seconds(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
+def plain_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` that are categoricals as plain text (their categories'
+    dtype: what reading the column as text gives).
+
+    ``Workspace.link`` reads repeating texts (subscribers, applications, cells, relays) as
+    categoricals; each channel turns the few columns it reads as text back into text once its
+    rows are chosen, so the code after it (and its results, down to the sort orders of
+    ``pd.factorize(sort=True)``, which a categorical takes from its categories) is the same.
+    """
+    cats = [c for c in columns if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in cats})
+
+
+def present(text: pd.Series) -> pd.Series:
+    """Rows whose text is neither missing nor empty (``text.fillna("") != ""``, which a categorical
+    without an empty category refuses)."""
+    return text.notna() & (text != "")
+
+
 def service_of(frame: pd.DataFrame) -> pd.Series:
     """The messaging service a session belongs to: its vendor when known (WhatsApp and the
     ambiguous Meta ranges are one service), else its application name."""
@@ -66,7 +87,7 @@ def messaging_sessions(frame: pd.DataFrame, apps: list[str] | None = None, possi
     """Sessions of messaging applications, keyed by service (optionally only some apps; low-confidence
     labels only with ``possible``)."""
     m = frame["app_category"].isin(messaging_categories(possible))
-    out = frame[m]
+    out = plain_text(frame[m], ["msisdn", "app", "app_vendor"])
     key = service_of(out)
     if apps:
         wanted = {a.lower() for a in apps}
@@ -80,7 +101,7 @@ def call_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     port = frame["dest_port"]
     udpish = frame["proto"].isin(list(CALL_PROTOS)) | frame["proto"].isna()
     m = ((port >= CALL_PORTS[0]) & (port <= CALL_PORTS[1]) & udpish) | frame["app_category"].isin(CALL_CATEGORIES)
-    out = frame[m.fillna(False).astype(bool) & frame["dest_ip"].fillna("").ne("")]
+    out = plain_text(frame[m.fillna(False).astype(bool) & present(frame["dest_ip"])], ["msisdn", "dest_ip"])
     return out.assign(key=out["dest_ip"].astype(str) + ":" + out["dest_port"].astype("Int64").astype(str))
 
 
@@ -162,7 +183,9 @@ def cell_sessions(frame: pd.DataFrame, calls: pd.DataFrame | None = None,
     """Cell sightings keyed by cell id (co-location): sessions with a known cell and, when
     ``calls`` are given, the sightings their call records give (``call_sightings``) of the
     subscribers in ``frame``. Both carry the canonical cell key, so they join."""
-    out = frame[frame["cell_id"].fillna("") != ""]
+    # Subscribers and cells stay categoricals (most sessions have a cell): ``bursts`` codes them
+    # in the text's order itself.
+    out = frame[present(frame["cell_id"])]
     seen = call_sightings(calls, periods)
     if len(seen):
         seen = seen[seen["msisdn"].isin(set(frame["msisdn"].unique()))]
@@ -219,8 +242,8 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
     te = np.maximum(epoch_seconds(frame["end_utc"].fillna(frame["start_utc"])), t)
     # Sort on integer codes (codes of sorted uniques keep the text order); the
     # session key breaks ties, through its first 64 bits (same order as the hex text).
-    m_code, m_uni = pd.factorize(frame["msisdn"], sort=True)
-    k_code, k_uni = pd.factorize(frame["key"], sort=True)
+    m_code, m_uni = sorted_codes(frame["msisdn"])
+    k_code, k_uni = sorted_codes(frame["key"])
     order = _burst_order(m_code, k_code, t, key_hash_of(frame["session_key"]))
     m_code, k_code, t, te = m_code[order], k_code[order], t[order], te[order]
     same = (m_code[1:] == m_code[:-1]) & (k_code[1:] == k_code[:-1])
@@ -233,6 +256,22 @@ def bursts(frame: pd.DataFrame, gap: int) -> pd.DataFrame:
                          "t": t[first], "t_end": np.maximum.reduceat(te, first),
                          "n": np.diff(np.r_[first, len(t)]),
                          "first_key": _text(frame["session_key"]).take(order[first])})
+
+
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``, for a categorical too: codes in the text's order (a
+    categorical's own factorize follows its categories' order), without turning its rows into
+    text (the cell channel's subscribers and cells are most of a case's rows)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values, sort=True)
+    codes = values.cat.codes.to_numpy().astype(np.intp)
+    used = np.zeros(len(values.cat.categories), dtype=bool)
+    used[codes[codes >= 0]] = True
+    names = values.cat.categories[used]
+    rank = names.argsort()
+    remap = np.full(len(used), -1, dtype=np.intp)
+    remap[np.flatnonzero(used)[rank]] = np.arange(len(rank), dtype=np.intp)
+    return np.where(codes >= 0, remap[codes], -1), names[rank]
 
 
 def _text(values: pd.Index | pd.Series) -> pd.api.extensions.ExtensionArray:
