@@ -134,10 +134,14 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu_s": me.ru_utime + m
 
 PARSE_WRITE = """
 import glob, json, resource, time
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from bench.peak import peak_mb
 from cdrnet.workspace import STORED_PARQUET_OPTIONS, STORED_SESSION_SCHEMA, arrow_table
-frame = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0]).to_pandas()
+# Text as the normaliser hands it to the writer: Arrow strings behind pandas, not Python objects.
+frame = pq.read_table(glob.glob({ws!r} + "/dumps/*.parquet")[0]).to_pandas(
+    types_mapper={{pa.string(): pd.StringDtype("pyarrow")}}.get)
 t0 = time.perf_counter()
 # As the workspace writes it: the frame to Arrow (repeating texts as dictionaries), then Parquet.
 pq.write_table(arrow_table(frame, STORED_SESSION_SCHEMA), {out!r}, **STORED_PARQUET_OPTIONS)
