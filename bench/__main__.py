@@ -21,11 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from cdrnet.allocator import PROCESS_SETTINGS, tune_process
+from cdrnet.allocator import tune_process
 
-# The stages run in this process (the 10M link) measure what the commands run with: Arrow's pool
-# and OpenBLAS's options are read when pyarrow and numpy load, so they are set before either loads. The floors
-# run in child processes started without them (plain pyarrow, as anyone would run it).
+# Every stage, ours and the pyarrow floors, runs with the options the commands set: Arrow's pool
+# and OpenBLAS's are read when pyarrow and numpy load, so they are set here before either loads,
+# and the child processes inherit them. The floors ran without them until the twelfth round: with
+# mimalloc's transparent huge pages the kernel compacted memory in the floor's page faults, and
+# pyarrow's read of the 1M-row file took 1.7-4.6 CPU s instead of 0.54-0.75 (docs/benchmarks.md,
+# "The floor and transparent huge pages"): a floor that slow flattered every ratio against it.
 tune_process()
 
 import numpy as np  # noqa: E402
@@ -54,16 +57,12 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def child(code: str, extra: dict | None = None, plain: bool = False) -> tuple[float, float]:
-    """Run Python code in a fresh process; return (seconds it reports, peak RSS in MB).
-
-    Other keys it reports are copied into ``extra``. ``plain``: without the process options
-    the commands set (memory pool, OpenBLAS threads: a floor is pyarrow as anyone runs it); else
-    with them, inherited from here.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in PROCESS_SETTINGS} if plain else None
+def child(code: str, extra: dict | None = None) -> tuple[float, float]:
+    """Run Python code in a fresh process (with this process's environment: the commands' process
+    options); return (seconds it reports, peak RSS in MB). Other keys it reports are copied into
+    ``extra``."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT if CHECKOUT else None, env=env)
+                         cwd=ROOT if CHECKOUT else None)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     if extra is not None:
         extra.update(data)
@@ -176,7 +175,7 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
                 cpu[label].append(info["cpu_s"])
                 rss[label] = max(rss[label], r)
             info = {}
-            t, r = child(PARSE_FLOOR.format(path=str(path)), info, plain=True)
+            t, r = child(PARSE_FLOOR.format(path=str(path)), info)
             times["floor"].append(t)
             cpu["floor"].append(info["cpu_s"])
             rss["floor"] = max(rss["floor"], r)

@@ -159,8 +159,8 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "rows": rows, "cpu_s": m
 def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child, reuse: Path | None = None) -> list[dict]:
     """Ingest of a many-dump folder (1 process and 2 workers) against the pyarrow floor, side by side.
 
-    ``child(code, extra, plain=False)`` runs code in a fresh process and returns (seconds, peak RSS MB),
-    with the commands' memory pool options unless ``plain`` (the floor);
+    ``child(code, extra)`` runs code in a fresh process with the commands' process options (ours
+    and the floor alike) and returns (seconds, peak RSS MB);
     ``reuse``: a case written before by ``--keep`` (generating 3M rows takes minutes).
     """
     case = work / "many"
@@ -188,7 +188,7 @@ def bench_many_dumps(work: Path, files: int, rows: int, repeats: int, child, reu
             cpu[label].append(info["cpu_s"])
             rss[label] = max(rss[label], r)
         info = {}
-        t, r = child(MANY_FLOOR.format(skip=str(skip)), info, plain=True)
+        t, r = child(MANY_FLOOR.format(skip=str(skip)), info)
         times["floor"].append(t)
         cpu["floor"].append(info["cpu_s"])
         rss["floor"] = max(rss["floor"], r)
