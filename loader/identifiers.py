@@ -310,10 +310,18 @@ def normalise_msisdn(raw: pd.Series, country_code: str = "91") -> tuple[pd.Serie
                         lambda s: _plain_msisdn(s, country_code), pd.NA)
 
 
+#: What a written number may hold between its digits (spaces, tabs, dashes, brackets, dots, no-break
+#: spaces, slashes), and those of them removed (a dot may be Excel's ``.0`` or an exponent's). The
+#: no-break space is the character itself: Arrow's regex engine (RE2, which pandas 2 runs on Arrow
+#: strings) refuses the escape ``\u00a0`` that Python's ``re`` reads, and the ingest failed there.
+_MSISDN_SEPARATORS = "[ \t\\-().\u00a0/]"
+_MSISDN_STRIPPED = "[ \t\\-()\u00a0/]"
+
+
 def _normalise_msisdn(raw: pd.Series, country_code: str) -> tuple[pd.Series, pd.Series]:
     s = _undo_float_rendering(raw)
-    if s.str.contains(r"[ \t\-().\u00a0/]", regex=True).any():
-        s = s.str.replace(r"[ \t\-()\u00a0/]", "", regex=True)
+    if s.str.contains(_MSISDN_SEPARATORS, regex=True).any():
+        s = s.str.replace(_MSISDN_STRIPPED, "", regex=True)
         s = s.where(s.str.fullmatch(SCI_NOTATION).fillna(False).astype(bool), s.str.replace(".", "", regex=False))
     reason = pd.Series(pd.NA, index=s.index, dtype="string")
     reason[s == ""] = "missing_msisdn"

@@ -76,6 +76,11 @@ def _group_rows(group: np.ndarray, n: int) -> list[np.ndarray]:
     return [np.flatnonzero(group == g) for g in range(n)]
 
 
+#: Whether pandas' Arrow arrays wrap an Arrow array as they are (``_from_pyarrow_array``, pandas 3);
+#: pandas 2, which pyproject.toml allows, has no such method.
+_WRAPS = callable(getattr(pd.arrays.ArrowExtensionArray, "_from_pyarrow_array", None))
+
+
 def _rows_of(values: object, lo: int, hi: int) -> object:
     """Rows [lo, hi) of one column's array, as a view of the batch's: what ``iloc[lo:hi]`` gives,
     without its per-column pandas bookkeeping (most of splitting a batch back, ``_split``).
@@ -89,6 +94,8 @@ def _rows_of(values: object, lo: int, hi: int) -> object:
     dump's rows.
     """
     if isinstance(values, pd.arrays.ArrowStringArray | pd.arrays.ArrowExtensionArray):
+        if not _WRAPS:  # pandas 2: its slice is a view too (with more checks)
+            return values[lo:hi]
         return values._from_pyarrow_array(values._pa_array.slice(lo, hi - lo))  # noqa: SLF001 - same dtype
     if isinstance(values, pd.arrays.NumpyExtensionArray):
         return values.to_numpy()[lo:hi]
@@ -102,6 +109,8 @@ def _constant_text(value: str, n: int, like: object) -> object:
     in Arrow when ``like`` (the batch's column) is Arrow text: pandas' broadcast made a Python object
     per row, 7,500 a dump here."""
     if isinstance(like, pd.arrays.ArrowStringArray):
+        if not _WRAPS:  # pandas 2: the broadcast, in the column's dtype
+            return pd.Series(value, index=pd.RangeIndex(n), dtype=like.dtype).array
         part = pa.chunked_array([pa.repeat(pa.scalar(value, pa.large_string()), n)])
         return like._from_pyarrow_array(part)  # noqa: SLF001 - same dtype, new buffers
     return pd.Series(value, index=pd.RangeIndex(n)).array

@@ -9,9 +9,13 @@ imports, the two run side by side on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.forkserver
 import os
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -84,12 +88,70 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     the pool ends. Each worker runs the cycle collector as a one-process run does
     (:mod:`cdrnet.loader.collector`).
     """
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context(), initializer=quiet_worker)
+    ctx = _fork_context()
+    _start_server()
+    # Only this process holds the pipe's sending end: killed (by the OOM killer, kill -9), it can
+    # neither stop the pool nor the server, and each worker sees the pipe close (_worker_start).
+    alive_r, alive_w = ctx.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
+                               initargs=(alive_r, _interruptible()))
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        alive_w.close()
+        alive_r.close()
         stop_fork_server()
+
+
+def _worker_start(command: multiprocessing.connection.Connection, interruptible: bool) -> None:
+    """A worker process's start (the pool's initializer).
+
+    Ctrl-C interrupts it as it did the spawned workers, unless the command itself ignored SIGINT
+    (``interruptible``; the fork server it is forked from ignores it: :func:`_start_server`); the
+    cycle collector runs as in a one-process run (:func:`~cdrnet.loader.collector.quiet_worker`);
+    and it ends when the command does. A worker waits on the pool's queue, whose sending end
+    every worker holds too, so a command killed without its ``finally`` (kill -9, the OOM killer)
+    left its workers, and the fork server they keep alive, waiting forever (~300 MB each): a
+    thread here waits on a pipe only the command sends on, and ends the worker when it closes.
+    """
+    if interruptible:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    quiet_worker()
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            command.recv_bytes()
+        os._exit(1)  # the command is gone: nothing will take this worker's results
+
+    threading.Thread(target=watch, name="cdrnet-command-watch", daemon=True).start()
+
+
+def _interruptible() -> bool:
+    """Whether Ctrl-C interrupts this process (not run with SIGINT ignored, as ``nohup`` or a
+    background job of a script does)."""
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def _start_server() -> None:
+    """Start the fork server (if it is not running) with SIGINT ignored.
+
+    Ctrl-C in a terminal reaches every process of the command's group. The server ignores it once
+    it has imported ``WORKER_PRELOAD``, but in the ~0.5 s of those imports (the command's first
+    second since :func:`start_early`) it printed a KeyboardInterrupt traceback under the
+    command's one-line "aborted". A process started with SIGINT ignored keeps it ignored (Python
+    installs its handler only where SIGINT is not ignored); blocking it instead does not carry
+    over (the standard library starts the server with an empty signal mask). This process ignores
+    it only while the server is started (a few ms): ``signal`` can do that in the main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        multiprocessing.forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _input_size(paths: Sequence[str | Path]) -> tuple[int, int]:
@@ -137,5 +199,5 @@ def start_early(paths: Sequence[str | Path], workers: int, whole_dumps: bool) ->
     if likely_workers(paths, workers, whole_dumps) <= 1:
         return False
     _fork_context()
-    multiprocessing.forkserver.ensure_running()
+    _start_server()
     return True

@@ -182,3 +182,22 @@ def test_a_dump_with_a_huge_exponent_still_loads(tmp_path):
     assert rep.loaded == 5 and rep.rejected == {"msisdn_precision_lost": 1, "missing_msisdn": 1}
     assert rep.msisdns == ["919812345036"]
     assert set(ws.sessions()["imei"].fillna("")) <= {"", ".", "353456012345670"}
+
+
+def test_separator_patterns_run_in_arrows_regex_engine() -> None:
+    """pandas 2 runs ``str.contains``/``str.replace`` on Arrow strings in Arrow's engine (RE2), which
+    refused the escape ``\\u00a0`` (every ingest failed there): the patterns must compile in it and
+    match and strip as Python's ``re`` does."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cdrnet.loader.identifiers import _MSISDN_SEPARATORS, _MSISDN_STRIPPED
+
+    values = ["+91 98123\u00a045678", "98123-45678", "(0)9812/345678", "9.19812345678E+11", "\t919812345678", "x"]
+    found = pc.match_substring_regex(pa.array(values), _MSISDN_SEPARATORS).to_pylist()
+    assert found == [re.search(_MSISDN_SEPARATORS, v) is not None for v in values] == [True] * 5 + [False]
+    stripped = pc.replace_substring_regex(pa.array(values), _MSISDN_STRIPPED, "").to_pylist()
+    assert stripped == [re.sub(_MSISDN_STRIPPED, "", v) for v in values]
+    assert stripped[:3] == ["+919812345678", "9812345678", "09812345678"]

@@ -228,3 +228,19 @@ def test_small_dumps_read_once_for_look_ahead_and_parse(case, tmp_path, monkeypa
     assert max(counts.values()) == 1, counts  # every dump's text read once, ahead or by its parse
     # Every dump but the copy of one already loaded was parsed, and almost all took their rows from ahead.
     assert len(computed) < len(res.loaded) // 2, (len(computed), len(res.loaded))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: pd.array(["a", "bb", None, "ccc", "d"], dtype=pd.StringDtype("pyarrow")),
+    lambda: pd.array([1, None, 3, 4, 5], dtype=pd.ArrowDtype(pa.int64())),
+])
+def test_rows_and_constants_without_pandas_3s_arrow_wrapper(monkeypatch: pytest.MonkeyPatch, make) -> None:
+    """pandas 2 (allowed by pyproject.toml) has no ``_from_pyarrow_array``: a batch's rows and a
+    dump's constant column are then taken through pandas' own slice and broadcast, in the
+    column's dtype, equal to what pandas 3 gives (an AttributeError ended the ingest before)."""
+    values = make()
+    rows, constant = smallbatch._rows_of(values, 1, 4), smallbatch._constant_text("x", 3, values)
+    monkeypatch.setattr(smallbatch, "_WRAPS", False)  # as on pandas 2 (pandas 3's own slice needs the method)
+    rows2, constant2 = smallbatch._rows_of(values, 1, 4), smallbatch._constant_text("x", 3, values)
+    pd.testing.assert_extension_array_equal(rows2, rows)
+    pd.testing.assert_extension_array_equal(pd.array(constant2), pd.array(constant))
