@@ -157,12 +157,22 @@ def _sub_codes(units: pd.DataFrame, codes: pd.Index) -> np.ndarray:
     channel each time), else looked up here."""
     if "sub" in units:
         return units["sub"].to_numpy(np.int64)
-    return codes.get_indexer(units["msisdn"]).astype(np.int64)
+    return _code_of(units["msisdn"], codes)
+
+
+def _code_of(msisdn: pd.Series, codes: pd.Index) -> np.ndarray:
+    """Each row's position in ``codes`` (-1 where absent); a categorical's categories are looked
+    up once and its codes mapped, not its every row as text."""
+    if isinstance(msisdn.dtype, pd.CategoricalDtype):
+        cat = msisdn.cat
+        where = np.r_[codes.get_indexer(cat.categories).astype(np.int64), -1]
+        return where[cat.codes.to_numpy().astype(np.int64)]  # code -1 (missing) takes the -1 appended
+    return codes.get_indexer(msisdn).astype(np.int64)
 
 
 def _with_sub(units: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
     """``units`` with the ``sub`` column ``_sub_codes`` reads."""
-    return units.assign(sub=codes.get_indexer(units["msisdn"]).astype(np.int64))
+    return units.assign(sub=_code_of(units["msisdn"], codes))
 
 
 def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
@@ -436,7 +446,9 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
                                          cu, codes, params.call_window_s, False, None, days, shift=False)
         del cu
     if params.colocation:
-        cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap), codes)
+        # The engine's bursts (categoricals, no first_key): the cell channel's are most of the units.
+        cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap,
+                                 text=False), codes)
         per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False, on_days=coloc_days), cells, codes, w, False,
                                           None, coloc_days, shift=False)
         del cells
