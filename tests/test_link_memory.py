@@ -333,3 +333,43 @@ def test_engine_bursts_with_call_records_give_the_text_bursts_edges(with_calls, 
     want = with_calls.link(params).edges
     assert len(got) and got["coloc_obs"].sum() > 0
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+# The read one column at a time (``Workspace._sessions_by_column``) against the per-dump frames.
+
+
+def test_sessions_read_by_column_is_the_per_dump_frames(overlapping):
+    """The overlapping dumps (duplicates across dumps, a nullable integer column) are read by
+    column, not by the table path's fallback, and give the per-dump frames' rows and dtypes."""
+    files = [p for _, p in overlapping.dump_files()]
+    cols = LINK_COLUMNS  # session_key first, as ``_sessions`` asks
+    got = overlapping._sessions_by_column(files, cols, None, None, None, None, True)
+    assert got is not None
+    want = _old_sessions(overlapping, None, None, None, LINK_COLUMNS, True)
+    assert got["uplink"].dtype == want["uplink"].dtype == np.float64
+    pd.testing.assert_frame_equal(got, want[cols], check_exact=True)
+
+
+@pytest.mark.parametrize("columns", [LINK_COLUMNS, ["uplink", "dest_port"], ["msisdn", "start_utc"]])
+def test_sessions_of_dumps_whose_column_types_differ_are_aligned_as_before(overlapping, tmp_path, columns):
+    """A requested column stored with another type in one dump: pandas aligns them, as before."""
+    import shutil
+
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(overlapping.root, ws.root)
+    path = next(iter(ws.dump_files()))[1]
+    table = pq.read_table(path)
+    at = table.schema.get_field_index("start_utc" if "uplink" not in columns else "uplink")
+    table = table.set_column(at, table.field(at).name,
+                             table.column(at).cast(pa.timestamp("us", tz="UTC") if "uplink" not in columns
+                                                   else pa.int32()))
+    pq.write_table(table, path)
+    files = [p for _, p in ws.dump_files()]
+    assert ws._sessions_by_column(files, list(dict.fromkeys(["session_key", *columns])), None, None, None, None,
+                                  True) is None
+    for since in (None, pd.Timestamp("2023-04-18", tz="UTC")):
+        want = _old_sessions(ws, since, None, None, columns, True)
+        pd.testing.assert_frame_equal(ws.sessions(since, columns=columns), want, check_exact=True)
+    params = LinkParams(window_s=3600)
+    pd.testing.assert_frame_equal(ws.link(params).edges, link(ws.sessions(), params, coverage=ws.coverage()).edges,
+                                  check_exact=True)
