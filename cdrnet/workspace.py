@@ -608,11 +608,18 @@ class Workspace(SiteListsMixin):
             yield rep.sha256, path
 
     def _read_parquet(self, path: Path, columns: list[str] | None = None,
-                      dictionary: list[str] | None = None) -> pa.Table:
+                      dictionary: list[str] | None = None, metadata: pq.FileMetaData | None = None) -> pa.Table:
         """One stored file's table; the columns named in ``dictionary`` come as Arrow
-        dictionaries (pandas categoricals), whatever the file's age."""
+        dictionaries (pandas categoricals), whatever the file's age. With the file's ``metadata``
+        (read once by a caller that reads the file column by column) its footer is not parsed again:
+        reading 400 dumps' 14 columns one at a time cost ~4 CPU s more than reading them whole."""
         try:
-            table = upgrade_stored_cells(pq.read_table(path, columns=columns, read_dictionary=dictionary))
+            if metadata is None:
+                table = pq.read_table(path, columns=columns, read_dictionary=dictionary)
+            else:
+                with pq.ParquetFile(path, metadata=metadata, read_dictionary=dictionary) as handle:
+                    table = handle.read(columns=columns)
+            table = upgrade_stored_cells(table)
         except (OSError, pa.ArrowInvalid) as exc:
             raise self._damaged(path, exc) from exc
         for name in dictionary or ():
@@ -778,12 +785,16 @@ class Workspace(SiteListsMixin):
         """
         read: dict[str, pa.ChunkedArray] = {}
         floats: list[str] = []
+        try:
+            footers = [pq.read_metadata(p) for p in files]
+        except (OSError, pa.ArrowInvalid):
+            return None  # the caller's read names the damaged file
 
         def column(name: str) -> pa.ChunkedArray | None:
             if name in read:
                 return read[name]
-            parts = [self._read_parquet(p, [name], [name] if dictionary and name in dictionary else None)
-                     for p in files]
+            parts = [self._read_parquet(p, [name], [name] if dictionary and name in dictionary else None, footer)
+                     for p, footer in zip(files, footers, strict=True)]
             if len({t.schema.remove_metadata() for t in parts}) > 1:
                 return None
             chunks = pa.chunked_array([c for t in parts for c in t.column(0).chunks],
