@@ -608,11 +608,18 @@ class Workspace(SiteListsMixin):
             yield rep.sha256, path
 
     def _read_parquet(self, path: Path, columns: list[str] | None = None,
-                      dictionary: list[str] | None = None) -> pa.Table:
+                      dictionary: list[str] | None = None, metadata: pq.FileMetaData | None = None) -> pa.Table:
         """One stored file's table; the columns named in ``dictionary`` come as Arrow
-        dictionaries (pandas categoricals), whatever the file's age."""
+        dictionaries (pandas categoricals), whatever the file's age. With the file's ``metadata``
+        (read once by a caller that reads the file column by column) its footer is not parsed again:
+        reading 400 dumps' 14 columns one at a time cost ~4 CPU s more than reading them whole."""
         try:
-            table = upgrade_stored_cells(pq.read_table(path, columns=columns, read_dictionary=dictionary))
+            if metadata is None:
+                table = pq.read_table(path, columns=columns, read_dictionary=dictionary)
+            else:
+                with pq.ParquetFile(path, metadata=metadata, read_dictionary=dictionary) as handle:
+                    table = handle.read(columns=columns)
+            table = upgrade_stored_cells(table)
         except (OSError, pa.ArrowInvalid) as exc:
             raise self._damaged(path, exc) from exc
         for name in dictionary or ():
@@ -737,6 +744,10 @@ class Workspace(SiteListsMixin):
             cols = list(dict.fromkeys([*cols, "msisdn"]))
         wanted = None if cols is None else set(cols)
         dictionary = [c for c in categorical or () if wanted is None or c in wanted] or None
+        if cols is not None:
+            frame = self._sessions_by_column(files, cols, dictionary, since, until, msisdns, dedupe)
+            if frame is not None:
+                return frame
         tables = [self._read_parquet(p, cols, dictionary) for p in files]
         if len({t.schema.remove_metadata() for t in tables}) > 1:
             # Files of different schemas (older dumps): pandas aligns them as it always did.
@@ -755,6 +766,62 @@ class Workspace(SiteListsMixin):
             table = table.filter(pa.array(keep))
         frame = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
+        for name in floats:
+            if frame[name].dtype.kind in "iu":
+                frame[name] = frame[name].astype(np.float64)
+        return frame
+
+    def _sessions_by_column(self, files: list[Path], cols: list[str], dictionary: list[str] | None,
+                            since: pd.Timestamp | None, until: pd.Timestamp | None, msisdns: list[str] | None,
+                            dedupe: bool) -> pd.DataFrame | None:
+        """:meth:`_sessions`' frame read one column at a time: the rows to keep are chosen on the key
+        columns, then each column is read from every dump, filtered and converted to pandas before
+        the next is read. None when the dumps' columns differ (older dumps: the caller aligns them).
+
+        Arrow's memory pool keeps what it frees for the process's life (``MIMALLOC_PURGE_DELAY=-1``,
+        cdrnet/allocator.py), so the read's peak of Arrow memory stays in the process through the
+        engine: the whole table at once (1.26 GB of pool at 10M sessions) left the link's process
+        at 2.43 GB when the engine started, against 1.67 GB read column by column.
+        """
+        read: dict[str, pa.ChunkedArray] = {}
+        floats: list[str] = []
+        try:
+            footers = [pq.read_metadata(p) for p in files]
+        except (OSError, pa.ArrowInvalid):
+            return None  # the caller's read names the damaged file
+
+        def column(name: str) -> pa.ChunkedArray | None:
+            if name in read:
+                return read[name]
+            parts = [self._read_parquet(p, [name], [name] if dictionary and name in dictionary else None, footer)
+                     for p, footer in zip(files, footers, strict=True)]
+            if len({t.schema.remove_metadata() for t in parts}) > 1:
+                return None
+            chunks = pa.chunked_array([c for t in parts for c in t.column(0).chunks],
+                                      type=parts[0].schema.field(0).type)
+            if pa.types.is_integer(chunks.type) and chunks.null_count:
+                floats.append(name)  # with a null anywhere, float in the frame it was filtered from
+            return chunks
+
+        keys = [c for c in ("session_key", "start_utc", "msisdn") if c in cols]
+        for name in keys:
+            got = column(name)
+            if got is None:
+                return None
+            read[name] = got
+        keep = _session_rows(pa.table(read), since, until, msisdns, dedupe)
+        mask = None if keep is None else pa.array(keep)
+        out: dict[str, pd.Series] = {}
+        for name in cols:
+            got = column(name)
+            read.pop(name, None)
+            if got is None:
+                return None
+            one = pa.table({name: got if mask is None else got.filter(mask)})
+            del got
+            out[name] = one.to_pandas(self_destruct=True, split_blocks=True)[name]
+            del one
+        frame = pd.DataFrame(out, copy=False)
         for name in floats:
             if frame[name].dtype.kind in "iu":
                 frame[name] = frame[name].astype(np.float64)

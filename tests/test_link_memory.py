@@ -240,3 +240,136 @@ def test_dumps_of_different_schemas_are_aligned_as_before(overlapping, tmp_path)
     params = LinkParams(window_s=3600)
     pd.testing.assert_frame_equal(ws.link(params).edges, link(ws.sessions(), params, coverage=ws.coverage()).edges,
                                   check_exact=True)
+
+
+# The engine's bursts (``bursts(..., text=False)``: categoricals, no first_key) against the text
+# bursts the engine read before (docs/benchmarks.md, "The link's memory, second round").
+
+
+def _text_bursts(monkeypatch) -> None:
+    """Make ``link`` build every channel's bursts as text, as it did before the engine's form."""
+    from cdrnet.analysis import cousage, units
+
+    def text_bursts(frame: pd.DataFrame, gap: int, **_engine_form: bool) -> pd.DataFrame:
+        return units.bursts(frame, gap)
+
+    monkeypatch.setattr(cousage, "bursts", text_bursts)
+
+
+def _cat(f: pd.DataFrame) -> pd.DataFrame:
+    """``f`` with the link's repeating texts as categoricals in no sorted order, with unused ones."""
+    return f.assign(**{c: pd.Categorical(f[c], categories=[*pd.unique(f[c].dropna())[::-1], "unused"])
+                       for c in LINK_CATEGORICAL})
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), gap=st.sampled_from([0, 60, 180, 3600]), categorical=st.booleans())
+def test_engine_bursts_are_the_text_bursts(seed, gap, categorical):
+    """Same rows, same values; the categoricals' codes are the text's ``factorize`` codes (what the
+    sweep and the null group by), and ``_code_of`` finds each row's subscriber as the text does."""
+    from cdrnet.analysis.cousage import _code_of
+    from cdrnet.analysis.units import bursts, call_sessions, cell_sessions, messaging_sessions
+
+    f = _case(seed)
+    f = _cat(f) if categorical else f
+    codes = pd.Index(np.sort(f["msisdn"].astype(str).unique()[:-1]))  # one subscriber absent: -1
+    for units in (messaging_sessions, call_sessions, cell_sessions):
+        u = units(f)
+        want, got = bursts(u, gap), bursts(u, gap, text=False)
+        assert len(want) and "first_key" not in got
+        for c in ("msisdn", "key"):
+            assert isinstance(got[c].dtype, pd.CategoricalDtype)
+            assert got[c].astype(str).tolist() == want[c].tolist()
+            assert np.array_equal(pd.factorize(got[c])[0], pd.factorize(want[c])[0])
+        pd.testing.assert_frame_equal(got[["t", "t_end", "n"]], want[["t", "t_end", "n"]], check_exact=True)
+        assert np.array_equal(_code_of(got["msisdn"], codes), codes.get_indexer(want["msisdn"]))
+
+
+def test_code_of_a_categorical_with_missing_rows_is_get_indexer():
+    from cdrnet.analysis.cousage import _code_of
+
+    values = pd.Series(pd.Categorical(["b", None, "a", "z", "b"], categories=["z", "b", "a", "q"]))
+    codes = pd.Index(["a", "b", "c"])
+    assert _code_of(values, codes).tolist() == codes.get_indexer(values.astype(object)).tolist() == [1, -1, 0, -1, 1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(HEX, min_size=32, max_size=32), min_size=1, max_size=30),
+       st.lists(st.integers(0, 30), max_size=4), st.lists(st.booleans(), min_size=30, max_size=30))
+def test_key_hashes_chunk_by_chunk_are_key_hash_of(keys, cuts, keep):
+    from cdrnet.analysis.units import _key_hashes
+    from cdrnet.loader.normalize import key_hash_of
+
+    bounds = sorted({0, len(keys), *(c for c in cuts if c <= len(keys))})
+    column = pa.chunked_array([pa.array(keys[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)],
+                              type=pa.string())
+    series = column.to_pandas()[np.array(keep[:len(keys)])]  # a filtered copy, as the channels make
+    assert np.array_equal(_key_hashes(series), key_hash_of(np.array(series.tolist(), dtype=object)))
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), mode=st.sampled_from(["start", "overlap"]), categorical=st.booleans())
+def test_engine_bursts_give_the_text_bursts_edges_and_matches(seed, mode, categorical):
+    """Edges and every channel's matches (``keep_matches``) as with the text bursts."""
+    f = _case(seed)
+    f = _cat(f) if categorical else f
+    params = LinkParams(mode=mode)
+    got = link(f, params, keep_matches=True)
+    with pytest.MonkeyPatch.context() as mp:
+        _text_bursts(mp)
+        want = link(f, params, keep_matches=True)
+    assert len(want.edges) and len(want.matches["coloc"])
+    pd.testing.assert_frame_equal(got.edges, want.edges, check_exact=True)
+    for channel, m in want.matches.items():
+        pd.testing.assert_frame_equal(got.matches[channel], m, check_exact=True)
+
+
+@pytest.mark.parametrize("window", [180, 900])
+def test_engine_bursts_with_call_records_give_the_text_bursts_edges(with_calls, window, monkeypatch):
+    """The cell channel with the call records' sightings (text keys joined to the sessions')."""
+    params = LinkParams(window_s=window)
+    got = with_calls.link(params).edges
+    _text_bursts(monkeypatch)
+    want = with_calls.link(params).edges
+    assert len(got) and got["coloc_obs"].sum() > 0
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+# The read one column at a time (``Workspace._sessions_by_column``) against the per-dump frames.
+
+
+def test_sessions_read_by_column_is_the_per_dump_frames(overlapping):
+    """The overlapping dumps (duplicates across dumps, a nullable integer column) are read by
+    column, not by the table path's fallback, and give the per-dump frames' rows and dtypes."""
+    files = [p for _, p in overlapping.dump_files()]
+    cols = LINK_COLUMNS  # session_key first, as ``_sessions`` asks
+    got = overlapping._sessions_by_column(files, cols, None, None, None, None, True)
+    assert got is not None
+    want = _old_sessions(overlapping, None, None, None, LINK_COLUMNS, True)
+    assert got["uplink"].dtype == want["uplink"].dtype == np.float64
+    pd.testing.assert_frame_equal(got, want[cols], check_exact=True)
+
+
+@pytest.mark.parametrize("columns", [LINK_COLUMNS, ["uplink", "dest_port"], ["msisdn", "start_utc"]])
+def test_sessions_of_dumps_whose_column_types_differ_are_aligned_as_before(overlapping, tmp_path, columns):
+    """A requested column stored with another type in one dump: pandas aligns them, as before."""
+    import shutil
+
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(overlapping.root, ws.root)
+    path = next(iter(ws.dump_files()))[1]
+    table = pq.read_table(path)
+    at = table.schema.get_field_index("start_utc" if "uplink" not in columns else "uplink")
+    table = table.set_column(at, table.field(at).name,
+                             table.column(at).cast(pa.timestamp("us", tz="UTC") if "uplink" not in columns
+                                                   else pa.int32()))
+    pq.write_table(table, path)
+    files = [p for _, p in ws.dump_files()]
+    assert ws._sessions_by_column(files, list(dict.fromkeys(["session_key", *columns])), None, None, None, None,
+                                  True) is None
+    for since in (None, pd.Timestamp("2023-04-18", tz="UTC")):
+        want = _old_sessions(ws, since, None, None, columns, True)
+        pd.testing.assert_frame_equal(ws.sessions(since, columns=columns), want, check_exact=True)
+    params = LinkParams(window_s=3600)
+    pd.testing.assert_frame_equal(ws.link(params).edges, link(ws.sessions(), params, coverage=ws.coverage()).edges,
+                                  check_exact=True)

@@ -157,12 +157,22 @@ def _sub_codes(units: pd.DataFrame, codes: pd.Index) -> np.ndarray:
     channel each time), else looked up here."""
     if "sub" in units:
         return units["sub"].to_numpy(np.int64)
-    return codes.get_indexer(units["msisdn"]).astype(np.int64)
+    return _code_of(units["msisdn"], codes)
+
+
+def _code_of(msisdn: pd.Series, codes: pd.Index) -> np.ndarray:
+    """Each row's position in ``codes`` (-1 where absent); a categorical's categories are looked
+    up once and its codes mapped, not its every row as text."""
+    if isinstance(msisdn.dtype, pd.CategoricalDtype):
+        cat = msisdn.cat
+        where = np.r_[codes.get_indexer(cat.categories).astype(np.int64), -1]
+        return where[cat.codes.to_numpy().astype(np.int64)]  # code -1 (missing) takes the -1 appended
+    return codes.get_indexer(msisdn).astype(np.int64)
 
 
 def _with_sub(units: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
     """``units`` with the ``sub`` column ``_sub_codes`` reads."""
-    return units.assign(sub=codes.get_indexer(units["msisdn"]).astype(np.int64))
+    return units.assign(sub=_code_of(units["msisdn"], codes))
 
 
 def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bool,
@@ -195,9 +205,13 @@ def _match_chunks(units: pd.DataFrame, codes: pd.Index, window: int, overlap: bo
                 si, sj = np.repeat(sub[first], count), sub[j]
                 keep = si != sj
                 si, sj = si[keep], sj[keep]
-                yield {"a": np.minimum(si, sj), "b": np.maximum(si, sj),
-                       "key": np.repeat(key[first], count)[keep], "lo": np.repeat(t[first], count)[keep],
-                       "hi": t[j[keep]]}
+                m = {"a": np.minimum(si, sj), "b": np.maximum(si, sj),
+                     "key": np.repeat(key[first], count)[keep], "lo": np.repeat(t[first], count)[keep],
+                     "hi": t[j[keep]]}
+                # Held by this frame while the chunk is reduced otherwise (a chunk's worth each).
+                del si, sj, keep, j
+                yield m
+                del m
             return
         for i, j in window_pairs(key, t, window, stats_out, t_end=t_end):
             si, sj = sub[i], sub[j]
@@ -408,8 +422,8 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
             on_days: DayFrame = days) -> tuple[Iterator[Matches], np.ndarray]:
         chunks, kuni = _match_chunks(units, codes, window, ovl, sweeps[channel], full=keep_matches or keep is not None)
         if keep is not None:
-            chunks = (keep(c) for c in chunks)
-        chunks = (_on_common_days(c, on_days) for c in chunks)
+            chunks = _each(chunks, keep)
+        chunks = _each(chunks, lambda c: _on_common_days(c, on_days))
         if keep_matches:
             parts = list(chunks)
             whole = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MATCH_COLUMNS)
@@ -436,7 +450,9 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
                                          cu, codes, params.call_window_s, False, None, days, shift=False)
         del cu
     if params.colocation:
-        cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap), codes)
+        # The engine's bursts (categoricals, no first_key): the cell channel's are most of the units.
+        cells = _with_sub(bursts(cell_sessions(_only(frame, CELL_COLUMNS), calls, cov.call_periods), gap,
+                                 text=False), codes)
         per_channel["coloc"] = _aggregate(*run("coloc", cells, w, False, on_days=coloc_days), cells, codes, w, False,
                                           None, coloc_days, shift=False)
         del cells
@@ -448,6 +464,17 @@ def link(frame: pd.DataFrame, params: LinkParams, resolution: dict[str, int] | N
                       seconds=time.perf_counter() - t0, sweep=sweeps, coarse_subscribers=coarse,
                       matches=matches if keep_matches else {}, unscored_pairs=unscored, testable_pairs=testable,
                       coverage=cov)
+
+
+def _each(chunks: Iterable[Matches], step: Callable[[Matches], Matches]) -> Iterator[Matches]:
+    """``step`` of each chunk, the chunk let go before its result is yielded: a generator
+    expression holds its last input while the consumer reduces the output, at 10M sessions
+    a second chunk of matches (~0.3 GB) on top of the link's peak."""
+    for c in chunks:
+        out = step(c)
+        del c
+        yield out
+        del out
 
 
 def _overlap_ends(sessions: pd.DataFrame, cov: Coverage, window: int) -> pd.DataFrame:
