@@ -311,9 +311,10 @@ class Case:
                **options: Any) -> IngestResult:
         """Parse dumps (files, folders, .zip, .7z, .rar, .gz, .xlsx, .xls, HTML tables) into the store.
 
-        ``options`` as :func:`read_options`. ``workers``: parsing processes (a script that asks for
-        more than 1 must guard its top level with ``if __name__ == "__main__":``; 0 chooses from
-        the input, as ``cdrnet ingest`` does). A dump already loaded is left alone (with other options,
+        ``options`` as :func:`read_options`. ``workers``: parsing workers, processes for whole dumps
+        when there are several (a script that asks for more than 1 must then guard its top level
+        with ``if __name__ == "__main__":``), else threads for one big dump's blocks; 0 chooses from
+        the input, as ``cdrnet ingest`` does. A dump already loaded is left alone (with other options,
         ``result.differing`` says what differs) unless ``replace``: then it is read again and its rows
         and counts replace the stored ones.
         """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,7 +39,7 @@ from cdrnet.loader.sources import (
     not_a_dump_reason,
     read_errors,
 )
-from cdrnet.loader.workers import AUTO_WORKERS, auto_workers, worker_pool
+from cdrnet.loader.workers import AUTO_WORKERS, auto_workers
 
 if TYPE_CHECKING:  # the protocol both stores implement (cdrnet/store.py imports the loader)
     from cdrnet.store import DumpWriter, SessionStore, StagingStore
@@ -58,7 +58,8 @@ class IngestResult:
     replaced: list[str] = field(default_factory=list)  # sha256 of dumps read again with --replace
     refused: list[Refused] = field(default_factory=list)
     failed: list[tuple[str, CdrnetError]] = field(default_factory=list)
-    workers: int = 1  # parsing processes used (1: this process alone)
+    #: Parsing workers used: processes for whole dumps, or threads for one dump's blocks (1: none).
+    workers: int = 1
     #: Cell-site lists (CGI charts, OpenCelliD exports) found among the inputs and imported.
     cell_lists: list[CellListReport] = field(default_factory=list)
 
@@ -79,15 +80,23 @@ def _chosen_workers(workers: int, dumps: list[DumpSource], store: SessionStore, 
 
 @contextmanager
 def parse_pool(workers: int, total_bytes: int) -> Iterator[Executor | None]:
-    """A process pool when it pays: several workers and at least two blocks of input.
+    """Threads that normalise a big dump's blocks beside this one: several workers and at least
+    two blocks of input, else None (the blocks are normalised in this thread).
 
-    Workers are not forked from this process: forking a process that already runs Arrow's
-    thread pools can deadlock the child (see :func:`cdrnet.loader.batch.worker_pool`).
+    Why threads, not processes (what ran before): a block's normalised sessions are ~600 bytes a
+    row, so a worker process pickled ~57 MB a 16 MB block and this process unpickled it and read
+    it off a pipe, then still checked duplicates, summed the quality counts and wrote Parquet for
+    every block: it was the bottleneck, and a 1M-row dump took 1.7-2x longer on two processes than
+    on one (every full run of ``python -m bench`` since 2026-11-30). A block's normalisation
+    spends much of its time in Arrow, numpy and the C kernel with the GIL released: on two cores,
+    two threads normalise blocks 1.3-1.8x as fast as one, and nothing is copied between them
+    (docs/benchmarks.md, "One big dump on threads"). Whole dumps still go to worker processes
+    (:mod:`cdrnet.loader.batch`): what they send back is a file name.
     """
     if workers <= 1 or total_bytes < 2 * textblocks.BLOCK_SIZE:
         yield None
         return
-    with worker_pool(workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cdrnet-block") as pool:
         yield pool
 
 
@@ -260,12 +269,12 @@ def ingest_paths(paths: list[str], store: SessionStore, layouts: list[Layout], o
     it is busy); a store that cannot be written (read-only, disk full) stops the run.
     ``replace``: dumps already loaded are read again and replace their stored rows.
 
-    ``workers`` > 1 parses in worker processes (``cdrnet ingest --workers``); ``AUTO_WORKERS``
-    chooses from the input (:func:`auto_workers`). Whole dumps
-    each when there are several and the store can stage them (:mod:`cdrnet.loader.batch`),
-    else the blocks of one dump. A script calling this must then guard its top level with
-    ``if __name__ == "__main__":`` as the workers' fork server imports it. Either way the store ends
-    up holding what a one-process run leaves.
+    ``workers`` > 1 parses with workers (``cdrnet ingest --workers``); ``AUTO_WORKERS`` chooses
+    from the input (:func:`auto_workers`). Whole dumps each, in worker processes, when there are
+    several and the store can stage them (:mod:`cdrnet.loader.batch`); a script calling this must
+    then guard its top level with ``if __name__ == "__main__":`` as the workers' fork server
+    imports it. Otherwise the blocks of each dump, on threads (:func:`parse_pool`). Either way the
+    store ends up holding what a one-process run leaves.
     """
     with store.writing("ingest"), fewer_collections():
         return _ingest_all(paths, store, layouts, opts, signatures_name, show_progress, on_report, on_unchanged,

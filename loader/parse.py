@@ -13,7 +13,6 @@ import io
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from cdrnet import __version__
-from cdrnet.errors import CdrnetError, CorruptInputError, IngestWorkerError, UnknownLayoutError
+from cdrnet.errors import CdrnetError, CorruptInputError, UnknownLayoutError
 from cdrnet.loader import native
 from cdrnet.loader.dateorder import DateDecision
 from cdrnet.loader.dedupe import HashSet
@@ -481,7 +480,8 @@ def complete_block(prep: PreparedBlock, result: BlockResult) -> BlockOutput:
 
 def process_block(data: bytes, first: int, det: Detection, opts: Options, sha: str, part: str,
                   name: str = "") -> BlockOutput:
-    """Split, normalise and classify one block; a pure function, so it runs in a worker process.
+    """Split, normalise and classify one block; a pure function, so it runs on a worker thread
+    (it shares nothing it changes: the caches it fills are ``functools.lru_cache``, thread-safe).
 
     A dump's first block (``det.decision`` is None) also decides its date order
     and period, from every date cell of the block, before normalising.
@@ -555,8 +555,8 @@ def _record_decision(report: DumpReport, d: DateDecision) -> None:
 class DumpParser:
     """Parse one dump's text stream with a detected layout.
 
-    With a process pool, blocks are normalised in worker processes while this
-    process reads the next blocks and writes finished ones, in input order
+    With a pool (worker threads: ``loader.ingest.parse_pool``), blocks are normalised on its
+    threads while this one reads the next blocks and writes finished ones, in input order
     (duplicate checks and line accounting need that order).
     """
 
@@ -569,7 +569,10 @@ class DumpParser:
         self.on_calls = on_calls or on_sessions
         self.on_rejects = on_rejects
         self.pool = pool
-        self.in_flight = max(2, 2 * workers)
+        #: Blocks started and not yet written: one a worker thread, so each has the next block
+        #: waiting when it finishes one while this thread writes; each more held ~100 MB at 10M rows
+        #: (docs/benchmarks.md, "One big dump on threads").
+        self.in_flight = max(2, workers)
         self._rows_seen = HashSet()  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
         self._msisdn_names: list[bytes] | None = None
@@ -643,11 +646,7 @@ class DumpParser:
         def finish_oldest() -> None:
             out, data, first, raw_bytes = pending.popleft()
             if isinstance(out, Future):
-                try:
-                    out = out.result()
-                except BrokenProcessPool as exc:
-                    raise IngestWorkerError(f"{report.name}: a worker process died while parsing "
-                                            f"(out of memory?): {exc}") from exc
+                out = out.result()  # a block normalised on a worker thread (loader.ingest.parse_pool)
             self._finish_block(out, data, first, acc, part)
             if progress:
                 progress(raw_bytes)

@@ -32,10 +32,6 @@ AUTO_WORKERS = 0
 AUTO_WORKERS_BYTES = 128 << 20
 #: At most this many when chosen automatically: each worker holds ~300 MB.
 AUTO_WORKERS_MAX = 4
-#: The smallest single input a count named by the user parses in blocks on several processes
-#: (two of ``textblocks.BLOCK_SIZE``, which ``loader.ingest.parse_pool`` reads; a test keeps them
-#: equal: textblocks loads numpy).
-BLOCKS_BYTES = 2 * (16 << 20)
 
 #: What every worker imports to parse (pandas, Arrow, the normaliser): imported once in the fork
 #: server, which the workers are forked from, not again in each worker.
@@ -182,12 +178,13 @@ def likely_workers(paths: Sequence[str | Path], workers: int, whole_dumps: bool)
 
     The run decides from the dumps it finds (archives opened, cell lists and junk set aside:
     ``loader.ingest``); this guess only decides whether to start the fork server early, so a wrong
-    one costs that server's imports on an idle core, or the early start.
+    one costs that server's imports on an idle core, or the early start. A count named for one
+    dump starts no process: its blocks are normalised on threads (``loader.ingest.parse_pool``).
     """
     files, total = _input_size(paths)
     if workers == AUTO_WORKERS:
         return auto_workers(files, total, whole_dumps)
-    if workers > 1 and ((whole_dumps and files > 1) or total >= BLOCKS_BYTES):
+    if workers > 1 and whole_dumps and files > 1:
         return workers
     return 1
 

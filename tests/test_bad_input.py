@@ -133,14 +133,22 @@ def test_source_lines_point_at_the_right_rows(ws, tmp_path):
         assert r.session_key and raw[r.source_line - 1].split(",")[6] == "919876543210"
 
 
-def test_worker_processes_give_the_same_workspace(tmp_path, monkeypatch):
-    """Blocks normalised in spawned workers: same sessions, rejects and report as one process."""
+def test_worker_threads_give_the_same_workspace(tmp_path, monkeypatch):
+    """One dump's blocks normalised on worker threads: same sessions, rejects and report as one
+    thread, and the later blocks did run on the pool's threads."""
+    import threading
+
+    from cdrnet.loader import parse
     from cdrnet.loader.ingest import ingest_paths
     from cdrnet.loader.layouts import builtin_layouts
     from cdrnet.loader.normalize import Options
     from cdrnet.loader.signatures import load_signatures
 
     monkeypatch.setattr(textblocks, "BLOCK_SIZE", 8192)
+    ran_on: list[str] = []
+    real = parse.process_block
+    monkeypatch.setattr(parse, "process_block",
+                        lambda *a, **k: ran_on.append(threading.current_thread().name) or real(*a, **k))
     s = make_sessions(2000, seed=9)
     body = render(s, "paper").splitlines()
     body.insert(700, "garbage,line")
@@ -153,6 +161,12 @@ def test_worker_processes_give_the_same_workspace(tmp_path, monkeypatch):
                            show_progress=False, workers=workers)
         rep = res.loaded[0]
         assert res.workers == workers
+        # One worker: every block in this thread; two: the first (it decides the date order) here,
+        # every later one on the pool's threads.
+        main = threading.current_thread().name
+        assert len(ran_on) > 10 and ran_on[0] == main
+        assert all(name == main if workers == 1 else name.startswith("cdrnet-block") for name in ran_on[1:])
+        ran_on.clear()
         got[workers] = (ws.sessions().sort_values("source_line").reset_index(drop=True),
                         (ws.root / "rejects.csv").read_text(), rep.loaded, rep.rejected, rep.nondata, rep.lines_read)
     assert got[1][2:] == got[2][2:] and got[1][2] == 2000 and got[1][3] == {"wrong_field_count": 1, "duplicate_row": 1}

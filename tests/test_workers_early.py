@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cdrnet.loader import textblocks
 from cdrnet.loader.workers import (
     AUTO_WORKERS,
     AUTO_WORKERS_BYTES,
     AUTO_WORKERS_MAX,
-    BLOCKS_BYTES,
     likely_workers,
     start_early,
     stop_fork_server,
@@ -34,10 +32,6 @@ def _sparse(path: Path, size: int) -> Path:
     return path
 
 
-def test_the_block_threshold_is_the_parsers() -> None:
-    assert BLOCKS_BYTES == 2 * textblocks.BLOCK_SIZE
-
-
 def test_the_guess_follows_the_runs_own_choice(tmp_path: Path) -> None:
     case = tmp_path / "case"
     half = AUTO_WORKERS_BYTES // 2 + 1
@@ -52,10 +46,11 @@ def test_the_guess_follows_the_runs_own_choice(tmp_path: Path) -> None:
     _sparse(small / "a.csv", 10)
     _sparse(small / "b.csv", 10)
     assert likely_workers([small], AUTO_WORKERS, whole_dumps=True) == 1  # below the threshold
-    # A count named by the user: several dumps, or one dump of at least two blocks.
+    # A count named by the user: processes for several dumps; one dump's blocks go to threads.
     assert likely_workers([small], 2, whole_dumps=True) == 2
     assert likely_workers([small / "a.csv"], 2, whole_dumps=True) == 1
-    assert likely_workers([_sparse(tmp_path / "big.csv", BLOCKS_BYTES)], 3, whole_dumps=False) == 3
+    assert likely_workers([_sparse(tmp_path / "big.csv", 64 << 20)], 3, whole_dumps=False) == 1
+    assert likely_workers([small], 3, whole_dumps=False) == 1  # --replace, or Neo4j: blocks on threads
     assert likely_workers([small], 1, whole_dumps=True) == 1
     assert likely_workers([tmp_path / "missing"], 2, whole_dumps=True) == 1
 

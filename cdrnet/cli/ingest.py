@@ -11,10 +11,10 @@ from cdrnet.cli.common import AppContext, date_order_option, input_options, zone
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @input_options
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that parse in parallel (default: env CDRNET_WORKERS, else chosen from the input: "
-                   "up to 4 for several dumps of 128 MB or more in all, 1 otherwise): whole dumps each "
-                   "when a run holds several (a case folder), else the blocks of one big dump. The result "
-                   "is the same as with one process; each extra process needs ~300 MB.")
+              help="Parsing workers (default: env CDRNET_WORKERS, else chosen from the input: up to 4 for "
+                   "several dumps of 128 MB or more in all, 1 otherwise): processes that parse whole dumps "
+                   "each when a run holds several (a case folder; each extra process needs ~300 MB), else "
+                   "threads that normalise the blocks of one big dump. The result is the same as with one.")
 @click.option("--replace", is_flag=True,
               help="Read dumps that are already loaded again (e.g. with a corrected --tz or --date-order): "
                    "their rows, rejects and counts replace the stored ones.")
@@ -34,7 +34,7 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
       cdrnet ingest --layout myoperator.toml odd_export.csv
       cdrnet ingest --signatures paper dump.csv     # the paper's port table
       cdrnet ingest --workers 2 case42/exports/    # 2 dumps at a time
-      cdrnet ingest --workers 4 tower_dump.csv     # one big dump's blocks on 4 cores
+      cdrnet ingest --workers 2 tower_dump.csv     # one big dump's blocks on 2 threads
       cdrnet ingest --date-order mdy excel_resaved.csv   # 07/14/2023 dates
       cdrnet ingest --tz Europe/London --replace uk_dump.csv  # read a loaded dump again
 
