@@ -125,18 +125,25 @@ def session_batch(sessions: pd.DataFrame) -> tuple[dict[str, list], dict[str, li
     return session_columns(sessions, fields), lookups
 
 
-def call_rows(events: pd.DataFrame) -> list[dict]:
-    """Bolt parameters for a batch of call events: key plus the declared properties (None when missing)."""
-    cols: dict[str, list] = {}
+def call_batch(events: pd.DataFrame) -> dict[str, list]:
+    """Bolt parameters of one batch for ``load_calls``: ``key``, each declared Call property as
+    ``p_<name>`` (None when missing; times as epoch seconds), both parties as positions in the
+    batch's distinct numbers (``caller_at``, ``callee_at`` in ``subs``) and the first and last
+    cells in its distinct cells (``first_at``, ``last_at`` in ``cells``): columns, as
+    ``session_columns`` sends sessions (docs/benchmarks.md, "Bolt writer: calls as columns")."""
+    out: dict[str, list] = {"key": events["event_key"].tolist()}
     for c in CALL.properties:
         if c in CALL_COMPUTED:
-            cols[c] = _seconds(events[CALL_COMPUTED[c]]).tolist()
+            out[f"{COLUMN}{c}"] = _seconds(events[CALL_COMPUTED[c]]).tolist()
         else:
             col = events[c]
-            cols[c] = col.astype(object).where(col.notna(), None).tolist()
-    names = list(cols)
-    return [{"key": k, "props": dict(zip(names, v, strict=True))}
-            for k, v in zip(events["event_key"].tolist(), zip(*cols.values(), strict=True), strict=True)]
+            out[f"{COLUMN}{c}"] = col.astype(object).where(col.notna(), None).tolist()
+    n = len(events)
+    for keys, (a, a_at), (b, b_at) in (("subs", ("caller", "caller_at"), ("callee", "callee_at")),
+                                        ("cells", ("first_cell", "first_at"), ("last_cell", "last_at"))):
+        at, out[keys] = _positions(pd.concat([events[a], events[b]], ignore_index=True))
+        out[a_at], out[b_at] = at[:n], at[n:]
+    return out
 
 
 def restore_calls(rows: list[dict]) -> pd.DataFrame:
@@ -333,34 +340,31 @@ class GraphDumpWriter:
                                           else (min(seen[0], sp["lo"]), max(seen[1], sp["hi"])))
         self.sent += batch.size
 
-    def _send_calls(self, plan: list[tuple[str, list[dict]]]) -> None:
-        load_text = load_calls()
+    def _send_calls(self, nodes: list[tuple[str, list[dict]]], calls: dict[str, list]) -> None:
+        """One transaction: the batch's Subscriber and Cell nodes, then its call events (columns)."""
 
         def work(tx: ManagedTransaction) -> list[int]:
-            done = []
-            for text, batch in plan:
-                params = {"rows": batch, "case": self.store.case}
-                if text is load_text:
-                    params["sha256"] = self.sha
-                done.append(tx.run(text, params).single()["rows"] if batch else 0)
-            return done
+            done = [tx.run(text, {"rows": rows, "case": self.store.case}).single()["rows"] if rows else 0
+                    for text, rows in nodes]
+            params = {**calls, "case": self.store.case, "sha256": self.sha}
+            return [*done, tx.run(load_calls(), params).single()["rows"] if calls["key"] else 0]
 
         done = run_write(self.store.driver, work, self.store.database)
-        sent = [len(b) for _, b in plan]
+        sent = [*(len(rows) for _, rows in nodes), len(calls["key"])]
         if done != sent:
             raise GraphError(f"Neo4j wrote {done} rows for a batch of {sent} (subscribers, cells, call events)",
                              "run the same command again: loads are idempotent")
         self.sent += sent[-1]
 
     def write_calls(self, events: pd.DataFrame) -> None:
-        """Call events in batches: both parties' Subscriber nodes, then the Call nodes with their links."""
+        """Call events in batches: both parties' Subscriber nodes and the cells, then the Call nodes
+        with their links (``load_calls``)."""
         for lo in range(0, len(events), BATCH):
             f = events.iloc[lo : lo + BATCH]
-            numbers = pd.unique(pd.concat([f["caller"], f["callee"]]).fillna(""))
-            subs = [{"key": m, "props": {}} for m in numbers if m]
-            rows = call_rows(f)
-            self._send_calls([(merge_nodes("Subscriber"), subs), (merge_nodes("Cell"), cell_rows(call_cells(f))),
-                              (load_calls(), rows)])
+            calls = call_batch(f)
+            subs = [{"key": m, "props": {}} for m in calls["subs"]]
+            self._send_calls([(merge_nodes("Subscriber"), subs), (merge_nodes("Cell"), cell_rows(call_cells(f)))],
+                             calls)
 
     def write_rejects(self, lines: list[int], reasons: list[str], texts: list[str], part: str) -> None:
         self.rejects.write(lines, reasons, texts, part)

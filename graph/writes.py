@@ -53,6 +53,19 @@ def _column_values(n: NodeType) -> list[tuple[str, str]]:
             + [(t, f"datetime({{epochSeconds: ${COLUMN}{src}[i]}})") for t, src in n.datetimes])
 
 
+def _lookup(n: NodeType, param: str) -> str:
+    """A batch's distinct keys ``$param`` looked up once: ``param`` becomes the list of their nodes,
+    each wrapped (``[x]``, null when absent) at its key's position, for ``param[pos][0]``."""
+    return (f"CALL () {{ UNWIND range(0, size(${param}) - 1) AS i "
+            f"OPTIONAL MATCH {_pattern(n, 'x', f'${param}[i]')} "
+            f"WITH i, x ORDER BY i RETURN collect([x]) AS {param} }}")
+
+
+def _link_if(var: str, pattern: str) -> str:
+    """MERGE ``pattern`` (naming ``x``) when ``var`` is a node; nothing when it is null."""
+    return f"FOREACH (x IN CASE WHEN {var} IS NULL THEN [] ELSE [{var}] END | MERGE {pattern})"
+
+
 @cache
 def load_sessions(fresh: bool = False) -> str:
     """One batch of a dump's sessions with HAD, CONTAINS, OF_APP and AT_CELL, in one pass.
@@ -78,11 +91,6 @@ def load_sessions(fresh: bool = False) -> str:
     s, sub, dump, app, cell = (NODE_BY_LABEL[x] for x in ("Session", "Subscriber", "Dump", "Application", "Cell"))
     verb = "CREATE" if fresh else "MERGE"
 
-    def lookup(n: NodeType, param: str) -> str:
-        return (f"CALL () {{ UNWIND range(0, size(${param}) - 1) AS i "
-                f"OPTIONAL MATCH {_pattern(n, 'x', f'${param}[i]')} "
-                f"WITH i, x ORDER BY i RETURN collect([x]) AS {param} }}")
-
     values = _column_values(s)
     if fresh:
         inline = ", ".join(f"{p}: {v}" for p, v in values)
@@ -91,9 +99,9 @@ def load_sessions(fresh: bool = False) -> str:
         node = f"MERGE {_pattern(s, 's', '$key[i]')}\nSET " + ", ".join(f"s.{p} = {v}" for p, v in values)
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
-        lookup(sub, "subs"),
-        lookup(app, "apps"),
-        lookup(cell, "cells"),
+        _lookup(sub, "subs"),
+        _lookup(app, "apps"),
+        _lookup(cell, "cells"),
         "UNWIND range(0, size($key) - 1) AS i",
         "WITH d, i, subs[$sub_at[i]][0] AS sub, apps[$app_at[i]][0] AS a, cells[$cell_at[i]][0] AS c",
         node,
@@ -105,32 +113,33 @@ def load_sessions(fresh: bool = False) -> str:
     ])
 
 
-@lru_cache(maxsize=1)
+@cache
 def load_calls() -> str:
     """One batch of a dump's call events with PLACED, TO, RECORDED, FIRST_CELL and LAST_CELL, in one pass.
 
     Both parties' Subscriber nodes and the Cell nodes of the first and last cells are merged just
-    before (the other party becomes a Subscriber too, marked outside the case after the dump commits).
+    before (the other party becomes a Subscriber too, marked outside the case after the dump
+    commits). As ``load_sessions``: the batch travels as columns (``$key``, ``$p_<property>``;
+    graph/store.py ``call_batch``), and the parties and cells are looked up once per batch
+    (``$subs``, ``$cells``), each row naming its own by position (``$caller_at``, ``$callee_at``,
+    ``$first_at``, ``$last_at``; null for none, as a tower dump's location update has no other party).
     """
     c, sub, dump, cell = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump", "Cell"))
-    sets = _set_each(c, "c")
+    sets = ", ".join(f"c.{p} = {v}" for p, v in _column_values(c))
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
-        "UNWIND $rows AS r",
-        f"MERGE {_pattern(c, 'c', 'r.key')}",
+        _lookup(sub, "subs"),
+        _lookup(cell, "cells"),
+        "UNWIND range(0, size($key) - 1) AS i",
+        "WITH d, i, subs[$caller_at[i]][0] AS a, subs[$callee_at[i]][0] AS b, "
+        "cells[$first_at[i]][0] AS f, cells[$last_at[i]][0] AS l",
+        f"MERGE {_pattern(c, 'c', '$key[i]')}",
         f"SET {sets}",
         f"MERGE (d)-[:{REL_BY_TYPE['RECORDED'].type}]->(c)",
-        "WITH c, r",
-        # A row without the other party (a tower dump's location update) has no TO.
-        f"OPTIONAL MATCH {_pattern(sub, 'a', 'r.props.caller')}",
-        f"OPTIONAL MATCH {_pattern(sub, 'b', 'r.props.callee')}",
-        f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | MERGE (x)-[:{REL_BY_TYPE['PLACED'].type}]->(c))",
-        f"FOREACH (x IN CASE WHEN b IS NULL THEN [] ELSE [b] END | MERGE (c)-[:{REL_BY_TYPE['TO'].type}]->(x))",
-        "WITH c, r",
-        f"OPTIONAL MATCH {_pattern(cell, 'f', 'r.props.first_cell')}",
-        f"OPTIONAL MATCH {_pattern(cell, 'l', 'r.props.last_cell')}",
-        f"FOREACH (x IN CASE WHEN f IS NULL THEN [] ELSE [f] END | MERGE (c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x))",
-        f"FOREACH (x IN CASE WHEN l IS NULL THEN [] ELSE [l] END | MERGE (c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x))",
+        _link_if("a", f"(x)-[:{REL_BY_TYPE['PLACED'].type}]->(c)"),
+        _link_if("b", f"(c)-[:{REL_BY_TYPE['TO'].type}]->(x)"),
+        _link_if("f", f"(c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x)"),
+        _link_if("l", f"(c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x)"),
         "RETURN count(*) AS rows",
     ])
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdrnet.graph import store as store_mod
-from cdrnet.graph.store import GraphStore, session_batch
+from cdrnet.graph.store import GraphStore, call_batch, session_batch
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from tests.conftest import SIM_ORDER, ingest
@@ -69,6 +69,41 @@ def test_columns_carry_the_same_values_as_rows(values):
     assert set(cols) == {"key"} | {f"p_{n}" for n in names}
     for n in names:
         assert cols[f"p_{n}"] == [r["props"][n] for r in rows], n
+    assert cols["p_end_s"] == [None] * len(f) and cols["p_start_s"][0] == 1704067200
+
+
+_party = st.one_of(st.none(), st.just(""), st.sampled_from(["919800000001", "919800000002", "18005550100"]))
+_cell = st.one_of(st.none(), st.just(""), st.sampled_from(["404-70-1-2", "404-70-1-3", "Ü"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_party, _party, _cell, _cell, st.one_of(st.none(), st.integers(0, 10**6))),
+                min_size=1, max_size=40))
+def test_each_call_names_its_parties_and_cells_by_position(values):
+    """``load_calls``'s columns: each call's caller and callee found at their positions in the
+    batch's distinct numbers, its first and last cells in its distinct cells (None for none), and
+    every declared property one value a call, times as epoch seconds."""
+    f = pd.DataFrame(values, columns=["caller", "callee", "first_cell", "last_cell", "duration_s"])
+    f["duration_s"] = f["duration_s"].astype("Int64")
+    f["event_key"] = [f"e{i}" for i in range(len(f))]
+    for c in store_mod.CALL.properties:
+        if c not in f and c not in store_mod.CALL_COMPUTED:
+            f[c] = None
+    f["start_utc"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(range(len(f)), unit="s")
+    f["end_utc"] = pd.Series(pd.NaT, index=f.index, dtype=f["start_utc"].dtype)
+    cols = call_batch(f)
+    for name in ("subs", "cells"):
+        assert len(set(cols[name])) == len(cols[name]) and "" not in cols[name]
+    per_call = {k: v for k, v in cols.items() if k not in ("subs", "cells")}
+    assert {len(v) for v in per_call.values()} == {len(f)}
+    assert set(per_call) == {"key", "caller_at", "callee_at", "first_at", "last_at"} | {
+        f"p_{n}" for n in store_mod.CALL.properties}
+    for i, (a, b, fc, lc, d) in enumerate(values):
+        for at, names, want in (("caller_at", "subs", a), ("callee_at", "subs", b),
+                                ("first_at", "cells", fc), ("last_at", "cells", lc)):
+            pos = cols[at][i]
+            assert (cols[names][pos] if pos is not None else "") == (want or ""), (at, i)
+        assert cols["p_caller"][i] == a and cols["p_duration_s"][i] == d and cols["key"][i] == f"e{i}"
     assert cols["p_end_s"] == [None] * len(f) and cols["p_start_s"][0] == 1704067200
 
 
