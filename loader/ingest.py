@@ -379,7 +379,7 @@ def _ingest_all(paths: list[str], store: SessionStore, layouts: list[Layout], op
                 if isinstance(src, Refused):
                     result.refused.append(src)
                     continue
-                if pool is None and i > ahead_until and batchable(src):
+                if i > ahead_until and batchable(src):
                     # The next small dumps' first blocks, normalised together (loader/smallbatch.py).
                     run, ahead_until = _small_run(sources, i, store, replace)
                     ahead = look_ahead(run, layouts, opts) if len(run) > 1 else None

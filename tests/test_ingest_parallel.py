@@ -120,6 +120,31 @@ def test_one_rejects_file_rebuild_per_batch(case, tmp_path, monkeypatch):
     assert len(combined) == sum(r.rejected_total for r in res.loaded)
 
 
+def test_replace_with_workers_reads_small_dumps_ahead_on_threads(case, tmp_path, monkeypatch):
+    """``--replace`` (or a Neo4j store) with a named count: no whole-dump workers, so each dump's
+    blocks go to worker threads, and the small dumps are still read ahead and normalised together
+    (until 2026-12-01 a pool turned the look-ahead off): the workspace is the one-thread one."""
+    from cdrnet.loader import ingest as ingest_mod
+    from cdrnet.loader import textblocks
+
+    monkeypatch.setattr(textblocks, "BLOCK_SIZE", 1 << 16)  # the case is then big enough for a pool
+    runs: list[int] = []
+    real = ingest_mod.look_ahead
+    monkeypatch.setattr(ingest_mod, "look_ahead", lambda run, *a: runs.append(len(run)) or real(run, *a))
+    got = {}
+    for workers in (1, 2):
+        ws, _ = _ingest(case, tmp_path / f"ws{workers}", 1)
+        again = ingest_paths([str(case)], ws, builtin_layouts(), Options(rules=load_signatures("modern")), "modern",
+                             show_progress=False, workers=workers, replace=True)
+        assert again.workers == workers and len(again.replaced) == len(again.loaded) > 5
+        got[workers] = _canonical(ws)
+    assert runs and all(n > 1 for n in runs) and len(runs) % 4 == 0  # two first loads, two replaces alike
+    assert got[1]["tables"].keys() == got[2]["tables"].keys()
+    for sha, table in got[1]["tables"].items():
+        pd.testing.assert_frame_equal(table, got[2]["tables"][sha])
+    assert got[1]["rejects"] == got[2]["rejects"]
+
+
 def test_workers_chosen_by_the_input():
     """No count named: workers only for several dumps of AUTO_WORKERS_BYTES or more, parsed whole."""
     import os
