@@ -48,12 +48,29 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
     return out
 
 
+#: A UTC offset (``Z``, ``+05:30``, ``-0100``, ``+05``) after an ISO 8601 clock time, at the end of
+#: the text: the only place pandas' ISO parser reads one.
+_ISO_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d*)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+
+
+def _iso_as_utc(text: pd.Series) -> pd.Series:
+    return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+
+
 def parse_iso(text: pd.Series) -> pd.Series:
     """ISO 8601 texts as naive times: a value with an offset is read as its UTC time, one without
     as written. Both kinds may share a column (hostile or hand-edited input): pandas refuses a mix
     ("Mixed timezones detected") unless told ``utc=True``, which reads a naive value as written
-    and converts one with an offset, so one call gives the same result as each kind alone."""
-    return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    and converts one with an offset. pandas 2 (which pyproject.toml allows) carries the last
+    offset over to the naive values after it in that call (``10:11:12`` after a ``+05:30`` value
+    became ``04:41:12``), so a column holding both kinds is read in two calls, one per kind."""
+    aware = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    if aware.all() or not aware.any():
+        return _iso_as_utc(text)
+    with_offset, naive = _iso_as_utc(text[aware]).to_numpy(), _iso_as_utc(text[~aware]).to_numpy()
+    out = np.full(len(text), np.datetime64("NaT"), dtype=np.promote_types(with_offset.dtype, naive.dtype))
+    out[aware], out[~aware] = with_offset, naive
+    return pd.Series(out, index=text.index)
 
 
 def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:

@@ -212,6 +212,31 @@ def test_iso_values_with_and_without_an_offset_in_one_column():
     assert got.isna().tolist() == [False, False, False, True]
 
 
+@st.composite
+def iso_time(draw) -> tuple[str, pd.Timestamp]:
+    """An ISO 8601 time in one of the spellings pandas reads, with or without a UTC offset, and
+    the naive time ``parse_iso`` must give it (the UTC time when it has an offset)."""
+    when = pd.Timestamp(draw(st.integers(946_684_800, 2_208_988_799)), unit="s")
+    sep, colon = draw(st.sampled_from(["T", " "])), draw(st.sampled_from([":", ""]))
+    text = when.strftime(f"%Y-%m-%d{sep}%H{colon}%M{colon}%S")
+    offset_min = draw(st.none() | st.integers(-12 * 60, 14 * 60))
+    if offset_min is None:
+        return text, when
+    if offset_min == 0 and draw(st.booleans()):
+        return text + "Z", when
+    sign, (h, m) = "-" if offset_min < 0 else "+", divmod(abs(offset_min), 60)
+    text += draw(st.sampled_from([f"{sign}{h:02d}:{m:02d}", f"{sign}{h:02d}{m:02d}"] + ([f"{sign}{h:02d}"] * (m == 0))))
+    return text, when - pd.Timedelta(minutes=offset_min)
+
+
+@given(st.lists(iso_time(), min_size=1, max_size=30))
+def test_iso_values_with_and_without_offsets_read_each_as_alone(values) -> None:
+    """Every value reads as it would alone, wherever the other kind stands in the column: pandas 2
+    carried an offset over to the naive values after it (a naive 10:11:12 became 04:41:12)."""
+    got = parse_iso(pd.Series([t for t, _ in values], dtype="string")).astype("datetime64[s]")
+    assert got.tolist() == [want for _, want in values]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), fmt=st.sampled_from(FORMATS), start=st.integers(0, 3))
 def test_kernel_reads_what_the_numpy_path_reads(data, fmt, start):
