@@ -8,6 +8,7 @@ import os
 import re
 import struct
 import zoneinfo
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -44,7 +45,34 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
         differs = idx.to_numpy()[~same.to_numpy(zero_copy_only=False)]
         if len(differs):
             rows = sub.index[differs]
-            out[rows] = pd.to_datetime(sub[rows], format=fmt, errors="coerce").astype("datetime64[s]")
+            parsed_rows = pd.to_datetime(sub[rows], format=fmt, errors="coerce")
+            out[rows] = _far_years(sub[rows], parsed_rows, lambda t: dt.datetime.strptime(t, fmt))
+    return out
+
+
+#: pandas 2 (which pyproject.toml allows) parses text to nanoseconds only, so a time before 1677-09-21
+#: or after 2262-04-11 became NaT where pandas 3, and the fixed-width path, read it.
+_TEXT_IN_NANOSECONDS = int(pd.__version__.split(".")[0]) < 3
+#: A four-digit year nanoseconds cannot hold (the range's edge years included).
+_FAR_YEAR = r"(?:^|\D)(?:0\d{3}|1[0-5]\d\d|16[0-6]\d|167[0-7]|226[2-9]|22[7-9]\d|2[3-9]\d\d|[3-9]\d{3})(?:\D|$)"
+
+
+def _far_years(text: pd.Series, parsed: pd.Series, read: Callable[[str], dt.datetime]) -> pd.Series:
+    """``parsed`` (pandas' reading of ``text``) in seconds; on pandas 2, its NaT rows whose text holds
+    a year outside nanoseconds' range are read by ``read`` (Python's parser, which pandas' follows),
+    as pandas 3 reads them: only such rows (none in a dump of this era) go through Python."""
+    out = parsed.astype("datetime64[s]")
+    if not _TEXT_IN_NANOSECONDS or not len(text):
+        return out
+    redo = np.flatnonzero((out.isna() & text.str.contains(_FAR_YEAR, regex=True).fillna(False)).to_numpy(bool))
+    for k in redo:  # rare rows (hostile or mistyped years), pandas 2 only
+        try:
+            when = read(text.iloc[k])
+            if when.tzinfo is not None:
+                when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            continue
+        out.iloc[k] = np.datetime64(when, "s")
     return out
 
 
@@ -54,7 +82,8 @@ _ISO_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d*)?)?)?\s*(?:Z|[+-]\d{2}(?
 
 
 def _iso_as_utc(text: pd.Series) -> pd.Series:
-    return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    return _far_years(text, parsed, dt.datetime.fromisoformat) if _TEXT_IN_NANOSECONDS else parsed
 
 
 def parse_iso(text: pd.Series) -> pd.Series:
