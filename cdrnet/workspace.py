@@ -147,6 +147,21 @@ def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def edges_table(edges: pd.DataFrame) -> pa.Table:
+    """The link run's edges as ``DataFrame.to_parquet`` converts them, with text as ``large_string``.
+
+    pandas 3 keeps text in Arrow (``large_string``); pandas 2, which pyproject.toml allows, holds it
+    as Python objects, which Arrow converts to ``string``. The stored file is the case's, so its
+    types are fixed here: the same run writes the same ``link-run/edges.parquet`` under either.
+    """
+    table = pa.Table.from_pandas(edges, preserve_index=False)
+    schema = table.schema
+    for i, fld in enumerate(schema):
+        if pa.types.is_string(fld.type):
+            schema = schema.set(i, fld.with_type(pa.large_string()))
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
 def _column_array(frame: pd.DataFrame, i: int) -> object:
     """The array behind a frame's i-th column, without building a Series for it (pandas'
     per-column overhead was most of handing a small dump's sessions to the writer)."""
@@ -874,7 +889,7 @@ class Workspace(SiteListsMixin):
         except OSError as exc:
             raise storage_error(exc, self.link_run_dir) from exc
         buf = io.BytesIO()
-        result.edges.to_parquet(buf, index=False)
+        pq.write_table(edges_table(result.edges), buf, compression="snappy")
         atomic_write_bytes(self.link_run_dir / "edges.parquet", buf.getvalue())
         meta = {"params": result.params.to_dict(), "at": pd.Timestamp.now(tz="UTC").isoformat(),
                 "subscribers": result.subscribers, "sessions": result.sessions}

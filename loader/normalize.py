@@ -6,6 +6,7 @@ distinct IP addresses (see ipaddr.py).
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,7 +236,8 @@ def _column_words(col: pd.Series) -> list[np.ndarray]:
     text = arrow_backing(col)
     if text is not None:
         return text_hashes(text.fill_null("") if text.null_count else text, [k for _, k in _HASH_KEYS])
-    codes, uniques = pd.factorize(col.astype("string").fillna(""), use_na_sentinel=False)
+    # Arrow text to factorise (pandas 2's "string", Python storage, compares C strings: "" == "\x00").
+    codes, uniques = pd.factorize(col.astype(pd.StringDtype("pyarrow")).fillna(""), use_na_sentinel=False)
     values = np.asarray(uniques, dtype=object)
     return [pd.util.hash_array(values, hash_key=hash_key)[codes] for _, hash_key in _HASH_KEYS]
 
@@ -562,7 +564,23 @@ def normalise_block_general(raw: pd.DataFrame, lines: np.ndarray, det: Detection
     rej_mask = (~keep & ~nondata).to_numpy()
     rejects = pd.DataFrame({"line": lines[rej_mask], "reason": reason[rej_mask].astype(str).to_numpy()})
     row_hash = raw_row_hash(raw, keep.to_numpy(), det)
-    return BlockResult(sessions[SESSION_COLUMNS], rejects, count(nondata), stats, h1, row_hash)
+    return BlockResult(_text_as_pandas_3(sessions[SESSION_COLUMNS]), rejects, count(nondata), stats, h1, row_hash)
+
+
+#: pandas 2 (which pyproject.toml allows) holds a broadcast string as Python objects and ``"string"``
+#: in Python storage, where pandas 3 (and the array path, under either) holds both in Arrow.
+_PANDAS_2_TEXT = not isinstance(pd.Series(["x"]).dtype, pd.StringDtype)
+
+
+def _text_as_pandas_3(frame: pd.DataFrame) -> pd.DataFrame:
+    """The general path's sessions with text in pandas 3's dtypes under pandas 2 too, so a block's
+    frame has one set of dtypes whichever path and pandas made it."""
+    if not _PANDAS_2_TEXT:
+        return frame
+    cast = {name: _STR if pd.api.types.is_object_dtype(dtype) else pd.StringDtype("pyarrow")
+            for name, dtype in frame.dtypes.items()
+            if pd.api.types.is_object_dtype(dtype) or (isinstance(dtype, pd.StringDtype) and dtype.storage == "python")}
+    return frame.astype(cast) if cast else frame
 
 
 # --- The array path -------------------------------------------------------------------------------
@@ -1013,6 +1031,17 @@ def _normalise_arrays(raw: pd.DataFrame, lines: np.ndarray, det: Detection, opts
 
 
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
+#: Whether ``ArrowStringArray`` takes its dtype (pandas 3). pandas 2.3, which pyproject.toml allows,
+#: has a class of its own for Arrow text with NaN (``_STR``'s array type), and no such argument.
+_STR_BY_DTYPE = "dtype" in inspect.signature(pd.arrays.ArrowStringArray.__init__).parameters
+
+
+def str_array(arr: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Arrow text as pandas' ``str`` (:data:`_STR`: Arrow storage, NaN for missing), sharing its buffers,
+    under pandas 3 and 2.3 alike (the loader's frames hold this dtype under either)."""
+    if _STR_BY_DTYPE:
+        return pd.arrays.ArrowStringArray(arr, dtype=_STR)
+    return _STR.construct_array_type()(arr)
 
 
 def _constant(value: str, n: int) -> pd.api.extensions.ExtensionArray:
@@ -1023,12 +1052,12 @@ def _constant(value: str, n: int) -> pd.api.extensions.ExtensionArray:
     data = value.encode("utf8")
     offsets = np.arange(0, len(data) * (n + 1), len(data), dtype=np.int64) if data else np.zeros(n + 1, np.int64)
     arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
-    return pd.arrays.ArrowStringArray(arr, dtype=_STR)
+    return str_array(arr)
 
 
 def _constant_pure(value: str, n: int) -> pd.api.extensions.ExtensionArray:
     """:func:`_constant` by Arrow's ``repeat`` (its reference in tests)."""
-    return pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype=_STR)
+    return str_array(pa.repeat(pa.scalar(value, pa.large_string()), n))
 
 
 def _day_numbers(seconds: np.ndarray) -> np.ndarray:

@@ -29,7 +29,15 @@ from cdrnet.loader.dedupe import HashSet
 from cdrnet.loader.detect import SCAN_LINES, Detection, detect
 from cdrnet.loader.identifiers import normalise_msisdn
 from cdrnet.loader.layouts import Layout
-from cdrnet.loader.normalize import BlockResult, Options, decide_dates, is_nondata_text, normalise_block
+from cdrnet.loader.normalize import (
+    _STR,
+    BlockResult,
+    Options,
+    decide_dates,
+    is_nondata_text,
+    normalise_block,
+    str_array,
+)
 from cdrnet.loader.period import to_utc
 from cdrnet.loader.quality import Accumulator, DumpReport
 from cdrnet.loader.sources import DumpSource
@@ -157,13 +165,29 @@ def _split_arrow(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple[
 
 
 def _arrow_str_dtype() -> pd.api.extensions.ExtensionDtype | None:
-    """The dtype ``Table.to_pandas`` gives an Arrow string column, when it is pandas' Arrow-backed
-    ``str`` (pandas 3, or 2.x with ``future.infer_string``); None when it is anything else (object)."""
+    """The dtype the splitter's frames hold text in: the one ``Table.to_pandas`` gives an Arrow string
+    column when it is pandas' Arrow-backed ``str`` (pandas 3, or 2.x with ``future.infer_string``),
+    else pandas 3's ``str`` itself where this pandas has it (2.3, which pyproject.toml allows: its
+    ``to_pandas`` gives Python objects, which no fast path of the normaliser reads; the 400-dump case
+    took 2.4x the CPU of pandas 3)."""
     dtype = pa.table({"a": pa.array([""])}).to_pandas().dtypes.iloc[0]
-    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else _STR
 
 
 _STR_DTYPE = _arrow_str_dtype()
+
+
+def _text_as_str(typ: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    """``to_pandas``' ``types_mapper``: Arrow text as :data:`_STR_DTYPE` (pandas 2's own mapping gives
+    Python objects)."""
+    return _STR_DTYPE if pa.types.is_string(typ) or pa.types.is_large_string(typ) else None
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()``, with text in the loader's :data:`_STR_DTYPE` under pandas 2 too."""
+    return table.to_pandas(types_mapper=_text_as_str)
+
+
 #: The type the splitter asks Arrow's CSV reader for: ``large_string`` when the frame's columns
 #: store it (pandas' Arrow ``str``), so each column is wrapped as read, without a cast that copied
 #: every column's offsets (22 columns a dump, 400 dumps); ``string`` otherwise (``to_pandas``).
@@ -178,8 +202,10 @@ def _str_template() -> object | None:
         return None
     from pandas.arrays import ArrowStringArray
 
+    if not callable(getattr(ArrowStringArray, "_from_pyarrow_array", None)):
+        return None
     template = ArrowStringArray(pa.chunked_array([], type=pa.large_string()), dtype=_STR_DTYPE)
-    return template if callable(getattr(template, "_from_pyarrow_array", None)) else None
+    return template
 
 
 _STR_TEMPLATE = _str_template()
@@ -189,9 +215,7 @@ def _wrap_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
     """One ``large_string`` column as a pandas array of :data:`_STR_DTYPE`, sharing its buffers."""
     if _STR_TEMPLATE is not None:
         return _STR_TEMPLATE._from_pyarrow_array(column)  # type: ignore[attr-defined]  # noqa: SLF001
-    from pandas.arrays import ArrowStringArray
-
-    return ArrowStringArray(column, dtype=_STR_DTYPE)
+    return str_array(column) if _STR_DTYPE is _STR else pd.arrays.ArrowStringArray(column, dtype=_STR_DTYPE)
 
 
 def _frame_of(table: pa.Table) -> pd.DataFrame:
@@ -207,7 +231,7 @@ def _frame_of(table: pa.Table) -> pd.DataFrame:
     types = table.schema.types
     if _STR_DTYPE is None or not table.num_rows or not all(
             pa.types.is_string(t) or pa.types.is_large_string(t) for t in types):
-        return table.to_pandas()
+        return to_pandas(table)
     arrays = [_wrap_text(column if pa.types.is_large_string(column.type) else column.cast(pa.large_string()))
               for column in table.columns]
     return pd.DataFrame._from_arrays(arrays, columns=pd.Index(table.column_names), index=pd.RangeIndex(table.num_rows),  # noqa: SLF001
@@ -228,7 +252,9 @@ def _split_python(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple
             rows.append(fields)
         else:
             bad.append((k, line))
-    return pd.DataFrame(rows, columns=det.columns, dtype="string"), bad
+    # Arrow text (pandas 3's "string"; pandas 2's, which pyproject.toml allows, is Python storage,
+    # whose factorising compares C strings: "" and "\x00" hashed as one value).
+    return pd.DataFrame(rows, columns=det.columns, dtype=pd.StringDtype("pyarrow")), bad
 
 
 def split_rows(data: bytes, line_nos: np.ndarray, det: Detection
@@ -240,7 +266,7 @@ def split_rows(data: bytes, line_nos: np.ndarray, det: Detection
     """
     n_lines = len(line_nos)
     if not n_lines:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in det.columns}), line_nos, []
+        return pd.DataFrame({c: pd.Series(dtype=pd.StringDtype("pyarrow")) for c in det.columns}), line_nos, []
     try:
         frame, bad = _split_arrow(data, det)
     except (pa.ArrowInvalid, pa.ArrowException):

@@ -8,6 +8,7 @@ import os
 import re
 import struct
 import zoneinfo
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -44,16 +45,61 @@ def _parse_format(sub: pd.Series, fmt: str) -> pd.Series:
         differs = idx.to_numpy()[~same.to_numpy(zero_copy_only=False)]
         if len(differs):
             rows = sub.index[differs]
-            out[rows] = pd.to_datetime(sub[rows], format=fmt, errors="coerce").astype("datetime64[s]")
+            parsed_rows = pd.to_datetime(sub[rows], format=fmt, errors="coerce")
+            out[rows] = _far_years(sub[rows], parsed_rows, lambda t: dt.datetime.strptime(t, fmt))
     return out
+
+
+#: pandas 2 (which pyproject.toml allows) parses text to nanoseconds only, so a time before 1677-09-21
+#: or after 2262-04-11 became NaT where pandas 3, and the fixed-width path, read it.
+_TEXT_IN_NANOSECONDS = int(pd.__version__.split(".")[0]) < 3
+#: A four-digit year nanoseconds cannot hold (the range's edge years included).
+_FAR_YEAR = r"(?:^|\D)(?:0\d{3}|1[0-5]\d\d|16[0-6]\d|167[0-7]|226[2-9]|22[7-9]\d|2[3-9]\d\d|[3-9]\d{3})(?:\D|$)"
+
+
+def _far_years(text: pd.Series, parsed: pd.Series, read: Callable[[str], dt.datetime]) -> pd.Series:
+    """``parsed`` (pandas' reading of ``text``) in seconds; on pandas 2, its NaT rows whose text holds
+    a year outside nanoseconds' range are read by ``read`` (Python's parser, which pandas' follows),
+    as pandas 3 reads them: only such rows (none in a dump of this era) go through Python."""
+    out = parsed.astype("datetime64[s]")
+    if not _TEXT_IN_NANOSECONDS or not len(text):
+        return out
+    redo = np.flatnonzero((out.isna() & text.str.contains(_FAR_YEAR, regex=True).fillna(False)).to_numpy(bool))
+    for k in redo:  # rare rows (hostile or mistyped years), pandas 2 only
+        try:
+            when = read(text.iloc[k])
+            if when.tzinfo is not None:
+                when = when.astimezone(dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            continue
+        out.iloc[k] = np.datetime64(when, "s")
+    return out
+
+
+#: A UTC offset (``Z``, ``+05:30``, ``-0100``, ``+05``) after an ISO 8601 clock time, at the end of
+#: the text: the only place pandas' ISO parser reads one.
+_ISO_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d*)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+
+
+def _iso_as_utc(text: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    return _far_years(text, parsed, dt.datetime.fromisoformat) if _TEXT_IN_NANOSECONDS else parsed
 
 
 def parse_iso(text: pd.Series) -> pd.Series:
     """ISO 8601 texts as naive times: a value with an offset is read as its UTC time, one without
     as written. Both kinds may share a column (hostile or hand-edited input): pandas refuses a mix
     ("Mixed timezones detected") unless told ``utc=True``, which reads a naive value as written
-    and converts one with an offset, so one call gives the same result as each kind alone."""
-    return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+    and converts one with an offset. pandas 2 (which pyproject.toml allows) carries the last
+    offset over to the naive values after it in that call (``10:11:12`` after a ``+05:30`` value
+    became ``04:41:12``), so a column holding both kinds is read in two calls, one per kind."""
+    aware = text.str.contains(_ISO_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    if aware.all() or not aware.any():
+        return _iso_as_utc(text)
+    with_offset, naive = _iso_as_utc(text[aware]).to_numpy(), _iso_as_utc(text[~aware]).to_numpy()
+    out = np.full(len(text), np.datetime64("NaT"), dtype=np.promote_types(with_offset.dtype, naive.dtype))
+    out[aware], out[~aware] = with_offset, naive
+    return pd.Series(out, index=text.index)
 
 
 def parse_local(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:

@@ -9,6 +9,8 @@ each format with the general path alone gives.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -210,6 +212,34 @@ def test_iso_values_with_and_without_an_offset_in_one_column():
     got = parse_local(text, ("ISO8601",))
     assert got.astype("string").tolist()[:3] == ["1990-01-01 00:00:00", "2023-07-17 04:41:12", "2023-07-17 10:11:12"]
     assert got.isna().tolist() == [False, False, False, True]
+
+
+@st.composite
+def iso_time(draw) -> tuple[str, dt.datetime]:
+    """An ISO 8601 time in one of the spellings pandas reads, with or without a UTC offset, and
+    the naive time ``parse_iso`` must give it (the UTC time when it has an offset)."""
+    # Mostly this era; sometimes a year pandas 2 cannot hold in nanoseconds (1000-1677, 2263-2999).
+    seconds = draw(st.integers(946_684_800, 2_208_988_799) | st.integers(-30_610_224_000, 32_503_593_599))
+    when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+    sep, colon = draw(st.sampled_from(["T", " "])), draw(st.sampled_from([":", ""]))
+    text = f"{when.year:04d}-{when:%m-%d}{sep}{when:%H}{colon}{when:%M}{colon}{when:%S}"
+    offset_min = draw(st.none() | st.integers(-12 * 60, 14 * 60))
+    if offset_min is None:
+        return text, when
+    if offset_min == 0 and draw(st.booleans()):
+        return text + "Z", when
+    sign, (h, m) = "-" if offset_min < 0 else "+", divmod(abs(offset_min), 60)
+    text += draw(st.sampled_from([f"{sign}{h:02d}:{m:02d}", f"{sign}{h:02d}{m:02d}"] + ([f"{sign}{h:02d}"] * (m == 0))))
+    return text, when - dt.timedelta(minutes=offset_min)
+
+
+@given(st.lists(iso_time(), min_size=1, max_size=30))
+def test_iso_values_with_and_without_offsets_read_each_as_alone(values) -> None:
+    """Every value reads as it would alone, wherever the other kind stands in the column: pandas 2
+    carried an offset over to the naive values after it (a naive 10:11:12 became 04:41:12), and read
+    no year outside nanoseconds' range (1677-2262), which pandas 3 reads."""
+    got = parse_iso(pd.Series([t for t, _ in values], dtype="string")).astype("datetime64[s]")
+    assert got.tolist() == [want for _, want in values]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from cdrnet.loader import hashing, native, normalize
 from cdrnet.loader.identifiers import to_int
+from cdrnet.loader.timeparse import NAT
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -228,7 +229,10 @@ def test_session_hashes_kernel_equals_pure_path(rows):
     frame = pd.DataFrame({
         "t": pd.array([r[0] for r in rows], dtype="string[pyarrow]"),
         "i": pd.array([r[1] for r in rows], dtype="Int64"),
-        "d": pd.to_datetime(pd.Series([r[2] for r in rows], dtype="float64"), unit="s", utc=True),
+        # Microsecond UTC times (pandas 3's for whole seconds), built from integers: pandas 2's float
+        # path (allowed by pyproject.toml) rounds an uninitialised fraction for a NaN, and could raise.
+        "d": pd.Series(np.array([NAT if r[2] is None else r[2] for r in rows], dtype=np.int64)
+                       .view("datetime64[s]").astype("datetime64[us]")).dt.tz_localize("UTC"),
     })
     fast = normalize.session_hashes(frame, ["t", "i", "d"])
     saved, native.KERNEL = native.KERNEL, None

@@ -40,7 +40,8 @@ SHEETS = ("Summary", "Dumps", "Operators", "No records", "Subscribers", "Links",
 def excel_times(values: pd.Series, tz: str) -> pd.Series:
     """UTC timestamps as naive datetimes in ``tz`` (Excel dates carry no zone: the header says it)."""
     t = pd.to_datetime(values, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
-    return pd.Series(t.dt.to_pydatetime(), index=values.index, dtype=object).where(t.notna(), None)
+    # The array's to_pydatetime: the Series accessor's warns on pandas 2 (which pyproject.toml allows).
+    return pd.Series(t.array.to_pydatetime(), index=values.index, dtype=object).where(t.notna(), None)
 
 
 class _Sheet:
@@ -381,8 +382,8 @@ def _equipment_sheet(s: CaseSummary, frame: pd.DataFrame, parties: dict[str, pd.
         "changed": pd.Series(changed, index=t.index).map({True: "yes", False: "no"}).astype(str),
         "sessions": pd.to_numeric(t["sessions"]).astype("Int64"), "calls": pd.to_numeric(t["calls"]).astype("Int64"),
         # equipment_periods gives the minute in the zone; an Excel date of it (no zone: the header says it)
-        f"first seen ({tz})": pd.Series(pd.to_datetime(t["first"]).dt.to_pydatetime(), index=t.index, dtype=object),
-        f"last seen ({tz})": pd.Series(pd.to_datetime(t["last"]).dt.to_pydatetime(), index=t.index, dtype=object)})
+        f"first seen ({tz})": pd.Series(pd.to_datetime(t["first"]).array.to_pydatetime(), index=t.index, dtype=object),
+        f"last seen ({tz})": pd.Series(pd.to_datetime(t["last"]).array.to_pydatetime(), index=t.index, dtype=object)})
     return _Sheet(out, text=["subscriber", "subscriber label", "kind", "identifier", "changed"],
                   dates=[f"first seen ({tz})", f"last seen ({tz})"])
 

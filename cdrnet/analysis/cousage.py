@@ -699,6 +699,24 @@ def _pair_days(e: pd.DataFrame, days: DayFrame | None, coloc_days: DayFrame | No
     return base, pair_common_days(coloc_days.sig[a], coloc_days.sig[b], coloc_days.sets).astype(float)
 
 
+def utc_from_seconds(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """UTC times from float epoch seconds (NaN: none), in the resolution pandas 3 gives them.
+
+    pandas 3 reads all-whole (or NaN) seconds as integers and keeps them in microseconds, and
+    other floats in nanoseconds; pandas 2, which pyproject.toml allows, gives nanoseconds always.
+    The resolution is stored (``link-run/edges.parquet``'s timestamp type), so it is fixed here:
+    the same case writes the same file under either pandas. Only the known times are handed to
+    pandas: pandas 2 rounds an uninitialised fraction for each NaN, which could raise a
+    FloatingPointError (overflow) depending on what that memory held.
+    """
+    known = ~np.isnan(seconds)
+    values = seconds[known]
+    unit = "us" if bool((values == np.trunc(values)).all()) else "ns"
+    out = np.full(len(seconds), np.datetime64("NaT"), dtype=f"datetime64[{unit}]")
+    out[known] = pd.to_datetime(values, unit="s").as_unit(unit).to_numpy()
+    return pd.DatetimeIndex(out).tz_localize("UTC")
+
+
 def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkParams, msg_counts: pd.Series,
             testable: int | None = None, resolution: dict[str, int] | None = None, days: DayFrame | None = None,
             coloc_days: DayFrame | None = None) -> tuple[pd.DataFrame, int]:
@@ -785,8 +803,8 @@ def combine(per_channel: dict[str, pd.DataFrame], codes: pd.Index, params: LinkP
                        for c in CHANNELS], 1)
     lasts = np.stack([e[f"{c}_last"].to_numpy(float) if f"{c}_last" in e else np.full(len(e), np.nan)
                       for c in CHANNELS], 1)
-    out["first_utc"] = pd.to_datetime(np.nanmin(firsts, 1), unit="s", utc=True)
-    out["last_utc"] = pd.to_datetime(np.nanmax(lasts, 1), unit="s", utc=True)
+    out["first_utc"] = utc_from_seconds(np.nanmin(firsts, 1))
+    out["last_utc"] = utc_from_seconds(np.nanmax(lasts, 1))
     counts = msg_counts
     out["sessions_a"] = out["a"].map(counts).fillna(0).astype(np.int64).to_numpy()
     out["sessions_b"] = out["b"].map(counts).fillna(0).astype(np.int64).to_numpy()
