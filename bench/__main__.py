@@ -161,6 +161,9 @@ def bench_parse(work: Path, sizes: list[int], repeats: int) -> tuple[list[dict],
     for n in sizes:
         path = work / f"dump_{n}.csv"
         sessions = make_dump(path, n)
+        # The file's pages on disk before any timing: in the 2026-12-02 00:05 run the floor's read of
+        # the 10M-row file, seconds after it was written, took 4x its time alone (docs/benchmarks.md).
+        os.sync()
         reps = repeats if n <= 2_000_000 else 1
         times: dict[str, list[float]] = {"1": [], "auto": [], "floor": []}
         cpu: dict[str, list[float]] = {"1": [], "auto": [], "floor": []}
