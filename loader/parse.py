@@ -595,9 +595,9 @@ class DumpParser:
         self.on_calls = on_calls or on_sessions
         self.on_rejects = on_rejects
         self.pool = pool
-        #: Blocks started and not yet written: one a worker thread, so each has the next block
-        #: waiting when it finishes one while this thread writes; each more held ~100 MB at 10M rows
-        #: (docs/benchmarks.md, "One big dump on threads").
+        #: Blocks started and not yet written: one per worker thread, so each finds the next block
+        #: waiting when it finishes one while this thread writes; each block more in flight held
+        #: ~100 MB at 10M rows (docs/benchmarks.md, "One big dump on threads").
         self.in_flight = max(2, workers)
         self._rows_seen = HashSet()  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
