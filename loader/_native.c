@@ -1047,7 +1047,94 @@ static PyObject *date_fields(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ---- set_insert(table, stored, hashes, keep, has_zero) -> (inserted, has_zero): a set of 64-bit hashes ----
+ *
+ * dedupe.DuplicateFilter's "seen before in this dump?": an open-addressing table (linear probing, 0
+ * marks an empty slot, its size a power of two the caller keeps at least twice the keys; ``stored``
+ * the non-zero hashes it holds) into which
+ * each hash is inserted in row order; keep[i] is 1 where hashes[i] was not there yet (the first of
+ * equal hashes in a block is kept), 0 otherwise. A hash's slot is the top bits of hash * SET_MIX (an
+ * odd constant: any hash, however its bits are spread, is spread over the table), so hashes given in
+ * the order of hash * SET_MIX probe the table from its start to its end: at 10M rows, probes in row
+ * order into the 134 MB table cost ~240 ns each (cache and TLB misses). The hash 0 cannot be stored: the caller's flag
+ * stands for it. One probe a row on average, where the sorted array it replaces copied every hash
+ * seen so far at each block (quadratic in the dump: 3.9 CPU s of a 10M-row dump).
+ */
+#define SET_MIX 0x9E3779B97F4A7C15ULL
+
+static PyObject *set_insert(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *table_obj, *hashes_obj, *keep_obj;
+    Py_ssize_t stored;
+    int has_zero;
+    if (!PyArg_ParseTuple(args, "OnOOp", &table_obj, &stored, &hashes_obj, &keep_obj, &has_zero)) return NULL;
+    Py_buffer table, hashes, keep;
+    if (PyObject_GetBuffer(table_obj, &table, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return NULL;
+    Py_ssize_t slots = table.len / 8;
+    if (table.len % 8 != 0 || slots < 2 || (slots & (slots - 1)) != 0 || stored < 0 || stored >= slots) {
+        PyErr_SetString(PyExc_ValueError, "table must hold a power of two (at least 2) of 64-bit values, "
+                                          "more than the hashes stored");
+        PyBuffer_Release(&table);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(hashes_obj, &hashes, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&table);
+        return NULL;
+    }
+    Py_ssize_t n = hashes.len / 8;
+    if (hashes.len % 8 != 0 || writable_u64(keep_obj, &keep, n, 1, "keep") < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "hashes must hold 64-bit values");
+        PyBuffer_Release(&hashes);
+        PyBuffer_Release(&table);
+        return NULL;
+    }
+    uint64_t *t = (uint64_t *)table.buf;
+    const uint64_t *h = (const uint64_t *)hashes.buf;
+    uint8_t *k = (uint8_t *)keep.buf;
+    const uint64_t mask = (uint64_t)slots - 1;
+    int shift = 64;
+    for (Py_ssize_t s = slots; s > 1; s >>= 1) shift--;
+    Py_ssize_t inserted = 0, free_slots = slots - stored;
+    int full = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t v = h[i];
+        if (v == 0) {  /* kept once, not stored in the table (not counted in `inserted`) */
+            k[i] = (uint8_t)!has_zero;
+            has_zero = 1;
+            continue;
+        }
+        uint64_t at = shift < 64 ? (v * SET_MIX) >> shift : 0;  /* see set_slot_order in loader/dedupe.py */
+        while (t[at] != 0 && t[at] != v) at = (at + 1) & mask;
+        if (t[at] == v) {
+            k[i] = 0;
+        } else {
+            if (free_slots <= 1) {  /* never fill the last slot: a probe must always end */
+                full = 1;
+                break;
+            }
+            t[at] = v;
+            free_slots--;
+            k[i] = 1;
+            inserted++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&keep);
+    PyBuffer_Release(&hashes);
+    PyBuffer_Release(&table);
+    if (full) {
+        PyErr_SetString(PyExc_ValueError, "table too small for the hashes (the caller keeps it half empty)");
+        return NULL;
+    }
+    return Py_BuildValue("(nO)", inserted, has_zero ? Py_True : Py_False);
+}
+
 static PyMethodDef methods[] = {
+    {"set_insert", set_insert, METH_VARARGS,
+     "set_insert(table, stored, hashes, keep, has_zero) -> (inserted, has_zero): hashes into an "
+     "open-addressing set of 64-bit values holding `stored` of them (0 stands apart, in has_zero), keep[i] = 1 "
+     "where hashes[i] was new; inserted counts the table's new entries."},
     {"date_fields", date_fields, METH_VARARGS,
      "date_fields(offsets, data, status, f1, f2, y): numeric dates' fields from each value's first bytes."},
     {"mix_columns", mix_columns, METH_VARARGS,

@@ -249,3 +249,16 @@ def mix_columns(n: int, columns: list[tuple], seeds: tuple[int, int]) -> tuple[n
     out1, out2 = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
     KERNEL.mix_columns(out1, out2, given, seeds[0], seeds[1])
     return out1, out2
+
+
+def set_insert(table: np.ndarray, stored: int, hashes: np.ndarray,
+               has_zero: bool) -> tuple[np.ndarray, int, bool] | None:
+    """Insert ``hashes`` in order into the open-addressing ``table`` (uint64, a power of two of slots,
+    ``stored`` of them used, kept at most ~70 % full by the caller; the hash 0 is the ``has_zero``
+    flag): each hash's "new?" (the first of equal ones in ``hashes`` is new), the table's new entries
+    and the flag; None without the kernel (``loader.dedupe``'s sorted-array path decides)."""
+    if KERNEL is None:
+        return None
+    keep = np.empty(len(hashes), dtype=np.uint8)
+    inserted, has_zero = KERNEL.set_insert(table, stored, np.ascontiguousarray(hashes, dtype=np.uint64), keep, has_zero)
+    return keep.view(bool), inserted, has_zero

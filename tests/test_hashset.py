@@ -42,18 +42,29 @@ def test_empty_and_extremes() -> None:
     assert hs.contains(np.array([0, 2**64 - 1, 2**64 - 2], dtype=np.uint64)).tolist() == [False, True, False]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.integers(min_value=0, max_value=40).map(lambda h: h * 0x9E3779B97F4A7C15 % 2**64),
-                         max_size=30), max_size=8))
-def test_duplicate_filter_keeps_each_key_once_in_row_order(blocks: list[list[int]]) -> None:
-    """DuplicateFilter (sorted per block since the fifth round) keeps a row when its key hash was
-    not seen in an earlier block nor earlier in its own, and drops the rest by line, as a set would."""
+#: Key hashes as the normaliser makes them (spread over 64 bits), and structured ones the kernel's
+#: table must place as well: small integers, 0 (no table slot holds it), a constant top bit.
+_key_hash = st.one_of(st.integers(min_value=0, max_value=40).map(lambda h: h * 0x9E3779B97F4A7C15 % 2**64),
+                      st.integers(min_value=0, max_value=40),
+                      st.integers(min_value=0, max_value=40).map(lambda h: 2**63 + h))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_key_hash, max_size=30), max_size=8), st.booleans(), st.sampled_from([2, 4, 1 << 16]))
+def test_duplicate_filter_keeps_each_key_once_in_row_order(blocks: list[list[int]], kernel: bool,
+                                                           first_slots: int) -> None:
+    """DuplicateFilter keeps a row when its key hash was not seen in an earlier block nor earlier in
+    its own, and drops the rest by line, as a set would: with the kernel's hash table (grown from a
+    table of 2 or 4 slots here, to grow often) and with the pure path's sorted array."""
     import pandas as pd
 
+    from cdrnet.loader import native
     from cdrnet.loader.dedupe import DuplicateFilter
 
     seen: set[int] = set()
     dup = DuplicateFilter()
+    dup._native = kernel and native.KERNEL is not None  # noqa: SLF001 - both paths, one reference
+    dup.FIRST_SLOTS = first_slots
     line = 0
     for block in blocks:
         lines = np.arange(line, line + len(block), dtype=np.int64)
