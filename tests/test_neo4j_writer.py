@@ -47,6 +47,18 @@ def test_each_row_names_its_subscriber_application_and_cell_by_position(values):
         assert cols["p_msisdn"][i] == m and cols["key"][i] == f"k{i}"
 
 
+def _complete_batch(f: pd.DataFrame, key: str, prefix: str, properties: tuple[str, ...],
+                    computed: dict[str, str]) -> None:
+    """Make ``f`` a batch the writer takes: keys ``prefix0``, ``prefix1``..., every other declared
+    property missing, starts one second apart from 2024-01-01 UTC, ends missing."""
+    f[key] = [f"{prefix}{i}" for i in range(len(f))]
+    for c in properties:
+        if c not in f and c not in computed:
+            f[c] = None
+    f["start_utc"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(range(len(f)), unit="s")
+    f["end_utc"] = pd.Series(pd.NaT, index=f.index, dtype=f["start_utc"].dtype)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["9198", "9199"]), _value, st.one_of(st.none(), st.integers(0, 2**40)),
                           st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))),
@@ -56,12 +68,7 @@ def test_columns_carry_the_same_values_as_rows(values):
     (the LOAD CSV reference and earlier writers sent rows): same keys, same properties, same None."""
     f = pd.DataFrame(values, columns=["msisdn", "app", "uplink", "lat"])
     f["uplink"] = f["uplink"].astype("Int64")
-    f["session_key"] = [f"k{i}" for i in range(len(f))]
-    for c in store_mod.SESSION.properties:
-        if c not in f and c not in store_mod.SESSION_COMPUTED:
-            f[c] = None
-    f["start_utc"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(range(len(f)), unit="s")
-    f["end_utc"] = pd.Series(pd.NaT, index=f.index, dtype=f["start_utc"].dtype)
+    _complete_batch(f, "session_key", "k", store_mod.SESSION.properties, store_mod.SESSION_COMPUTED)
     cols = store_mod.session_columns(f)
     rows = store_mod.session_rows(f)
     assert cols["key"] == [r["key"] for r in rows]
@@ -85,12 +92,7 @@ def test_each_call_names_its_parties_and_cells_by_position(values):
     every declared property one value a call, times as epoch seconds."""
     f = pd.DataFrame(values, columns=["caller", "callee", "first_cell", "last_cell", "duration_s"])
     f["duration_s"] = f["duration_s"].astype("Int64")
-    f["event_key"] = [f"e{i}" for i in range(len(f))]
-    for c in store_mod.CALL.properties:
-        if c not in f and c not in store_mod.CALL_COMPUTED:
-            f[c] = None
-    f["start_utc"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(range(len(f)), unit="s")
-    f["end_utc"] = pd.Series(pd.NaT, index=f.index, dtype=f["start_utc"].dtype)
+    _complete_batch(f, "event_key", "e", store_mod.CALL.properties, store_mod.CALL_COMPUTED)
     cols = call_batch(f)
     for name in ("subs", "cells"):
         assert len(set(cols[name])) == len(cols[name]) and "" not in cols[name]
