@@ -49,7 +49,7 @@ class DuplicateFilter:
     FIRST_SLOTS = 1 << 16
 
     def __init__(self) -> None:
-        self._sorted = np.zeros(0, dtype=np.uint64)  # the pure path's set, and ``seen`` once asked for
+        self._sorted = np.zeros(0, dtype=np.uint64)  # the pure path's set (sorted)
         self._table: np.ndarray | None = None
         self._stored = 0  # the table's non-zero entries
         self._zero = False  # the hash 0 (no table slot can hold it) seen
