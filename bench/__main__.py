@@ -463,13 +463,19 @@ def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
     observed = Coverage.from_sessions(frame)  # the same periods for both engines
     cy_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
     cy = time.perf_counter() - t0
+    # A later run: the co-usage units the first run stored stand in for the sessions.
+    t0 = time.perf_counter()
+    cy2_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
+    cy2 = time.perf_counter() - t0
     # The embedded engine: the median of three runs after one untimed (a single timing varied
     # 1.3-2.4 s between full runs at 1M, so the Cypher ratio moved with it).
     emb_res = link(frame, LinkParams(), coverage=observed)
     emb = median_time(lambda: link(frame, LinkParams(), coverage=observed), 3)
     driver.close()
-    same = cy_res.edges[["a", "b", "score"]].round(9).sort_values(["a", "b"]).reset_index(drop=True).equals(
-        emb_res.edges[["a", "b", "score"]].round(9).sort_values(["a", "b"]).reset_index(drop=True))
+    def scores(res) -> pd.DataFrame:  # noqa: ANN001 - a LinkResult
+        return res.edges[["a", "b", "score"]].round(9).sort_values(["a", "b"]).reset_index(drop=True)
+
+    same = scores(cy_res).equals(scores(emb_res)) and scores(cy2_res).equals(scores(emb_res))
     # The Bolt writer, from an empty database too.
     emptied = empty()
     driver = driver_()
@@ -493,11 +499,13 @@ def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
             "ours_s": bolt, "rows_per_s": len(frame) / bolt}]
     out += [{"stage": f"  of which bulk step: {step}", "size": len(frame), "ours_s": secs}
             for step, secs in res.steps.items()]
-    out.append({"stage": "co-usage in Cypher (one run)", "size": len(frame), "ours_s": cy,
-                "reference": "embedded engine, median of 3 warm runs" + ("" if same else " (EDGES DIFFER)"),
-                "reference_s": emb, "ratio": cy / emb})
-    out += [{"stage": f"  of which Cypher step: {step}", "size": len(frame), "ours_s": secs}
-            for step, secs in sorted(cy_res.steps.items(), key=lambda kv: -kv[1])]
+    reference = "embedded engine, median of 3 warm runs" + ("" if same else " (EDGES DIFFER)")
+    for label, secs, res_ in (("co-usage in Cypher, first run after the load (stores the units)", cy, cy_res),
+                              ("co-usage in Cypher, a later run (stored units)", cy2, cy2_res)):
+        out.append({"stage": label, "size": len(frame), "ours_s": secs, "reference": reference,
+                    "reference_s": emb, "ratio": secs / emb})
+        out += [{"stage": f"  of which Cypher step: {step}", "size": len(frame), "ours_s": t}
+                for step, t in sorted(res_.steps.items(), key=lambda kv: -kv[1])]
     # Cleanup: the scratch database emptied the same way (a restart, not ~10 minutes of deletes).
     out.append({"stage": "emptying the scratch database by import (mean of 2: between the loads, clean-up)",
                 "size": len(frame), "ours_s": (emptied + empty()) / 2})

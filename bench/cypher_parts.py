@@ -67,8 +67,18 @@ def _at(text: str, marker: str) -> int:
     return i
 
 
+def live_statement(text: str) -> str:
+    """The statement without its stored-units branch: what it runs for subscribers whose co-usage
+    units are not stored (every step below reads the sessions)."""
+    a = _at(text, "OPTIONAL MATCH (u:CoUsageUnits")
+    live = "  WITH sub, u WHERE u IS NULL\n"
+    return text[:a] + "CALL (sub) {\n" + text[_at(text, live) + len(live):]
+
+
 def parts(text: str) -> dict[str, str]:
-    """Prefixes of the statement, each closed with a RETURN of row counts."""
+    """Prefixes of the statement's live path (:func:`live_statement`), each closed with a RETURN of
+    row counts; "full" is the whole statement."""
+    full, text = text, live_statement(text)
     close_inner = "\n  }\n  RETURN sum(c) AS c\n}\nRETURN sum(c) AS c"
     walk_at = _at(text, "    WITH x, x.start_s AS t")
     read = ("    RETURN count(x) AS c, sum(x.start_s) AS s1, count(x.end_s) AS s2, count(x.app_category) AS s3,"
@@ -93,7 +103,7 @@ def parts(text: str) -> dict[str, str]:
     out["sweep_sort"] = (matches[:_at(matches, "    WITH w, win, e[1] AS key, collect(e) AS l")]
                          + "    RETURN count(e) AS x, 1 AS y" + overlap + counted)
     out["sweep_pairs"] = matches[:_at(matches, "  WITH channel, p, x, CASE WHEN x[0] < y[0]")] + counted
-    out["full"] = text
+    out["full"] = full
     return out
 
 

@@ -82,7 +82,7 @@ def _engine(base: Path | None):  # noqa: ANN202 - the module holding link_neo4j
     return mod
 
 
-def measure(frame_path: Path, base: Path | None) -> dict:
+def measure(frame_path: Path, base: Path | None, live: bool = False) -> dict:
     """One Cypher run and one embedded run on the same sessions, with their CPU seconds."""
     from cdrnet.analysis.cousage import LinkParams, link
     from cdrnet.analysis.observed import Coverage
@@ -92,8 +92,10 @@ def measure(frame_path: Path, base: Path | None) -> dict:
     observed = Coverage.from_sessions(frame)  # the same periods for both engines
     driver = _driver()
     s0, c0, t0 = _server_cpu(), _own_cpu(), time.perf_counter()
-    res = mod.link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case=CASE)
-    out = {"plan": str(base) if base else "this checkout", "cypher_s": time.perf_counter() - t0,
+    extra = {"stored_units": False} if live else {}
+    res = mod.link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case=CASE, **extra)
+    plan = (str(base) if base else "this checkout") + (", every episode from the sessions" if live else "")
+    out = {"plan": plan, "cypher_s": time.perf_counter() - t0,
            "server_cpu_s": _server_cpu() - s0, "client_cpu_s": _own_cpu() - c0, "steps": res.steps}
     driver.close()
     c0, t0 = _own_cpu(), time.perf_counter()
@@ -117,9 +119,11 @@ def main() -> None:
     ap.add_argument("frame", type=Path, help="sessions as Parquet (the workspace's schema)")
     ap.add_argument("--load", action="store_true", help="bulk-import the sessions first (replaces the database)")
     ap.add_argument("--base", type=Path, default=None, help="an older checkout whose Cypher plan to time instead")
+    ap.add_argument("--live", action="store_true",
+                    help="build every episode from the sessions (no stored co-usage units)")
     ap.add_argument("--work", type=Path, default=Path("cdrnet-bench-bulk"), help="folder for the import's files")
     args = ap.parse_args()
-    print(json.dumps(load(args.frame, args.work) if args.load else measure(args.frame, args.base)))
+    print(json.dumps(load(args.frame, args.work) if args.load else measure(args.frame, args.base, args.live)))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,47 @@
 // The definitions ($messaging_categories, $call_ports, ...) come from cdrnet/analysis/units.py.
 MATCH (sub:Subscriber {case: $case})
 WHERE sub.msisdn IN $msisdns
-CALL (sub) {
+// The subscriber's stored units (cypher/units_build.cypher) where they can stand in for its
+// sessions: $stored (no --since/--until/--apps), built for these messaging categories from as many
+// sessions as it has now, and no CDR call of its own adding co-location sightings.
+OPTIONAL MATCH (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
+WITH sub, CASE WHEN $stored AND u.usable AND u.cats = $messaging_categories
+                    AND u.sessions = COUNT { (sub)-[:HAD]->() }
+                    AND ($channels.coloc IS NULL OR NOT EXISTS { MATCH (:Call {case: $case, msisdn: sub.msisdn}) })
+               THEN u END AS u
+CALL (sub, u) {
+  // Stored units: already sorted by key and start, so a channel's episodes are found by one pass
+  // over its lists (the same rules as below: a new episode where the key changes or the start is
+  // more than the gap after the one before; its end the latest of its units' ends).
+  WITH sub, u WHERE u IS NOT NULL
+  WITH sub, u, [d IN u.dumps | d IN $record_end_dumps] AS re, [d IN u.dumps | d IN $record_volume_dumps] AS rv
+  UNWIND [c IN ['messaging', 'coloc', 'call'] WHERE $channels[c] IS NOT NULL] AS channel
+  WITH sub.msisdn AS m, channel, re, rv, $channels[channel].gap AS gap,
+       CASE channel WHEN 'messaging' THEN u.m_key WHEN 'coloc' THEN u.c_key ELSE u.k_key END AS k,
+       CASE channel WHEN 'messaging' THEN u.m_t WHEN 'coloc' THEN u.c_t ELSE u.k_t END AS t,
+       CASE channel WHEN 'messaging' THEN u.m_te WHEN 'coloc' THEN u.c_te ELSE u.k_te END AS te,
+       CASE channel WHEN 'messaging' THEN u.m_d WHEN 'call' THEN u.k_d ELSE [] END AS d,
+       u.k_up AS up, u.k_down AS down
+  WHERE size(t) > 0
+  WITH m, channel, re, rv, k, t, d, up, down,
+       // Each unit's end as below: a stand-in where the dump's ends are not the flows' own.
+       CASE channel
+         WHEN 'messaging' THEN [i IN range(0, size(t) - 1) |
+              CASE WHEN re[d[i]] THEN t[i] + $end_stand_in WHEN te[i] > t[i] THEN te[i] ELSE t[i] END]
+         WHEN 'call' THEN [i IN range(0, size(t) - 1) | CASE WHEN re[d[i]] OR te[i] < t[i] THEN t[i] ELSE te[i] END]
+         ELSE [i IN range(0, size(t) - 1) | CASE WHEN te[i] > t[i] THEN te[i] ELSE t[i] END] END AS e,
+       [i IN range(0, size(t) - 1) WHERE i = 0 OR k[i] <> k[i - 1] OR t[i] - t[i - 1] > gap] + [size(t)] AS b
+  RETURN channel, [j IN range(0, size(b) - 2) |
+                   [m, k[b[j]], t[b[j]], b[j + 1] - b[j],
+                    reduce(mx = e[b[j]], q IN range(b[j] + 1, b[j + 1] - 1) | CASE WHEN e[q] > mx THEN e[q] ELSE mx END)]
+                   + CASE WHEN channel = 'call'
+                          THEN [NOT re[d[b[j]]],
+                                CASE WHEN rv[d[b[j]]] OR up[b[j]] < 0 THEN null ELSE up[b[j]] END,
+                                CASE WHEN rv[d[b[j]]] OR down[b[j]] < 0 THEN null ELSE down[b[j]] END]
+                          ELSE [null, null, null] END] AS g
+  UNION ALL
+  // No stored units: from the sessions.
+  WITH sub, u WHERE u IS NULL
   CALL (sub) {
     MATCH (sub)-[:HAD]->(x:Session)
     WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)

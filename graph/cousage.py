@@ -159,12 +159,18 @@ def _not_per_flow(cov: Coverage) -> tuple[list[str], list[str]]:
 
 def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = None,
                resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True,
-               coverage: Coverage | None = None, case: str = DEFAULT_CASE) -> LinkResult:
+               coverage: Coverage | None = None, case: str = DEFAULT_CASE, stored_units: bool = True) -> LinkResult:
     """Compute scored edges of one case in Neo4j and (by default) write its links as CO_USED relationships.
 
     ``coverage`` (periods, zone, evidence scopes) should come from the same
     case's dump reports (read from Neo4j when not given); the edges then equal
     the embedded engine's.
+
+    ``stored_units``: a run without ``since``/``until``/``apps`` first stores each subscriber's
+    co-usage units (cypher/units_build.cypher: only those without a current set, so after a load
+    the first run pays for it) and builds the episodes from them instead of reading every session
+    again (about a third of the statement's time on 1M sessions, docs/benchmarks.md). False: every
+    episode from the sessions, nothing written before the edges.
     """
     t0 = time.perf_counter()
     timed = _Timed()
@@ -195,13 +201,18 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     if params.colocation:
         channels["coloc"] = {"gap": params.gap, "window": params.window_s, "overlap": False,
                              "tight": params.tight_window_s, "call_filter": False}
+    categories = list(messaging_categories(params.possible_apps))
+    stored = stored_units and params.since is None and params.until is None and not params.apps
+    if stored and len(codes):
+        timed("co-usage units (built once after each load)", run_auto, driver, "units_build",
+              {"case": case, "msisdns": list(codes), "messaging_categories": categories,
+               **cypher_definitions("call_ports", "call_protos", "call_categories")}, database)
     # Only the subscribers with sessions in scope (a CDR adds cells, never subscribers).
     got = _episodes(driver, database,
                     {**scope, "msisdns": list(codes), "apps": _apps(params), "record_end_dumps": record_end,
                      "record_volume_dumps": record_volume, "end_stand_in": params.window_s if overlap else 0,
                      "cdr_periods": cdr_periods(cov.call_periods), "tol": params.call_duration_tol,
-                     "offset": days.offset,
-                     "messaging_categories": list(messaging_categories(params.possible_apps))},
+                     "offset": days.offset, "messaging_categories": categories, "stored": stored},
                     channels, timed)
     per_channel["messaging"] = _channel_agg(got.get("messaging", {}), "messaging", codes, params.window_s, overlap,
                                             True, sweeps["messaging"], days)

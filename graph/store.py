@@ -391,6 +391,8 @@ class GraphDumpWriter:
                       self.store.database)
         write(self.store.driver, "dump_commit", {"case": case, "sha256": self.sha, "props": dump_props(report, case)},
               self.store.database)
+        # Co-usage units stored by a link run (even one that ran during this load) are of the sessions before.
+        write(self.store.driver, "units_clear", {"case": case}, self.store.database)
         if report.kind == "calls":
             self.store.update_called(self.sha)
         write(self.store.driver, "subscribers_outside", {"case": case}, self.store.database)
@@ -513,6 +515,7 @@ class GraphStore(SiteListsMixin):
         """``ingest --replace``: the dump becomes incomplete, then its own sessions are dropped."""
         params = {"case": self.case, "sha256": sha}
         write(self.driver, "dump_incomplete", params, self.database)
+        write(self.driver, "units_clear", {"case": self.case}, self.database)
         run_auto(self.driver, "dump_forget", params, self.database)
         run_auto(self.driver, "dump_forget_calls", params, self.database)
 

@@ -228,7 +228,7 @@ def _cousage_statement() -> tuple[str, dict]:
                           "call_filter": False}}
     params = {"case": CASE, "since": None, "until": None, "msisdns": [], "tol": 0.25, "offset": 19800,
               "apps": None, "record_end_dumps": [], "record_volume_dumps": [], "end_stand_in": 0, "cdr_periods": {},
-              "channels": channels,
+              "channels": channels, "stored": True,
               **cypher_definitions("min_tol_s", "mirror", "messaging_categories", "call_ports", "call_protos",
                                    "call_categories")}
     return query_chain(["episodes_sessions", "episodes_match"], params)
@@ -389,6 +389,96 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
         neo = link_neo4j(driver, params, case=CASE).edges.sort_values(["a", "b"]).reset_index(drop=True)
         assert len(emb) > 10
         pd.testing.assert_frame_equal(neo, emb, check_exact=False, rtol=1e-9)
+    # Both runs built their episodes from the stored units, Airtel's record-level ends and volumes included.
+    units = _units(driver)
+    assert set(units) == set(frame["msisdn"]) and all(u["usable"] for u in units.values())
+
+
+def _units(driver) -> dict[str, dict]:
+    """The case's stored co-usage units (cypher/units_build.cypher) per subscriber."""
+    recs = driver.execute_query("MATCH (u:CoUsageUnits {case: $case}) RETURN u.msisdn AS m, properties(u) AS p",
+                                {"case": CASE}).records
+    return {r["m"]: r["p"] for r in recs}
+
+
+def _sorted_edges(res) -> pd.DataFrame:  # noqa: ANN001 - a LinkResult
+    return res.edges.sort_values(["a", "b"]).reset_index(drop=True)
+
+
+def test_stored_units_give_the_same_edges_and_every_load_drops_them(graph, driver, case):
+    """The first run stores each subscriber's co-usage units and builds its episodes from them;
+    later runs (other windows and modes too) read them instead of the sessions. Edges equal those
+    built from the sessions and the embedded engine's; a load and a forget drop the units."""
+    files = sorted((case / "dumps").glob("*.csv"))
+    ingest(graph, *files[:-2], date_order=SIM_ORDER)
+    live = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, stored_units=False)
+    assert not _units(driver)  # a run from the sessions writes nothing before its edges
+    first = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    assert "co-usage units (built once after each load)" in first.steps
+    units = _units(driver)
+    assert set(units) == set(graph.sessions()["msisdn"]) and all(u["usable"] for u in units.values())
+    assert all(u["sessions"] > 0 and len(u["c_t"]) > 0 for u in units.values())
+    assert all(u["m_t"] == sorted(u["m_t"]) or len(set(u["m_key"])) > 1 for u in units.values())
+    again = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    assert _units(driver) == units  # nothing rebuilt
+    assert len(live.edges) > 20
+    for res in (first, again):
+        pd.testing.assert_frame_equal(_sorted_edges(res), _sorted_edges(live))
+    for params in (LinkParams(window_s=60, burst_gap_s=0), LinkParams(mode="overlap", colocation=False)):
+        pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, params, case=CASE, write_edges=False)),
+                                      _sorted_edges(link_neo4j(driver, params, case=CASE, write_edges=False,
+                                                               stored_units=False)))
+    assert _units(driver) == units
+    # A time scope reads the sessions (the units are of every session) and leaves the units alone.
+    start = pd.to_datetime(graph.sessions()["start_utc"], utc=True)
+    scoped = LinkParams(since=start.quantile(0.5).floor("h"))
+    assert "co-usage units (built once after each load)" not in link_neo4j(driver, scoped, case=CASE,
+                                                                          write_edges=False).steps
+    ingest(graph, *files[-2:], date_order=SIM_ORDER)
+    assert not _units(driver)
+    after = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    assert len(_units(driver)) == len(units) + 2
+    emb = link(graph.sessions(), LinkParams(), coverage=Coverage.from_reports(graph.reports()))
+    pd.testing.assert_frame_equal(_sorted_edges(after), _sorted_edges(emb), check_exact=False, rtol=1e-9)
+    graph.forget_dump(graph.reports()[0].sha256)
+    assert not _units(driver)
+
+
+def test_stale_or_unstorable_units_are_not_read(graph, driver, case, monkeypatch):
+    """Units that no longer match their subscriber's sessions are rebuilt by the next run and never
+    read meanwhile; a unit without a key (which a Neo4j list cannot hold) keeps its subscriber on
+    its sessions. Either way the edges are those built from the sessions."""
+    import cdrnet.graph.cousage as cousage_mod
+
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
+    live = _sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, stored_units=False))
+    link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    units = _units(driver)
+    m = max(units, key=lambda k: len(units[k]["m_t"]))
+    spoil = ("MATCH (u:CoUsageUnits {case: $case, msisdn: $m}) "
+             "SET u.sessions = u.sessions + 1, u.m_t = [x IN u.m_t | x + 100000], u.c_t = [x IN u.c_t | x + 100000]")
+    driver.execute_query(spoil, {"case": CASE, "m": m})
+    # Read guard alone: with the build step switched off, the spoilt set is not read.
+    real = cousage_mod.run_auto
+    monkeypatch.setattr(cousage_mod, "run_auto", lambda *_a, **_k: [])
+    pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)),
+                                  live)
+    monkeypatch.setattr(cousage_mod, "run_auto", real)
+    pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)),
+                                  live)
+    assert _units(driver)[m] == units[m]  # rebuilt
+    # A unit without a key (here a messaging session without its service, which no load writes)
+    # cannot be stored in a list: the subscriber's set says so and is never read.
+    from cdrnet.analysis.units import cypher_definitions
+    from cdrnet.graph.connection import run_auto
+
+    driver.execute_query("MATCH (:Subscriber {case: $case, msisdn: $m})-[:HAD]->(x:Session) "
+                         "WHERE x.service IS NOT NULL AND x.app_category IN $cats WITH x LIMIT 1 REMOVE x.service",
+                         {"case": CASE, "m": m, "cats": units[m]["cats"]})
+    driver.execute_query("MATCH (u:CoUsageUnits {case: $case, msisdn: $m}) SET u.sessions = -1", {"case": CASE, "m": m})
+    run_auto(driver, "units_build", {"case": CASE, "msisdns": [m], "messaging_categories": units[m]["cats"],
+                                     **cypher_definitions("call_ports", "call_protos", "call_categories")})
+    assert _units(driver)[m]["usable"] is False and _units(driver)[m]["sessions"] == units[m]["sessions"]
 
 
 def test_scoped_link_neo4j_equals_embedded(graph, driver, tmp_path):
