@@ -69,7 +69,21 @@ class DuplicateFilter:
     def __call__(self, sessions: pd.DataFrame, key_hash: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         if len(sessions) == 0:
             return sessions, np.zeros(0, dtype=np.int64)
+        keep = self.first_seen(key_hash)
+        dropped = sessions["source_line"].to_numpy()[~keep]
+        return sessions[keep], dropped
+
+    def first_seen(self, key_hash: np.ndarray) -> np.ndarray:
+        """Per hash (in the order given), whether this is its first time: not in an earlier block,
+        nor earlier in this one; every hash is remembered.
+
+        Also the quality summary's "first row of its record" (``records_seen``): asked at every
+        block of a dump with record-level volumes, a sorted array grown by ``np.insert`` made that
+        quadratic in the dump's blocks, as it was here (docs/benchmarks.md).
+        """
         key_hash = np.asarray(key_hash, dtype=np.uint64)
+        if not len(key_hash):
+            return np.zeros(0, dtype=bool)
         keep_sorted = None
         if self._native:
             # In the table's slot order (stable: the first of equal hashes is the earliest row).
@@ -81,8 +95,7 @@ class DuplicateFilter:
             keep_sorted = self._keep_sorted(ordered, firsts)
         keep = np.empty(len(key_hash), dtype=bool)
         keep[order] = keep_sorted
-        dropped = sessions["source_line"].to_numpy()[~keep]
-        return sessions[keep], dropped
+        return keep
 
     def _insert(self, key_hash: np.ndarray) -> np.ndarray | None:
         """The kernel's path: each hash's "first time seen?", the hashes given in the table's slot
@@ -118,7 +131,9 @@ class DuplicateFilter:
 
 
 class HashSet:
-    """A growing set of 64-bit hashes, asked "seen before?" block after block.
+    """A growing set of 64-bit hashes, asked "seen before?" block after block (the raw rows':
+    asked only about blocks holding a duplicate, so merging lazily is cheaper than a table; a set
+    asked at every block is a :class:`DuplicateFilter`, ``first_seen``).
 
     ``np.union1d`` per block re-hashed everything seen so far, so a dump's n-th block cost
     n blocks' worth (3 of 9 CPU seconds at 500k rows went there). Here new hashes wait in a

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdrnet.loader.dedupe import HashSet
+from cdrnet.loader.dedupe import DuplicateFilter
 from cdrnet.loader.hashing import arrow_backing, text_hashes
 from cdrnet.loader.normalize import BLANKED_PREFIX, key_hash_of
 from cdrnet.loader.strays import REASON as STRAY_REASON
@@ -457,7 +457,7 @@ class Accumulator:
         self.period: tuple[np.datetime64, np.datetime64] | None = None
         self.volume = 0
         self.rows_sum = 0
-        self.records_seen = HashSet()  # hashes of record keys already counted
+        self.records_seen = DuplicateFilter()  # hashes of record keys already counted
 
     def add(self, sessions: pd.DataFrame, reasons: list[str] | pd.Series, nondata: int, stats: dict[str, int]) -> None:
         """One block's kept rows, the reasons its other rows were rejected, its non-data lines and counts.
@@ -534,10 +534,7 @@ class Accumulator:
         key = _as_series(sessions["record_key"]).fillna("")
         keyed = _nonempty(key)
         h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
-        first = np.zeros(len(h), dtype=bool)
-        first[np.unique(h, return_index=True)[1]] = True  # each record's first row in the block
-        first &= ~self.records_seen.contains(h)
-        self.records_seen.add(h)
+        first = self.records_seen.first_seen(h)  # each record's first row in the dump
         as_float = np.where(has, vol.astype(np.float64), np.nan)
         counted = float(vol[~keyed & has].sum()) + float(np.nansum(as_float[keyed][first]))
         self.volume += int(counted)
@@ -553,8 +550,7 @@ class Accumulator:
         key = sessions["record_key"].fillna("")
         keyed = (key != "").to_numpy()
         h = key_hash_of(key[keyed]) if keyed.any() else np.zeros(0, dtype=np.uint64)
-        first = ~pd.Series(h).duplicated().to_numpy() & ~self.records_seen.contains(h)
-        self.records_seen.add(h)
+        first = self.records_seen.first_seen(h)
         counted = float(vol[~keyed].sum()) + float(np.nansum(vol[keyed].to_numpy(dtype="float64")[first]))
         self.volume += int(counted)
 

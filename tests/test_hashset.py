@@ -92,3 +92,23 @@ def test_sorted_firsts_is_the_stable_sort(values: list[int], narrow: bool) -> No
     assert order.tolist() == stable.tolist()
     assert ordered.tolist() == key_hash[stable].tolist()
     assert firsts.tolist() == [i == 0 or ordered[i] != ordered[i - 1] for i in range(len(ordered))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_key_hash, max_size=30), max_size=8), st.booleans())
+def test_first_seen_answers_as_a_set_in_the_order_given(blocks: list[list[int]], kernel: bool) -> None:
+    """``DuplicateFilter.first_seen`` (the quality summary's record keys, asked at every block): a
+    hash's first time is its earliest place in its block, if no earlier block held it."""
+    from cdrnet.loader import native
+    from cdrnet.loader.dedupe import DuplicateFilter
+
+    seen: set[int] = set()
+    dup = DuplicateFilter()
+    dup._native = kernel and native.KERNEL is not None  # noqa: SLF001 - both paths, one reference
+    dup.FIRST_SLOTS = 4
+    for block in blocks:
+        want = []
+        for h in block:
+            want.append(h not in seen)
+            seen.add(h)
+        assert dup.first_seen(np.array(block, dtype=np.uint64)).tolist() == want
