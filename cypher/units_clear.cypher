@@ -3,5 +3,11 @@
 // builds them again.
 MATCH (u:CoUsageUnits {case: $case})
 // (The key's second part named so that the seek reads the (case, msisdn) index, not the label.)
-WHERE u.msisdn IS NOT NULL
+WHERE u.msisdn IS NOT NULL AND u.msisdn <> ''
 DETACH DELETE u
+// A new generation (the case's node with msisdn ''): a link run's build that read the sessions
+// before this load and commits after this statement stores units of the old generation, which no
+// run reads (deleting alone cannot catch them: they are not committed yet).
+WITH count(*) AS gone
+MERGE (g:CoUsageUnits {case: $case, msisdn: ''})
+SET g.generation = randomUUID()
