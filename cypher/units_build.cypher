@@ -9,7 +9,10 @@
 // - k_*: call units keyed by relay ip:port, with uplink/downlink (-1: none).
 // *_d index `dumps`, the dumps the units came from (whose ends and volumes may not be per flow).
 // `sessions` is how many sessions were read: a unit set whose subscriber has more or fewer
-// sessions now is not used. Every load and forget deletes the case's units (units_clear.cypher).
+// sessions now is not used. Every load and forget deletes the case's units and changes the case's
+// generation (units_clear.cypher): `generation` is the one the run read before this statement (so
+// before any session it reads), and units of another generation are
+// never read and are built again.
 // A unit with no key (a relay without a port, a service without a name) cannot be stored in a
 // list: such a subscriber's node says `usable = false` and its runs take the live path.
 // Only subscribers without a current unit set are built; a batch of them per transaction.
@@ -19,7 +22,8 @@ CALL (sub) {
   // Looked up inside the batch's own transaction: a unique-key lookup in the outer one would hold
   // its index entry locked and block the batch's MERGE.
   WITH sub WHERE NOT EXISTS { MATCH (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
-                              WHERE u.cats = $messaging_categories AND u.sessions = COUNT { (sub)-[:HAD]->() } }
+                              WHERE u.generation = $generation AND u.cats = $messaging_categories
+                                AND u.sessions = COUNT { (sub)-[:HAD]->() } }
   CALL (sub) {
     MATCH (sub)-[:HAD]->(x:Session)
     WITH collect(x) AS xs
@@ -45,8 +49,8 @@ CALL (sub) {
   WITH sub, n, us, dumps, [s IN us WHERE s[0] = 'messaging'] AS mu, [s IN us WHERE s[0] = 'coloc'] AS cu,
        [s IN us WHERE s[0] = 'call'] AS ku
   MERGE (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
-  SET u.sessions = n, u.cats = $messaging_categories, u.usable = all(s IN us WHERE s[1] IS NOT NULL),
-      u.dumps = dumps,
+  SET u.generation = $generation, u.sessions = n, u.cats = $messaging_categories,
+      u.usable = all(s IN us WHERE s[1] IS NOT NULL), u.dumps = dumps,
       u.m_key = [s IN mu | coalesce(s[1], '')], u.m_t = [s IN mu | s[2]], u.m_te = [s IN mu | s[3]],
       u.m_d = [s IN mu | [i IN range(0, size(dumps) - 1) WHERE dumps[i] = s[4]][0]],
       u.c_key = [s IN cu | s[1]], u.c_t = [s IN cu | s[2]], u.c_te = [s IN cu | s[3]],

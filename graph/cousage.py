@@ -38,7 +38,7 @@ from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
 from cdrnet.analysis.units import cdr_periods, cypher_definitions, messaging_categories
 from cdrnet.cypher import query_chain
-from cdrnet.graph.connection import read, read_text, run_auto, run_write
+from cdrnet.graph.connection import read, read_text, run_auto, run_write, write
 from cdrnet.graph.model import CO_USED_EVIDENCE
 from cdrnet.graph.store import DEFAULT_CASE
 from cdrnet.graph.writes import merge_rels
@@ -203,16 +203,23 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
                              "tight": params.tight_window_s, "call_filter": False}
     categories = list(messaging_categories(params.possible_apps))
     stored = stored_units and params.since is None and params.until is None and not params.apps
+    generation = None
     if stored and len(codes):
+        # Read before the build reads any session: units built from sessions a load changes after
+        # this read carry a generation that load has replaced, so no run reads them.
+        generation = write(driver, "units_generation", {"case": case}, database)[0]["generation"]
         timed("co-usage units (built once after each load)", run_auto, driver, "units_build",
-              {"case": case, "msisdns": list(codes), "messaging_categories": categories,
+              {"case": case, "msisdns": list(codes), "messaging_categories": categories, "generation": generation,
                **cypher_definitions("call_ports", "call_protos", "call_categories")}, database)
+        # Read again: a load that committed during the build makes its units unusable at once.
+        generation = write(driver, "units_generation", {"case": case}, database)[0]["generation"]
     # Only the subscribers with sessions in scope (a CDR adds cells, never subscribers).
     got = _episodes(driver, database,
                     {**scope, "msisdns": list(codes), "apps": _apps(params), "record_end_dumps": record_end,
                      "record_volume_dumps": record_volume, "end_stand_in": params.window_s if overlap else 0,
                      "cdr_periods": cdr_periods(cov.call_periods), "tol": params.call_duration_tol,
-                     "offset": days.offset, "messaging_categories": categories, "stored": stored},
+                     "offset": days.offset, "messaging_categories": categories, "stored": stored,
+                     "generation": generation},
                     channels, timed)
     per_channel["messaging"] = _channel_agg(got.get("messaging", {}), "messaging", codes, params.window_s, overlap,
                                             True, sweeps["messaging"], days)

@@ -228,7 +228,7 @@ def _cousage_statement() -> tuple[str, dict]:
                           "call_filter": False}}
     params = {"case": CASE, "since": None, "until": None, "msisdns": [], "tol": 0.25, "offset": 19800,
               "apps": None, "record_end_dumps": [], "record_volume_dumps": [], "end_stand_in": 0, "cdr_periods": {},
-              "channels": channels, "stored": True,
+              "channels": channels, "stored": True, "generation": "g",
               **cypher_definitions("min_tol_s", "mirror", "messaging_categories", "call_ports", "call_protos",
                                    "call_categories")}
     return query_chain(["episodes_sessions", "episodes_match"], params)
@@ -395,9 +395,10 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
 
 
 def _units(driver) -> dict[str, dict]:
-    """The case's stored co-usage units (cypher/units_build.cypher) per subscriber."""
-    recs = driver.execute_query("MATCH (u:CoUsageUnits {case: $case}) RETURN u.msisdn AS m, properties(u) AS p",
-                                {"case": CASE}).records
+    """The case's stored co-usage units (cypher/units_build.cypher) per subscriber (not the case's
+    generation node, msisdn '')."""
+    recs = driver.execute_query("MATCH (u:CoUsageUnits {case: $case}) WHERE u.msisdn <> '' "
+                                "RETURN u.msisdn AS m, properties(u) AS p", {"case": CASE}).records
     return {r["m"]: r["p"] for r in recs}
 
 
@@ -477,6 +478,7 @@ def test_stale_or_unstorable_units_are_not_read(graph, driver, case, monkeypatch
                          {"case": CASE, "m": m, "cats": units[m]["cats"]})
     driver.execute_query("MATCH (u:CoUsageUnits {case: $case, msisdn: $m}) SET u.sessions = -1", {"case": CASE, "m": m})
     run_auto(driver, "units_build", {"case": CASE, "msisdns": [m], "messaging_categories": units[m]["cats"],
+                                     "generation": units[m]["generation"],
                                      **cypher_definitions("call_ports", "call_protos", "call_categories")})
     assert _units(driver)[m]["usable"] is False and _units(driver)[m]["sessions"] == units[m]["sessions"]
 
@@ -638,3 +640,50 @@ def test_committed_browser_guide_is_generated_from_the_queries():
     committed = (Path(__file__).resolve().parents[1] / "cypher" / "browser-guide.html").read_text(encoding="utf-8")
     assert committed == guide_html(), (
         "regenerate cypher/browser-guide.html with cdrnet.graph.browser_guide.guide_html()")
+
+
+def test_units_built_across_a_load_are_never_read_after_it(graph, driver, case):
+    """A link run's unit build that read the sessions before a load and commits after the load's
+    units_clear (a batch transaction straddling ``ingest --replace`` with another zone: the same
+    session counts, other times) must not leave units the next runs read: their edges stay the
+    sessions'."""
+    from cdrnet.cypher import load
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+
+    files = sorted((case / "dumps").glob("*.csv"))
+    ingest(graph, *files, date_order=SIM_ORDER)
+    cats = _units_params()
+    m = graph.sessions()["msisdn"].iloc[0]
+    # One batch of the build, held open: it reads the sessions as they are before the load.
+    text = load("units_build").replace("IN TRANSACTIONS OF 50 ROWS", "")
+    with driver.session() as s:
+        tx = s.begin_transaction()
+        tx.run(text, {"case": CASE, "msisdns": [m], **cats, "generation": _generation(driver)}).consume()
+        opts = Options(tz="UTC", rules=load_signatures("modern"), date_order=SIM_ORDER)
+        res = ingest_paths([str(p) for p in files], graph, builtin_layouts(), opts, "modern", show_progress=False,
+                           replace=True)
+        assert len(res.replaced) == len(files)
+        tx.commit()
+    live = _sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, stored_units=False))
+    assert len(live) > 20
+    for _ in range(2):  # the run that meets the straddling units and the one after it
+        pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)),
+                                      live)
+
+
+def _generation(driver) -> str:
+    """The case's co-usage units generation as a link run reads it before its build."""
+    from cdrnet.graph.connection import write
+
+    return write(driver, "units_generation", {"case": CASE})[0]["generation"]
+
+
+def _units_params() -> dict:
+    """units_build's definitions (messaging categories and call units) as link_neo4j passes them."""
+    from cdrnet.analysis.units import cypher_definitions, messaging_categories
+
+    return {"messaging_categories": list(messaging_categories(False)),
+            **cypher_definitions("call_ports", "call_protos", "call_categories")}
