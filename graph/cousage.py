@@ -169,7 +169,7 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     ``stored_units``: a run without ``since``/``until``/``apps`` first stores each subscriber's
     co-usage units (cypher/units_build.cypher: only those without a current set, so after a load
     the first run pays for it) and builds the episodes from them instead of reading every session
-    again (about a third of the statement's time on 1M sessions, docs/benchmarks.md). False: every
+    again (the statement took 0.72x its time on 1M sessions, docs/benchmarks.md). False: every
     episode from the sessions, nothing written before the edges.
     """
     t0 = time.perf_counter()
