@@ -8,6 +8,7 @@ runs on a shared machine (young-generation GC is a large share of them)::
 
     python -m bench.cypher_parts FRAME.parquet            # every part, 2 rounds
     python -m bench.cypher_parts FRAME.parquet --rounds 3 full episodes
+    python -m bench.cypher_parts FRAME.parquet --stored   # from the stored co-usage units
 
 Prints one JSON line per part: server CPU seconds per round, their median, and what the part
 returned (row counts), so a cut that changed the work shows. Part names and where each is cut:
@@ -75,9 +76,11 @@ def live_statement(text: str) -> str:
     return text[:a] + "CALL (sub) {\n" + text[_at(text, live) + len(live):]
 
 
-def parts(text: str) -> dict[str, str]:
+def parts(text: str, stored: bool = False) -> dict[str, str]:
     """Prefixes of the statement's live path (:func:`live_statement`), each closed with a RETURN of
-    row counts; "full" is the whole statement."""
+    row counts; "full" is the whole statement. With ``stored`` the parts from "episodes" on cut the
+    whole statement instead, which reads the stored co-usage units where they are valid (build them
+    first with one ``cypher_side`` run); the session parts before it are left out."""
     full, text = text, live_statement(text)
     close_inner = "\n  }\n  RETURN sum(c) AS c\n}\nRETURN sum(c) AS c"
     walk_at = _at(text, "    WITH x, x.start_s AS t")
@@ -90,6 +93,8 @@ def parts(text: str) -> dict[str, str]:
                                                                                    "RETURN sum(c) AS c",
            "sorted": text[:_at(text, "  WITH m, channel, key, ts, $channels[channel].gap AS gap")]
            + "  RETURN count(ts) AS c\n}\nRETURN sum(c) AS c"}
+    if stored:
+        out, text = {}, full
     eps_at = _at(text, "WITH channel, collect(g) AS eps")
     out["episodes"] = text[:eps_at] + "WITH channel, collect(g) AS eps RETURN channel, size(eps) AS c"
     call_at = _at(text, "CALL (channel, eps) {")
@@ -117,9 +122,11 @@ def main() -> None:
     ap.add_argument("frame", type=Path, help="sessions as Parquet (the graph holds them: cypher_side --load)")
     ap.add_argument("names", nargs="*", help="parts to run (default: all, in order)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--stored", action="store_true",
+                    help="cut the statement as it runs on stored co-usage units (the parts from 'episodes' on)")
     args = ap.parse_args()
     text, params = statement(args.frame)
-    every = parts(text)
+    every = parts(text, stored=args.stored)
     names = args.names or list(every)
     driver = _driver()
     cpu: dict[str, list[float]] = {n: [] for n in names}
