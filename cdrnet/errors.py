@@ -96,3 +96,14 @@ class GraphError(CdrnetError):
     """Neo4j is unreachable, refuses the credentials, or a query failed."""
 
     hint = "start Neo4j (scripts/neo4j-local start) and check NEO4J_URI / NEO4J_USERNAME / NEO4J_PASSWORD"
+
+
+class GraphMemoryError(GraphError):
+    """Neo4j refused a query the memory it needs (its limit per transaction, from its heap).
+
+    Not retried: the same query on the same data needs the same memory again.
+    """
+
+    hint = ("give Neo4j a larger heap (server.memory.heap.max_size; NEO4J_server_memory_heap_max__size in "
+            "docker-compose.yml; CDRNET_NEO4J_HEAP for scripts/neo4j-local), of which a transaction may use "
+            "70 %, or run the command on a workspace holding the same dumps (without --neo4j)")

@@ -187,10 +187,11 @@ def run(driver: Any, name: str, values: dict[str, Any], database: str | None = N
     graph (mark_suspect) runs in a write transaction.
     """
     from neo4j import RoutingControl
-    from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+    from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
 
     from cdrnet.cypher import query
     from cdrnet.errors import GraphError
+    from cdrnet.graph.connection import refuse_memory
 
     text, params = query(f"queries/{name}", values)
     routing = RoutingControl.WRITE if query_doc(name).writes else RoutingControl.READ
@@ -199,5 +200,8 @@ def run(driver: Any, name: str, values: dict[str, Any], database: str | None = N
     except (ServiceUnavailable, SessionExpired) as exc:
         raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
     except ClientError as exc:
+        raise GraphError(f"query {name} failed: {exc.message}") from exc
+    except TransientError as exc:  # what the driver's retries for 30 s did not get past
+        refuse_memory(exc, f"query {name}")
         raise GraphError(f"query {name} failed: {exc.message}") from exc
     return [dict(r.items()) for r in records]

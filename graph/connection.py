@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -18,10 +18,20 @@ from neo4j.exceptions import (
 )
 
 from cdrnet.cypher import query
-from cdrnet.errors import GraphError
+from cdrnet.errors import GraphError, GraphMemoryError
 
 T = TypeVar("T")
 RETRIES = 5
+#: The code of a transaction that would pass Neo4j's memory limit (``dbms.memory.transaction.total.max``,
+#: 70 % of the heap unless set). It is a TransientError, which the driver's managed transactions retry
+#: for 30 s, though the same query on the same data needs the same memory again: it is never retried.
+MEMORY_REFUSED = "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+
+
+def refuse_memory(exc: TransientError, what: str) -> None:
+    """Raise :class:`GraphMemoryError` for Neo4j's memory limit (any other transient error returns)."""
+    if exc.code == MEMORY_REFUSED:
+        raise GraphMemoryError(f"Neo4j refused the memory {what} needs: {exc.message}") from exc
 
 
 def connect(uri: str, user: str | None = None, password: str | None = None) -> Driver:
@@ -58,6 +68,8 @@ def run_write(driver: Driver, work: Callable[[ManagedTransaction], T], database:
             with driver.session(database=database) as s:
                 return s.execute_write(work)
         except (TransientError, ServiceUnavailable, SessionExpired) as exc:
+            if isinstance(exc, TransientError):
+                refuse_memory(exc, "a write")
             if attempt == RETRIES - 1:
                 raise GraphError(f"Neo4j write failed after {RETRIES} attempts: {exc}",
                                  "run the same command again: loads are idempotent") from exc
@@ -83,13 +95,25 @@ def read_text(driver: Driver, text: str, p: dict[str, Any], database: str | None
     nodes and relationships, which on the co-usage query's columns (millions of list elements)
     cost the client more CPU than the whole embedded engine.
     """
-    try:
-        records, _, _ = driver.execute_query(text, p, database_=database, routing_="r")
-    except (ServiceUnavailable, SessionExpired) as exc:
-        raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
-    except ClientError as exc:
-        raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
-    return [dict(r) for r in records] if plain else [r.data() for r in records]
+    delay = 0.5
+    for attempt in range(RETRIES):
+        try:
+            # An auto-commit read, retried here rather than by the driver (``execute_query``), which
+            # would retry a refusal of memory for 30 s (:data:`MEMORY_REFUSED`).
+            with driver.session(database=database, default_access_mode=READ_ACCESS) as s:
+                records = list(s.run(text, p))
+            return [dict(r) for r in records] if plain else [r.data() for r in records]
+        except TransientError as exc:
+            refuse_memory(exc, f"{name}.cypher")
+            if attempt == RETRIES - 1:
+                raise GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc.message}") from exc
+            time.sleep(delay)
+            delay *= 2
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
+        except ClientError as exc:
+            raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
+    raise AssertionError("unreachable")
 
 
 def write(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
@@ -111,6 +135,8 @@ def run_auto(driver: Driver, name: str, params: dict[str, Any], database: str | 
             with driver.session(database=database) as s:
                 return [r.data() for r in s.run(text, p)]
         except (TransientError, ServiceUnavailable, SessionExpired) as exc:
+            if isinstance(exc, TransientError):
+                refuse_memory(exc, f"{name}.cypher")
             if attempt == RETRIES - 1:
                 raise GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc}") from exc
             time.sleep(delay)

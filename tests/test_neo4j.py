@@ -170,6 +170,33 @@ def test_cli_errors_when_neo4j_down_or_password_wrong(capsys, monkeypatch, drive
     assert err.splitlines()[1].startswith("hint: start Neo4j (scripts/neo4j-local start)")
 
 
+def _bytes(text: str) -> int:
+    """A Neo4j memory setting's value ('1.40GiB', '716.80MiB', '0B') in bytes."""
+    m = re.fullmatch(r"([0-9.]+)\s*([KMGT]i)?B", text)
+    assert m, text
+    return int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ")[0]))
+
+
+def test_a_query_past_the_memory_limit_is_one_clear_error_and_not_retried(driver, monkeypatch):
+    """Neo4j's refusal of transaction memory (a transient error the driver retried for 30 s, ending
+    in a traceback) is a GraphMemoryError at once, with the hint that says what to change."""
+    import cdrnet.graph.connection as conn
+    from cdrnet.errors import GraphMemoryError
+
+    limit = _bytes(driver.execute_query("SHOW SETTINGS YIELD name, value WHERE name = "
+                                        "'dbms.memory.transaction.total.max' RETURN value").records[0]["value"])
+    assert limit > 0, "the tests' Neo4j sets a transaction memory limit (scripts/neo4j-local: 70 % of the heap)"
+    slept: list[float] = []
+    monkeypatch.setattr(conn.time, "sleep", slept.append)
+    with pytest.raises(GraphMemoryError) as got:  # a list of twice the limit's bytes in 8-byte numbers
+        conn.read_text(driver, "UNWIND range(1, $n) AS x WITH collect(x) AS l RETURN size(l) AS n",
+                       {"n": limit // 4}, name="memory_probe")
+    assert str(got.value).startswith("Neo4j refused the memory memory_probe.cypher needs: ")
+    assert "dbms.memory.transaction.total.max" in str(got.value) and slept == []
+    assert got.value.hint.startswith("give Neo4j a larger heap (server.memory.heap.max_size")
+    assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1  # the server is still fine
+
+
 def test_cli_ingest_link_and_commands_on_neo4j(graph, capsys, case, tmp_path, monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
     env = ["-w", str(tmp_path / "ws"), "--neo4j", URI]
