@@ -13,6 +13,8 @@
 //    keeps only matches on days both subscribers were observed.
 CALL (channel, eps) {
   UNWIND eps AS g UNWIND g AS e
+  // In a time slice, only the episodes it owns (the others are there for the pairs).
+  WITH channel, e WHERE $slice IS NULL OR e[2] >= $slice[0]
   WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
        sum(e[3]) AS sessions
   RETURN channel AS ch, 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
@@ -37,7 +39,8 @@ CALL (channel, eps) {
               THEN runs[k + 2] ELSE runs[k + 1] END AS hi
     UNWIND range(lo, mid - 1) AS i
     // Indexes, not a slice of the list: a slice copies it (that made this sweep slower than the join).
-    WITH l[i] AS x, [j IN range(i + 1, hi - 1) WHERE l[j][2] <= l[i][2] + win AND l[j][0] <> l[i][0] | l[j]] AS ys
+    WITH l[i] AS x, [j IN range(i + 1, hi - 1) WHERE l[j][2] <= l[i][2] + win AND l[j][0] <> l[i][0]
+                                 AND ($slice IS NULL OR l[j][2] >= $slice[0]) | l[j]] AS ys
     UNWIND ys AS y
     RETURN x, y
     UNION ALL
@@ -52,6 +55,7 @@ CALL (channel, eps) {
     UNWIND ds AS y
     WITH x, y
     WHERE y[2] >= x[2] AND y[2] <= x[4] AND y[0] <> x[0] AND (y[2] > x[2] OR y[0] > x[0])
+      AND ($slice IS NULL OR y[2] >= $slice[0])  // a pair belongs to the slice of its later episode
     RETURN x, y
   }
   WITH channel, p, x, CASE WHEN x[0] < y[0] THEN x ELSE y END AS ea, CASE WHEN x[0] < y[0] THEN y ELSE x END AS eb

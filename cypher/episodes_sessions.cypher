@@ -111,4 +111,11 @@ CALL (sub, u) {
                            CASE WHEN ts[q][1] > mx THEN ts[q][1] ELSE mx END),
                     ts[bounds[j]][2], ts[bounds[j]][3], ts[bounds[j]][4]]] AS g
 }
+// A time slice ($slice: [from, to) epoch seconds, or null for all time; graph/cousage.py cuts a
+// case into slices when one statement would pass Neo4j's memory limit): the episodes starting in
+// it, which it owns (their bins, and every pair whose later episode they are), and the ones before
+// it that such a pair may need: starting at most a window earlier, or in overlap mode ending in it.
+WITH channel, CASE WHEN $slice IS NULL THEN g
+                   ELSE [e IN g WHERE e[2] < $slice[1] AND (e[2] >= $slice[0] OR CASE WHEN $channels[channel].overlap
+                         THEN e[4] >= $slice[0] ELSE e[2] + $channels[channel].window >= $slice[0] END)] END AS g
 WITH channel, collect(g) AS eps

@@ -10,4 +10,5 @@ WHERE ($msisdns IS NULL OR sub.msisdn IN $msisdns)
     MATCH (sub)-[:HAD]->(x:Session)
     WHERE ($since IS NULL OR x.start_s >= $since) AND ($until IS NULL OR x.start_s < $until)
   }
-RETURN sub.msisdn AS msisdn ORDER BY msisdn
+// Its sessions (all of them: the degree, not a read), for the co-usage statement's memory guess.
+RETURN sub.msisdn AS msisdn, COUNT { (sub)-[:HAD]->() } AS sessions ORDER BY msisdn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +27,26 @@ RETRIES = 5
 #: 70 % of the heap unless set). It is a TransientError, which the driver's managed transactions retry
 #: for 30 s, though the same query on the same data needs the same memory again: it is never retried.
 MEMORY_REFUSED = "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+
+
+def setting_bytes(text: str) -> int:
+    """A Neo4j memory setting's value as SHOW SETTINGS prints it ('1.40GiB', '716.80MiB', '0B') in bytes."""
+    m = re.fullmatch(r"([0-9.]+)\s*([KMGT]i)?B", text.strip())
+    if not m:
+        raise ValueError(f"not a Neo4j memory size: {text!r}")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ")[0]))
+
+
+def transaction_memory_limit(driver: Driver, database: str | None = None) -> int:
+    """Bytes Neo4j lets all transactions hold (``dbms.memory.transaction.total.max``), 0 for no limit
+    or when the server does not say (an older server, or a user without SHOW SETTINGS)."""
+    try:
+        records, _, _ = driver.execute_query(
+            "SHOW SETTINGS YIELD name, value WHERE name = 'dbms.memory.transaction.total.max' RETURN value",
+            database_=database, routing_="r")
+        return setting_bytes(records[0]["value"]) if records else 0
+    except (Neo4jError, ValueError):
+        return 0
 
 
 def refuse_memory(exc: TransientError, what: str) -> None:

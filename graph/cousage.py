@@ -38,7 +38,8 @@ from cdrnet.analysis.observed import PER_FLOW, Coverage
 from cdrnet.analysis.sweep import SweepStats
 from cdrnet.analysis.units import cdr_periods, cypher_definitions, messaging_categories
 from cdrnet.cypher import query_chain
-from cdrnet.graph.connection import read, read_text, run_auto, run_write, write
+from cdrnet.errors import GraphMemoryError
+from cdrnet.graph.connection import read, read_text, run_auto, run_write, transaction_memory_limit, write
 from cdrnet.graph.model import CO_USED_EVIDENCE
 from cdrnet.graph.store import DEFAULT_CASE
 from cdrnet.graph.writes import merge_rels
@@ -87,6 +88,88 @@ def _episodes(driver: Driver, db: str | None, params: dict, channels: dict[str, 
                    "episodes_sessions + episodes_match", True):
         got.setdefault(r.pop("channel"), {})[r.pop("kind")] = r
     return got
+
+
+#: Server memory the co-usage statement needs per session in scope, for the first guess of the time
+#: slices it runs in: the bench's 1M sessions were refused 716.8 MiB and ran in 1.40 GiB
+#: (docs/benchmarks.md), about 0.75-1.4 kB a session; a refusal doubles the slices and runs again.
+BYTES_PER_SESSION = 1000
+#: At most this many slices (each reads every subscriber's units or sessions once).
+MAX_SLICES = 256
+#: No slice's statement runs on fewer than this many sessions by the first guess.
+MIN_SESSIONS_PER_SLICE = 50_000
+
+
+def _first_slices(sessions: int, limit: int) -> int:
+    """How many time slices the co-usage statement runs in at first: one while the sessions' guessed
+    memory fits Neo4j's transaction limit (``limit`` bytes, 0: unknown, assume it fits)."""
+    if not limit or sessions * BYTES_PER_SESSION <= limit:
+        return 1
+    fits = max(limit // BYTES_PER_SESSION, MIN_SESSIONS_PER_SLICE)
+    return min(-(-sessions // fits), MAX_SLICES)
+
+
+def _slice_bounds(hours: np.ndarray, sessions: np.ndarray, n: int) -> list[list[int]]:
+    """At most ``n`` time slices [from, to) holding about equal numbers of sessions (``sessions`` per
+    epoch hour ``hours``), cut at the start of an hour; the first reaches back and the last forward
+    without bound (a CDR's cells may be seen outside the sessions' times). Equal lengths of time
+    would not do: a stray row years away (issue 19) would leave all the rows in one slice."""
+    order = np.argsort(hours, kind="stable")
+    h, c = hours[order], np.cumsum(sessions[order])
+    at = np.searchsorted(c, c[-1] * np.arange(1, n) / n, side="left")
+    cuts = np.unique((h[np.minimum(at, len(h) - 1)] + 1) * 3600)
+    edges = [-(1 << 62), *(int(x) for x in cuts if x <= h[-1] * 3600), 1 << 62]
+    return [[edges[i], edges[i + 1]] for i in range(len(edges) - 1)]
+
+
+def _merge(parts: list[dict[str, dict[str, dict]]]) -> dict[str, dict[str, dict]]:
+    """The slices' bins and matches as one result: each column's lists concatenated (a bin or pair
+    cut by a slice boundary comes back as two rows, which the scoring adds up like any other)."""
+    if len(parts) == 1:
+        return parts[0]
+    got: dict[str, dict[str, dict]] = {}
+    for part in parts:
+        for channel, kinds in part.items():
+            for kind, cols in kinds.items():
+                have = got.setdefault(channel, {}).setdefault(kind, {c: [] for c in cols})
+                for c, values in cols.items():
+                    have[c].extend(values)
+    return got
+
+
+def _sliced_episodes(driver: Driver, db: str | None, params: dict, channels: dict[str, dict], timed: _Timed,
+                     sessions: int, slices: int | None = None) -> dict[str, dict[str, dict]]:
+    """:func:`_episodes` in time slices, so that no statement passes Neo4j's memory limit.
+
+    Each slice's statement holds only the episodes of its time (and the window before it), so the
+    memory is bounded whatever the case's size; each re-reads the subscribers' units, so a case is
+    cut only when one statement would not fit (guessed from the sessions, or refused by the server:
+    then the slices are doubled and the statement runs again). ``slices`` forces their number.
+    """
+    n = slices or _first_slices(sessions, transaction_memory_limit(driver, db))
+    hist: pd.DataFrame | None = None
+    while True:
+        if n == 1:
+            try:
+                return _episodes(driver, db, {**params, "slice": None}, channels, timed)
+            except GraphMemoryError:
+                if slices:
+                    raise
+                n = 2
+                continue
+        if hist is None:
+            hist = pd.DataFrame(read(driver, "sessions_by_hour", {"case": params["case"],
+                                                                "msisdns": params["msisdns"]}, db),
+                                columns=["hour", "sessions"])
+            if hist.empty:
+                return {}
+        bounds = _slice_bounds(hist["hour"].to_numpy(np.int64), hist["sessions"].to_numpy(np.int64), n)
+        try:
+            return _merge([_episodes(driver, db, {**params, "slice": b}, channels, timed) for b in bounds])
+        except GraphMemoryError:
+            if slices or n >= MAX_SLICES:
+                raise
+            n = min(n * 2, MAX_SLICES)
 
 
 def _channel_agg(got: dict[str, dict], channel: str, codes: pd.Index, window: int, overlap: bool, shift: bool,
@@ -159,7 +242,8 @@ def _not_per_flow(cov: Coverage) -> tuple[list[str], list[str]]:
 
 def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = None,
                resolution: dict[str, int] | None = None, database: str | None = None, write_edges: bool = True,
-               coverage: Coverage | None = None, case: str = DEFAULT_CASE, stored_units: bool = True) -> LinkResult:
+               coverage: Coverage | None = None, case: str = DEFAULT_CASE, stored_units: bool = True,
+               slices: int | None = None) -> LinkResult:
     """Compute scored edges of one case in Neo4j and (by default) write its links as CO_USED relationships.
 
     ``coverage`` (periods, zone, evidence scopes) should come from the same
@@ -171,6 +255,9 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
     the first run pays for it) and builds the episodes from them instead of reading every session
     again (the statement took 0.72x its time on 1M sessions, docs/benchmarks.md). False: every
     episode from the sessions, nothing written before the edges.
+
+    ``slices``: cut the co-usage statement into this many time slices (the same edges; by default
+    one, or as many as keep each under Neo4j's transaction memory limit: :func:`_sliced_episodes`).
     """
     t0 = time.perf_counter()
     timed = _Timed()
@@ -214,13 +301,13 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
         # Read again: a load that committed during the build makes its units unusable at once.
         generation = write(driver, "units_generation", {"case": case}, database)[0]["generation"]
     # Only the subscribers with sessions in scope (a CDR adds cells, never subscribers).
-    got = _episodes(driver, database,
-                    {**scope, "msisdns": list(codes), "apps": _apps(params), "record_end_dumps": record_end,
-                     "record_volume_dumps": record_volume, "end_stand_in": params.window_s if overlap else 0,
-                     "cdr_periods": cdr_periods(cov.call_periods), "tol": params.call_duration_tol,
-                     "offset": days.offset, "messaging_categories": categories, "stored": stored,
-                     "generation": generation},
-                    channels, timed)
+    got = _sliced_episodes(driver, database,
+                           {**scope, "msisdns": list(codes), "apps": _apps(params), "record_end_dumps": record_end,
+                            "record_volume_dumps": record_volume, "end_stand_in": params.window_s if overlap else 0,
+                            "cdr_periods": cdr_periods(cov.call_periods), "tol": params.call_duration_tol,
+                            "offset": days.offset, "messaging_categories": categories, "stored": stored,
+                            "generation": generation},
+                           channels, timed, sum(int(r["sessions"]) for r in subs), slices)
     per_channel["messaging"] = _channel_agg(got.get("messaging", {}), "messaging", codes, params.window_s, overlap,
                                             True, sweeps["messaging"], days)
     if params.calls:

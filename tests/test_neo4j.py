@@ -170,21 +170,14 @@ def test_cli_errors_when_neo4j_down_or_password_wrong(capsys, monkeypatch, drive
     assert err.splitlines()[1].startswith("hint: start Neo4j (scripts/neo4j-local start)")
 
 
-def _bytes(text: str) -> int:
-    """A Neo4j memory setting's value ('1.40GiB', '716.80MiB', '0B') in bytes."""
-    m = re.fullmatch(r"([0-9.]+)\s*([KMGT]i)?B", text)
-    assert m, text
-    return int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ")[0]))
-
-
 def test_a_query_past_the_memory_limit_is_one_clear_error_and_not_retried(driver, monkeypatch):
     """Neo4j's refusal of transaction memory (a transient error the driver retried for 30 s, ending
     in a traceback) is a GraphMemoryError at once, with the hint that says what to change."""
     import cdrnet.graph.connection as conn
     from cdrnet.errors import GraphMemoryError
 
-    limit = _bytes(driver.execute_query("SHOW SETTINGS YIELD name, value WHERE name = "
-                                        "'dbms.memory.transaction.total.max' RETURN value").records[0]["value"])
+    limit = conn.transaction_memory_limit(driver)
+    assert conn.setting_bytes("716.80MiB") == int(716.8 * 2**20) and conn.setting_bytes("0B") == 0
     assert limit > 0, "the tests' Neo4j sets a transaction memory limit (scripts/neo4j-local: 70 % of the heap)"
     slept: list[float] = []
     monkeypatch.setattr(conn.time, "sleep", slept.append)
@@ -419,6 +412,53 @@ def test_one_score_on_a_mixed_case_neo4j_equals_embedded(graph, driver, tmp_path
     # Both runs built their episodes from the stored units, Airtel's record-level ends and volumes included.
     units = _units(driver)
     assert set(units) == set(frame["msisdn"]) and all(u["usable"] for u in units.values())
+
+
+def test_time_slices_give_the_same_edges_and_a_refusal_cuts_again(graph, driver, tmp_path, monkeypatch):
+    """A case cut into time slices (as when one co-usage statement would pass Neo4j's memory limit)
+    scores exactly as one statement: both modes, other windows, from stored units and from the
+    sessions, with CDR calls adding cells; a statement Neo4j refuses runs again in more slices."""
+    import cdrnet.graph.cousage as cousage
+    from cdrnet.errors import GraphMemoryError
+
+    simulate(build_scenario("realistic_calls", subscribers=10, days=5, seed=4), tmp_path / "case")
+    ingest(graph, tmp_path / "case" / "dumps", date_order=SIM_ORDER)
+    assert graph.reports() and len(graph.sessions()) > 5000
+    for params in (LinkParams(), LinkParams(mode="overlap", colocation=False), LinkParams(window_s=60, burst_gap_s=0)):
+        one = _sorted_edges(link_neo4j(driver, params, case=CASE, write_edges=False, slices=1))
+        assert one["coloc_obs"].sum() > 0 if params.colocation else len(one) > 10
+        for n, stored in ((3, True), (50, True), (7, False)):
+            cut = link_neo4j(driver, params, case=CASE, write_edges=False, slices=n, stored_units=stored)
+            pd.testing.assert_frame_equal(_sorted_edges(cut), one)
+    emb = link(graph.sessions(), LinkParams(), coverage=graph.coverage(), calls=graph.calls())
+    assert len(graph.calls()) > 100
+    pd.testing.assert_frame_equal(
+        _sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, slices=50)),
+        _sorted_edges(emb), check_exact=False, rtol=1e-9)
+    # The first guess: one statement while the sessions' guessed memory fits the limit.
+    assert cousage._first_slices(10**6, 3 * 2**30) == 1 and cousage._first_slices(10**6, 0) == 1
+    assert cousage._first_slices(3 * 10**6, 10**9) == 3
+    assert cousage._first_slices(10**9, 10**6) == cousage.MAX_SLICES
+    # A refused statement (GraphMemoryError, as the server's limit gives: tested above) runs again in
+    # twice as many slices until none is refused: the edges are the same.
+    asked: list = []
+    real = cousage._episodes
+
+    def refuse_big(drv, db, p, channels, timed):  # noqa: ANN001, ANN202 - _episodes' shape
+        asked.append(p["slice"])
+        if p["slice"] is None or len(asked) < 4:
+            raise GraphMemoryError("refused (test)")
+        return real(drv, db, p, channels, timed)
+
+    monkeypatch.setattr(cousage, "_episodes", refuse_big)
+    again = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    # Refused: the whole, the first of two slices, the first of four; then all eight ran, end to end.
+    assert asked[0] is None and len(asked) == 3 + 8
+    assert asked[3][0] == -(1 << 62) and asked[-1][1] == 1 << 62
+    assert all(asked[i][1] == asked[i + 1][0] for i in range(3, 10))
+    pd.testing.assert_frame_equal(_sorted_edges(again), _sorted_edges(emb), check_exact=False, rtol=1e-9)
+    with pytest.raises(GraphMemoryError):  # a forced number of slices is not cut further
+        link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, slices=1)
 
 
 def _units(driver) -> dict[str, dict]:
