@@ -463,7 +463,7 @@ def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
     observed = Coverage.from_sessions(frame)  # the same periods for both engines
     cy_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
     cy = time.perf_counter() - t0
-    # A later run: the co-usage units the first run stored stand in for the sessions.
+    # A later run: the co-usage units (written by the import) stand in for the sessions again.
     t0 = time.perf_counter()
     cy2_res = link_neo4j(driver, LinkParams(), write_edges=False, coverage=observed, case="bench")
     cy2 = time.perf_counter() - t0
@@ -500,7 +500,7 @@ def bench_first_load(ws_path: Path, work: Path, n: int) -> list[dict]:
     out += [{"stage": f"  of which bulk step: {step}", "size": len(frame), "ours_s": secs}
             for step, secs in res.steps.items()]
     reference = "embedded engine, median of 3 warm runs" + ("" if same else " (EDGES DIFFER)")
-    for label, secs, res_ in (("co-usage in Cypher, first run after the load (stores the units)", cy, cy_res),
+    for label, secs, res_ in (("co-usage in Cypher, first run after the bulk import (its units imported)", cy, cy_res),
                               ("co-usage in Cypher, a later run (stored units)", cy2, cy2_res)):
         out.append({"stage": label, "size": len(frame), "ours_s": secs, "reference": reference,
                     "reference_s": emb, "ratio": secs / emb})

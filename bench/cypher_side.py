@@ -64,7 +64,7 @@ def load(frame_path: Path, work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     res = bulk_load([(report, frame_path)], os.environ["CDRNET_TEST_NEO4J_URI"],
                     Path(__file__).resolve().parents[1] / "scripts" / "neo4j-local", CASE, _driver, work=work)
-    return {"sessions": len(msisdns), "seconds": res.seconds}
+    return {"sessions": len(msisdns), "seconds": res.seconds, "steps": res.steps, "nodes": res.nodes}
 
 
 def _engine(base: Path | None):  # noqa: ANN202 - the module holding link_neo4j

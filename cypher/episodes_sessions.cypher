@@ -21,10 +21,13 @@ MATCH (sub:Subscriber {case: $case})
 WHERE sub.msisdn IN $msisdns
 // The subscriber's stored units (cypher/units_build.cypher) where they can stand in for its
 // sessions: $stored (no --since/--until/--apps), of the case's current $generation (a build that
-// straddled a load carries the one before it), built for these messaging categories from as many
-// sessions as it has now, and no CDR call of its own adding co-location sightings.
+// straddled a load carries the one before it), built for these messaging categories and call
+// definitions from as many sessions as it has now, and no CDR call of its own adding co-location
+// sightings.
 OPTIONAL MATCH (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
 WITH sub, CASE WHEN $stored AND u.generation = $generation AND u.usable AND u.cats = $messaging_categories
+                    AND u.call_ports = $call_ports AND u.call_protos = $call_protos
+                    AND u.call_categories = $call_categories
                     AND u.sessions = COUNT { (sub)-[:HAD]->() }
                     AND ($channels.coloc IS NULL OR NOT EXISTS { MATCH (:Call {case: $case, msisdn: sub.msisdn}) })
                THEN u END AS u

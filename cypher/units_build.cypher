@@ -8,6 +8,10 @@
 //   CDR periods, and a subscriber with calls takes the live path);
 // - k_*: call units keyed by relay ip:port, with uplink/downlink (-1: none).
 // *_d index `dumps`, the dumps the units came from (whose ends and volumes may not be per flow).
+// `cats`, `call_ports`, `call_protos` and `call_categories` are the definitions the units were built
+// for (cdrnet/analysis/units.py): runs read them only while theirs are the same.
+// The offline importer writes the same nodes from its files (graph/bulk_units.py: keep the two in
+// step; tests/test_neo4j_bulk.py compares them), so the first run after `neo4j-import` builds none.
 // `sessions` is how many sessions were read: a unit set whose subscriber has more or fewer
 // sessions now is not used. Every load and forget deletes the case's units and changes the case's
 // generation (units_clear.cypher): `generation` is the one the run read before this statement (so
@@ -23,6 +27,8 @@ CALL (sub) {
   // its index entry locked and block the batch's MERGE.
   WITH sub WHERE NOT EXISTS { MATCH (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
                               WHERE u.generation = $generation AND u.cats = $messaging_categories
+                                AND u.call_ports = $call_ports AND u.call_protos = $call_protos
+                                AND u.call_categories = $call_categories
                                 AND u.sessions = COUNT { (sub)-[:HAD]->() } }
   CALL (sub) {
     MATCH (sub)-[:HAD]->(x:Session)
@@ -39,7 +45,9 @@ CALL (sub) {
                   THEN [['call', x.dest_ip + ':' + toString(x.dest_port), t, te, x.dump_sha256,
                          coalesce(x.uplink, -1), coalesce(x.downlink, -1)]]
                   ELSE [] END AS s
-      WITH s ORDER BY s[0], s[1], s[2]
+      // Every field: units of one key and start in one order whatever the server's (the offline
+      // importer's derivation, graph/bulk_units.py, sorts the same way and must store the same lists).
+      WITH s ORDER BY s[0], s[1], s[2], s[3], s[4], s[5], s[6]
       // One row even for a subscriber without units (an aggregation over no rows).
       RETURN collect(s) AS us
     }
@@ -50,6 +58,7 @@ CALL (sub) {
        [s IN us WHERE s[0] = 'call'] AS ku
   MERGE (u:CoUsageUnits {case: $case, msisdn: sub.msisdn})
   SET u.generation = $generation, u.sessions = n, u.cats = $messaging_categories,
+      u.call_ports = $call_ports, u.call_protos = $call_protos, u.call_categories = $call_categories,
       u.usable = all(s IN us WHERE s[1] IS NOT NULL), u.dumps = dumps,
       u.m_key = [s IN mu | coalesce(s[1], '')], u.m_t = [s IN mu | s[2]], u.m_te = [s IN mu | s[3]],
       u.m_d = [s IN mu | [i IN range(0, size(dumps) - 1) WHERE dumps[i] = s[4]][0]],

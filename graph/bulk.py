@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from neo4j import Driver
 from neo4j.exceptions import Neo4jError
 
 from cdrnet.errors import GraphError
+from cdrnet.graph.bulk_units import SOURCE, units_table
 from cdrnet.graph.connection import write
 from cdrnet.graph.importer import STAGING, Swap, bolt_port_of, home_of, run_importer, server_control
 from cdrnet.graph.model import CASE, NODES, RELATIONSHIPS, SESSION, SESSION_COMPUTED, NodeType
@@ -375,7 +377,7 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
         out.node_counts[label] = out.node_counts.get(label, 0) + table.num_rows
         out.multiline = out.multiline or _has_newline(table)
         for i, name in enumerate(header):
-            if name.endswith(":string[]"):
+            if name.endswith("[]"):
                 empty = pc.fill_null(pc.equal(table.column(i), ""), False)
                 if pc.any(empty).as_py():
                     keys = table.column(0).filter(empty).to_pylist()
@@ -409,6 +411,8 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
         cols[t] = _iso_text(_seconds(nodes.column(source)))
     first_session = ids.next  # the Session file's first node id: its rows are the sessions' nodes in order
     node_file(SESSION.label, header, pa.table(cols))
+    # The co-usage units the first link run would build from these Session nodes (graph/bulk_units.py).
+    _units(pa.table({c: cols[c] for c in SOURCE}), case, node_file)
 
     frame = rows.select(["msisdn", "start_utc", "app", "app_vendor", "app_category", "cell_id",
                          "cell_raw", "cell_name", "lat", "lon", "imei", "imsi"]).to_pandas()
@@ -493,6 +497,55 @@ def _write_rels(out: ImportFiles, ids: NodeIds, pending: list[tuple[str, list[st
 def _marker() -> tuple[list[str], pa.Table]:
     """The tests' scratch marker node (graph/scratch.py ``MERGE (:CdrnetScratch {id: 1})``) as a node file."""
     return [f":ID({MARKER})", "id:long"], pa.table({"k": ["scratch"], "id": [1]})
+
+
+def _importable(lists: pa.Array) -> np.ndarray:
+    """Per row, whether a list of text survives the importer's array syntax: no element holds
+    ARRAY_DELIMITER, and it is not one empty text (written as ``""``, which the importer leaves out)."""
+    flat = pc.list_flatten(lists)
+    bad = pc.fill_null(pc.match_substring(flat, ARRAY_DELIMITER), False).to_numpy(zero_copy_only=False)
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    ok = np.bincount(parent[bad], minlength=len(lists)) == 0
+    one = pc.equal(pc.list_value_length(lists), 1).to_numpy(zero_copy_only=False)
+    if one.any():
+        firsts = pc.list_element(lists.filter(pa.array(one)), 0)
+        ok[np.flatnonzero(one)] &= pc.fill_null(pc.not_equal(firsts, ""), True).to_numpy(zero_copy_only=False)
+    return ok
+
+
+def _units(sessions: pa.Table, case: str, node_file: Callable) -> None:
+    """The case's CoUsageUnits nodes: each subscriber's units (graph/bulk_units.py) and the case's
+    generation node (msisdn ``''``, as units_generation.cypher makes it) that they carry, so the first
+    link run reads them as current; any load or forget after the import changes that generation
+    (units_clear.cypher). A subscriber whose units the importer's arrays cannot carry (a key holding
+    ARRAY_DELIMITER, a list of one empty key) is left out: the first link run builds its units."""
+    if not sessions.num_rows:
+        return
+    unit = NODE_BY_LABEL["CoUsageUnits"]
+    generation = str(uuid.uuid4())
+    table = units_table(sessions, generation)
+    ok = np.ones(table.num_rows, dtype=bool)
+    for name in table.column_names:
+        col = table.column(name).combine_chunks()
+        if pa.types.is_list(col.type) and pa.types.is_string(col.type.value_type):
+            ok &= _importable(col)
+    table = table.filter(pa.array(ok))
+    gen = pa.table({name: (pa.array([""]) if name == unit.key else pa.array([generation]) if name == "generation"
+                           else pa.nulls(1, table.schema.field(name).type)) for name in table.column_names})
+    table = pa.concat_tables([table, gen])
+    header = [f"{unit.key}:ID({unit.label})", CASE]
+    cols: dict[str, pa.Array] = {unit.key: table.column(unit.key),
+                                 CASE: pa.array(np.full(table.num_rows, case, dtype=object), pa.string())}
+    for name in table.column_names[1:]:
+        col, t = table.column(name).combine_chunks(), table.schema.field(name).type
+        if pa.types.is_list(t):
+            typ = f"{_neo4j_type(t.value_type)}[]"
+            col = _lists_as_text(pc.cast(col, pa.list_(pa.string())))
+        else:
+            typ = _neo4j_type(t)
+        header.append(f"{name}:{typ}")
+        cols[name] = col
+    node_file(unit.label, header, pa.table(cols))
 
 
 #: What a row says of its cell (sessions' columns; graph/bulk_calls.py gives calls' cells so too).

@@ -118,13 +118,15 @@ LINK_RUN = NodeType("LinkRun", "run", ("at", "window_s", "mode", "burst_gap_s", 
 # A subscriber's co-usage units, stored by the first link run in Neo4j after a load
 # (cypher/units_build.cypher) and read by later runs instead of its sessions: per channel, parallel
 # lists sorted by key and start (m_*: messaging, c_*: cells, k_*: call relays with volumes; *_d
-# index ``dumps``), ``sessions`` read and the messaging categories ``cats`` they were built for.
+# index ``dumps``), ``sessions`` read and the definitions they were built for: the messaging
+# categories ``cats`` and the call units' ``call_ports``, ``call_protos``, ``call_categories``.
+# A first load by the offline importer writes them too (graph/bulk_units.py).
 # Deleted by every load and forget (cypher/units_clear.cypher), which also gives the case's node with
 # msisdn '' a new ``generation``: units carry the one their run read before building, and only the
 # current one is read (a build straddling a load's commit). Not drawn in Browser's style.
 UNITS = NodeType("CoUsageUnits", "msisdn", ("generation", "sessions", "cats", "usable", "dumps", "m_key", "m_t",
                                             "m_te", "m_d", "c_key", "c_t", "c_te", "k_key", "k_t", "k_te", "k_d",
-                                            "k_up", "k_down"))
+                                            "k_up", "k_down", "call_ports", "call_protos", "call_categories"))
 NODES: tuple[NodeType, ...] = (SUBSCRIBER, SESSION, APPLICATION, DEVICE, SIM, CELL, CELL_LIST, DUMP, LINK_RUN, CALL,
                                UNITS)
 #: Schema of the temporary Episode nodes older versions wrote during a link run (link runs now

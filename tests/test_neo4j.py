@@ -550,6 +550,34 @@ def test_stale_or_unstorable_units_are_not_read(graph, driver, case, monkeypatch
     assert _units(driver)[m]["usable"] is False and _units(driver)[m]["sessions"] == units[m]["sessions"]
 
 
+@pytest.mark.parametrize("prop, other", [("call_ports", [3478, 3480]), ("call_protos", ["udp"]),
+                                         ("call_categories", ["voip"]), ("cats", ["messaging", "web"])])
+def test_units_of_other_definitions_are_not_read(graph, driver, case, monkeypatch, prop, other):
+    """Units record the definitions they were built for (messaging categories, call ports, protocols
+    and categories): units whose definitions differ from the run's are not read (their spoilt times
+    would change the edges) and the next build replaces them."""
+    import cdrnet.graph.cousage as cousage_mod
+
+    ingest(graph, case / "dumps", date_order=SIM_ORDER)
+    live = _sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, stored_units=False))
+    link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)
+    units = _units(driver)
+    assert all(u[prop] == _units_params()["messaging_categories" if prop == "cats" else prop]
+               for u in units.values())
+    assert all(u[prop] != other for u in units.values())
+    driver.execute_query(f"MATCH (u:CoUsageUnits {{case: $case}}) WHERE u.msisdn <> '' SET u.{prop} = $other, "
+                         "u.m_t = [x IN u.m_t | x + 100000], u.c_t = [x IN u.c_t | x + 100000], "
+                         "u.k_t = [x IN u.k_t | x + 100000]", {"case": CASE, "other": other})
+    real = cousage_mod.run_auto
+    monkeypatch.setattr(cousage_mod, "run_auto", lambda *_a, **_k: [])  # no build: the read guard alone
+    pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)),
+                                  live)
+    monkeypatch.setattr(cousage_mod, "run_auto", real)
+    pd.testing.assert_frame_equal(_sorted_edges(link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)),
+                                  live)
+    assert _units(driver) == units  # rebuilt for the run's definitions
+
+
 def test_scoped_link_neo4j_equals_embedded(graph, driver, tmp_path):
     """Under a time scope, the subscribers scored (an existence check per subscriber, stopping at
     its first session in scope) and their messaging session counts (summed from the messaging

@@ -27,6 +27,8 @@ def neo4j_import_cmd(app: AppContext, script: str | None, files_only: str | None
     usage summaries are then the same as after a Bolt load. Data sessions and call records
     (voice/SMS CDRs, tower dumps: calls, CALLED contacts, their cells) give the graph the Bolt
     writer gives. Ingest into the workspace first.
+    It also writes each subscriber's co-usage units (CoUsageUnits nodes), which after a
+    Bolt load the first `link --neo4j` builds: the first link run reads them at once.
     The importer builds a staging database that replaces the old one only on success: if it
     fails, the server restarts on the database as it was (output in its logs/cdrnet-import.log).
 

@@ -145,9 +145,10 @@ def link_cmd(app: AppContext, subscribers_file: str | None, out: str | None, pse
     whether it is a link, then messaging / call-signature / co-location counts
     with their expected counts, services, first/last time and the parameters.
 
-    With --neo4j the first run after a load also stores each subscriber's
-    co-usage units in the graph (CoUsageUnits nodes); later runs read them
-    instead of every session (docs/co-usage.md).
+    With --neo4j the first run after a Bolt load (ingest) also stores each
+    subscriber's co-usage units in the graph (CoUsageUnits nodes; neo4j-import
+    writes them itself); later runs read them instead of every session
+    (docs/co-usage.md).
 
     \b
     Examples:
