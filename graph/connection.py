@@ -55,6 +55,25 @@ def refuse_memory(exc: TransientError, what: str) -> None:
         raise GraphMemoryError(f"Neo4j refused the memory {what} needs: {exc.message}") from exc
 
 
+def _retried(attempt: Callable[[], T], what: str, retry: tuple[type[Exception], ...],
+             failed: Callable[[Exception], GraphError]) -> T:
+    """``attempt()`` again with backoff (0.5 s, doubling) while it raises one of ``retry``, at most
+    :data:`RETRIES` times; then ``failed(exc)``. A refusal of memory is never retried. Other errors
+    pass through to the caller, which words them."""
+    delay = 0.5
+    for n in range(RETRIES):
+        try:
+            return attempt()
+        except retry as exc:
+            if isinstance(exc, TransientError):
+                refuse_memory(exc, what)
+            if n == RETRIES - 1:
+                raise failed(exc) from exc
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
 def connect(uri: str, user: str | None = None, password: str | None = None) -> Driver:
     """Open a driver and check it answers; the password comes from NEO4J_PASSWORD, never argv."""
     user = user or os.environ.get("NEO4J_USERNAME", "neo4j")
@@ -83,22 +102,17 @@ def connect(uri: str, user: str | None = None, password: str | None = None) -> D
 
 def run_write(driver: Driver, work: Callable[[ManagedTransaction], T], database: str | None = None) -> T:
     """A write transaction, retried with backoff on transient errors and lost connections."""
-    delay = 0.5
-    for attempt in range(RETRIES):
-        try:
-            with driver.session(database=database) as s:
-                return s.execute_write(work)
-        except (TransientError, ServiceUnavailable, SessionExpired) as exc:
-            if isinstance(exc, TransientError):
-                refuse_memory(exc, "a write")
-            if attempt == RETRIES - 1:
-                raise GraphError(f"Neo4j write failed after {RETRIES} attempts: {exc}",
-                                 "run the same command again: loads are idempotent") from exc
-            time.sleep(delay)
-            delay *= 2
-        except ClientError as exc:
-            raise GraphError(f"Neo4j rejected a query: {exc.message}") from exc
-    raise AssertionError("unreachable")
+
+    def attempt() -> T:
+        with driver.session(database=database) as s:
+            return s.execute_write(work)
+
+    try:
+        return _retried(attempt, "a write", (TransientError, ServiceUnavailable, SessionExpired),
+                        lambda exc: GraphError(f"Neo4j write failed after {RETRIES} attempts: {exc}",
+                                               "run the same command again: loads are idempotent"))
+    except ClientError as exc:
+        raise GraphError(f"Neo4j rejected a query: {exc.message}") from exc
 
 
 def read(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
@@ -116,25 +130,20 @@ def read_text(driver: Driver, text: str, p: dict[str, Any], database: str | None
     nodes and relationships, which on the co-usage query's columns (millions of list elements)
     cost the client more CPU than the whole embedded engine.
     """
-    delay = 0.5
-    for attempt in range(RETRIES):
-        try:
-            # An auto-commit read, retried here rather than by the driver (``execute_query``), which
-            # would retry a refusal of memory for 30 s (:data:`MEMORY_REFUSED`).
-            with driver.session(database=database, default_access_mode=READ_ACCESS) as s:
-                records = list(s.run(text, p))
-            return [dict(r) for r in records] if plain else [r.data() for r in records]
-        except TransientError as exc:
-            refuse_memory(exc, f"{name}.cypher")
-            if attempt == RETRIES - 1:
-                raise GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc.message}") from exc
-            time.sleep(delay)
-            delay *= 2
-        except (ServiceUnavailable, SessionExpired) as exc:
-            raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
-        except ClientError as exc:
-            raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
-    raise AssertionError("unreachable")
+    def attempt() -> list:
+        # An auto-commit read, retried by _retried rather than by the driver (``execute_query``),
+        # which would retry a refusal of memory for 30 s (:data:`MEMORY_REFUSED`).
+        with driver.session(database=database, default_access_mode=READ_ACCESS) as s:
+            return list(s.run(text, p))
+
+    try:
+        records = _retried(attempt, f"{name}.cypher", (TransientError,),
+                           lambda exc: GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc.message}"))
+    except (ServiceUnavailable, SessionExpired) as exc:
+        raise GraphError(f"lost the connection to Neo4j: {exc}") from exc
+    except ClientError as exc:
+        raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
+    return [dict(r) for r in records] if plain else [r.data() for r in records]
 
 
 def write(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
@@ -150,18 +159,13 @@ def write(driver: Driver, name: str, params: dict[str, Any], database: str | Non
 def run_auto(driver: Driver, name: str, params: dict[str, Any], database: str | None = None) -> list[dict]:
     """Queries with CALL { } IN TRANSACTIONS need an auto-commit transaction."""
     text, p = query(name, params)
-    delay = 0.5
-    for attempt in range(RETRIES):
-        try:
-            with driver.session(database=database) as s:
-                return [r.data() for r in s.run(text, p)]
-        except (TransientError, ServiceUnavailable, SessionExpired) as exc:
-            if isinstance(exc, TransientError):
-                refuse_memory(exc, f"{name}.cypher")
-            if attempt == RETRIES - 1:
-                raise GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc}") from exc
-            time.sleep(delay)
-            delay *= 2
-        except ClientError as exc:
-            raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
-    raise AssertionError("unreachable")
+
+    def attempt() -> list[dict]:
+        with driver.session(database=database) as s:
+            return [r.data() for r in s.run(text, p)]
+
+    try:
+        return _retried(attempt, f"{name}.cypher", (TransientError, ServiceUnavailable, SessionExpired),
+                        lambda exc: GraphError(f"{name}.cypher failed after {RETRIES} attempts: {exc}"))
+    except ClientError as exc:
+        raise GraphError(f"{name}.cypher failed: {exc.message}") from exc
