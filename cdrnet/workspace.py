@@ -245,8 +245,9 @@ def _empty_calls_parquet() -> bytes:
 
 
 def _ingest_order(report: DumpReport) -> tuple[str, str]:
-    """Reports oldest ingest first (then by name)."""
-    return (report.ingested_at, report.name)
+    """Reports oldest (first) ingest first, then by name: the order that decides which copy of a
+    session several dumps deliver is kept (the first's, in every store: docs/data-model.md)."""
+    return (report.first_ingested_at or report.ingested_at, report.name)
 
 
 #: Session key hashes an ingest batch keeps in memory for the overlap check (8 bytes each: 32 MB).

@@ -103,7 +103,7 @@ class NodeIds:
     relationship files' two keys are replaced by those integers. With string ids the importer built
     that mapping itself (its "prepare node index" phase), in more CPU than this (measured side by side
     in docs/benchmarks.md). Sessions' relationships come with their node ids already (:class:`NodeRef`:
-    the sessions' keys are grouped once, :func:`_last_rows`), so no key of a million is looked up.
+    the sessions' keys are grouped once, :func:`_first_rows`), so no key of a million is looked up.
 
     The importer also refused a key given twice and a relationship to a key no node file holds. The
     second is refused here (:meth:`lookup`), before anything is imported. Each helper writes one row
@@ -216,7 +216,7 @@ def _node_table(n: NodeType, frame: pd.DataFrame, case: str, types: dict[str, pa
 @dataclass(frozen=True)
 class NodeRef:
     """A relationship end given by node ids (:class:`NodeIds`) instead of keys: the sessions' ends,
-    known from their rows' positions (:func:`_last_rows`) without looking a million keys up."""
+    known from their rows' positions (:func:`_first_rows`) without looking a million keys up."""
 
     ids: np.ndarray
 
@@ -313,9 +313,10 @@ def _read_sessions(dumps: list[tuple[DumpReport, Path]]) -> tuple[pa.Table, np.n
     return pa.concat_tables(tables), np.concatenate(which)
 
 
-def _last_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows hold the last occurrence of their key (the node's row, as the Bolt writer's MERGE
-    leaves it), and for every row the position of its key's node among those rows.
+def _first_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows hold the first occurrence of their key in load order (the node's row: the first
+    dump to deliver a session keeps its copy, as the Bolt writer and the workspace do), and for
+    every row the position of its key's node among those rows.
 
     One hash of the keys (Arrow's dictionary encoding) serves both: the second answer gives every
     session relationship its node id without looking a key up again.
@@ -325,12 +326,11 @@ def _last_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     whole = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
     codes = pc.dictionary_encode(whole, null_encoding="encode").indices.to_numpy(zero_copy_only=False)
-    _, from_end = np.unique(codes[::-1], return_index=True)  # every code 0..k-1, in order
-    last_at = n - 1 - from_end
-    last = np.zeros(n, dtype=bool)
-    last[last_at] = True
-    node_of_code = (np.cumsum(last) - 1)[last_at]
-    return last, node_of_code[codes].astype(np.int64)
+    _, first_at = np.unique(codes, return_index=True)  # every code 0..k-1, in order
+    first = np.zeros(n, dtype=bool)
+    first[first_at] = True
+    node_of_code = (np.cumsum(first) - 1)[first_at]
+    return first, node_of_code[codes].astype(np.int64)
 
 
 def _latest(frame: pd.DataFrame, key: str, col: str) -> pd.Series:
@@ -345,9 +345,9 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
                        scratch: bool = False) -> ImportFiles:
     """Node and relationship files for the importer, from committed dumps (in load order).
 
-    A session delivered by two dumps is one node with two CONTAINS (its properties those
-    of the later dump, as the Bolt writer's MERGE leaves them); call events likewise (one Call,
-    two RECORDED: graph/bulk_calls.py).
+    A session delivered by two dumps is one node with two CONTAINS, its properties, OF_APP and
+    AT_CELL those of the first dump's copy (graph/writes.py ``OWNER``: as the Bolt writer and the
+    workspace keep it); call events likewise (one Call, two RECORDED: graph/bulk_calls.py).
     """
     from cdrnet.graph.bulk_calls import call_cell_rows, parties, read_calls, write_calls
 
@@ -362,8 +362,8 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     rows, which = _read_sessions([d for _, d in session_dumps])
     load = np.array([i for i, _ in session_dumps], dtype=np.int32)[which]
     everything, dumps = dumps, [d for _, d in session_dumps]
-    last, node_of_row = _last_rows(rows.column("session_key"))
-    nodes = rows.filter(pa.array(last))
+    first, node_of_row = _first_rows(rows.column("session_key"))
+    nodes = rows.filter(pa.array(first))
     out.sessions = nodes.num_rows
 
     ids = NodeIds()
@@ -419,7 +419,7 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
     del rows
     frame["dump"] = np.array([d[0].sha256 for d in dumps], dtype=object)[which]
     frame["session"] = node_of_row + first_session  # each row's Session node id (keys are not looked up)
-    unique = frame[last].reset_index(drop=True)
+    unique = frame[first].reset_index(drop=True)
 
     # Subscribers with their usage summary (the aggregates of graph/writes.py usage_summaries).
     sub = NODE_BY_LABEL["Subscriber"]
@@ -457,12 +457,12 @@ def write_import_files(dumps: list[tuple[DumpReport, Path]], case: str, folder: 
         cell_rows = cell_rows.sort_values(["load", "seq"], kind="stable")
     _cells(cell_rows, case, node_file)
 
-    # Each row's dump and application, cell (a session shared by dumps: one of each per distinct pair).
+    # Each row's dump (a session shared by dumps: one CONTAINS per dump); the kept copy's application and cell.
     contains = frame[["dump", "session"]].drop_duplicates()
     rel_file("CONTAINS", *_rel_table("CONTAINS", contains["dump"], NodeRef(contains["session"].to_numpy())))
-    of_app = frame.loc[frame["app"].fillna("") != "", ["session", "app"]].drop_duplicates()
+    of_app = unique.loc[unique["app"].fillna("") != "", ["session", "app"]]
     rel_file("OF_APP", *_rel_table("OF_APP", NodeRef(of_app["session"].to_numpy()), of_app["app"]))
-    at_cell = frame.loc[frame["cell_id"].fillna("") != "", ["session", "cell_id"]].drop_duplicates()
+    at_cell = unique.loc[unique["cell_id"].fillna("") != "", ["session", "cell_id"]]
     rel_file("AT_CELL", *_rel_table("AT_CELL", NodeRef(at_cell["session"].to_numpy()), at_cell["cell_id"]))
     _summaries(unique, case, node_file, rel_file)
 

@@ -146,19 +146,20 @@ def write_calls(calls: pa.Table, which: np.ndarray, case: str, dump_sha: np.ndar
     from cdrnet.graph.bulk import _rel_table
 
     keys = calls.column(CALL.key).to_pandas()
-    last = ~keys.duplicated(keep="last").to_numpy()
-    node_file(CALL.label, *call_node_table(calls.filter(pa.array(last)), case))
+    first = ~keys.duplicated(keep="first").to_numpy()  # the first dump's copy (graph/writes.py OWNER)
+    node_file(CALL.label, *call_node_table(calls.filter(pa.array(first)), case))
     frame = calls.to_pandas()
     frame["dump"] = dump_sha[which]
+    kept = frame[first]
     ends = (("PLACED", "caller", True), ("TO", "callee", False), ("FIRST_CELL", "first_cell", False),
             ("LAST_CELL", "last_cell", False))
     for rtype, col, into in ends:
-        given = frame.loc[frame[col].fillna("") != "", [CALL.key, col]].drop_duplicates()
+        given = kept.loc[kept[col].fillna("") != "", [CALL.key, col]]
         start, end = (given[col], given[CALL.key]) if into else (given[CALL.key], given[col])
         rel_file(rtype, *_rel_table(rtype, start, end))
     recorded = frame[["dump", CALL.key]].drop_duplicates()
     rel_file("RECORDED", *_rel_table("RECORDED", recorded["dump"], recorded[CALL.key]))
-    agg, props = called_table(frame[last].reset_index(drop=True), frame, which, case)
+    agg, props = called_table(kept.reset_index(drop=True), frame, which, case)
     rel_file("CALLED", *_rel_table("CALLED", agg["a"], agg["b"], props))
 
 

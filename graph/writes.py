@@ -45,6 +45,13 @@ def _set_each(n: NodeType, var: str) -> str:
 #: property's name never meets the statement's other parameters (``$case``, ``$subs``, ...).
 COLUMN = "p_"
 
+#: The property naming the dump whose copy of a Session or Call the node holds. Two dumps can
+#: deliver one session (an operator's re-send) with other details (a cell, an end, a volume); the
+#: first dump in ingest order keeps its copy, as in the workspace (``Workspace.sessions`` keeps a
+#: key's first row): later dumps only add their CONTAINS (RECORDED). A dump read again
+#: (``--replace``) keeps its place, so it rewrites the copies it owns.
+OWNER = "dump_sha256"
+
 
 def _column_values(n: NodeType) -> list[tuple[str, str]]:
     """(property, value at row ``i``) for every declared property and DATETIME of ``n``, from the
@@ -61,9 +68,9 @@ def _lookup(n: NodeType, param: str) -> str:
             f"WITH i, x ORDER BY i RETURN collect([x]) AS {param} }}")
 
 
-def _link_if(var: str, pattern: str) -> str:
-    """MERGE ``pattern`` (naming ``x``) when ``var`` is a node; nothing when it is null."""
-    return f"FOREACH (x IN CASE WHEN {var} IS NULL THEN [] ELSE [{var}] END | MERGE {pattern})"
+def _link_if(var: str, pattern: str, when: str = "true") -> str:
+    """MERGE ``pattern`` (naming ``x``) when ``var`` is a node and ``when`` holds; else nothing."""
+    return f"FOREACH (x IN CASE WHEN {var} IS NULL OR NOT {when} THEN [] ELSE [{var}] END | MERGE {pattern})"
 
 
 @cache
@@ -94,9 +101,13 @@ def load_sessions(fresh: bool = False) -> str:
     values = _column_values(s)
     if fresh:
         inline = ", ".join(f"{p}: {v}" for p, v in values)
-        node = f"CREATE (s:{s.label} {{{CASE}: ${CASE}, {s.key}: $key[i], {inline}}})"
+        node = [f"CREATE (s:{s.label} {{{CASE}: ${CASE}, {s.key}: $key[i], {inline}}})",
+                "WITH d, i, sub, a, c, s, true AS own"]
     else:
-        node = f"MERGE {_pattern(s, 's', '$key[i]')}\nSET " + ", ".join(f"s.{p} = {v}" for p, v in values)
+        node = [f"MERGE {_pattern(s, 's', '$key[i]')}", f"ON CREATE SET s.{OWNER} = $sha256",
+                f"WITH d, i, sub, a, c, s, s.{OWNER} = $sha256 AS own",
+                "FOREACH (x IN CASE WHEN own THEN [s] ELSE [] END |\n  SET "
+                + ", ".join(f"x.{p} = {v}" for p, v in values) + ")"]
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
         _lookup(sub, "subs"),
@@ -104,11 +115,13 @@ def load_sessions(fresh: bool = False) -> str:
         _lookup(cell, "cells"),
         "UNWIND range(0, size($key) - 1) AS i",
         "WITH d, i, subs[$sub_at[i]][0] AS sub, apps[$app_at[i]][0] AS a, cells[$cell_at[i]][0] AS c",
-        node,
+        *node,
         f"{verb} (sub)-[:{REL_BY_TYPE['HAD'].type}]->(s)",
         f"{verb} (d)-[:{REL_BY_TYPE['CONTAINS'].type}]->(s)",
-        f"FOREACH (x IN CASE WHEN a IS NULL THEN [] ELSE [a] END | {verb} (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
-        f"FOREACH (x IN CASE WHEN c IS NULL THEN [] ELSE [c] END | {verb} (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
+        f"FOREACH (x IN CASE WHEN a IS NULL OR NOT own THEN [] ELSE [a] END | "
+        f"{verb} (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
+        f"FOREACH (x IN CASE WHEN c IS NULL OR NOT own THEN [] ELSE [c] END | "
+        f"{verb} (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
         "RETURN count(*) AS rows",
     ])
 
@@ -125,7 +138,7 @@ def load_calls() -> str:
     ``$first_at``, ``$last_at``; null for none, as a tower dump's location update has no other party).
     """
     c, sub, dump, cell = (NODE_BY_LABEL[x] for x in ("Call", "Subscriber", "Dump", "Cell"))
-    sets = ", ".join(f"c.{p} = {v}" for p, v in _column_values(c))
+    sets = ", ".join(f"y.{p} = {v}" for p, v in _column_values(c))
     return "\n".join([
         f"MATCH {_pattern(dump, 'd', '$sha256')}",
         _lookup(sub, "subs"),
@@ -134,12 +147,14 @@ def load_calls() -> str:
         "WITH d, i, subs[$caller_at[i]][0] AS a, subs[$callee_at[i]][0] AS b, "
         "cells[$first_at[i]][0] AS f, cells[$last_at[i]][0] AS l",
         f"MERGE {_pattern(c, 'c', '$key[i]')}",
-        f"SET {sets}",
+        f"ON CREATE SET c.{OWNER} = $sha256",
+        f"WITH d, i, a, b, f, l, c, c.{OWNER} = $sha256 AS own",
+        f"FOREACH (y IN CASE WHEN own THEN [c] ELSE [] END |\n  SET {sets})",
         f"MERGE (d)-[:{REL_BY_TYPE['RECORDED'].type}]->(c)",
-        _link_if("a", f"(x)-[:{REL_BY_TYPE['PLACED'].type}]->(c)"),
-        _link_if("b", f"(c)-[:{REL_BY_TYPE['TO'].type}]->(x)"),
-        _link_if("f", f"(c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x)"),
-        _link_if("l", f"(c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x)"),
+        _link_if("a", f"(x)-[:{REL_BY_TYPE['PLACED'].type}]->(c)", "own"),
+        _link_if("b", f"(c)-[:{REL_BY_TYPE['TO'].type}]->(x)", "own"),
+        _link_if("f", f"(c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x)", "own"),
+        _link_if("l", f"(c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x)", "own"),
         "RETURN count(*) AS rows",
     ])
 

@@ -71,6 +71,9 @@ class DumpReport:
     msisdns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ingested_at: str = ""
+    #: When the dump was first ingested: a dump read again (``--replace``) keeps its place in the
+    #: ingest order, which decides whose copy of a session two dumps deliver is kept (the first's).
+    first_ingested_at: str = ""
     cdrnet_version: str = ""
     tz: str = ""
     signatures: str = ""

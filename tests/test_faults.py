@@ -43,7 +43,8 @@ def kill_after(seconds: float, *args: str) -> int:
 
 def snapshot(ws_dir: Path) -> dict:
     ws = Workspace(ws_dir)
-    reports = {r.sha256: {k: v for k, v in r.to_dict().items() if k != "ingested_at"} for r in ws.reports()}
+    times = ("ingested_at", "first_ingested_at")
+    reports = {r.sha256: {k: v for k, v in r.to_dict().items() if k not in times} for r in ws.reports()}
     sessions = ws.sessions(dedupe=False).sort_values(["dump_sha256", "source_line"]).reset_index(drop=True)
     rejects = pd.read_csv(ws_dir / "rejects.csv", dtype=str).sort_values(["sha256", "line"]).reset_index(drop=True)
     leftovers = sorted(p.name for p in ws_dir.rglob(".*tmp*"))

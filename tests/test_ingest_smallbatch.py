@@ -66,6 +66,7 @@ def _canonical(ws: Workspace) -> dict:
     for r in ws.reports():
         d = r.to_dict()
         d.pop("ingested_at")
+        d.pop("first_ingested_at")
         reports[r.sha256] = d
     tables = {p.stem: pq.read_table(p).to_pandas() for p in sorted(ws.dumps_dir.glob("*.parquet"))}
     rejects = {p.stem: p.read_text(encoding="utf-8") for p in sorted(ws.rejects_dir.glob("*.csv"))}

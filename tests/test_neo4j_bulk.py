@@ -23,7 +23,7 @@ from tests.neo4j_fixtures import PASSWORD, URI, wipe
 pytestmark = pytest.mark.neo4j
 CASE = "test-bulk"
 #: Differ by construction: when each load ran.
-LOAD_TIME = {"loaded_at", "ingested_at"}
+LOAD_TIME = {"loaded_at", "ingested_at", "first_ingested_at"}
 
 
 @pytest.fixture
@@ -86,15 +86,19 @@ def canonical(driver) -> dict:
 @pytest.fixture(scope="module")
 def dumps(tmp_path_factory) -> Path:
     """A realistic case (mixed layouts, Jio part files, rejected rows) plus an operator's resend:
-    a second dump repeating some sessions of another (one node, two CONTAINS)."""
+    a second dump repeating some sessions of another (one node, two CONTAINS), some with another
+    cell or none (the node holds the first dump's copy both ways)."""
     from dataclasses import replace
+
+    from tests.test_resend_copies import resend_with_other_cells
 
     root = tmp_path_factory.mktemp("bulk-case")
     simulate(replace(build_scenario("realistic", subscribers=6, days=14, seed=7), malformed_share=0.01), root)
     first = sorted((root / "dumps").glob("*.csv"))[0]
     lines = first.read_text(encoding="utf-8").splitlines(keepends=True)
-    (root / "dumps" / f"resend_{first.name}").write_text("".join(lines[: max(20, len(lines) // 2)]) + lines[-1],
-                                                         encoding="utf-8")
+    resend = root / "dumps" / f"resend_{first.name}"
+    resend.write_text("".join(lines[: max(20, len(lines) // 2)]) + lines[-1], encoding="utf-8")
+    assert resend_with_other_cells(resend, resend) > 10
     return root / "dumps"
 
 
@@ -237,11 +241,9 @@ def test_imported_units_are_those_units_build_stores(graph, driver, unit_dumps, 
     live = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False, stored_units=False)
     assert len(live.edges) > 10
     pd.testing.assert_frame_equal(_edges(first), _edges(live))
-    # The embedded engine's edges: messaging and calls (co-location's expectation differs between the
-    # engines on this case whether or not units are stored, an open finding of docs/benchmarks.md).
-    no_coloc = LinkParams(colocation=False)
-    pd.testing.assert_frame_equal(_edges(link_neo4j(driver, no_coloc, case=CASE, write_edges=False)),
-                                  _edges(ws.link(no_coloc)), check_exact=False, rtol=1e-9)
+    # The embedded engine's edges, co-location included: the resend's copies differ in a cell, and
+    # every store keeps the first dump's (tests/test_resend_copies.py).
+    pd.testing.assert_frame_equal(_edges(first), _edges(ws.link(LinkParams())), check_exact=False, rtol=1e-9)
     # The same units built by Cypher from the imported sessions: equal property by property.
     driver.execute_query("MATCH (u:CoUsageUnits {case: $case}) WHERE u.msisdn <> '' DETACH DELETE u", {"case": CASE})
     built_run = link_neo4j(driver, LinkParams(), case=CASE, write_edges=False)

@@ -350,6 +350,8 @@ def test_reingesting_with_other_options_says_what_differs_and_replace_rereads(ca
     now = Workspace(ws)
     new = next(r for r in now.reports() if r.sha256 == rep.sha256)
     assert new.read_options["tz"] == "Europe/London" and new.ingested_at > rep.ingested_at
+    # Read again, the dump keeps its place in the ingest order (whose copy of a shared session is kept).
+    assert rep.first_ingested_at == rep.ingested_at and new.first_ingested_at == rep.first_ingested_at
     assert new.loaded == rep.loaded and new.rejected == rep.rejected and len(now.reports()) == 4
     moved = now.sessions(msisdns=rep.msisdns)["start_utc"].sort_values().reset_index(drop=True)
     assert len(moved) == len(starts)

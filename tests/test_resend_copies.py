@@ -1,0 +1,159 @@
+"""A re-send whose copies differ: every store keeps the first dump's copy (real Neo4j).
+
+Operators re-send a subscriber's sessions and calls, sometimes with another cell or a blank one
+(the session key leaves the cell out: cdrnet/model.py SESSION_KEY_COLUMNS). The workspace keeps a
+key's first row in ingest order; the Bolt writer used to overwrite it with the later dump's, so the
+two stores' co-location expectations differed (docs/benchmarks.md). Here both hold, session by
+session and call by call, the first dump's copy, with the same edges, also after the first dump
+is read again (``--replace`` keeps its place in the order). The importer's copy is compared with
+the Bolt writer's in tests/test_neo4j_bulk.py (its ``dumps`` case has such a re-send too).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cdrnet.synth.scenario import build_scenario
+from cdrnet.synth.simulate import simulate
+from tests.conftest import SIM_ORDER, ingest
+
+CASE = "resend-copies"
+SESSION_COLUMNS = ["session_key", "msisdn", "cell_id", "app", "dump_sha256", "source_line", "lat", "lon"]
+CALL_COLUMNS = ["event_key", "first_cell", "last_cell", "dump_sha256", "source_line"]
+
+
+def resend_with_other_cells(src: Path, dest: Path) -> int:
+    """``dest``: ``src`` sent again, each third data row with another of the file's cells and each
+    fifth with none (cell columns: a name with "cell id" or "cgi"). Returns the rows changed."""
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    def cell_columns(line: str) -> list[int]:
+        names = next(csv.reader([line]), [])
+        return [i for i, c in enumerate(names) if "cell id" in c.lower() or c.strip().lower().startswith("cgi")] \
+            if len(names) > 5 else []  # the header, not a preamble line naming a cell id
+
+    at = next(i for i, line in enumerate(lines) if cell_columns(line))
+    names, cols = next(csv.reader([lines[at]])), cell_columns(lines[at])
+    rows = [next(csv.reader([line]), []) for line in lines[at + 1:]]
+    cells = sorted({r[i] for r in rows if len(r) == len(names) for i in cols if r[i]})
+    assert len(cells) > 1, src.name
+    changed = 0
+    for n, row in enumerate(rows):
+        if len(row) != len(names) or (n % 3 and n % 5):
+            continue
+        for i in cols:
+            row[i] = "" if n % 5 == 0 else cells[(cells.index(row[i]) + 1) % len(cells)] if row[i] else cells[0]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(row)
+        lines[at + 1 + n] = out.getvalue() + "\n"
+        changed += 1
+    dest.write_text("".join(lines), encoding="utf-8")
+    return changed
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory) -> Path:
+    """IPDR of several layouts, CDRs and tower dumps, plus re-sends (named to come last) of a Jio
+    IPDR and of a CDR with other cells."""
+    root = tmp_path_factory.mktemp("resend-copies")
+    simulate(build_scenario("realistic_calls", subscribers=5, days=7, seed=7), root)
+    dumps = root / "dumps"
+    ipdr = sorted(dumps.glob("jio_*.csv"))[-1]
+    cdr = sorted(dumps.glob("cdr_jio_*.csv"))[0]
+    assert resend_with_other_cells(ipdr, dumps / f"zz_resend_{ipdr.name}") > 10
+    assert resend_with_other_cells(cdr, dumps / f"zz_resend_{cdr.name}") > 3
+    return dumps
+
+
+def _rows(frame: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
+    """One row per key (the first), sorted, missing values as None (the stores differ in null types)."""
+    f = frame.drop_duplicates(key, keep="first")[columns].sort_values(key).reset_index(drop=True).astype(object)
+    return f.where(f.notna(), None)
+
+
+def _edges(res) -> pd.DataFrame:  # noqa: ANN001 - a LinkResult
+    return res.edges.sort_values(["a", "b"]).reset_index(drop=True)
+
+
+def assert_same_copies(ws, graph, driver) -> None:  # noqa: ANN001 - a Workspace, a GraphStore, a Driver
+    """The stores hold the same copy of every session and call, with the same links."""
+    from cdrnet.analysis.cousage import LinkParams
+    from cdrnet.graph.cousage import link_neo4j
+
+    pd.testing.assert_frame_equal(_rows(graph.sessions(), "session_key", SESSION_COLUMNS),
+                                  _rows(ws.sessions(), "session_key", SESSION_COLUMNS))
+    pd.testing.assert_frame_equal(_rows(graph.calls(), "event_key", CALL_COLUMNS),
+                                  _rows(ws.calls(), "event_key", CALL_COLUMNS))
+    # One application and one cell per session: the kept copy's (the other copy's cell is not linked).
+    cells = driver.execute_query(
+        "MATCH (s:Session {case: $c}) OPTIONAL MATCH (s)-[:AT_CELL]->(x:Cell) "
+        "RETURN s.session_key AS k, s.cell_id AS cell, collect(x.cell_id) AS linked", c=CASE).records
+    assert [r for r in cells if r["linked"] != ([r["cell"]] if r["cell"] else [])] == []
+    apps = driver.execute_query(
+        "MATCH (s:Session {case: $c}) OPTIONAL MATCH (s)-[:OF_APP]->(x:Application) "
+        "RETURN s.session_key AS k, s.app AS app, collect(x.name) AS linked", c=CASE).records
+    assert [r for r in apps if r["linked"] != ([r["app"]] if r["app"] else [])] == []
+    ends = driver.execute_query(
+        "MATCH (c:Call {case: $c}) OPTIONAL MATCH (c)-[:FIRST_CELL]->(x:Cell) "
+        "RETURN c.event_key AS k, c.first_cell AS cell, collect(x.cell_id) AS linked", c=CASE).records
+    assert [r for r in ends if r["linked"] != ([r["cell"]] if r["cell"] else [])] == []
+    params = LinkParams()
+    embedded = _edges(ws.link(params))
+    assert len(embedded) > 3 and embedded["coloc_exp"].fillna(0).gt(0).any()
+    pd.testing.assert_frame_equal(_edges(link_neo4j(driver, params, case=CASE, write_edges=False)), embedded,
+                                  check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.neo4j
+def test_both_stores_keep_the_first_dumps_copy_of_a_resent_session(graph, driver, case, tmp_path):
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+    from cdrnet.workspace import Workspace
+
+    dumps = tmp_path / "dumps"
+    shutil.copytree(case, dumps)
+    ws = Workspace(tmp_path / "ws").create()
+    assert not ingest(ws, dumps, date_order=SIM_ORDER).failed
+    assert not ingest(graph, dumps, date_order=SIM_ORDER).failed
+    # The case has what is compared: sessions and calls two dumps deliver with other cells.
+    every = ws.sessions(dedupe=False)
+    shared = every[every["session_key"].duplicated(keep=False)]
+    assert shared.groupby("session_key")["cell_id"].nunique(dropna=False).gt(1).sum() > 10
+    calls = ws.calls()
+    twice = calls[calls["event_key"].duplicated(keep=False)]
+    assert twice.groupby("event_key")["first_cell"].nunique(dropna=False).gt(1).sum() > 3
+    sha = {Path(r.name).name: r.sha256 for r in ws.reports()}
+    resends = {sha[n] for n in sha if n.startswith("zz_resend_")}
+    owners = ws.sessions().set_index("session_key").loc[shared["session_key"].unique(), "dump_sha256"]
+    assert not set(owners) & resends  # the first delivery's copy
+    assert_same_copies(ws, graph, driver)
+
+    # The first dumps read again (--replace) with other signatures keep their place: their copies
+    # stay the kept ones, now with the applications those signatures name (no link to the old ones).
+    originals = [str(dumps / n.removeprefix("zz_resend_")) for n in sorted(n for n in sha if n.startswith("zz_"))]
+    opts = Options(tz="Asia/Kolkata", rules=load_signatures("paper"), date_order=SIM_ORDER)
+    before = set(ws.sessions()["app"].dropna())
+    for store in (ws, graph):
+        res = ingest_paths(originals, store, builtin_layouts(), opts, "paper", show_progress=False, replace=True)
+        assert len(res.replaced) == 2, res
+    kept = ws.sessions().set_index("session_key").loc[shared["session_key"].unique()]
+    assert not set(kept["dump_sha256"]) & resends
+    assert set(kept["app"].dropna()) - before  # the paper's names
+    assert_same_copies(ws, graph, driver)
+
+    # A forgotten dump's shared calls lose the cell links of its copy; read again, all is as before.
+    cdr = sha[Path(originals[0]).name]
+    graph.forget_dump(cdr)
+    owned = driver.execute_query(
+        "MATCH (c:Call {case: $c, dump_sha256: $d}) WHERE count{(c)<-[:RECORDED]-()} > 0 "
+        "RETURN count{(c)-[:FIRST_CELL|LAST_CELL]->()} AS links", c=CASE, d=cdr).records
+    assert len(owned) > 3 and not any(r["links"] for r in owned)
+    assert len(ingest_paths(originals[:1], graph, builtin_layouts(), opts, "paper", show_progress=False).loaded) == 1
+    assert_same_copies(ws, graph, driver)
