@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdrnet.errors import GraphError
-from cdrnet.graph.bulk import ISO_UTC, NodeIds, NodeRef, _has_newline, _iso, _iso_text, _last_rows, _rel_table, _text
+from cdrnet.graph.bulk import ISO_UTC, NodeIds, NodeRef, _first_rows, _has_newline, _iso, _iso_text, _rel_table, _text
 
 #: No deadline, as everywhere else in the suite: these take a few ms, but hypothesis' default 200 ms
 #: deadline fails a run (DeadlineExceeded or "unreliable test timings") whenever a loaded CI machine
@@ -79,15 +79,16 @@ def test_text_of_other_keys_is_astype_str():
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "é", ""]), st.text(max_size=3)), max_size=60),
        st.integers(min_value=0, max_value=5))
 @NO_DEADLINE
-def test_last_rows_are_pandas_last_duplicates_and_each_rows_node(values, cut):
-    """The sessions' node rows are those pandas keeps with ``keep='last'`` (what the Bolt writer's MERGE
-    leaves), and each row's node position points at the node row holding its key (nulls one key)."""
+def test_first_rows_are_pandas_first_duplicates_and_each_rows_node(values, cut):
+    """The sessions' node rows are those pandas keeps with ``keep='first'`` (the first dump's copy,
+    as the Bolt writer and the workspace keep it), and each row's node position points at the node
+    row holding its key (nulls one key)."""
     arr = pa.array(values, pa.string())
     keys = pa.chunked_array([arr[:cut], arr[cut:]]) if cut <= len(values) else arr
-    last, node = _last_rows(keys)
-    want = ~pd.Series(values, dtype=object).duplicated(keep="last").to_numpy()
-    assert last.tolist() == want.tolist()
-    nodes = [v for v, keep in zip(values, last, strict=True) if keep]
+    first, node = _first_rows(keys)
+    want = ~pd.Series(values, dtype=object).duplicated(keep="first").to_numpy()
+    assert first.tolist() == want.tolist()
+    nodes = [v for v, keep in zip(values, first, strict=True) if keep]
     assert [nodes[i] for i in node] == values
     assert node.dtype == np.int64
 
