@@ -256,7 +256,8 @@ class DumpReport:
         if self.end_rolled_over:
             out.append(f"  end times rolled over midnight: {self.end_rolled_over:,}")
         if self.duplicates_of_other_dumps:
-            out.append(f"  sessions already present in other dumps (overlap): {self.duplicates_of_other_dumps}")
+            out.append(f"  sessions already present in other dumps (overlap): {self.duplicates_of_other_dumps} "
+                       "(one session each; where the copies differ, the first-ingested dump's is kept)")
         out.extend(f"  note: {n}" for n in self.notes)
         return out
 

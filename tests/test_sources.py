@@ -77,6 +77,11 @@ def test_overlapping_resend_is_reported_and_not_duplicated(ws, tmp_path):
     assert [r.duplicates_of_other_dumps for r in res.loaded] == [0, 3]
     assert len(ws.sessions()) == 10
     assert len(ws.sessions(dedupe=False)) == 13
+    # The three sessions both deliver are the first-ingested dump's copies, and the summary says so.
+    first = res.loaded[0].sha256
+    assert (ws.sessions()["dump_sha256"] == first).sum() == 6
+    assert ("  sessions already present in other dumps (overlap): 3 (one session each; where the copies differ, "
+            "the first-ingested dump's is kept)") in res.loaded[1].summary_lines()
 
 
 def test_session_key_is_stable_across_layout_files(ws, tmp_path):
