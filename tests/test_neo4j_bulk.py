@@ -90,7 +90,7 @@ def dumps(tmp_path_factory) -> Path:
     cell or none (the node holds the first dump's copy both ways)."""
     from dataclasses import replace
 
-    from tests.test_resend_copies import resend_with_other_cells
+    from cdrnet.synth.resend import write_resend
 
     root = tmp_path_factory.mktemp("bulk-case")
     simulate(replace(build_scenario("realistic", subscribers=6, days=14, seed=7), malformed_share=0.01), root)
@@ -98,7 +98,7 @@ def dumps(tmp_path_factory) -> Path:
     lines = first.read_text(encoding="utf-8").splitlines(keepends=True)
     resend = root / "dumps" / f"resend_{first.name}"
     resend.write_text("".join(lines[: max(20, len(lines) // 2)]) + lines[-1], encoding="utf-8")
-    assert resend_with_other_cells(resend, resend) > 10
+    assert write_resend(resend, resend, from_share=0, every=3, blank_every=5) > 10
     return root / "dumps"
 
 

@@ -11,14 +11,13 @@ the Bolt writer's in tests/test_neo4j_bulk.py (its ``dumps`` case has such a re-
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cdrnet.synth.resend import write_resend
 from cdrnet.synth.scenario import build_scenario
 from cdrnet.synth.simulate import simulate
 from tests.conftest import SIM_ORDER, ingest
@@ -26,34 +25,6 @@ from tests.conftest import SIM_ORDER, ingest
 CASE = "resend-copies"
 SESSION_COLUMNS = ["session_key", "msisdn", "cell_id", "app", "dump_sha256", "source_line", "lat", "lon"]
 CALL_COLUMNS = ["event_key", "first_cell", "last_cell", "dump_sha256", "source_line"]
-
-
-def resend_with_other_cells(src: Path, dest: Path) -> int:
-    """``dest``: ``src`` sent again, each third data row with another of the file's cells and each
-    fifth with none (cell columns: a name with "cell id" or "cgi"). Returns the rows changed."""
-    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
-    def cell_columns(line: str) -> list[int]:
-        names = next(csv.reader([line]), [])
-        return [i for i, c in enumerate(names) if "cell id" in c.lower() or c.strip().lower().startswith("cgi")] \
-            if len(names) > 5 else []  # the header, not a preamble line naming a cell id
-
-    at = next(i for i, line in enumerate(lines) if cell_columns(line))
-    names, cols = next(csv.reader([lines[at]])), cell_columns(lines[at])
-    rows = [next(csv.reader([line]), []) for line in lines[at + 1:]]
-    cells = sorted({r[i] for r in rows if len(r) == len(names) for i in cols if r[i]})
-    assert len(cells) > 1, src.name
-    changed = 0
-    for n, row in enumerate(rows):
-        if len(row) != len(names) or (n % 3 and n % 5):
-            continue
-        for i in cols:
-            row[i] = "" if n % 5 == 0 else cells[(cells.index(row[i]) + 1) % len(cells)] if row[i] else cells[0]
-        out = io.StringIO()
-        csv.writer(out, lineterminator="").writerow(row)
-        lines[at + 1 + n] = out.getvalue() + "\n"
-        changed += 1
-    dest.write_text("".join(lines), encoding="utf-8")
-    return changed
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +36,8 @@ def case(tmp_path_factory) -> Path:
     dumps = root / "dumps"
     ipdr = sorted(dumps.glob("jio_*.csv"))[-1]
     cdr = sorted(dumps.glob("cdr_jio_*.csv"))[0]
-    assert resend_with_other_cells(ipdr, dumps / f"zz_resend_{ipdr.name}") > 10
-    assert resend_with_other_cells(cdr, dumps / f"zz_resend_{cdr.name}") > 3
+    assert write_resend(ipdr, dumps / f"zz_resend_{ipdr.name}", from_share=0, every=3, blank_every=5) > 10
+    assert write_resend(cdr, dumps / f"zz_resend_{cdr.name}", from_share=0, every=3, blank_every=5) > 3
     return dumps
 
 

@@ -72,12 +72,17 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
     and text sometimes, some never do (contacts_truth.csv lists those that do);
     everyone calls numbers outside the case. The IPDR dumps are the same bytes either way.
 
+    --set resent_dumps=N adds operators' re-sends: N IPDR files sent again as
+    NAME_resent.csv, their later half of rows with every fourth row's cell corrected
+    (the same sessions: every store keeps the copy of the dump ingested first).
+
     \b
     Examples:
       cdrnet simulate case/ --scenario hard
       cdrnet simulate real/ --scenario realistic --seed 11
       cdrnet simulate big/ --subscribers 1000 --rows 10000000 --layout jio
       cdrnet simulate quiet/ --set push=false --set background=false
+      cdrnet simulate resent/ --scenario realistic --set resent_dumps=3
     """
     from cdrnet.synth.simulate import days_for_rows, simulate
 
@@ -110,4 +115,8 @@ def simulate_cmd(app: AppContext, out_dir: str, scenario: str, subscribers: int 
                    f"dump(s), {calls['calls']} calls and {calls['sms']} SMS; {calls['planted_pairs_calling']} planted "
                    f"pair(s) call or text, {calls['planted_pairs_never_calling']} never do: "
                    f"{Path(out_dir) / 'contacts_truth.csv'}")
+    resent = summary.get("resent")
+    if resent:
+        click.echo(f"re-sent: {len(resent)} file(s) sent again with {sum(r['cells_changed'] for r in resent)} "
+                   "corrected cell(s): " + ", ".join(Path(r["file"]).name for r in resent))
     click.echo(f"dumps in {Path(out_dir) / 'dumps'}; parameters in {Path(out_dir) / 'scenario.json'}")

@@ -82,6 +82,9 @@ class Scenario:
     # busiest other cell on the case's first day, and empty ones (``No Data Found``) of quiet cells.
     tower_excel: int = 0
     tower_empty: int = 0
+    # Operators' re-sends (cdrnet/synth/resend.py): this many IPDR files sent again as
+    # ``<name>_resent.csv``, their later half of rows, every fourth with a corrected cell.
+    resent_dumps: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -89,6 +92,8 @@ class Scenario:
             # Cases without call records keep the scenario.json they always had (byte for byte).
             for k in CALL_FIELDS:
                 d.pop(k)
+        if not self.resent_dumps:
+            d.pop("resent_dumps")  # likewise cases without re-sends
         return d
 
     @property

@@ -542,6 +542,27 @@ def common_stated_days(plan: DumpPlan, a: np.ndarray, b: np.ndarray) -> np.ndarr
                     dtype=np.int64)
 
 
+def _resend(sc: Scenario, paths: list[Path]) -> list[dict]:
+    """``sc.resent_dumps`` of the IPDR files sent again (``<name>_resent.csv``, named to sort after
+    the first delivery), drawn from a stream of their own so the other files are the same bytes."""
+    if not sc.resent_dumps:
+        return []
+    from cdrnet.synth.resend import write_resend
+
+    out: list[dict] = []
+    for i in np.random.default_rng([sc.seed, 61]).permutation(len(paths)).tolist():
+        if len(out) == sc.resent_dumps:
+            break
+        src = paths[i]
+        dest = src.with_name(f"{src.stem}_resent{src.suffix}")
+        changed = write_resend(src, dest)
+        if not changed:  # too few rows to re-send with another cell
+            dest.unlink(missing_ok=True)
+            continue
+        out.append({"file": f"dumps/{dest.name}", "of": f"dumps/{src.name}", "cells_changed": changed})
+    return out
+
+
 def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict:
     """Write the case to ``out_dir``; returns a summary (files, dumps, sessions, pairs).
 
@@ -617,6 +638,7 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
         d = files.dump[f]
         with open(p, "a", encoding="utf-8", newline="") as fh:
             fh.write(footer(str(plan.layout[d]), plan.end[d]))
+    resent = _resend(sc, files.paths)
     truth = truth_frame(pop)
     truth.to_csv(out / "truth.csv", index=False, quoting=csv.QUOTE_MINIMAL)
     index = pd.Series(np.arange(n), index=pop.msisdn)
@@ -630,11 +652,14 @@ def simulate(sc: Scenario, out_dir: str | Path, progress: object = None) -> dict
                           "period_end": f"{plan.end[k]:%Y-%m-%d %H:%M:%S}",
                           "files": names, "sessions": int(rows_per_dump[k])})
     summary = {"cdrnet_version": __version__, "scenario": sc.to_dict(), "sessions": int(total),
-               "files": sorted(f"dumps/{p.name}" for p in files.paths), "true_pairs": len(truth),
+               "files": sorted(f"dumps/{p.name}" for p in [*files.paths, *(Path(r["file"]) for r in resent)]),
+               "true_pairs": len(truth),
                "truth_kinds": truth["kind"].value_counts().sort_index().to_dict(),
                "dumps": dump_list, "layouts": pd.Series(plan.layout).value_counts().sort_index().to_dict(),
                "true_pairs_common_days_2plus": int((together >= 2).sum()),
                "true_pairs_not_observed_together": int((together == 0).sum())}
+    if resent:
+        summary["resent"] = resent
     if sc.cdrs:
         from cdrnet.synth.calls import write_call_records
 
