@@ -246,7 +246,7 @@ def _empty_calls_parquet() -> bytes:
 
 def _ingest_order(report: DumpReport) -> tuple[str, str]:
     """Reports oldest (first) ingest first, then by name: the order that decides which copy of a
-    session several dumps deliver is kept (the first's, in every store: docs/data-model.md)."""
+    session several dumps deliver is kept (the first's, in every store: docs/reliability.md)."""
     return (report.first_ingested_at or report.ingested_at, report.name)
 
 

@@ -93,7 +93,9 @@ def load_sessions(fresh: bool = False) -> str:
     (no key lookup, no MERGE lock), each node with all its properties in the CREATE (a null is
     not stored, as ``SET x = null`` stores nothing); a session there after all fails the
     uniqueness constraint and the batch is written again by MERGE. The MERGE path sets the
-    properties one by one (not ``+= map``) so the planner needs no Eager barrier.
+    properties one by one (not ``+= map``), and only on the sessions this dump owns (:data:`OWNER`):
+    a session another dump delivered first keeps that dump's copy, application and cell, and gets
+    this dump's CONTAINS.
     """
     s, sub, dump, app, cell = (NODE_BY_LABEL[x] for x in ("Session", "Subscriber", "Dump", "Application", "Cell"))
     verb = "CREATE" if fresh else "MERGE"
