@@ -254,7 +254,10 @@ def test_overlapping_dumps_totals_explained(ws, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "-w", str(ws.root), "dumps")
     assert code == 0
     assert out.splitlines()[-1] == ("2 dump(s), 24 sessions (12 distinct: 12 delivered again by an overlapping dump, "
-                                    "an operator re-send; the analysis commands count them once)")
+                                    "an operator re-send; the analysis commands count them once, as the "
+                                    "first-ingested dump's copy)")
+    assert f"{'':16}  12 of its sessions delivered before by another dump (a re-send: that dump's copy is kept)" \
+        in out.splitlines()
     assert len(ws.sessions()) == 12
 
 

@@ -156,6 +156,9 @@ def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
             )
             click.echo(f"{'':16}  period {r.period_text(tz)}"
                        + (f"; {r.rows_outside_period} row(s) outside it" if r.rows_outside_period else ""))
+            if r.duplicates_of_other_dumps:
+                click.echo(f"{'':16}  {r.duplicates_of_other_dumps:,} of its sessions delivered before by another "
+                           "dump (a re-send: that dump's copy is kept)")
             for m in r.no_records_for:
                 click.echo(f"{'':16}  no records for {m} in period {r.period_text(tz)}")
     click.echo(f"times in {tz} (the case's zone" + (")" if tz == case.zone else f" is {case.zone})"))
@@ -164,7 +167,8 @@ def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
     again = sum(r.duplicates_of_other_dumps for r in reports)
     click.echo(f"{len(reports)} dump(s), {total:,} sessions" + (f", {calls:,} call events" if calls else "")
                + (f" ({total - again:,} distinct: {again:,} delivered again by an overlapping dump, an operator "
-                  f"re-send; the analysis commands count them once)" if again else ""))
+                  "re-send; the analysis commands count them once, as the first-ingested dump's copy)"
+                  if again else ""))
 
 
 @click.command("signatures")
