@@ -178,9 +178,9 @@ def _build_units(driver: Driver, database: str | None, params: dict) -> list[str
 
     Which ones is asked first by a small read (cypher/units_stale.cypher, units_build's own
     condition): usually none (after ``neo4j-import``, which writes them, and on every later run), and
-    then the build statement is not run at all. On a server just started (the first link after an
-    import) it cost 1.3-2.5 s and about 2-5 server CPU s to find every unit current, the read 0.5 s
-    (docs/benchmarks.md, "The units check after an import").
+    then the build statement is not run at all. Finding every unit current took it 1.1-1.4 s right
+    after an import on 1M sessions (2.2-2.7 s on a server just restarted), the read 0.5 s (0.6-0.8 s)
+    (docs/benchmarks.md, "The unsliced co-usage statement and the units check after an import").
     """
     stale = read(driver, "units_stale", params, database)[0]["msisdns"]
     if stale:
