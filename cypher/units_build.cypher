@@ -19,7 +19,9 @@
 // never read and are built again.
 // A unit with no key (a relay without a port, a service without a name) cannot be stored in a
 // list: such a subscriber's node says `usable = false` and its runs take the live path.
-// Only subscribers without a current unit set are built; a batch of them per transaction.
+// Only subscribers without a current unit set are built; a batch of them per transaction. A link run
+// passes only those cypher/units_stale.cypher returns (and runs nothing when none): that read's
+// condition is this one, word for word (tests/test_store_api.py); here it guards a run racing another.
 MATCH (sub:Subscriber {case: $case})
 WHERE sub.msisdn IN $msisdns
 CALL (sub) {

@@ -172,6 +172,22 @@ def _sliced_episodes(driver: Driver, db: str | None, params: dict, channels: dic
             n = min(n * 2, MAX_SLICES)
 
 
+def _build_units(driver: Driver, database: str | None, params: dict) -> list[str]:
+    """Build the stored co-usage units of the subscribers in ``params`` that lack a current set
+    (cypher/units_build.cypher), and return their numbers.
+
+    Which ones is asked first by a small read (cypher/units_stale.cypher, units_build's own
+    condition): usually none (after ``neo4j-import``, which writes them, and on every later run), and
+    then the build statement is not run at all. Finding every unit current took it 1.1-1.4 s right
+    after an import on 1M sessions (2.2-2.7 s on a server just restarted), the read 0.5 s (0.6-0.8 s)
+    (docs/benchmarks.md, "The unsliced co-usage statement and the units check after an import").
+    """
+    stale = read(driver, "units_stale", params, database)[0]["msisdns"]
+    if stale:
+        run_auto(driver, "units_build", {**params, "msisdns": stale}, database)
+    return stale
+
+
 def _channel_agg(got: dict[str, dict], channel: str, codes: pd.Index, window: int, overlap: bool, shift: bool,
                  stats: SweepStats, days: DayFrame) -> pd.DataFrame:
     """One channel's bins and matches (from :func:`_episodes`), scored in Python."""
@@ -295,9 +311,9 @@ def link_neo4j(driver: Driver, params: LinkParams, msisdns: list[str] | None = N
         # Read before the build reads any session: units built from sessions a load changes after
         # this read carry a generation that load has replaced, so no run reads them.
         generation = write(driver, "units_generation", {"case": case}, database)[0]["generation"]
-        timed("co-usage units (built once after each load)", run_auto, driver, "units_build",
+        timed("co-usage units (built once after each load)", _build_units, driver, database,
               {"case": case, "msisdns": list(codes), "messaging_categories": categories, "generation": generation,
-               **cypher_definitions("call_ports", "call_protos", "call_categories")}, database)
+               **cypher_definitions("call_ports", "call_protos", "call_categories")})
         # Read again: a load that committed during the build makes its units unusable at once.
         generation = write(driver, "units_generation", {"case": case}, database)[0]["generation"]
     # Only the subscribers with sessions in scope (a CDR adds cells, never subscribers).

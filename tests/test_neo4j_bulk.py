@@ -267,6 +267,79 @@ def test_imported_units_are_those_units_build_stores(graph, driver, unit_dumps, 
     driver.close()
 
 
+def test_after_an_import_the_units_build_runs_only_after_a_bolt_load_or_a_forget(graph, driver, dumps, tmp_path,
+                                                                                capsys, monkeypatch):
+    """The first link run after ``neo4j-import`` runs no units_build statement (units_stale finds every
+    imported unit current); a Bolt load into the imported case, and a forget, make the next run build
+    every subscriber's units again (of the case's new generation, from the sessions it now has), with
+    the edges of a run from the sessions."""
+    import pandas as pd
+
+    import cdrnet.graph.cousage as cousage
+    from cdrnet.analysis.cousage import LinkParams
+    from cdrnet.graph.store import GraphStore
+    from cdrnet.workspace import Workspace
+
+    script = _server_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(dumps, tmp_path / "dumps")
+    # One subscriber's dump is left for a Bolt load after the import.
+    later = sorted(f for f in (tmp_path / "dumps").glob("*.csv") if not f.name.startswith("resend_"))[-1]
+    (tmp_path / "later").mkdir()
+    later.rename(tmp_path / "later" / later.name)
+    driver.close()
+    assert run_cli(capsys, "-w", "ws", "ingest", "dumps")[0] == 0
+    code, _, err = run_cli(capsys, "-w", "ws", "--neo4j", URI, "--case", CASE, "neo4j-import", "--server",
+                           str(script))
+    assert code == 0, err
+    built: list[list[str]] = []
+    real = cousage.run_auto
+
+    def recording(d, name, params, *args):  # noqa: ANN001, ANN202 - run_auto's signature
+        if name == "units_build":
+            built.append(list(params["msisdns"]))
+        return real(d, name, params, *args)
+
+    monkeypatch.setattr(cousage, "run_auto", recording)
+
+    def run_and_check(d) -> str:  # noqa: ANN001 - a driver
+        """A link run; the units it leaves are current for every subscriber: the case's generation,
+        as many sessions as the subscriber has (its degree). Returns the generation."""
+        got = cousage.link_neo4j(d, LinkParams(), case=CASE, write_edges=False)
+        live = cousage.link_neo4j(d, LinkParams(), case=CASE, write_edges=False, stored_units=False)
+        assert len(got.edges) > 3
+        pd.testing.assert_frame_equal(_edges(got), _edges(live))
+        units = _units(d)
+        gen = units.pop("")["generation"]
+        degree = {r["m"]: r["n"] for r in d.execute_query(
+            "MATCH (s:Subscriber {case: $case}) WHERE EXISTS { (s)-[:HAD]->() } "
+            "RETURN s.msisdn AS m, COUNT { (s)-[:HAD]->() } AS n", {"case": CASE}).records}
+        assert {m: u["sessions"] for m, u in units.items()} == degree
+        assert all(u["generation"] == gen for u in units.values())
+        return gen
+
+    driver = fresh()
+    imported = _units(driver)
+    gen = run_and_check(driver)
+    assert built == [] and _units(driver) == imported  # nothing built, nothing rewritten
+    # A Bolt load into the imported case: a new generation, every subscriber's units built again.
+    assert run_cli(capsys, "-w", "bolt-out", "--neo4j", URI, "--case", CASE, "ingest", "later")[0] == 0
+    before = _units(driver)
+    assert set(before) == {""} and before[""]["generation"] != gen
+    loaded = run_and_check(driver)
+    assert loaded != gen and len(built) == 1 and set(built[0]) == set(_units(driver)) - {""}
+    assert set(built[0]) >= set(imported) - {""}
+    # A second run finds them current.
+    run_and_check(driver)
+    assert len(built) == 1
+    # A forget: the same.
+    GraphStore(driver, tmp_path / "rejects", case=CASE).forget_dump(Workspace("ws").reports()[0].sha256)
+    assert set(_units(driver)) == {""}
+    forgot = run_and_check(driver)
+    assert forgot not in (gen, loaded) and len(built) == 2 and set(built[1]) == set(_units(driver)) - {""}
+    driver.close()
+
+
 def test_bulk_import_gives_the_bolt_graph(graph, driver, dumps, tmp_path, capsys, monkeypatch):
     script = _server_env(monkeypatch)
     monkeypatch.chdir(tmp_path)

@@ -65,7 +65,7 @@ def test_co_usage_definitions_reach_the_cypher_as_parameters():
     import re
 
     units = {"call_ports", "call_protos", "call_categories", "messaging_categories"}
-    for name, wanted in [("episodes_sessions", units), ("units_build", units),
+    for name, wanted in [("episodes_sessions", units), ("units_build", units), ("units_stale", units),
                          ("episodes_match", {"min_tol_s", "mirror"})]:
         text = load(name)
         assert wanted <= parameters(text), name
@@ -76,6 +76,32 @@ def test_co_usage_definitions_reach_the_cypher_as_parameters():
         assert "3478" not in code, name
     defs = cypher_definitions("call_ports", "messaging_categories")
     assert defs == {"call_ports": list(CALL_PORTS), "messaging_categories": list(MESSAGING_CATEGORIES)}
+
+
+def _current_units_condition(name: str) -> str:
+    """The ``NOT EXISTS { ... }`` that says a subscriber has no current unit set, without comments
+    and with its whitespace collapsed."""
+    code = " ".join(line.split("//")[0] for line in load(name).splitlines())
+    at = code.index("NOT EXISTS {")
+    depth, end = 0, at
+    for end in range(at, len(code)):
+        depth += {"{": 1, "}": -1}.get(code[end], 0)
+        if code[end] == "}" and depth == 0:
+            break
+    return " ".join(code[at : end + 1].split())
+
+
+def test_the_stale_units_read_asks_what_units_build_checks():
+    """graph/cousage.py runs units_build only on the subscribers units_stale returns, and units_build
+    builds only where its own check fails: the two must say the same, or a run would skip units
+    that need building (or build units that are current)."""
+    stale, build = _current_units_condition("units_stale"), _current_units_condition("units_build")
+    assert stale == build
+    for part in ("u.generation = $generation", "u.cats = $messaging_categories", "u.call_ports = $call_ports",
+                 "u.call_protos = $call_protos", "u.call_categories = $call_categories",
+                 "u.sessions = COUNT { (sub)-[:HAD]->() }"):
+        assert part in stale, part
+    assert parameters(load("units_stale")) == parameters(load("units_build"))
 
 
 # --- the protocol and the API --------------------------------------------------------------------
