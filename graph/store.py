@@ -279,6 +279,9 @@ class GraphDumpWriter:
         #: Per subscriber, the span of starts this writer has written (first, last; epoch seconds).
         self.written: dict[str, tuple[int, int]] = {}
         write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
+        #: Dumps whose first load died half-way: their sessions and calls pass to this one (graph/writes.py OWNER).
+        self.unfinished = [r["sha256"] for r in read(store.driver, "dumps_unfinished",
+                                                     {"case": store.case, "sha256": sha}, store.database)]
         self.rejects = store.rejects.begin(sha, name)
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
@@ -311,6 +314,14 @@ class GraphDumpWriter:
         text, params = query("sessions_in_spans", {"case": self.store.case, "spans": batch.spans})
         return not tx.run(text, params).single()["found"]
 
+    def _load(self, tx: ManagedTransaction, text: str, params: dict, taken: str) -> int:
+        """Run a batch's load statement; the former copy's links of nodes it took over from a dump
+        whose load died (``taken``: its keys) go in the same transaction. Returns the rows written."""
+        rec = tx.run(text, params).single()
+        if rec["taken"]:
+            tx.run(*query(taken, {"case": self.store.case, "keys": rec["taken"]})).consume()
+        return rec["rows"]
+
     def _send(self, batch: SessionBatch) -> None:
         case = self.store.case
 
@@ -318,8 +329,9 @@ class GraphDumpWriter:
             done = [tx.run(text, {"rows": rows, "case": case}).single()["rows"] if rows else 0
                     for text, rows in batch.nodes]
             fresh = fast and self._fresh(tx, batch)
-            params = {**batch.columns, "case": case, "sha256": self.sha, **batch.lookups}
-            done.append(tx.run(load_sessions(fresh), params).single()["rows"] if batch.size else 0)
+            params = {**batch.columns, "case": case, "sha256": self.sha, "unfinished": self.unfinished,
+                      **batch.lookups}
+            done.append(self._load(tx, load_sessions(fresh), params, "taken_sessions") if batch.size else 0)
             return done
 
         try:
@@ -346,8 +358,8 @@ class GraphDumpWriter:
         def work(tx: ManagedTransaction) -> list[int]:
             done = [tx.run(text, {"rows": rows, "case": self.store.case}).single()["rows"] if rows else 0
                     for text, rows in nodes]
-            params = {**calls, "case": self.store.case, "sha256": self.sha}
-            return [*done, tx.run(load_calls(), params).single()["rows"] if calls["key"] else 0]
+            params = {**calls, "case": self.store.case, "sha256": self.sha, "unfinished": self.unfinished}
+            return [*done, self._load(tx, load_calls(), params, "taken_calls") if calls["key"] else 0]
 
         done = run_write(self.store.driver, work, self.store.database)
         sent = [*(len(rows) for _, rows in nodes), len(calls["key"])]
