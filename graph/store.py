@@ -279,6 +279,9 @@ class GraphDumpWriter:
         #: Per subscriber, the span of starts this writer has written (first, last; epoch seconds).
         self.written: dict[str, tuple[int, int]] = {}
         write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
+        #: Dumps whose first load died half-way: their sessions and calls pass to this one (graph/writes.py OWNER).
+        self.unfinished = [r["sha256"] for r in read(store.driver, "dumps_unfinished",
+                                                     {"case": store.case, "sha256": sha}, store.database)]
         self.rejects = store.rejects.begin(sha, name)
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
@@ -311,6 +314,14 @@ class GraphDumpWriter:
         text, params = query("sessions_in_spans", {"case": self.store.case, "spans": batch.spans})
         return not tx.run(text, params).single()["found"]
 
+    def _load(self, tx: ManagedTransaction, text: str, params: dict, taken: str) -> int:
+        """Run a batch's load statement; the former copy's links of nodes it took over from a dump
+        whose load died (``taken``: its keys) go in the same transaction. Returns the rows written."""
+        rec = tx.run(text, params).single()
+        if rec["taken"]:
+            tx.run(*query(taken, {"case": self.store.case, "keys": rec["taken"]})).consume()
+        return rec["rows"]
+
     def _send(self, batch: SessionBatch) -> None:
         case = self.store.case
 
@@ -318,8 +329,9 @@ class GraphDumpWriter:
             done = [tx.run(text, {"rows": rows, "case": case}).single()["rows"] if rows else 0
                     for text, rows in batch.nodes]
             fresh = fast and self._fresh(tx, batch)
-            params = {**batch.columns, "case": case, "sha256": self.sha, **batch.lookups}
-            done.append(tx.run(load_sessions(fresh), params).single()["rows"] if batch.size else 0)
+            params = {**batch.columns, "case": case, "sha256": self.sha, "unfinished": self.unfinished,
+                      **batch.lookups}
+            done.append(self._load(tx, load_sessions(fresh), params, "taken_sessions") if batch.size else 0)
             return done
 
         try:
@@ -346,8 +358,8 @@ class GraphDumpWriter:
         def work(tx: ManagedTransaction) -> list[int]:
             done = [tx.run(text, {"rows": rows, "case": self.store.case}).single()["rows"] if rows else 0
                     for text, rows in nodes]
-            params = {**calls, "case": self.store.case, "sha256": self.sha}
-            return [*done, tx.run(load_calls(), params).single()["rows"] if calls["key"] else 0]
+            params = {**calls, "case": self.store.case, "sha256": self.sha, "unfinished": self.unfinished}
+            return [*done, self._load(tx, load_calls(), params, "taken_calls") if calls["key"] else 0]
 
         done = run_write(self.store.driver, work, self.store.database)
         sent = [*(len(rows) for _, rows in nodes), len(calls["key"])]
@@ -384,6 +396,7 @@ class GraphDumpWriter:
         if stored != report.loaded:
             raise GraphError(f"dump {self.sha[:12]}: Neo4j holds {stored} {what}, the parser loaded {report.loaded}",
                              "run the same command again: loads are idempotent")
+        self._hand_on_lost_copies(report)
         summaries = usage_summaries()
         if report.kind == "sessions":
             run_write(self.store.driver,
@@ -398,6 +411,27 @@ class GraphDumpWriter:
         write(self.store.driver, "subscribers_outside", {"case": case}, self.store.database)
         if not self.store.in_batch:
             self.store.rebuild_rejects()
+
+    def _hand_on_lost_copies(self, report: DumpReport) -> None:
+        """A dump read again (``--replace``) that no longer delivers sessions or calls it held the
+        kept copy of, which other dumps deliver too (read with another ``--tz`` or date order: other
+        keys): the copy to keep is now the first other dump's in ingest order, as in the workspace.
+        Only that dump's file holds it, so the node passes to that dump, which becomes incomplete
+        (the next ingest of it writes its copy), and the report's note names it. Left as it was,
+        the node kept this dump's former copy (its cell, line and time zone) without cell links.
+        """
+        sessions, calls = self.store.shared_copies.pop(self.sha, ([], []))
+        if not sessions and not calls:
+            return
+        files = write(self.store.driver, "dump_lost_copies",
+                      {"case": self.store.case, "sha256": self.sha, "sessions": sessions, "calls": calls},
+                      self.store.database)
+        names = sorted({r["file_name"] for r in files})
+        if names:
+            report.notes.append(
+                "sessions or calls this dump no longer delivers (other keys: another --tz or date order?) "
+                "are in other dumps too, whose copy is the one kept now: ingest again "
+                + ", ".join(names) + " (incomplete until then: Neo4j holds this dump's former copy)")
 
     def abort(self) -> None:
         # Never delete after a failed load: the Dump stays incomplete and a re-run completes it.
@@ -477,6 +511,9 @@ class GraphStore(SiteListsMixin):
         self._scopes: dict[int, list[str] | None] = {}
         self.in_batch = False  # inside ingest_batch(): rejects.csv waits for the batch's end
         self.site_lists = SiteListFolder(self.outputs / "cells")
+        #: Per dump being read again: the keys of the sessions and calls it held the kept copy of
+        #: that other dumps deliver too (:meth:`forget_dump`), for its writer's commit.
+        self.shared_copies: dict[str, tuple[list[str], list[str]]] = {}
 
     def describe(self) -> str:
         from urllib.parse import urlsplit
@@ -514,6 +551,9 @@ class GraphStore(SiteListsMixin):
     def forget_dump(self, sha: str) -> None:
         """``ingest --replace``: the dump becomes incomplete, then its own sessions are dropped."""
         params = {"case": self.case, "sha256": sha}
+        shared = read(self.driver, "dump_shared_copies", params, self.database)
+        self.shared_copies[sha] = ([r["key"] for r in shared if r["label"] == "Session"],
+                                   [r["key"] for r in shared if r["label"] == "Call"])
         write(self.driver, "dump_incomplete", params, self.database)
         write(self.driver, "units_clear", {"case": self.case}, self.database)
         run_auto(self.driver, "dump_forget", params, self.database)

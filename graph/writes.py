@@ -49,7 +49,10 @@ COLUMN = "p_"
 #: deliver one session (an operator's re-send) with other details (a cell, an end, a volume); the
 #: first dump in ingest order keeps its copy, as in the workspace (``Workspace.sessions`` keeps a
 #: key's first row): later dumps only add their CONTAINS (RECORDED). A dump read again
-#: (``--replace``) keeps its place, so it rewrites the copies it owns.
+#: (``--replace``) keeps its place, so it rewrites the copies it owns. A node of a dump whose load
+#: did not finish (``$unfinished``: it died half-way, so the workspace holds nothing of it) is
+#: taken over by the dump writing it now, as that dump commits first; the statement returns the
+#: keys it took (``taken``), whose former links graph/store.py drops (``taken_sessions.cypher``).
 OWNER = "dump_sha256"
 
 
@@ -104,10 +107,11 @@ def load_sessions(fresh: bool = False) -> str:
     if fresh:
         inline = ", ".join(f"{p}: {v}" for p, v in values)
         node = [f"CREATE (s:{s.label} {{{CASE}: ${CASE}, {s.key}: $key[i], {inline}}})",
-                "WITH d, i, sub, a, c, s, true AS own"]
+                "WITH d, i, sub, a, c, s, false AS taken, true AS own"]
     else:
         node = [f"MERGE {_pattern(s, 's', '$key[i]')}", f"ON CREATE SET s.{OWNER} = $sha256",
-                f"WITH d, i, sub, a, c, s, s.{OWNER} = $sha256 AS own",
+                f"WITH d, i, sub, a, c, s, s.{OWNER} IN $unfinished AS taken",
+                f"WITH d, i, sub, a, c, s, taken, taken OR s.{OWNER} = $sha256 AS own",
                 "FOREACH (x IN CASE WHEN own THEN [s] ELSE [] END |\n  SET "
                 + ", ".join(f"x.{p} = {v}" for p, v in values) + ")"]
     return "\n".join([
@@ -124,7 +128,7 @@ def load_sessions(fresh: bool = False) -> str:
         f"{verb} (s)-[:{REL_BY_TYPE['OF_APP'].type}]->(x))",
         f"FOREACH (x IN CASE WHEN c IS NULL OR NOT own THEN [] ELSE [c] END | "
         f"{verb} (s)-[:{REL_BY_TYPE['AT_CELL'].type}]->(x))",
-        "RETURN count(*) AS rows",
+        "RETURN count(*) AS rows, collect(CASE WHEN taken THEN $key[i] END) AS taken",
     ])
 
 
@@ -150,14 +154,15 @@ def load_calls() -> str:
         "cells[$first_at[i]][0] AS f, cells[$last_at[i]][0] AS l",
         f"MERGE {_pattern(c, 'c', '$key[i]')}",
         f"ON CREATE SET c.{OWNER} = $sha256",
-        f"WITH d, i, a, b, f, l, c, c.{OWNER} = $sha256 AS own",
+        f"WITH d, i, a, b, f, l, c, c.{OWNER} IN $unfinished AS taken",
+        f"WITH d, i, a, b, f, l, c, taken, taken OR c.{OWNER} = $sha256 AS own",
         f"FOREACH (y IN CASE WHEN own THEN [c] ELSE [] END |\n  SET {sets})",
         f"MERGE (d)-[:{REL_BY_TYPE['RECORDED'].type}]->(c)",
         _link_if("a", f"(x)-[:{REL_BY_TYPE['PLACED'].type}]->(c)", "own"),
         _link_if("b", f"(c)-[:{REL_BY_TYPE['TO'].type}]->(x)", "own"),
         _link_if("f", f"(c)-[:{REL_BY_TYPE['FIRST_CELL'].type}]->(x)", "own"),
         _link_if("l", f"(c)-[:{REL_BY_TYPE['LAST_CELL'].type}]->(x)", "own"),
-        "RETURN count(*) AS rows",
+        "RETURN count(*) AS rows, collect(CASE WHEN taken THEN $key[i] END) AS taken",
     ])
 
 

@@ -128,3 +128,89 @@ def test_both_stores_keep_the_first_dumps_copy_of_a_resent_session(graph, driver
     assert len(owned) > 3 and not any(r["links"] for r in owned)
     assert len(ingest_paths(originals[:1], graph, builtin_layouts(), opts, "paper", show_progress=False).loaded) == 1
     assert_same_copies(ws, graph, driver)
+
+
+@pytest.mark.neo4j
+def test_a_first_dump_read_again_with_other_keys_hands_its_copies_on(graph, driver, case, tmp_path):
+    """The first dumps read again (``--replace``) with another ``--tz`` deliver their sessions and
+    calls under other keys: the re-sends' copies of the former keys are the kept ones now. The
+    workspace has them; Neo4j, which held only the first dumps' copies, hands those nodes to the
+    dumps whose copies are kept now and marks them incomplete (the report's note names them), and
+    their next ingest writes the same copies as the workspace keeps. Neo4j used to keep the former
+    copies (cell, line, zone), unlinked from their cells, so the stores' edges differed."""
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+    from cdrnet.workspace import Workspace
+
+    dumps = tmp_path / "dumps"
+    shutil.copytree(case, dumps)
+    ws = Workspace(tmp_path / "ws").create()
+    assert not ingest(ws, dumps, date_order=SIM_ORDER).failed
+    assert not ingest(graph, dumps, date_order=SIM_ORDER).failed
+    sha = {Path(r.name).name: r.sha256 for r in ws.reports()}
+    resends = sorted(n for n in sha if n.startswith("zz_resend_"))
+    originals = [str(dumps / n.removeprefix("zz_resend_")) for n in resends]
+    opts = Options(tz="UTC", rules=load_signatures("modern"), date_order=SIM_ORDER)
+    notes = []
+    for store in (ws, graph):
+        res = ingest_paths(originals, store, builtin_layouts(), opts, "modern", show_progress=False, replace=True)
+        assert len(res.replaced) == 2, res
+        notes.append([n for r in res.loaded for n in r.notes if "ingest again" in n])
+    assert notes[0] == []  # the workspace holds every dump's copy
+    assert {sha[n] for n in resends} <= set(ws.sessions()["dump_sha256"]) | set(ws.calls()["dump_sha256"])
+    # The first other dump of each copy in ingest order: the re-sends, and a tower dump recording calls of the CDR.
+    incomplete = sorted(n for n in sha if not graph.has_dump(sha[n]))
+    assert set(resends) <= set(incomplete) and len(notes[1]) == 2, (incomplete, notes)
+    assert all(any(n in note for note in notes[1]) for n in incomplete), notes
+    again = ingest(graph, dumps, date_order=SIM_ORDER)
+    assert sorted(Path(r.name).name for r in again.loaded) == incomplete
+    assert_same_copies(ws, graph, driver)
+
+
+@pytest.mark.neo4j
+def test_a_first_load_that_died_leaves_its_copies_to_the_resend_committed_before_its_rerun(graph, driver, case,
+                                                                                          tmp_path, monkeypatch):
+    """The first dumps' Neo4j loads die half-way (a killed run: the workspace commits nothing of
+    them), their re-sends are ingested, then the first dumps again: the re-sends were committed
+    first, so their copies are the kept ones in both stores. The Bolt writer used to leave the
+    copies the dead loads had written (their nodes were those dumps' own)."""
+    from cdrnet.graph.store import GraphDumpWriter
+    from cdrnet.workspace import Workspace
+
+    dumps, held = tmp_path / "dumps", tmp_path / "held"
+    shutil.copytree(case, dumps)
+    held.mkdir()
+    resends = sorted(p.name for p in dumps.glob("zz_resend_*"))
+    originals = [n.removeprefix("zz_resend_") for n in resends]
+    for n in resends + originals:
+        shutil.move(dumps / n, held / n)
+    ws = Workspace(tmp_path / "ws").create()
+    for store in (ws, graph):
+        assert not ingest(store, dumps, date_order=SIM_ORDER).failed
+    write_sessions, write_calls = GraphDumpWriter.write_sessions, GraphDumpWriter.write_calls
+
+    def dying_sessions(self, sessions: pd.DataFrame) -> None:
+        write_sessions(self, sessions.iloc[: len(sessions) // 2])
+        raise KeyboardInterrupt
+
+    def dying_calls(self, events: pd.DataFrame) -> None:
+        write_calls(self, events.iloc[: len(events) // 2])
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(GraphDumpWriter, "write_sessions", dying_sessions)
+        m.setattr(GraphDumpWriter, "write_calls", dying_calls)
+        for n in originals:
+            with pytest.raises(KeyboardInterrupt):
+                ingest(graph, held / n, date_order=SIM_ORDER)
+    assert driver.execute_query("MATCH (s:Session {case: $c}) WHERE NOT EXISTS { (:Dump {complete: true})"
+                                "-[:CONTAINS]->(s) } RETURN count(s) AS n", c=CASE).records[0]["n"] > 10
+    for store in (ws, graph):
+        assert len(ingest(store, *(held / n for n in resends), date_order=SIM_ORDER).loaded) == 2
+        assert len(ingest(store, *(held / n for n in originals), date_order=SIM_ORDER).loaded) == 2
+    sha = {Path(r.name).name: r.sha256 for r in ws.reports()}
+    kept = set(ws.sessions()["dump_sha256"]) | set(ws.calls()["dump_sha256"])
+    assert {sha[n] for n in resends} <= kept
+    assert_same_copies(ws, graph, driver)

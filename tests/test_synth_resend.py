@@ -126,3 +126,18 @@ def test_simulate_command_names_the_resent_files(tmp_path, capsys):
     assert saved["scenario"]["resent_dumps"] == 2
     # Without re-sends, scenario.json names no such parameter (the bytes it always had).
     assert "resent_dumps" not in build_scenario("realistic").to_dict()
+
+
+def test_ingest_says_how_many_loaded_sessions_other_dumps_delivered_too(case, tmp_path, capsys):
+    """The ingest's total counts a re-sent session in each dump that delivers it; the line says how
+    many of them other dumps delivered too (it read as if the case held that many sessions)."""
+    from tests.conftest import run_cli
+
+    root, _ = case
+    code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(root / "dumps"))
+    assert code == 0, err
+    reports = Workspace(tmp_path / "ws").reports()
+    again = sum(r.duplicates_of_other_dumps for r in reports)
+    total = sum(r.loaded for r in reports if r.kind == "sessions")
+    assert again > 0
+    assert f"dump(s) loaded ({total:,} sessions, {again:,} of them also in other dumps, 0 rejected rows)" in out

@@ -83,12 +83,16 @@ def _ingest(app: AppContext, paths: tuple[str, ...], layout_file: str | None, tz
     loaded = sum(r.loaded for r in result.loaded if r.kind == "sessions")
     calls = sum(r.loaded for r in result.loaded if r.kind == "calls")
     rejected = sum(r.rejected_total for r in result.loaded)
+    # Sessions other dumps delivered too (operators' re-sends): counted in each dump's "loaded", so
+    # the total says how many, lest it be read as distinct sessions (``dumps`` gives the distinct count).
+    again = sum(r.duplicates_of_other_dumps for r in result.loaded if r.kind == "sessions")
     # Archive junk (__MACOSX/, Thumbs.db, ...) and files beside the dumps that are not dumps (a PDF,
     # truth.csv, a README) are reported as skipped, never counted as a refusal: they fail no run.
     refused = [r for r in result.refused if r.kind not in SKIPPED_KINDS]
     skipped = len(result.refused) - len(refused)
     click.echo(
         f"{len(result.loaded)} dump(s) loaded ({loaded:,} sessions, "
+        + (f"{again:,} of them also in other dumps, " if again else "")
         + (f"{calls:,} call events, " if calls else "") + f"{rejected:,} rejected rows"
         + (f"; {len(result.replaced)} replacing an earlier load" if result.replaced else "") + "), "
         f"{len(result.unchanged) + len(result.differing)} unchanged, {len(refused)} refused, "
