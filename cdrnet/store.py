@@ -81,6 +81,12 @@ class SessionStore(Protocol):
 
     def has_dump(self, sha: str) -> bool: ...
 
+    def first_ingested(self, sha: str) -> str:
+        """When a dump was first ingested ('' if it never was), even while it is not (completely)
+        loaded: a dump read again (``--replace``, an interrupted load, a damaged file) keeps its
+        place in the ingest order, which decides whose copy of a re-sent session is kept."""
+        ...
+
     def report(self, sha: str) -> DumpReport | None:
         """One completely loaded dump's report, or None."""
         ...

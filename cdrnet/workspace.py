@@ -501,6 +501,15 @@ class Workspace(SiteListsMixin):
             return False
         return True
 
+    def first_ingested(self, sha: str) -> str:
+        """From the dump's report, which stays until a new load of it commits (damaged files or not)."""
+        try:
+            record = json.loads((self.dumps_dir / f"{sha}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        return str(record.get("first_ingested_at") or record.get("ingested_at") or "") \
+            if isinstance(record, dict) else ""
+
     def forget_dump(self, sha: str) -> None:
         """Nothing to drop first: the new load's files replace the old ones when it commits (until then
         the old rows stay, so a failed re-read loses nothing)."""

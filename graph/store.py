@@ -539,6 +539,10 @@ class GraphStore(SiteListsMixin):
         return read(self.driver, "dump_status", {"case": self.case, "sha256": sha},
                     self.database)[0]["complete"] is True
 
+    def first_ingested(self, sha: str) -> str:
+        """From the Dump node, whose report properties stay while a new load of it runs."""
+        return read(self.driver, "dump_status", {"case": self.case, "sha256": sha}, self.database)[0]["first"] or ""
+
     def report(self, sha: str) -> DumpReport | None:
         return next((r for r in self.reports() if r.sha256 == sha), None)
 

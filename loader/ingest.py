@@ -154,15 +154,15 @@ def _parse_into(writer: DumpWriter, source: DumpSource, sha: str, layouts: list[
     return report, dup.seen
 
 
-def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore, first: str = "") -> None:
+def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> None:
     """What only the committing process knows: when, and how many sessions other dumps already hold.
 
-    ``first``: when the dump was first ingested, for a dump read again (its place in the ingest
-    order is kept). Microseconds, so dumps committed within one second keep their commit order
-    (the order Neo4j's writer created their sessions in).
+    A dump read again keeps when it was first ingested (``SessionStore.first_ingested``: its place
+    in the ingest order). Microseconds, so dumps committed within one second keep their commit
+    order (the order Neo4j's writer created their sessions in).
     """
     report.ingested_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    report.first_ingested_at = first or report.ingested_at
+    report.first_ingested_at = store.first_ingested(report.sha256) or report.ingested_at
     if report.loaded and report.kind == "sessions":
         # The duplicate filter already holds this dump's key hashes (8 bytes a session);
         # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
@@ -188,18 +188,15 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     """Parse one dump into the store; None when the store already holds it (unless ``replace``:
     then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
-    first = ""
     if store.has_dump(sha):
         if not replace and not nothing_loaded(store, sha):
             return None
-        earlier = store.report(sha)
-        first = (earlier.first_ingested_at or earlier.ingested_at) if earlier is not None else ""
         store.forget_dump(sha)
     writer = store.begin_dump(sha, source.name)
     try:
         report, seen = _parse_into(writer, source, sha, layouts, opts, signatures_name, progress, pool, workers,
                                    ahead)
-        finish_report(report, seen, store, first)
+        finish_report(report, seen, store)
         writer.commit(report, seen)
         collect_dump_garbage()
         return report

@@ -153,6 +153,7 @@ def test_a_first_dump_read_again_with_other_keys_hands_its_copies_on(graph, driv
     resends = sorted(n for n in sha if n.startswith("zz_resend_"))
     originals = [str(dumps / n.removeprefix("zz_resend_")) for n in resends]
     opts = Options(tz="UTC", rules=load_signatures("modern"), date_order=SIM_ORDER)
+    places = {r.sha256: r.first_ingested_at for r in graph.reports()}
     notes = []
     for store in (ws, graph):
         res = ingest_paths(originals, store, builtin_layouts(), opts, "modern", show_progress=False, replace=True)
@@ -167,6 +168,8 @@ def test_a_first_dump_read_again_with_other_keys_hands_its_copies_on(graph, driv
     again = ingest(graph, dumps, date_order=SIM_ORDER)
     assert sorted(Path(r.name).name for r in again.loaded) == incomplete
     assert_same_copies(ws, graph, driver)
+    # Every dump kept its place in the ingest order, those ingested again included.
+    assert {r.sha256: r.first_ingested_at for r in graph.reports()} == places
 
 
 @pytest.mark.neo4j

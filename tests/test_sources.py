@@ -84,6 +84,27 @@ def test_overlapping_resend_is_reported_and_not_duplicated(ws, tmp_path):
             "the first-ingested dump's is kept)") in res.loaded[1].summary_lines()
 
 
+def test_a_dump_read_again_after_its_file_was_lost_keeps_its_place_and_its_copies(ws, tmp_path):
+    """The first dump's sessions file is lost (a damaged workspace): ingested again, it keeps when
+    it was first ingested, so its copies of the sessions a later re-send also delivers stay the
+    kept ones (the order decides: cdrnet/workspace.py ``_ingest_order``)."""
+    from cdrnet.synth.resend import write_resend
+
+    s = make_sessions(12)
+    (tmp_path / "a.csv").write_text(render(s, "paper"))
+    assert write_resend(tmp_path / "a.csv", tmp_path / "b.csv", from_share=0, blank_every=2) > 0  # cells blanked
+    first, later = ingest(ws, tmp_path / "a.csv", tmp_path / "b.csv").loaded
+    kept = ws.sessions()[["session_key", "cell_id", "dump_sha256"]]
+    assert set(kept["dump_sha256"]) == {first.sha256}
+    assert ws.first_ingested(first.sha256) == first.first_ingested_at == first.ingested_at
+    (ws.dumps_dir / f"{first.sha256}.parquet").unlink()
+    assert not ws.has_dump(first.sha256) and ws.first_ingested(first.sha256) == first.first_ingested_at
+    again = ingest(ws, tmp_path / "a.csv").loaded[0]
+    assert again.ingested_at > later.ingested_at and again.first_ingested_at == first.first_ingested_at
+    assert ws.sessions()[["session_key", "cell_id", "dump_sha256"]].equals(kept)
+    assert ws.first_ingested("0" * 64) == ""
+
+
 def test_session_key_is_stable_across_layout_files(ws, tmp_path):
     s = make_sessions(5)
     (tmp_path / "a.csv").write_text(render(s, "paper"))
