@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from cdrnet.allocator import keep_heap
 from cdrnet.loader.collector import quiet_worker
 
 #: ``workers`` meaning "choose from the input" (what ``cdrnet ingest`` passes when no count is named).
@@ -106,6 +107,7 @@ def _worker_start(command: multiprocessing.connection.Connection, interruptible:
     Ctrl-C interrupts it as it did the spawned workers, unless the command itself ignored SIGINT
     (``interruptible``; the fork server it is forked from ignores it: :func:`_start_server`); the
     cycle collector runs as in a one-process run (:func:`~cdrnet.loader.collector.quiet_worker`);
+    glibc keeps its freed heap as in the command (:func:`~cdrnet.allocator.keep_heap`);
     and it ends when the command does. A worker waits on the pool's queue, whose sending end
     every worker holds too, so a command killed without its ``finally`` (kill -9, the OOM killer)
     left its workers, and the fork server they keep alive, waiting forever (~300 MB each): a
@@ -114,6 +116,7 @@ def _worker_start(command: multiprocessing.connection.Connection, interruptible:
     if interruptible:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     quiet_worker()
+    keep_heap()
 
     def watch() -> None:
         with contextlib.suppress(EOFError, OSError):

@@ -40,8 +40,10 @@ def ingest_cmd(app: AppContext, paths: tuple[str, ...], layout_file: str | None,
 
     One ingest at a time per workspace: a second one is told the workspace is busy.
     """
+    from cdrnet.allocator import keep_heap
     from cdrnet.loader.workers import default_workers, start_early, stop_fork_server
 
+    keep_heap()
     count = workers or default_workers()
     # Before this process loads pandas and Arrow: the parsing workers' fork server loads them on the
     # other core meanwhile (loader/workers.py), when the input looks like a case for workers.
