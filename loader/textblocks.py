@@ -19,7 +19,20 @@ import numpy as np
 
 from cdrnet.loader.native import count_byte
 
+#: Bytes of a dump's first block: the block its date order is decided on (docs/layouts.md).
 BLOCK_SIZE = 16 << 20
+
+
+def later_block_size() -> int:
+    """Bytes of a dump's blocks after its first: half of :data:`BLOCK_SIZE`.
+
+    Why: what a block costs in memory (its text, Arrow's columns of it, the normalised frame, the
+    tables queued for the Parquet writer) is taken fresh from the kernel, page by page, until the
+    run's peak: half the block, ~110 MB less peak and ~25k fewer page faults on a 1M-row file for
+    the same CPU in the rest (docs/benchmarks.md, "The kernel's share of one big file"). The first
+    block keeps the full size: the dump's date order is decided on it, as before.
+    """
+    return BLOCK_SIZE // 2
 
 
 @dataclass
@@ -149,6 +162,7 @@ class BlockReader:
     def __init__(self, stream: BinaryIO, block_size: int | None = None) -> None:
         self.stream = stream
         self.block_size = block_size or BLOCK_SIZE
+        self.later_size = block_size or later_block_size()
         self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
         self.overlong = 0  # lines cut short for their length
         self._blocks: Iterator[Block] | None = None
@@ -168,7 +182,7 @@ class BlockReader:
         while raw:
             text = held_cr + (raw if passthrough else _to_utf8(raw, decoder))
             consumed = len(raw)
-            raw = self.stream.read(self.block_size)
+            raw = self.stream.read(self.later_size)
             held_cr = b""
             if raw and text.endswith(b"\r"):
                 text, held_cr = text[:-1], b"\r"

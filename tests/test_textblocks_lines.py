@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,3 +38,15 @@ def test_blocks_join_to_the_stream(lines, end, size):
     assert b"".join(b.data for b in blocks) == data
     assert all(b.data.endswith(b"\n") for b in blocks[:-1])
     assert sum(b.n_lines for b in blocks) == textblocks.count_lines(data)
+
+
+def test_a_dumps_first_block_is_whole_and_the_later_ones_half(monkeypatch):
+    """The first block (the one a dump's date order is decided on) keeps BLOCK_SIZE; the later ones
+    read half as much at a time (less memory taken fresh per block), and all join to the stream."""
+    monkeypatch.setattr(textblocks, "BLOCK_SIZE", 4096)
+    data = b"".join(b"%06d,some,row,text\n" % i for i in range(2000))  # 20 bytes a line, 40 kB
+    blocks = list(textblocks.BlockReader(io.BytesIO(data)))
+    assert b"".join(b.data for b in blocks) == data
+    assert 4096 - 20 < len(blocks[0].data) <= 4096
+    assert all(2048 - 40 < len(b.data) <= 2048 + 20 for b in blocks[1:-1])
+    assert [b.first_line for b in blocks] == list(np.cumsum([1] + [b.n_lines for b in blocks[:-1]]))
