@@ -28,7 +28,7 @@ def later_block_size() -> int:
 
     Why: what a block costs in memory (its text, Arrow's columns of it, the normalised frame, the
     tables queued for the Parquet writer) is taken fresh from the kernel, page by page, until the
-    run's peak: half the block, ~110 MB less peak and ~25k fewer page faults on a 1M-row file for
+    run's peak: half the block, ~120 MB less peak and ~27k fewer page faults on a 1M-row file for
     the same CPU in the rest (docs/benchmarks.md, "The kernel's share of one big file"). The first
     block keeps the full size: the dump's date order is decided on it, as before.
     """
