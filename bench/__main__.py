@@ -99,11 +99,13 @@ def make_dump(path: Path, rows: int, subscribers: int | None = None) -> int:
 PARSE_OURS = """
 import json, time, resource, sys
 from bench.peak import peak_mb
+from cdrnet.allocator import keep_heap
 from cdrnet.workspace import Workspace
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
+keep_heap()  # as `cdrnet ingest` does
 ws = Workspace({ws!r}).create()
 me = resource.getrusage(resource.RUSAGE_SELF)
 cpu0 = me.ru_utime + me.ru_stime  # imports and workspace set-up are not the work measured

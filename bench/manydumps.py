@@ -120,12 +120,14 @@ def make_case(folder: Path, files: int, rows: int, seed: int = 5) -> dict:
 MANY_OURS = """
 import json, time, resource
 from bench.peak import children_peak_mb, peak_mb
+from cdrnet.allocator import keep_heap
 from cdrnet.workspace import Workspace
 from cdrnet.loader.ingest import ingest_paths
 from cdrnet.loader.layouts import builtin_layouts
 from cdrnet.loader.normalize import Options
 from cdrnet.loader.signatures import load_signatures
 if __name__ == "__main__":
+    keep_heap()  # as `cdrnet ingest` does
     ws = Workspace({ws!r}).create()
     t0 = time.perf_counter()
     r = ingest_paths([{path!r}], ws, builtin_layouts(), Options(rules=load_signatures("modern")),
