@@ -339,6 +339,9 @@ def main() -> None:
     ap.add_argument("--profile", default=None, help="profile one process ingesting this folder of dumps")
     ap.add_argument("--phases", default=None, help="CPU seconds per ingest stage on this folder of dumps")
     args = ap.parse_args()
+    from bench.__main__ import compile_package
+
+    compile_package()  # as an installed package runs (its .pyc written)
     if args.phases:
         phase_costs(Path(args.phases))
         return
