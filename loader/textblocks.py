@@ -143,7 +143,9 @@ class BlockReader:
     dropped. NUL bytes padding the end of the file (a copy cut short, a pre-allocated
     file) are not a line: they are dropped and counted in ``nul_padding``. A line longer
     than :data:`MAX_LINE_BYTES` is replaced by a marker (:func:`overlong_marker`) while it
-    is read, so memory stays within a block plus that bound whatever the input.
+    is read, so memory stays within a block plus that bound whatever the input. A last line
+    with no line break after it is numbered in ``unterminated_line``: a copy cut short ends so,
+    and a cut inside a row's last field leaves a row that still splits into every field.
     """
 
     def __init__(self, stream: BinaryIO, block_size: int | None = None) -> None:
@@ -151,6 +153,7 @@ class BlockReader:
         self.block_size = block_size or BLOCK_SIZE
         self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
         self.overlong = 0  # lines cut short for their length
+        self.unterminated_line = 0  # the last line's number when no line break follows it, else 0
         self._blocks: Iterator[Block] | None = None
 
     def _chunks(self) -> Iterator[tuple[bytes, int]]:
@@ -219,7 +222,10 @@ class BlockReader:
         self.nul_padding += len(carry) - len(kept)
         if kept:
             self.overlong += kept.count(OVERLONG_MARK)
-            yield Block(kept, line, count_lines(kept), consumed)
+            n = count_lines(kept)
+            if not kept.endswith(b"\n"):
+                self.unterminated_line = line + n - 1
+            yield Block(kept, line, n, consumed)
 
 
 def _whole_lines(carry: bytes, text: bytes) -> tuple[bytes, bytes]:
@@ -254,6 +260,7 @@ class ReadBlocks:
     blocks: list[Block]
     nul_padding: int = 0
     overlong: int = 0
+    unterminated_line: int = 0
 
     def __iter__(self) -> Iterator[Block]:
         return iter(self.blocks)
@@ -263,7 +270,7 @@ def read_all_blocks(stream: BinaryIO, block_size: int | None = None) -> ReadBloc
     """Every block of ``stream`` (see :class:`BlockReader`), kept: for small streams only."""
     reader = iter_blocks(stream, block_size)
     blocks = list(reader)
-    return ReadBlocks(blocks, reader.nul_padding, reader.overlong)
+    return ReadBlocks(blocks, reader.nul_padding, reader.overlong, reader.unterminated_line)
 
 
 def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:

@@ -37,6 +37,20 @@ def test_truncated_last_line(ws, tmp_path):
     assert rep.loaded == 4 and rep.rejected == {"wrong_field_count": 1}
 
 
+def test_a_last_line_cut_inside_its_last_field_loads_with_a_note(ws, tmp_path):
+    """A copy cut short inside the last row's last field still splits into every field: the row
+    loads with a shortened value (an Airtel cell id, a Jio duration), so the dump says so."""
+    rep = one(ws, write(tmp_path, "c.csv", GOOD.rstrip("\n")[:-1]))
+    assert rep.loaded == 5 and not rep.rejected
+    assert any(n.startswith("line 6, the last, loaded but no line break follows it") for n in rep.notes), rep.notes
+
+
+def test_a_file_ending_with_a_line_break_or_a_rejected_line_has_no_cut_note(ws, tmp_path):
+    for name, data in (("whole.csv", GOOD), ("rej.csv", GOOD.rstrip("\n")[:-25])):
+        rep = one(ws, write(tmp_path, name, data))
+        assert not any("no line break" in n for n in rep.notes), rep.notes
+
+
 def test_too_many_and_too_few_fields(ws, tmp_path):
     data = "\n".join([LINES[0], LINES[1] + ",extra,fields", LINES[2], ",".join(LINES[3].split(",")[:5]),
                       LINES[4]]) + "\n"
