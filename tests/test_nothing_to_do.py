@@ -115,7 +115,7 @@ def test_a_links_only_network_without_links_is_not_said_to_lack_co_usage(no_evid
     net = case.network()
     assert net.edges.empty  # the workspace's own: every scored pair, none here
     links_only = dataclasses.replace(net, all_pairs=False)
-    monkeypatch.setattr(Case, "network", lambda self, overrides=None, tz=None: links_only)
+    monkeypatch.setattr(Case, "network", lambda *_args, **_kwargs: links_only)
     line = case.overview().links_line()
     assert line == "no links: no pair co-uses beyond chance at FDR 0.05 (Neo4j keeps links only)", line
     said: list[str] = []
