@@ -65,6 +65,26 @@ def newlines(data: bytes) -> int:
     return count_byte(data, 10)
 
 
+#: A character UTF-8 decodes from several bytes (the replacement character U+FFFD excepted).
+_MULTIBYTE = re.compile("[^\x00-\x7f\ufffd]")
+
+
+def _cp1252_not_utf8(chunk: bytes) -> bool:
+    """Whether the first non-ASCII bytes of a stream sniffed as UTF-8 are cp1252 (or Latin-1) text.
+
+    The encoding is sniffed from the first 64 kB; a Windows export whose first rows are ASCII
+    and whose later ones name a place in cp1252 (``Délhi``) was read as UTF-8 with every such
+    letter replaced by U+FFFD, silently: a cell known by its name only then had another key.
+    A chunk that is not valid UTF-8 and holds no multi-byte UTF-8 character at all is cp1252;
+    one that holds some is UTF-8 with a damaged byte, replaced as before.
+    """
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(chunk, final=False)
+        return False
+    except UnicodeDecodeError:
+        return _MULTIBYTE.search(chunk.decode("utf-8", errors="replace")) is None
+
+
 def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
     # Undecodable bytes become U+FFFD: the row is kept (and usually rejected
     # later for its content) rather than silently dropped.
@@ -167,8 +187,13 @@ class BlockReader:
         # split): Arrow validates it, and a block with a bad byte falls back to the
         # Python splitter, which decodes with replacement characters like this decoder.
         passthrough = encoding == "utf-8"
+        ascii_so_far = passthrough  # nothing but ASCII read yet: cp1252 reads it the same
         held_cr = b""  # a chunk's last \r waits: the next chunk may start with its \n
         while raw:
+            if ascii_so_far and not raw.isascii():
+                ascii_so_far = False
+                if _cp1252_not_utf8(raw):
+                    passthrough, decoder = False, codecs.getincrementaldecoder("cp1252")(errors="replace")
             text = held_cr + (raw if passthrough else _to_utf8(raw, decoder))
             consumed = len(raw)
             raw = self.stream.read(self.block_size)
