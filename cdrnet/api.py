@@ -334,6 +334,11 @@ class Case:
         """Every loaded dump's report, oldest first."""
         return self.store.reports()
 
+    def incomplete_dumps(self) -> list[str]:
+        """File names of dumps the store holds part of without counting them (Neo4j: a load that
+        died, or a dump to ingest again after another was read again); empty on the workspace."""
+        return self.store.incomplete_dumps()
+
     def summary(self) -> dict[str, Any]:
         """What the case holds: store, dumps, sessions, subscribers, rejected rows."""
         reports = self.store.reports()

@@ -122,6 +122,10 @@ class SessionStore(Protocol):
         """Every completely loaded dump's report (periods, resolution, data quality)."""
         ...
 
+    def incomplete_dumps(self) -> list[str]:
+        """File names of dumps the store holds part of but does not count as loaded."""
+        ...
+
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
                  msisdns: list[str] | None = None, *, columns: list[str] | None = None) -> pd.DataFrame:
         """Canonical sessions (deduplicated across dumps) with the workspace's columns and dtypes."""

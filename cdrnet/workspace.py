@@ -514,6 +514,11 @@ class Workspace(SiteListsMixin):
         """Nothing to drop first: the new load's files replace the old ones when it commits (until then
         the old rows stay, so a failed re-read loses nothing)."""
 
+    def incomplete_dumps(self) -> list[str]:
+        """None: a dump's files count only once its report is written, last (a load that died leaves
+        temporary files only, which the next ingest replaces)."""
+        return []
+
     def report(self, sha: str) -> DumpReport | None:
         """One loaded dump's report, or None."""
         return self._read_report(self.dumps_dir / f"{sha}.json") if self.has_dump(sha) else None

@@ -550,6 +550,11 @@ class GraphStore(SiteListsMixin):
     def report(self, sha: str) -> DumpReport | None:
         return next((r for r in self.reports() if r.sha256 == sha), None)
 
+    def incomplete_dumps(self) -> list[str]:
+        """Dumps whose nodes are in the graph but not complete (a load that died, or sessions handed
+        on by a dump read again): ``reports`` leaves them out, so ``dumps`` names them apart."""
+        return [r["file_name"] for r in read(self.driver, "dumps_incomplete", {"case": self.case}, self.database)]
+
     @contextmanager
     def writing(self, _command: str = "ingest") -> Iterator[None]:
         """No lock: Neo4j serialises writes, sessions are MERGEd by key and a dump counts only once
