@@ -334,6 +334,11 @@ class Case:
         """Every loaded dump's report, oldest first."""
         return self.store.reports()
 
+    def incomplete_dumps(self) -> list[str]:
+        """File names of dumps the store holds part of without counting them (Neo4j: a load that
+        died, or a dump to ingest again after another was read again); empty on the workspace."""
+        return self.store.incomplete_dumps()
+
     def summary(self) -> dict[str, Any]:
         """What the case holds: store, dumps, sessions, subscribers, rejected rows."""
         reports = self.store.reports()
@@ -767,12 +772,19 @@ class Case:
                   edges_file: str | Path | None = None) -> tuple[pd.DataFrame, LinkParams, str]:
         """The edges a map draws, their parameters and a line saying where they come from: a given
         edges.csv, else the case's current network (:meth:`network`)."""
+        edges, params, note, _ = self._map_network(overrides, edges_file)
+        return edges, params, note
+
+    def _map_network(self, overrides: dict[str, Any] | None, edges_file: str | Path | None
+                     ) -> tuple[pd.DataFrame, LinkParams, str, bool]:
+        """:meth:`map_edges` and whether the edges are every scored pair (False: links only, as
+        Neo4j keeps them, so no edge means no link, not no co-usage)."""
         if edges_file is not None:
             edges = pd.read_csv(edges_file, dtype={"a": str, "b": str})
             params = link_params(tz=self.zone, **(overrides or {}))
-            return edges, params, f"network: from {edges_file} (as written by 'cdrnet link')"
+            return edges, params, f"network: from {edges_file} (as written by 'cdrnet link')", True
         net = self.network(overrides)
-        return net.edges.copy(), net.params, net.note
+        return net.edges.copy(), net.params, net.note, net.all_pairs
 
     def write_map(self, path: str | Path | None = None, suspects: Iterable[str] = (), hops: int = 1,
                   title: str = "cdrnet people network", edges_file: str | Path | None = None, fmt: str = "html",
@@ -798,14 +810,15 @@ class Case:
         tz = self.zone_or_case(tz)
         if path is None:
             path = self.output(f"map.{fmt}")
-        edges, p, note = self.map_edges({**(overrides or {}), **params}, edges_file)
+        edges, p, note, all_pairs = self._map_network({**(overrides or {}), **params}, edges_file)
         if notify is not None:
             notify(note)
         frame = self.sessions(p.since, p.until)
         centre = normalise_numbers(suspects)
         if edges.empty and notify is not None:
-            notify(f"no pair has any co-usage evidence: the map shows {frame['msisdn'].nunique()} subscriber(s) "
-                   "and no links")
+            why = ("no pair has any co-usage evidence" if all_pairs  # Neo4j keeps links only
+                   else f"no pair co-uses beyond chance at FDR {p.fdr:g}")
+            notify(f"{why}: the map shows {frame['msisdn'].nunique()} subscriber(s) and no links")
         direct = None
         if contacts and self.has_calls():
             net = self.contact_network(edges)

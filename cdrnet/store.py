@@ -107,10 +107,23 @@ class SessionStore(Protocol):
         at its end: per dump that work grows with the dumps loaded (quadratic on big cases)."""
         ...
 
-    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray: ...
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None,
+                           before: DumpReport | None = None) -> np.ndarray:
+        """Key hashes of other dumps' sessions (of ``msisdns``' dumps; of dumps ingested before
+        ``before`` only, when given: those whose copy a session of ``before`` is the re-delivery of)."""
+        ...
+
+    def recount_after_reread(self, report: DumpReport) -> None:
+        """After a dump was read again: how many of each later dump's sessions were delivered before,
+        counted again (its keys may have changed, say with another ``--tz``)."""
+        ...
 
     def reports(self) -> list[DumpReport]:
         """Every completely loaded dump's report (periods, resolution, data quality)."""
+        ...
+
+    def incomplete_dumps(self) -> list[str]:
+        """File names of dumps the store holds part of but does not count as loaded."""
         ...
 
     def sessions(self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,

@@ -514,6 +514,11 @@ class Workspace(SiteListsMixin):
         """Nothing to drop first: the new load's files replace the old ones when it commits (until then
         the old rows stay, so a failed re-read loses nothing)."""
 
+    def incomplete_dumps(self) -> list[str]:
+        """None: a dump's files count only once its report is written, last (a load that died leaves
+        temporary files only, which the next ingest replaces)."""
+        return []
+
     def report(self, sha: str) -> DumpReport | None:
         """One loaded dump's report, or None."""
         return self._read_report(self.dumps_dir / f"{sha}.json") if self.has_dump(sha) else None
@@ -682,10 +687,14 @@ class Workspace(SiteListsMixin):
             keep &= frame["caller"].isin(wanted) | frame["callee"].isin(wanted)
         return frame[keep].reset_index(drop=True)
 
-    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
-        """Key hashes (first 64 bits) of other dumps' sessions (only dumps sharing a subscriber, when given).
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None,
+                           before: DumpReport | None = None) -> np.ndarray:
+        """Key hashes (first 64 bits) of other dumps' sessions (only dumps sharing a subscriber, when given;
+        only dumps ingested before ``before``, when given).
 
-        Hashes, not the 32-character keys: 8 bytes a session however large the case.
+        Hashes, not the 32-character keys: 8 bytes a session however large the case. ``before``: a dump
+        read again keeps its place in the ingest order, so the dumps after it hold re-deliveries of its
+        sessions, not it of theirs.
         """
         wanted = set(msisdns) if msisdns is not None else None
         out = [np.zeros(0, dtype=np.uint64)]
@@ -701,8 +710,35 @@ class Workspace(SiteListsMixin):
         else:  # inside an ingest batch: the dumps naming these subscribers, not a look at every report
             shas = set().union(*(self._batch_subscribers.get(m, ()) for m in wanted)) - {exclude}
             reports = sorted((self._batch[sha] for sha in shas if sha in self._batch), key=_ingest_order)
+        if before is not None:
+            reports = [r for r in reports if _ingest_order(r) < _ingest_order(before)]
         out += [self._dump_key_hashes(rep.sha256) for rep in session_reports(reports)]
         return np.concatenate(out)
+
+    def recount_after_reread(self, report: DumpReport) -> None:
+        """Count again, for each session dump after ``report`` in the ingest order that shares a
+        subscriber with it, how many of its sessions earlier dumps delivered, and rewrite its report
+        where that changed.
+
+        A dump read again (``--replace``) with another ``--tz`` or date order has other session keys:
+        a re-send after it that overlapped it no longer does (its sessions are now the only copies),
+        and ``dumps`` counted them twice as re-deliveries, its distinct sessions short by as many.
+        """
+        if report.kind != "sessions":
+            return
+        subscribers = set(report.msisdns)
+        later = [r for r in session_reports(self.reports()) if r.sha256 != report.sha256
+                 and _ingest_order(r) > _ingest_order(report) and subscribers.intersection(r.msisdns)]
+        from cdrnet.loader.ingest import count_known  # the loader imports the workspace
+
+        for r in later:
+            seen = np.unique(self._dump_key_hashes(r.sha256))
+            again = count_known(seen, self.session_key_hashes(exclude=r.sha256, msisdns=r.msisdns, before=r))
+            if again != r.duplicates_of_other_dumps:
+                r.duplicates_of_other_dumps = again
+                atomic_write_bytes(self.dumps_dir / f"{r.sha256}.json", json.dumps(r.to_dict(), indent=2).encode())
+                if self._batch is not None and r.sha256 in self._batch:
+                    self._batch[r.sha256] = r
 
     def _dump_key_hashes(self, sha: str) -> np.ndarray:
         """One dump's key hashes; inside an ingest batch each dump's are read from Parquet once.

@@ -38,7 +38,7 @@ from cdrnet.graph.model import (
 )
 from cdrnet.graph.writes import COLUMN, load_calls, load_sessions, merge_nodes, merge_rels, read_rels, usage_summaries
 from cdrnet.loader.normalize import key_hash_of
-from cdrnet.loader.quality import DumpReport, resolution_by_subscriber
+from cdrnet.loader.quality import DumpReport, resolution_by_subscriber, session_reports
 from cdrnet.model import CALL_COLUMNS, CALL_SCHEMA, SESSION_COLUMNS, SESSION_SCHEMA
 from cdrnet.rejects import RejectsFile
 from cdrnet.sitelists import SiteListFolder, SiteListsMixin
@@ -279,9 +279,13 @@ class GraphDumpWriter:
         #: Per subscriber, the span of starts this writer has written (first, last; epoch seconds).
         self.written: dict[str, tuple[int, int]] = {}
         write(store.driver, "dump_begin", {"case": store.case, "sha256": sha, "file_name": name}, store.database)
-        #: Dumps whose first load died half-way: their sessions and calls pass to this one (graph/writes.py OWNER).
-        self.unfinished = [r["sha256"] for r in read(store.driver, "dumps_unfinished",
-                                                     {"case": store.case, "sha256": sha}, store.database)]
+        #: Dumps whose first load died half-way: their sessions and calls pass to this one (graph/writes.py OWNER);
+        #: so do those of the dumps after this one in the ingest order when it is read again (``--replace``):
+        #: it keeps its place, so its copies are the kept ones, as in the workspace. Before, a re-send that
+        #: had held them while this dump delivered them under other keys (another ``--tz``) kept its copy.
+        params = {"case": store.case, "sha256": sha}
+        self.unfinished = [r["sha256"] for r in read(store.driver, "dumps_unfinished", params, store.database)]
+        self.unfinished += [r["sha256"] for r in read(store.driver, "dumps_after", params, store.database)]
         self.rejects = store.rejects.begin(sha, name)
 
     def write_sessions(self, sessions: pd.DataFrame) -> None:
@@ -546,6 +550,11 @@ class GraphStore(SiteListsMixin):
     def report(self, sha: str) -> DumpReport | None:
         return next((r for r in self.reports() if r.sha256 == sha), None)
 
+    def incomplete_dumps(self) -> list[str]:
+        """Dumps whose nodes are in the graph but not complete (a load that died, or sessions handed
+        on by a dump read again): ``reports`` leaves them out, so ``dumps`` names them apart."""
+        return [r["file_name"] for r in read(self.driver, "dumps_incomplete", {"case": self.case}, self.database)]
+
     @contextmanager
     def writing(self, _command: str = "ingest") -> Iterator[None]:
         """No lock: Neo4j serialises writes, sessions are MERGEd by key and a dump counts only once
@@ -586,11 +595,29 @@ class GraphStore(SiteListsMixin):
     def rebuild_rejects(self) -> None:
         self.rejects.rebuild([r.sha256 for r in self.reports()])
 
-    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None) -> np.ndarray:
-        """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's)."""
+    def session_key_hashes(self, exclude: str | None = None, msisdns: list[str] | None = None,
+                           before: DumpReport | None = None) -> np.ndarray:
+        """Key hashes of other dumps' sessions sharing a subscriber (as the workspace's; of dumps
+        ingested before ``before`` only, when given)."""
         rows = read(self.driver, "other_dump_keys",
-                    {"case": self.case, "sha256": exclude or "", "msisdns": msisdns or []}, self.database)
+                    {"case": self.case, "sha256": exclude or "", "msisdns": msisdns or [],
+                     "before_at": (before.first_ingested_at or before.ingested_at) if before else None,
+                     "before_name": before.name if before else ""}, self.database)
         return key_hash_of(np.array([r["key"] for r in rows], dtype="S32"))
+
+    def recount_after_reread(self, report: DumpReport) -> None:
+        """Count again the re-delivered sessions of each session dump after ``report`` in the ingest
+        order that shares a subscriber with it (as the workspace does): with other keys (another
+        ``--tz``) a re-send after it may overlap it no longer, or again, and its Dump node's count
+        was of the keys before."""
+        if report.kind != "sessions":
+            return
+        mine = set(report.msisdns)
+        order = (report.first_ingested_at or report.ingested_at, report.name)
+        for r in session_reports(self.reports()):
+            if r.sha256 != report.sha256 and mine.intersection(r.msisdns) \
+                    and (r.first_ingested_at or r.ingested_at, r.name) > order:
+                write(self.driver, "dump_recount_overlap", {"case": self.case, "sha256": r.sha256}, self.database)
 
     def reports(self) -> list[DumpReport]:
         return dump_reports(self.driver, self.case, self.database)

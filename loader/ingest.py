@@ -166,7 +166,9 @@ def finish_report(report: DumpReport, seen: np.ndarray, store: SessionStore) -> 
     if report.loaded and report.kind == "sessions":
         # The duplicate filter already holds this dump's key hashes (8 bytes a session);
         # keeping the 32-character keys instead cost 1.3 GB at 10 million rows.
-        others = store.session_key_hashes(exclude=report.sha256, msisdns=report.msisdns)
+        # Only dumps before it in the ingest order: a dump read again keeps its place, and its
+        # copies stay the kept ones (the later re-sends count the overlap, as before).
+        others = store.session_key_hashes(exclude=report.sha256, msisdns=report.msisdns, before=report)
         report.duplicates_of_other_dumps = count_known(seen, others)
 
 
@@ -188,7 +190,8 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
     """Parse one dump into the store; None when the store already holds it (unless ``replace``:
     then its rows are read again and replace the stored ones, with a new report)."""
     sha = source.sha256()
-    if store.has_dump(sha):
+    reread = store.has_dump(sha)
+    if reread:
         if not replace and not nothing_loaded(store, sha):
             return None
         store.forget_dump(sha)
@@ -198,6 +201,8 @@ def ingest_source(source: DumpSource, store: SessionStore, layouts: list[Layout]
                                    ahead)
         finish_report(report, seen, store)
         writer.commit(report, seen)
+        if reread:
+            store.recount_after_reread(report)
         collect_dump_garbage()
         return report
     except OSError as exc:

@@ -206,6 +206,7 @@ def _from_mapping(data: dict, source: str) -> Layout:
                or ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "ISO8601"])
     if isinstance(formats, str):
         formats = [formats]
+    timezone = _zone(data.get("timezone") or data.get("time_zone"), source)
     return Layout(
         name=str(data.get("name") or Path(source).stem),
         fields=fields,
@@ -214,7 +215,7 @@ def _from_mapping(data: dict, source: str) -> Layout:
         required_any=required_any,
         cell_format=cell_format,
         datetime_formats=tuple(str(f) for f in formats),
-        timezone=data.get("timezone") or data.get("time_zone"),
+        timezone=timezone,
         has_destination=bool(data.get("has_destination", bool({"dest_port", "dest_ip"} & set(fields)))),
         time_level=level,
         fallback_time_level=data.get("fallback_time_level"),
@@ -227,6 +228,21 @@ def _from_mapping(data: dict, source: str) -> Layout:
         parties=parties,
         call_types=call_types,
     )
+
+
+def _zone(value: object, source: str) -> str | None:
+    """The mapping's ``timezone``, checked when the file is read: an unknown name (``IST``) ended
+    the ingest in a traceback from the first row's times, after the header had been found."""
+    if value is None or value == "":
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise LayoutFileError(f"{source}: unknown time zone '{value}' in timezone; use an IANA name such as "
+                              f"Asia/Kolkata or UTC") from exc
+    return str(value)
 
 
 def load_layout_file(path: str | Path) -> Layout:

@@ -257,6 +257,22 @@ def _split_python(data: bytes, det: Detection) -> tuple[pd.DataFrame, list[tuple
     return pd.DataFrame(rows, columns=det.columns, dtype=pd.StringDtype("pyarrow")), bad
 
 
+def _unterminated_row_note(unterminated: int, last_row: int, part: str) -> str | None:
+    """A note when the stream's last line, with no line break after it, loaded as a row.
+
+    A dump cut short in transfer ends mid-line; a cut that falls inside the row's last field
+    leaves every field in place (no ``wrong_field_count``), so the row loads with that field
+    shortened (an Airtel cell id, a Jio session duration and so its end time). Operators' own
+    files may also end without a line break, so the row is kept, and the analyst told to check it.
+    """
+    if not unterminated or unterminated != last_row:
+        return None
+    where = f"sheet '{part}' " if part else ""
+    return (f"{where}line {unterminated:,}, the last, loaded but no line break follows it: a file cut short "
+            f"ends so, and its last field may then be shorter than sent; compare that row with the "
+            f"operator's copy")
+
+
 def split_rows(data: bytes, line_nos: np.ndarray, det: Detection
                ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
     """Split a block into full rows (with line numbers) and invalid lines.
@@ -601,6 +617,7 @@ class DumpParser:
         self.in_flight = max(2, workers)
         self._rows_seen = HashSet()  # raw-row hashes of the dump being parsed
         self._strays = StrayFilter()  # rows dated far from the dump's period (per dump)
+        self._last_row_line = 0  # the highest line of the stream being parsed that split into a row
         self._msisdn_names: list[bytes] | None = None
         self._headers_seen: dict[str, Detection | None] = {}  # header line text -> its detection
         self._current_header: Detection | None = None
@@ -668,6 +685,7 @@ class DumpParser:
                       progress: Callable[[int], None] | None) -> tuple[str, str | None, bool]:
         """Parse one stream; return the layout's time level, its fallback and whether it maps an event time."""
         pending: deque[tuple[Future | BlockOutput, bytes, int, int]] = deque()
+        self._last_row_line = 0
 
         def finish_oldest() -> None:
             out, data, first, raw_bytes = pending.popleft()
@@ -689,6 +707,9 @@ class DumpParser:
         if padding:
             report.notes.append(f"{padding} NUL byte(s) padding the end of the {'sheet' if part else 'file'} "
                                 f"were ignored (not a line)")
+        cut = _unterminated_row_note(getattr(blocks, "unterminated_line", 0), self._last_row_line, part)
+        if cut:
+            report.notes.append(cut)
         if det is None:
             raise UnknownLayoutError(f"{report.name}: the file is empty (no header, no rows)")
         if det.layout is None:
@@ -921,6 +942,8 @@ class DumpParser:
         return np.where(identical, "duplicate_row", "resent_row").tolist()
 
     def _finish_block(self, out: BlockOutput, data: bytes, first: int, acc: Accumulator, part: str) -> None:
+        if len(out.sessions) and "source_line" in out.sessions:
+            self._last_row_line = max(self._last_row_line, int(out.sessions["source_line"].max()))
         if out.sessions.columns.empty:  # a second layout's lines: rejects only
             if len(out.rejected.lines):
                 self.on_rejects(out.rejected, part)

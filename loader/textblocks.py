@@ -78,6 +78,26 @@ def newlines(data: bytes) -> int:
     return count_byte(data, 10)
 
 
+#: A character UTF-8 decodes from several bytes (the replacement character U+FFFD excepted).
+_MULTIBYTE = re.compile("[^\x00-\x7f\ufffd]")
+
+
+def _cp1252_not_utf8(chunk: bytes) -> bool:
+    """Whether the first non-ASCII bytes of a stream sniffed as UTF-8 are cp1252 (or Latin-1) text.
+
+    The encoding is sniffed from the first 64 kB; a Windows export whose first rows are ASCII
+    and whose later ones name a place in cp1252 (``Délhi``) was read as UTF-8 with every such
+    letter replaced by U+FFFD, silently: a cell known by its name only then had another key.
+    A chunk that is not valid UTF-8 and holds no multi-byte UTF-8 character at all is cp1252;
+    one that holds some is UTF-8 with a damaged byte, replaced as before.
+    """
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(chunk, final=False)
+        return False
+    except UnicodeDecodeError:
+        return _MULTIBYTE.search(chunk.decode("utf-8", errors="replace")) is None
+
+
 def _to_utf8(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bytes:
     # Undecodable bytes become U+FFFD: the row is kept (and usually rejected
     # later for its content) rather than silently dropped.
@@ -156,7 +176,9 @@ class BlockReader:
     dropped. NUL bytes padding the end of the file (a copy cut short, a pre-allocated
     file) are not a line: they are dropped and counted in ``nul_padding``. A line longer
     than :data:`MAX_LINE_BYTES` is replaced by a marker (:func:`overlong_marker`) while it
-    is read, so memory stays within a block plus that bound whatever the input.
+    is read, so memory stays within a block plus that bound whatever the input. A last line
+    with no line break after it is numbered in ``unterminated_line``: a copy cut short ends so,
+    and a cut inside a row's last field leaves a row that still splits into every field.
     """
 
     def __init__(self, stream: BinaryIO, block_size: int | None = None) -> None:
@@ -165,6 +187,7 @@ class BlockReader:
         self.later_size = block_size or later_block_size()
         self.nul_padding = 0  # bytes of NUL padding dropped at the end of the stream
         self.overlong = 0  # lines cut short for their length
+        self.unterminated_line = 0  # the last line's number when no line break follows it, else 0
         self._blocks: Iterator[Block] | None = None
 
     def _chunks(self) -> Iterator[tuple[bytes, int]]:
@@ -178,8 +201,13 @@ class BlockReader:
         # split): Arrow validates it, and a block with a bad byte falls back to the
         # Python splitter, which decodes with replacement characters like this decoder.
         passthrough = encoding == "utf-8"
+        ascii_so_far = passthrough  # nothing but ASCII read yet: cp1252 reads it the same
         held_cr = b""  # a chunk's last \r waits: the next chunk may start with its \n
         while raw:
+            if ascii_so_far and not raw.isascii():
+                ascii_so_far = False
+                if _cp1252_not_utf8(raw):
+                    passthrough, decoder = False, codecs.getincrementaldecoder("cp1252")(errors="replace")
             text = held_cr + (raw if passthrough else _to_utf8(raw, decoder))
             consumed = len(raw)
             raw = self.stream.read(self.later_size)
@@ -233,7 +261,10 @@ class BlockReader:
         self.nul_padding += len(carry) - len(kept)
         if kept:
             self.overlong += kept.count(OVERLONG_MARK)
-            yield Block(kept, line, count_lines(kept), consumed)
+            n = count_lines(kept)
+            if not kept.endswith(b"\n"):
+                self.unterminated_line = line + n - 1
+            yield Block(kept, line, n, consumed)
 
 
 def _whole_lines(carry: bytes, text: bytes) -> tuple[bytes, bytes]:
@@ -268,6 +299,7 @@ class ReadBlocks:
     blocks: list[Block]
     nul_padding: int = 0
     overlong: int = 0
+    unterminated_line: int = 0
 
     def __iter__(self) -> Iterator[Block]:
         return iter(self.blocks)
@@ -277,7 +309,7 @@ def read_all_blocks(stream: BinaryIO, block_size: int | None = None) -> ReadBloc
     """Every block of ``stream`` (see :class:`BlockReader`), kept: for small streams only."""
     reader = iter_blocks(stream, block_size)
     blocks = list(reader)
-    return ReadBlocks(blocks, reader.nul_padding, reader.overlong)
+    return ReadBlocks(blocks, reader.nul_padding, reader.overlong, reader.unterminated_line)
 
 
 def iter_blocks(stream: BinaryIO, block_size: int | None = None) -> BlockReader:

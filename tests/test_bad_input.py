@@ -37,6 +37,20 @@ def test_truncated_last_line(ws, tmp_path):
     assert rep.loaded == 4 and rep.rejected == {"wrong_field_count": 1}
 
 
+def test_a_last_line_cut_inside_its_last_field_loads_with_a_note(ws, tmp_path):
+    """A copy cut short inside the last row's last field still splits into every field: the row
+    loads with a shortened value (an Airtel cell id, a Jio duration), so the dump says so."""
+    rep = one(ws, write(tmp_path, "c.csv", GOOD.rstrip("\n")[:-1]))
+    assert rep.loaded == 5 and not rep.rejected
+    assert any(n.startswith("line 6, the last, loaded but no line break follows it") for n in rep.notes), rep.notes
+
+
+def test_a_file_ending_with_a_line_break_or_a_rejected_line_has_no_cut_note(ws, tmp_path):
+    for name, data in (("whole.csv", GOOD), ("rej.csv", GOOD.rstrip("\n")[:-25])):
+        rep = one(ws, write(tmp_path, name, data))
+        assert not any("no line break" in n for n in rep.notes), rep.notes
+
+
 def test_too_many_and_too_few_fields(ws, tmp_path):
     data = "\n".join([LINES[0], LINES[1] + ",extra,fields", LINES[2], ",".join(LINES[3].split(",")[:5]),
                       LINES[4]]) + "\n"
@@ -176,7 +190,9 @@ def test_worker_threads_give_the_same_workspace(tmp_path, monkeypatch):
 
 def test_invalid_utf8_byte_after_the_sniffed_head(ws, tmp_path, monkeypatch):
     """UTF-8 blocks pass through undecoded: a stray byte deep in the file must still be
-    accounted for (the row is kept with U+FFFD, the counts stay exact)."""
+    accounted for (the row is kept, the counts stay exact). The file is ASCII up to it, so the
+    byte is read as cp1252 (0xFF: ÿ), as a Windows export's letters are; in a file with UTF-8
+    letters it becomes U+FFFD (test_utf8_with_one_damaged_byte_after_an_ascii_head_stays_utf8)."""
     monkeypatch.setattr(textblocks, "BLOCK_SIZE", 4096)
     s = make_sessions(600, seed=5)
     lines = render(s, "paper").encode().splitlines()
@@ -186,4 +202,31 @@ def test_invalid_utf8_byte_after_the_sniffed_head(ws, tmp_path, monkeypatch):
     assert rep.loaded + rep.rejected_total + rep.nondata == rep.lines_read == 601
     assert rep.loaded == 600
     got = ws.sessions()
-    assert (got["src_ip"] == "10.1.2.3\ufffd").sum() == 1
+    assert (got["src_ip"] == "10.1.2.3\u00ff").sum() == 1
+
+
+def test_cp1252_text_after_an_ascii_head_is_decoded_not_replaced(ws, tmp_path):
+    """The encoding is sniffed from the first 64 kB: a Windows export whose non-ASCII letters come
+    later was read as UTF-8 and every such letter became U+FFFD (a cell known by name got another key)."""
+    frame = make_sessions(1200)
+    frame["cell_id"] = "Sector 1 New Delhi"
+    frame.loc[frame.index[-3:], "cell_id"] = "Sector 1 Délhi"
+    data = render(frame, "paper").encode("cp1252")
+    assert data[:65536].isascii() and not data.isascii()
+    rep = one(ws, write(tmp_path, "late.csv", data))
+    assert rep.loaded == 1200
+    cells = ws.sessions().sort_values("source_line")["cell_raw"]
+    assert list(cells.iloc[-3:]) == ["Sector 1 Délhi"] * 3
+
+
+def test_utf8_with_one_damaged_byte_after_an_ascii_head_stays_utf8(ws, tmp_path):
+    frame = make_sessions(1200)
+    frame["cell_id"] = "Sector 1 New Delhi"
+    frame.loc[frame.index[-3:], "cell_id"] = "Sector 1 Délhi"
+    data = render(frame, "paper").encode("utf-8")
+    cut = data.rindex("é".encode())
+    data = data[:cut] + b"\xff" + data[cut + 2:]  # the last é damaged, the two before it whole
+    rep = one(ws, write(tmp_path, "damaged.csv", data))
+    assert rep.loaded == 1200
+    cells = ws.sessions().sort_values("source_line")["cell_raw"]
+    assert list(cells.iloc[-3:]) == ["Sector 1 Délhi", "Sector 1 Délhi", "Sector 1 D\ufffdlhi"]

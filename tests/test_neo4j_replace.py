@@ -80,3 +80,23 @@ def test_nothing_to_do_on_an_empty_neo4j_case(graph, capsys, tmp_path, monkeypat
         code, out, err = run_cli(capsys, *env, command)
         assert code == 0, err
         assert out.splitlines()[-1].startswith(f"nothing to {what}: Neo4j ") and "holds no dumps" in out
+
+
+def test_dumps_names_a_dump_the_graph_holds_but_not_completely(graph, driver, case, capsys, monkeypatch):
+    """A dump handed sessions by a dump read again (or whose load died) is incomplete until it is
+    ingested again: ``dumps`` listed the others and counted one dump fewer without a word."""
+    from cdrnet.graph.connection import write
+    from tests.conftest import run_cli
+    from tests.neo4j_fixtures import PASSWORD, URI
+
+    assert not ingest(graph, case / "dumps", date_order=SIM_ORDER).failed
+    reports = graph.reports()
+    left = reports[0]
+    write(driver, "dump_incomplete", {"case": CASE, "sha256": left.sha256})
+    monkeypatch.setenv("NEO4J_PASSWORD", PASSWORD)
+    code, out, err = run_cli(capsys, "--neo4j", URI, "--case", CASE, "dumps")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert any(line.startswith(f"{len(reports) - 1} dump(s), ") for line in lines), lines
+    assert lines[-1] == (f"note: 1 dump(s) not completely loaded and not counted above: {left.name}; ingest them "
+                         "again (a load that died, or sessions handed to them when a dump was read again)"), lines

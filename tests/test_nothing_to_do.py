@@ -102,3 +102,22 @@ def test_summary_and_report_without_evidence_say_so(no_evidence, capsys, tmp_pat
                                      "any co-usage)"]
     code, out, err = run_cli(capsys, "-w", str(no_evidence), "report", "--xlsx", str(tmp_path / "r.xlsx"))
     assert code == 0 and (tmp_path / "r.xlsx").is_file(), err
+
+
+def test_a_links_only_network_without_links_is_not_said_to_lack_co_usage(no_evidence, tmp_path, monkeypatch):
+    """Neo4j keeps links only: a case whose pairs co-use below the FDR has no edge there, and the
+    summary and map said "no pair has any co-usage evidence", which was false."""
+    import dataclasses
+
+    from cdrnet.api import Case
+
+    case = Case(workspace=str(no_evidence))
+    net = case.network()
+    assert net.edges.empty  # the workspace's own: every scored pair, none here
+    links_only = dataclasses.replace(net, all_pairs=False)
+    monkeypatch.setattr(Case, "network", lambda *_args, **_kwargs: links_only)
+    line = case.overview().links_line()
+    assert line == "no links: no pair co-uses beyond chance at FDR 0.05 (Neo4j keeps links only)", line
+    said: list[str] = []
+    case.write_map(tmp_path / "m.html", notify=said.append)
+    assert "no pair co-uses beyond chance at FDR 0.05: the map shows 2 subscriber(s) and no links" in said, said

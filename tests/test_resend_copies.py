@@ -170,6 +170,53 @@ def test_a_first_dump_read_again_with_other_keys_hands_its_copies_on(graph, driv
     assert_same_copies(ws, graph, driver)
     # Every dump kept its place in the ingest order, those ingested again included.
     assert {r.sha256: r.first_ingested_at for r in graph.reports()} == places
+    assert_overlap_counted_once(ws)
+    assert_overlap_counted_once(graph)
+
+    # Read again with their first zone, the first dumps deliver the former keys again: their copies
+    # are the kept ones again in both stores (Neo4j kept the re-sends' copies: other cells, other edges),
+    # and each re-delivery is counted once, by the dump after the first in the ingest order.
+    back = Options(tz="Asia/Kolkata", rules=load_signatures("modern"), date_order=SIM_ORDER)
+    for store in (ws, graph):
+        res = ingest_paths(originals, store, builtin_layouts(), back, "modern", show_progress=False, replace=True)
+        assert len(res.replaced) == 2, res
+    assert not {sha[n] for n in resends} & set(ws.sessions()["dump_sha256"])
+    assert_same_copies(ws, graph, driver)
+    assert_overlap_counted_once(ws)
+    assert_overlap_counted_once(graph)
+
+
+def assert_overlap_counted_once(store) -> None:  # noqa: ANN001 - a Workspace or a GraphStore
+    """The dumps' re-delivered sessions add up to the sessions delivered more than once (what ``dumps``
+    prints as distinct), and the first dump of a shared session never counts it."""
+    reports = [r for r in store.reports() if r.kind == "sessions"]
+    delivered, distinct = sum(r.loaded for r in reports), len(store.sessions())  # one row (node) a key
+    assert sum(r.duplicates_of_other_dumps for r in reports) == delivered - distinct
+
+
+def test_a_dump_read_again_counts_only_the_dumps_before_it_as_delivering_its_sessions(case, tmp_path):
+    """``ingest --replace`` of a first dump counted every later re-send's overlap as its own too (the
+    re-send's report had it already): ``dumps`` showed the re-delivered sessions twice and the
+    distinct sessions short by as many. Read again with another zone (other keys) and back, the
+    re-sends' counts follow too."""
+    from cdrnet.loader.ingest import ingest_paths
+    from cdrnet.loader.layouts import builtin_layouts
+    from cdrnet.loader.normalize import Options
+    from cdrnet.loader.signatures import load_signatures
+    from cdrnet.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws").create()
+    assert not ingest(ws, case, date_order=SIM_ORDER).failed
+    assert_overlap_counted_once(ws)
+    names = {Path(r.name).name: r for r in ws.reports()}
+    originals = [str(case / n.removeprefix("zz_resend_")) for n in sorted(names) if n.startswith("zz_resend_")]
+    assert sum(names[Path(p).name].duplicates_of_other_dumps for p in originals) == 0
+    for tz in ("Asia/Kolkata", "UTC", "Asia/Kolkata"):
+        opts = Options(tz=tz, rules=load_signatures("modern"), date_order=SIM_ORDER)
+        res = ingest_paths(originals, ws, builtin_layouts(), opts, "modern", show_progress=False, replace=True)
+        assert len(res.replaced) == 2, res
+        assert all(r.duplicates_of_other_dumps == 0 for r in res.loaded), tz
+        assert_overlap_counted_once(ws)
 
 
 @pytest.mark.neo4j

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,4 +118,14 @@ def test_bad_layout_file(tmp_path):
     m = tmp_path / "x.toml"
     m.write_text('[fields]\nmsisdn = "A"\nbogus = "B"\n')
     with pytest.raises(LayoutFileError, match="unknown canonical field"):
+        load_layout_file(m)
+
+
+@pytest.mark.parametrize("zone", ["IST", "+05:30", "Asia/Kolkatta"])
+def test_a_layout_file_with_an_unknown_time_zone_is_refused_when_read(tmp_path, zone):
+    """Before, the name passed and the ingest ended in a ZoneInfoNotFoundError traceback."""
+    m = tmp_path / "acme.toml"
+    m.write_text(MAPPING_TOML.replace('timezone = "UTC"', f'timezone = "{zone}"'))
+    assert f'timezone = "{zone}"' in m.read_text()
+    with pytest.raises(LayoutFileError, match=f"unknown time zone '{re.escape(zone)}'"):
         load_layout_file(m)

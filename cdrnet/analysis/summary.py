@@ -70,7 +70,9 @@ class CaseSummary:
         pairs = (f"{count(len(e))} pair(s) with any co-usage; " if self.network.all_pairs
                  else "Neo4j keeps links only; ")
         if not self.link_count:
-            why = "no pair has any co-usage evidence" if e.empty else f"no pair co-uses beyond chance at FDR {p.fdr:g}"
+            # Neo4j keeps links only: no edge there means no link, not that no pair has any co-usage.
+            why = ("no pair has any co-usage evidence" if e.empty and self.network.all_pairs
+                   else f"no pair co-uses beyond chance at FDR {p.fdr:g}")
             return f"no links: {why} ({pairs.rstrip('; ')})"
         return f"{pairs}{count(self.link_count)} link(s) at FDR {p.fdr:g}"
 

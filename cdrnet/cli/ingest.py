@@ -175,6 +175,11 @@ def dumps_cmd(app: AppContext, verbose: bool, tz: str | None) -> None:
                + (f" ({total - again:,} distinct: {again:,} delivered again by an overlapping dump, an operator "
                   "re-send; the analysis commands count them once, as the first-ingested dump's copy)"
                   if again else ""))
+    unfinished = case.incomplete_dumps()
+    if unfinished:  # not among the dumps above: said, so the count is not taken for the case's
+        click.echo(f"note: {len(unfinished)} dump(s) not completely loaded and not counted above: "
+                   f"{', '.join(unfinished)}; ingest them again (a load that died, or sessions handed to them "
+                   "when a dump was read again)")
 
 
 @click.command("signatures")
