@@ -89,7 +89,7 @@ def parts(text: str, stored: bool = False) -> dict[str, str]:
             " count(x.dest_port) AS s8, count(x.proto) AS s9, count(x.uplink) AS s10, count(x.downlink) AS s11")
     out = {"walk": text[:walk_at] + "    RETURN count(x) AS c" + close_inner,
            "read": text[:walk_at] + read + close_inner,
-           "units": text[:_at(text, "  WITH sub.msisdn AS m, s[0] AS channel")] + "  RETURN count(s) AS c\n}\n"
+           "units": text[:_at(text, "  WITH $codes[sub.msisdn] AS m, s[0] AS channel")] + "  RETURN count(s) AS c\n}\n"
                                                                                    "RETURN sum(c) AS c",
            "sorted": text[:_at(text, "  WITH m, channel, key, ts, $channels[channel].gap AS gap")]
            + "  RETURN count(ts) AS c\n}\nRETURN sum(c) AS c"}
@@ -101,12 +101,12 @@ def parts(text: str, stored: bool = False) -> dict[str, str]:
     union = "  UNION ALL\n  WITH channel, eps, $channels[channel] AS p"
     union_at = _at(text, union)
     matches = text[:call_at] + "CALL (channel, eps) {\n" + text[union_at + len("  UNION ALL\n"):]
-    out["bins"] = text[:union_at] + "\n}\nRETURN ch, size(a) AS c"
+    out["bins"] = text[:union_at] + "\n}\nRETURN channel, size(a) AS c"
     out["matches"] = matches
     overlap = "\n  UNION ALL WITH eps, p WHERE p.overlap RETURN 1 AS x, 1 AS y\n  }\n"
     counted = "  RETURN channel AS ch, count(*) AS c\n}\nRETURN ch, c"
-    out["sweep_sort"] = (matches[:_at(matches, "    WITH w, win, e[1] AS key, collect(e) AS l")]
-                         + "    RETURN count(e) AS x, 1 AS y" + overlap + counted)
+    out["sweep_sort"] = (matches[:_at(matches, "      RETURN e[1] AS key, collect(e) AS l")]
+                         + "      RETURN count(e) AS n\n    }\n    RETURN n AS x, 1 AS y" + overlap + counted)
     out["sweep_pairs"] = matches[:_at(matches, "  WITH channel, p, x, CASE WHEN x[0] < y[0]")] + counted
     out["full"] = full
     return out

@@ -15,9 +15,9 @@ CALL (channel, eps) {
   UNWIND eps AS g UNWIND g AS e
   // In a time slice, only the episodes it owns (the others are there for the pairs).
   WITH channel, e WHERE $slice IS NULL OR e[2] >= $slice[0]
-  WITH channel, e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
+  WITH e[0] AS a, e[1] AS key, (e[2] + $offset) / 3600 AS h, count(*) AS n, sum(e[4] - e[2]) AS dur,
        sum(e[3]) AS sessions
-  RETURN channel AS ch, 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
+  RETURN 'bin' AS kind, collect(a) AS a, [] AS b, collect(key) AS key, collect(h) AS da, [] AS db,
          collect(n) AS obs, collect(dur) AS tight, [] AS tight2, [] AS first, [] AS last,
          collect(sessions) AS sessions
   UNION ALL
@@ -28,9 +28,13 @@ CALL (channel, eps) {
     // every pair is found once, from its earlier episode, and each episode goes once through the sort
     // and the grouping (a hash join on buckets sends it through twice: as data and as a query).
     WITH eps, p.bucket AS w, p.window AS win WHERE NOT p.overlap
-    UNWIND eps AS g UNWIND g AS e
-    WITH w, win, e ORDER BY e[1], e[2]
-    WITH w, win, e[1] AS key, collect(e) AS l
+    // The sort and the grouping per key in a subquery of their own: grouping on w and win beside the
+    // key made the planner evaluate $channels[channel] for every episode.
+    CALL (eps) {
+      UNWIND eps AS g UNWIND g AS e
+      WITH e ORDER BY e[1], e[2]
+      RETURN e[1] AS key, collect(e) AS l
+    }
     // Where each run of one bucket starts in the sorted list (and the list's end).
     WITH w, win, l, [i IN range(0, size(l) - 1) WHERE i = 0 OR l[i][2] / w <> l[i - 1][2] / w] + [size(l)] AS runs
     UNWIND range(0, size(runs) - 2) AS k
@@ -68,14 +72,18 @@ CALL (channel, eps) {
     AND (ea[6] IS NULL OR ea[7] IS NULL OR eb[6] IS NULL OR eb[7] IS NULL OR (
          (CASE WHEN ea[6] < eb[7] THEN ea[6] ELSE eb[7] END + 1.0) / (CASE WHEN ea[6] > eb[7] THEN ea[6] ELSE eb[7] END + 1.0) >= $mirror
      AND (CASE WHEN eb[6] < ea[7] THEN eb[6] ELSE ea[7] END + 1.0) / (CASE WHEN eb[6] > ea[7] THEN eb[6] ELSE ea[7] END + 1.0) >= $mirror)))
-  WITH channel, ea[0] AS a, eb[0] AS b, x[1] AS key, (ea[2] + $offset) / 86400 AS da, (eb[2] + $offset) / 86400 AS db,
+  // Grouped on three values, not six: the channel is the subquery's own (each call aggregates apart), the
+  // pair is one integer (a * size($msisdns) + b: the subscribers are numbers) and so are the two days
+  // (da * 2^32 + db - da); graph/cousage.py takes them apart.
+  WITH ea[0] * size($msisdns) + eb[0] AS ab, x[1] AS key,
+       ((ea[2] + $offset) / 86400) * 4294967296 + (eb[2] + $offset) / 86400 - (ea[2] + $offset) / 86400 AS dd,
        count(*) AS obs, sum(CASE WHEN abs(ea[2] - eb[2]) <= p.tight THEN 1 ELSE 0 END) AS tight,
        sum(CASE WHEN abs(ea[2] - eb[2]) <= p.tight_coarse THEN 1 ELSE 0 END) AS tight2,
        min(CASE WHEN ea[2] < eb[2] THEN ea[2] ELSE eb[2] END) AS first,
        max(CASE WHEN ea[2] > eb[2] THEN ea[2] ELSE eb[2] END) AS last
-  RETURN channel AS ch, 'match' AS kind, collect(a) AS a, collect(b) AS b, collect(key) AS key, collect(da) AS da,
-         collect(db) AS db, collect(obs) AS obs, collect(tight) AS tight, collect(tight2) AS tight2,
+  RETURN 'match' AS kind, collect(ab) AS a, [] AS b, collect(key) AS key, collect(dd) AS da,
+         [] AS db, collect(obs) AS obs, collect(tight) AS tight, collect(tight2) AS tight2,
          collect(first) AS first, collect(last) AS last, [] AS sessions
 }
 // Two rows per channel of parallel lists (columns), not a row per bin or match: far cheaper to transfer.
-RETURN ch AS channel, kind, a, b, key, da, db, obs, tight, tight2, first, last, sessions
+RETURN channel, kind, a, b, key, da, db, obs, tight, tight2, first, last, sessions

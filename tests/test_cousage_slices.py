@@ -47,3 +47,26 @@ def test_first_guess_is_one_statement_while_the_sessions_fit():
     assert _first_slices(3 * 10**6, 10**9) == 3
     assert _first_slices(10**7, 1) == -(-10**7 // MIN_SESSIONS_PER_SLICE)
     assert _first_slices(10**12, 10**6) == MAX_SLICES
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(-30_000, 80_000),
+                          st.integers(-40_000, 40_000)), min_size=1, max_size=50))
+def test_numbered_subscribers_and_packed_days_come_back_as_names_and_days(matches):
+    """The co-usage statement returns a match's pair as ``a * size($msisdns) + b`` (subscribers as
+    their indexes in $msisdns) and its two days as ``da * 2^32 + db - da`` (cypher/episodes_match.cypher,
+    Java longs): _named must give back the names and both days, whatever their order or sign (cases
+    before 1970, a later episode on the day before or long after)."""
+    from cdrnet.graph.cousage import _named
+
+    names = np.array([f"91{i:010d}" for i in range(100)], dtype=object)
+    row = {"a": [a * len(names) + b for a, b, _, _ in matches], "b": [], "key": ["k"] * len(matches),
+           "da": [da * 4294967296 + (da + diff) - da for _, _, da, diff in matches], "db": []}
+    got = _named(row, "match", names)
+    assert got["a"] == [names[a] for a, _, _, _ in matches]
+    assert got["b"] == [names[b] for _, b, _, _ in matches]
+    assert got["da"] == [da for _, _, da, _ in matches]
+    assert got["db"] == [da + diff for _, _, da, diff in matches]
+    assert got["key"] == row["key"]
+    bins = _named({"a": [3, 0, 99], "b": [], "da": [5, -1, 7]}, "bin", names)
+    assert bins["a"] == [names[3], names[0], names[99]] and bins["da"] == [5, -1, 7]

@@ -248,7 +248,7 @@ def _cousage_statement() -> tuple[str, dict]:
                           "call_filter": False}}
     params = {"case": CASE, "since": None, "until": None, "msisdns": [], "tol": 0.25, "offset": 19800,
               "apps": None, "record_end_dumps": [], "record_volume_dumps": [], "end_stand_in": 0, "cdr_periods": {},
-              "channels": channels, "stored": True, "generation": "g", "slice": None,
+              "channels": channels, "stored": True, "generation": "g", "slice": None, "codes": {},
               **cypher_definitions("min_tol_s", "mirror", "messaging_categories", "call_ports", "call_protos",
                                    "call_categories")}
     return query_chain(["episodes_sessions", "episodes_match"], params)
