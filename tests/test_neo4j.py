@@ -673,7 +673,8 @@ def test_link_sessions_query_seeks_two_people_not_the_service(graph, driver):
 
 #: Queries that read every node of a label in a case by design (a whole case's dumps, runs, links or
 #: subscribers): no index narrows them. Every other query starts from an index.
-WHOLE_LABEL_READS = {"dumps_list", "dumps_incomplete", "link_run_latest", "link_runs", "subscribers_in_scope", "subscribers_outside",
+WHOLE_LABEL_READS = {"dumps_list", "dumps_incomplete", "link_run_latest", "link_runs", "subscribers_in_scope",
+                     "subscribers_outside",
                      "queries/cases", "queries/clear_suspects", "queries/network", "queries/strongest_links",
                      "queries/one_network"}
 
