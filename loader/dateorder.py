@@ -263,13 +263,29 @@ def _period_utc(local: pd.Timestamp, tz: str) -> pd.Timestamp:
     return to_utc(local, tz)
 
 
+def _as_written(start_cells: list[pd.Series] | list[pa.Array], f1: int, f2: int, year: int) -> str:
+    """The first date reading as these fields, as the file writes it (``01.07.2023``, ``1/7/23``).
+
+    The message quotes it so that the analyst finds it in the file; rebuilt from the fields it read
+    ``01/07/2023`` for a file that writes ``01.07.2023``. Only on the way to an error: a Python pass
+    over the cells up to the first hit.
+    """
+    rx = re.compile(NUMERIC_DATE)
+    for cells in start_cells:
+        for text in large_strings(cells).to_pylist():
+            m = rx.match(text) if text else None
+            if m and (int(m["f1"]), int(m["f2"])) == (f1, f2) and int(m["y"]) % 100 == year % 100:
+                return f"{m['f1']}{text[m.end('f1')]}{m['f2']}{text[m.end('f2')]}{m['y']}"
+    return f"{f1:02d}/{f2:02d}/{year}"
+
+
 def _by_period(name: str, start_cells: list[pd.Series], stated: StatedPeriod | None,
                period: tuple[pd.Timestamp, pd.Timestamp] | None, sensitive: bool) -> tuple[str, str]:
     """Every date reads both ways: the order whose dates fall inside the stated period wins."""
     f1, f2, year = numeric_fields_of(start_cells) if sensitive else (np.zeros(0, np.int64),) * 3
     differ = f1 != f2  # 03/03 reads the same both ways and says nothing
     f1, f2, year = f1[differ], f2[differ], year[differ]
-    example = f"{f1[0]:02d}/{f2[0]:02d}/{year[0]}" if len(f1) else "every date"
+    example = _as_written(start_cells, f1[0], f2[0], year[0]) if len(f1) else "every date"
     option = "re-run with --date-order dmy or --date-order mdy"
     if len(f1):
         dmy, mdy = _dates(f1[:1], f2[:1], year[:1]).iloc[0], _dates(f2[:1], f1[:1], year[:1]).iloc[0]

@@ -68,9 +68,9 @@ def test_short_excel_resaved_tower_dump_is_refused_with_one_line(capsys, tmp_pat
     code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
     assert code == 1
     assert [x for x in err.splitlines() if x.startswith("error:")] == [
-        f"error: {p}: cannot tell day-first from month-first: every date reads both ways (e.g. 05/07/2026) and the "
+        f"error: {p}: cannot tell day-first from month-first: every date reads both ways (e.g. 5/7/2026) and the "
         "stated period itself reads both ways (the file was re-saved through a spreadsheet: its preamble rows are "
-        "padded with empty fields); re-run this file with --date-order dmy (if 05/07/2026 is 5 July 2026) or "
+        "padded with empty fields); re-run this file with --date-order dmy (if 5/7/2026 is 5 July 2026) or "
         "--date-order mdy (if it is 7 May 2026)"]
     assert [x for x in err.splitlines() if x.startswith("hint:")] == [
         "hint: check a few dates of the dump against its period, then re-run those files alone with --date-order "
@@ -218,9 +218,9 @@ def test_one_ambiguous_tower_dump_does_not_stop_the_others(capsys, tmp_path):
     assert "2 dump(s) loaded (0 sessions, 8 call events, 0 rejected rows), 0 unchanged, 0 refused, 1 failed" in out
     assert [x for x in err.splitlines() if x.startswith("error:")] == [
         f"error: {folder / 'scene.csv'}: cannot tell day-first from month-first: every date reads both ways "
-        "(e.g. 05/07/2026) and the stated period itself reads both ways (the file was re-saved through a "
+        "(e.g. 5/7/2026) and the stated period itself reads both ways (the file was re-saved through a "
         "spreadsheet: its preamble rows are padded with empty fields); re-run this file with --date-order dmy "
-        "(if 05/07/2026 is 5 July 2026) or --date-order mdy (if it is 7 May 2026)"]
+        "(if 5/7/2026 is 5 July 2026) or --date-order mdy (if it is 7 May 2026)"]
 
 
 # The shipped samples beside the repository (../shared, as CI has it).

@@ -218,6 +218,16 @@ def test_ambiguous_without_a_period_is_refused_by_the_cli(capsys, tmp_path):
     assert "Traceback" not in err
 
 
+def test_the_refusal_quotes_a_date_as_the_file_writes_it(capsys, tmp_path):
+    """The analyst looks the quoted date up in the file: ``03.04.2023`` there, not ``03/04/2023``."""
+    p = paper_file(tmp_path, ["03.04.2023 10:00:00", "05.04.2023 11:00:00"])
+    code, out, err = run_cli(capsys, "-w", str(tmp_path / "ws"), "ingest", str(p))
+    assert code == 1
+    error = next(line for line in err.splitlines() if line.startswith("error:"))
+    assert "(e.g. 03.04.2023)" in error and "(if 03.04.2023 is 3 April 2023)" in error, error
+    assert "03.04.2023" in p.read_text()
+
+
 def test_date_order_option_forces_the_order(capsys, tmp_path):
     p = paper_file(tmp_path, ["03/04/2023 10:00:00", "05/04/2023 11:00:00"])
     ws = str(tmp_path / "ws")
