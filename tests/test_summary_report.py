@@ -201,6 +201,8 @@ def test_report_workbook_sheets_headers_types_and_evidence(case, capsys, labels,
     summary = {r["item"].value: r["value"].value for r in rows("Summary")}
     assert summary["zone of every time in this workbook"] == tz and summary["links"].endswith("1 link(s) at FDR 0.05")
     assert RUN_LINE.fullmatch(summary["network"])
+    assert summary["parameter: min_score"] == "not set" and summary["parameter: since"] == "not set"
+    assert summary["parameter: fdr"] == 0.05
 
     dumps = rows("Dumps")
     assert [c.value for c in wb["Dumps"][1]][5:7] == [f"period start ({tz})", f"period end ({tz})"]

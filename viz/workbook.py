@@ -152,7 +152,8 @@ def _summary_sheet(s: CaseSummary, notes: list[str]) -> _Sheet:
         ("network", s.network.note), ("links", s.links_line()),
         *((("direct contacts", f"{summary_line(s.contacts)} (sheet {CONTACTS_SHEET})"),) if s.contacts is not None
           else ()),
-        *((f"parameter: {k}", v) for k, v in sorted(p.to_dict().items())),
+        # An unset parameter (no minimum score, no --since, every application) is said, not an empty cell.
+        *((f"parameter: {k}", "not set" if v is None or v == "" else v) for k, v in sorted(p.to_dict().items())),
         *((f"data quality: {m.strip()}", v) for m, v in zip(s.quality["measure"], s.quality["value"], strict=True)),
         *(("note", n) for n in notes)]
     return _MixedSheet(pd.DataFrame(rows, columns=["item", "value"]).astype(object), tz)

@@ -36,17 +36,17 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
     app.announce(f"store: workspace {(out / 'workspace').resolve()} (the demo's own case, not --workspace)")
     sc = build_scenario(scenario, seed=seed, subscribers=40 if scenario == "easy" else None)
     summary = simulate(sc, sim)
-    click.echo(f"1. simulated {summary['sessions']} sessions of {sc.subscribers} subscribers over {sc.days} days "
+    click.echo(f"1. simulated {summary['sessions']:,} sessions of {sc.subscribers} subscribers over {sc.days} days "
                f"with {summary['true_pairs']} planted links -> {sim}")
     case = Case(workspace=out / "workspace")
     res = case.ingest([sim / "dumps"], progress=not app.quiet)
     loaded = sum(r.loaded for r in res.loaded)
-    click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded} new sessions) -> {case.workspace}")
+    click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded:,} new sessions) -> {case.workspace}")
     frame = case.sessions()
     run = case.run_link(link_params(), out=out / "edges.csv")
     result = run.result
     n_links = int(result.edges["link"].sum())
-    click.echo(f"3. scored {len(result.edges)} pairs, {n_links} links at FDR 0.05 -> {run.path}")
+    click.echo(f"3. scored {len(result.edges):,} pairs, {n_links:,} links at FDR 0.05 -> {run.path}")
     truth = pd.read_csv(sim / "truth.csv", dtype=str)
     subs = sorted(frame["msisdn"].unique())
     ours = evaluate(*rank_all_pairs(result.edges, subs, truth))
