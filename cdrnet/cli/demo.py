@@ -41,7 +41,8 @@ def demo_cmd(app: AppContext, out_dir: str, scenario: str, seed: int) -> None:
     case = Case(workspace=out / "workspace")
     res = case.ingest([sim / "dumps"], progress=not app.quiet)
     loaded = sum(r.loaded for r in res.loaded)
-    click.echo(f"2. ingested {len(res.loaded) + len(res.unchanged)} dumps ({loaded:,} new sessions) -> {case.workspace}")
+    dumps = len(res.loaded) + len(res.unchanged)
+    click.echo(f"2. ingested {dumps} dumps ({loaded:,} new sessions) -> {case.workspace}")
     frame = case.sessions()
     run = case.run_link(link_params(), out=out / "edges.csv")
     result = run.result
