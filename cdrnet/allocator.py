@@ -56,7 +56,7 @@ def tune_process() -> None:
 #: before it goes back to the system, and the size from which a block gets a mapping of its own.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 #: What an ingest sets (glibc's defaults: 128 kB each, raised as large blocks are freed, to at most
-#: 64 MB and 32 MB): a block read, its text joined and its numpy columns (16 MB blocks of 1-16 MB
+#: 64 MB and 32 MB): a block read, its text joined and its numpy columns (blocks of 8-16 MB, buffers of 1-16 MB
 #: each) then reuse the heap's memory instead of pages the kernel must zero again.
 HEAP_SETTINGS = {M_TRIM_THRESHOLD: 128 << 20, M_MMAP_THRESHOLD: 32 << 20}
 
@@ -64,7 +64,7 @@ HEAP_SETTINGS = {M_TRIM_THRESHOLD: 128 << 20, M_MMAP_THRESHOLD: 32 << 20}
 def keep_heap() -> bool:
     """Let glibc keep freed heap memory for the blocks that follow (an ingest's process and workers).
 
-    Why: an ingest frees and takes again a few large buffers per 16 MB block (the block read, its
+    Why: an ingest frees and takes again a few large buffers per block (8-16 MB) (the block read, its
     lines joined, numpy's columns and their temporaries). glibc hands the top of its heap back to
     the system as soon as more than its trim threshold is free there (at most 64 MB, and 128 kB
     until a large block is freed), so each block's buffers were fresh pages: one 1M-row file took
